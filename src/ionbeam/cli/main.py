@@ -1,0 +1,72 @@
+"""Entry point of the ``ionbeam`` command.
+
+Each sub-command lives in its own ``ionbeam.cli._<name>`` module with a
+``register(subparsers)`` function; handlers import the heavy parts of the
+library lazily so that ``ionbeam --help`` stays fast. A user's mistake
+(any :class:`ionbeam.IonbeamError`) is printed on one line and exits with
+status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ionbeam import __version__
+from ionbeam.errors import IonbeamError
+
+__all__ = ["build_parser", "main"]
+
+#: Sub-command modules, in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "physics",
+    "phantom",
+    "synchrotron",
+    "plan",
+    "dose",
+    "deliver",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every available sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="ionbeam",
+        description="Ion-beam therapy from the synchrotron to the patient.",
+    )
+    parser.add_argument("--version", action="version", version=f"ionbeam {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"ionbeam.cli._{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"ionbeam.cli._{name}":
+                continue  # command not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ionbeam`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.handler(args) or 0)
+    except IonbeamError as exc:
+        message = " ".join(str(exc).split())
+        print(f"ionbeam: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ionbeam: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
