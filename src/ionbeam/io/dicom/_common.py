@@ -1,0 +1,138 @@
+"""DICOM modules shared by every object ionbeam writes (CT, RTSTRUCT, RT Ion Plan, RT Dose).
+
+:class:`StudyInfo` holds what all files of one export share (patient, study,
+frame of reference); the ``add_*`` functions fill the corresponding modules
+of DICOM PS3.3 into a dataset: Patient (C.7.1.1), General Study (C.7.2.1),
+General Series (C.7.3.1), Frame of Reference (C.7.4.1), General Equipment
+(C.7.5.1) and SOP Common (C.12.1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.uid import UID, ExplicitVRLittleEndian
+
+from ionbeam import __version__
+from ionbeam.io.dicom._uids import make_uid
+
+__all__ = [
+    "IMPLEMENTATION_CLASS_UID",
+    "StudyInfo",
+    "add_equipment",
+    "add_frame_of_reference",
+    "add_general_series",
+    "add_general_study",
+    "add_patient",
+    "new_dataset",
+]
+
+#: Identifies files written by ionbeam (deterministic, version-independent).
+IMPLEMENTATION_CLASS_UID = make_uid("ionbeam", "implementation")
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """Patient, study and frame of reference shared by all files of one export.
+
+    Dates are ``YYYYMMDD`` and times ``HHMMSS`` strings.
+    """
+
+    patient_name: str
+    patient_id: str
+    study_instance_uid: str
+    frame_of_reference_uid: str
+    study_date: str
+    study_time: str
+    study_id: str = "1"
+    study_description: str = ""
+
+    @classmethod
+    def new(
+        cls,
+        patient_name: str,
+        *,
+        patient_id: str | None = None,
+        seed: object = None,
+        when: dt.datetime | None = None,
+        study_description: str = "",
+    ) -> StudyInfo:
+        """New study UIDs: deterministic from ``seed`` when given, random otherwise."""
+        moment = when or dt.datetime.now()
+        entropy = () if seed is None else ("study", patient_name, seed)
+        for_entropy = () if seed is None else ("frame-of-reference", patient_name, seed)
+        return cls(
+            patient_name=patient_name,
+            patient_id=patient_id or patient_name,
+            study_instance_uid=make_uid(*entropy),
+            frame_of_reference_uid=make_uid(*for_entropy),
+            study_date=moment.strftime("%Y%m%d"),
+            study_time=moment.strftime("%H%M%S"),
+            study_description=study_description,
+        )
+
+
+def new_dataset(sop_class_uid: UID, sop_instance_uid: UID) -> FileDataset:
+    """An empty Part-10 dataset with file meta information and the SOP Common module."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = f"ionbeam {__version__}"[:16]
+    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = sop_instance_uid
+    return ds
+
+
+def add_patient(ds: Dataset, study: StudyInfo) -> None:
+    """Patient module (C.7.1.1)."""
+    ds.PatientName = study.patient_name if "^" in study.patient_name else f"{study.patient_name}^"
+    ds.PatientID = study.patient_id
+    ds.PatientBirthDate = ""
+    ds.PatientSex = "O"
+
+
+def add_general_study(ds: Dataset, study: StudyInfo) -> None:
+    """General Study module (C.7.2.1)."""
+    ds.StudyInstanceUID = study.study_instance_uid
+    ds.StudyDate = study.study_date
+    ds.StudyTime = study.study_time
+    ds.ReferringPhysicianName = ""
+    ds.StudyID = study.study_id
+    ds.AccessionNumber = ""
+    if study.study_description:
+        ds.StudyDescription = study.study_description
+
+
+def add_general_series(
+    ds: Dataset,
+    *,
+    modality: str,
+    series_instance_uid: str,
+    series_number: int,
+    description: str = "",
+) -> None:
+    """General Series (C.7.3.1) or RT Series (C.8.8.1) module."""
+    ds.Modality = modality
+    ds.SeriesInstanceUID = series_instance_uid
+    ds.SeriesNumber = series_number
+    if description:
+        ds.SeriesDescription = description
+
+
+def add_frame_of_reference(ds: Dataset, study: StudyInfo) -> None:
+    """Frame of Reference module (C.7.4.1)."""
+    ds.FrameOfReferenceUID = study.frame_of_reference_uid
+    ds.PositionReferenceIndicator = ""
+
+
+def add_equipment(ds: Dataset) -> None:
+    """General Equipment module (C.7.5.1): ionbeam as the manufacturer."""
+    ds.Manufacturer = "ionbeam"
+    ds.ManufacturerModelName = "ionbeam"
+    ds.SoftwareVersions = __version__

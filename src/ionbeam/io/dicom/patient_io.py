@@ -1,0 +1,100 @@
+"""A whole patient (CT series + RT Structure Set) to and from a DICOM folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ionbeam.errors import DicomError
+from ionbeam.io.dicom._common import StudyInfo
+from ionbeam.io.dicom._files import atomic_directory, dicom_files, read_dataset, write_dataset
+from ionbeam.io.dicom.ct import ct_datasets, read_ct_series
+from ionbeam.io.dicom.rtstruct import read_rtstruct, rtstruct_dataset
+from ionbeam.patient.patient import Patient
+from ionbeam.patient.structures import StructureSet
+
+__all__ = ["read_dicom_patient", "write_dicom_patient"]
+
+
+def write_dicom_patient(
+    patient: Patient,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    study: StudyInfo | None = None,
+) -> Path:
+    """Write ``patient`` as a CT series (``CT_0001.dcm``, …) and an RT Structure Set
+    (``RS.dcm``) into ``out_dir``, atomically (nothing is left behind on failure).
+
+    Without ``study``, UIDs are derived from the patient's name and metadata, so
+    exporting the same patient twice gives the same UIDs.
+    """
+    study = study or StudyInfo.new(
+        patient.name, seed=repr(sorted(patient.metadata.items())), study_description="ionbeam"
+    )
+    datasets, series = ct_datasets(patient.ct, study)
+    roi_types = _roi_types(patient)
+    structure_set = rtstruct_dataset(patient.structures, series, roi_types=roi_types)
+    out = Path(out_dir)
+    with atomic_directory(out, overwrite=overwrite) as folder:
+        for k, ds in enumerate(datasets, start=1):
+            write_dataset(ds, folder / f"CT_{k:04d}.dcm")
+        write_dataset(structure_set, folder / "RS.dcm")
+    return out
+
+
+def _roi_types(patient: Patient) -> dict[str, str]:
+    types = {}
+    for name in patient.structures:
+        upper = name.upper()
+        if upper in ("BODY", "EXTERNAL", "SKIN"):
+            types[name] = "EXTERNAL"
+        elif upper.startswith(("GTV", "CTV")):
+            types[name] = upper[:3]
+        elif name == patient.target_name or upper.startswith("PTV"):
+            types[name] = "PTV"
+        else:
+            types[name] = "ORGAN"
+    return types
+
+
+def read_dicom_patient(
+    folder: str | Path, *, target_name: str | None = None, series_instance_uid: str | None = None
+) -> Patient:
+    """Read the CT series and its RT Structure Set(s) (same frame of reference) in
+    ``folder``. The target is ``target_name``, or else the only ROI of type PTV."""
+    folder = Path(folder)
+    series = read_ct_series(folder, series_instance_uid=series_instance_uid)
+    structures: list = []
+    types: dict[str, str] = {}
+    for path in dicom_files(folder):
+        header = read_dataset(path, stop_before_pixels=True)
+        if getattr(header, "Modality", None) != "RTSTRUCT":
+            continue
+        frames = {
+            str(getattr(f, "FrameOfReferenceUID", ""))
+            for f in getattr(header, "ReferencedFrameOfReferenceSequence", [])
+        }
+        if frames and series.frame_of_reference_uid not in frames:
+            continue  # registered to another CT
+        read = read_rtstruct(path, series)
+        structures.extend(s for s in read.structures.values())
+        types.update(read.roi_types)
+    if target_name is None:
+        ptvs = [n for n, t in types.items() if t == "PTV"]
+        target_name = ptvs[0] if len(ptvs) == 1 else None
+    try:
+        structure_set = StructureSet(structures)
+    except Exception as exc:  # duplicate names across several structure sets
+        raise DicomError(f"{folder}: cannot combine the structure sets ({exc})") from None
+    return Patient(
+        name=series.study.patient_name or folder.name,
+        ct=series.ct,
+        structures=structure_set,
+        target_name=target_name,
+        metadata={
+            "patient_id": series.study.patient_id,
+            "study_instance_uid": series.study.study_instance_uid,
+            "series_instance_uid": series.series_instance_uid,
+            "frame_of_reference_uid": series.frame_of_reference_uid,
+        },
+    )
