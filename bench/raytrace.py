@@ -52,6 +52,15 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         print(f"wepl_map  {label:38s} first {first:6.3f} s   warm {min(times):6.3f} s")
 
+    geometry = cases[-1][1]
+    wepl_map(spr, grid, geometry, method="exact")
+    start = time.perf_counter()
+    wepl_map(spr, grid, geometry, method="exact")
+    print(
+        f"wepl_map  {cases[-1][0]:38s} method='exact' (one ray per voxel) "
+        f"{time.perf_counter() - start:6.3f} s"
+    )
+
     geometry = BeamGeometry(30.0, sad_mm=(6500.0, 6000.0))
     x, y = np.meshgrid(np.arange(-50, 50, 1.0), np.arange(-50, 50, 1.0))
     origins, directions = geometry.spot_ray(x.ravel(), y.ravel())

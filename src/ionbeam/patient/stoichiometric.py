@@ -15,6 +15,14 @@ The recipe (Schneider et al., *Phys. Med. Biol.* 41 (1996) 111–124):
    curve, from air (HU ≈ -1000) to the end of the bone line, extended to
    3071 HU (the top of a 12-bit CT scale).
 
+I-values: tissues get Bragg-additivity I-values from the ICRU 37 elemental
+values for condensed media (which give 75.3 eV for water), water gets
+``water_i_value_ev`` (default: the physics package's, 78 eV after ICRU 90).
+With the default, tissue SPRs come out ≈ 0.4 % higher than with a water
+I-value computed the same way as the tissues' (Doolan et al. 2015 discuss
+this choice for stoichiometric calibrations); pass ``water_i_value_ev=75.3``
+for the self-consistent variant.
+
 Mass density is calibrated in the same way (lines fitted to the tissues'
 densities), and tissue classes are split half-way between the HU ranges of
 neighbouring groups.

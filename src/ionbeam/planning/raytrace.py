@@ -23,7 +23,11 @@ between neighbours one voxel apart, so it is exact for laterally uniform
 media (slabs normal or oblique to the beam) and errs only next to
 heterogeneity edges running along the beam, by at most the difference
 between neighbouring rays. For a beam along a grid axis without divergence
-the lattice passes through the voxel centres and the map is exact.
+the lattice passes through the voxel centres and the map is exact. On the
+head phantom (2 mm voxels, SAD 6.5/6.0 m) the lattice map differs from
+exact per-voxel rays by a median 0.01–0.4 mm and a 95th percentile of
+0.5–1.5 mm inside the PTV, the largest errors (a few mm) on rays grazing
+the skull. ``method="exact"`` traces one ray per voxel instead.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-from ionbeam.errors import GeometryError, GridMismatchError
+from ionbeam.errors import GeometryError, GridMismatchError, UnknownNameError
 from ionbeam.patient.grid import Grid
 from ionbeam.planning import _raytrace_kernels as kernels
 from ionbeam.planning.geometry import BeamGeometry
@@ -165,21 +170,40 @@ def wepl_map(
     grid: Grid,
     geometry: BeamGeometry,
     *,
+    method: Literal["lattice", "exact"] = "lattice",
     lateral_step_mm: float | None = None,
     depth_step_mm: float | None = None,
 ) -> np.ndarray:
     """WEPL (mm, float32 [x, y, z]) from outside the grid to every voxel centre
     along the (divergent) rays of ``geometry``.
 
+    ``method="lattice"`` (fast) interpolates a table of exactly traced rays;
     ``lateral_step_mm`` (default: about one voxel across the beam) and
-    ``depth_step_mm`` (default: half a voxel along it) set the ray lattice; see
+    ``depth_step_mm`` (default: half a voxel along it) set its lattice.
+    ``method="exact"`` traces one ray per voxel (several times slower). See
     the module docstring for the accuracy.
     """
+    if method not in ("lattice", "exact"):
+        raise UnknownNameError("WEPL map method", method, ("lattice", "exact"))
     flat_spr = _checked_spr(spr, grid)
     rotation = np.ascontiguousarray(geometry.gantry_to_patient)
     iso = np.asarray(geometry.isocenter_mm, dtype=float)
     inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
     spacing = np.asarray(grid.spacing_mm, dtype=float)
+    if method == "exact":
+        low, _, shape = _grid_arrays(grid)
+        start, _ = _lattice(grid, iso, rotation, inv_sad, np.ones(3))
+        return kernels.wepl_per_voxel(
+            flat_spr,
+            low,
+            spacing,
+            shape,
+            np.asarray(grid.origin_mm, dtype=float),
+            iso,
+            rotation,
+            inv_sad,
+            float(start[2]),
+        )
     steps = np.array(
         [
             _step_along(rotation[:, 0], spacing, lateral_step_mm),

@@ -99,7 +99,7 @@ def _anatomy(grid: Grid) -> dict[str, np.ndarray]:
         | ellipsoid(grid, (28, -50, -35), (14, 16, 16))
         | ellipsoid(grid, (-28, -50, -35), (14, 16, 16))
     )
-    gtv = ellipsoid(grid, (0, 5, -18), (16, 12, 20)) & ~brainstem
+    gtv = ellipsoid(grid, (0, 5, -18), (16, 14, 20)) & ~brainstem
     return {
         "Body": body,
         "Brain": brain & ~brainstem,
