@@ -95,3 +95,11 @@ def test_not_an_rtstruct(tmp_path: Path) -> None:
     write_dataset(datasets[0], tmp_path / "ct.dcm")
     with pytest.raises(DicomError, match="not an RT Structure Set"):
         read_rtstruct(tmp_path / "ct.dcm", series)
+
+
+def test_malformed_contour_data_refused(tmp_path: Path) -> None:
+    broken = _contour(_square(2, 2, 6, 6), 4.0)
+    broken.ContourData = [*broken.ContourData, 1.0]  # 13 numbers: not x, y, z triplets
+    path, series = _write(tmp_path, [broken])
+    with pytest.raises(DicomError, match="malformed"):
+        read_rtstruct(path, series)

@@ -89,7 +89,7 @@ def read_ct_series(folder: str | Path, *, series_instance_uid: str | None = None
     _check_same_geometry(datasets)
     hu = np.empty(grid.shape, dtype=np.float32)
     for k, ds in enumerate(datasets):
-        pixels = read_dataset(Path(ds.filename)).pixel_array.astype(np.float32)
+        pixels = _pixels(Path(ds.filename))
         slope = float(getattr(ds, "RescaleSlope", 1.0))
         intercept = float(getattr(ds, "RescaleIntercept", 0.0))
         image = (pixels * slope + intercept).T  # [column, row] = [x, y]
@@ -112,6 +112,16 @@ def read_ct_series(folder: str | Path, *, series_instance_uid: str | None = None
         sop_instance_uids=tuple(str(d.SOPInstanceUID) for d in datasets),
         slice_z_mm=tuple(float(v) for v in z),
     )
+
+
+def _pixels(path: Path) -> np.ndarray:
+    try:
+        return read_dataset(path).pixel_array.astype(np.float32)
+    except (AttributeError, ValueError, RuntimeError, NotImplementedError) as exc:
+        raise DicomError(
+            f"{path}: cannot decode the pixel data ({exc}); a compressed transfer syntax may "
+            "need a pydicom pixel-data plugin (e.g. pylibjpeg), or the file is damaged"
+        ) from None
 
 
 def _require(ds: Dataset, keywords: Sequence[str]) -> None:

@@ -109,7 +109,12 @@ def _planes(item: Dataset, name: str, path: object) -> dict[float, list[np.ndarr
     for contour in getattr(item, "ContourSequence", []):
         if str(getattr(contour, "ContourGeometricType", "")) != "CLOSED_PLANAR":
             continue
-        points = np.asarray([float(v) for v in contour.ContourData]).reshape(-1, 3)
+        try:
+            points = np.asarray([float(v) for v in contour.ContourData]).reshape(-1, 3)
+        except (AttributeError, ValueError, TypeError):
+            raise DicomError(
+                f"{path}: a contour of {name!r} has malformed ContourData (need x, y, z triplets)"
+            ) from None
         if points.shape[0] < 3:
             continue
         z = points[:, 2]
