@@ -15,13 +15,22 @@ The recipe (Schneider et al., *Phys. Med. Biol.* 41 (1996) 111–124):
    curve, from air (HU ≈ -1000) to the end of the bone line, extended to
    3071 HU (the top of a 12-bit CT scale).
 
-I-values: tissues get Bragg-additivity I-values from the ICRU 37 elemental
-values for condensed media (which give 75.3 eV for water), water gets
-``water_i_value_ev`` (default: the physics package's, 78 eV after ICRU 90).
-With the default, tissue SPRs come out ≈ 0.4 % higher than with a water
-I-value computed the same way as the tissues' (Doolan et al. 2015 discuss
-this choice for stoichiometric calibrations); pass ``water_i_value_ev=75.3``
-for the self-consistent variant.
+I-values: each tissue's mean excitation energy comes from Bragg additivity
+with the ICRU 37 elemental values for condensed media, scaled by
+I_w / I_w,BA, where I_w is the water I-value in use (``water_i_value_ev``,
+default the physics package's 78 eV after ICRU 90) and I_w,BA = 75.3 eV is
+what the same additivity rule gives for water. Tissue and water I-values then
+come from one consistent set (the approach of ICRU 90 and Bär et al. 2018),
+so that changing water's I-value changes tissue SPRs only in second order and
+does not shift every tissue by the same ≈ 0.4 %.
+
+Water anchor: the adipose and soft-tissue lines are fitted under the
+constraint that they pass through water (0 HU, SPR 1, 1 g/cm³), as clinical
+calibration curves do. Water-like fluids (CSF, oedema) and water phantoms
+then get SPR 1 at 0 HU, whereas an unconstrained fit to the carbon-rich
+tissues near 0 HU (mammary gland, marrow) would give ≈ 1.03; the constraint
+changes the SPR of the main soft tissues (brain, muscle, liver, blood) by
+less than 0.7 % (tested against ICRU 44 tissues).
 
 Mass density is calibrated in the same way (lines fitted to the tissues'
 densities), and tissue classes are split half-way between the HU ranges of
@@ -38,7 +47,7 @@ import numpy as np
 
 from ionbeam.patient.calibration import HUCalibration
 from ionbeam.patient.hu_model import DEFAULT_HU_MODEL, HUModel
-from ionbeam.patient.tissues import REFERENCE_TISSUES, TISSUE_GROUPS, ReferenceTissue
+from ionbeam.patient.tissues import REFERENCE_TISSUES, TISSUE_GROUPS, WATER, ReferenceTissue
 
 __all__ = [
     "TissuePoints",
@@ -52,6 +61,8 @@ MAX_HU = 3071.0
 #: Proton energy at which stopping-power ratios are evaluated, MeV (Schneider et al. use
 #: a mid-range therapeutic energy; the ratio varies by < 0.5 % over 50–250 MeV for tissues).
 DEFAULT_SPR_ENERGY_MEV_U = 100.0
+#: Tissue groups whose calibration lines are constrained through water (0 HU).
+_WATER_ANCHORED = ("adipose", "soft_tissue")
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,9 +85,15 @@ def tissue_points(
     tissues: Sequence[ReferenceTissue] = REFERENCE_TISSUES,
 ) -> TissuePoints:
     """Predicted HU and Bethe SPR (protons, ``energy_mev_u``) of the reference tissues."""
-    from ionbeam.physics.materials import Material, bragg_additivity_i_value
+    from ionbeam.physics.materials import (
+        WATER_I_VALUE_EV,
+        Material,
+        bragg_additivity_i_value,
+    )
     from ionbeam.physics.wet import relative_stopping_power
 
+    water_i = WATER_I_VALUE_EV if water_i_value_ev is None else float(water_i_value_ev)
+    i_scale = water_i / bragg_additivity_i_value(dict(WATER.mass_fractions))
     spr = []
     for tissue in tissues:
         fractions = dict(tissue.mass_fractions)
@@ -84,7 +101,7 @@ def tissue_points(
             tissue.name,
             tissue.density_g_cm3,
             mass_fractions=fractions,
-            i_value_ev=bragg_additivity_i_value(fractions),
+            i_value_ev=i_scale * bragg_additivity_i_value(fractions),
         )
         spr.append(
             relative_stopping_power(
@@ -156,10 +173,12 @@ def _tissue_hu(tissues: Sequence[ReferenceTissue], hu_model: HUModel) -> np.ndar
 
 
 def _piecewise_curve(
-    hu: np.ndarray, values: np.ndarray, groups: Sequence[str]
+    hu: np.ndarray, values: np.ndarray, groups: Sequence[str], water_value: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nodes of the curve: per group, its least-squares line evaluated at the
-    group's lowest and highest HU; the last group's line extended to MAX_HU."""
+    group's lowest and highest HU; the adipose and soft-tissue lines pass through
+    water (0 HU, ``water_value``) and end there; the last group's line is
+    extended to MAX_HU."""
     groups_array = np.asarray(groups)
     present = [g for g in TISSUE_GROUPS if np.any(groups_array == g)]
     node_hu: list[float] = []
@@ -167,12 +186,17 @@ def _piecewise_curve(
     for index, group in enumerate(present):
         selected = groups_array == group
         h, v = hu[selected], values[selected]
-        if h.size >= 2 and np.ptp(h) > 0:
+        if group in _WATER_ANCHORED:
+            slope = float(np.sum(h * (v - water_value)) / max(np.sum(h * h), 1e-12))
+            intercept = water_value
+            ends = [h.min(), 0.0] if group == "adipose" else [0.0, h.max()]
+        elif h.size >= 2 and np.ptp(h) > 0:
             slope, intercept = np.polyfit(h, v, 1)
+            ends = [h.min(), h.max()]
         else:
             slope, intercept = 0.0, float(np.mean(v))
-        ends = [h.min(), h.max()] if h.size >= 2 else [h.min()]
-        if index == len(present) - 1 and h.max() < MAX_HU:
+            ends = [h.min()]
+        if index == len(present) - 1 and max(ends) < MAX_HU:
             ends.append(MAX_HU)
         for end in ends:
             node_hu.append(float(end))

@@ -90,6 +90,8 @@ def test_stoichiometric_curve_is_monotonic_and_anchored() -> None:
     cal = stoichiometric_calibration()
     assert np.all(np.diff(cal.spr) > 0) and np.all(np.diff(cal.density_g_cm3) > 0)
     assert cal.hu_to_spr(-1000.0) < 0.01  # air
-    assert 1.0 <= cal.hu_to_spr(0.0) <= 1.04  # water-like soft tissue
+    # the water anchor: 0 HU is water (SPR 1, 1 g/cm³)
+    assert cal.hu_to_spr(0.0) == pytest.approx(1.0, abs=1e-9)
+    assert cal.hu_to_density_g_cm3(0.0) == pytest.approx(1.0, abs=1e-9)
     names = [cal.tissue_names[c] for c in cal.hu_to_tissue([-1000, -700, -90, 40, 1200])]
     assert names == ["air", "lung", "adipose", "soft_tissue", "bone"]
