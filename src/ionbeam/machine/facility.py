@@ -1,0 +1,180 @@
+"""The whole machine as the planning and delivery code see it.
+
+:class:`Machine` ties together the synchrotron (ring, limits, cycle timing,
+spill model), the energy library of each particle, the treatment beam line,
+the intensity per spill, the dose-delivery limits per spot and the scanning
+magnets. Intensities follow the PIMMS/MedAustron design (about 1×10¹⁰
+protons and 4×10⁸ carbon ions extracted per spill); helium and oxygen are
+scaled with the space-charge-like 1/Z² rule of thumb (ionbeam default).
+Scanning speeds (mm/ms at the isocentre), settling time and per-spot
+limits are of the order of CNAO's dose delivery system and are ionbeam
+defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from ionbeam.errors import ConfigError, UnknownNameError
+from ionbeam.machine.beamline import BeamLine, cnao_beam_line
+from ionbeam.machine.energy_library import EnergyLibrary, cnao_energy_library
+from ionbeam.machine.synchrotron.cycle import CycleTiming
+from ionbeam.machine.synchrotron.ring import Synchrotron, cnao_synchrotron, pimms_synchrotron
+from ionbeam.machine.synchrotron.spill import CirculatingBeam, SpillModel, reduced_spill_model
+from ionbeam.physics.particles import Particle, get_particle
+
+__all__ = [
+    "Machine",
+    "ScanningSystem",
+    "SpotLimits",
+    "cnao_machine",
+    "get_machine",
+    "pimms_machine",
+]
+
+#: Extracted particles per spill (PIMMS/MedAustron design values; He, O scaled by 1/Z²).
+DEFAULT_PARTICLES_PER_SPILL = {"proton": 1.0e10, "helium": 2.5e9, "carbon": 4.0e8, "oxygen": 2.25e8}
+
+
+@dataclass(frozen=True)
+class ScanningSystem:
+    """Scanning magnets: speeds at the isocentre (mm/ms) and the settling time after a move (ms)."""
+
+    speed_x_mm_per_ms: float = 20.0
+    speed_y_mm_per_ms: float = 5.0
+    settling_time_ms: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("speed_x_mm_per_ms", "speed_y_mm_per_ms"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be positive; got {value}")
+        if not (math.isfinite(self.settling_time_ms) and self.settling_time_ms >= 0):
+            raise ConfigError(f"settling_time_ms must be ≥ 0; got {self.settling_time_ms}")
+
+    def move_time_ms(self, dx_mm: float, dy_mm: float) -> float:
+        """Time to move the spot by (dx, dy) mm: both magnets at once, plus settling, ms."""
+        travel = max(abs(dx_mm) / self.speed_x_mm_per_ms, abs(dy_mm) / self.speed_y_mm_per_ms)
+        return travel + (self.settling_time_ms if travel > 0 else 0.0)
+
+
+@dataclass(frozen=True)
+class SpotLimits:
+    """Fewest and most particles the dose delivery system can give one spot."""
+
+    min_particles: float
+    max_particles: float
+
+    def __post_init__(self) -> None:
+        if not (0 < self.min_particles < self.max_particles):
+            raise ConfigError(
+                "need 0 < min_particles < max_particles per spot; got "
+                f"{self.min_particles} and {self.max_particles}"
+            )
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A treatment facility: synchrotron, cycle, energy libraries, beam line, intensities."""
+
+    name: str
+    synchrotron: Synchrotron
+    cycle: CycleTiming
+    energy_libraries: Mapping[str, EnergyLibrary]
+    beam_line: BeamLine
+    particles_per_spill: Mapping[str, float]
+    spot_limits: Mapping[str, SpotLimits]
+    scanning: ScanningSystem = field(default_factory=ScanningSystem)
+    circulating_beam: CirculatingBeam = field(default_factory=CirculatingBeam)
+
+    def __post_init__(self) -> None:
+        for name in ("energy_libraries", "particles_per_spill", "spot_limits"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    @property
+    def particles(self) -> tuple[str, ...]:
+        """Particles this machine delivers."""
+        return tuple(self.energy_libraries)
+
+    def _key(self, particle: str | Particle) -> str:
+        name = get_particle(particle).name
+        if name not in self.energy_libraries:
+            raise UnknownNameError(f"particle of machine {self.name}", name, self.energy_libraries)
+        return name
+
+    def energy_library(self, particle: str | Particle) -> EnergyLibrary:
+        """The energy library of ``particle``."""
+        return self.energy_libraries[self._key(particle)]
+
+    def spill_particles(self, particle: str | Particle) -> float:
+        """Particles extracted per spill."""
+        return float(self.particles_per_spill[self._key(particle)])
+
+    def spot_limit(self, particle: str | Particle) -> SpotLimits:
+        """Per-spot particle limits of ``particle``."""
+        return self.spot_limits[self._key(particle)]
+
+    def spill_model(
+        self, particle: str | Particle, energy_mev_u: float, *, ramp: str = "servo"
+    ) -> SpillModel:
+        """The reduced spill model at a library energy (checked), with the cycle's spill length."""
+        self.energy_library(particle).check(energy_mev_u)
+        return reduced_spill_model(
+            self.synchrotron,
+            particle,
+            energy_mev_u,
+            beam=self.circulating_beam,
+            spill_length_s=self.cycle.spill_length_s,
+            extracted_particles=self.spill_particles(particle),
+            ramp=ramp,
+        )
+
+    def with_cycle(self, **changes: object) -> Machine:
+        """A copy whose cycle timing has ``changes`` (e.g. ``spill_length_s=4.0``)."""
+        return replace(self, cycle=replace(self.cycle, **changes))
+
+
+def _spot_limits() -> dict[str, SpotLimits]:
+    return {
+        "proton": SpotLimits(1.0e5, 1.0e9),
+        "helium": SpotLimits(3.0e4, 3.0e8),
+        "carbon": SpotLimits(5.0e3, 5.0e7),
+        "oxygen": SpotLimits(3.0e3, 3.0e7),
+    }
+
+
+def _machine(name: str, synchrotron: Synchrotron, spill_length_s: float) -> Machine:
+    particles = ("proton", "helium", "carbon", "oxygen")
+    return Machine(
+        name=name,
+        synchrotron=synchrotron,
+        cycle=CycleTiming(synchrotron, spill_length_s=spill_length_s),
+        energy_libraries={p: cnao_energy_library(p) for p in particles},
+        beam_line=cnao_beam_line(),
+        particles_per_spill=DEFAULT_PARTICLES_PER_SPILL,
+        spot_limits=_spot_limits(),
+    )
+
+
+def cnao_machine() -> Machine:
+    """CNAO-like facility: the CNAO-like ring, CNAO energy tables and beam line, 1 s spills."""
+    return _machine("cnao", cnao_synchrotron(), 1.0)
+
+
+def pimms_machine() -> Machine:
+    """The PIMMS design on CNAO's energy tables and beam line, 1 s spills (PIMMS's design spill)."""
+    return _machine("pimms", pimms_synchrotron(), 1.0)
+
+
+_MACHINES = {"cnao": cnao_machine, "pimms": pimms_machine}
+
+
+def get_machine(name: str) -> Machine:
+    """The machine called ``name`` (``cnao`` or ``pimms``)."""
+    key = str(name).strip().lower()
+    if key not in _MACHINES:
+        raise UnknownNameError("machine", name, _MACHINES)
+    return _MACHINES[key]()

@@ -1,0 +1,268 @@
+"""Ring layouts: which magnet sits where, as plain data (no Xsuite here).
+
+A :class:`RingLayout` lists every element's family and centre position and
+each family's length and strength, so that :mod:`.lattice_xsuite` can build
+the Xsuite line and the rest of ionbeam can read the geometry without
+importing Xsuite.
+
+Sources
+-------
+PIMMS: the Proton-Ion Medical Machine Study, Part I and II, CERN/PS 99-010 (DI)
+and CERN/PS 2000-007 (DR). Circumference 75.24 m; 16 rectangular dipoles of
+1.661 m and 22.5° (ρ = 4.23 m, edge angles 11.25°); three quadrupole families
+QF1, QD, QF2 of 0.35 m (8 each) and one QA of 0.556 m; chromaticity
+sextupoles XCF, XCD and resonance sextupoles XRR of 0.2 m in the
+dispersion-free straight; electrostatic septum at s = 73.25 m; betatron
+core at s = 18.72 m. Element centres and the working-point strengths
+(QF1 k1 = 0.315396 m⁻², QD k1 = −0.524626 m⁻², QF2 k1 = 0.522717 m⁻²,
+XCF k2 = −0.433238 m⁻³, XCD k2 = −0.552276 m⁻³, XRR k2 = 8.65 m⁻³, giving
+Qx = 1.666, Qy = 1.72) are the PIMMS values as digitised in the public
+Xsuite test data (``xtrack/test_data/pimms/PIMM.seq`` and ``betatron.str``);
+ionbeam re-enters them here as numbers.
+
+CNAO: the ring of the Centro Nazionale di Adroterapia Oncologica, a PIMMS
+derivative (U. Amaldi, S. Rossi et al., CNAO design reports; M. Pullia et
+al., EPAC/IPAC papers on the CNAO synchrotron): circumference 77.648 m,
+16 dipoles of 1.6772 m (22.5°, edge 11.25°), 24 quadrupoles in three
+families, Qx = 1.666, Qy = 1.74, betatron core, electrostatic and magnetic
+septa. Its full sequence is not public; ionbeam's "CNAO-like" ring keeps the
+PIMMS topology, stretches the element centres to CNAO's circumference, uses
+CNAO's dipoles, and sets the quadrupole and chromaticity-sextupole strengths
+by matching (with Xsuite, see ``optics.match_working_point``) to the
+published working point. The matched numbers are stored below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from ionbeam.errors import ConfigError, UnknownNameError
+
+__all__ = [
+    "MagnetFamily",
+    "RingLayout",
+    "SeptumGeometry",
+    "cnao_layout",
+    "get_layout",
+    "pimms_layout",
+]
+
+#: Kinds of families :mod:`.lattice_xsuite` knows how to build.
+FAMILY_KINDS = ("dipole", "quadrupole", "sextupole")
+
+
+@dataclass(frozen=True)
+class MagnetFamily:
+    """Magnets powered together: ``kind`` (dipole, quadrupole, sextupole),
+    ``length_m`` (arc length for dipoles), and for dipoles ``angle_rad`` and
+    ``edge_angle_rad`` (entry = exit; rectangular magnet: half the angle)."""
+
+    kind: str
+    length_m: float
+    angle_rad: float = 0.0
+    edge_angle_rad: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAMILY_KINDS:
+            raise UnknownNameError("magnet kind", self.kind, FAMILY_KINDS)
+        if not (math.isfinite(self.length_m) and self.length_m > 0):
+            raise ConfigError(f"magnet length must be positive; got {self.length_m} m")
+
+
+@dataclass(frozen=True)
+class SeptumGeometry:
+    """The electrostatic septum seen as an aperture.
+
+    ``s_m`` is its entrance, ``length_m`` its length, ``x_m`` the transverse
+    position of the septum wires (the circulating beam lives at x < x_m when
+    positive), ``wire_thickness_m`` the effective thickness of the wire plane.
+    """
+
+    s_m: float
+    length_m: float
+    x_m: float
+    wire_thickness_m: float
+
+
+@dataclass(frozen=True)
+class RingLayout:
+    """A synchrotron ring as data: element families and centres, strengths, septum.
+
+    ``element_families[i]`` has its centre at ``element_s_m[i]`` (m). Strengths
+    are per family: ``k1`` (m⁻²) for quadrupoles, ``k2`` (m⁻³) for sextupoles,
+    normalised to the beam rigidity, so that the optics do not depend on the
+    particle or the energy.
+    """
+
+    name: str
+    circumference_m: float
+    families: Mapping[str, MagnetFamily]
+    element_families: tuple[str, ...]
+    element_s_m: tuple[float, ...]
+    strengths: Mapping[str, float]
+    septum: SeptumGeometry
+    betatron_core_s_m: float
+    resonance_sextupoles: tuple[str, ...] = ("xrr",)
+    chromaticity_sextupoles: tuple[str, ...] = ("xcf", "xcd")
+    quadrupole_families: tuple[str, ...] = ("qf1", "qd", "qf2")
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.element_families) != len(self.element_s_m):
+            raise ConfigError(
+                f"layout {self.name!r}: {len(self.element_families)} families for "
+                f"{len(self.element_s_m)} positions; give one position per element"
+            )
+        unknown = set(self.element_families) - set(self.families)
+        if unknown:
+            raise UnknownNameError("magnet family", sorted(unknown)[0], self.families)
+        missing = {
+            n for n, f in self.families.items() if f.kind != "dipole" and n not in self.strengths
+        }
+        if missing:
+            raise ConfigError(f"layout {self.name!r}: no strength for families {sorted(missing)}")
+        object.__setattr__(self, "families", MappingProxyType(dict(self.families)))
+        object.__setattr__(self, "strengths", MappingProxyType(dict(self.strengths)))
+
+    def with_strengths(self, **strengths: float) -> RingLayout:
+        """A copy with some family strengths replaced (k1 in m⁻², k2 in m⁻³)."""
+        unknown = set(strengths) - set(self.strengths)
+        if unknown:
+            raise UnknownNameError("magnet family", sorted(unknown)[0], self.strengths)
+        merged = {**self.strengths, **{k: float(v) for k, v in strengths.items()}}
+        return replace(self, strengths=merged)
+
+    @property
+    def bending_radius_m(self) -> float:
+        """Bending radius of the main dipoles ρ = L/θ, m."""
+        dipole = next(f for f in self.families.values() if f.kind == "dipole")
+        return dipole.length_m / dipole.angle_rad
+
+    def elements_of(self, family: str) -> tuple[float, ...]:
+        """Centres (m) of the elements of one family."""
+        pairs = zip(self.element_families, self.element_s_m, strict=True)
+        return tuple(s for f, s in pairs if f == family)
+
+    def fingerprint(self) -> dict[str, object]:
+        """Everything that determines the optics, JSON-ready (for cache keys)."""
+        return {
+            "name": self.name,
+            "circumference_m": self.circumference_m,
+            "families": {k: vars(v) for k, v in sorted(self.families.items())},
+            "elements": list(zip(self.element_families, self.element_s_m, strict=True)),
+            "strengths": dict(sorted(self.strengths.items())),
+            "septum": vars(self.septum),
+            "betatron_core_s_m": self.betatron_core_s_m,
+        }
+
+
+_ANGLE = math.pi / 8  # 22.5° per dipole, 16 dipoles
+
+# PIMMS element centres, m (see module docstring for the source).
+_PIMMS_CENTRES: dict[str, tuple[float, ...]] = {
+    "mb": (3.8125, 7.0475, 12.1325, 15.9175, 21.7025, 25.4875, 30.5725, 33.8075,
+           41.4325, 44.6675, 49.7525, 53.5375, 59.3225, 63.1075, 68.1925, 71.4275),
+    "qf1": (2.3875, 8.3275, 29.1175, 35.0575, 40.0075, 45.9475, 66.7375, 72.6775),
+    "qd": (5.2925, 14.2625, 23.1825, 32.1525, 42.9125, 51.8825, 60.8025, 69.7725),
+    "qf2": (10.6775, 17.1975, 20.2475, 26.7675, 48.2975, 54.8175, 57.8675, 64.3875),
+    "qa": (27.9425,),
+    "xcd": (10.29, 47.91),
+    "xcf": (24.045, 61.665),
+    "xrr": (35.3575,),
+}  # fmt: skip
+
+_PIMMS_STRENGTHS = {
+    "qf1": 0.315396,
+    "qd": -0.524626,
+    "qf2": 0.522717,
+    "qa": 0.0,
+    "xcf": -0.433238,
+    "xcd": -0.552276,
+    "xrr": 8.65,
+}
+
+#: CNAO-like strengths matched by ionbeam (``match_working_point``: Xsuite
+#: twiss, exact bends with full edges) to Qx = 1.666, Qy = 1.74, zero
+#: dispersion at the resonance sextupole, and the PIMMS working point's
+#: chromaticities (dQx/dδ = −1.945, dQy/dδ = −0.620); XRR at the PIMMS value.
+_CNAO_STRENGTHS = {
+    "qf1": 0.303269,
+    "qd": -0.505480,
+    "qf2": 0.507254,
+    "xcf": -0.456696,
+    "xcd": -0.451900,
+    "xrr": 8.65,
+}
+
+
+def _families(dipole_length_m: float, with_qa: bool) -> dict[str, MagnetFamily]:
+    families = {
+        "mb": MagnetFamily("dipole", dipole_length_m, _ANGLE, _ANGLE / 2),
+        "qf1": MagnetFamily("quadrupole", 0.35),
+        "qd": MagnetFamily("quadrupole", 0.35),
+        "qf2": MagnetFamily("quadrupole", 0.35),
+        "xcf": MagnetFamily("sextupole", 0.2),
+        "xcd": MagnetFamily("sextupole", 0.2),
+        "xrr": MagnetFamily("sextupole", 0.2),
+    }
+    if with_qa:
+        families["qa"] = MagnetFamily("quadrupole", 0.556)
+    return families
+
+
+def _sorted_elements(
+    centres: Mapping[str, tuple[float, ...]], scale: float
+) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    pairs = sorted((s * scale, f) for f, ss in centres.items() for s in ss)
+    return tuple(f for _, f in pairs), tuple(round(s, 6) for s, _ in pairs)
+
+
+def pimms_layout() -> RingLayout:
+    """The PIMMS ring (CERN/PS 99-010) at its betatron-core working point."""
+    families, positions = _sorted_elements(_PIMMS_CENTRES, 1.0)
+    return RingLayout(
+        name="pimms",
+        circumference_m=75.24,
+        families=_families(1.661, with_qa=True),
+        element_families=families,
+        element_s_m=positions,
+        strengths=_PIMMS_STRENGTHS,
+        septum=SeptumGeometry(s_m=73.25225, length_m=0.8, x_m=0.035, wire_thickness_m=1.0e-4),
+        betatron_core_s_m=18.7225,
+        quadrupole_families=("qf1", "qd", "qf2"),
+        source="PIMMS, CERN/PS 99-010 (DI) and CERN/PS 2000-007 (DR)",
+    )
+
+
+def cnao_layout() -> RingLayout:
+    """A CNAO-like ring: PIMMS topology stretched to 77.648 m with CNAO's dipoles."""
+    scale = 77.648 / 75.24
+    centres = {k: v for k, v in _PIMMS_CENTRES.items() if k != "qa"}
+    families, positions = _sorted_elements(centres, scale)
+    return RingLayout(
+        name="cnao",
+        circumference_m=77.648,
+        families=_families(1.6772, with_qa=False),
+        element_families=families,
+        element_s_m=positions,
+        strengths=_CNAO_STRENGTHS,
+        septum=SeptumGeometry(
+            s_m=round(73.25225 * scale, 6), length_m=0.8, x_m=0.035, wire_thickness_m=1.0e-4
+        ),
+        betatron_core_s_m=round(18.7225 * scale, 6),
+        source="CNAO-like: PIMMS topology, CNAO circumference, dipoles and working point",
+    )
+
+
+_LAYOUTS = {"pimms": pimms_layout, "cnao": cnao_layout}
+
+
+def get_layout(name: str) -> RingLayout:
+    """The layout called ``name`` (``pimms`` or ``cnao``)."""
+    key = str(name).strip().lower()
+    if key not in _LAYOUTS:
+        raise UnknownNameError("machine", name, _LAYOUTS)
+    return _LAYOUTS[key]()
