@@ -1,0 +1,314 @@
+"""The depth–dose recipe: grid, primaries, secondaries, LET, lateral model, bookkeeping.
+
+Called by :func:`ionbeam.physics.depth_dose.depth_dose`, which checks the input
+and wraps the arrays returned here into a ``DepthDose``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr
+
+from ionbeam.physics._primary_transport import PrimaryTransport, primary_transport
+from ionbeam.physics._secondary_sources import (
+    SecondaryPackets,
+    fragment_packets,
+    proton_secondary_packets,
+    residue_fraction,
+    tertiary_packets,
+)
+from ionbeam.physics._transport_kernels import transport_secondaries
+from ionbeam.physics.fragmentation import fragmentation_model
+from ionbeam.physics.materials import Material, get_material
+from ionbeam.physics.nuclear import ProtonReactionEnergySplit
+from ionbeam.physics.particles import Particle
+from ionbeam.physics.ranges import RangeTable, range_table
+from ionbeam.physics.scattering import mcs_sigma_profile
+from ionbeam.physics.straggling import range_spread_sigma_mm
+
+__all__ = ["DEFAULT_BINS", "assemble_depth_dose", "default_edges"]
+
+#: Number of depth bins of the default grid.
+DEFAULT_BINS = 450
+
+#: Share of the kinetic energy of a reacting fragment (Z ≥ 2) deposited locally by target
+#: fragments and recoils; H and He products are transported, a heavy residue stays on the
+#: track, the rest (neutrons, binding) escapes.
+FRAGMENT_REACTION_LOCAL_FRACTION = 0.05
+_SPECTRUM_BINS = 200
+_SPECTRUM_MIN_MEV_U = 0.1
+
+
+def default_edges(ion: Particle, csda_mm: float, sigma_mm: float) -> np.ndarray:
+    """``DEFAULT_BINS`` depth bins: 200 to the peak region, 150 across it (R − 6σ − 3 % R to
+    R + 6σ + 0.5 mm), 100 beyond, to 1.2 R + 10 mm for protons and 2 R + 20 mm for ions
+    (fragment tail)."""
+    z1 = max(csda_mm - 6.0 * sigma_mm - 0.03 * csda_mm, 0.25 * csda_mm)
+    z2 = csda_mm + 6.0 * sigma_mm + 0.5
+    z_end = max(1.2 * csda_mm + 10.0 if ion.a == 1 else 2.0 * csda_mm + 20.0, z2 + 5.0)
+    return np.concatenate(
+        (np.linspace(0.0, z1, 201)[:-1], np.linspace(z1, z2, 151), np.linspace(z2, z_end, 101)[1:])
+    )
+
+
+def _births(
+    centres: np.ndarray, primary: PrimaryTransport, plateau_end_mm: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Birth depths, reactions and mean reacting energies (MeV/u) of the secondaries:
+    one birth per bin, except in the plateau (before ``plateau_end_mm``), where pairs of
+    bins are merged (reaction-weighted means; the secondaries' energy is unchanged)."""
+    index = np.arange(centres.size)
+    plateau = centres < plateau_end_mm
+    n_plateau = int(plateau.sum())
+    group = np.where(plateau, index // 2, (n_plateau + 1) // 2 + index - n_plateau)
+    starts = np.concatenate(([0], np.nonzero(np.diff(group))[0] + 1))
+    reactions = np.add.reduceat(primary.reactions, starts)
+    weighted_z = np.add.reduceat(primary.reactions * centres, starts)
+    weighted_e = np.add.reduceat(primary.reactions * primary.reacting_energy_mev_u, starts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z0 = np.where(reactions > 0, weighted_z / reactions, centres[starts])
+        energy = np.where(reactions > 0, weighted_e / reactions, 0.0)
+    return z0, reactions, energy
+
+
+def _packets(
+    ion: Particle,
+    water: Material,
+    primary: PrimaryTransport,
+    energy: float,
+    births: tuple[np.ndarray, np.ndarray, np.ndarray],
+    sigma_range_mm: float,
+) -> tuple[SecondaryPackets, np.ndarray, float]:
+    """Secondary packets, the directly local nuclear deposit per bin and the energy that
+    the reactions give to neither (neutrons, γ, binding energy; MeV): the released energy
+    less the local deposit and the secondaries' initial energy, so the books close."""
+    released = primary.released_mev
+    if ion.a == 1:
+        split = ProtonReactionEnergySplit()
+        packets = proton_secondary_packets(ion, split, water, *births, energy)
+        local = split.local * released
+    else:
+        model = fragmentation_model(ion)
+        packets = fragment_packets(ion, model, water, *births, energy, sigma_range_mm)
+        local = np.zeros_like(released)
+    neutral = float(released.sum() - local.sum()) - packets.initial_energy_mev()
+    return packets, local, neutral
+
+
+@dataclass(frozen=True, eq=False)
+class _Secondaries:
+    """Everything the secondaries (all generations) contribute, per primary."""
+
+    species: tuple[Particle, ...]
+    deposit: np.ndarray  # (n_species, n_bins), MeV
+    moment: np.ndarray  # (n_species, n_bins), MeV mm²
+    let_weighted: np.ndarray  # (n_bins,), MeV²/mm
+    local: np.ndarray  # (n_bins,), MeV deposited locally by nuclear reactions
+    spectra: np.ndarray  # (n_keys, n_energy, n_bins) or a dummy
+    neutral_mev: float
+    beyond_mev: float
+
+
+def _spectrum_index(keys: list[tuple[int, int]], packets: SecondaryPackets) -> np.ndarray:
+    for particle in packets.species:
+        if (particle.z, particle.a) not in keys:
+            keys.append((particle.z, particle.a))
+    return np.array([keys.index((p.z, p.a)) for p in packets.species], dtype=np.int64)
+
+
+def _transport(
+    packets: SecondaryPackets,
+    edges: np.ndarray,
+    keys: list[tuple[int, int]],
+    log_edges: np.ndarray,
+    with_spectra: bool,
+) -> tuple[Any, ...]:
+    return transport_secondaries(
+        edges, packets.birth_z0, packets.birth_r0, packets.birth_weight,
+        packets.packet_species, packets.packet_c, packets.packet_tan2, packets.packet_sigma,
+        packets.packet_local, packets.energy_tables, packets.let_tables, packets.alive_tables,
+        packets.table_du, packets.table_n, _spectrum_index(keys, packets), log_edges,
+        np.array([float(p.a) for p in packets.species]), with_spectra,
+    )  # fmt: skip
+
+
+def _secondaries(
+    ion: Particle,
+    water: Material,
+    primary: PrimaryTransport,
+    energy: float,
+    sigma_r: float,
+    edges: np.ndarray,
+    keys: list[tuple[int, int]],
+    log_edges: np.ndarray,
+    with_spectra: bool,
+) -> _Secondaries:
+    """Transport the secondaries: one generation for protons; for ions the projectile
+    fragments, then the H and He made when heavier fragments react in turn."""
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    csda = float(range_table(ion, water).range_at(np.array(energy)))
+    # merging plateau births halves the cost for ions, whose fragments all travel far;
+    # proton secondaries include short-range ones, which would alias onto the births
+    plateau_end = csda - 6.0 * sigma_r - 0.03 * csda if ion.a > 1 else -1.0
+    births = _births(centres, primary, plateau_end)
+    packets, local, neutral = _packets(ion, water, primary, energy, births, sigma_r)
+    dep, loc, let_w, mom, spec, counts, energies, escaped, beyond = _transport(
+        packets, edges, keys, log_edges, with_spectra
+    )
+    first = _Secondaries(
+        packets.species, dep, mom, let_w, local + loc, spec, neutral + escaped, beyond
+    )
+    if ion.a == 1:
+        return first
+    heavy = np.array([p.z >= 2 for p in packets.species])
+    # removed energy of Z >= 2 fragments is wholly in `escaped` (packet_local = 0); per
+    # removal, the local share of a real reaction is scaled by 1/(1 - residue fraction)
+    tertiary = tertiary_packets(
+        ion, packets.species, counts, energies, centres, water, energy, sigma_r
+    )
+    keep = np.array([residue_fraction(p) for p in packets.species])[heavy]
+    heavy_local = FRAGMENT_REACTION_LOCAL_FRACTION * (energies[heavy] / (1.0 - keep)[:, None]).sum(
+        axis=0
+    )
+    dep, loc, let_w, mom, spec, _, _, escaped, beyond = _transport(
+        tertiary, edges, keys, log_edges, with_spectra
+    )
+    return _Secondaries(
+        species=first.species + tertiary.species,
+        deposit=np.vstack((first.deposit, dep)),
+        moment=np.vstack((first.moment, mom)),
+        let_weighted=first.let_weighted + let_w,
+        local=first.local + heavy_local + loc,
+        spectra=_padded_sum(first.spectra, spec) if with_spectra else first.spectra,
+        neutral_mev=first.neutral_mev - heavy_local.sum() - tertiary.initial_energy_mev() + escaped,
+        beyond_mev=first.beyond_mev + beyond,
+    )
+
+
+def _padded_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.zeros((max(a.shape[0], b.shape[0]), *a.shape[1:]))
+    out[: a.shape[0]] += a
+    out[: b.shape[0]] += b
+    return out
+
+
+def _primary_spectrum(
+    table: RangeTable,
+    edges: np.ndarray,
+    log_edges: np.ndarray,
+    csda_mm: float,
+    sigma_mm: float,
+    primary: PrimaryTransport,
+) -> np.ndarray:
+    """Fluence of primaries per energy bin at each bin centre (Gaussian range spread)."""
+    residual_edges = table.range_at(np.exp(log_edges))  # residual range of energy edges
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    cdf = ndtr((centres[None, :] + residual_edges[:, None] - csda_mm) / sigma_mm)
+    survival_mid = 0.5 * (primary.survival_edges[1:] + primary.survival_edges[:-1])
+    return np.diff(cdf, axis=0) * survival_mid[None, :]
+
+
+def _lateral(
+    ion: Particle,
+    species: tuple[Particle, ...],
+    deposit: np.ndarray,
+    moment: np.ndarray,
+    sigma_mcs: np.ndarray,
+    energy_per_bin: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Halo weight and halo sigma: second-moment match of the secondaries' lateral spread
+    (their angles plus MCS scaled by (z/A)² relative to the primary)."""
+    ratio = np.array([((p.z / p.a) / (ion.z / ion.a)) ** 2 for p in species])
+    halo = deposit.sum(axis=0)
+    variance = (deposit * ratio[:, None]).sum(axis=0) * sigma_mcs**2 + moment.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where(energy_per_bin > 0, halo / energy_per_bin, 0.0)
+        halo_sigma = np.where(halo > 0, np.sqrt(variance / halo), sigma_mcs)
+    return np.clip(weight, 0.0, 1.0), np.maximum(halo_sigma, sigma_mcs)
+
+
+def _dose_arrays(
+    ion: Particle, primary: PrimaryTransport, secondaries: _Secondaries, widths: np.ndarray
+) -> dict[str, np.ndarray]:
+    """IDD, its components and LET_d from the per-bin energies."""
+    deposit = secondaries.deposit
+    charged = primary.deposit_mev + deposit.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        let_d = np.where(
+            charged > 0,
+            (primary.deposit_mev * primary.let_d_kev_um + secondaries.let_weighted) / charged,
+            0.0,
+        )
+    by_charge = np.zeros((ion.z, widths.size))
+    for s, particle in enumerate(secondaries.species):
+        by_charge[particle.z - 1] += deposit[s] / widths
+    return {
+        "idd_mev_mm": (charged + secondaries.local) / widths,
+        "primary_idd_mev_mm": primary.deposit_mev / widths,
+        "secondary_idd_mev_mm": by_charge,
+        "nuclear_local_idd_mev_mm": secondaries.local / widths,
+        "let_d_kev_um": let_d,
+    }
+
+
+def assemble_depth_dose(
+    ion: Particle,
+    energy: float,
+    energy_spread_rel: float,
+    water_i_value_ev: float,
+    edges: np.ndarray | None,
+    with_spectra: bool,
+) -> dict[str, Any]:
+    """All arrays of a ``DepthDose`` (see :mod:`ionbeam.physics.depth_dose`)."""
+    water = get_material("water", i_value_ev=water_i_value_ev)
+    table = range_table(ion, water)
+    csda = float(table.range_at(np.array(energy)))
+    sigma_r = float(
+        range_spread_sigma_mm(ion, energy, energy_spread_rel=energy_spread_rel, material=water)
+    )
+    edges = default_edges(ion, csda, sigma_r) if edges is None else edges
+    widths = np.diff(edges)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    primary = primary_transport(ion, table, water, edges, csda, sigma_r)
+    keys = [(ion.z, ion.a)]
+    log_edges = np.log(np.geomspace(_SPECTRUM_MIN_MEV_U, 1.3 * energy + 5.0, _SPECTRUM_BINS + 1))
+    secondaries = _secondaries(
+        ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra
+    )
+    doses = _dose_arrays(ion, primary, secondaries, widths)
+    profile_depth, profile_sigma = mcs_sigma_profile(ion, energy, water)
+    sigma_mcs = np.interp(centres, profile_depth, profile_sigma)
+    halo_weight, halo_sigma = _lateral(
+        ion,
+        secondaries.species,
+        secondaries.deposit,
+        secondaries.moment,
+        sigma_mcs,
+        doses["idd_mev_mm"] * widths,
+    )
+    spectra = None
+    if with_spectra:
+        fluence = np.array(secondaries.spectra)
+        fluence[0] += _primary_spectrum(table, edges, log_edges, csda, sigma_r, primary)
+        spectra = {
+            "species": tuple(keys),
+            "energy_edges_mev_u": np.exp(log_edges),
+            "fluence": fluence,
+        }
+    primary_beyond = primary.survival_edges[-1] * primary.mean_energy_edges_mev[-1]
+    return {
+        "depth_mm": centres,
+        "depth_edges_mm": edges,
+        **doses,
+        "sigma_mcs_mm": sigma_mcs,
+        "halo_weight": halo_weight,
+        "halo_sigma_mm": halo_sigma,
+        "primary_fluence": primary.fluence,
+        "csda_range_mm": csda,
+        "energy_neutral_mev": secondaries.neutral_mev,
+        "energy_beyond_mev": secondaries.beyond_mev + primary_beyond,
+        "spectra": spectra,
+    }

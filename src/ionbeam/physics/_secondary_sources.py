@@ -1,0 +1,357 @@
+"""Secondary particles born from the primaries' nuclear reactions, as transport packets.
+
+Builds, from the per-bin reactions of the primaries
+(:mod:`ionbeam.physics._primary_transport`), the packet arrays that
+:func:`ionbeam.physics._transport_kernels.transport_secondaries` moves through
+the depth bins:
+
+* ion beams: the projectile fragments of :mod:`ionbeam.physics.fragmentation`,
+  born at the primary's velocity, with Goldhaber's momentum spread represented
+  by three Gauss–Hermite nodes (weights 1/6, 2/3, 1/6 at −√3, 0, +√3 σ) and
+  their projected angular variance (σ_p / p)²;
+* proton beams: secondary protons in three energy groups (10 %, 35 % and 70 %
+  of the reacting proton's energy, carrying 20 %, 35 % and 45 % of the
+  secondary-proton energy) emitted at mean polar angles of 60°, 45° and 25°
+  (direction cosines 0.5, 0.7, 0.9): a coarse representation of the
+  evaporation, pre-equilibrium and knock-out components (Seltzer 1993,
+  NISTIR 5221), enough for the depth profile and the width of the nuclear halo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr
+
+from ionbeam.physics.fragmentation import (
+    GOLDHABER_SIGMA0_MEV_C,
+    FragmentationModel,
+    fragment_particle,
+    secondary_fragmentation_model,
+)
+from ionbeam.physics.materials import Material
+from ionbeam.physics.nuclear import ProtonReactionEnergySplit, macroscopic_cross_section_per_mm
+from ionbeam.physics.particles import Particle
+from ionbeam.physics.ranges import RangeTable, range_table
+
+__all__ = [
+    "SecondaryPackets",
+    "fragment_packets",
+    "proton_secondary_packets",
+    "residue_fraction",
+    "tertiary_packets",
+]
+
+_TABLE_POINTS = 1024
+_HERMITE_NODES = np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)])
+_HERMITE_WEIGHTS = np.array([1.0, 4.0, 1.0]) / 6.0
+_PROTON_GROUP_ENERGY = np.array([0.10, 0.35, 0.70])  # fraction of the reacting proton's energy
+_PROTON_GROUP_SHARE = np.array([0.20, 0.35, 0.45])  # share of the secondary-proton energy
+_PROTON_GROUP_COSINE = np.array([0.5, 0.7, 0.9])
+_HYDROGEN_REACTION_LOCAL = 0.6
+
+
+@dataclass(frozen=True, eq=False)
+class SecondaryPackets:
+    """Kernel inputs: per-species tables and per-packet birth arrays (see the kernel)."""
+
+    species: tuple[Particle, ...]
+    energy_tables: np.ndarray
+    let_tables: np.ndarray
+    alive_tables: np.ndarray
+    table_du: np.ndarray
+    table_n: np.ndarray
+    birth_z0: np.ndarray
+    birth_r0: np.ndarray
+    birth_weight: np.ndarray
+    packet_species: np.ndarray
+    packet_c: np.ndarray
+    packet_tan2: np.ndarray
+    packet_sigma: np.ndarray
+    packet_local: np.ndarray
+
+    def initial_energy_mev(self) -> float:
+        """Total kinetic energy (MeV per primary) of all packets at birth."""
+        total = 0.0
+        for p, species in enumerate(self.packet_species):
+            u = np.arange(self.table_n[species]) * self.table_du[species]
+            energy = np.interp(np.sqrt(self.birth_r0[p]), u, self.energy_tables[species])
+            total += float(np.sum(self.birth_weight[p] * energy))
+        return total
+
+
+def _species_tables(
+    species: list[Particle], water: Material, max_energy_mev_u: float, smoothing_mm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Energy, LET-integral and still-moving-fraction tables of each species on
+    u = √(r + shift), smoothed by a Gaussian range spread ``smoothing_mm[i]`` (shift = 4 ×
+    that spread, so that the smoothed energy reaches zero at r_shifted = 0). Returns the
+    tables, du, the number of points and the shifts (mm)."""
+    n = len(species)
+    energy = np.zeros((n, _TABLE_POINTS))
+    let_integral = np.zeros((n, _TABLE_POINTS))
+    alive = np.zeros((n, _TABLE_POINTS))
+    du = np.zeros(n)
+    shifts = 4.0 * np.asarray(smoothing_mm, dtype=float)
+    for i, particle in enumerate(species):
+        table = range_table(particle, water)
+        r_max = float(table.range_at(np.array(max_energy_mev_u)))
+        u = np.linspace(0.0, np.sqrt(r_max + shifts[i]), _TABLE_POINTS)
+        r = u**2 - shifts[i]
+        log_e, q = _let_integral(table)
+        e_u = table.energy_at(np.maximum(r, 0.0))
+        energy[i] = np.where(r > 0.0, particle.a * e_u, 0.0)
+        alive[i] = np.where(r > 0.0, 1.0, 0.0)
+        let_integral[i] = np.where(
+            r > 0.0, np.interp(np.log(np.maximum(e_u, 1e-12)), log_e, q), 0.0
+        )
+        if shifts[i] > 0.0:  # smooth the track end (beyond 20 σ smoothing changes < 0.1 %)
+            r_local, e_local, q_local = _smoothed_end(table, log_e, q, smoothing_mm[i])
+            near = r < r_local[-1]
+            energy[i, near] = np.interp(r[near], r_local, e_local)
+            let_integral[i, near] = np.interp(r[near], r_local, q_local)
+            alive[i, near] = ndtr(r[near] / smoothing_mm[i])
+        du[i] = u[1]
+    return energy, let_integral, alive, du, np.full(n, _TABLE_POINTS, dtype=np.int64), shifts
+
+
+def _smoothed_end(
+    table: RangeTable, log_e: np.ndarray, q: np.ndarray, sigma_mm: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Residual ranges r ∈ [−4σ, 20σ] and the energy and LET integral there, averaged
+    over a Gaussian spread σ of ranges (both zero for r ≤ 0 before averaging)."""
+    step = sigma_mm / 8.0
+    kernel_offsets = np.arange(-32, 33) * step
+    r = np.arange(-4.0 * sigma_mm - 33 * step, 24.0 * sigma_mm + 33 * step, step)
+    positive = r > 0.0
+    e_u = np.zeros_like(r)
+    e_u[positive] = table.energy_at(r[positive])
+    q_total = np.where(positive, np.interp(np.log(np.maximum(e_u, 1e-12)), log_e, q), 0.0)
+    kernel = np.exp(-0.5 * (kernel_offsets / sigma_mm) ** 2)
+    kernel /= kernel.sum()
+    e_smooth = np.convolve(table.mass_number * e_u, kernel, mode="same")
+    q_smooth = np.convolve(q_total, kernel, mode="same")
+    keep = (r >= -4.0 * sigma_mm) & (r <= 20.0 * sigma_mm)
+    return r[keep], e_smooth[keep], q_smooth[keep]
+
+
+def _let_integral(table: RangeTable) -> tuple[np.ndarray, np.ndarray]:
+    """ln E (per nucleon) and Q(E) = ∫₀^E S dE_total = ∫₀^R S² dr (MeV²/mm)."""
+    e = table.energy_mev_u
+    integrand = table.stopping_mev_mm * table.mass_number * e  # per d(ln E)
+    steps = 0.5 * (integrand[1:] + integrand[:-1]) * np.diff(np.log(e))
+    start = table.stopping_mev_mm[0] * table.mass_number * e[0]  # S roughly flat below
+    return np.log(e), start + np.concatenate(([0.0], np.cumsum(steps)))
+
+
+def _range_ratio(
+    species: list[Particle], projectile: Particle, water: Material, energy_mev_u: float
+) -> np.ndarray:
+    """Range of each species relative to the projectile's at the same speed."""
+    reference = np.array(energy_mev_u)
+    projectile_range = float(range_table(projectile, water).range_at(reference))
+    return np.array([float(range_table(f, water).range_at(reference)) for f in species]) / (
+        projectile_range
+    )
+
+
+def residue_fraction(particle: Particle) -> float:
+    """Energy share kept on-track by a reacting fragment's heavy residue: such reactions
+    only remove (1 − share) of the packets (see ``FragmentationModel.residue_fraction``)."""
+    model = secondary_fragmentation_model(particle.z, particle.a)
+    return 0.0 if model is None else model.residue_fraction
+
+
+def _momentum_per_nucleon(energy_mev_u: np.ndarray, mass_u: float) -> np.ndarray:
+    return np.sqrt(energy_mev_u * (energy_mev_u + 2.0 * mass_u))
+
+
+def fragment_packets(
+    projectile: Particle,
+    model: FragmentationModel,
+    water: Material,
+    birth_z0: np.ndarray,
+    reactions: np.ndarray,
+    reacting_energy_mev_u: np.ndarray,
+    initial_energy_mev_u: float,
+    primary_range_sigma_mm: float,
+) -> SecondaryPackets:
+    """Packets of projectile fragments born at depths ``birth_z0`` (mm) from ``reactions``
+    of primaries of mean energy ``reacting_energy_mev_u`` there. The fragments' ranges
+    spread by Goldhaber's momentum width (three nodes) and by the primaries' own range
+    spread (``primary_range_sigma_mm`` scaled by the fragment-to-primary range ratio;
+    smoothed into the energy tables, so that track ends do not alias onto the bins)."""
+    species = [fragment_particle(c.z, c.a) for c in model.channels]
+    max_energy = min(1.3 * initial_energy_mev_u + 5.0, 1000.0)
+    ratio = _range_ratio(species, projectile, water, initial_energy_mev_u)
+    *tables, shifts = _species_tables(species, water, max_energy, ratio * primary_range_sigma_mm)
+    n_births = reactions.shape[0]
+    n_packets = len(species) * _HERMITE_NODES.size
+    r0 = np.zeros((n_packets, n_births))
+    weight = np.zeros((n_packets, n_births))
+    packet_species = np.repeat(np.arange(len(species)), _HERMITE_NODES.size)
+    tan2 = np.zeros(n_packets)
+    cosine = np.ones(n_packets)
+    sigma = np.zeros(n_packets)
+    e_u = np.maximum(reacting_energy_mev_u, 1e-6)
+    p_u = _momentum_per_nucleon(e_u, projectile.mass_per_nucleon_mev)
+    p_reference = float(
+        _momentum_per_nucleon(np.array(initial_energy_mev_u), projectile.mass_per_nucleon_mev)
+    )
+    for s, (channel, fragment) in enumerate(zip(model.channels, species, strict=True)):
+        spread = model.momentum_spread_mev_c(channel)
+        table = range_table(fragment, water)
+
+        def fragment_range(
+            momentum: np.ndarray, fragment: Particle = fragment, table: RangeTable = table
+        ) -> np.ndarray:
+            kinetic = np.sqrt(momentum**2 + fragment.mass_mev**2) - fragment.mass_mev
+            return table.range_at(np.minimum(np.maximum(kinetic, 0.0) / fragment.a, max_energy))
+
+        momentum = channel.a * p_u
+        mean_range = fragment_range(momentum)
+        range_sigma = 0.5 * (
+            fragment_range(momentum + spread) - fragment_range(np.maximum(momentum - spread, 1e-3))
+        )
+        sigma_s = float(
+            macroscopic_cross_section_per_mm(fragment, 0.7 * initial_energy_mev_u, water)
+        ) * (1.0 - residue_fraction(fragment))
+        for k, (node, w_node) in enumerate(zip(_HERMITE_NODES, _HERMITE_WEIGHTS, strict=True)):
+            p = s * _HERMITE_NODES.size + k
+            r0[p] = np.maximum(mean_range + node * range_sigma, 0.0) + shifts[s]
+            weight[p] = np.where(reactions > 0, channel.multiplicity * w_node * reactions, 0.0)
+            forward = (spread / (channel.a * p_reference)) ** 2
+            cone = (1.0 - channel.cosine**2) / channel.cosine**2 / 2.0  # projected tan²θ/2
+            tan2[p] = forward + cone
+            cosine[p] = channel.cosine
+            sigma[p] = sigma_s
+    # hydrogen fragments leave 60 % of a reaction's energy locally (as primary protons,
+    # Bortfeld 1997); heavier fragments feed the next generation (tertiary_packets)
+    local = np.array(
+        [_HYDROGEN_REACTION_LOCAL if species[k].z == 1 else 0.0 for k in packet_species]
+    )
+    return SecondaryPackets(
+        tuple(species),
+        *tables,
+        birth_z0,
+        r0,
+        weight,
+        packet_species,
+        cosine,
+        tan2,
+        sigma,
+        local,
+    )
+
+
+def proton_secondary_packets(
+    proton: Particle,
+    split: ProtonReactionEnergySplit,
+    water: Material,
+    birth_z0: np.ndarray,
+    reactions: np.ndarray,
+    reacting_energy_mev_u: np.ndarray,
+    initial_energy_mev_u: float,
+) -> SecondaryPackets:
+    """Packets of secondary protons born at depths ``birth_z0`` (mm) from non-elastic
+    reactions of primary protons."""
+    *tables, _ = _species_tables([proton], water, initial_energy_mev_u * 1.05 + 1.0, np.zeros(1))
+    table = range_table(proton, water)
+    n_groups = _PROTON_GROUP_ENERGY.size
+    n_bins = reactions.shape[0]
+    r0 = np.zeros((n_groups, n_bins))
+    weight = np.zeros((n_groups, n_bins))
+    sigma = np.zeros(n_groups)
+    for g in range(n_groups):
+        energy = _PROTON_GROUP_ENERGY[g] * reacting_energy_mev_u
+        r0[g] = table.range_at(energy)
+        count = split.secondary_protons * _PROTON_GROUP_SHARE[g] / _PROTON_GROUP_ENERGY[g]
+        weight[g] = np.where(energy > 0, count * reactions, 0.0)
+        sigma[g] = float(
+            macroscopic_cross_section_per_mm(
+                proton, 0.7 * _PROTON_GROUP_ENERGY[g] * initial_energy_mev_u, water
+            )
+        )
+    cosine = _PROTON_GROUP_COSINE
+    tan2 = (1.0 - cosine**2) / cosine**2 / 2.0  # projected: tan²θ / 2
+    return SecondaryPackets(
+        (proton,),
+        *tables,
+        birth_z0,
+        r0,
+        weight,
+        np.zeros(n_groups, dtype=np.int64),
+        cosine.copy(),
+        tan2,
+        sigma,
+        np.full(n_groups, _HYDROGEN_REACTION_LOCAL),
+    )
+
+
+def tertiary_packets(
+    projectile: Particle,
+    parents: tuple[Particle, ...],
+    reaction_count: np.ndarray,
+    reaction_energy: np.ndarray,
+    centres: np.ndarray,
+    water: Material,
+    initial_energy_mev_u: float,
+    primary_range_sigma_mm: float,
+) -> SecondaryPackets:
+    """Light fragments (H, He) made by reactions of the fragments ``parents`` (tallied per
+    bin by the first transport pass), born at the bin centres with the reacting
+    fragment's velocity; one packet per species (parents pooled, Goldhaber spread
+    folded into the range smoothing)."""
+    pooled: dict[tuple[int, int], list[np.ndarray]] = {}
+    for s, parent in enumerate(parents):
+        model = secondary_fragmentation_model(parent.z, parent.a)
+        if model is None:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e_u = np.where(
+                reaction_count[s] > 0, reaction_energy[s] / (reaction_count[s] * parent.a), 0.0
+            )
+        for channel in model.channels:
+            count = reaction_count[s] * channel.multiplicity / (1.0 - model.residue_fraction)
+            entry = pooled.setdefault(
+                (channel.z, channel.a), [np.zeros(centres.size), np.zeros(centres.size)]
+            )
+            entry[0] += count
+            entry[1] += count * e_u
+    keys = sorted(pooled)
+    species = [fragment_particle(z, a) for z, a in keys]
+    max_energy = min(1.3 * initial_energy_mev_u + 5.0, 1000.0)
+    ratio = _range_ratio(species, projectile, water, initial_energy_mev_u)
+    *tables, shifts = _species_tables(species, water, max_energy, ratio * primary_range_sigma_mm)
+    r0 = np.zeros((len(species), centres.size))
+    weight = np.zeros_like(r0)
+    for k, (key, particle) in enumerate(zip(keys, species, strict=True)):
+        count, energy_sum = pooled[key]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e_u = np.where(count > 0, energy_sum / count, 0.0)
+        weight[k] = count
+        r0[k] = range_table(particle, water).range_at(np.minimum(e_u, max_energy)) + shifts[k]
+    n = len(species)
+    # projected Goldhaber angle of a light fragment from a heavier parent: σ₀/(√A p_u)
+    p_u = float(
+        _momentum_per_nucleon(np.array(0.7 * initial_energy_mev_u), projectile.mass_per_nucleon_mev)
+    )
+    tan2 = np.array([(GOLDHABER_SIGMA0_MEV_C / (np.sqrt(p.a) * p_u)) ** 2 for p in species])
+    return SecondaryPackets(
+        tuple(species),
+        *tables,
+        centres.copy(),
+        r0,
+        weight,
+        np.arange(n),
+        np.ones(n),
+        tan2,
+        np.array(
+            [
+                float(macroscopic_cross_section_per_mm(p, 0.5 * initial_energy_mev_u, water))
+                for p in species
+            ]
+        ),
+        np.full(n, _HYDROGEN_REACTION_LOCAL),
+    )
