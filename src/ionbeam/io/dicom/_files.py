@@ -15,7 +15,13 @@ from pydicom.errors import InvalidDicomError
 
 from ionbeam.errors import ConfigError, DicomError
 
-__all__ = ["atomic_directory", "dicom_files", "read_dataset", "write_dataset"]
+__all__ = [
+    "atomic_directory",
+    "dicom_files",
+    "read_dataset",
+    "write_dataset",
+    "write_dicom_file",
+]
 
 
 def read_dataset(path: Path, *, stop_before_pixels: bool = False) -> Dataset:
@@ -40,6 +46,30 @@ def dicom_files(folder: Path) -> list[Path]:
 def write_dataset(dataset: Dataset, path: Path) -> None:
     """Write ``dataset`` as a DICOM file (Part 10, with file meta information)."""
     dataset.save_as(path, enforce_file_format=True)
+
+
+def write_dicom_file(dataset: Dataset, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``dataset`` to the file ``path`` atomically and return the path.
+
+    The file is written beside ``path`` under a temporary name and renamed into
+    place, so a failure never leaves a half-written file. An existing file is
+    refused unless ``overwrite``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give the path of the DICOM file to write")
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path} exists; choose another file name or allow overwriting")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        write_dataset(dataset, Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
 
 
 @contextlib.contextmanager
