@@ -10,15 +10,21 @@ low-dose cut-off it finds the smallest
   default normalisation: the reference maximum) or of the reference voxel's
   own dose (local gamma);
 * ``Δd = distance_mm_threshold``;
-* ``D_e`` trilinearly interpolated and searched on a lattice of pitch
-  ``Δd / interp_fraction`` (coarser beyond 2·Δd), in order of distance, until
-  the distance alone exceeds the best gamma found.
+* ``D_e`` trilinearly interpolated (as pymedphys does).
 
-The lattice makes gamma an upper bound of the continuous minimum, larger by at
-most about ``0.9 / interp_fraction`` (the lattice's covering radius over Δd)
-and usually far less. A voxel passes when γ ≤ 1 (AAPM TG-218). The structure
-follows pymedphys (public function → frozen options → numerical kernel), with
-which it is validated in ``tests/validation/test_gamma_vs_pymedphys.py``.
+The search (see :mod:`ionbeam.evaluation._gamma_kernels`) walks a lattice of
+offsets of pitch ``h = Δd / interp_fraction`` (coarser beyond 2·Δd) in order
+of distance, with the lattice edges between neighbouring points (where an
+isodose crossing between two samples is found exactly), then refines the best
+position found (compass search, Gauss–Newton). The gamma reported is the exact
+gamma at a position the search reached, so it never underestimates the
+continuous minimum; it overestimates it by a small fraction of the error of a
+point search at the same ``h`` — on a noisy clinical-like dose, the 99th
+percentile of the difference between ``interp_fraction`` 10 and 20 is below
+0.001, and 5 is within 0.002. A voxel passes when γ ≤ 1 (AAPM TG-218;
+pymedphys counts γ < 1). The structure follows pymedphys (public function →
+frozen options → numerical kernel), with which it is validated in
+``tests/validation/test_gamma_vs_pymedphys.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ import numpy as np
 
 from ionbeam._progress import track
 from ionbeam.errors import ConfigError, GridMismatchError, OutOfRangeError
-from ionbeam.evaluation._gamma_kernels import gamma_squared_search, search_table
+from ionbeam.evaluation._gamma_kernels import gamma_squared_search
+from ionbeam.evaluation._gamma_table import search_table
 from ionbeam.evaluation._inputs import as_dose
 from ionbeam.patient import Grid
 
@@ -51,7 +58,7 @@ class GammaOptions:
     ``lower_percent_dose_cutoff``: reference voxels below this percentage of
     the normalisation dose are not evaluated. ``max_gamma``: stop searching at
     ``max_gamma · Δd`` and report larger values as ``max_gamma`` (faster;
-    ``None`` searches until the exact lattice minimum is found).
+    ``None`` searches as far as both grids reach).
     ``normalisation_dose_gy``: the dose the percentages refer to (default:
     the maximum of the reference dose).
     """
@@ -68,18 +75,25 @@ class GammaOptions:
         _positive("dose_percent_threshold", self.dose_percent_threshold, "%")
         _positive("distance_mm_threshold", self.distance_mm_threshold, "mm")
         cutoff = self.lower_percent_dose_cutoff
-        if not (math.isfinite(cutoff) and 0.0 <= cutoff <= 100.0):
+        if isinstance(cutoff, bool) or not (math.isfinite(cutoff) and 0.0 <= cutoff <= 100.0):
             raise OutOfRangeError("lower_percent_dose_cutoff", cutoff, 0.0, 100.0, "%")
         if not isinstance(self.local, bool | np.bool_):
             raise ConfigError(f"local must be True or False; got {self.local!r}")
         fraction = self.interp_fraction
-        if isinstance(fraction, bool) or int(fraction) != fraction or not 1 <= fraction <= 100:
-            raise OutOfRangeError("interp_fraction (an integer)", fraction, 1, 100)
-        object.__setattr__(self, "interp_fraction", int(fraction))
+        if isinstance(fraction, bool) or int(fraction) != fraction or not 1 <= fraction <= 30:
+            # Finer is never needed (edges and refinement converge by 10) and the
+            # search table grows as interp_fraction³.
+            raise OutOfRangeError("interp_fraction (an integer)", fraction, 1, 30)
         if self.max_gamma is not None:
             _positive("max_gamma", self.max_gamma, "")
         if self.normalisation_dose_gy is not None:
             _positive("normalisation_dose_gy", self.normalisation_dose_gy, "Gy")
+        for name in ("dose_percent_threshold", "distance_mm_threshold", "lower_percent_dose_cutoff",
+                     "max_gamma", "normalisation_dose_gy"):  # fmt: skip
+            value = getattr(self, name)
+            object.__setattr__(self, name, None if value is None else float(value))
+        object.__setattr__(self, "local", bool(self.local))
+        object.__setattr__(self, "interp_fraction", int(fraction))
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,7 +243,7 @@ def _search(
     table = search_table(
         dta / options.interp_fraction, _FINE_SEARCH_RADIUS_DTA * dta, max_radius, active_axes
     )
-    offsets_index = table.offsets_mm / np.asarray(evaluated_grid.spacing_mm)
+    spacing = np.asarray(evaluated_grid.spacing_mm)
     dose_ref = reference.reshape(-1)[selected]
     tolerance = options.dose_percent_threshold / 100.0 * (
         dose_ref if options.local else np.full(selected.size, normalisation)
@@ -243,8 +257,9 @@ def _search(
             selected[part], reference_grid, evaluated_grid, active_axes
         )
         out[part] = gamma_squared_search(
-            positions, dose_ref[part], inverse_tolerance_sq[part], evaluated, offsets_index,
+            positions, dose_ref[part], inverse_tolerance_sq[part], evaluated, spacing,
             table.offsets_mm, table.radius_mm, table.stop_radius_mm, table.earlier_neighbours, dta,
+            dta / options.interp_fraction, np.asarray(active_axes, dtype=np.float64),
         )  # fmt: skip
     return out
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
-from ionbeam.evaluation._gamma_kernels import gamma_squared_search, search_table
+from ionbeam.evaluation._gamma_kernels import gamma_squared_search
+from ionbeam.evaluation._gamma_table import search_table
 
 
 def test_table_is_sorted_and_coarsens_beyond_the_fine_radius() -> None:
@@ -57,8 +58,8 @@ def _kernel_gamma(dose: np.ndarray, spacing_mm: float, points_mm: np.ndarray,
     table = search_table(0.3, 6.0, 6.0, (True, True, True))
     gamma_sq = gamma_squared_search(
         points_mm / spacing_mm, ref, np.full(len(ref), 1.0 / 0.03**2), dose,
-        table.offsets_mm / spacing_mm, table.offsets_mm, table.radius_mm,
-        table.stop_radius_mm, table.earlier_neighbours, 3.0,
+        np.full(3, spacing_mm), table.offsets_mm, table.radius_mm,
+        table.stop_radius_mm, table.earlier_neighbours, 3.0, 0.3, np.ones(3),
     )  # fmt: skip
     return np.sqrt(gamma_sq)
 
@@ -102,3 +103,18 @@ def test_kernel_matches_a_dense_search_on_a_smooth_dose() -> None:
     dense = dense[np.sum(dense**2, 1) <= 9.0]
     for p in range(12):
         assert abs(gamma[p] - _brute_force(interpolate, points[p], ref[p], dense)) < 0.02
+
+
+def test_trilinear_gradient_matches_finite_differences() -> None:
+    from ionbeam.evaluation._gamma_kernels import _trilinear, _trilinear_gradient
+
+    rng = np.random.default_rng(2)
+    dose = rng.uniform(0.0, 1.0, (5, 6, 7))
+    for x, y, z in rng.uniform(0.2, 3.8, (10, 3)):
+        x, y, z = np.floor([x, y, z]) + np.clip(np.array([x, y, z]) % 1, 0.1, 0.9)
+        h = 1e-6
+        numeric = [
+            (_trilinear(dose, *(np.array([x, y, z]) + h * e)) - _trilinear(dose, x, y, z)) / h
+            for e in np.eye(3)
+        ]
+        assert np.allclose(_trilinear_gradient(dose, x, y, z), numeric, atol=1e-5)
