@@ -88,10 +88,14 @@ def _plan(particle: str) -> Plan:
 
 
 @pytest.fixture(scope="module")
-def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def study() -> StudyInfo:
+    return StudyInfo.new("tg119", seed="export")
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory, study: StudyInfo) -> Path:
     """The TG-119 phantom with a carbon plan and its doses, written as one folder."""
     patient = make_phantom("tg119", spacing_mm=10.0)
-    study = StudyInfo.new(patient.name, seed="export")
     cts, series = ct_datasets(patient.ct, study)
     structure_set = rtstruct_dataset(patient.structures, series)
     plan = rt_ion_plan_dataset(_plan("carbon"), study=study, structure_set=structure_set,
@@ -130,16 +134,9 @@ def test_every_file_passes_dciodvfy(export: Path, tmp_path: Path, name: str) -> 
     assert _errors(path) == []
 
 
-def test_proton_plan_passes_dciodvfy(export: Path, tmp_path: Path) -> None:
+def test_proton_plan_passes_dciodvfy(export: Path, study: StudyInfo, tmp_path: Path) -> None:
     structure_set = pydicom.dcmread(export / "RS.dcm")
-    study = read_dicom_patient(export).metadata
-    info = StudyInfo(
-        patient_name="tg119", patient_id=str(structure_set.PatientID),
-        study_instance_uid=study["study_instance_uid"],
-        frame_of_reference_uid=study["frame_of_reference_uid"],
-        study_date=str(structure_set.StudyDate), study_time=str(structure_set.StudyTime),
-    )  # fmt: skip
-    plan = rt_ion_plan_dataset(_plan("proton"), study=info, structure_set=structure_set)
+    plan = rt_ion_plan_dataset(_plan("proton"), study=study, structure_set=structure_set)
     plan.save_as(tmp_path / "RP_proton.dcm", enforce_file_format=True)
     assert _errors(tmp_path / "RP_proton.dcm") == []
 

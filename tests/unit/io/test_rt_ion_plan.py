@@ -278,6 +278,10 @@ MALFORMED = {
     "negative energy": (_set(_cp, "NominalBeamEnergy", "-5"), "must be > 0"),
     "one SAD": (_set(_beam, "VirtualSourceAxisDistances", 6500.0), "two positive"),
     "table roll": (_set(_cp, "TableTopRollAngle", 3.0), "pitch or roll"),
+    "zero prescription": (
+        _set(lambda ds: ds.DoseReferenceSequence[0], "TargetPrescriptionDose", "0"),
+        "must be > 0 Gy",
+    ),
 }
 
 
@@ -331,9 +335,12 @@ def test_export_refuses_what_it_cannot_write(study: StudyInfo, structure_set: Da
     empty = Plan("carbon", (plan.beams[0].with_spots(SpotMap.empty()),), plan.prescription)
     with pytest.raises(DicomError, match="no spots"):
         rt_ion_plan_dataset(empty, study=study, structure_set=structure_set)
-    with pytest.raises(ConfigError, match="1–16 characters"):
+    with pytest.raises(ConfigError, match="RT Plan Label must have 1–16 characters"):
         rt_ion_plan_dataset(plan, study=study, structure_set=structure_set,
                             label="a label far too long")  # fmt: skip
+    long_machine = Plan("carbon", plan.beams, plan.prescription, machine="a" * 17)
+    with pytest.raises(ConfigError, match="machine name must have 1–16 characters"):
+        rt_ion_plan_dataset(long_machine, study=study, structure_set=structure_set)
     with pytest.raises(ConfigError, match="two positive FWHM"):
         rt_ion_plan_dataset(plan, study=study, structure_set=structure_set,
                             spot_fwhm_mm=lambda e: (5.0,))  # fmt: skip
@@ -357,3 +364,13 @@ def test_file_writing_is_atomic(
         write_dicom_file(dataset, path, overwrite=True)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["RP.dcm"]
+
+
+def test_repeated_beam_names_are_made_unique(
+    tmp_path: Path, study: StudyInfo, structure_set: Dataset
+) -> None:
+    path = _write(carbon_plan(), study, structure_set, tmp_path / "RP.dcm")
+    ds = pydicom.dcmread(path)
+    ds.IonBeamSequence[1].BeamName = "left"
+    ds.save_as(path)
+    assert [b.name for b in read_rt_ion_plan(path).beams] == ["left", "left (2)"]

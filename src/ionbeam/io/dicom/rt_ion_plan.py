@@ -92,9 +92,7 @@ def rt_ion_plan_dataset(
     """
     reference = _structure_set_reference(structure_set, study)
     target_roi = _target_roi_number(plan, reference[1])
-    for beam in plan.beams:
-        if beam.spots.n_spots == 0:
-            raise DicomError(f"beam {beam.name!r} has no spots; remove it before exporting")
+    _check_exportable(plan)
     series_uid = make_uid(study.study_instance_uid, "rtplan-series", label)
     ds = new_dataset(RT_ION_PLAN_STORAGE, make_uid(series_uid, "instance", _digest(plan)))
     add_patient(ds, study)
@@ -120,6 +118,19 @@ def rt_ion_plan_dataset(
     ds.IonBeamSequence = DicomSequence(beams)
     ds.ApprovalStatus = "UNAPPROVED"
     return ds
+
+
+def _check_exportable(plan: Plan) -> None:
+    """Refuse what DICOM cannot hold: empty beams and names too long for their VR."""
+    if not plan.machine.strip() or len(plan.machine) > 16:
+        raise ConfigError(
+            f"the treatment machine name must have 1–16 characters (DICOM SH); got {plan.machine!r}"
+        )
+    for beam in plan.beams:
+        if beam.spots.n_spots == 0:
+            raise DicomError(f"beam {beam.name!r} has no spots; remove it before exporting")
+        if not beam.name.strip() or len(beam.name) > 64:
+            raise ConfigError(f"beam names must have 1–64 characters (DICOM LO); got {beam.name!r}")
 
 
 def _structure_set_reference(structure_set: Dataset, study: StudyInfo) -> tuple[str, dict]:

@@ -42,7 +42,8 @@ __all__ = ["read_rt_ion_plan"]
 
 _RT_PLAN_STORAGE = "1.2.840.10008.5.1.4.1.1.481.5"  # photon/electron RT Plan
 _SCANNED = ("MODULATED", "MODULATED_SPEC")
-_ANGLE_TOLERANCE_DEG = 1e-6
+#: How far an angle (degrees) or isocentre coordinate (mm) may differ between control points.
+_FIXED_TOLERANCE = 1e-3
 _UNMODELLED_DEVICES = {
     "NumberOfWedges": "wedges",
     "NumberOfCompensators": "range compensators",
@@ -206,9 +207,9 @@ def _beam(
             range_shifter_wet_mm=_range_shifter_wet_mm(item, where),
             ripple_filter=_ripple_filter(item, where),
         )
-    except IonbeamError as exc:
-        if isinstance(exc, DicomError):
-            raise
+    except DicomError:
+        raise
+    except IonbeamError as exc:  # what the plan model refuses, named with the file
         raise DicomError(f"{where}: {exc}") from None
 
 
@@ -292,7 +293,7 @@ def _check_fixed_geometry(item: Dataset, where: str) -> None:
             if (
                 present(cp, keyword)
                 and np.abs(numbers(cp, keyword, f"{where}, control point {i}") - reference).max()
-                > _ANGLE_TOLERANCE_DEG
+                > _FIXED_TOLERANCE
             ):
                 raise DicomError(
                     f"{where}: {keyword} changes during the beam (control point {i}); ionbeam "
@@ -300,7 +301,7 @@ def _check_fixed_geometry(item: Dataset, where: str) -> None:
                 )
     for keyword in ("GantryPitchAngle", "TableTopPitchAngle", "TableTopRollAngle"):
         for i, cp in enumerate(points):
-            if present(cp, keyword) and abs(number(cp, keyword, where)) > _ANGLE_TOLERANCE_DEG:
+            if present(cp, keyword) and abs(number(cp, keyword, where)) > _FIXED_TOLERANCE:
                 raise DicomError(
                     f"{where}: {keyword} is {number(cp, keyword, where):g}° at control point {i};"
                     " ionbeam models no pitch or roll"
@@ -389,14 +390,11 @@ def _prescription(ds: Dataset, group: Dataset, path: Path) -> Prescription:
             if present(reference, "ReferencedROINumber")
             else "target"
         )
+        dose_gy = number(reference, "TargetPrescriptionDose", where)
         try:
-            return Prescription(
-                target, number(reference, "TargetPrescriptionDose", where), fractions
-            )
-        except IonbeamError as exc:
-            if isinstance(exc, DicomError):
-                raise
-            raise DicomError(f"{where}: {exc}") from None
+            return Prescription(target, dose_gy, fractions)
+        except IonbeamError as exc:  # e.g. a dose of 0 Gy
+            raise DicomError(f"{where}: {exc}; pass prescription= to replace it") from None
     raise DicomError(
         f"{path} has no target with a prescribed dose (DoseReferenceSequence); pass "
         "prescription=Prescription(target, total_dose_gy, fractions)"
