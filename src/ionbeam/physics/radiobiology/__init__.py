@@ -15,6 +15,7 @@ from ionbeam.physics.radiobiology.lq import (
     rbe_weighted_dose,
     rbe_weighted_dose_derivative,
 )
+from ionbeam.physics.radiobiology.mixed_field import MixedFieldLQ, mixed_field_lq
 from ionbeam.physics.radiobiology.mkm import (
     single_ion_alpha_gy,
     single_ion_z1d_star_gy,
@@ -29,6 +30,7 @@ from ionbeam.physics.radiobiology.proton_rbe import (
     Wedenberg2013,
     get_proton_rbe_model,
 )
+from ionbeam.physics.radiobiology.tables import BiologyTables, compute_biology_tables
 from ionbeam.physics.radiobiology.tissue import (
     TISSUES,
     MKMParameters,
@@ -39,17 +41,21 @@ from ionbeam.physics.radiobiology.tissue import (
 __all__ = [
     "PROTON_RBE_MODELS",
     "TISSUES",
+    "BiologyTables",
     "Carabe2012",
     "ConstantRBE",
     "MKMParameters",
     "McNamara2015",
+    "MixedFieldLQ",
     "ProtonRBEModel",
     "TissueParameters",
     "Wedenberg2013",
     "biological_effect",
+    "compute_biology_tables",
     "effect_from_rbe_weighted_dose",
     "get_proton_rbe_model",
     "get_tissue",
+    "mixed_field_lq",
     "rbe",
     "rbe_weighted_dose",
     "rbe_weighted_dose_derivative",

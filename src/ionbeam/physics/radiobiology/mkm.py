@@ -29,8 +29,15 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ionbeam.errors import OutOfRangeError
-from ionbeam.physics.particles import AMU_MEV, ELECTRON_MASS_MEV, Particle, get_particle
+from ionbeam.errors import OutOfRangeError, UnknownNameError
+from ionbeam.physics.fragmentation import fragment_particle
+from ionbeam.physics.particles import (
+    AMU_MEV,
+    ELECTRON_MASS_MEV,
+    PARTICLES,
+    Particle,
+    get_particle,
+)
 from ionbeam.physics.radiobiology._track_kernels import gauss_legendre_unit, single_ion_z1d
 from ionbeam.physics.radiobiology.lq import _array
 from ionbeam.physics.radiobiology.tissue import MKMParameters
@@ -58,9 +65,16 @@ _MAX_Z = 10
 
 
 def ion_of(z: int, a: int) -> Particle:
-    """A bare nucleus (Z, A) for stopping-power look-ups (mass: A u less Z electrons;
-    the binding energy, < 1 %, does not matter for LET at a given energy per nucleon)."""
-    return Particle(f"Z{z}A{a}", f"{a}X", int(z), int(a), a * AMU_MEV - z * ELECTRON_MASS_MEV)
+    """The bare nucleus (Z, A) for stopping-power look-ups: a named particle when one
+    matches, else a fragment isotope of :mod:`ionbeam.physics.fragmentation` (AME2020
+    masses, as in the transport), else A u less Z electron masses (< 1 % off)."""
+    for particle in PARTICLES.values():
+        if (particle.z, particle.a) == (z, a):
+            return particle
+    try:
+        return fragment_particle(z, a)
+    except UnknownNameError:
+        return Particle(f"Z{z}A{a}", f"{a}X", int(z), int(a), a * AMU_MEV - z * ELECTRON_MASS_MEV)
 
 
 def _beta(energy_mev_u: np.ndarray) -> np.ndarray:

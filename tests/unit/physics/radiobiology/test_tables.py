@@ -1,0 +1,82 @@
+"""Biological beam-model tables: models per particle, caching, consistency with depth–dose."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ionbeam.errors import ConfigError, OutOfRangeError, UnknownNameError
+from ionbeam.physics.depth_dose import depth_dose
+from ionbeam.physics.radiobiology.mkm import single_ion_alpha_gy
+from ionbeam.physics.radiobiology.proton_rbe import McNamara2015
+from ionbeam.physics.radiobiology.tables import compute_biology_tables
+from ionbeam.physics.radiobiology.tissue import TISSUES
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("IONBEAM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("IONBEAM_CACHE", "1")
+
+
+def test_constant_rbe_tables_scale_the_photon_parameters() -> None:
+    tissue = TISSUES["late_normal"]
+    tables = compute_biology_tables("proton", [100.0, 150.0], tissue, model="constant")
+    np.testing.assert_allclose(tables.alpha_gy, 1.1 * tissue.alpha_x_gy, rtol=1e-14)
+    np.testing.assert_allclose(tables.sqrt_beta_gy, 1.1 * np.sqrt(tissue.beta_x_gy2), rtol=1e-14)
+    assert tables.model == "constant" and tables.alpha_gy.shape == tables.depth_mm.shape
+
+
+def test_proton_tables_apply_the_model_to_the_depth_dose_let() -> None:
+    tissue = TISSUES["tumour"]
+    tables = compute_biology_tables("proton", [120.0], tissue)  # default: McNamara 2015
+    curve = depth_dose("proton", 120.0)
+    alpha, beta = McNamara2015().alpha_beta(curve.let_d_kev_um, 0.3, 0.03)
+    np.testing.assert_array_equal(tables.depth_mm[0], curve.depth_mm)
+    np.testing.assert_allclose(tables.alpha_gy[0], alpha, rtol=1e-12)
+    np.testing.assert_allclose(tables.sqrt_beta_gy[0], np.sqrt(beta), rtol=1e-12)
+    assert tables.model == "mcnamara2015"
+
+
+def test_carbon_tables_follow_the_physics_and_are_cached() -> None:
+    """At the entrance of a 290 MeV/u beam the field is nearly all primaries (α within 3 %
+    of the single-ion α); α peaks at the Bragg peak and falls in the fragment tail."""
+    hsg = TISSUES["hsg"]
+    tables = compute_biology_tables("carbon", [290.0], hsg)
+    curve = depth_dose("carbon", 290.0)
+    alpha = tables.alpha_gy[0]
+    np.testing.assert_array_equal(tables.depth_mm[0], curve.depth_mm)
+    assert alpha[0] == pytest.approx(single_ion_alpha_gy("carbon", 290.0, hsg.mkm), rel=0.03)
+    peak = int(np.argmax(curve.idd_mev_mm))
+    tail = curve.depth_mm > curve.bragg_peak_mm + 20.0
+    assert alpha[peak] > 3.0 * alpha[0] and alpha[tail].max() < alpha[peak]
+    again = compute_biology_tables("carbon", np.array([290.0]), "hsg")
+    np.testing.assert_array_equal(again.alpha_gy[0], alpha)
+    with pytest.raises(ValueError, match="read-only"):
+        again.alpha_gy[0, 0] = 0.0
+
+
+def test_tissue_changes_change_the_tables() -> None:
+    hsg = TISSUES["hsg"]
+    tougher = dataclasses.replace(hsg, mkm=dataclasses.replace(hsg.mkm, alpha0_gy=0.1))
+    a = compute_biology_tables("helium", [150.0], hsg).alpha_gy
+    b = compute_biology_tables("helium", [150.0], tougher).alpha_gy
+    np.testing.assert_allclose(a - b, 0.072, rtol=1e-9)
+
+
+def test_at_interpolates_in_depth() -> None:
+    tables = compute_biology_tables("proton", [100.0], "tumour", model="constant")
+    alpha, sqrt_beta = tables.at(0, np.array([10.0, 50.0]))
+    np.testing.assert_allclose(alpha, 0.33)
+    np.testing.assert_allclose(sqrt_beta, 1.1 * np.sqrt(0.03))
+
+
+def test_bad_requests_are_refused() -> None:
+    with pytest.raises(ConfigError, match="protons only"):
+        compute_biology_tables("carbon", [200.0], "hsg", model="mcnamara2015")
+    with pytest.raises(UnknownNameError, match="biological model"):
+        compute_biology_tables("carbon", [200.0], "hsg", model="lem")
+    with pytest.raises(OutOfRangeError, match="beam energy"):
+        compute_biology_tables("carbon", [600.0], "hsg")
+    with pytest.raises(ConfigError, match="non-empty"):
+        compute_biology_tables("carbon", [], "hsg")
