@@ -69,3 +69,13 @@ def test_registry_and_bad_inputs() -> None:
         McNamara2015().alpha_beta(150.0, 0.1, 0.05)
     with pytest.raises(OutOfRangeError, match="LET_d"):
         McNamara2015().rbe(2.0, np.nan, 0.1, 0.05)
+
+
+def test_rbe_tends_to_about_one_at_low_let() -> None:
+    """At LET_d → 0 protons act like photons: Wedenberg exactly 1, McNamara between its
+    RBE_max and RBE_min limits 0.99064 and 1.1012."""
+    dose = np.array([0.2, 2.0, 10.0])
+    wedenberg = get_proton_rbe_model("wedenberg2013").rbe(dose, 0.0, 0.1, 0.05)
+    np.testing.assert_allclose(wedenberg, 1.0, rtol=1e-14)
+    mcnamara = get_proton_rbe_model("mcnamara2015").rbe(dose, 0.0, 0.1, 0.05)
+    assert np.all((mcnamara > 0.99) & (mcnamara < 1.102))
