@@ -179,70 +179,66 @@ def fragment_packets(
 ) -> SecondaryPackets:
     """Packets of projectile fragments born at depths ``birth_z0`` (mm) from ``reactions``
     of primaries of mean energy ``reacting_energy_mev_u`` there. The fragments' ranges
-    spread by Goldhaber's momentum width (three nodes) and by the primaries' own range
+    spread by Goldhaber's momentum width (three nodes for forward H and He) and by the
+    primaries' own range
     spread (``primary_range_sigma_mm`` scaled by the fragment-to-primary range ratio;
     smoothed into the energy tables, so that track ends do not alias onto the bins)."""
     species = [fragment_particle(c.z, c.a) for c in model.channels]
     max_energy = min(1.3 * initial_energy_mev_u + 5.0, 1000.0)
     ratio = _range_ratio(species, projectile, water, initial_energy_mev_u)
     *tables, shifts = _species_tables(species, water, max_energy, ratio * primary_range_sigma_mm)
-    n_births = reactions.shape[0]
-    n_packets = len(species) * _HERMITE_NODES.size
-    r0 = np.zeros((n_packets, n_births))
-    weight = np.zeros((n_packets, n_births))
-    packet_species = np.repeat(np.arange(len(species)), _HERMITE_NODES.size)
-    tan2 = np.zeros(n_packets)
-    cosine = np.ones(n_packets)
-    sigma = np.zeros(n_packets)
     e_u = np.maximum(reacting_energy_mev_u, 1e-6)
     p_u = _momentum_per_nucleon(e_u, projectile.mass_per_nucleon_mev)
     p_reference = float(
         _momentum_per_nucleon(np.array(initial_energy_mev_u), projectile.mass_per_nucleon_mev)
     )
+    rows: list[tuple[int, np.ndarray, np.ndarray, float, float, float, float]] = []
     for s, (channel, fragment) in enumerate(zip(model.channels, species, strict=True)):
         spread = model.momentum_spread_mev_c(channel)
-        table = range_table(fragment, water)
-
-        def fragment_range(
-            momentum: np.ndarray, fragment: Particle = fragment, table: RangeTable = table
-        ) -> np.ndarray:
-            kinetic = np.sqrt(momentum**2 + fragment.mass_mev**2) - fragment.mass_mev
-            return table.range_at(np.minimum(np.maximum(kinetic, 0.0) / fragment.a, max_energy))
-
         momentum = channel.a * p_u
-        mean_range = fragment_range(momentum)
+        mean_range = _fragment_range(fragment, water, momentum, max_energy)
         range_sigma = 0.5 * (
-            fragment_range(momentum + spread) - fragment_range(np.maximum(momentum - spread, 1e-3))
+            _fragment_range(fragment, water, momentum + spread, max_energy)
+            - _fragment_range(fragment, water, np.maximum(momentum - spread, 1e-3), max_energy)
         )
-        sigma_s = float(
+        sigma = float(
             macroscopic_cross_section_per_mm(fragment, 0.7 * initial_energy_mev_u, water)
         ) * (1.0 - residue_fraction(fragment))
-        for k, (node, w_node) in enumerate(zip(_HERMITE_NODES, _HERMITE_WEIGHTS, strict=True)):
-            p = s * _HERMITE_NODES.size + k
-            r0[p] = np.maximum(mean_range + node * range_sigma, 0.0) + shifts[s]
-            weight[p] = np.where(reactions > 0, channel.multiplicity * w_node * reactions, 0.0)
-            forward = (spread / (channel.a * p_reference)) ** 2
-            cone = (1.0 - channel.cosine**2) / channel.cosine**2 / 2.0  # projected tan²θ/2
-            tan2[p] = forward + cone
-            cosine[p] = channel.cosine
-            sigma[p] = sigma_s
-    # hydrogen fragments leave 60 % of a reaction's energy locally (as primary protons,
-    # Bortfeld 1997); heavier fragments feed the next generation (tertiary_packets)
-    local = np.array(
-        [_HYDROGEN_REACTION_LOCAL if species[k].z == 1 else 0.0 for k in packet_species]
-    )
+        tan2 = (spread / (channel.a * p_reference)) ** 2 + (
+            (1.0 - channel.cosine**2) / channel.cosine**2 / 2.0  # projected tan²θ/2 of a cone
+        )
+        # Goldhaber's range spread matters for forward H and He only; for heavier
+        # fragments it is small next to the inherited spread smoothed into the tables
+        three = fragment.z <= 2 and channel.cosine == 1.0
+        nodes, weights = (_HERMITE_NODES, _HERMITE_WEIGHTS) if three else ([0.0], [1.0])
+        for node, w_node in zip(nodes, weights, strict=True):
+            r0 = np.maximum(mean_range + node * range_sigma, 0.0) + shifts[s]
+            weight = np.where(reactions > 0, channel.multiplicity * w_node * reactions, 0.0)
+            # hydrogen fragments leave 60 % of a reaction's energy locally (as protons,
+            # Bortfeld 1997); heavier ones feed the next generation (tertiary_packets)
+            local = _HYDROGEN_REACTION_LOCAL if fragment.z == 1 else 0.0
+            rows.append((s, r0, weight, channel.cosine, tan2, sigma, local))
+    species_index, r0s, weights, cosines, tan2s, sigmas, locals_ = zip(*rows, strict=True)
     return SecondaryPackets(
         tuple(species),
         *tables,
         birth_z0,
-        r0,
-        weight,
-        packet_species,
-        cosine,
-        tan2,
-        sigma,
-        local,
+        np.array(r0s),
+        np.array(weights),
+        np.array(species_index, dtype=np.int64),
+        np.array(cosines),
+        np.array(tan2s),
+        np.array(sigmas),
+        np.array(locals_),
     )
+
+
+def _fragment_range(
+    fragment: Particle, water: Material, momentum: np.ndarray, max_energy: float
+) -> np.ndarray:
+    kinetic = np.sqrt(momentum**2 + fragment.mass_mev**2) - fragment.mass_mev
+    energy = np.minimum(np.maximum(kinetic, 0.0) / fragment.a, max_energy)
+    return range_table(fragment, water).range_at(energy)
 
 
 def proton_secondary_packets(
@@ -324,10 +320,14 @@ def tertiary_packets(
     max_energy = min(1.3 * initial_energy_mev_u + 5.0, 1000.0)
     ratio = _range_ratio(species, projectile, water, initial_energy_mev_u)
     *tables, shifts = _species_tables(species, water, max_energy, ratio * primary_range_sigma_mm)
-    r0 = np.zeros((len(species), centres.size))
+    # light products travel far: pairs of bins share one birth (halves the cost)
+    starts = np.arange(0, centres.size, 2)
+    birth_z0 = np.add.reduceat(centres, starts) / np.add.reduceat(np.ones_like(centres), starts)
+    r0 = np.zeros((len(species), starts.size))
     weight = np.zeros_like(r0)
     for k, (key, particle) in enumerate(zip(keys, species, strict=True)):
-        count, energy_sum = pooled[key]
+        count = np.add.reduceat(pooled[key][0], starts)
+        energy_sum = np.add.reduceat(pooled[key][1], starts)
         with np.errstate(divide="ignore", invalid="ignore"):
             e_u = np.where(count > 0, energy_sum / count, 0.0)
         weight[k] = count
@@ -341,7 +341,7 @@ def tertiary_packets(
     return SecondaryPackets(
         tuple(species),
         *tables,
-        centres.copy(),
+        birth_z0,
         r0,
         weight,
         np.arange(n),

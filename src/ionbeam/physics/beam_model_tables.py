@@ -1,0 +1,135 @@
+"""Depth–dose libraries for a whole energy set: the base data of the dose engine.
+
+:func:`compute_depth_dose_library` runs :func:`ionbeam.physics.depth_dose.depth_dose`
+for every energy of a synchrotron's energy set (a rich progress bar shows the
+work) and stacks the results into arrays ``[n_energy, n_depth]`` — each energy on
+its own depth grid (``DEFAULT_BINS`` bins, refined around its Bragg peak). The
+dose engine interpolates these tables in depth (water-equivalent path length) and
+energy. Libraries are cached on disk with :mod:`ionbeam._cache` under a key made of
+every parameter and the package version; the cache is never required.
+
+Speed (one core): ~2–5 ms per proton energy and ~20–40 ms per ion energy, i.e.
+about 1 s (protons) to 10 s (carbon) cold for 250 energies and ~0.1 s warm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ionbeam._cache import cache_key, load_arrays, save_arrays
+from ionbeam._progress import track
+from ionbeam.errors import ConfigError
+from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL, depth_dose
+from ionbeam.physics.materials import WATER_I_VALUE_EV
+from ionbeam.physics.particles import Particle, get_particle
+from ionbeam.physics.ranges import MAX_ENERGY_MEV_U, MIN_ENERGY_MEV_U
+from ionbeam.physics.stopping import checked_energies
+
+__all__ = ["MODEL_VERSION", "DepthDoseLibrary", "compute_depth_dose_library"]
+
+#: Bumped whenever the physics of the depth–dose model changes (part of the cache key).
+MODEL_VERSION = 1
+
+_TABLE_FIELDS = (
+    "depth_mm",
+    "depth_edges_mm",
+    "idd_mev_mm",
+    "let_d_kev_um",
+    "sigma_mcs_mm",
+    "halo_weight",
+    "halo_sigma_mm",
+)
+_SCALAR_FIELDS = ("bragg_peak_mm", "r80_mm", "csda_range_mm")
+
+
+@dataclass(frozen=True, eq=False)
+class DepthDoseLibrary:
+    """Depth–dose tables of one particle for a set of energies (per primary particle).
+
+    ``energies_mev_u`` [n_energy]; ``depth_mm`` (bin centres) and the tables ``idd_mev_mm``,
+    ``let_d_kev_um``, ``sigma_mcs_mm``, ``halo_weight``, ``halo_sigma_mm``
+    [n_energy, n_depth]; ``depth_edges_mm`` [n_energy, n_depth + 1]; ``bragg_peak_mm``,
+    ``r80_mm``, ``csda_range_mm`` [n_energy]. The meaning of each table is that of the
+    same field of :class:`ionbeam.physics.depth_dose.DepthDose`.
+    """
+
+    particle: str
+    energy_spread_rel: float
+    water_i_value_ev: float
+    energies_mev_u: np.ndarray
+    depth_mm: np.ndarray
+    depth_edges_mm: np.ndarray
+    idd_mev_mm: np.ndarray
+    let_d_kev_um: np.ndarray
+    sigma_mcs_mm: np.ndarray
+    halo_weight: np.ndarray
+    halo_sigma_mm: np.ndarray
+    bragg_peak_mm: np.ndarray
+    r80_mm: np.ndarray
+    csda_range_mm: np.ndarray
+
+    def index_of(self, energy_mev_u: float) -> int:
+        """Index of the library energy closest to ``energy_mev_u``."""
+        return int(np.argmin(np.abs(self.energies_mev_u - float(energy_mev_u))))
+
+
+def _checked_energy_set(energies_mev_u: np.ndarray) -> np.ndarray:
+    energies = np.atleast_1d(np.asarray(energies_mev_u, dtype=float))
+    if energies.ndim != 1 or energies.size == 0:
+        raise ConfigError(
+            f"energies must be a non-empty 1-D list of MeV/u values; got shape {energies.shape}"
+        )
+    return checked_energies(energies, MIN_ENERGY_MEV_U, MAX_ENERGY_MEV_U, "beam energy")
+
+
+def _compute(
+    particle: Particle, energies: np.ndarray, spread: float, i_value: float
+) -> dict[str, np.ndarray]:
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in _TABLE_FIELDS + _SCALAR_FIELDS}
+    for energy in track(energies, f"{particle.name} depth–dose library"):
+        result = depth_dose(
+            particle, float(energy), energy_spread_rel=spread, water_i_value_ev=i_value
+        )
+        for name in columns:
+            columns[name].append(np.asarray(getattr(result, name)))
+    return {name: np.stack(values) for name, values in columns.items()}
+
+
+def compute_depth_dose_library(
+    particle: str | Particle,
+    energies_mev_u: np.ndarray,
+    *,
+    energy_spread_rel: float = DEFAULT_ENERGY_SPREAD_REL,
+    water_i_value_ev: float | None = None,
+) -> DepthDoseLibrary:
+    """The depth–dose library of ``particle`` at ``energies_mev_u`` (each 1–450 MeV/u), from
+    the disk cache when present. ``energy_spread_rel`` and ``water_i_value_ev`` as for
+    :func:`ionbeam.physics.depth_dose.depth_dose`."""
+    ion = get_particle(particle)
+    energies = _checked_energy_set(energies_mev_u)
+    i_value = WATER_I_VALUE_EV if water_i_value_ev is None else float(water_i_value_ev)
+    spread = float(energy_spread_rel)
+    key = cache_key(
+        "depth-dose-library",
+        particle=ion.name,
+        energies=[float(e) for e in energies],
+        energy_spread_rel=spread,
+        water_i_value_ev=i_value,
+        model=MODEL_VERSION,
+    )
+    arrays = load_arrays(key)
+    if arrays is None or set(arrays) != set(_TABLE_FIELDS + _SCALAR_FIELDS):
+        arrays = _compute(ion, energies, spread, i_value)
+        save_arrays(key, arrays)
+    for array in arrays.values():
+        array.setflags(write=False)
+    energies.setflags(write=False)
+    return DepthDoseLibrary(
+        particle=ion.name,
+        energy_spread_rel=spread,
+        water_i_value_ev=i_value,
+        energies_mev_u=energies,
+        **arrays,
+    )
