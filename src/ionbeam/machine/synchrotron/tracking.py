@@ -19,7 +19,7 @@ import numpy as np
 from ionbeam._cache import cache_key, load_arrays, save_arrays
 from ionbeam._progress import track as progress
 from ionbeam.errors import OutOfRangeError
-from ionbeam.machine.kinematics import lorentz_beta, lorentz_gamma
+from ionbeam.machine.kinematics import lorentz_beta
 from ionbeam.machine.synchrotron.layout import RingLayout
 from ionbeam.machine.synchrotron.optics import PointOptics
 from ionbeam.machine.synchrotron.ring import Synchrotron
@@ -233,7 +233,6 @@ def _track(
         line.track(p, num_turns=chunk)
     p.sort(interleave_lost_particles=True)  # Xsuite moves lost particles to the end
     outcome = _classify(line, p, synchrotron.layout)
-    _ = lorentz_gamma  # energy bookkeeping lives in the reduced model
     return {
         "amplitude": init["amplitude"],
         "delta_offset": init["offset"],
