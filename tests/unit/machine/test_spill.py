@@ -112,3 +112,12 @@ def test_bad_input(ring) -> None:
                 ring.layout.with_strengths(xrr=0.0, xcf=0.0, xcd=0.0), 6.35, 1.1, {"default": 7.0}
             )
         )
+
+
+def test_tracking_refuses_empty_runs(ring) -> None:
+    from ionbeam.machine.synchrotron.tracking import track_spill
+
+    with pytest.raises(OutOfRangeError, match="macro-particles"):
+        track_spill(ring, "proton", 200.0, n_particles=0)
+    with pytest.raises(OutOfRangeError, match="turns"):
+        track_spill(ring, "proton", 200.0, n_turns=5)

@@ -30,6 +30,19 @@ PIMMS topology, stretches the element centres to CNAO's circumference, uses
 CNAO's dipoles, and sets the quadrupole and chromaticity-sextupole strengths
 by matching (with Xsuite, see ``optics.match_working_point``) to the
 published working point. The matched numbers are stored below.
+
+Septum: ionbeam puts the electrostatic septum's wires 35 mm from the
+closed orbit on the outside (x > 0), 0.8 m long, 0.1 mm effective
+thickness — of the order of the PIMMS design, but ionbeam's choice.
+
+Known departure: with these optics the septum sits in a nearly
+dispersion-free straight (D ≈ 0.07 m), so the Hardt condition
+(:func:`.resonance.hardt_chromaticity`) asks for dQx/dδ ≈ +0.04, whereas the
+published sextupole settings give −1.94 (PIMMS quotes Q'x ≈ −4, in
+another normalisation). ionbeam keeps the published settings; the price,
+arms of different amplitudes offset at the septum, is in the reduced
+model's extracted emittance and efficiency and is tracked (see
+``tests/validation/test_spill_vs_tracking.py``).
 """
 
 from __future__ import annotations

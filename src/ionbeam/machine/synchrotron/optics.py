@@ -39,7 +39,7 @@ class PointOptics:
         return self.dx_m / root, (self.alfx * self.dx_m + self.betx_m * self.dpx) / root
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RingOptics:
     """Tunes, chromaticities, lattice functions (arrays along s) and key points of a ring.
 

@@ -121,7 +121,7 @@ def _rotate_cw(v: np.ndarray, angle: float) -> np.ndarray:
     return np.stack([c * v[..., 0] + s * v[..., 1], -s * v[..., 0] + c * v[..., 1]], axis=-1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Separatrix:
     """Kobayashi's separatrix seen at one point of the ring, in normalised coordinates (√m).
 

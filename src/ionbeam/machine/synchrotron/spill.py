@@ -97,7 +97,7 @@ class CirculatingBeam:
         return self.normalised_emittance_x_m / (beta * gamma)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ExtractionSetup:
     """What a ring's optics fix about its resonant extraction (same for every energy).
 
@@ -187,7 +187,7 @@ def transit_turns(
     return kernels.transit_turns(h, lam_sep, setup.strength, eta)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SpillModel:
     """One spill: the extracted beam against time, and its quality.
 

@@ -44,7 +44,7 @@ OUTCOMES = {"circulating": 0, "extracted": 1, "septum": 2, "ring": 3}
 _CHUNK_TURNS = 250
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TrackedSpill:
     """A tracked compressed spill, one entry per macro-particle (structure of arrays).
 
@@ -167,8 +167,10 @@ def track_spill(
 ) -> TrackedSpill:
     """Track a compressed spill with Xsuite: ``n_particles`` macro-particles, the betatron
     core sweeping the reduced model's momentum band (linear ramp) in ``n_turns``."""
-    if n_particles < 1 or n_turns < 10:
-        raise OutOfRangeError("n_particles/n_turns", (n_particles, n_turns), 1, math.inf)
+    if n_particles < 1:
+        raise OutOfRangeError("number of macro-particles", n_particles, 1, math.inf)
+    if n_turns < 10:
+        raise OutOfRangeError("number of turns", n_turns, 10, math.inf)
     ion = get_particle(particle)
     beam = beam or CirculatingBeam()
     f_rev = float(synchrotron.revolution_frequency_hz(ion, energy_mev_u))

@@ -1,0 +1,259 @@
+"""The beam model (base data) of a machine for one particle: what the dose engine reads.
+
+A :class:`BeamModel` joins the physics of a pencil beam in water (the
+depth–dose library of :mod:`ionbeam.physics.beam_model_tables`: IDD, MCS
+sigma, halo, LET_d, and optionally the α and √β tables of
+:mod:`ionbeam.physics.radiobiology.tables` per tissue) with the machine's
+beam line (spot size in air, range shifter). Every table is resampled onto
+a uniform depth grid per energy (``n_depth`` points from 0 to
+``max_depth_mm``) so that a kernel finds a depth's bin in one division.
+
+Units: ``idd_gy_mm2`` is the laterally integrated dose per particle in
+Gy·mm² (the IDD in MeV/mm divided by the density of water): a voxel at
+radius r gets ``idd_gy_mm2 × G(r)`` Gy per particle with G the normalised
+lateral profile in mm⁻². Doses are dose-to-water at the voxel's
+water-equivalent depth, as is conventional for pencil-beam algorithms.
+
+matRad readers: this is ``machine.data`` in matRad's terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ionbeam.errors import ConfigError, MachineLimitError
+from ionbeam.machine.beamline import BeamLine
+from ionbeam.physics.beam_model_tables import DepthDoseLibrary, compute_depth_dose_library
+from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL
+from ionbeam.physics.particles import get_particle
+from ionbeam.physics.radiobiology.tables import BiologyTables, compute_biology_tables
+from ionbeam.physics.radiobiology.tissue import TissueParameters, get_tissue
+
+__all__ = ["DEFAULT_DEPTH_POINTS", "MEV_PER_MM_TO_GY_MM2", "BeamModel", "build_beam_model"]
+
+#: Energy deposited per mm per particle (MeV/mm) → Gy·mm² in water:
+#: 1.602176634e-13 J/MeV divided by 1e-6 kg/mm³.
+MEV_PER_MM_TO_GY_MM2 = 1.602176634e-13 / 1.0e-6
+#: Points of the uniform depth grid of every energy.
+DEFAULT_DEPTH_POINTS = 1024
+#: Beyond the Bragg peak, tables end where the IDD has fallen below this fraction of its
+#: maximum for good (ions keep their fragment tail, which stays above it).
+_TAIL_CUTOFF = 1.0e-4
+
+
+@dataclass(frozen=True, eq=False)
+class BeamModel:
+    """Base data of one particle on one beam line, per energy (see module docstring).
+
+    Per-energy arrays [n_energy]: ``energies_mev_u`` (ascending), ``depth_step_mm``,
+    ``max_depth_mm``, ``bragg_peak_mm``, ``r80_mm``, ``sigma0_mm2`` / ``sigma1_mm2_per_mm``
+    / ``sigma2_mm2_per_mm2`` (the beam's variance in air at distance z from the
+    isocentre, σ² = a + b z + c z², range shifter included). Tables [n_energy, n_depth]:
+    ``idd_gy_mm2``, ``sigma_mcs_mm2`` (variance), ``halo_weight``, ``halo_sigma_mm2``,
+    ``let_d_kev_um``; biology [n_tissue, n_energy, n_depth]: ``alpha_gy``,
+    ``sqrt_beta_gy`` for ``tissues`` (empty when not computed).
+    ``range_shifter_wet_mm`` is added to every WEPL before the lookup.
+    """
+
+    particle: str
+    beam_line: BeamLine
+    energies_mev_u: np.ndarray
+    depth_step_mm: np.ndarray
+    max_depth_mm: np.ndarray
+    bragg_peak_mm: np.ndarray
+    r80_mm: np.ndarray
+    sigma0_mm2: np.ndarray
+    sigma1_mm2_per_mm: np.ndarray
+    sigma2_mm2_per_mm2: np.ndarray
+    idd_gy_mm2: np.ndarray
+    sigma_mcs_mm2: np.ndarray
+    halo_weight: np.ndarray
+    halo_sigma_mm2: np.ndarray
+    let_d_kev_um: np.ndarray
+    tissues: tuple[TissueParameters, ...] = ()
+    alpha_gy: np.ndarray | None = None
+    sqrt_beta_gy: np.ndarray | None = None
+    range_shifter_wet_mm: float = 0.0
+    energy_spread_rel: float = DEFAULT_ENERGY_SPREAD_REL
+    water_i_value_ev: float = 0.0
+
+    @property
+    def n_energies(self) -> int:
+        """Number of energies."""
+        return int(self.energies_mev_u.size)
+
+    @property
+    def has_biology(self) -> bool:
+        """Whether α and √β tables are present."""
+        return self.alpha_gy is not None and len(self.tissues) > 0
+
+    def energy_index(self, energy_mev_u: np.ndarray) -> np.ndarray:
+        """Index of each energy in the model; energies not in it raise ``MachineLimitError``."""
+        energy = np.asarray(energy_mev_u, dtype=float)
+        index = np.clip(np.searchsorted(self.energies_mev_u, energy), 0, self.n_energies - 1)
+        below = np.clip(index - 1, 0, None)
+        closer = np.abs(self.energies_mev_u[below] - energy) < np.abs(
+            self.energies_mev_u[index] - energy
+        )
+        index = np.where(closer, below, index)
+        off = np.abs(self.energies_mev_u[index] - energy) > 1e-6 * np.maximum(energy, 1.0)
+        if np.any(off):
+            bad = float(np.atleast_1d(energy)[np.atleast_1d(off)][0])
+            raise MachineLimitError(
+                f"{self.particle} energy (not in the beam model; rebuild it for these energies)",
+                bad,
+                float(self.energies_mev_u[0]),
+                float(self.energies_mev_u[-1]),
+                "MeV/u",
+            )
+        return index
+
+    def depth_mm(self, energy_index: int) -> np.ndarray:
+        """The uniform depth grid (mm of water) of one energy."""
+        n = self.idd_gy_mm2.shape[1]
+        return np.arange(n) * self.depth_step_mm[energy_index]
+
+    def tissue_index(self, tissue: str | TissueParameters) -> int:
+        """Index of a tissue in the biology tables."""
+        name = get_tissue(tissue).name
+        names = [t.name for t in self.tissues]
+        if name not in names:
+            raise ConfigError(
+                f"the beam model has no biology tables for tissue {name!r} "
+                f"(it has {names or 'none'}); build it with tissues=[...]"
+            )
+        return names.index(name)
+
+
+def build_beam_model(
+    particle: str,
+    energies_mev_u: Sequence[float] | np.ndarray,
+    beam_line: BeamLine,
+    *,
+    tissues: Sequence[str | TissueParameters] = (),
+    biological_model: str | None = None,
+    energy_spread_rel: float = DEFAULT_ENERGY_SPREAD_REL,
+    water_i_value_ev: float | None = None,
+    n_depth: int = DEFAULT_DEPTH_POINTS,
+) -> BeamModel:
+    """The beam model of ``particle`` at ``energies_mev_u`` on ``beam_line``.
+
+    ``tissues`` adds α and √β tables per tissue (``biological_model``: ``"mkm"`` for
+    ions, a proton RBE model name for protons; default per particle). The physics
+    tables come from the disk cache when present.
+    """
+    ion = get_particle(particle)
+    energies = np.unique(np.asarray(energies_mev_u, dtype=float))
+    if energies.size == 0:
+        raise ConfigError("a beam model needs at least one energy")
+    beam_line.spot_table(ion).phase_space(energies)  # refuses energies outside the table
+    library = compute_depth_dose_library(
+        ion, energies, energy_spread_rel=energy_spread_rel, water_i_value_ev=water_i_value_ev
+    )
+    depth_max = _table_ends(library)
+    step = depth_max / (n_depth - 1)
+    grid = np.arange(n_depth)[None, :] * step[:, None]
+    tables = {
+        name: _resample(library.depth_mm, getattr(library, field), grid, square)
+        for name, field, square in (
+            ("idd_gy_mm2", "idd_mev_mm", False),
+            ("sigma_mcs_mm2", "sigma_mcs_mm", True),
+            ("halo_weight", "halo_weight", False),
+            ("halo_sigma_mm2", "halo_sigma_mm", True),
+            ("let_d_kev_um", "let_d_kev_um", False),
+        )
+    }
+    tables["idd_gy_mm2"] *= MEV_PER_MM_TO_GY_MM2
+    alpha, sqrt_beta, resolved = _biology(ion.name, energies, tissues, biological_model, grid,
+                                          energy_spread_rel, water_i_value_ev)  # fmt: skip
+    a, b, c = _air_variance(beam_line, ion.name, energies)
+    rs = beam_line.range_shifter
+    return BeamModel(
+        particle=ion.name,
+        beam_line=beam_line,
+        energies_mev_u=_frozen(energies),
+        depth_step_mm=_frozen(step),
+        max_depth_mm=_frozen(depth_max),
+        bragg_peak_mm=_frozen(library.bragg_peak_mm),
+        r80_mm=_frozen(library.r80_mm),
+        sigma0_mm2=_frozen(a),
+        sigma1_mm2_per_mm=_frozen(b),
+        sigma2_mm2_per_mm2=_frozen(c),
+        tissues=resolved,
+        alpha_gy=alpha,
+        sqrt_beta_gy=sqrt_beta,
+        range_shifter_wet_mm=0.0 if rs is None else float(rs.wet_mm),
+        energy_spread_rel=float(energy_spread_rel),
+        water_i_value_ev=float(library.water_i_value_ev),
+        **{k: _frozen(v.astype(np.float32)) for k, v in tables.items()},
+    )
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.setflags(write=False)
+    return array
+
+
+def _table_ends(library: DepthDoseLibrary) -> np.ndarray:
+    """Depth (mm) where each energy's table ends: the last depth where the IDD is
+    above ``_TAIL_CUTOFF`` × its maximum (protons: just past the distal fall-off;
+    ions: the end of the fragment tail within the computed range)."""
+    idd = library.idd_mev_mm
+    above = idd > _TAIL_CUTOFF * idd.max(axis=1, keepdims=True)
+    last = idd.shape[1] - 1 - np.argmax(above[:, ::-1], axis=1)
+    edges = library.depth_edges_mm
+    return edges[np.arange(idd.shape[0]), np.minimum(last + 1, edges.shape[1] - 1)]
+
+
+def _resample(
+    depth: np.ndarray, values: np.ndarray, grid: np.ndarray, square: bool
+) -> np.ndarray:
+    out = np.empty(grid.shape)
+    for i in range(grid.shape[0]):
+        out[i] = np.interp(grid[i], depth[i], values[i])
+    return out**2 if square else out
+
+
+def _air_variance(
+    beam_line: BeamLine, particle: str, energies: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coefficients of σ_air(z)² = a + b z + c z² (exact: the variance is quadratic in z,
+    with or without a range shifter), from three evaluations."""
+    z = np.array([-100.0, 0.0, 100.0])
+    var = np.stack([beam_line.sigma_air_mm(particle, energies, zi) ** 2 for zi in z])
+    a = var[1]
+    b = (var[2] - var[0]) / 200.0
+    c = (var[2] + var[0] - 2 * var[1]) / (2 * 100.0**2)
+    return a, b, c
+
+
+def _biology(
+    particle: str,
+    energies: np.ndarray,
+    tissues: Sequence[str | TissueParameters],
+    model: str | None,
+    grid: np.ndarray,
+    energy_spread_rel: float,
+    water_i_value_ev: float | None,
+) -> tuple[np.ndarray | None, np.ndarray | None, tuple[TissueParameters, ...]]:
+    if not tissues:
+        return None, None, ()
+    resolved = tuple(get_tissue(t) for t in tissues)
+    alpha = np.empty((len(resolved), *grid.shape), dtype=np.float32)
+    sqrt_beta = np.empty_like(alpha)
+    for k, tissue in enumerate(resolved):
+        tables: BiologyTables = compute_biology_tables(
+            particle,
+            energies,
+            tissue,
+            model=model,
+            energy_spread_rel=energy_spread_rel,
+            water_i_value_ev=water_i_value_ev,
+        )
+        alpha[k] = _resample(tables.depth_mm, tables.alpha_gy, grid, False)
+        sqrt_beta[k] = _resample(tables.depth_mm, tables.sqrt_beta_gy, grid, False)
+    return _frozen(alpha), _frozen(sqrt_beta), resolved
