@@ -209,9 +209,7 @@ def _table_ends(library: DepthDoseLibrary) -> np.ndarray:
     return edges[np.arange(idd.shape[0]), np.minimum(last + 1, edges.shape[1] - 1)]
 
 
-def _resample(
-    depth: np.ndarray, values: np.ndarray, grid: np.ndarray, square: bool
-) -> np.ndarray:
+def _resample(depth: np.ndarray, values: np.ndarray, grid: np.ndarray, square: bool) -> np.ndarray:
     out = np.empty(grid.shape)
     for i in range(grid.shape[0]):
         out[i] = np.interp(grid[i], depth[i], values[i])

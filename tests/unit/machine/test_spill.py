@@ -38,6 +38,8 @@ def test_time_of_particles_inverts_the_cumulative(servo) -> None:
     t = servo.time_of_particles([1e8, 2e8, 3e8])
     np.testing.assert_allclose(servo.cumulative_particles(t), [1e8, 2e8, 3e8], rtol=1e-3)
     assert np.isinf(servo.time_of_particles(5e8))
+    assert servo.remaining_particles(1.0) == pytest.approx(4e8 - servo.cumulative_particles(1.0))
+    assert servo.remaining_particles(0.0) == pytest.approx(4e8)
     assert servo.circulating_particles > 4e8  # septum losses and the 0.1 % tails
 
 

@@ -226,6 +226,10 @@ class SpillModel:
         frac = np.interp(t_s, self.time_s, self.cumulative_fraction, left=0.0)
         return frac / self.cumulative_fraction[-1] * self.extracted_particles
 
+    def remaining_particles(self, t_s: ArrayLike) -> np.ndarray:
+        """Particles this spill can still deliver after time t (s from the spill's start)."""
+        return self.extracted_particles - self.cumulative_particles(t_s)
+
     def extracted_between(self, t0_s: ArrayLike, t1_s: ArrayLike) -> np.ndarray:
         """Particles extracted between t0 and t1 (s from the spill's start)."""
         return self.cumulative_particles(t1_s) - self.cumulative_particles(t0_s)
