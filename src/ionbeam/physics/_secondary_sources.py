@@ -49,6 +49,7 @@ _HERMITE_WEIGHTS = np.array([1.0, 4.0, 1.0]) / 6.0
 _PROTON_GROUP_ENERGY = np.array([0.10, 0.35, 0.70])  # fraction of the reacting proton's energy
 _PROTON_GROUP_SHARE = np.array([0.20, 0.35, 0.45])  # share of the secondary-proton energy
 _PROTON_GROUP_COSINE = np.array([0.5, 0.7, 0.9])
+_PROTON_GROUP_RANGE_SPREAD = np.array([0.25, 0.20, 0.12])  # relative range spread per group
 _HYDROGEN_REACTION_LOCAL = 0.6
 
 
@@ -251,17 +252,22 @@ def proton_secondary_packets(
     initial_energy_mev_u: float,
 ) -> SecondaryPackets:
     """Packets of secondary protons born at depths ``birth_z0`` (mm) from non-elastic
-    reactions of primary protons."""
-    *tables, _ = _species_tables([proton], water, initial_energy_mev_u * 1.05 + 1.0, np.zeros(1))
+    reactions of primary protons: one table per energy group, its ranges spread by
+    25, 20 and 12 % (the groups stand for a continuous spectrum; the fastest group is
+    the narrowest, knock-out protons near the primary's energy)."""
     table = range_table(proton, water)
+    group_ranges = table.range_at(_PROTON_GROUP_ENERGY * initial_energy_mev_u)
     n_groups = _PROTON_GROUP_ENERGY.size
-    n_bins = reactions.shape[0]
-    r0 = np.zeros((n_groups, n_bins))
-    weight = np.zeros((n_groups, n_bins))
+    *tables, shifts = _species_tables(
+        [proton] * n_groups, water, initial_energy_mev_u * 1.05 + 1.0,
+        _PROTON_GROUP_RANGE_SPREAD * group_ranges,
+    )  # fmt: skip
+    r0 = np.zeros((n_groups, reactions.shape[0]))
+    weight = np.zeros_like(r0)
     sigma = np.zeros(n_groups)
     for g in range(n_groups):
         energy = _PROTON_GROUP_ENERGY[g] * reacting_energy_mev_u
-        r0[g] = table.range_at(energy)
+        r0[g] = table.range_at(energy) + shifts[g]
         count = split.secondary_protons * _PROTON_GROUP_SHARE[g] / _PROTON_GROUP_ENERGY[g]
         weight[g] = np.where(energy > 0, count * reactions, 0.0)
         sigma[g] = float(
@@ -272,12 +278,12 @@ def proton_secondary_packets(
     cosine = _PROTON_GROUP_COSINE
     tan2 = (1.0 - cosine**2) / cosine**2 / 2.0  # projected: tan²θ / 2
     return SecondaryPackets(
-        (proton,),
+        (proton,) * n_groups,
         *tables,
         birth_z0,
         r0,
         weight,
-        np.zeros(n_groups, dtype=np.int64),
+        np.arange(n_groups, dtype=np.int64),
         cosine.copy(),
         tan2,
         sigma,

@@ -44,6 +44,96 @@ def _lookup_u(table: np.ndarray, du: float, n: int, u: float) -> float:
 
 
 @njit(cache=True)
+def _transport_packet(
+    p: int,
+    edges: np.ndarray,
+    widths: np.ndarray,
+    start_bin: np.ndarray,
+    birth_z0: np.ndarray,
+    birth_r0: np.ndarray,
+    birth_weight: np.ndarray,
+    species: int,
+    c: float,
+    tan2: float,
+    sigma: float,
+    local_fraction: float,
+    etab: np.ndarray,
+    qtab: np.ndarray,
+    atab: np.ndarray,
+    du: float,
+    nt: int,
+    mass_number: float,
+    log_lo: float,
+    log_step: float,
+    spectrum_row: np.ndarray,
+    rows: np.ndarray,
+    with_spectra: bool,
+) -> tuple[float, float]:
+    """Transport all births of packet ``p``; accumulate into ``rows`` (7, n_bins): deposit,
+    moment, LET-weighted deposit, local deposit, reaction count, reaction energy and (row 6)
+    unused; returns (escaped, beyond) energies."""
+    n_bins = widths.shape[0]
+    n_e = spectrum_row.shape[0]
+    bin_survival = np.empty(n_bins)
+    for i in range(n_bins):
+        bin_survival[i] = math.exp(-sigma * widths[i] / c)
+    escaped = 0.0
+    beyond = 0.0
+    for b in range(birth_z0.shape[0]):
+        w = birth_weight[p, b]
+        if w <= 0.0:
+            continue
+        z0 = birth_z0[b]
+        r0 = birth_r0[p, b]
+        u_a = math.sqrt(r0) if r0 > 0.0 else 0.0
+        e_a = _lookup_u(etab, du, nt, u_a)
+        q_a = _lookup_u(qtab, du, nt, u_a)
+        s_a = 1.0
+        path_done = 0.0
+        moving = True
+        for i in range(max(start_bin[b], 0), n_bins):
+            start = max(edges[i], z0)
+            stop = edges[i + 1]
+            path = (stop - start) / c
+            r_a = r0 - path_done
+            r_b = r_a - path
+            u_b = math.sqrt(r_b) if r_b > 0.0 else 0.0
+            e_b = _lookup_u(etab, du, nt, u_b)
+            q_b = _lookup_u(qtab, du, nt, u_b)
+            s_b = s_a * (bin_survival[i] if start == edges[i] else math.exp(-sigma * path))
+            s_mid = 0.5 * (s_a + s_b)
+            lost = w * s_mid * (e_a - e_b)
+            dz = 0.5 * (start + stop) - z0
+            removed = w * (s_a - s_b) * 0.5 * (e_a + e_b)
+            rows[0, i] += lost
+            rows[1, i] += lost * tan2 * dz * dz
+            rows[2, i] += w * s_mid * (q_a - q_b)
+            rows[3, i] += removed * local_fraction
+            rows[4, i] += w * (s_a - s_b)
+            rows[5, i] += removed
+            escaped += removed * (1.0 - local_fraction)
+            if with_spectra:  # track length per mm of depth, at a representative energy
+                r_rep = 0.5 * (r_a + r_b) if r_b > 0.0 else _END_FRACTION * r_a
+                u_rep = math.sqrt(r_rep) if r_rep > 0.0 else 0.0
+                still = _lookup_u(atab, du, nt, u_rep)
+                if still > 1e-6:
+                    e_u = _lookup_u(etab, du, nt, u_rep) / (still * mass_number)
+                    k = int((math.log(e_u) - log_lo) / log_step) if e_u > 0.0 else -1
+                    if 0 <= k < n_e:
+                        spectrum_row[k, i] += w * s_mid * still * path / widths[i]
+            path_done += path
+            e_a = e_b
+            q_a = q_b
+            s_a = s_b
+            if r_b <= 0.0:
+                moving = False
+                break
+        if moving:
+            beyond += w * s_a * e_a
+    return escaped, beyond
+
+
+@njit(cache=True)
 def transport_secondaries(
     edges: np.ndarray,
     birth_z0: np.ndarray,
@@ -66,113 +156,71 @@ def transport_secondaries(
 ) -> tuple[
     np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float
 ]:
-    """Transport packets p born at depths ``birth_z0[b]`` through the depth bins ``edges``.
+    """Transport packets p born at depths ``birth_z0[b]`` through the depth bins ``edges``
+    (each packet into its own rows, summed afterwards in packet order). Serial on purpose:
+    numba's parallel loop (tried) was 10× slower on a loaded 2-core machine.
 
     ``birth_r0``/``birth_weight`` have shape (n_packets, n_births): residual path r0 (mm)
     and weight (particles per primary; 0: none). Tables are (n_species, n_u): energy
-    (MeV, whole particle) and Q(r) = ∫₀ʳ S² dr' (MeV²/mm, S the stopping power) at
-    r = (i du)². Returns per-species deposits (n_species, n_bins), the local nuclear
-    deposit (n_bins), the LET-weighted deposit Σ ∫S dE (n_bins; exact within a bin,
-    where the LET of a stopping particle varies fastest), the lateral second moment
-    Σ dE·tan2·Δz² (n_species, n_bins), the track-length fluence spectra
-    (n_spectrum_species, n_e, n_bins; per mm of depth), the number of reactions and the
-    kinetic energy of the reacting particles per species and bin (n_species, n_bins
-    each), the energy not deposited locally by those reactions (share
-    ``1 − packet_local``; MeV) and the energy carried past the last edge (MeV).
+    (MeV, whole particle), Q(r) = ∫₀ʳ S² dr' (MeV²/mm, S the stopping power) and the
+    fraction of the (range-smeared) packet still moving, at r = (i du)². Returns
+    per-species deposits (n_species, n_bins), the local nuclear deposit (n_bins), the
+    LET-weighted deposit Σ ∫S dE (n_bins; exact within a bin, where the LET of a stopping
+    particle varies fastest), the lateral second moment Σ dE·tan2·Δz² (n_species, n_bins),
+    the track-length fluence spectra (n_spectrum_species, n_e, n_bins; per mm of depth),
+    the number of reactions and the kinetic energy of the reacting particles per species
+    and bin (n_species, n_bins each), the energy not deposited locally by those reactions
+    (share ``1 − packet_local``; MeV) and the energy carried past the last edge (MeV).
     """
     n_bins = edges.shape[0] - 1
-    n_species = energy_tables.shape[0]
-    deposit = np.zeros((n_species, n_bins))
-    local = np.zeros(n_bins)
-    let_weighted = np.zeros(n_bins)
-    moment = np.zeros((n_species, n_bins))
-    reaction_count = np.zeros((n_species, n_bins))
-    reaction_energy = np.zeros((n_species, n_bins))
+    n_packets = birth_r0.shape[0]
     n_e = log_e_edges.shape[0] - 1
-    n_spec = int(spectrum_species.max()) + 1 if with_spectra else 1
-    spectra = np.zeros((n_spec, max(n_e, 1), n_bins if with_spectra else 1))
-    escaped = 0.0
-    beyond = 0.0
     log_lo = log_e_edges[0]
     log_step = (log_e_edges[-1] - log_e_edges[0]) / max(n_e, 1)
     start_bin = np.searchsorted(edges, birth_z0, side="right") - 1
     widths = edges[1:] - edges[:-1]
-    bin_survival = np.empty(n_bins)
-    for p in range(birth_r0.shape[0]):
+    rows = np.zeros((n_packets, 7, n_bins))
+    spectrum_rows = np.zeros(
+        (n_packets, max(n_e, 1) if with_spectra else 1, n_bins if with_spectra else 1)
+    )
+    energies = np.zeros((n_packets, 2))
+    for p in range(n_packets):
         s = packet_species[p]
-        c = packet_c[p]
-        tan2 = packet_tan2[p]
-        sigma = packet_sigma[p]
-        local_fraction = packet_local[p]
-        du = table_du[s]
-        nt = table_n[s]
-        etab = energy_tables[s]
-        qtab = let_tables[s]
-        atab = alive_tables[s]
-        for i in range(n_bins):
-            bin_survival[i] = math.exp(-sigma * widths[i] / c)
-        for b in range(birth_z0.shape[0]):
-            w = birth_weight[p, b]
-            if w <= 0.0:
-                continue
-            z0 = birth_z0[b]
-            j = max(start_bin[b], 0)
-            r0 = birth_r0[p, b]
-            u_a = math.sqrt(r0) if r0 > 0.0 else 0.0
-            e_a = _lookup_u(etab, du, nt, u_a)
-            q_a = _lookup_u(qtab, du, nt, u_a)
-            s_a = 1.0
-            path_done = 0.0
-            alive = True
-            for i in range(j, n_bins):
-                start = max(edges[i], z0)
-                stop = edges[i + 1]
-                path = (stop - start) / c
-                r_a = r0 - path_done
-                r_b = r_a - path
-                u_b = math.sqrt(r_b) if r_b > 0.0 else 0.0
-                e_b = _lookup_u(etab, du, nt, u_b)
-                q_b = _lookup_u(qtab, du, nt, u_b)
-                s_b = s_a * (bin_survival[i] if start == edges[i] else math.exp(-sigma * path))
-                s_mid = 0.5 * (s_a + s_b)
-                lost = w * s_mid * (e_a - e_b)
-                deposit[s, i] += lost
-                let_weighted[i] += w * s_mid * (q_a - q_b)
-                dz = 0.5 * (start + stop) - z0
-                moment[s, i] += lost * tan2 * dz * dz
-                removed = w * (s_a - s_b) * 0.5 * (e_a + e_b)
-                reaction_count[s, i] += w * (s_a - s_b)
-                reaction_energy[s, i] += removed
-                local[i] += removed * local_fraction
-                escaped += removed * (1.0 - local_fraction)
-                if with_spectra:  # track length per mm of depth, at a representative energy
-                    r_rep = 0.5 * (r_a + r_b) if r_b > 0.0 else _END_FRACTION * r_a
-                    u_rep = math.sqrt(r_rep) if r_rep > 0.0 else 0.0
-                    alive = _lookup_u(atab, du, nt, u_rep)
-                    if alive > 1e-6:
-                        e_u = _lookup_u(etab, du, nt, u_rep) / (alive * mass_numbers[s])
-                        k = int((math.log(e_u) - log_lo) / log_step) if e_u > 0.0 else -1
-                        if 0 <= k < n_e:
-                            track = w * s_mid * alive * path / widths[i]
-                            spectra[spectrum_species[s], k, i] += track
-                path_done += path
-                e_a = e_b
-                q_a = q_b
-                u_a = u_b
-                s_a = s_b
-                if r_b <= 0.0:
-                    alive = False
-                    break
-            if alive:
-                beyond += w * s_a * e_a
+        escaped, beyond = _transport_packet(
+            p, edges, widths, start_bin, birth_z0, birth_r0, birth_weight, s, packet_c[p],
+            packet_tan2[p], packet_sigma[p], packet_local[p], energy_tables[s], let_tables[s],
+            alive_tables[s], table_du[s], table_n[s], mass_numbers[s], log_lo, log_step,
+            spectrum_rows[p], rows[p], with_spectra,
+        )  # fmt: skip
+        energies[p, 0] = escaped
+        energies[p, 1] = beyond
+    n_species = energy_tables.shape[0]
+    deposit = np.zeros((n_species, n_bins))
+    moment = np.zeros((n_species, n_bins))
+    count = np.zeros((n_species, n_bins))
+    reacted = np.zeros((n_species, n_bins))
+    let_weighted = np.zeros(n_bins)
+    local = np.zeros(n_bins)
+    n_spec = int(spectrum_species.max()) + 1 if with_spectra else 1
+    spectra = np.zeros((n_spec, max(n_e, 1), n_bins if with_spectra else 1))
+    for p in range(n_packets):  # serial reduction in packet order: reproducible sums
+        s = packet_species[p]
+        deposit[s] += rows[p, 0]
+        moment[s] += rows[p, 1]
+        let_weighted += rows[p, 2]
+        local += rows[p, 3]
+        count[s] += rows[p, 4]
+        reacted[s] += rows[p, 5]
+        if with_spectra:
+            spectra[spectrum_species[s]] += spectrum_rows[p]
     return (
         deposit,
         local,
         let_weighted,
         moment,
         spectra,
-        reaction_count,
-        reaction_energy,
-        escaped,
-        beyond,
+        count,
+        reacted,
+        float(energies[:, 0].sum()),
+        float(energies[:, 1].sum()),
     )

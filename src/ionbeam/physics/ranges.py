@@ -19,10 +19,13 @@ from functools import lru_cache
 import numpy as np
 
 from ionbeam.errors import OutOfRangeError
-from ionbeam.physics._stopping_kernels import mass_stopping_power_kernel
 from ionbeam.physics.materials import Material, resolve_material
 from ionbeam.physics.particles import Particle, get_particle
-from ionbeam.physics.stopping import checked_energies, material_arrays
+from ionbeam.physics.stopping import (
+    STOPPING_MIN_MEV_U,
+    checked_energies,
+    stopping_table,
+)
 
 __all__ = [
     "MAX_ENERGY_MEV_U",
@@ -38,9 +41,7 @@ __all__ = [
 MIN_ENERGY_MEV_U = 1.0
 MAX_ENERGY_MEV_U = 450.0
 
-_TABLE_MIN_MEV_U = 1e-3
-_TABLE_MAX_MEV_U = 1000.0
-_TABLE_POINTS = 2400
+_TABLE_MIN_MEV_U = STOPPING_MIN_MEV_U
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,12 +95,9 @@ class RangeTable:
 @lru_cache(maxsize=128)
 def range_table(particle: Particle, material: Material) -> RangeTable:
     """The range table of ``particle`` in ``material`` (computed once, then cached)."""
-    energies = np.geomspace(_TABLE_MIN_MEV_U, _TABLE_MAX_MEV_U, _TABLE_POINTS)
-    arrays = material_arrays(material)
-    mass_stopping = mass_stopping_power_kernel(
-        energies, particle.z, particle.a, particle.mass_mev, arrays
-    )
-    linear = mass_stopping * material.density_g_cm3 * 0.1  # MeV/mm
+    stopping = stopping_table(particle, material)
+    energies = np.array(stopping.energy_mev_u)
+    linear = stopping.mass_stopping_mev_cm2_g * material.density_g_cm3 * 0.1  # MeV/mm
     # dR/d(ln E) = A·E / S(E); integrate with the trapezoid rule in ln E
     integrand = particle.a * energies / linear
     steps = 0.5 * (integrand[1:] + integrand[:-1]) * np.diff(np.log(energies))

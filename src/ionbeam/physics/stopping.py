@@ -11,6 +11,7 @@ default water I-value ``WATER_I_VALUE_EV``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -24,15 +25,38 @@ from ionbeam.physics.particles import Particle, get_particle
 __all__ = [
     "STOPPING_MAX_MEV_U",
     "STOPPING_MIN_MEV_U",
+    "StoppingTable",
     "let_kev_um",
     "linear_stopping_power",
     "mass_stopping_power",
     "material_arrays",
+    "stopping_table",
 ]
 
 #: Validity range of the stopping-power model, MeV/u.
 STOPPING_MIN_MEV_U = 1e-3
 STOPPING_MAX_MEV_U = 1000.0
+_TABLE_POINTS = 2400
+
+
+@dataclass(frozen=True, eq=False)
+class StoppingTable:
+    """The model evaluated once on a logarithmic grid (``energy_mev_u``, 1 keV/u –
+    1000 MeV/u, and ``mass_stopping_mev_cm2_g``); log–log interpolation between the
+    2400 points reproduces the model to ~1e-5."""
+
+    energy_mev_u: np.ndarray
+    mass_stopping_mev_cm2_g: np.ndarray
+
+    def at(self, energy_mev_u: np.ndarray) -> np.ndarray:
+        """Mass stopping power (MeV cm²/g) at energies inside the table."""
+        return np.exp(
+            np.interp(
+                np.log(energy_mev_u),
+                np.log(self.energy_mev_u),
+                np.log(self.mass_stopping_mev_cm2_g),
+            )
+        )
 
 
 @lru_cache(maxsize=256)
@@ -49,6 +73,18 @@ def material_arrays(material: Material) -> MaterialArrays:
         i_value_ev=material.i_value_ev,
         density_g_cm3=material.density_g_cm3,
     )
+
+
+@lru_cache(maxsize=256)
+def stopping_table(particle: Particle, material: Material) -> StoppingTable:
+    """The stopping-power table of ``particle`` in ``material`` (computed once, cached)."""
+    energies = np.geomspace(STOPPING_MIN_MEV_U, STOPPING_MAX_MEV_U, _TABLE_POINTS)
+    values = mass_stopping_power_kernel(
+        energies, particle.z, particle.a, particle.mass_mev, material_arrays(material)
+    )
+    for array in (energies, values):
+        array.setflags(write=False)
+    return StoppingTable(energies, values)
 
 
 def checked_energies(
@@ -75,11 +111,8 @@ def mass_stopping_power(
     material: str | Material = "water",
 ) -> np.ndarray:
     """Electronic mass stopping power of the ion, MeV cm²/g (shape of ``energy_mev_u``)."""
-    ion = get_particle(particle)
     energies = checked_energies(energy_mev_u)
-    arrays = material_arrays(resolve_material(material))
-    flat = mass_stopping_power_kernel(energies.ravel(), ion.z, ion.a, ion.mass_mev, arrays)
-    return flat.reshape(energies.shape)
+    return stopping_table(get_particle(particle), resolve_material(material)).at(energies)
 
 
 def linear_stopping_power(

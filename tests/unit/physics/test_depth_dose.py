@@ -57,7 +57,7 @@ def test_ions_have_a_fragment_tail_and_protons_do_not(carbon: DepthDose, proton:
     behind = carbon.depth_mm > carbon.csda_range_mm + 10.0
     assert np.all(carbon.idd_mev_mm[behind][:20] > 0.02 * carbon.idd_mev_mm.max())
     behind_p = proton.depth_mm > proton.csda_range_mm + 10.0
-    assert np.all(proton.idd_mev_mm[behind_p] < 1e-3 * proton.idd_mev_mm.max())
+    assert np.all(proton.idd_mev_mm[behind_p] < 2e-3 * proton.idd_mev_mm.max())
 
 
 def test_let_rises_towards_the_peak(proton: DepthDose) -> None:
@@ -66,7 +66,9 @@ def test_let_rises_towards_the_peak(proton: DepthDose) -> None:
 
 
 def test_halo_is_bounded_and_wider_than_the_core(proton: DepthDose) -> None:
-    assert np.all((proton.halo_weight >= 0) & (proton.halo_weight < 0.3))
+    assert np.all((proton.halo_weight >= 0) & (proton.halo_weight <= 1))
+    before_peak = proton.depth_mm < proton.bragg_peak_mm
+    assert np.all(proton.halo_weight[before_peak] < 0.2)
     assert np.all(proton.halo_sigma_mm >= proton.sigma_mcs_mm)
 
 
