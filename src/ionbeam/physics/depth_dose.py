@@ -31,10 +31,14 @@ Data model of the result (:class:`DepthDose`), all per primary particle:
 * energy bookkeeping: ``energy_neutral_mev`` (escaped with neutrons/γ) and
   ``energy_beyond_mev`` (carried past the last bin); with the deposited energy they
   add up to the beam energy;
-* ``spectra`` (``with_spectra=True``): :class:`FluenceSpectra` — track-length
-  fluence per primary per energy bin of each charged species (Z, A), shape
-  [n_species, n_energy, n_depth], on log-spaced energy edges in MeV/u. Dose in a
-  bin is Σ fluence × S / bin width, so the MKM can form dose-weighted α and √β.
+* ``spectra`` (``with_spectra=True``): :class:`FluenceSpectra` — laterally
+  integrated track-length fluence per primary (mm of track per mm of depth, i.e.
+  particles crossing the depth plane, divided by their direction cosine) per
+  energy bin of each charged species (Z, A), shape [n_species, n_energy, n_depth],
+  on 200 log-spaced energy edges from 0.1 MeV/u to 1.3 E + 5 MeV/u. The
+  transported-particle IDD is Σ fluence × S(E) (S in MeV/mm; within ~2 % given the
+  binning), so the MKM can form dose-weighted α and √β per depth. Primaries are
+  species 0.
 """
 
 from __future__ import annotations
@@ -64,8 +68,9 @@ DEFAULT_ENERGY_SPREAD_REL = 0.002
 
 @dataclass(frozen=True, eq=False)
 class FluenceSpectra:
-    """Track-length fluence spectra per primary: ``species`` ((Z, A) pairs),
-    ``energy_edges_mev_u`` (n_energy + 1) and ``fluence`` [n_species, n_energy, n_depth]."""
+    """Track-length fluence spectra per primary and per mm of depth: ``species`` ((Z, A)
+    pairs, primaries first), ``energy_edges_mev_u`` (n_energy + 1) and ``fluence``
+    [n_species, n_energy, n_depth] (see the module docstring)."""
 
     species: tuple[tuple[int, int], ...]
     energy_edges_mev_u: np.ndarray
