@@ -1,4 +1,5 @@
-"""Machine tests write computed optics and tracked spills to a private cache directory."""
+"""Tests write computed tables (optics, tracked spills, depth–dose and biology libraries)
+to a private cache directory, never to the user's cache."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ class BeamModel:
     ``idd_gy_mm2``, ``sigma_mcs_mm2`` (variance), ``halo_weight``, ``halo_sigma_mm2``,
     ``let_d_kev_um``; biology [n_tissue, n_energy, n_depth]: ``alpha_gy``,
     ``sqrt_beta_gy`` for ``tissues`` (empty when not computed).
-    ``range_shifter_wet_mm`` is added to every WEPL before the lookup.
+    The model has no range shifter: the dose engine adds each beam's own.
     """
 
     particle: str
@@ -76,7 +76,6 @@ class BeamModel:
     tissues: tuple[TissueParameters, ...] = ()
     alpha_gy: np.ndarray | None = None
     sqrt_beta_gy: np.ndarray | None = None
-    range_shifter_wet_mm: float = 0.0
     energy_spread_rel: float = DEFAULT_ENERGY_SPREAD_REL
     water_i_value_ev: float = 0.0
 
@@ -146,6 +145,8 @@ def build_beam_model(
     tables come from the disk cache when present.
     """
     ion = get_particle(particle)
+    # Range shifters are per beam (the plan's); the dose engine adds them.
+    beam_line = beam_line.with_range_shifter(None)
     energies = np.unique(np.asarray(energies_mev_u, dtype=float))
     if energies.size == 0:
         raise ConfigError("a beam model needs at least one energy")
@@ -170,7 +171,6 @@ def build_beam_model(
     alpha, sqrt_beta, resolved = _biology(ion.name, energies, tissues, biological_model, grid,
                                           energy_spread_rel, water_i_value_ev)  # fmt: skip
     a, b, c = _air_variance(beam_line, ion.name, energies)
-    rs = beam_line.range_shifter
     return BeamModel(
         particle=ion.name,
         beam_line=beam_line,
@@ -185,7 +185,6 @@ def build_beam_model(
         tissues=resolved,
         alpha_gy=alpha,
         sqrt_beta_gy=sqrt_beta,
-        range_shifter_wet_mm=0.0 if rs is None else float(rs.wet_mm),
         energy_spread_rel=float(energy_spread_rel),
         water_i_value_ev=float(library.water_i_value_ev),
         **{k: _frozen(v.astype(np.float32)) for k, v in tables.items()},

@@ -24,6 +24,7 @@ __all__ = [
     "box_interval",
     "fan_coordinates",
     "interpolate_lattice",
+    "interpolate_lattice_points",
     "max_segments",
     "trace_segments",
     "wepl_at_distances",
@@ -265,6 +266,38 @@ def wepl_lattice(
     return table
 
 
+@numba.njit(cache=True)
+def _lattice_value(
+    table: np.ndarray,
+    u: float,
+    v: float,
+    w: float,
+    lattice_start: np.ndarray,
+    lattice_step: np.ndarray,
+) -> float:
+    """Trilinear interpolation of the lattice table at fan coordinates (u, v, w),
+    clamped to the lattice."""
+    nu, nv, nw = table.shape
+    fu = min(max((u - lattice_start[0]) / lattice_step[0], 0.0), nu - 1.0)
+    fv = min(max((v - lattice_start[1]) / lattice_step[1], 0.0), nv - 1.0)
+    fw = min(max((w - lattice_start[2]) / lattice_step[2], 0.0), nw - 1.0)
+    i0 = min(int(fu), nu - 2) if nu > 1 else 0
+    j0 = min(int(fv), nv - 2) if nv > 1 else 0
+    k0 = min(int(fw), nw - 2) if nw > 1 else 0
+    i1 = min(i0 + 1, nu - 1)
+    j1 = min(j0 + 1, nv - 1)
+    k1 = min(k0 + 1, nw - 1)
+    a = fu - i0
+    b = fv - j0
+    c = fw - k0
+    return (
+        (1 - a) * (1 - b) * ((1 - c) * table[i0, j0, k0] + c * table[i0, j0, k1])
+        + a * (1 - b) * ((1 - c) * table[i1, j0, k0] + c * table[i1, j0, k1])
+        + (1 - a) * b * ((1 - c) * table[i0, j1, k0] + c * table[i0, j1, k1])
+        + a * b * ((1 - c) * table[i1, j1, k0] + c * table[i1, j1, k1])
+    )
+
+
 @numba.njit(cache=True, parallel=True)
 def interpolate_lattice(
     table: np.ndarray,
@@ -279,7 +312,6 @@ def interpolate_lattice(
 ) -> np.ndarray:
     """Trilinear interpolation of the WEPL table at every voxel centre [nx, ny, nz]."""
     nx, ny, nz = shape[0], shape[1], shape[2]
-    nu, nv, nw = table.shape
     out = np.empty((nx, ny, nz), dtype=np.float32)
     for ix in numba.prange(nx):
         point = np.empty(3)
@@ -289,25 +321,26 @@ def interpolate_lattice(
             for iz in range(nz):
                 point[2] = origin[2] + iz * spacing[2]
                 u, v, w = fan_coordinates(point, isocenter, rotation, inv_sad)
-                fu = min(max((u - lattice_start[0]) / lattice_step[0], 0.0), nu - 1.0)
-                fv = min(max((v - lattice_start[1]) / lattice_step[1], 0.0), nv - 1.0)
-                fw = min(max((w - lattice_start[2]) / lattice_step[2], 0.0), nw - 1.0)
-                i0 = min(int(fu), nu - 2) if nu > 1 else 0
-                j0 = min(int(fv), nv - 2) if nv > 1 else 0
-                k0 = min(int(fw), nw - 2) if nw > 1 else 0
-                i1 = min(i0 + 1, nu - 1)
-                j1 = min(j0 + 1, nv - 1)
-                k1 = min(k0 + 1, nw - 1)
-                a = fu - i0
-                b = fv - j0
-                c = fw - k0
-                value = (
-                    (1 - a) * (1 - b) * ((1 - c) * table[i0, j0, k0] + c * table[i0, j0, k1])
-                    + a * (1 - b) * ((1 - c) * table[i1, j0, k0] + c * table[i1, j0, k1])
-                    + (1 - a) * b * ((1 - c) * table[i0, j1, k0] + c * table[i0, j1, k1])
-                    + a * b * ((1 - c) * table[i1, j1, k0] + c * table[i1, j1, k1])
-                )
-                out[ix, iy, iz] = value
+                out[ix, iy, iz] = _lattice_value(table, u, v, w, lattice_start, lattice_step)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def interpolate_lattice_points(
+    table: np.ndarray,
+    points: np.ndarray,
+    isocenter: np.ndarray,
+    rotation: np.ndarray,
+    inv_sad: np.ndarray,
+    lattice_start: np.ndarray,
+    lattice_step: np.ndarray,
+) -> np.ndarray:
+    """Trilinear interpolation of the WEPL table at points [n, 3] (patient mm)."""
+    n = points.shape[0]
+    out = np.empty(n, dtype=np.float32)
+    for i in numba.prange(n):
+        u, v, w = fan_coordinates(points[i], isocenter, rotation, inv_sad)
+        out[i] = _lattice_value(table, u, v, w, lattice_start, lattice_step)
     return out
 
 

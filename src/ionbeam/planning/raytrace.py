@@ -44,7 +44,7 @@ from ionbeam.patient.grid import Grid
 from ionbeam.planning import _raytrace_kernels as kernels
 from ionbeam.planning.geometry import BeamGeometry
 
-__all__ = ["RayPath", "trace_ray", "wepl_along_rays", "wepl_map"]
+__all__ = ["RayPath", "trace_ray", "wepl_along_rays", "wepl_at_points", "wepl_map"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,6 +205,58 @@ def wepl_map(
             inv_sad,
             float(start[2]),
         )
+    table, start, steps = _wepl_lattice(
+        flat_spr, grid, geometry, rotation, iso, inv_sad, lateral_step_mm, depth_step_mm
+    )
+    return kernels.interpolate_lattice(
+        table,
+        np.asarray(grid.origin_mm, dtype=float),
+        spacing,
+        _grid_arrays(grid)[2],
+        iso,
+        rotation,
+        inv_sad,
+        start,
+        steps,
+    )
+
+
+def wepl_at_points(
+    spr: np.ndarray,
+    grid: Grid,
+    geometry: BeamGeometry,
+    points_mm: np.ndarray,
+    *,
+    lateral_step_mm: float | None = None,
+    depth_step_mm: float | None = None,
+) -> np.ndarray:
+    """WEPL (mm, float32 [n]) along the beam's rays from outside ``grid`` to each of
+    ``points_mm`` [n, 3] (patient coordinates; e.g. the voxel centres of a coarser dose
+    grid). Same lattice and accuracy as :func:`wepl_map` with ``method="lattice"``;
+    points outside the traced lattice take the nearest lattice value."""
+    points = _finite_points(points_mm, "points_mm")
+    flat_spr = _checked_spr(spr, grid)
+    rotation = np.ascontiguousarray(geometry.gantry_to_patient)
+    iso = np.asarray(geometry.isocenter_mm, dtype=float)
+    inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
+    table, start, steps = _wepl_lattice(
+        flat_spr, grid, geometry, rotation, iso, inv_sad, lateral_step_mm, depth_step_mm
+    )
+    return kernels.interpolate_lattice_points(table, points, iso, rotation, inv_sad, start, steps)
+
+
+def _wepl_lattice(
+    flat_spr: np.ndarray,
+    grid: Grid,
+    geometry: BeamGeometry,
+    rotation: np.ndarray,
+    iso: np.ndarray,
+    inv_sad: np.ndarray,
+    lateral_step_mm: float | None,
+    depth_step_mm: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The traced WEPL table of the beam's (u, v, w) lattice, its start and steps."""
+    spacing = np.asarray(grid.spacing_mm, dtype=float)
     steps = np.array(
         [
             _step_along(rotation[:, 0], spacing, lateral_step_mm),
@@ -216,17 +268,7 @@ def wepl_map(
     nodes = [start[a] + steps[a] * np.arange(counts[a]) for a in range(3)]
     low, _, shape = _grid_arrays(grid)
     table = kernels.wepl_lattice(flat_spr, low, spacing, shape, iso, rotation, inv_sad, *nodes)
-    return kernels.interpolate_lattice(
-        table,
-        np.asarray(grid.origin_mm, dtype=float),
-        spacing,
-        shape,
-        iso,
-        rotation,
-        inv_sad,
-        start,
-        steps,
-    )
+    return table, start, steps
 
 
 def _step_along(

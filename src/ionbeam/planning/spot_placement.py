@@ -26,7 +26,7 @@ from ionbeam.errors import ConfigError, MachineLimitError, StructureError
 from ionbeam.patient.grid import Grid
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import SpotMap
-from ionbeam.planning.raytrace import wepl_map
+from ionbeam.planning.raytrace import wepl_at_points
 
 __all__ = ["place_spots", "required_range_shifter_mm", "serpentine_order"]
 
@@ -58,11 +58,13 @@ def place_spots(
     if not mask.any():
         raise StructureError("the target is empty: no voxel to place spots on")
     energies, peaks = _library(energies_mev_u, peak_depths_mm)
+    points = grid.index_to_world(np.argwhere(mask))
     if wepl_mm is None:
-        wepl_mm = wepl_map(spr, grid, geometry)
-    index = np.argwhere(mask)
-    wepl = np.asarray(wepl_mm)[mask].astype(float) + range_shifter_wet_mm
-    uv = geometry.project_to_isoplane(grid.index_to_world(index))
+        wepl = wepl_at_points(spr, grid, geometry, points).astype(float)
+    else:
+        wepl = np.asarray(wepl_mm)[mask].astype(float)
+    wepl = wepl + range_shifter_wet_mm
+    uv = geometry.project_to_isoplane(points)
     cell = np.rint(uv / spot_spacing_mm).astype(np.int64)
     _check_depths(wepl, peaks, range_shifter_wet_mm)
     keys, inverse = np.unique(cell, axis=0, return_inverse=True)

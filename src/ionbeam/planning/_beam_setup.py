@@ -1,0 +1,199 @@
+"""Per-beam inputs of the dose kernels: voxel fan coordinates and WEPL, spot lookups.
+
+Everything here is orchestration in numpy (plus the ray tracer); the
+numerical work per spot–voxel pair happens in :mod:`._dose_kernels`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ionbeam.errors import GeometryError
+from ionbeam.machine.beam_model import BeamModel
+from ionbeam.machine.beamline import RangeShifter
+from ionbeam.patient.grid import Grid
+from ionbeam.planning import _dose_kernels as kernels
+from ionbeam.planning.geometry import BeamGeometry
+from ionbeam.planning.plan import Beam
+from ionbeam.planning.raytrace import wepl_at_points
+
+__all__ = ["DEFAULT_RANGE_SHIFTER_DISTANCE_MM", "BeamSetup", "setup_beam"]
+
+#: Distance from a range shifter's downstream face to the isocentre when the machine's
+#: beam line does not say (ionbeam default, mm).
+DEFAULT_RANGE_SHIFTER_DISTANCE_MM = 500.0
+
+
+@dataclass(frozen=True, eq=False)
+class BeamSetup:
+    """Arrays for the kernels of one beam (voxels sorted by isocentre-plane cell)."""
+
+    vox_index: np.ndarray
+    vox_u: np.ndarray
+    vox_v: np.ndarray
+    vox_mag_u: np.ndarray
+    vox_mag_v: np.ndarray
+    vox_w: np.ndarray
+    vox_wepl: np.ndarray
+    vox_tissue: np.ndarray
+    cell_start: np.ndarray
+    cell_origin: np.ndarray
+    cell_mm: float
+    n_cells: np.ndarray
+    spot_u: np.ndarray
+    spot_v: np.ndarray
+    spot_e: np.ndarray
+    spot_radius: np.ndarray
+    air_a: np.ndarray
+    air_b: np.ndarray
+    air_c: np.ndarray
+    sigma_mcs2: np.ndarray
+
+
+def setup_beam(
+    beam: Beam,
+    beam_model: BeamModel,
+    spr: np.ndarray,
+    ct_grid: Grid,
+    dose_grid: Grid,
+    calc_index: np.ndarray,
+    tissue: np.ndarray,
+    *,
+    n_sigma: float,
+) -> BeamSetup:
+    """Kernel inputs for ``beam``: the calculation voxels (flat indices ``calc_index`` on
+    ``dose_grid``, their ``tissue`` indices), WEPL traced through ``spr`` on ``ct_grid``."""
+    geometry = beam.geometry
+    spots = beam.spots
+    spot_e = beam_model.energy_index(spots.energy_mev_u).astype(np.int64)
+    points = dose_grid.index_to_world(
+        np.column_stack(np.unravel_index(calc_index, dose_grid.shape))
+    )
+    bev = geometry.patient_to_bev(points)
+    inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
+    mag = 1.0 + bev[:, 2:3] * inv_sad[None, :]
+    if np.any(mag <= 0.05):
+        raise GeometryError("part of the patient lies upstream of a scanning magnet's source")
+    u = bev[:, 0] / mag[:, 0]
+    v = bev[:, 1] / mag[:, 1]
+    rs_wet = float(beam.range_shifter_wet_mm)
+    wepl = wepl_at_points(spr, ct_grid, geometry, points).astype(np.float64) + rs_wet
+    _check_spots_hit_patient(beam, geometry, u, v, wepl - rs_wet)
+    air_a, air_b, air_c = _air_coefficients(beam_model, rs_wet, beam)
+    sigma_mcs2 = _sigma_mcs2(beam_model, rs_wet)
+    radius = _spot_radius(beam_model, air_a, air_b, air_c, sigma_mcs2, bev[:, 2], mag, n_sigma)
+    cell_mm = max(1.0, 0.5 * float(radius[np.unique(spot_e)].min())) if spot_e.size else 10.0
+    lo = np.array(
+        [min(u.min(), spots.x_mm.min(initial=0)), min(v.min(), spots.y_mm.min(initial=0))]
+    )
+    hi = np.array(
+        [max(u.max(), spots.x_mm.max(initial=0)), max(v.max(), spots.y_mm.max(initial=0))]
+    )
+    n_cells = np.maximum(np.ceil((hi - lo) / cell_mm).astype(np.int64) + 1, 1)
+    order, cell_start = kernels.sort_into_cells(u, v, lo[0], lo[1], cell_mm, n_cells[0], n_cells[1])
+    return BeamSetup(
+        vox_index=np.ascontiguousarray(calc_index[order]),
+        vox_u=u[order],
+        vox_v=v[order],
+        vox_mag_u=np.ascontiguousarray(mag[order, 0]),
+        vox_mag_v=np.ascontiguousarray(mag[order, 1]),
+        vox_w=np.ascontiguousarray(bev[order, 2]),
+        vox_wepl=wepl[order],
+        vox_tissue=np.ascontiguousarray(tissue[order]),
+        cell_start=cell_start,
+        cell_origin=lo,
+        cell_mm=cell_mm,
+        n_cells=n_cells,
+        spot_u=np.ascontiguousarray(spots.x_mm, dtype=np.float64),
+        spot_v=np.ascontiguousarray(spots.y_mm, dtype=np.float64),
+        spot_e=spot_e,
+        spot_radius=radius[spot_e],
+        air_a=air_a,
+        air_b=air_b,
+        air_c=air_c,
+        sigma_mcs2=sigma_mcs2,
+    )
+
+
+def _air_coefficients(
+    beam_model: BeamModel, rs_wet: float, beam: Beam
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """σ_air² = a + b w + c w² per energy, with this beam's range shifter (if any)."""
+    a = np.asarray(beam_model.sigma0_mm2, dtype=np.float64)
+    b = np.asarray(beam_model.sigma1_mm2_per_mm, dtype=np.float64)
+    c = np.asarray(beam_model.sigma2_mm2_per_mm2, dtype=np.float64)
+    if rs_wet <= 0:
+        return a, b, c
+    mounted = beam_model.beam_line.range_shifter
+    distance = (
+        mounted.distance_to_isocentre_mm
+        if mounted is not None
+        else DEFAULT_RANGE_SHIFTER_DISTANCE_MM
+    )
+    shifter = RangeShifter(rs_wet, distance)
+    energies = beam_model.energies_mev_u
+    z = np.array([-100.0, 0.0, 100.0])
+    added = np.stack([shifter.added_variance_mm2(beam_model.particle, energies, zi) for zi in z])
+    return (
+        a + added[1],
+        b + (added[2] - added[0]) / 200.0,
+        c + (added[2] + added[0] - 2 * added[1]) / (2 * 100.0**2),
+    )
+
+
+def _sigma_mcs2(beam_model: BeamModel, rs_wet: float) -> np.ndarray:
+    """MCS variance in the patient: the water table at WEPL + t less its value at t (the
+    scattering in the range shifter is part of the beam's size in air)."""
+    table = np.asarray(beam_model.sigma_mcs_mm2, dtype=np.float64)
+    if rs_wet <= 0:
+        return table
+    k = rs_wet / beam_model.depth_step_mm
+    at_shifter = np.array([np.interp(k[e], np.arange(table.shape[1]), table[e])
+                           for e in range(table.shape[0])])  # fmt: skip
+    return np.maximum(table - at_shifter[:, None], 0.0)
+
+
+def _spot_radius(
+    beam_model: BeamModel,
+    air_a: np.ndarray,
+    air_b: np.ndarray,
+    air_c: np.ndarray,
+    sigma_mcs2: np.ndarray,
+    depth: np.ndarray,
+    mag: np.ndarray,
+    n_sigma: float,
+) -> np.ndarray:
+    """Largest cut-off radius of each energy over the beam's voxels, in isocentre-plane mm."""
+    w = np.array([depth.min(), depth.max()])
+    air = np.max(
+        air_a[:, None] + w[None, :] * (air_b[:, None] + w[None, :] * air_c[:, None]), axis=1
+    )
+    sigma = np.sqrt(air + sigma_mcs2.max(axis=1))
+    return n_sigma * sigma / float(mag.min())
+
+
+def _check_spots_hit_patient(
+    beam: Beam, geometry: BeamGeometry, u: np.ndarray, v: np.ndarray, wepl: np.ndarray
+) -> None:
+    """Refuse spots whose central ray meets no calculation voxel inside the patient."""
+    if beam.spots.n_spots == 0:
+        return
+    inside = wepl > 0.5
+    if not inside.any():
+        raise GeometryError(f"beam {beam.name!r}: no part of the patient is in the beam's path")
+    reach = 10.0  # mm: a spot farther than this from every patient voxel misses the patient
+    lo_u, hi_u = u[inside].min() - reach, u[inside].max() + reach
+    lo_v, hi_v = v[inside].min() - reach, v[inside].max() + reach
+    x, y = beam.spots.x_mm, beam.spots.y_mm
+    outside = (x < lo_u) | (x > hi_u) | (y < lo_v) | (y > hi_v)
+    if np.any(outside):
+        i = int(np.flatnonzero(outside)[0])
+        raise GeometryError(
+            f"beam {beam.name!r}: {int(outside.sum())} spot(s) lie outside the patient, e.g. "
+            f"({x[i]:.1f}, {y[i]:.1f}) mm in the beam's-eye view; the patient spans "
+            f"x {lo_u + reach:.0f}…{hi_u - reach:.0f} mm, "
+            f"y {lo_v + reach:.0f}…{hi_v - reach:.0f} mm"
+        )
