@@ -13,7 +13,7 @@ low-dose cut-off it finds the smallest
 * ``D_e`` trilinearly interpolated (as pymedphys does).
 
 The search (see :mod:`ionbeam.evaluation._gamma_kernels`) walks a lattice of
-offsets of pitch ``h = Δd / interp_fraction`` (coarser beyond 2·Δd) in order
+offsets of pitch ``h = Δd / interp_fraction`` (coarser beyond Δd) in order
 of distance, with the lattice edges between neighbouring points (where an
 isodose crossing between two samples is found exactly), then refines the best
 position found (compass search, Gauss–Newton). The gamma reported is the exact
@@ -45,8 +45,10 @@ from ionbeam.patient import Grid
 __all__ = ["GammaOptions", "GammaResult", "gamma_index"]
 
 # Full-resolution search radius, in units of the distance criterion; beyond it
-# the lattice coarsens (only gammas above 2 are affected, which fail anyway).
-_FINE_SEARCH_RADIUS_DTA = 2.0
+# the lattice pitch doubles per shell of doubling radius. Only failing voxels
+# (γ > 1) search there, and the refinement keeps their values within ~0.01 of
+# a full-resolution search (measured on the doses of bench/gamma.py).
+_FINE_SEARCH_RADIUS_DTA = 1.0
 # Reference points per kernel call (one progress-bar step).
 _CHUNK_POINTS = 1 << 16
 
@@ -124,7 +126,7 @@ class GammaResult:
             "n_passed": self.n_passed,
             "n_not_covered": self.n_not_covered,
             "mean_gamma": float(finite.mean()) if finite.size else None,
-            "max_gamma": float(finite.max()) if finite.size else None,
+            "largest_gamma": float(finite.max()) if finite.size else None,
             "normalisation_dose_gy": self.normalisation_dose_gy,
             "options": asdict(self.options),
         }

@@ -135,8 +135,8 @@ def test_unbounded_search_reaches_an_evaluated_grid_further_away() -> None:
     beside = Grid(REFERENCE.shape, REFERENCE.spacing_mm, (53.0, -10.0, 5.0))
     result = gamma_index(dose, REFERENCE, dose, beside)
     assert np.allclose(result.gamma[-1], 1.0)  # 3 mm: on the fine lattice (0.3 mm)
-    # 33 mm: beyond 2 Δd the lattice pitch doubles per shell (2.4 mm at 24–48 mm)
-    assert np.all((result.gamma[0] >= 11.0) & (result.gamma[0] <= 11.0 + 2.4 / 3.0))
+    # 33 mm: beyond Δd the lattice pitch doubles per shell (4.8 mm at 24–48 mm)
+    assert np.all((result.gamma[0] >= 11.0) & (result.gamma[0] <= 11.0 + 4.8 / 3.0))
     assert result.n_not_covered == 0
 
 
