@@ -37,14 +37,21 @@ def as_dose(dose_gy: Any, grid: Grid | None = None, *, name: str = "dose") -> np
 
 
 def as_structure_weights(
-    mask: Any, shape: tuple[int, ...], *, name: str = "structure"
+    mask: Any, shape: tuple[int, ...], *, name: str = "structure", grid: Grid | None = None
 ) -> np.ndarray:
     """Per-voxel volume weights (0–1) of a structure, flattened in C order.
 
     ``mask`` is a boolean array, a weight array with values in [0, 1], or an
-    object with a ``.mask`` attribute. Raises ``GridMismatchError`` on a shape
-    mismatch and ``StructureError`` for an empty structure or invalid weights.
+    object with a ``.mask`` attribute (and possibly ``.grid``, which must then
+    equal ``grid``). Raises ``GridMismatchError`` on a shape or grid mismatch
+    and ``StructureError`` for an empty structure or invalid weights.
     """
+    own_grid = getattr(mask, "grid", None)
+    if grid is not None and isinstance(own_grid, Grid) and own_grid != grid:
+        raise GridMismatchError(
+            f"structure {name!r} lies on {own_grid} but the dose on {grid}; "
+            "resample the structure onto the dose grid first"
+        )
     values = np.asarray(getattr(mask, "mask", mask))
     if values.shape != tuple(shape):
         raise GridMismatchError(

@@ -111,7 +111,7 @@ def dose_volume_histogram(
     """
     dose = as_dose(dose_gy, grid)
     label = name if name is not None else str(getattr(mask, "name", "structure"))
-    weights = as_structure_weights(mask, dose.shape, name=label)
+    weights = as_structure_weights(mask, dose.shape, name=label, grid=grid)
     dist = DoseDistribution.from_arrays(dose, weights)
     top = dist.max_gy if max_dose_gy is None else max_dose_gy
     edges = _dose_edges(top, bin_width_gy)
@@ -134,7 +134,12 @@ def dose_volume_histograms(
     """
     dose = as_dose(dose_gy, grid)
     dists = [
-        (name, DoseDistribution.from_arrays(dose, as_structure_weights(m, dose.shape, name=name)))
+        (
+            name,
+            DoseDistribution.from_arrays(
+                dose, as_structure_weights(m, dose.shape, name=name, grid=grid)
+            ),
+        )
         for name, m in named_structures(structures)
     ]
     top = max(d.max_gy for _, d in dists) if max_dose_gy is None else max_dose_gy

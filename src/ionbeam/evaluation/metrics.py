@@ -128,7 +128,7 @@ def dose_metrics(
     for wanted in (*targets, *([body] if body is not None else [])):
         if wanted not in names:
             raise UnknownNameError("structure", wanted, names)
-    weights = {name: as_structure_weights(m, dose.shape, name=name) for name, m in pairs}
+    weights = {name: as_structure_weights(m, dose.shape, name=name, grid=grid) for name, m in pairs}
     flat = dose.reshape(-1)
     body_weights = weights[body] if body is not None else None
     results = []

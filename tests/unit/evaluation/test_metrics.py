@@ -100,3 +100,17 @@ def test_bad_structures_are_refused() -> None:
         dose_metrics(dose, GRID, {})
     with pytest.raises(StructureError):
         dose_metrics(dose, GRID, [structures["PTV"]])
+
+
+def test_patient_structure_sets_are_accepted_and_their_grid_checked() -> None:
+    from ionbeam.errors import GridMismatchError
+    from ionbeam.patient import Structure, StructureSet
+
+    dose, masks = _plan()
+    structure_set = StructureSet(Structure(name, mask, GRID) for name, mask in masks.items())
+    metrics = dose_metrics(dose, GRID, structure_set, prescription_gy=2.0, targets=["PTV"])
+    assert metrics.names == ("PTV", "Brainstem", "Body")
+    assert metrics["PTV"].d95_gy == d_at_volume(dose, masks["PTV"], 0.95)
+    shifted = Grid(GRID.shape, GRID.spacing_mm, (5.0, 0.0, 0.0))
+    with pytest.raises(GridMismatchError, match="resample"):
+        dose_metrics(dose, GRID, [Structure("PTV", masks["PTV"], shifted)])
