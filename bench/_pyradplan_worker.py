@@ -25,7 +25,12 @@ def _peak_rss_mb() -> float:
 
 
 def main() -> None:
-    particle, spacing, grid_mm, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+    particle, spacing, grid_mm, out = (
+        sys.argv[1],
+        float(sys.argv[2]),
+        float(sys.argv[3]),
+        sys.argv[4],
+    )
     optimize = "--no-opt" not in sys.argv
     warnings.filterwarnings("ignore")
     import logging
@@ -75,9 +80,9 @@ def main() -> None:
     arrays["hu"] = np.transpose(sitk.GetArrayFromImage(img), (2, 1, 0)).astype(np.float32)
     arrays["spacing_mm"] = np.array(img.GetSpacing(), dtype=float)
     arrays["origin_mm"] = np.array(img.GetOrigin(), dtype=float)
-    arrays["isocenter_mm"] = np.asarray(stf.beams[0].iso_center, dtype=float) if hasattr(
-        stf, "beams"
-    ) else np.zeros(3)
+    arrays["isocenter_mm"] = (
+        np.asarray(stf.beams[0].iso_center, dtype=float) if hasattr(stf, "beams") else np.zeros(3)
+    )
     for voi in cst.vois:
         mask = np.transpose(sitk.GetArrayFromImage(voi.mask), (2, 1, 0)).astype(bool)
         arrays[f"mask_{voi.name}"] = mask
@@ -107,9 +112,11 @@ def _dose_grid_mask(dij, cst, name: str) -> np.ndarray:
 
     for voi in cst.vois:
         if voi.name == name:
-            resampled = voi.resample_on_new_grid(dij.dose_grid) if hasattr(
-                voi, "resample_on_new_grid"
-            ) else None
+            resampled = (
+                voi.resample_on_new_grid(dij.dose_grid)
+                if hasattr(voi, "resample_on_new_grid")
+                else None
+            )
             if resampled is not None:
                 return sitk.GetArrayFromImage(resampled.mask).ravel().astype(bool)
     indices = cst.vois[[v.name for v in cst.vois].index(name)].indices_on_grid(dij.dose_grid)

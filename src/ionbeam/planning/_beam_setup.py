@@ -18,7 +18,7 @@ from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam
-from ionbeam.planning.raytrace import wepl_at_points
+from ionbeam.planning.raytrace import fan_coordinates_and_wepl
 
 __all__ = ["DEFAULT_RANGE_SHIFTER_DISTANCE_MM", "BeamSetup", "setup_beam"]
 
@@ -69,22 +69,17 @@ def setup_beam(
     geometry = beam.geometry
     spots = beam.spots
     spot_e = beam_model.energy_index(spots.energy_mev_u).astype(np.int64)
-    points = dose_grid.index_to_world(
-        np.column_stack(np.unravel_index(calc_index, dose_grid.shape))
-    )
-    bev = geometry.patient_to_bev(points)
+    u, v, w, wepl = fan_coordinates_and_wepl(spr, ct_grid, geometry, dose_grid, calc_index)
     inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
-    mag = 1.0 + bev[:, 2:3] * inv_sad[None, :]
+    mag = 1.0 + w[:, None] * inv_sad[None, :]
     if np.any(mag <= 0.05):
         raise GeometryError("part of the patient lies upstream of a scanning magnet's source")
-    u = bev[:, 0] / mag[:, 0]
-    v = bev[:, 1] / mag[:, 1]
     rs_wet = float(beam.range_shifter_wet_mm)
-    wepl = wepl_at_points(spr, ct_grid, geometry, points).astype(np.float64) + rs_wet
+    wepl = wepl + rs_wet
     _check_spots_hit_patient(beam, geometry, u, v, wepl - rs_wet)
     air_a, air_b, air_c = _air_coefficients(beam_model, rs_wet, beam)
     sigma_mcs2 = _sigma_mcs2(beam_model, rs_wet)
-    radius = _spot_radius(beam_model, air_a, air_b, air_c, sigma_mcs2, bev[:, 2], mag, n_sigma)
+    radius = _spot_radius(beam_model, air_a, air_b, air_c, sigma_mcs2, w, mag, n_sigma)
     cell_mm = max(1.0, 0.5 * float(radius[np.unique(spot_e)].min())) if spot_e.size else 10.0
     lo = np.array(
         [min(u.min(), spots.x_mm.min(initial=0)), min(v.min(), spots.y_mm.min(initial=0))]
@@ -100,7 +95,7 @@ def setup_beam(
         vox_v=v[order],
         vox_mag_u=np.ascontiguousarray(mag[order, 0]),
         vox_mag_v=np.ascontiguousarray(mag[order, 1]),
-        vox_w=np.ascontiguousarray(bev[order, 2]),
+        vox_w=w[order],
         vox_wepl=wepl[order],
         vox_tissue=np.ascontiguousarray(tissue[order]),
         cell_start=cell_start,

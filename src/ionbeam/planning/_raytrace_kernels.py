@@ -27,6 +27,7 @@ __all__ = [
     "interpolate_lattice_points",
     "max_segments",
     "trace_segments",
+    "voxel_fan_wepl",
     "wepl_at_distances",
     "wepl_lattice",
 ]
@@ -342,6 +343,41 @@ def interpolate_lattice_points(
         u, v, w = fan_coordinates(points[i], isocenter, rotation, inv_sad)
         out[i] = _lattice_value(table, u, v, w, lattice_start, lattice_step)
     return out
+
+
+@numba.njit(cache=True, parallel=True)
+def voxel_fan_wepl(
+    table: np.ndarray,
+    flat_index: np.ndarray,
+    origin: np.ndarray,
+    spacing: np.ndarray,
+    shape: np.ndarray,
+    isocenter: np.ndarray,
+    rotation: np.ndarray,
+    inv_sad: np.ndarray,
+    lattice_start: np.ndarray,
+    lattice_step: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fan coordinates (u, v, w) and interpolated WEPL of the centres of the voxels
+    ``flat_index`` (C-order) of a grid (``origin`` = centre of voxel [0, 0, 0])."""
+    n = flat_index.size
+    u_out = np.empty(n)
+    v_out = np.empty(n)
+    w_out = np.empty(n)
+    wepl = np.empty(n)
+    nyz = shape[1] * shape[2]
+    for i in numba.prange(n):
+        flat = flat_index[i]
+        point = np.empty(3)
+        point[0] = origin[0] + (flat // nyz) * spacing[0]
+        point[1] = origin[1] + ((flat // shape[2]) % shape[1]) * spacing[1]
+        point[2] = origin[2] + (flat % shape[2]) * spacing[2]
+        u, v, w = fan_coordinates(point, isocenter, rotation, inv_sad)
+        u_out[i] = u
+        v_out[i] = v
+        w_out[i] = w
+        wepl[i] = _lattice_value(table, u, v, w, lattice_start, lattice_step)
+    return u_out, v_out, w_out, wepl
 
 
 @numba.njit(cache=True, parallel=True)

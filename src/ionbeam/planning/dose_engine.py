@@ -21,7 +21,7 @@ Numerical kernels are numba (parallel, cached); everything else is numpy.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numba
@@ -95,12 +95,21 @@ def calc_dose_influence(
     spr, calc_index, tissue = _inputs(ct, grid, structures, calibration, tissue_map, plan,
                                       beam_model)  # fmt: skip
     with_biology = _with_biology(options, beam_model)
-    blocks = []
-    for beam in plan.beams:
-        setup = setup_beam(beam, beam_model, spr, ct.grid, grid, calc_index, tissue,
-                           n_sigma=options.lateral_cutoff_sigma)  # fmt: skip
-        blocks.append(_fill_beam(setup, beam_model, options, with_biology))
-    return _assemble(grid, plan, blocks, options.with_let, with_biology)
+    n_sigma = float(options.lateral_cutoff_sigma)
+    setups = [
+        setup_beam(beam, beam_model, spr, ct.grid, grid, calc_index, tissue, n_sigma=n_sigma)
+        for beam in plan.beams
+    ]
+    counts = [_count_beam(s, beam_model, n_sigma) for s in setups]
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
+    nnz = int(indptr[-1])
+    out = _Entries.allocate(nnz, options.with_let, with_biology)
+    offset = 0
+    for setup, count in zip(setups, counts, strict=True):
+        _fill_beam(setup, beam_model, n_sigma, options.with_let, with_biology,
+                   indptr[offset : offset + count.size], out)  # fmt: skip
+        offset += count.size
+    return out.influence(grid, plan, indptr)
 
 
 def calc_dose(
@@ -183,25 +192,65 @@ def _with_biology(options: DoseEngineOptions, beam_model: BeamModel) -> bool:
     return bool(options.with_biology)
 
 
-def _fill_beam(
-    s: BeamSetup, model: BeamModel, options: DoseEngineOptions, with_biology: bool
-) -> tuple[np.ndarray, ...]:
-    """(counts, indices, dose, let_dose, alpha_dose, sqrt_beta_dose) of one beam."""
-    n_sigma = float(options.lateral_cutoff_sigma)
-    counts = kernels.count_entries(
+@dataclass(frozen=True, eq=False)
+class _Entries:
+    """Output arrays of the sparse matrices (row indices shared by all of them)."""
+
+    index: np.ndarray
+    dose: np.ndarray
+    let_dose: np.ndarray | None
+    alpha_dose: np.ndarray | None
+    sqrt_beta_dose: np.ndarray | None
+
+    @classmethod
+    def allocate(cls, nnz: int, with_let: bool, with_biology: bool) -> _Entries:
+        def values(wanted: bool) -> np.ndarray | None:
+            return np.empty(nnz, dtype=np.float32) if wanted else None
+
+        return cls(np.empty(nnz, dtype=np.int32), np.empty(nnz, dtype=np.float32),
+                   values(with_let), values(with_biology), values(with_biology))  # fmt: skip
+
+    def influence(self, grid: Grid, plan: Plan, indptr: np.ndarray) -> DoseInfluence:
+        if indptr[-1] < np.iinfo(np.int32).max:
+            indptr = indptr.astype(np.int32)
+        shape = (grid.size, plan.n_spots)
+
+        def matrix(data: np.ndarray | None) -> sp.csc_matrix | None:
+            if data is None:
+                return None
+            return sp.csc_matrix((data, self.index, indptr), shape=shape, copy=False)
+
+        return DoseInfluence(
+            grid=grid,
+            dose=matrix(self.dose),
+            beam_offsets=plan.beam_offsets,
+            let_dose=matrix(self.let_dose),
+            alpha_dose=matrix(self.alpha_dose),
+            sqrt_beta_dose=matrix(self.sqrt_beta_dose),
+        )
+
+
+def _count_beam(s: BeamSetup, model: BeamModel, n_sigma: float) -> np.ndarray:
+    """Number of stored voxels of each spot of one beam."""
+    return kernels.count_entries(
         s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.vox_u, s.vox_v, s.vox_mag_u,
         s.vox_mag_v, s.vox_w, s.vox_wepl, s.cell_start, s.cell_origin, s.cell_mm,
         s.n_cells, model.depth_step_mm, model.max_depth_mm, s.air_a, s.air_b, s.air_c,
         s.sigma_mcs2, n_sigma,
     )  # fmt: skip
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    nnz = int(indptr[-1])
-    index = np.empty(nnz, dtype=np.int32)
-    dose = np.empty(nnz, dtype=np.float32)
+
+
+def _fill_beam(
+    s: BeamSetup,
+    model: BeamModel,
+    n_sigma: float,
+    with_let: bool,
+    with_biology: bool,
+    indptr: np.ndarray,
+    out: _Entries,
+) -> None:
+    """Write one beam's entries at the (global) offsets ``indptr`` of its spots."""
     empty = np.empty(0, dtype=np.float32)
-    let_dose = np.empty(nnz, dtype=np.float32) if options.with_let else empty
-    alpha_dose = np.empty(nnz, dtype=np.float32) if with_biology else empty
-    sqrt_beta_dose = np.empty(nnz, dtype=np.float32) if with_biology else empty
     dummy_bio = np.zeros((1, 1, 2), dtype=np.float32)
     kernels.fill_entries(
         indptr, s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.vox_index, s.vox_u, s.vox_v,
@@ -211,35 +260,9 @@ def _fill_beam(
         model.halo_sigma_mm2, model.let_d_kev_um,
         model.alpha_gy if with_biology else dummy_bio,
         model.sqrt_beta_gy if with_biology else dummy_bio,
-        n_sigma, options.with_let, with_biology,
-        index, dose, let_dose, alpha_dose, sqrt_beta_dose,
+        n_sigma, with_let, with_biology,
+        out.index, out.dose,
+        out.let_dose if with_let else empty,
+        out.alpha_dose if with_biology else empty,
+        out.sqrt_beta_dose if with_biology else empty,
     )  # fmt: skip
-    return counts, index, dose, let_dose, alpha_dose, sqrt_beta_dose
-
-
-def _assemble(
-    grid: Grid,
-    plan: Plan,
-    blocks: Sequence[tuple[np.ndarray, ...]],
-    with_let: bool,
-    with_biology: bool,
-) -> DoseInfluence:
-    counts = np.concatenate([b[0] for b in blocks]) if blocks else np.zeros(0, np.int64)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    if indptr[-1] < np.iinfo(np.int32).max:
-        indptr = indptr.astype(np.int32)
-    indices = np.concatenate([b[1] for b in blocks])
-    shape = (grid.size, plan.n_spots)
-
-    def matrix(k: int) -> sp.csc_matrix:
-        data = np.concatenate([b[k] for b in blocks])
-        return sp.csc_matrix((data, indices, indptr), shape=shape, copy=False)
-
-    return DoseInfluence(
-        grid=grid,
-        dose=matrix(2),
-        beam_offsets=plan.beam_offsets,
-        let_dose=matrix(3) if with_let else None,
-        alpha_dose=matrix(4) if with_biology else None,
-        sqrt_beta_dose=matrix(5) if with_biology else None,
-    )

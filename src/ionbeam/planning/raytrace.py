@@ -44,7 +44,14 @@ from ionbeam.patient.grid import Grid
 from ionbeam.planning import _raytrace_kernels as kernels
 from ionbeam.planning.geometry import BeamGeometry
 
-__all__ = ["RayPath", "trace_ray", "wepl_along_rays", "wepl_at_points", "wepl_map"]
+__all__ = [
+    "RayPath",
+    "fan_coordinates_and_wepl",
+    "trace_ray",
+    "wepl_along_rays",
+    "wepl_at_points",
+    "wepl_map",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,6 +250,37 @@ def wepl_at_points(
         flat_spr, grid, geometry, rotation, iso, inv_sad, lateral_step_mm, depth_step_mm
     )
     return kernels.interpolate_lattice_points(table, points, iso, rotation, inv_sad, start, steps)
+
+
+def fan_coordinates_and_wepl(
+    spr: np.ndarray,
+    ct_grid: Grid,
+    geometry: BeamGeometry,
+    grid: Grid,
+    flat_index: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For the voxels ``flat_index`` of ``grid`` (e.g. a dose grid): their fan
+    coordinates — isocentre-plane spot position (u, v) of the ray through each
+    centre and depth w downstream of the isocentre plane, mm — and their WEPL (mm)
+    traced through ``spr`` on ``ct_grid`` (lattice method, see :func:`wepl_map`)."""
+    flat_spr = _checked_spr(spr, ct_grid)
+    rotation = np.ascontiguousarray(geometry.gantry_to_patient)
+    iso = np.asarray(geometry.isocenter_mm, dtype=float)
+    inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
+    table, start, steps = _wepl_lattice(flat_spr, ct_grid, geometry, rotation, iso, inv_sad,
+                                        None, None)  # fmt: skip
+    return kernels.voxel_fan_wepl(
+        table,
+        np.ascontiguousarray(flat_index, dtype=np.int64),
+        np.asarray(grid.origin_mm, dtype=float),
+        np.asarray(grid.spacing_mm, dtype=float),
+        np.asarray(grid.shape, dtype=np.int64),
+        iso,
+        rotation,
+        inv_sad,
+        start,
+        steps,
+    )
 
 
 def _wepl_lattice(

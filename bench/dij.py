@@ -1,0 +1,105 @@
+"""Dose-influence matrices for ionbeam's TG-119 phantom: three proton and three carbon beams.
+
+Prints, per particle and dose grid: voxels, spots, non-zeros, seconds for spot
+placement (with its ray tracing) and for the dose-influence matrix (with its
+ray tracing), and the peak memory of the process. Each case runs in a fresh
+process after one untimed warm-up run (numba's compiled kernels and the beam
+model are cached on disk, as in normal use).
+
+Usage: python bench/dij.py [--grids 3 2.5] [--spacing-factor 1.0] [--cutoff 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def worker(particle: str, grid_mm: float, spacing_factor: float, cutoff: float) -> dict:
+    sys.path.insert(0, str(HERE))
+    import time
+
+    from _tg119 import beam_model_for, peak_rss_mb, tg119_plan_and_dij
+    from ionbeam.patient.phantoms import make_phantom
+
+    patient = make_phantom("tg119", spacing_mm=grid_mm)
+    model = beam_model_for(particle)
+    # spot spacing ~ the spot sigma in air at mid energy (issue 4)
+    sigma = float(
+        model.beam_line.sigma_air_mm(particle, float(model.energies_mev_u[model.n_energies // 2]))
+    )
+    spacing = round(spacing_factor * sigma, 1)
+    t = time.perf_counter()
+    plan, influence, timings = tg119_plan_and_dij(
+        patient.ct,
+        list(patient.structures.values()),
+        particle,
+        target="OuterTarget",
+        isocenter_mm=patient.structures["OuterTarget"].centroid_mm,
+        spot_spacing_mm=spacing,
+        dose_grid_mm=grid_mm,
+        lateral_cutoff_sigma=cutoff,
+    )
+    return {
+        "particle": particle,
+        "grid_mm": grid_mm,
+        "spot_spacing_mm": spacing,
+        "voxels": influence.grid.size,
+        "spots": plan.n_spots,
+        "nonzeros": influence.nnz,
+        "placement_s": timings.placement_s,
+        "dij_s": timings.dij_s,
+        "total_s": time.perf_counter() - t,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--grids", nargs="+", type=float, default=[3.0, 2.5])
+    parser.add_argument("--particles", nargs="+", default=["proton", "carbon"])
+    parser.add_argument("--spacing-factor", type=float, default=1.0)
+    parser.add_argument("--cutoff", type=float, default=3.0)
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        particle, grid = args.worker
+        print(json.dumps(worker(particle, float(grid), args.spacing_factor, args.cutoff)))
+        return
+    print(
+        f"{'particle':<8}{'grid':>6}{'spacing':>8}{'voxels':>10}{'spots':>8}{'nnz':>10}"
+        f"{'place s':>9}{'dij s':>8}{'RSS MB':>8}"
+    )
+    for particle in args.particles:
+        for k, grid in enumerate(args.grids):
+            command = [
+                sys.executable,
+                __file__,
+                "--worker",
+                particle,
+                str(grid),
+                "--spacing-factor",
+                str(args.spacing_factor),
+                "--cutoff",
+                str(args.cutoff),
+            ]
+            if k == 0:
+                subprocess.run(command, capture_output=True, check=True)  # warm-up
+            out = subprocess.run(command, capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(
+                f"{particle:<8}{grid:>6.1f}{r['spot_spacing_mm']:>8.1f}{r['voxels']:>10}{r['spots']:>8}"
+                f"{r['nonzeros'] / 1e6:>9.2f}M{r['placement_s']:>9.2f}{r['dij_s']:>8.2f}"
+                f"{r['peak_rss_mb']:>8.0f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
