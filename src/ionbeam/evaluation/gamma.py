@@ -246,6 +246,7 @@ def _search(
         dta / options.interp_fraction, _FINE_SEARCH_RADIUS_DTA * dta, max_radius, active_axes
     )
     spacing = np.asarray(evaluated_grid.spacing_mm)
+    evaluated = np.ascontiguousarray(evaluated)  # one compiled kernel layout
     dose_ref = reference.reshape(-1)[selected]
     tolerance = options.dose_percent_threshold / 100.0 * (
         dose_ref if options.local else np.full(selected.size, normalisation)
