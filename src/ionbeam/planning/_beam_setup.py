@@ -18,7 +18,7 @@ from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam
-from ionbeam.planning.raytrace import fan_coordinates_and_wepl
+from ionbeam.planning.raytrace import WeplLattice, fan_coordinates_and_wepl, wepl_lattice
 
 __all__ = ["DEFAULT_RANGE_SHIFTER_DISTANCE_MM", "BeamSetup", "setup_beam"]
 
@@ -51,6 +51,12 @@ class BeamSetup:
     air_b: np.ndarray
     air_c: np.ndarray
     sigma_mcs2: np.ndarray
+    lattice: WeplLattice
+    wepl_offset_mm: float
+    sub_du: np.ndarray | None = None
+    sub_dv: np.ndarray | None = None
+    sub_weight: np.ndarray | None = None
+    split_var: np.ndarray | None = None
 
 
 def setup_beam(
@@ -63,13 +69,19 @@ def setup_beam(
     tissue: np.ndarray,
     *,
     n_sigma: float,
+    fine_sampling: int = 0,
+    fine_sampling_fraction: float = 0.5,
 ) -> BeamSetup:
     """Kernel inputs for ``beam``: the calculation voxels (flat indices ``calc_index`` on
-    ``dose_grid``, their ``tissue`` indices), WEPL traced through ``spr`` on ``ct_grid``."""
+    ``dose_grid``, their ``tissue`` indices), WEPL traced through ``spr`` on ``ct_grid``.
+
+    ``fine_sampling`` = n ≥ 2 splits every spot into n × n sub-beams that take
+    ``fine_sampling_fraction`` of the smallest variance in air of each energy."""
     geometry = beam.geometry
     spots = beam.spots
     spot_e = beam_model.energy_index(spots.energy_mev_u).astype(np.int64)
-    u, v, w, wepl = fan_coordinates_and_wepl(spr, ct_grid, geometry, dose_grid, calc_index)
+    lattice = wepl_lattice(spr, ct_grid, geometry)
+    u, v, w, wepl = fan_coordinates_and_wepl(lattice, geometry, dose_grid, calc_index)
     inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
     mag = 1.0 + w[:, None] * inv_sad[None, :]
     if np.any(mag <= 0.05):
@@ -80,6 +92,9 @@ def setup_beam(
     air_a, air_b, air_c = _air_coefficients(beam_model, rs_wet, beam)
     sigma_mcs2 = _sigma_mcs2(beam_model, rs_wet)
     radius = _spot_radius(beam_model, air_a, air_b, air_c, sigma_mcs2, w, mag, n_sigma)
+    split = _sub_beams(air_a, air_b, air_c, w, fine_sampling, fine_sampling_fraction)
+    if split is not None:
+        radius = radius + np.max(np.hypot(split[0], split[1]), axis=1)
     cell_mm = max(1.0, 0.5 * float(radius[np.unique(spot_e)].min())) if spot_e.size else 10.0
     lo = np.array(
         [min(u.min(), spots.x_mm.min(initial=0)), min(v.min(), spots.y_mm.min(initial=0))]
@@ -110,7 +125,39 @@ def setup_beam(
         air_b=air_b,
         air_c=air_c,
         sigma_mcs2=sigma_mcs2,
+        lattice=lattice,
+        wepl_offset_mm=rs_wet,
+        **(
+            {}
+            if split is None
+            else dict(zip(("sub_du", "sub_dv", "sub_weight", "split_var"), split, strict=True))
+        ),
     )
+
+
+def _sub_beams(
+    air_a: np.ndarray,
+    air_b: np.ndarray,
+    air_c: np.ndarray,
+    depth: np.ndarray,
+    n: int,
+    fraction: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Sub-beam offsets [n_energy, n²] (mm), weights [n²] and split variance [n_energy]:
+    a product Gauss–Hermite rule for a Gaussian of variance ``fraction`` × the smallest
+    variance in air of each energy over the beam's depths."""
+    if n < 2:
+        return None
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n)
+    weights = weights / weights.sum()
+    w = np.array([depth.min(), depth.max()])
+    smallest = np.min(air_a[:, None] + w[None, :] * (air_b[:, None] + w[None, :] * air_c[:, None]),
+                      axis=1)  # fmt: skip
+    split_var = fraction * smallest
+    sigma = np.sqrt(split_var)[:, None]
+    du = (sigma * np.repeat(nodes, n)[None, :]).copy()
+    dv = (sigma * np.tile(nodes, n)[None, :]).copy()
+    return du, dv, np.outer(weights, weights).ravel(), split_var
 
 
 def _air_coefficients(

@@ -82,12 +82,13 @@ def _pair(
     e: int,
     su: float,
     sv: float,
+    wepl: float,
+    air_shift: float,
     vox_u: np.ndarray,
     vox_v: np.ndarray,
     vox_mag_u: np.ndarray,
     vox_mag_v: np.ndarray,
     vox_w: np.ndarray,
-    vox_wepl: np.ndarray,
     step: np.ndarray,
     max_depth: np.ndarray,
     air_a: np.ndarray,
@@ -96,9 +97,9 @@ def _pair(
     sigma_mcs2: np.ndarray,
     nsig2: float,
 ) -> tuple[bool, float, float, float, int, float]:
-    """Geometry of spot (e, su, sv) at voxel j: (inside the cut-off, r², σ_air², σ₁², depth
-    bin k, fraction f)."""
-    wepl = vox_wepl[j]
+    """Geometry of spot (e, su, sv) at voxel j whose WEPL along the spot is ``wepl``:
+    (inside the cut-off, r², σ_air², σ₁², depth bin k, fraction f). ``air_shift`` is
+    taken off the spot's variance in air (the part a sub-beam split represents)."""
     if wepl < 0.0 or wepl >= max_depth[e]:
         return False, 0.0, 0.0, 1.0, 0, 0.0
     du = (vox_u[j] - su) * vox_mag_u[j]
@@ -108,7 +109,7 @@ def _pair(
     k = min(int(x), sigma_mcs2.shape[1] - 2)
     f = x - k
     w = vox_w[j]
-    air = air_a[e] + w * (air_b[e] + w * air_c[e])
+    air = air_a[e] + w * (air_b[e] + w * air_c[e]) - air_shift
     s1 = air + _lookup(sigma_mcs2, e, k, f)
     return r2 <= nsig2 * s1, r2, air, s1, k, f
 
@@ -187,9 +188,9 @@ def count_entries(
             for iv in range(iv0, iv1 + 1):
                 c = iu * nv + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
-                    inside = _pair(j, e, su, sv, vox_u, vox_v, vox_mag_u, vox_mag_v, vox_w,
-                                   vox_wepl, step, max_depth, air_a, air_b, air_c, sigma_mcs2,
-                                   nsig2)[0]  # fmt: skip
+                    inside = _pair(j, e, su, sv, vox_wepl[j], 0.0, vox_u, vox_v, vox_mag_u,
+                                   vox_mag_v, vox_w, step, max_depth, air_a, air_b, air_c,
+                                   sigma_mcs2, nsig2)[0]  # fmt: skip
                     if inside:
                         count += 1
         counts[s] = count
@@ -252,8 +253,8 @@ def fill_entries(
                 c = iu * nv + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
                     inside, r2, air, s1, k, f = _pair(
-                        j, e, su, sv, vox_u, vox_v, vox_mag_u, vox_mag_v, vox_w, vox_wepl,
-                        step, max_depth, air_a, air_b, air_c, sigma_mcs2, nsig2,
+                        j, e, su, sv, vox_wepl[j], 0.0, vox_u, vox_v, vox_mag_u, vox_mag_v,
+                        vox_w, step, max_depth, air_a, air_b, air_c, sigma_mcs2, nsig2,
                     )  # fmt: skip
                     if not inside:
                         continue
@@ -330,8 +331,9 @@ def forward_dose(
                     c = iu * nv + iv
                     for j in range(cell_start[c], cell_start[c + 1]):
                         inside, r2, air, s1, k, f = _pair(
-                            j, e, su, sv, vox_u, vox_v, vox_mag_u, vox_mag_v, vox_w, vox_wepl,
-                            step, max_depth, air_a, air_b, air_c, sigma_mcs2, nsig2,
+                            j, e, su, sv, vox_wepl[j], 0.0, vox_u, vox_v, vox_mag_u,
+                            vox_mag_v, vox_w, step, max_depth, air_a, air_b, air_c,
+                            sigma_mcs2, nsig2,
                         )  # fmt: skip
                         if not inside:
                             continue

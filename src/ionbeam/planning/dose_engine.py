@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
@@ -36,6 +36,7 @@ from ionbeam.patient.grid import Grid
 from ionbeam.patient.resample import resample
 from ionbeam.patient.structures import Structure
 from ionbeam.planning import _dose_kernels as kernels
+from ionbeam.planning import _fine_sampling_kernels as fine
 from ionbeam.planning._beam_setup import BeamSetup, setup_beam
 from ionbeam.planning.dose_grid import calculation_mask, masks_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
@@ -52,16 +53,28 @@ class DoseEngineOptions:
     and renormalised (energy is conserved); 3 keeps 98.9 % of the primary Gaussian
     before renormalisation. ``with_let``: also compute LET×dose. ``with_biology``:
     also α×dose and √β×dose (None: when the beam model has biology tables).
+    ``fine_sampling``: n ≥ 2 splits each spot into n × n sub-beams that each read
+    their own WEPL (lateral heterogeneities; n² times the work); 0 turns it off.
+    ``fine_sampling_fraction``: the share (0–1) of the spot's smallest variance in air
+    that the sub-beams' spread represents.
     """
 
     lateral_cutoff_sigma: float = 3.0
     with_let: bool = True
     with_biology: bool | None = None
+    fine_sampling: int = 0
+    fine_sampling_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         n = self.lateral_cutoff_sigma
         if not (isinstance(n, (int, float)) and math.isfinite(n) and 1.0 <= n <= 10.0):
             raise ConfigError(f"lateral_cutoff_sigma must be within 1–10; got {n}")
+        if self.fine_sampling not in (0, 1, *range(2, 10)):
+            raise ConfigError(f"fine_sampling must be 0 (off) or 2–9; got {self.fine_sampling}")
+        if not 0.0 < self.fine_sampling_fraction < 1.0:
+            raise ConfigError(
+                f"fine_sampling_fraction must be within (0, 1); got {self.fine_sampling_fraction}"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,8 +109,14 @@ def calc_dose_influence(
                                       beam_model)  # fmt: skip
     with_biology = _with_biology(options, beam_model)
     n_sigma = float(options.lateral_cutoff_sigma)
+    split = {
+        "fine_sampling": options.fine_sampling,
+        "fine_sampling_fraction": options.fine_sampling_fraction,
+    }
     setups = [
-        setup_beam(beam, beam_model, spr, ct.grid, grid, calc_index, tissue, n_sigma=n_sigma)
+        setup_beam(
+            beam, beam_model, spr, ct.grid, grid, calc_index, tissue, n_sigma=n_sigma, **split
+        )
         for beam in plan.beams
     ]
     counts = [_count_beam(s, beam_model, n_sigma) for s in setups]
@@ -123,8 +142,17 @@ def calc_dose(
     options: DoseEngineOptions | None = None,
 ) -> ForwardDose:
     """Dose and LET_d of the plan's spot weights (particles) on ``dose_grid``, computed
-    spot by spot without storing a matrix (same physics as :func:`calc_dose_influence`)."""
+    spot by spot without storing a matrix (same physics as :func:`calc_dose_influence`;
+    with fine sampling, through the matrix)."""
     options = DoseEngineOptions() if options is None else options
+    if options.fine_sampling >= 2:
+        influence = calc_dose_influence(
+            ct, plan, beam_model, dose_grid=dose_grid, structures=structures,
+            calibration=calibration, options=replace(options, with_biology=False),
+        )  # fmt: skip
+        weights = plan.weights
+        return ForwardDose(influence.grid, influence.dose_gy(weights),
+                           influence.let_d_kev_um(weights))  # fmt: skip
     grid = ct.grid if dose_grid is None else dose_grid
     spr, calc_index, _ = _inputs(ct, grid, structures, calibration, None, plan, beam_model)
     dose = np.zeros(grid.size)
@@ -232,6 +260,14 @@ class _Entries:
 
 def _count_beam(s: BeamSetup, model: BeamModel, n_sigma: float) -> np.ndarray:
     """Number of stored voxels of each spot of one beam."""
+    if s.sub_du is not None:
+        return fine.count_entries_fine(
+            s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.sub_du, s.sub_dv, s.split_var,
+            s.lattice.table, s.lattice.start, s.lattice.step, s.wepl_offset_mm, s.vox_u,
+            s.vox_v, s.vox_mag_u, s.vox_mag_v, s.vox_w, s.cell_start, s.cell_origin,
+            s.cell_mm, s.n_cells, model.depth_step_mm, model.max_depth_mm, s.air_a, s.air_b,
+            s.air_c, s.sigma_mcs2, n_sigma,
+        )  # fmt: skip
     return kernels.count_entries(
         s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.vox_u, s.vox_v, s.vox_mag_u,
         s.vox_mag_v, s.vox_w, s.vox_wepl, s.cell_start, s.cell_origin, s.cell_mm,
@@ -252,6 +288,24 @@ def _fill_beam(
     """Write one beam's entries at the (global) offsets ``indptr`` of its spots."""
     empty = np.empty(0, dtype=np.float32)
     dummy_bio = np.zeros((1, 1, 2), dtype=np.float32)
+    if s.sub_du is not None:
+        fine.fill_entries_fine(
+            indptr, s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.sub_du, s.sub_dv,
+            s.sub_weight, s.split_var, s.lattice.table, s.lattice.start, s.lattice.step,
+            s.wepl_offset_mm, s.vox_index, s.vox_u, s.vox_v, s.vox_mag_u, s.vox_mag_v,
+            s.vox_w, s.vox_tissue, s.cell_start, s.cell_origin, s.cell_mm, s.n_cells,
+            model.depth_step_mm, model.max_depth_mm, s.air_a, s.air_b, s.air_c,
+            model.idd_gy_mm2, s.sigma_mcs2, model.halo_weight, model.halo_sigma_mm2,
+            model.let_d_kev_um,
+            model.alpha_gy if with_biology else dummy_bio,
+            model.sqrt_beta_gy if with_biology else dummy_bio,
+            n_sigma, with_let, with_biology,
+            out.index, out.dose,
+            out.let_dose if with_let else empty,
+            out.alpha_dose if with_biology else empty,
+            out.sqrt_beta_dose if with_biology else empty,
+        )  # fmt: skip
+        return
     kernels.fill_entries(
         indptr, s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.vox_index, s.vox_u, s.vox_v,
         s.vox_mag_u, s.vox_mag_v, s.vox_w, s.vox_wepl, s.vox_tissue, s.cell_start,

@@ -46,10 +46,12 @@ from ionbeam.planning.geometry import BeamGeometry
 
 __all__ = [
     "RayPath",
+    "WeplLattice",
     "fan_coordinates_and_wepl",
     "trace_ray",
     "wepl_along_rays",
     "wepl_at_points",
+    "wepl_lattice",
     "wepl_map",
 ]
 
@@ -252,9 +254,30 @@ def wepl_at_points(
     return kernels.interpolate_lattice_points(table, points, iso, rotation, inv_sad, start, steps)
 
 
+@dataclass(frozen=True, eq=False)
+class WeplLattice:
+    """WEPL along a beam's rays, traced exactly on a lattice of isocentre-plane
+    positions (u, v) and depths w: ``table`` [nu, nv, nw] (mm), the fan coordinates
+    of its first node ``start`` and the node ``step`` (mm, per axis)."""
+
+    table: np.ndarray
+    start: np.ndarray
+    step: np.ndarray
+
+
+def wepl_lattice(spr: np.ndarray, grid: Grid, geometry: BeamGeometry) -> WeplLattice:
+    """The WEPL lattice of ``geometry`` through ``spr`` on ``grid`` (see :func:`wepl_map`)."""
+    flat_spr = _checked_spr(spr, grid)
+    rotation = np.ascontiguousarray(geometry.gantry_to_patient)
+    iso = np.asarray(geometry.isocenter_mm, dtype=float)
+    inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
+    table, start, steps = _wepl_lattice(flat_spr, grid, geometry, rotation, iso, inv_sad,
+                                        None, None)  # fmt: skip
+    return WeplLattice(table, start, steps)
+
+
 def fan_coordinates_and_wepl(
-    spr: np.ndarray,
-    ct_grid: Grid,
+    lattice: WeplLattice,
     geometry: BeamGeometry,
     grid: Grid,
     flat_index: np.ndarray,
@@ -262,24 +285,19 @@ def fan_coordinates_and_wepl(
     """For the voxels ``flat_index`` of ``grid`` (e.g. a dose grid): their fan
     coordinates — isocentre-plane spot position (u, v) of the ray through each
     centre and depth w downstream of the isocentre plane, mm — and their WEPL (mm)
-    traced through ``spr`` on ``ct_grid`` (lattice method, see :func:`wepl_map`)."""
-    flat_spr = _checked_spr(spr, ct_grid)
-    rotation = np.ascontiguousarray(geometry.gantry_to_patient)
-    iso = np.asarray(geometry.isocenter_mm, dtype=float)
+    interpolated in the beam's ``lattice``."""
     inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
-    table, start, steps = _wepl_lattice(flat_spr, ct_grid, geometry, rotation, iso, inv_sad,
-                                        None, None)  # fmt: skip
     return kernels.voxel_fan_wepl(
-        table,
+        lattice.table,
         np.ascontiguousarray(flat_index, dtype=np.int64),
         np.asarray(grid.origin_mm, dtype=float),
         np.asarray(grid.spacing_mm, dtype=float),
         np.asarray(grid.shape, dtype=np.int64),
-        iso,
-        rotation,
+        np.asarray(geometry.isocenter_mm, dtype=float),
+        np.ascontiguousarray(geometry.gantry_to_patient),
         inv_sad,
-        start,
-        steps,
+        lattice.start,
+        lattice.step,
     )
 
 
