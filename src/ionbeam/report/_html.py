@@ -1,0 +1,158 @@
+"""HTML building blocks: escaped elements, tables, embedded PNG figures, the page.
+
+Everything a report contains is inline (CSS in ``<style>``, figures as
+``data:image/png;base64`` URIs), so the file is self-contained and needs no
+JavaScript. All text passes through :func:`html.escape`; only the functions
+here produce markup. Written by hand rather than with a template engine: a
+report is a handful of sections and tables, and no new dependency is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import struct
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from ionbeam.errors import ConfigError
+
+__all__ = [
+    "document",
+    "element",
+    "escape",
+    "facts",
+    "figure_block",
+    "png_size",
+    "table",
+    "write_text_atomically",
+]
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       margin: 1.5em auto; max-width: 1300px; padding: 0 1em; color: #1a1a1a; }
+h1 { font-size: 1.6em; border-bottom: 2px solid #444; padding-bottom: .2em; }
+h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #bbb; }
+h3 { font-size: 1.05em; margin-top: 1.2em; }
+table { border-collapse: collapse; margin: .6em 0; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; }
+th { background: #f0f0f0; text-align: left; }
+table.facts th { font-weight: 600; min-width: 11em; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.group-start td { border-top: 2px solid #888; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { font-size: .85em; color: #444; margin-top: .3em; }
+ul.warnings li { color: #8a1f11; }
+p.ok { color: #1e6b1e; }
+footer { margin-top: 3em; font-size: .8em; color: #666; }
+"""
+
+
+def escape(text: object) -> str:
+    """``str(text)`` with ``& < > " '`` escaped for HTML."""
+    return html.escape(str(text), quote=True)
+
+
+def element(tag: str, content: str = "", **attributes: object) -> str:
+    """``<tag attr="…">content</tag>``; ``content`` is markup (escape text first),
+    attribute values are escaped here (``class_`` → ``class``)."""
+    attrs = "".join(
+        f' {name.rstrip("_").replace("_", "-")}="{escape(value)}"'
+        for name, value in attributes.items()
+        if value is not None
+    )
+    return f"<{tag}{attrs}>{content}</{tag}>"
+
+
+def table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    numeric: Sequence[bool] | None = None,
+    group_starts: Sequence[bool] | None = None,
+    caption: str | None = None,
+) -> str:
+    """A table of text cells (escaped here); ``numeric`` right-aligns columns,
+    ``group_starts`` draws a rule above the rows that start a group."""
+    numeric = numeric or [False] * len(columns)
+    head = element("tr", "".join(element("th", escape(c)) for c in columns))
+    body = []
+    for k, row in enumerate(rows):
+        if len(row) != len(columns):
+            raise ConfigError(f"a table row has {len(row)} cells but {len(columns)} columns")
+        cells = "".join(
+            element("td", escape(cell), class_="num" if is_number else None)
+            for cell, is_number in zip(row, numeric, strict=True)
+        )
+        start = group_starts is not None and k > 0 and group_starts[k]
+        body.append(element("tr", cells, class_="group-start" if start else None))
+    parts = [element("caption", escape(caption))] if caption else []
+    parts += [element("thead", head), element("tbody", "".join(body))]
+    return element("table", "".join(parts))
+
+
+def facts(rows: Sequence[tuple[str, str]]) -> str:
+    """A two-column table of labelled facts (label in a header cell), no column heads."""
+    body = "".join(element("tr", element("th", escape(k)) + element("td", escape(v)))
+                   for k, v in rows)  # fmt: skip
+    return element("table", element("tbody", body), class_="facts")
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's header."""
+    if png[:8] != _PNG_SIGNATURE or png[12:16] != b"IHDR":
+        raise ConfigError("the figure did not render as a PNG image")
+    width, height = struct.unpack(">II", png[16:24])
+    return int(width), int(height)
+
+
+def figure_block(png: bytes, *, caption: str, alt: str) -> str:
+    """A ``<figure>`` with the PNG embedded as a base64 data URI, and its caption."""
+    width, height = png_size(png)
+    data = base64.b64encode(png).decode("ascii")
+    image = (
+        f'<img src="data:image/png;base64,{data}" width="{width}" height="{height}" '
+        f'alt="{escape(alt)}">'
+    )
+    return element("figure", image + element("figcaption", escape(caption)))
+
+
+def document(title: str, body: str) -> str:
+    """The whole page: doctype, head with inline CSS, and ``body`` markup."""
+    head = (
+        '<meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        + element("title", escape(title))
+        + element("style", _CSS)
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        + element("html", element("head", head) + element("body", body), lang="en")
+        + "\n"
+    )
+
+
+def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder,
+    renamed into place: a failure never leaves a half-written file."""
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{target} is a folder; give the path of the HTML file to write")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ConfigError(f"cannot write {target}: folder {folder} does not exist; create it first")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is an ordinary file
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,59 @@
+"""Shared look of the figures: structure colours, line styles, PNG rendering.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (never
+pyplot), so that no global backend or figure registry is touched; saving a
+PNG uses matplotlib's Agg renderer through ``Figure.savefig``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+
+__all__ = [
+    "PLAN_LINE_STYLES",
+    "figure_png",
+    "new_figure",
+    "structure_colours",
+]
+
+#: Line styles of the plans in a comparison: first solid, second dashed, …
+PLAN_LINE_STYLES: tuple[str, ...] = ("-", "--", ":", "-.")
+_BODY_NAMES = {"body", "external", "skin", "outline"}
+_BODY_COLOUR = "#9e9e9e"
+
+
+def structure_colours(names: Iterable[str]) -> dict[str, str]:
+    """A distinct colour (hex) per structure name, in order; the body outline is grey.
+
+    The same names in the same order always get the same colours, so that a
+    structure has one colour in every figure of a report.
+    """
+    palette = [
+        c for c in (*colormaps["tab10"].colors, *colormaps["Dark2"].colors) if len(set(c[:3])) > 1
+    ]  # greys are kept for the body outline
+    colours: dict[str, str] = {}
+    k = 0
+    for name in names:
+        if name.strip().lower() in _BODY_NAMES:
+            colours[name] = _BODY_COLOUR
+            continue
+        colours[name] = to_hex(palette[k % len(palette)])
+        k += 1
+    return colours
+
+
+def new_figure(width_in: float, height_in: float) -> Figure:
+    """A figure with constrained layout (its pixel size is exactly size × dpi when saved)."""
+    return Figure(figsize=(width_in, height_in), layout="constrained")
+
+
+def figure_png(figure: Figure, *, dpi: int) -> bytes:
+    """The figure rendered as PNG bytes (no timestamp or software tag, so reproducible)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()

@@ -1,0 +1,434 @@
+"""The self-contained HTML report of one plan, or of several plans side by side.
+
+Front doors: :func:`write_report` (one :class:`~ionbeam.report.PlanResult`)
+and :func:`write_comparison_report` (two or more, e.g. protons and carbon
+ions on the same patient). Each renders every figure first and writes one
+HTML file atomically at the end (figures embedded as PNG, CSS inline, no
+JavaScript, no external resource), so a failure leaves nothing behind.
+``render_report`` / ``render_comparison_report`` return the HTML text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ionbeam import __version__
+from ionbeam.errors import ConfigError, GridMismatchError
+from ionbeam.machine.beam_model import BeamModel
+from ionbeam.patient import Grid, Patient, resample
+from ionbeam.report import _sections as sections
+from ionbeam.report._html import document, element, escape, figure_block, write_text_atomically
+from ionbeam.report._style import figure_png, structure_colours
+from ionbeam.report.beam_plots import bragg_curves_figure, spot_maps_figure
+from ionbeam.report.dvh_plots import dvh_comparison_figure, dvh_figure, structure_dvhs
+from ionbeam.report.results import PlanResult, ReportOptions, unique_labels
+from ionbeam.report.slices import dose_difference_figure, dose_slices_figure, let_slices_figure
+
+__all__ = [
+    "render_comparison_report",
+    "render_report",
+    "write_comparison_report",
+    "write_report",
+]
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    *,
+    patient: Patient,
+    result: PlanResult,
+    beam_model: BeamModel | None = None,
+    settings: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    warnings: Sequence[str] = (),
+    created: datetime | None = None,
+    options: ReportOptions | None = None,
+) -> Path:
+    """Write the report of one plan to ``path`` (one HTML file); returns the path.
+
+    ``beam_model``: the one the dose was computed with (for the Bragg curves;
+    without it they come from :func:`ionbeam.physics.depth_dose.depth_dose`);
+    ``settings``: the run's settings, shown as a table; ``warnings``: extra
+    lines for the warnings section; ``created``: the date shown (default now).
+    """
+    text = render_report(
+        patient=patient,
+        result=result,
+        beam_model=beam_model,
+        settings=settings,
+        title=title,
+        warnings=warnings,
+        created=created,
+        options=options,
+    )
+    return write_text_atomically(path, text)
+
+
+def write_comparison_report(
+    path: str | os.PathLike[str],
+    *,
+    patient: Patient,
+    results: Sequence[PlanResult],
+    beam_models: Mapping[str, BeamModel] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    warnings: Sequence[str] = (),
+    created: datetime | None = None,
+    options: ReportOptions | None = None,
+) -> Path:
+    """Write a report comparing two or more plans of one patient (same dose kind) to
+    ``path``; the first plan is the reference of the dose differences.
+
+    ``beam_models`` maps a result's label to its beam model (for its Bragg curves).
+    """
+    text = render_comparison_report(
+        patient=patient,
+        results=results,
+        beam_models=beam_models,
+        settings=settings,
+        title=title,
+        warnings=warnings,
+        created=created,
+        options=options,
+    )
+    return write_text_atomically(path, text)
+
+
+def render_report(
+    *,
+    patient: Patient,
+    result: PlanResult,
+    beam_model: BeamModel | None = None,
+    settings: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    warnings: Sequence[str] = (),
+    created: datetime | None = None,
+    options: ReportOptions | None = None,
+) -> str:
+    """The HTML text of :func:`write_report`."""
+    options = options or ReportOptions()
+    _check_result(patient, result)
+    names = _dvh_names(patient, [result], options)
+    title = title or f"ionbeam plan report: {patient.name}, {result.plan.particle}"
+    figure = _renderer(options)
+    colours = structure_colours(patient.structures)
+    dvhs = structure_dvhs(result.dose_gy, result.dose_grid, patient, names)
+    lines = [*sections.automatic_warnings(result), *result.warnings, *map(str, warnings)]
+    body = [
+        element("h1", escape(title)),
+        sections.facts_table(patient, result, version=_version(), created=_date(created)),
+        _section("Warnings", sections.warnings_block(lines)),
+        _section("Dose metrics", sections.metrics_table([result], names=names)),
+        _section(
+            "Dose–volume histograms",
+            figure(
+                dvh_figure(
+                    dvhs,
+                    prescription_gy=result.metrics.prescription_gy,
+                    dose_unit=result.dose_unit,
+                    colours=colours,
+                ),
+                f"Cumulative DVHs ({result.dose_unit}); dashed line: prescription.",
+            ),
+        ),
+        _section(
+            "Dose",
+            figure(
+                dose_slices_figure(
+                    patient,
+                    result.dose_gy,
+                    result.dose_grid,
+                    dose_unit=result.dose_unit,
+                    plan=result.plan,
+                    options=options,
+                ),
+                _slices_caption(options),
+            ),
+        ),
+    ]
+    body += _let_and_beam_sections(patient, result, beam_model, options, figure)
+    body.append(_plan_section(result, settings))
+    body.append(_footer(created))
+    return document(title, "".join(body))
+
+
+def render_comparison_report(
+    *,
+    patient: Patient,
+    results: Sequence[PlanResult],
+    beam_models: Mapping[str, BeamModel] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    warnings: Sequence[str] = (),
+    created: datetime | None = None,
+    options: ReportOptions | None = None,
+) -> str:
+    """The HTML text of :func:`write_comparison_report`."""
+    options = options or ReportOptions()
+    results = tuple(results)
+    _check_comparison(patient, results, beam_models or {})
+    names = _dvh_names(patient, results, options)
+    labels = " vs ".join(r.label for r in results)
+    title = title or f"ionbeam plan comparison: {patient.name}, {labels}"
+    unit = results[0].dose_unit
+    figure = _renderer(options)
+    colours = structure_colours(patient.structures)
+    top = max(float(r.dose_gy.max()) for r in results)
+    dvhs = {
+        r.label: structure_dvhs(
+            r.dose_gy, r.dose_grid, patient, names, max_dose_gy=1.05 * top if top > 0 else 1.0
+        )
+        for r in results
+    }
+    lines = [line for r in results for line in (*sections.automatic_warnings(r), *r.warnings)]
+    body = [
+        element("h1", escape(title)),
+        sections.comparison_facts_table(
+            patient, results, version=_version(), created=_date(created)
+        ),
+        _section("Warnings", sections.warnings_block([*lines, *map(str, warnings)])),
+        _section("Dose metrics", sections.metrics_table(results, names=names)),
+        _section(
+            "Dose–volume histograms",
+            figure(
+                dvh_comparison_figure(
+                    dvhs,
+                    prescription_gy=results[0].metrics.prescription_gy,
+                    dose_unit=unit,
+                    colours=colours,
+                ),
+                f"Cumulative DVHs ({unit}): "
+                + ", ".join(
+                    f"{r.label} {style}" for r, style in zip(results, _STYLE_NAMES, strict=False)
+                )
+                + "; thin dashed line: prescription.",
+            ),
+        ),
+        _section(
+            "Dose",
+            "".join(
+                figure(
+                    dose_slices_figure(
+                        patient,
+                        r.dose_gy,
+                        r.dose_grid,
+                        dose_unit=unit,
+                        plan=r.plan,
+                        max_dose_gy=top,
+                        title=f"Dose: {r.label}",
+                        options=options,
+                    ),
+                    _slices_caption(options) + " Same colour scale for all plans.",
+                )
+                for r in results
+            ),
+        ),
+        _section("Dose differences", _difference_figures(patient, results, options, figure)),
+    ]
+    for result in results:
+        beam_model = (beam_models or {}).get(result.label)
+        parts = _let_and_beam_sections(patient, result, beam_model, options, figure, level="h3")
+        body.append(_section(f"Plan {result.label}", "".join(parts) + _plan_tables(result)))
+    if settings:
+        body.append(_section("Run settings", sections.settings_table(settings)))
+    body.append(_footer(created))
+    return document(title, "".join(body))
+
+
+_STYLE_NAMES = ("solid", "dashed", "dotted", "dash-dotted")
+
+
+def _renderer(options: ReportOptions) -> Callable[[Figure, str], str]:
+    """A function turning a figure and its caption into an embedded ``<figure>``."""
+
+    def render(fig: Figure, caption: str) -> str:
+        title = fig.get_suptitle() or caption
+        return figure_block(figure_png(fig, dpi=options.dpi), caption=caption, alt=title)
+
+    return render
+
+
+def _section(heading: str, content: str, *, level: str = "h2") -> str:
+    return element("section", element(level, escape(heading)) + content)
+
+
+def _slices_caption(options: ReportOptions) -> str:
+    return (
+        f"Axial, coronal and sagittal planes through the target (radiological convention; "
+        f"R/L, A/P, S/I: patient directions); doses below "
+        f"{100 * options.dose_threshold_fraction:g} % of the maximum are not coloured; "
+        "arrows: beam directions."
+    )
+
+
+def _let_and_beam_sections(
+    patient: Patient,
+    result: PlanResult,
+    beam_model: BeamModel | None,
+    options: ReportOptions,
+    figure: Callable[[Figure, str], str],
+    *,
+    level: str = "h2",
+) -> list[str]:
+    parts = []
+    if result.let_d_kev_um is not None:
+        fig = let_slices_figure(
+            patient,
+            result.let_d_kev_um,
+            result.dose_gy,
+            result.dose_grid,
+            plan=result.plan,
+            title=f"LET_d: {result.label}",
+            options=options,
+        )
+        caption = (
+            f"Dose-averaged LET (keV/µm) where the dose exceeds "
+            f"{100 * options.dose_threshold_fraction:g} % of its maximum."
+        )
+        parts.append(_section("Dose-averaged LET", figure(fig, caption), level=level))
+    if options.bragg_curves and result.plan.n_spots:
+        fig = bragg_curves_figure(
+            result.plan, beam_model=beam_model, max_curves=options.max_bragg_curves
+        )
+        caption = "Integrated depth–dose in water of the plan's energies (no range shifter)."
+        parts.append(_section("Bragg curves", figure(fig, caption), level=level))
+    if options.spot_maps:
+        maps = "".join(
+            figure(
+                spot_maps_figure(beam, max_layers=options.max_layers_per_beam),
+                f"Spots of beam {beam.name} in the beam's-eye view at the isocentre; colour: "
+                "particles per spot; grey: spots of weight 0.",
+            )
+            for beam in result.plan.beams
+        )
+        parts.append(_section("Spot maps", maps, level=level))
+    return parts
+
+
+def _plan_section(result: PlanResult, settings: Mapping[str, Any] | None) -> str:
+    content = _plan_tables(result)
+    if settings:
+        content += element("h3", escape("Run settings")) + sections.settings_table(settings)
+    return _section("Plan", content)
+
+
+def _plan_tables(result: PlanResult) -> str:
+    return (
+        element("h3", escape("Beams"))
+        + sections.beams_table(result.plan)
+        + element("h3", escape("Plan settings"))
+        + sections.settings_table(result.plan.settings)
+    )
+
+
+def _difference_figures(
+    patient: Patient,
+    results: Sequence[PlanResult],
+    options: ReportOptions,
+    figure: Callable[[Figure, str], str],
+) -> str:
+    """Each plan after the first minus the first, on the first plan's dose grid."""
+    reference = results[0]
+    parts = []
+    for other in results[1:]:
+        dose = _on_grid(other.dose_gy, other.dose_grid, reference.dose_grid)
+        fig = dose_difference_figure(
+            patient,
+            dose,
+            reference.dose_gy,
+            reference.dose_grid,
+            labels=(other.label, reference.label),
+            dose_unit=reference.dose_unit,
+            options=options,
+        )
+        caption = (
+            f"{other.label} − {reference.label} ({reference.dose_unit}): red where "
+            f"{other.label} is higher, blue where {reference.label} is higher."
+        )
+        parts.append(figure(fig, caption))
+    return "".join(parts)
+
+
+def _on_grid(dose: np.ndarray, grid: Grid, target: Grid) -> np.ndarray:
+    return dose if grid == target else resample(dose, grid, target, fill_value=0.0)
+
+
+def _check_result(patient: Patient, result: PlanResult) -> None:
+    if not isinstance(patient, Patient):
+        raise ConfigError(f"patient must be an ionbeam Patient; got {type(patient).__name__}")
+    if not isinstance(result, PlanResult):
+        raise ConfigError(
+            f"result must be a PlanResult (ionbeam.report); got {type(result).__name__}"
+        )
+    low, high = patient.grid.extent_mm
+    dose_low, dose_high = result.dose_grid.extent_mm
+    if np.any(dose_high <= low) or np.any(dose_low >= high):
+        raise GridMismatchError(
+            f"{result.label}: the dose grid ({dose_low.round(1).tolist()} to "
+            f"{dose_high.round(1).tolist()} mm) does not overlap the CT ({low.round(1).tolist()} "
+            f"to {high.round(1).tolist()} mm); was the dose computed for this patient?"
+        )
+    for name in result.metrics.names:
+        patient.structures[name]  # metrics of a structure the patient lacks → UnknownNameError
+
+
+def _check_comparison(
+    patient: Patient, results: Sequence[PlanResult], beam_models: Mapping[str, BeamModel]
+) -> None:
+    if len(results) < 2:
+        raise ConfigError(f"a comparison needs at least two plans; got {len(results)}")
+    if len(results) > len(_STYLE_NAMES):
+        raise ConfigError(f"at most {len(_STYLE_NAMES)} plans can be compared; got {len(results)}")
+    for result in results:
+        _check_result(patient, result)
+    unique_labels(results)
+    kinds = {r.dose_kind for r in results}
+    if len(kinds) > 1:
+        raise ConfigError(
+            f"plans to compare must show the same kind of dose; got {sorted(kinds)}: compare "
+            "RBE-weighted with RBE-weighted (Gy(RBE)) or physical with physical (Gy)"
+        )
+    unknown = sorted(set(beam_models) - {r.label for r in results})
+    if unknown:
+        raise ConfigError(
+            f"beam_models has labels {unknown} that match no plan; the plans are "
+            f"{[r.label for r in results]}"
+        )
+
+
+def _dvh_names(
+    patient: Patient, results: Sequence[PlanResult], options: ReportOptions
+) -> list[str]:
+    """Structures of the metrics table and DVHs: ``options.structures`` or those evaluated."""
+    if options.structures is not None:
+        for name in options.structures:
+            patient.structures[name]  # raises UnknownNameError listing the known names
+        return list(options.structures)
+    return list(dict.fromkeys(name for r in results for name in r.metrics.names))
+
+
+def _version() -> str:
+    return __version__
+
+
+def _date(created: datetime | None) -> str:
+    moment = created if created is not None else datetime.now(UTC)
+    return moment.isoformat(timespec="seconds")
+
+
+def _footer(created: datetime | None) -> str:
+    return element(
+        "footer",
+        escape(
+            f"Generated by ionbeam {_version()} on {_date(created)}. "
+            "ionbeam is research software, not a medical "
+            "device."
+        ),
+    )
