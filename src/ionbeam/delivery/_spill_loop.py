@@ -1,0 +1,273 @@
+"""The spill-by-spill loop: synchrotron cycles, spills, energy steps, and the DDS kernel.
+
+Each cycle injects, ramps to the layer's energy and extracts one spill
+(the reduced spill model at that energy, scaled by the layer's intensity
+fraction: fewer particles per spill, same spill length). The DDS delivers
+spots until the layer is done or the spill is empty; an empty spill ends
+the cycle and the layer continues in the next one at the same energy. When
+a layer is done, the flat top ends (``variable_flat_top``; otherwise the
+rest of the spill is extracted and dumped) and the next layer gets a new
+cycle, unless multi-energy extraction lets it continue in the same flat
+top after an energy step (only downwards, only when the next layer's
+intensity limit allows the spill's intensity, only while particles remain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ionbeam.delivery import _delivery_kernels as kernels
+from ionbeam.delivery.options import DeliveryOptions
+from ionbeam.delivery.sequence import DeliverySequence
+from ionbeam.machine.facility import Machine
+
+__all__ = ["SpillTables", "Timing", "layer_intensity_fractions", "run_spills"]
+
+
+class SpillTables:
+    """Cumulative spill tables per energy (reduced spill model, computed once per energy)."""
+
+    def __init__(self, machine: Machine, particle: str, ramp: str) -> None:
+        self._machine, self._particle, self._ramp = machine, particle, ramp
+        self._tables: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    def table(self, energy_mev_u: float) -> tuple[np.ndarray, np.ndarray]:
+        """(time_s, cumulative particles) of a full-intensity spill at ``energy_mev_u``."""
+        if energy_mev_u not in self._tables:
+            spill = self._machine.spill_model(self._particle, energy_mev_u, ramp=self._ramp)
+            t = np.ascontiguousarray(spill.time_s, dtype=float)
+            self._tables[energy_mev_u] = (t, np.asarray(spill.cumulative_particles(t), float))
+        return self._tables[energy_mev_u]
+
+    def peak_intensity_pps(self, energy_mev_u: float) -> float:
+        """Highest extracted intensity of a full spill, particles/s."""
+        t, c = self.table(energy_mev_u)
+        return float(np.max(np.diff(c) / np.diff(t)))
+
+
+def layer_intensity_fractions(
+    sequence: DeliverySequence,
+    target: np.ndarray,
+    on_move_s: np.ndarray,
+    tables: SpillTables,
+    options: DeliveryOptions,
+) -> np.ndarray:
+    """Intensity fraction per layer: the smallest spot lasts ``min_spot_time_ms`` and (raster)
+    the particles arriving during a move stay below ``raster_max_transit_fraction`` of the
+    next spot's; clipped to [``min_intensity_fraction``, 1]."""
+    fractions = np.ones(sequence.n_layers)
+    t_min = options.min_spot_time_ms * 1e-3
+    for layer in range(sequence.n_layers):
+        lo, hi = sequence.layer_offsets[layer], sequence.layer_offsets[layer + 1]
+        if hi <= lo:
+            continue
+        peak = tables.peak_intensity_pps(float(sequence.layer_energy_mev_u[layer]))
+        counts = target[lo:hi].astype(float)
+        limit = 1.0
+        if t_min > 0:
+            limit = min(limit, counts.min() / (peak * t_min))
+        moving = on_move_s[lo:hi] > 0
+        if np.any(moving):
+            ratio = options.raster_max_transit_fraction * counts[moving]
+            limit = min(limit, float(np.min(ratio / (peak * on_move_s[lo:hi][moving]))))
+        fractions[layer] = min(max(limit, options.min_intensity_fraction), 1.0)
+    return fractions
+
+
+@dataclass
+class _Spill:
+    """Working state of the spill being extracted (local to one run)."""
+
+    index: int
+    beam: int
+    first_layer: int
+    energy: float
+    fraction: float
+    time_s: np.ndarray
+    cumulative: np.ndarray
+    cycle_start: float
+    start: float
+    start_energy: float
+    tau: float = 0.0
+    last_layer: int = -1
+    delivered: int = 0
+    chopped: float = 0.0
+
+
+@dataclass
+class Timing:
+    """What the loop produced: per scanned spot (delivery order) and per spill (lists)."""
+
+    start: np.ndarray
+    end: np.ndarray
+    delivered: np.ndarray
+    transit: np.ndarray
+    beam_on: np.ndarray
+    spill: np.ndarray
+    end_spill: np.ndarray
+    spills: dict[str, list] = field(default_factory=dict)
+
+
+class _Cycle:
+    """Cycle durations of one particle, as floats."""
+
+    def __init__(self, machine: Machine, particle: str) -> None:
+        self.cycle, self.particle = machine.cycle, particle
+
+    def ramp_down(self, energy: float) -> float:
+        return float(self.cycle.ramp_down_s(self.particle, energy))
+
+    def spill_start(self, energy: float) -> float:
+        return float(self.cycle.spill_start_s(self.particle, energy))
+
+    def step(self, from_energy: float, to_energy: float) -> float:
+        return float(self.cycle.gap_s(self.particle, from_energy, to_energy))
+
+
+_SPILL_COLUMNS = ("beam", "first_layer", "last_layer", "energy_mev_u", "intensity_fraction",
+                  "cycle_start_s", "start_s", "end_s", "particles", "delivered", "chopped",
+                  "unused")  # fmt: skip
+
+
+def run_spills(
+    sequence: DeliverySequence,
+    need: np.ndarray,
+    fractions: np.ndarray,
+    off_s: np.ndarray,
+    on_move_s: np.ndarray,
+    *,
+    machine: Machine,
+    particle: str,
+    tables: SpillTables,
+    options: DeliveryOptions,
+) -> Timing:
+    """Deliver the first ``need.size`` scanned spots (delivery order) spill by spill."""
+    m = need.size
+    timing = Timing(
+        start=np.full(m, np.nan), end=np.full(m, np.nan), delivered=np.zeros(m, np.int64),
+        transit=np.zeros(m, np.int64), beam_on=np.zeros(m), spill=np.full(m, -1, np.int64),
+        end_spill=np.full(m, -1, np.int64), spills={name: [] for name in _SPILL_COLUMNS},
+    )  # fmt: skip
+    cycle = _Cycle(machine, particle)
+    chopper = options.chopper_switch_ms * 1e-3
+    pause = options.extraction_when_off == "pause"
+    wall, spill, last_spot_end = 0.0, None, 0.0
+    for layer in range(sequence.n_layers):
+        lo = int(sequence.layer_offsets[layer])
+        hi = min(int(sequence.layer_offsets[layer + 1]), m)
+        if hi <= lo:
+            continue
+        beam = int(sequence.layer_beam[layer])
+        energy = float(sequence.layer_energy_mev_u[layer])
+        if spill is not None:
+            if _can_continue(spill, beam, energy, fractions[layer], machine):
+                wall += cycle.step(spill.energy, energy)
+                _step_energy(spill, energy, tables)
+            else:
+                end = _close(spill, timing, wall, options, interrupted=False)
+                wall = end + cycle.ramp_down(spill.energy)
+                if beam != spill.beam:
+                    wall = max(wall, last_spot_end + options.field_change_s)
+                spill = None
+        if spill is None:
+            spill = _open(len(timing.spills["beam"]), beam, layer, energy, fractions[layer],
+                          wall, cycle, tables)  # fmt: skip
+            wall = spill.start
+        spill.last_layer = layer
+        remaining = need[lo:hi].copy()
+        i = lo
+        while i < hi:
+            result = kernels.deliver_in_spill(
+                spill.time_s, spill.cumulative, spill.tau, wall, remaining[i - lo :],
+                off_s[i:hi], on_move_s[i:hi], chopper, pause,
+            )  # fmt: skip
+            touched, spill.tau, wall, chopped, empty = result[:5]
+            _store(timing, spill, i, touched, result[5:])
+            spill.chopped += chopped
+            remaining[i - lo : i - lo + touched] -= result[7][:touched]
+            i += touched
+            if touched and remaining[i - 1 - lo] > 0:
+                i -= 1  # the spill ran out during this spot: it continues in the next one
+            if empty and touched == 0 and spill.delivered == 0:
+                raise RuntimeError("a fresh spill delivered nothing; spill table is empty")
+            if empty:
+                end = _close(spill, timing, wall, options, interrupted=False, emptied=True)
+                spill = _open(len(timing.spills["beam"]), beam, layer, energy, fractions[layer],
+                              end + cycle.ramp_down(energy), cycle, tables)  # fmt: skip
+                wall = spill.start
+                spill.last_layer = layer
+        last_spot_end = wall
+    if spill is not None:
+        _close(spill, timing, wall, options, interrupted=m < sequence.spot.size)
+    return timing
+
+
+def _open(
+    index: int, beam: int, layer: int, energy: float, fraction: float, cycle_start: float,
+    cycle: _Cycle, tables: SpillTables,
+) -> _Spill:  # fmt: skip
+    t, c = tables.table(energy)
+    return _Spill(
+        index=index, beam=beam, first_layer=layer, last_layer=layer, energy=energy,
+        fraction=float(fraction), time_s=t, cumulative=c * fraction, cycle_start=cycle_start,
+        start=cycle_start + cycle.spill_start(energy), start_energy=energy,
+    )  # fmt: skip
+
+
+def _can_continue(
+    spill: _Spill, beam: int, energy: float, fraction: float, machine: Machine
+) -> bool:
+    """Multi-energy extraction: next layer in the same flat top?"""
+    if not machine.cycle.multi_energy_extraction or beam != spill.beam:
+        return False
+    left = spill.cumulative[-1] - kernels.cumulative_at(spill.time_s, spill.cumulative, spill.tau)
+    return energy < spill.energy and fraction >= spill.fraction and left >= 1.0
+
+
+def _step_energy(spill: _Spill, energy: float, tables: SpillTables) -> None:
+    """Continue the spill's extraction at ``energy`` from the particles already extracted."""
+    taken = kernels.cumulative_at(spill.time_s, spill.cumulative, spill.tau)
+    t, c = tables.table(energy)
+    spill.time_s, spill.cumulative, spill.energy = t, c * spill.fraction, energy
+    spill.tau = kernels.time_of_count(spill.time_s, spill.cumulative, taken)
+
+
+def _store(timing: Timing, spill: _Spill, i: int, touched: int, arrays: tuple) -> None:
+    start, end, delivered, transit, beam_on = (a[:touched] for a in arrays)
+    s = slice(i, i + touched)
+    timing.start[s] = np.where(np.isnan(timing.start[s]), start, timing.start[s])
+    timing.end[s] = np.where(np.isnan(end), timing.end[s], end)
+    timing.delivered[s] += delivered
+    timing.transit[s] += transit
+    timing.beam_on[s] += beam_on
+    timing.spill[s] = np.where(timing.spill[s] < 0, spill.index, timing.spill[s])
+    timing.end_spill[s] = spill.index
+    spill.delivered += int(delivered.sum())
+
+
+def _close(
+    spill: _Spill,
+    timing: Timing,
+    wall: float,
+    options: DeliveryOptions,
+    *,
+    interrupted: bool,
+    emptied: bool = False,
+) -> float:
+    """Log the spill; returns when its flat top ends."""
+    extracted = kernels.cumulative_at(spill.time_s, spill.cumulative, spill.tau)
+    end = wall
+    if not (options.variable_flat_top or interrupted or emptied):
+        end = wall + max(float(spill.time_s[-1]) - spill.tau, 0.0)
+    row = {
+        "beam": spill.beam, "first_layer": spill.first_layer, "last_layer": spill.last_layer,
+        "energy_mev_u": spill.start_energy, "intensity_fraction": spill.fraction,
+        "cycle_start_s": spill.cycle_start, "start_s": spill.start, "end_s": end,
+        "particles": float(spill.cumulative[-1]), "delivered": spill.delivered,
+        "chopped": spill.chopped, "unused": max(float(spill.cumulative[-1]) - extracted, 0.0),
+    }  # fmt: skip
+    for name, value in row.items():
+        timing.spills[name].append(value)
+    return end
