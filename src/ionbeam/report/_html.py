@@ -20,6 +20,7 @@ from pathlib import Path
 from ionbeam.errors import ConfigError
 
 __all__ = [
+    "check_destination",
     "document",
     "element",
     "escape",
@@ -137,15 +138,23 @@ def document(title: str, body: str) -> str:
     )
 
 
-def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder,
-    renamed into place: a failure never leaves a half-written file."""
+def check_destination(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, after checking that it is a file name in an existing folder
+    (checked before the figures are drawn, so a bad path fails fast)."""
     target = Path(path)
     if target.is_dir():
         raise ConfigError(f"{target} is a folder; give the path of the HTML file to write")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise ConfigError(f"cannot write {target}: folder {folder} does not exist; create it first")
+    return target
+
+
+def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder,
+    renamed into place: a failure never leaves a half-written file."""
+    target = check_destination(path)
+    folder = target.parent if str(target.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:

@@ -24,7 +24,14 @@ from ionbeam.errors import ConfigError, GridMismatchError
 from ionbeam.machine.beam_model import BeamModel
 from ionbeam.patient import Grid, Patient, resample
 from ionbeam.report import _sections as sections
-from ionbeam.report._html import document, element, escape, figure_block, write_text_atomically
+from ionbeam.report._html import (
+    check_destination,
+    document,
+    element,
+    escape,
+    figure_block,
+    write_text_atomically,
+)
 from ionbeam.report._style import figure_png, structure_colours
 from ionbeam.report.beam_plots import bragg_curves_figure, spot_maps_figure
 from ionbeam.report.dvh_plots import dvh_comparison_figure, dvh_figure, structure_dvhs
@@ -58,6 +65,7 @@ def write_report(
     ``settings``: the run's settings, shown as a table; ``warnings``: extra
     lines for the warnings section; ``created``: the date shown (default now).
     """
+    check_destination(path)
     text = render_report(
         patient=patient,
         result=result,
@@ -88,6 +96,7 @@ def write_comparison_report(
 
     ``beam_models`` maps a result's label to its beam model (for its Bragg curves).
     """
+    check_destination(path)
     text = render_comparison_report(
         patient=patient,
         results=results,
