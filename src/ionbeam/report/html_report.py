@@ -127,40 +127,14 @@ def render_report(
     names = _dvh_names(patient, [result], options)
     title = title or f"ionbeam plan report: {patient.name}, {result.plan.particle}"
     figure = _renderer(options)
-    colours = structure_colours(patient.structures)
-    dvhs = structure_dvhs(result.dose_gy, result.dose_grid, patient, names)
     lines = [*sections.automatic_warnings(result), *result.warnings, *map(str, warnings)]
     body = [
         element("h1", escape(title)),
         sections.facts_table(patient, result, version=_version(), created=_date(created)),
         _section("Warnings", sections.warnings_block(lines)),
         _section("Dose metrics", sections.metrics_table([result], names=names)),
-        _section(
-            "Dose–volume histograms",
-            figure(
-                dvh_figure(
-                    dvhs,
-                    prescription_gy=result.metrics.prescription_gy,
-                    dose_unit=result.dose_unit,
-                    colours=colours,
-                ),
-                f"Cumulative DVHs ({result.dose_unit}); dashed line: prescription.",
-            ),
-        ),
-        _section(
-            "Dose",
-            figure(
-                dose_slices_figure(
-                    patient,
-                    result.dose_gy,
-                    result.dose_grid,
-                    dose_unit=result.dose_unit,
-                    plan=result.plan,
-                    options=options,
-                ),
-                _slices_caption(options),
-            ),
-        ),
+        _dvh_section(patient, [result], names, figure),
+        _dose_section(patient, [result], options, figure),
     ]
     body += _let_and_beam_sections(patient, result, beam_model, options, figure)
     body.append(_plan_section(result, settings))
@@ -186,16 +160,7 @@ def render_comparison_report(
     names = _dvh_names(patient, results, options)
     labels = " vs ".join(r.label for r in results)
     title = title or f"ionbeam plan comparison: {patient.name}, {labels}"
-    unit = results[0].dose_unit
     figure = _renderer(options)
-    colours = structure_colours(patient.structures)
-    top = max(float(r.dose_gy.max()) for r in results)
-    dvhs = {
-        r.label: structure_dvhs(
-            r.dose_gy, r.dose_grid, patient, names, max_dose_gy=1.05 * top if top > 0 else 1.0
-        )
-        for r in results
-    }
     lines = [line for r in results for line in (*sections.automatic_warnings(r), *r.warnings)]
     body = [
         element("h1", escape(title)),
@@ -204,41 +169,8 @@ def render_comparison_report(
         ),
         _section("Warnings", sections.warnings_block([*lines, *map(str, warnings)])),
         _section("Dose metrics", sections.metrics_table(results, names=names)),
-        _section(
-            "Dose–volume histograms",
-            figure(
-                dvh_comparison_figure(
-                    dvhs,
-                    prescription_gy=results[0].metrics.prescription_gy,
-                    dose_unit=unit,
-                    colours=colours,
-                ),
-                f"Cumulative DVHs ({unit}): "
-                + ", ".join(
-                    f"{r.label} {style}" for r, style in zip(results, _STYLE_NAMES, strict=False)
-                )
-                + "; thin dashed line: prescription.",
-            ),
-        ),
-        _section(
-            "Dose",
-            "".join(
-                figure(
-                    dose_slices_figure(
-                        patient,
-                        r.dose_gy,
-                        r.dose_grid,
-                        dose_unit=unit,
-                        plan=r.plan,
-                        max_dose_gy=top,
-                        title=f"Dose: {r.label}",
-                        options=options,
-                    ),
-                    _slices_caption(options) + " Same colour scale for all plans.",
-                )
-                for r in results
-            ),
-        ),
+        _dvh_section(patient, results, names, figure),
+        _dose_section(patient, results, options, figure),
         _section("Dose differences", _difference_figures(patient, results, options, figure)),
     ]
     for result in results:
@@ -252,6 +184,52 @@ def render_comparison_report(
 
 
 _STYLE_NAMES = ("solid", "dashed", "dotted", "dash-dotted")
+
+
+def _dvh_section(
+    patient: Patient,
+    results: Sequence[PlanResult],
+    names: Sequence[str],
+    figure: Callable[[Figure, str], str],
+) -> str:
+    """The DVHs of all plans on one axis, on common dose bins."""
+    top = max(float(r.dose_gy.max()) for r in results)
+    bins_top = 1.05 * top if top > 0 else 1.0
+    dvhs = {r.label: structure_dvhs(r.dose_gy, r.dose_grid, patient, names, max_dose_gy=bins_top)
+            for r in results}  # fmt: skip
+    unit = results[0].dose_unit
+    prescription = results[0].metrics.prescription_gy
+    colours = structure_colours(patient.structures)
+    if len(results) == 1:
+        fig = dvh_figure(dvhs[results[0].label], prescription_gy=prescription, dose_unit=unit,
+                         colours=colours)  # fmt: skip
+        caption = f"Cumulative DVHs ({unit}); dashed line: prescription."
+    else:
+        fig = dvh_comparison_figure(dvhs, prescription_gy=prescription, dose_unit=unit,
+                                    colours=colours)  # fmt: skip
+        styles = ", ".join(f"{r.label} {s}" for r, s in zip(results, _STYLE_NAMES, strict=False))
+        caption = f"Cumulative DVHs ({unit}): {styles}; thin dashed line: prescription."
+    return _section("Dose–volume histograms", figure(fig, caption))
+
+
+def _dose_section(
+    patient: Patient,
+    results: Sequence[PlanResult],
+    options: ReportOptions,
+    figure: Callable[[Figure, str], str],
+) -> str:
+    """The dose of each plan, on one colour scale when there are several."""
+    top = max(float(r.dose_gy.max()) for r in results)
+    several = len(results) > 1
+    caption = _slices_caption(options) + (" Same colour scale for all plans." if several else "")
+    parts = [
+        figure(dose_slices_figure(patient, r.dose_gy, r.dose_grid, dose_unit=r.dose_unit,
+                                  plan=r.plan, max_dose_gy=top,
+                                  title=f"Dose: {r.label}" if several else "Dose",
+                                  options=options), caption)
+        for r in results
+    ]  # fmt: skip
+    return _section("Dose", "".join(parts))
 
 
 def _renderer(options: ReportOptions) -> Callable[[Figure, str], str]:
