@@ -2,9 +2,9 @@
 
 The DDS stops a spot when the primary chamber's reading reaches the spot's
 count. A primary reading g₁·n + s₁√n·ξ₁ (see :class:`MonitorChamber`) that
-reaches the target T means the spot really received
-n = round((T − s₁√T·ξ₁)/g₁) particles: a calibrated, noise-free primary
-delivers exactly T; a miscalibrated one delivers T/g₁, which the secondary
+reaches the target T means the spot really received the n (rounded to a
+whole particle) that solves g₁·n + s₁√n·ξ₁ = T: a calibrated, noise-free
+primary delivers exactly T; a miscalibrated one T/g₁, which the secondary
 chamber (reading g₂·n + s₂√n·ξ₂) reveals. The interlock compares the two
 readings spot by spot and cumulatively over the field (see
 :class:`MonitorSystem`); the first spot that trips it is the last one
@@ -57,7 +57,10 @@ def read_monitors(
         xi = np.zeros((2, target.size))
     p, s = monitors.primary, monitors.secondary
     t = target.astype(float)
-    n = np.rint((t - p.signal_spread * np.sqrt(t) * xi[0]) / p.gain)
+    # The primary reads g·n + s·√n·ξ; the DDS stops when that reaches T: solve for √n.
+    b = p.signal_spread * xi[0]
+    root_n = (-b + np.sqrt(b * b + 4.0 * p.gain * t)) / (2.0 * p.gain)
+    n = np.rint(root_n * root_n)
     delivered = np.maximum(n, 1.0).astype(np.int64)
     root = np.sqrt(delivered.astype(float))
     primary = p.gain * delivered + p.signal_spread * root * xi[0]

@@ -144,7 +144,7 @@ class DeliveryOptions:
     chopper_switch_ms: float = 0.1
     min_spot_time_ms: float = 0.1
     raster_beam_off_distance_mm: float = 10.0
-    raster_max_transit_fraction: float = 0.1
+    raster_max_transit_fraction: float = 0.5
     min_intensity_fraction: float = 0.01
     field_change_s: float = 0.0
     monitors: MonitorSystem = field(default_factory=MonitorSystem)

@@ -1,0 +1,139 @@
+"""``ionbeam deliver``: one fraction of a plan, spill by spill, on the synchrotron."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run"]
+
+#: Exit status when the simulated interlock stopped the delivery.
+INTERLOCK_STATUS = 3
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``deliver`` sub-command."""
+    parser = subparsers.add_parser(
+        "deliver",
+        help="simulate the delivery of a plan spill by spill (times, spills, delivery record)",
+        description=(
+            "Sequence a plan (layers from high to low energy, optimised scan paths), deliver "
+            "it spill by spill as the dose delivery system does (two monitor chambers, chopper, "
+            "interlock), print the totals and write the delivery record (spots, spills, layers, "
+            "summary.json) and a timeline figure. Exit status 3 when the simulated interlock "
+            "stopped the delivery."
+        ),
+    )
+    parser.add_argument("plan", type=Path, metavar="PLAN_DIR", help="plan folder or plan.json")
+    parser.add_argument("--machine", help="cnao or pimms (default: the plan's machine)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--out", type=Path, help="record folder (default: PLAN_DIR/delivery)")
+    parser.add_argument("--scan", choices=("spot", "raster"), default="spot",
+                        help="beam off (spot) or on (raster) during moves")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of the monitor-chamber noise")
+    parser.add_argument("--path", choices=("optimised", "serpentine", "plan"),
+                        default="optimised", help="scan path within a layer")  # fmt: skip
+    parser.add_argument(
+        "--below-minimum", choices=("refuse", "round", "round-up", "drop"), default="refuse",
+        help="spots below the machine's minimum particles: refuse (default), round to 0 or "
+        "the minimum, round up, or drop",
+    )  # fmt: skip
+    parser.add_argument("--format", choices=("csv", "json", "parquet"), default="csv",
+                        help="format of the record tables (default csv)")  # fmt: skip
+    parser.add_argument("--multi-energy", action="store_true",
+                        help="multi-energy extraction (layers share a flat top)")  # fmt: skip
+    parser.add_argument("--spill-length", type=float, help="spill length, s (default: machine's)")
+    parser.add_argument("--no-figure", action="store_true", help="do not write timeline.png")
+    parser.set_defaults(handler=run)
+
+
+def _deliver(args: argparse.Namespace) -> tuple[Any, Path]:
+    import numpy as np
+
+    from ionbeam.delivery import DeliveryOptions, deliver_plan
+    from ionbeam.errors import ConfigError
+    from ionbeam.io.plan_json import read_plan_json
+    from ionbeam.machine.facility import get_machine
+
+    plan = read_plan_json(args.plan)
+    machine = get_machine(args.machine or plan.machine)
+    if args.spill_length is not None:
+        if not (np.isfinite(args.spill_length) and args.spill_length > 0):
+            raise ConfigError(
+                f"--spill-length must be a positive number of s; got {args.spill_length}"
+            )
+        machine = machine.with_cycle(spill_length_s=args.spill_length)
+    options = DeliveryOptions(
+        scan_mode=args.scan,
+        scan_path=args.path,
+        below_minimum=args.below_minimum,
+        multi_energy_extraction=True if args.multi_energy else None,
+    )
+    record = deliver_plan(plan, machine, options=options, rng=np.random.default_rng(args.seed))
+    folder = args.plan if args.plan.is_dir() else args.plan.parent
+    return record, args.out or folder / "delivery"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``ionbeam deliver``."""
+    import sys
+
+    from ionbeam.cli._output import print_json, print_table
+    from ionbeam.delivery.timeline import timeline_figure
+    from ionbeam.delivery.writers import write_record
+
+    record, out = _deliver(args)
+    extra = []
+    if not args.no_figure:
+        figure = timeline_figure(record)
+        extra.append(("timeline.png", lambda path: figure.savefig(path, dpi=120)))
+    try:
+        files = write_record(record, out, formats=(args.format,), extra=extra)
+    finally:
+        if not args.no_figure:
+            import matplotlib.pyplot as plt
+
+            plt.close(figure)
+    summary = record.summary()
+    if args.json:
+        print_json({**summary, "out": str(out), "files": [str(f) for f in files]})
+    else:
+        _print_tables(summary, print_table)
+        print(f"delivery record written to {out}")
+    if record.interlock is not None:
+        print(f"ionbeam: interlock: {record.interlock.reason} (spot {record.interlock.spot}, "
+              f"t = {record.interlock.time_s:.3f} s)", file=sys.stderr)  # fmt: skip
+        return INTERLOCK_STATUS
+    return 0
+
+
+_TOTALS = (
+    ("fraction_time_s", "delivery time per fraction", "s"),
+    ("beam_on_s", "beam-on time", "s"),
+    ("layer_switching_s", "layer switching time", "s"),
+    ("n_cycles", "synchrotron cycles (= spills)", ""),
+    ("n_layers", "energy layers", ""),
+    ("n_spots", "spots delivered", ""),
+    ("planned_particles", "planned particles", ""),
+    ("delivered_particles", "delivered particles", ""),
+    ("primary_reading", "primary chamber reading", "particles"),
+    ("secondary_reading", "secondary chamber reading", "particles"),
+    ("chopped_particles", "dumped by the chopper", "particles"),
+    ("unused_particles", "unused at spill ends", "particles"),
+    ("spots_raised_to_minimum", "spots raised to the minimum", ""),
+    ("spots_lowered_to_zero", "spots lowered to zero", ""),
+)
+
+
+def _print_tables(summary: dict[str, Any], print_table: Any) -> None:
+    title = f"{summary['machine']}: {summary['particle']}, {summary['scan_mode']} scanning"
+    print_table(title, ("quantity", "value", "unit"),
+                [(name, summary[key], unit) for key, name, unit in _TOTALS])  # fmt: skip
+    rows = [
+        (f["name"], f["n_layers"], f["n_spills"], f["n_spots"], f["beam_on_s"],
+         f["layer_switching_s"], f["refill_s"], f["delivery_time_s"])
+        for f in summary["fields"]
+    ]  # fmt: skip
+    print_table("fields", ("field", "layers", "spills", "spots", "beam on (s)", "switching (s)",
+                           "refill (s)", "delivery (s)"), rows)  # fmt: skip
