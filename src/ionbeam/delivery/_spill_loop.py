@@ -150,58 +150,89 @@ def run_spills(
         transit=np.zeros(m, np.int64), beam_on=np.zeros(m), spill=np.full(m, -1, np.int64),
         end_spill=np.full(m, -1, np.int64), spills={name: [] for name in _SPILL_COLUMNS},
     )  # fmt: skip
-    cycle = _Cycle(machine, particle)
-    chopper = options.chopper_switch_ms * 1e-3
-    pause = options.extraction_when_off == "pause"
-    wall, spill, last_spot_end = 0.0, None, 0.0
+    run = _Run(timing, machine, _Cycle(machine, particle), tables, options, off_s, on_move_s)
     for layer in range(sequence.n_layers):
         lo = int(sequence.layer_offsets[layer])
         hi = min(int(sequence.layer_offsets[layer + 1]), m)
-        if hi <= lo:
-            continue
-        beam = int(sequence.layer_beam[layer])
-        energy = float(sequence.layer_energy_mev_u[layer])
-        if spill is not None:
-            if _can_continue(spill, beam, energy, fractions[layer], machine):
-                wall += cycle.step(spill.energy, energy)
-                _step_energy(spill, energy, tables)
-            else:
-                end = _close(spill, timing, wall, options, interrupted=False)
-                wall = end + cycle.ramp_down(spill.energy)
-                if beam != spill.beam:
-                    wall = max(wall, last_spot_end + options.field_change_s)
-                spill = None
-        if spill is None:
-            spill = _open(len(timing.spills["beam"]), beam, layer, energy, fractions[layer],
-                          wall, cycle, tables)  # fmt: skip
-            wall = spill.start
-        spill.last_layer = layer
-        remaining = need[lo:hi].copy()
-        i = lo
-        while i < hi:
-            result = kernels.deliver_in_spill(
-                spill.time_s, spill.cumulative, spill.tau, wall, remaining[i - lo :],
-                off_s[i:hi], on_move_s[i:hi], chopper, pause,
-            )  # fmt: skip
-            touched, spill.tau, wall, chopped, empty = result[:5]
-            _store(timing, spill, i, touched, result[5:])
-            spill.chopped += chopped
-            remaining[i - lo : i - lo + touched] -= result[7][:touched]
-            i += touched
-            if touched and remaining[i - 1 - lo] > 0:
-                i -= 1  # the spill ran out during this spot: it continues in the next one
-            if empty and touched == 0 and spill.delivered == 0:
-                raise RuntimeError("a fresh spill delivered nothing; spill table is empty")
-            if empty:
-                end = _close(spill, timing, wall, options, interrupted=False, emptied=True)
-                spill = _open(len(timing.spills["beam"]), beam, layer, energy, fractions[layer],
-                              end + cycle.ramp_down(energy), cycle, tables)  # fmt: skip
-                wall = spill.start
-                spill.last_layer = layer
-        last_spot_end = wall
-    if spill is not None:
-        _close(spill, timing, wall, options, interrupted=m < sequence.spot.size)
+        if hi > lo:
+            beam = int(sequence.layer_beam[layer])
+            energy = float(sequence.layer_energy_mev_u[layer])
+            run.start_layer(layer, beam, energy, float(fractions[layer]))
+            run.deliver_layer(need[lo:hi], lo)
+    run.finish(interrupted=m < sequence.spot.size)
     return timing
+
+
+class _Run:
+    """The working state of one delivery: the clock and the spill being extracted."""
+
+    def __init__(
+        self, timing: Timing, machine: Machine, cycle: _Cycle, tables: SpillTables,
+        options: DeliveryOptions, off_s: np.ndarray, on_move_s: np.ndarray,
+    ) -> None:  # fmt: skip
+        self.timing, self.machine, self.cycle, self.tables = timing, machine, cycle, tables
+        self.options, self.off_s, self.on_move_s = options, off_s, on_move_s
+        self.chopper_s = options.chopper_switch_ms * 1e-3
+        self.pause = options.extraction_when_off == "pause"
+        self.wall = 0.0
+        self.last_spot_end = 0.0
+        self.layer_fraction = 1.0
+        self.spill: _Spill | None = None
+
+    def start_layer(self, layer: int, beam: int, energy: float, fraction: float) -> None:
+        """Continue the flat top (multi-energy extraction) or end it and start a new cycle."""
+        self.layer_fraction = fraction
+        spill = self.spill
+        if spill is not None and _can_continue(spill, beam, energy, fraction, self.machine):
+            self.wall += self.cycle.step(spill.energy, energy)
+            _step_energy(spill, energy, self.tables)
+        else:
+            cycle_start = self.wall
+            if spill is not None:
+                end = _close(spill, self.timing, self.wall, self.options, interrupted=False)
+                cycle_start = end + self.cycle.ramp_down(spill.energy)
+                if beam != spill.beam:
+                    cycle_start = max(cycle_start, self.last_spot_end + self.options.field_change_s)
+            self._open(beam, layer, energy, fraction, cycle_start)
+        self.spill.last_layer = layer  # type: ignore[union-attr]
+
+    def _open(self, beam: int, layer: int, energy: float, fraction: float, cycle_start: float):
+        self.spill = _open(len(self.timing.spills["beam"]), beam, layer, energy, fraction,
+                           cycle_start, self.cycle, self.tables)  # fmt: skip
+        self.wall = self.spill.start
+
+    def deliver_layer(self, need: np.ndarray, offset: int) -> None:
+        """Deliver one layer's spots (``need``, scan order, starting at ``offset``)."""
+        remaining = need.copy()
+        hi = offset + need.size
+        i = offset
+        while i < hi:
+            spill = self.spill
+            assert spill is not None  # opened by start_layer
+            result = kernels.deliver_in_spill(
+                spill.time_s, spill.cumulative, spill.tau, self.wall, remaining[i - offset :],
+                self.off_s[i:hi], self.on_move_s[i:hi], self.chopper_s, self.pause,
+            )  # fmt: skip
+            touched, spill.tau, self.wall, chopped, empty = result[:5]
+            _store(self.timing, spill, i, touched, result[5:])
+            spill.chopped += chopped
+            remaining[i - offset : i - offset + touched] -= result[7][:touched]
+            i += touched
+            if touched and remaining[i - 1 - offset] > 0:
+                i -= 1  # the spill ran out during this spot: it continues in the next one
+            if empty:
+                if touched == 0 and spill.delivered == 0:
+                    raise RuntimeError("a fresh spill delivered nothing: empty spill table")
+                end = _close(spill, self.timing, self.wall, self.options, interrupted=False,
+                             emptied=True)  # fmt: skip
+                self._open(spill.beam, spill.last_layer, spill.energy, self.layer_fraction,
+                           end + self.cycle.ramp_down(spill.energy))  # fmt: skip
+        self.last_spot_end = self.wall
+
+    def finish(self, *, interrupted: bool) -> None:
+        """Log the last spill."""
+        if self.spill is not None:
+            _close(self.spill, self.timing, self.wall, self.options, interrupted=interrupted)
 
 
 def _open(

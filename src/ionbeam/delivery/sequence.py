@@ -18,7 +18,7 @@ from ionbeam.delivery.scan_path import scan_path
 from ionbeam.delivery.spot_counts import SpotCounts, spot_counts
 from ionbeam.errors import MachineLimitError
 from ionbeam.machine.energy_library import EnergyLibrary
-from ionbeam.machine.facility import Machine
+from ionbeam.machine.facility import Machine, ScanningSystem
 from ionbeam.planning.plan import Plan
 
 __all__ = ["ENERGY_TOLERANCE_MEV_U", "DeliverySequence", "delivery_sequence"]
@@ -80,6 +80,17 @@ def _library_energies(library: EnergyLibrary, energy: np.ndarray) -> np.ndarray:
     return nearest
 
 
+def _layer_moves(
+    x: np.ndarray, y: np.ndarray, order: np.ndarray, scanning: ScanningSystem
+) -> tuple[np.ndarray, np.ndarray]:
+    """Travel time without settling (s) and straight-line length (mm) of each move."""
+    dx = np.diff(x[order], prepend=x[order[:1]])
+    dy = np.diff(y[order], prepend=y[order[:1]])
+    travel = np.maximum(np.abs(dx) / scanning.speed_x_mm_per_ms,
+                        np.abs(dy) / scanning.speed_y_mm_per_ms) * 1e-3  # fmt: skip
+    return travel, np.hypot(dx, dy)
+
+
 def delivery_sequence(
     plan: Plan, machine: Machine, *, options: DeliveryOptions | None = None
 ) -> DeliverySequence:
@@ -99,37 +110,28 @@ def delivery_sequence(
     y = np.concatenate([b.spots.y_mm for b in plan.beams])
 
     layer_of = np.full(plan.n_spots, -1, dtype=np.int64)
-    columns: dict[str, list[np.ndarray]] = {"spot": [], "move": [], "travel": [], "dist": []}
-    layer_beam, layer_energy, layer_path, layer_plan, offsets = [], [], [], [], [0]
-    scanning = machine.scanning
+    columns: dict[str, list] = {k: [] for k in ("spot", "move", "travel", "dist", "beam",
+                                                "energy", "path", "plan")}  # fmt: skip
     for b in range(len(plan.beams)):
         in_beam = np.flatnonzero(beam_of == b)
         for e in np.unique(energy[in_beam])[::-1]:
             members = in_beam[energy[in_beam] == e]
-            layer_of[members] = len(layer_beam)
+            layer_of[members] = len(columns["beam"])
             active = members[counts.target[members] > 0]
-            path = scan_path(x[active], y[active], scanning, method=options.scan_path)
+            path = scan_path(x[active], y[active], machine.scanning, method=options.scan_path)
             order = active[path.order]
-            dx, dy = (
-                np.diff(x[order], prepend=x[order[:1]]),
-                np.diff(y[order], prepend=y[order[:1]]),
-            )
-            travel = np.maximum(np.abs(dx) / scanning.speed_x_mm_per_ms,
-                                np.abs(dy) / scanning.speed_y_mm_per_ms) * 1e-3  # fmt: skip
-            columns["spot"].append(order)
-            columns["move"].append(np.asarray(path.move_time_s))
-            columns["travel"].append(travel)
-            columns["dist"].append(np.hypot(dx, dy))
-            layer_beam.append(b)
-            layer_energy.append(float(e))
-            layer_path.append(path.method)
-            layer_plan.append(path.plan_time_s)
-            offsets.append(offsets[-1] + order.size)
+            travel, distance = _layer_moves(x, y, order, machine.scanning)
+            for name, value in (("spot", order), ("move", np.asarray(path.move_time_s)),
+                                ("travel", travel), ("dist", distance), ("beam", b),
+                                ("energy", float(e)), ("path", path.method),
+                                ("plan", path.plan_time_s)):  # fmt: skip
+                columns[name].append(value)
 
     def joined(name: str, dtype: type) -> np.ndarray:
         parts = columns[name]
         return np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype=dtype)
 
+    sizes = [order.size for order in columns["spot"]]
     return DeliverySequence(
         beam=beam_of.astype(np.int64),
         layer=layer_of,
@@ -139,9 +141,9 @@ def delivery_sequence(
         move_s=joined("move", float),
         travel_s=joined("travel", float),
         distance_mm=joined("dist", float),
-        layer_beam=np.asarray(layer_beam, dtype=np.int64),
-        layer_energy_mev_u=np.asarray(layer_energy, dtype=float),
-        layer_offsets=np.asarray(offsets, dtype=np.int64),
-        layer_path=tuple(layer_path),
-        layer_plan_move_s=np.asarray(layer_plan, dtype=float),
+        layer_beam=np.asarray(columns["beam"], dtype=np.int64),
+        layer_energy_mev_u=np.asarray(columns["energy"], dtype=float),
+        layer_offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        layer_path=tuple(columns["path"]),
+        layer_plan_move_s=np.asarray(columns["plan"], dtype=float),
     )
