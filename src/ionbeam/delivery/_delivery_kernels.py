@@ -69,7 +69,11 @@ def deliver_in_spill(
     partly when ``empty``), the new clocks, particles dumped by the chopper,
     whether the spill ran out, and per touched spot its start and end (NaN
     when not finished), particles delivered in this spill, particles that
-    arrived while the magnets were still moving, and beam-on time.
+    arrived while the magnets were still moving, and beam-on time. A raster
+    spot whose count is reached before the magnets arrive is complete at once
+    (all its particles were transit particles), and the next move is timed
+    from that spot's position: an approximation (the real path is shorter)
+    that the raster intensity limit keeps rare.
     """
     n = need.size
     start = np.full(n, np.nan)

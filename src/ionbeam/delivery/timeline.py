@@ -18,12 +18,14 @@ def beam_on_intervals(record: DeliveryRecord) -> np.ndarray:
     """Beam-on intervals (n, 2) in s, sorted and merged where they touch; a spot that a
     spill's end interrupted contributes its parts within spills only."""
     spots, spills = record.spots, record.spills
+    chopper_s = record.options.chopper_switch_ms * 1e-3
     done = np.flatnonzero(np.isfinite(spots.end_s) & (spots.scan_position >= 0))
     whole = done[spots.spill[done] == spots.end_spill[done]]
     parts = [np.column_stack([spots.start_s[whole], spots.end_s[whole]])]
     for i in done[spots.spill[done] != spots.end_spill[done]]:
         first, last = int(spots.spill[i]), int(spots.end_spill[i])
-        starts = [spots.start_s[i], *spills.start_s[first + 1 : last + 1]]
+        resumed = spills.start_s[first + 1 : last + 1] + chopper_s  # beam on after the chopper
+        starts = [spots.start_s[i], *resumed]
         ends = [*spills.end_s[first:last], spots.end_s[i]]
         parts.append(np.column_stack([starts, ends]))
     intervals = np.concatenate(parts) if parts else np.empty((0, 2))

@@ -88,3 +88,19 @@ def test_timeline(record, tmp_path: Path) -> None:
     # spot scanning: one interval per spot, together the beam-on time
     assert len(intervals) == int(np.sum(record.spots.scan_position >= 0))
     assert np.sum(intervals[:, 1] - intervals[:, 0]) == pytest.approx(record.beam_on_s, rel=1e-9)
+
+
+def test_beam_on_intervals_of_spots_split_across_spills(machine, make_plan, ideal) -> None:
+    plan = make_plan("carbon", [(0, 4.5e7)])
+    split = deliver_plan(plan, machine, options=ideal(extraction_when_off="pause"))
+    assert np.any(split.spots.spill != split.spots.end_spill)
+    intervals = beam_on_intervals(split)
+    assert np.sum(intervals[:, 1] - intervals[:, 0]) == pytest.approx(split.beam_on_s, rel=1e-9)
+    for k in range(len(split.spills)):  # the beam is on only within spills
+        inside = (intervals[:, 0] >= split.spills.start_s[k] - 1e-12) & (
+            intervals[:, 1] <= split.spills.end_s[k] + 1e-12
+        )
+        overlapping = (intervals[:, 0] < split.spills.end_s[k]) & (
+            intervals[:, 1] > split.spills.start_s[k]
+        )
+        np.testing.assert_array_equal(inside[overlapping], True)
