@@ -86,6 +86,8 @@ def main() -> None:
               f"{plan.weights.sum():.3g} particles")  # fmt: skip
         _run("spot scanning", plan, machine, DeliveryOptions())
         _run("raster scanning", plan, machine, DeliveryOptions(scan_mode="raster"))
+        _run("raster, intensity not lowered", plan, machine,
+             DeliveryOptions(scan_mode="raster", raster_max_transit_fraction=1e9))  # fmt: skip
         _run("spot, multi-energy extraction", plan, machine,
              DeliveryOptions(multi_energy_extraction=True))  # fmt: skip
         _run("spot, plan order (no optimiser)", plan, machine, DeliveryOptions(scan_path="plan"))
