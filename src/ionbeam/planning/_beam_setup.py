@@ -18,7 +18,7 @@ from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam
-from ionbeam.planning.raytrace import WeplLattice, fan_coordinates_and_wepl, wepl_lattice
+from ionbeam.planning.raytrace import fan_coordinates_and_wepl, wepl_lattice
 
 __all__ = ["DEFAULT_RANGE_SHIFTER_DISTANCE_MM", "BeamSetup", "setup_beam"]
 
@@ -29,34 +29,27 @@ DEFAULT_RANGE_SHIFTER_DISTANCE_MM = 500.0
 
 @dataclass(frozen=True, eq=False)
 class BeamSetup:
-    """Arrays for the kernels of one beam (voxels sorted by isocentre-plane cell)."""
+    """The kernels' inputs for one beam, as the tuples :mod:`._dose_kernels` takes:
+    ``spots``, ``voxels`` (sorted by isocentre-plane cell), ``cells``, ``split``
+    (sub-beams; one central sub-beam without fine sampling), ``lattice`` and
+    ``model`` (the beam model's tables with this beam's range shifter)."""
 
-    vox_index: np.ndarray
-    vox_u: np.ndarray
-    vox_v: np.ndarray
-    vox_mag_u: np.ndarray
-    vox_mag_v: np.ndarray
-    vox_w: np.ndarray
-    vox_wepl: np.ndarray
-    vox_tissue: np.ndarray
-    cell_start: np.ndarray
-    cell_origin: np.ndarray
-    cell_mm: float
-    n_cells: np.ndarray
-    spot_u: np.ndarray
-    spot_v: np.ndarray
-    spot_e: np.ndarray
-    spot_radius: np.ndarray
-    air_a: np.ndarray
-    air_b: np.ndarray
-    air_c: np.ndarray
-    sigma_mcs2: np.ndarray
-    lattice: WeplLattice
-    wepl_offset_mm: float
-    sub_du: np.ndarray | None = None
-    sub_dv: np.ndarray | None = None
-    sub_weight: np.ndarray | None = None
-    split_var: np.ndarray | None = None
+    spots: tuple
+    voxels: tuple
+    cells: tuple
+    split: tuple
+    lattice: tuple
+    model: tuple
+
+    @property
+    def fine(self) -> bool:
+        """Whether spots are split into several sub-beams (fine sampling)."""
+        return self.split[0].shape[1] > 1
+
+    @property
+    def n_spots(self) -> int:
+        """Number of spots of the beam."""
+        return int(self.spots[0].size)
 
 
 def setup_beam(
@@ -104,33 +97,40 @@ def setup_beam(
     )
     n_cells = np.maximum(np.ceil((hi - lo) / cell_mm).astype(np.int64) + 1, 1)
     order, cell_start = kernels.sort_into_cells(u, v, lo[0], lo[1], cell_mm, n_cells[0], n_cells[1])
+    spot_u = np.ascontiguousarray(spots.x_mm, dtype=np.float64)
+    spot_v = np.ascontiguousarray(spots.y_mm, dtype=np.float64)
+    if split is None:
+        n_e = beam_model.n_energies
+        split = (np.zeros((n_e, 1)), np.zeros((n_e, 1)), np.ones(1), np.zeros(n_e))
+    bio_shape = (1, 1, 2)
     return BeamSetup(
-        vox_index=np.ascontiguousarray(calc_index[order]),
-        vox_u=u[order],
-        vox_v=v[order],
-        vox_mag_u=np.ascontiguousarray(mag[order, 0]),
-        vox_mag_v=np.ascontiguousarray(mag[order, 1]),
-        vox_w=w[order],
-        vox_wepl=wepl[order],
-        vox_tissue=np.ascontiguousarray(tissue[order]),
-        cell_start=cell_start,
-        cell_origin=lo,
-        cell_mm=cell_mm,
-        n_cells=n_cells,
-        spot_u=np.ascontiguousarray(spots.x_mm, dtype=np.float64),
-        spot_v=np.ascontiguousarray(spots.y_mm, dtype=np.float64),
-        spot_e=spot_e,
-        spot_radius=radius[spot_e],
-        air_a=air_a,
-        air_b=air_b,
-        air_c=air_c,
-        sigma_mcs2=sigma_mcs2,
-        lattice=lattice,
-        wepl_offset_mm=rs_wet,
-        **(
-            {}
-            if split is None
-            else dict(zip(("sub_du", "sub_dv", "sub_weight", "split_var"), split, strict=True))
+        spots=(spot_u, spot_v, spot_e, radius[spot_e]),
+        voxels=(
+            np.ascontiguousarray(calc_index[order]),
+            u[order],
+            v[order],
+            np.ascontiguousarray(mag[order, 0]),
+            np.ascontiguousarray(mag[order, 1]),
+            w[order],
+            wepl[order],
+            np.ascontiguousarray(tissue[order], dtype=np.int64),
+        ),
+        cells=(cell_start, lo, float(cell_mm), n_cells),
+        split=split,
+        lattice=(lattice.table, lattice.start, lattice.step, rs_wet),
+        model=(
+            beam_model.depth_step_mm,
+            beam_model.max_depth_mm,
+            air_a,
+            air_b,
+            air_c,
+            beam_model.idd_gy_mm2,
+            sigma_mcs2,
+            beam_model.halo_weight,
+            beam_model.halo_sigma_mm2,
+            beam_model.let_d_kev_um,
+            beam_model.alpha_gy if beam_model.has_biology else np.zeros(bio_shape, np.float32),
+            beam_model.sqrt_beta_gy if beam_model.has_biology else np.zeros(bio_shape, np.float32),
         ),
     )
 

@@ -3,13 +3,27 @@
 One beam at a time. The voxels where dose is computed come sorted into a
 regular grid of square *cells* in the isocentre plane (u, v: the spot
 position whose central ray passes through the voxel), so that a spot only
-visits the cells within its cut-off radius. Per voxel: ``u``, ``v`` (mm,
-isocentre plane), ``mag_u``, ``mag_v`` (magnification of the isocentre-plane
-distance at the voxel's depth: 1 + w/SAD), ``w`` (depth downstream of the
-isocentre plane, mm, for the spot size in air), ``wepl`` (mm, range shifter
-included) and ``tissue`` (index into the biology tables).
+visits the cells within its cut-off radius. The kernels take their inputs
+grouped in tuples of arrays (see :mod:`._beam_setup`, which builds them):
 
-The dose of spot s at voxel j (Gy per particle) is
+* ``voxels`` = (flat index on the dose grid, u, v (mm, isocentre plane),
+  mag_u, mag_v (magnification 1 + w/SAD of isocentre-plane distances at the
+  voxel's depth), w (depth downstream of the isocentre plane, mm), WEPL (mm,
+  range shifter included), tissue index);
+* ``cells`` = (start of each cell in the voxel arrays, origin (u, v), cell size,
+  number of cells (nu, nv));
+* ``spots`` = (u, v, energy index, cut-off radius in the isocentre plane);
+* ``split`` = (sub-beam offsets du, dv [n_energy, K], weights [K], variance in
+  air the split takes [n_energy]); K = 1 with zero offsets is a plain pencil beam;
+* ``lattice`` = (WEPL table [nu, nv, nw] of the beam's rays, its start and
+  steps, WEPL offset of a range shifter) — read by sub-beams (fine sampling),
+  which take their WEPL along their own axis; a plain pencil beam uses the
+  voxel's own WEPL;
+* ``model`` = the beam model's tables on uniform depth grids (``step[e]``,
+  ``max_depth[e]``, air variance coefficients a, b, c, IDD, σ_MCS², halo
+  weight and σ², LET_d, α and √β per tissue).
+
+The dose of one (sub-)beam at voxel j (Gy per particle) is
 
     idd(e, wepl) · [(1 − h) Ĝ(r; σ₁) + h Ĝ(r; σ₂)]
 
@@ -19,14 +33,16 @@ by its value at r_c (so that it falls continuously to zero there) and
 renormalised to unit integral over the disc. Every spot thus deposits its
 whole IDD at every depth (energy conservation), the matrix stays sparse, and
 summing over a voxel grid keeps the integral (no step at the edge).
-Tables are read by linear interpolation on the uniform depth grid of each
-energy (``step[e]``). Beyond ``max_depth[e]`` a spot deposits nothing.
+Tables are read by linear interpolation. Beyond ``max_depth[e]`` a spot
+deposits nothing. Fine sampling (Soukup et al. 2005, as in matRad and
+RayStation) sums K sub-beams: a 2-D Gauss–Hermite split of the spot's
+Gaussian in air, each sub-beam with its own WEPL.
 
-Two passes fill a CSC matrix: ``count_entries`` (non-zeros per spot), then
-``fill_entries`` at the offsets of the prefix sum. Both run in parallel over
-spots and visit voxels in the same order, so the matrix is deterministic.
-``forward_dose`` accumulates w_s × dose into per-thread dose arrays without
-storing the matrix.
+Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
+:func:`fill_entries` at the offsets of the prefix sum. Both run in parallel
+over spots and visit voxels in the same order, so the matrix is
+deterministic. :func:`forward_dose` accumulates w_s × dose into per-chunk dose
+arrays without storing the matrix.
 """
 
 from __future__ import annotations
@@ -36,7 +52,16 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["count_entries", "fill_entries", "forward_dose", "sort_into_cells"]
+from ionbeam.planning._raytrace_kernels import _lattice_value
+
+__all__ = [
+    "count_entries",
+    "count_entries_fine",
+    "fill_entries",
+    "fill_entries_fine",
+    "forward_dose",
+    "sort_into_cells",
+]
 
 _TWO_PI = 2.0 * math.pi
 
@@ -77,44 +102,6 @@ def _cell_range(x: float, radius: float, origin: float, cell_mm: float, n: int) 
 
 
 @numba.njit(cache=True, inline="always")
-def _pair(
-    j: int,
-    e: int,
-    su: float,
-    sv: float,
-    wepl: float,
-    air_shift: float,
-    vox_u: np.ndarray,
-    vox_v: np.ndarray,
-    vox_mag_u: np.ndarray,
-    vox_mag_v: np.ndarray,
-    vox_w: np.ndarray,
-    step: np.ndarray,
-    max_depth: np.ndarray,
-    air_a: np.ndarray,
-    air_b: np.ndarray,
-    air_c: np.ndarray,
-    sigma_mcs2: np.ndarray,
-    nsig2: float,
-) -> tuple[bool, float, float, float, int, float]:
-    """Geometry of spot (e, su, sv) at voxel j whose WEPL along the spot is ``wepl``:
-    (inside the cut-off, r², σ_air², σ₁², depth bin k, fraction f). ``air_shift`` is
-    taken off the spot's variance in air (the part a sub-beam split represents)."""
-    if wepl < 0.0 or wepl >= max_depth[e]:
-        return False, 0.0, 0.0, 1.0, 0, 0.0
-    du = (vox_u[j] - su) * vox_mag_u[j]
-    dv = (vox_v[j] - sv) * vox_mag_v[j]
-    r2 = du * du + dv * dv
-    x = wepl / step[e]
-    k = min(int(x), sigma_mcs2.shape[1] - 2)
-    f = x - k
-    w = vox_w[j]
-    air = air_a[e] + w * (air_b[e] + w * air_c[e]) - air_shift
-    s1 = air + _lookup(sigma_mcs2, e, k, f)
-    return r2 <= nsig2 * s1, r2, air, s1, k, f
-
-
-@numba.njit(cache=True, inline="always")
 def _cut_gaussian(r2: float, sigma2: float, q: float) -> float:
     """2-D Gaussian of variance ``sigma2`` per axis, lowered by its value at the cut-off
     radius r_c (q = r_c²/2σ²) so that it reaches zero there, and renormalised to unit
@@ -124,6 +111,43 @@ def _cut_gaussian(r2: float, sigma2: float, q: float) -> float:
     if norm <= 1e-12:
         return 0.0
     return (math.exp(-0.5 * r2 / sigma2) - edge) / (_TWO_PI * sigma2 * norm)
+
+
+@numba.njit(cache=True, inline="always")
+def _geometry(
+    j: int,
+    e: int,
+    u: float,
+    v: float,
+    wepl: float,
+    split_var: float,
+    vox_u: np.ndarray,
+    vox_v: np.ndarray,
+    mag_u: np.ndarray,
+    mag_v: np.ndarray,
+    vox_w: np.ndarray,
+    step: np.ndarray,
+    max_depth: np.ndarray,
+    air_a: np.ndarray,
+    air_b: np.ndarray,
+    air_c: np.ndarray,
+    sigma_mcs2: np.ndarray,
+    nsig2: float,
+) -> tuple[bool, float, float, float, int, float]:
+    """A (sub-)beam of energy e on the axis (u, v) at voxel j, whose WEPL along it is
+    ``wepl``: (inside the cut-off, r², σ_air², σ₁², depth bin k, fraction f)."""
+    if wepl < 0.0 or wepl >= max_depth[e]:
+        return False, 0.0, 0.0, 1.0, 0, 0.0
+    x = (vox_u[j] - u) * mag_u[j]
+    y = (vox_v[j] - v) * mag_v[j]
+    r2 = x * x + y * y
+    depth = wepl / step[e]
+    k = min(int(depth), sigma_mcs2.shape[1] - 2)
+    f = depth - k
+    w = vox_w[j]
+    air = air_a[e] + w * (air_b[e] + w * air_c[e]) - split_var
+    s1 = air + _lookup(sigma_mcs2, e, k, f)
+    return r2 <= nsig2 * s1, r2, air, s1, k, f
 
 
 @numba.njit(cache=True, inline="always")
@@ -138,9 +162,7 @@ def _lateral(
     halo_sigma2: np.ndarray,
     nsig2: float,
 ) -> float:
-    """Lateral density (mm⁻²) at r² ≤ r_c² = n² σ₁²: core and halo Gaussians, each cut
-    at r_c to reach zero there and renormalised (no discontinuity at the edge, so the
-    sum over a voxel grid keeps the integral)."""
+    """Core and halo cut Gaussians at r² (mm⁻²), both cut at r_c = n σ₁."""
     h = _lookup(halo_weight, e, k, f)
     g = (1.0 - h) * _cut_gaussian(r2, s1, 0.5 * nsig2)
     if h > 0.0:
@@ -149,49 +171,85 @@ def _lateral(
     return g
 
 
+@numba.njit(cache=True, inline="always")
+def _deposit(
+    weight: float,
+    r2: float,
+    air: float,
+    s1: float,
+    e: int,
+    k: int,
+    f: float,
+    t: int,
+    idd: np.ndarray,
+    halo_weight: np.ndarray,
+    halo_sigma2: np.ndarray,
+    let_d: np.ndarray,
+    alpha: np.ndarray,
+    sqrt_beta: np.ndarray,
+    nsig2: float,
+    with_let: bool,
+    with_bio: bool,
+) -> tuple[float, float, float, float]:
+    """Dose, LET×dose, α×dose and √β×dose (per particle) of a (sub-)beam of ``weight``."""
+    d = (
+        weight
+        * _lookup(idd, e, k, f)
+        * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2)
+    )
+    let_dose = d * _lookup(let_d, e, k, f) if with_let else 0.0
+    alpha_dose = sqrt_beta_dose = 0.0
+    if with_bio:
+        alpha_dose = d * ((1.0 - f) * alpha[t, e, k] + f * alpha[t, e, k + 1])
+        sqrt_beta_dose = d * ((1.0 - f) * sqrt_beta[t, e, k] + f * sqrt_beta[t, e, k + 1])
+    return d, let_dose, alpha_dose, sqrt_beta_dose
+
+
+# The kernels unpack their tuples once, before the parallel loop, and pass plain arrays
+# to the inline helpers: numba then treats every array as loop-invariant (unpacking
+# inside the loop made them ~10x slower). Plain pencil beams and fine sampling have
+# separate kernels because a run-time branch between the voxel's own WEPL and a
+# sub-beam's in the innermost loop halves the speed of the plain case.
+
+
 @numba.njit(cache=True, parallel=True)
-def count_entries(
-    spot_u: np.ndarray,
-    spot_v: np.ndarray,
-    spot_e: np.ndarray,
-    spot_radius: np.ndarray,
-    vox_u: np.ndarray,
-    vox_v: np.ndarray,
-    vox_mag_u: np.ndarray,
-    vox_mag_v: np.ndarray,
-    vox_w: np.ndarray,
-    vox_wepl: np.ndarray,
-    cell_start: np.ndarray,
-    cell_origin: np.ndarray,
-    cell_mm: float,
-    n_cells: np.ndarray,
-    step: np.ndarray,
-    max_depth: np.ndarray,
-    air_a: np.ndarray,
-    air_b: np.ndarray,
-    air_c: np.ndarray,
-    sigma_mcs2: np.ndarray,
-    n_sigma: float,
-) -> np.ndarray:
-    """Number of voxels each spot reaches (r ≤ n σ₁, 0 ≤ wepl < max depth)."""
-    n_spots = spot_u.size
-    counts = np.zeros(n_spots, dtype=np.int64)
+def count_entries(spots, voxels, cells, model, n_sigma):
+    """Number of voxels each spot reaches (r ≤ n σ₁, WEPL within the table)."""
+    spot_u, spot_v, spot_e, spot_radius = spots
+    _, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
+    cell_start, cell_origin, cell_mm, n_cells = cells
+    step, max_depth, air_a, air_b, air_c, _, sigma_mcs2 = model[:7]
     nsig2 = n_sigma * n_sigma
-    nv = n_cells[1]
-    for s in numba.prange(n_spots):
-        e = spot_e[s]
-        su, sv = spot_u[s], spot_v[s]
-        iu0, iu1 = _cell_range(su, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
-        iv0, iv1 = _cell_range(sv, spot_radius[s], cell_origin[1], cell_mm, nv)
+    counts = np.zeros(spot_u.size, dtype=np.int64)
+    for s in numba.prange(spot_u.size):
+        e, u, v = spot_e[s], spot_u[s], spot_v[s]
+        iu0, iu1 = _cell_range(u, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
+        iv0, iv1 = _cell_range(v, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
         count = 0
         for iu in range(iu0, iu1 + 1):
             for iv in range(iv0, iv1 + 1):
-                c = iu * nv + iv
+                c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
-                    inside = _pair(j, e, su, sv, vox_wepl[j], 0.0, vox_u, vox_v, vox_mag_u,
-                                   vox_mag_v, vox_w, step, max_depth, air_a, air_b, air_c,
-                                   sigma_mcs2, nsig2)[0]  # fmt: skip
-                    if inside:
+                    if _geometry(
+                        j,
+                        e,
+                        u,
+                        v,
+                        vox_wepl[j],
+                        0.0,
+                        vox_u,
+                        vox_v,
+                        mag_u,
+                        mag_v,
+                        vox_w,
+                        step,
+                        max_depth,
+                        air_a,
+                        air_b,
+                        air_c,
+                        sigma_mcs2,
+                        nsig2,
+                    )[0]:
                         count += 1
         counts[s] = count
     return counts
@@ -199,149 +257,320 @@ def count_entries(
 
 @numba.njit(cache=True, parallel=True)
 def fill_entries(
-    indptr: np.ndarray,
-    spot_u: np.ndarray,
-    spot_v: np.ndarray,
-    spot_e: np.ndarray,
-    spot_radius: np.ndarray,
-    vox_index: np.ndarray,
-    vox_u: np.ndarray,
-    vox_v: np.ndarray,
-    vox_mag_u: np.ndarray,
-    vox_mag_v: np.ndarray,
-    vox_w: np.ndarray,
-    vox_wepl: np.ndarray,
-    vox_tissue: np.ndarray,
-    cell_start: np.ndarray,
-    cell_origin: np.ndarray,
-    cell_mm: float,
-    n_cells: np.ndarray,
-    step: np.ndarray,
-    max_depth: np.ndarray,
-    air_a: np.ndarray,
-    air_b: np.ndarray,
-    air_c: np.ndarray,
-    idd: np.ndarray,
-    sigma_mcs2: np.ndarray,
-    halo_weight: np.ndarray,
-    halo_sigma2: np.ndarray,
-    let_d: np.ndarray,
-    alpha: np.ndarray,
-    sqrt_beta: np.ndarray,
-    n_sigma: float,
-    with_let: bool,
-    with_biology: bool,
-    out_index: np.ndarray,
-    out_dose: np.ndarray,
-    out_let_dose: np.ndarray,
-    out_alpha_dose: np.ndarray,
-    out_sqrt_beta_dose: np.ndarray,
-) -> None:
-    """Write row indices and values of every spot's column at ``indptr[s]``
-    (same visiting order and criteria as :func:`count_entries`)."""
-    n_spots = spot_u.size
+    indptr,
+    spots,
+    voxels,
+    cells,
+    model,
+    n_sigma,
+    with_let,
+    with_bio,
+    out_index,
+    out_dose,
+    out_let,
+    out_alpha,
+    out_sqrt_beta,
+):
+    """Write row indices and values (dose, LET×dose, α×dose, √β×dose per particle) of
+    every spot's column from ``indptr[s]`` on (same visiting order and criteria as
+    :func:`count_entries`)."""
+    spot_u, spot_v, spot_e, spot_radius = spots
+    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
+    cell_start, cell_origin, cell_mm, n_cells = cells
+    step, max_depth, air_a, air_b, air_c = model[:5]
+    idd, sigma_mcs2, halo_weight, halo_sigma2, let_d, alpha, sqrt_beta = model[5:]
     nsig2 = n_sigma * n_sigma
-    nv = n_cells[1]
-    for s in numba.prange(n_spots):
-        e = spot_e[s]
-        su, sv = spot_u[s], spot_v[s]
-        iu0, iu1 = _cell_range(su, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
-        iv0, iv1 = _cell_range(sv, spot_radius[s], cell_origin[1], cell_mm, nv)
+    for s in numba.prange(spot_u.size):
+        e, u, v = spot_e[s], spot_u[s], spot_v[s]
+        iu0, iu1 = _cell_range(u, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
+        iv0, iv1 = _cell_range(v, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
         p = indptr[s]
         for iu in range(iu0, iu1 + 1):
             for iv in range(iv0, iv1 + 1):
-                c = iu * nv + iv
+                c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
-                    inside, r2, air, s1, k, f = _pair(
-                        j, e, su, sv, vox_wepl[j], 0.0, vox_u, vox_v, vox_mag_u, vox_mag_v,
-                        vox_w, step, max_depth, air_a, air_b, air_c, sigma_mcs2, nsig2,
-                    )  # fmt: skip
+                    inside, r2, air, s1, k, f = _geometry(
+                        j,
+                        e,
+                        u,
+                        v,
+                        vox_wepl[j],
+                        0.0,
+                        vox_u,
+                        vox_v,
+                        mag_u,
+                        mag_v,
+                        vox_w,
+                        step,
+                        max_depth,
+                        air_a,
+                        air_b,
+                        air_c,
+                        sigma_mcs2,
+                        nsig2,
+                    )
                     if not inside:
                         continue
-                    g = _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2)
-                    dose = _lookup(idd, e, k, f) * g
-                    out_index[p] = vox_index[j]
-                    out_dose[p] = dose
-                    if with_let:
-                        out_let_dose[p] = dose * _lookup(let_d, e, k, f)
-                    if with_biology:
-                        t = vox_tissue[j]
-                        out_alpha_dose[p] = dose * (
-                            (1.0 - f) * alpha[t, e, k] + f * alpha[t, e, k + 1]
-                        )
-                        out_sqrt_beta_dose[p] = dose * (
-                            (1.0 - f) * sqrt_beta[t, e, k] + f * sqrt_beta[t, e, k + 1]
-                        )
+                    values = _deposit(
+                        1.0,
+                        r2,
+                        air,
+                        s1,
+                        e,
+                        k,
+                        f,
+                        vox_tissue[j],
+                        idd,
+                        halo_weight,
+                        halo_sigma2,
+                        let_d,
+                        alpha,
+                        sqrt_beta,
+                        nsig2,
+                        with_let,
+                        with_bio,
+                    )
+                    _store(
+                        p,
+                        vox_index[j],
+                        values,
+                        with_let,
+                        with_bio,
+                        out_index,
+                        out_dose,
+                        out_let,
+                        out_alpha,
+                        out_sqrt_beta,
+                    )
                     p += 1
 
 
+@numba.njit(cache=True, inline="always")
+def _store(
+    p, index, values, with_let, with_bio, out_index, out_dose, out_let, out_alpha, out_sqrt_beta
+):
+    out_index[p] = index
+    out_dose[p] = values[0]
+    if with_let:
+        out_let[p] = values[1]
+    if with_bio:
+        out_alpha[p] = values[2]
+        out_sqrt_beta[p] = values[3]
+
+
 @numba.njit(cache=True, parallel=True)
-def forward_dose(
-    weights: np.ndarray,
-    n_out: int,
-    spot_u: np.ndarray,
-    spot_v: np.ndarray,
-    spot_e: np.ndarray,
-    spot_radius: np.ndarray,
-    vox_index: np.ndarray,
-    vox_u: np.ndarray,
-    vox_v: np.ndarray,
-    vox_mag_u: np.ndarray,
-    vox_mag_v: np.ndarray,
-    vox_w: np.ndarray,
-    vox_wepl: np.ndarray,
-    cell_start: np.ndarray,
-    cell_origin: np.ndarray,
-    cell_mm: float,
-    n_cells: np.ndarray,
-    step: np.ndarray,
-    max_depth: np.ndarray,
-    air_a: np.ndarray,
-    air_b: np.ndarray,
-    air_c: np.ndarray,
-    idd: np.ndarray,
-    sigma_mcs2: np.ndarray,
-    halo_weight: np.ndarray,
-    halo_sigma2: np.ndarray,
-    let_d: np.ndarray,
-    n_sigma: float,
-    n_chunks: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Dose (Gy) and LET×dose of weighted spots on ``n_out`` voxels, without a matrix.
+def count_entries_fine(spots, voxels, cells, split, lattice, model, n_sigma):
+    """:func:`count_entries` with fine sampling: a voxel counts when any sub-beam
+    reaches it along its own WEPL."""
+    spot_u, spot_v, spot_e, spot_radius = spots
+    _, vox_u, vox_v, mag_u, mag_v, vox_w, _, _ = voxels
+    cell_start, cell_origin, cell_mm, n_cells = cells
+    du, dv, _, split_var = split
+    table, lattice_start, lattice_step, wepl_offset = lattice
+    step, max_depth, air_a, air_b, air_c, _, sigma_mcs2 = model[:7]
+    nsig2 = n_sigma * n_sigma
+    counts = np.zeros(spot_u.size, dtype=np.int64)
+    for s in numba.prange(spot_u.size):
+        e = spot_e[s]
+        iu0, iu1 = _cell_range(spot_u[s], spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
+        iv0, iv1 = _cell_range(spot_v[s], spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
+        count = 0
+        for iu in range(iu0, iu1 + 1):
+            for iv in range(iv0, iv1 + 1):
+                c = iu * n_cells[1] + iv
+                for j in range(cell_start[c], cell_start[c + 1]):
+                    for m in range(du.shape[1]):
+                        u, v = spot_u[s] + du[e, m], spot_v[s] + dv[e, m]
+                        wepl = wepl_offset + _lattice_value(
+                            table, u, v, vox_w[j], lattice_start, lattice_step
+                        )
+                        if _geometry(
+                            j,
+                            e,
+                            u,
+                            v,
+                            wepl,
+                            split_var[e],
+                            vox_u,
+                            vox_v,
+                            mag_u,
+                            mag_v,
+                            vox_w,
+                            step,
+                            max_depth,
+                            air_a,
+                            air_b,
+                            air_c,
+                            sigma_mcs2,
+                            nsig2,
+                        )[0]:
+                            count += 1
+                            break
+        counts[s] = count
+    return counts
+
+
+@numba.njit(cache=True, parallel=True)
+def fill_entries_fine(
+    indptr,
+    spots,
+    voxels,
+    cells,
+    split,
+    lattice,
+    model,
+    n_sigma,
+    with_let,
+    with_bio,
+    out_index,
+    out_dose,
+    out_let,
+    out_alpha,
+    out_sqrt_beta,
+):
+    """:func:`fill_entries` with fine sampling: each stored value is the weighted sum
+    over the spot's sub-beams, each at its own WEPL."""
+    spot_u, spot_v, spot_e, spot_radius = spots
+    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, _, vox_tissue = voxels
+    cell_start, cell_origin, cell_mm, n_cells = cells
+    du, dv, sub_weight, split_var = split
+    table, lattice_start, lattice_step, wepl_offset = lattice
+    step, max_depth, air_a, air_b, air_c = model[:5]
+    idd, sigma_mcs2, halo_weight, halo_sigma2, let_d, alpha, sqrt_beta = model[5:]
+    nsig2 = n_sigma * n_sigma
+    for s in numba.prange(spot_u.size):
+        e = spot_e[s]
+        iu0, iu1 = _cell_range(spot_u[s], spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
+        iv0, iv1 = _cell_range(spot_v[s], spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
+        p = indptr[s]
+        for iu in range(iu0, iu1 + 1):
+            for iv in range(iv0, iv1 + 1):
+                c = iu * n_cells[1] + iv
+                for j in range(cell_start[c], cell_start[c + 1]):
+                    reached = False
+                    total = (0.0, 0.0, 0.0, 0.0)
+                    for m in range(du.shape[1]):
+                        u, v = spot_u[s] + du[e, m], spot_v[s] + dv[e, m]
+                        wepl = wepl_offset + _lattice_value(
+                            table, u, v, vox_w[j], lattice_start, lattice_step
+                        )
+                        inside, r2, air, s1, k, f = _geometry(
+                            j,
+                            e,
+                            u,
+                            v,
+                            wepl,
+                            split_var[e],
+                            vox_u,
+                            vox_v,
+                            mag_u,
+                            mag_v,
+                            vox_w,
+                            step,
+                            max_depth,
+                            air_a,
+                            air_b,
+                            air_c,
+                            sigma_mcs2,
+                            nsig2,
+                        )
+                        if not inside:
+                            continue
+                        reached = True
+                        add = _deposit(
+                            sub_weight[m],
+                            r2,
+                            air,
+                            s1,
+                            e,
+                            k,
+                            f,
+                            vox_tissue[j],
+                            idd,
+                            halo_weight,
+                            halo_sigma2,
+                            let_d,
+                            alpha,
+                            sqrt_beta,
+                            nsig2,
+                            with_let,
+                            with_bio,
+                        )
+                        total = (
+                            total[0] + add[0],
+                            total[1] + add[1],
+                            total[2] + add[2],
+                            total[3] + add[3],
+                        )
+                    if reached:
+                        _store(
+                            p,
+                            vox_index[j],
+                            total,
+                            with_let,
+                            with_bio,
+                            out_index,
+                            out_dose,
+                            out_let,
+                            out_alpha,
+                            out_sqrt_beta,
+                        )
+                        p += 1
+
+
+@numba.njit(cache=True, parallel=True)
+def forward_dose(weights, n_out, spots, voxels, cells, model, n_sigma, n_chunks):
+    """Dose (Gy) and LET×dose of weighted spots on ``n_out`` voxels, without a matrix
+    (plain pencil beams: one sub-beam per spot).
 
     Spots are split into ``n_chunks`` interleaved chunks, each accumulating into its
     own dose array (no write conflicts); the chunks are summed at the end.
     """
+    spot_u, spot_v, spot_e, spot_radius = spots
+    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
+    cell_start, cell_origin, cell_mm, n_cells = cells
+    step, max_depth, air_a, air_b, air_c = model[:5]
+    idd, sigma_mcs2, halo_weight, halo_sigma2, let_d = model[5:10]
+    nsig2 = n_sigma * n_sigma
     dose = np.zeros((n_chunks, n_out))
     let_dose = np.zeros((n_chunks, n_out))
-    n_spots = spot_u.size
-    nsig2 = n_sigma * n_sigma
-    nv = n_cells[1]
     for chunk in numba.prange(n_chunks):
-        for s in range(chunk, n_spots, n_chunks):
-            weight = weights[s]
-            if weight == 0.0:
+        for s in range(chunk, spot_u.size, n_chunks):
+            if weights[s] == 0.0:
                 continue
-            e = spot_e[s]
-            su, sv = spot_u[s], spot_v[s]
+            e, su, sv = spot_e[s], spot_u[s], spot_v[s]
             iu0, iu1 = _cell_range(su, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
-            iv0, iv1 = _cell_range(sv, spot_radius[s], cell_origin[1], cell_mm, nv)
+            iv0, iv1 = _cell_range(sv, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
             for iu in range(iu0, iu1 + 1):
                 for iv in range(iv0, iv1 + 1):
-                    c = iu * nv + iv
+                    c = iu * n_cells[1] + iv
                     for j in range(cell_start[c], cell_start[c + 1]):
-                        inside, r2, air, s1, k, f = _pair(
-                            j, e, su, sv, vox_wepl[j], 0.0, vox_u, vox_v, vox_mag_u,
-                            vox_mag_v, vox_w, step, max_depth, air_a, air_b, air_c,
-                            sigma_mcs2, nsig2,
-                        )  # fmt: skip
+                        inside, r2, air, s1, k, f = _geometry(
+                            j,
+                            e,
+                            su,
+                            sv,
+                            vox_wepl[j],
+                            0.0,
+                            vox_u,
+                            vox_v,
+                            mag_u,
+                            mag_v,
+                            vox_w,
+                            step,
+                            max_depth,
+                            air_a,
+                            air_b,
+                            air_c,
+                            sigma_mcs2,
+                            nsig2,
+                        )
                         if not inside:
                             continue
                         g = _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2)
-                        value = weight * _lookup(idd, e, k, f) * g
-                        out = vox_index[j]
-                        dose[chunk, out] += value
-                        let_dose[chunk, out] += value * _lookup(let_d, e, k, f)
+                        d = weights[s] * _lookup(idd, e, k, f) * g
+                        dose[chunk, vox_index[j]] += d
+                        let_dose[chunk, vox_index[j]] += d * _lookup(let_d, e, k, f)
     total = np.zeros(n_out)
     total_let = np.zeros(n_out)
     for chunk in range(n_chunks):

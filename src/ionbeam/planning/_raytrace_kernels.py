@@ -267,7 +267,7 @@ def wepl_lattice(
     return table
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _lattice_value(
     table: np.ndarray,
     u: float,

@@ -36,7 +36,6 @@ from ionbeam.patient.grid import Grid
 from ionbeam.patient.resample import resample
 from ionbeam.patient.structures import Structure
 from ionbeam.planning import _dose_kernels as kernels
-from ionbeam.planning import _fine_sampling_kernels as fine
 from ionbeam.planning._beam_setup import BeamSetup, setup_beam
 from ionbeam.planning.dose_grid import calculation_mask, masks_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
@@ -105,8 +104,9 @@ def calc_dose_influence(
     """
     options = DoseEngineOptions() if options is None else options
     grid = ct.grid if dose_grid is None else dose_grid
-    spr, calc_index, tissue = _inputs(ct, grid, structures, calibration, tissue_map, plan,
-                                      beam_model)  # fmt: skip
+    spr, calc_index, tissue = _inputs(
+        ct, grid, structures, calibration, tissue_map, plan, beam_model
+    )
     with_biology = _with_biology(options, beam_model)
     n_sigma = float(options.lateral_cutoff_sigma)
     split = {
@@ -119,14 +119,20 @@ def calc_dose_influence(
         )
         for beam in plan.beams
     ]
-    counts = [_count_beam(s, beam_model, n_sigma) for s in setups]
+    counts = [_count_beam(s, n_sigma) for s in setups]
     indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
     nnz = int(indptr[-1])
     out = _Entries.allocate(nnz, options.with_let, with_biology)
     offset = 0
     for setup, count in zip(setups, counts, strict=True):
-        _fill_beam(setup, beam_model, n_sigma, options.with_let, with_biology,
-                   indptr[offset : offset + count.size], out)  # fmt: skip
+        _fill_beam(
+            setup,
+            n_sigma,
+            options.with_let,
+            with_biology,
+            indptr[offset : offset + count.size],
+            out,
+        )
         offset += count.size
     return out.influence(grid, plan, indptr)
 
@@ -147,12 +153,18 @@ def calc_dose(
     options = DoseEngineOptions() if options is None else options
     if options.fine_sampling >= 2:
         influence = calc_dose_influence(
-            ct, plan, beam_model, dose_grid=dose_grid, structures=structures,
-            calibration=calibration, options=replace(options, with_biology=False),
-        )  # fmt: skip
+            ct,
+            plan,
+            beam_model,
+            dose_grid=dose_grid,
+            structures=structures,
+            calibration=calibration,
+            options=replace(options, with_biology=False),
+        )
         weights = plan.weights
-        return ForwardDose(influence.grid, influence.dose_gy(weights),
-                           influence.let_d_kev_um(weights))  # fmt: skip
+        return ForwardDose(
+            influence.grid, influence.dose_gy(weights), influence.let_d_kev_um(weights)
+        )
     grid = ct.grid if dose_grid is None else dose_grid
     spr, calc_index, _ = _inputs(ct, grid, structures, calibration, None, plan, beam_model)
     dose = np.zeros(grid.size)
@@ -161,17 +173,26 @@ def calc_dose(
     for beam in plan.beams:
         if beam.spots.n_spots == 0:
             continue
-        s = setup_beam(beam, beam_model, spr, ct.grid, grid, calc_index, tissue,
-                       n_sigma=options.lateral_cutoff_sigma)  # fmt: skip
+        s = setup_beam(
+            beam,
+            beam_model,
+            spr,
+            ct.grid,
+            grid,
+            calc_index,
+            tissue,
+            n_sigma=options.lateral_cutoff_sigma,
+        )
         d, ld = kernels.forward_dose(
-            np.ascontiguousarray(beam.spots.weight, dtype=np.float64), grid.size,
-            s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.vox_index, s.vox_u, s.vox_v,
-            s.vox_mag_u, s.vox_mag_v, s.vox_w, s.vox_wepl, s.cell_start, s.cell_origin,
-            s.cell_mm, s.n_cells, beam_model.depth_step_mm, beam_model.max_depth_mm,
-            s.air_a, s.air_b, s.air_c, beam_model.idd_gy_mm2, s.sigma_mcs2,
-            beam_model.halo_weight, beam_model.halo_sigma_mm2, beam_model.let_d_kev_um,
-            float(options.lateral_cutoff_sigma), numba.get_num_threads(),
-        )  # fmt: skip
+            np.ascontiguousarray(beam.spots.weight, dtype=np.float64),
+            grid.size,
+            s.spots,
+            s.voxels,
+            s.cells,
+            s.model,
+            float(options.lateral_cutoff_sigma),
+            numba.get_num_threads(),
+        )
         dose += d
         let_dose += ld
     let_d = np.zeros_like(dose)
@@ -215,8 +236,10 @@ def _with_biology(options: DoseEngineOptions, beam_model: BeamModel) -> bool:
     if options.with_biology is None:
         return beam_model.has_biology
     if options.with_biology and not beam_model.has_biology:
-        raise ConfigError("biology was requested but the beam model has no α/β tables; "
-                          "build it with tissues=[...]")  # fmt: skip
+        raise ConfigError(
+            "biology was requested but the beam model has no α/β tables; "
+            "build it with tissues=[...]"
+        )
     return bool(options.with_biology)
 
 
@@ -235,8 +258,13 @@ class _Entries:
         def values(wanted: bool) -> np.ndarray | None:
             return np.empty(nnz, dtype=np.float32) if wanted else None
 
-        return cls(np.empty(nnz, dtype=np.int32), np.empty(nnz, dtype=np.float32),
-                   values(with_let), values(with_biology), values(with_biology))  # fmt: skip
+        return cls(
+            np.empty(nnz, dtype=np.int32),
+            np.empty(nnz, dtype=np.float32),
+            values(with_let),
+            values(with_biology),
+            values(with_biology),
+        )
 
     def influence(self, grid: Grid, plan: Plan, indptr: np.ndarray) -> DoseInfluence:
         if indptr[-1] < np.iinfo(np.int32).max:
@@ -258,27 +286,17 @@ class _Entries:
         )
 
 
-def _count_beam(s: BeamSetup, model: BeamModel, n_sigma: float) -> np.ndarray:
+def _count_beam(s: BeamSetup, n_sigma: float) -> np.ndarray:
     """Number of stored voxels of each spot of one beam."""
-    if s.sub_du is not None:
-        return fine.count_entries_fine(
-            s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.sub_du, s.sub_dv, s.split_var,
-            s.lattice.table, s.lattice.start, s.lattice.step, s.wepl_offset_mm, s.vox_u,
-            s.vox_v, s.vox_mag_u, s.vox_mag_v, s.vox_w, s.cell_start, s.cell_origin,
-            s.cell_mm, s.n_cells, model.depth_step_mm, model.max_depth_mm, s.air_a, s.air_b,
-            s.air_c, s.sigma_mcs2, n_sigma,
-        )  # fmt: skip
-    return kernels.count_entries(
-        s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.vox_u, s.vox_v, s.vox_mag_u,
-        s.vox_mag_v, s.vox_w, s.vox_wepl, s.cell_start, s.cell_origin, s.cell_mm,
-        s.n_cells, model.depth_step_mm, model.max_depth_mm, s.air_a, s.air_b, s.air_c,
-        s.sigma_mcs2, n_sigma,
-    )  # fmt: skip
+    if s.fine:
+        return kernels.count_entries_fine(
+            s.spots, s.voxels, s.cells, s.split, s.lattice, s.model, n_sigma
+        )
+    return kernels.count_entries(s.spots, s.voxels, s.cells, s.model, n_sigma)
 
 
 def _fill_beam(
     s: BeamSetup,
-    model: BeamModel,
     n_sigma: float,
     with_let: bool,
     with_biology: bool,
@@ -287,36 +305,28 @@ def _fill_beam(
 ) -> None:
     """Write one beam's entries at the (global) offsets ``indptr`` of its spots."""
     empty = np.empty(0, dtype=np.float32)
-    dummy_bio = np.zeros((1, 1, 2), dtype=np.float32)
-    if s.sub_du is not None:
-        fine.fill_entries_fine(
-            indptr, s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.sub_du, s.sub_dv,
-            s.sub_weight, s.split_var, s.lattice.table, s.lattice.start, s.lattice.step,
-            s.wepl_offset_mm, s.vox_index, s.vox_u, s.vox_v, s.vox_mag_u, s.vox_mag_v,
-            s.vox_w, s.vox_tissue, s.cell_start, s.cell_origin, s.cell_mm, s.n_cells,
-            model.depth_step_mm, model.max_depth_mm, s.air_a, s.air_b, s.air_c,
-            model.idd_gy_mm2, s.sigma_mcs2, model.halo_weight, model.halo_sigma_mm2,
-            model.let_d_kev_um,
-            model.alpha_gy if with_biology else dummy_bio,
-            model.sqrt_beta_gy if with_biology else dummy_bio,
-            n_sigma, with_let, with_biology,
-            out.index, out.dose,
-            out.let_dose if with_let else empty,
-            out.alpha_dose if with_biology else empty,
-            out.sqrt_beta_dose if with_biology else empty,
-        )  # fmt: skip
-        return
-    kernels.fill_entries(
-        indptr, s.spot_u, s.spot_v, s.spot_e, s.spot_radius, s.vox_index, s.vox_u, s.vox_v,
-        s.vox_mag_u, s.vox_mag_v, s.vox_w, s.vox_wepl, s.vox_tissue, s.cell_start,
-        s.cell_origin, s.cell_mm, s.n_cells, model.depth_step_mm, model.max_depth_mm,
-        s.air_a, s.air_b, s.air_c, model.idd_gy_mm2, s.sigma_mcs2, model.halo_weight,
-        model.halo_sigma_mm2, model.let_d_kev_um,
-        model.alpha_gy if with_biology else dummy_bio,
-        model.sqrt_beta_gy if with_biology else dummy_bio,
-        n_sigma, with_let, with_biology,
-        out.index, out.dose,
+    outputs = (
+        out.index,
+        out.dose,
         out.let_dose if with_let else empty,
         out.alpha_dose if with_biology else empty,
         out.sqrt_beta_dose if with_biology else empty,
-    )  # fmt: skip
+    )
+    if s.fine:
+        kernels.fill_entries_fine(
+            indptr,
+            s.spots,
+            s.voxels,
+            s.cells,
+            s.split,
+            s.lattice,
+            s.model,
+            n_sigma,
+            with_let,
+            with_biology,
+            *outputs,
+        )
+    else:
+        kernels.fill_entries(
+            indptr, s.spots, s.voxels, s.cells, s.model, n_sigma, with_let, with_biology, *outputs
+        )

@@ -1,0 +1,180 @@
+"""The solver front door: ``optimize_weights(problem, method=...)`` → one result type.
+
+Methods (:data:`SOLVERS`, by name; an unknown name raises):
+
+``lbfgsb``
+    scipy's L-BFGS-B on the scaled weights x = w / ``weight_unit`` with the bounds
+    lower ≤ w ≤ upper (particles), analytic gradients, value and gradient from one
+    pass. scipy's own ``ftol`` test compares the change with max(|f|, 1), which is an
+    absolute test once f < 1; it is switched off and replaced by a relative one: stop
+    when the objective fell by less than ``relative_tolerance`` per iteration, on
+    average over the last ``window`` iterations.
+
+Convergence is reported by a progress bar (iteration, objective) and in the result:
+iterations, evaluations, the objective after each iteration, and wall time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from rich.progress import Progress
+from scipy.optimize import Bounds, OptimizeResult, minimize
+
+from ionbeam._progress import make_progress
+from ionbeam.errors import ConfigError, GridMismatchError, UnknownNameError
+from ionbeam.planning.optimize.problem import OptimizationProblem
+
+__all__ = ["SOLVERS", "OptimizationResult", "SolverOptions", "optimize_weights"]
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Stopping rule and reporting of a solver (see the module docstring).
+
+    ``max_iterations``; ``relative_tolerance`` and ``window`` (the relative stopping
+    rule); ``gradient_tolerance`` (projected-gradient norm of the scaled problem);
+    ``history_size`` (L-BFGS memory); ``progress`` and ``description`` (the bar).
+    """
+
+    max_iterations: int = 500
+    relative_tolerance: float = 1.0e-4
+    window: int = 5
+    gradient_tolerance: float = 1.0e-10
+    history_size: int = 10
+    progress: bool = True
+    description: str = "optimizing"
+
+    def __post_init__(self) -> None:
+        for name in ("max_iterations", "window", "history_size"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise ConfigError(f"solver option {name} must be an integer ≥ 1; got {value!r}")
+        for name in ("relative_tolerance", "gradient_tolerance"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"solver option {name} must be a number ≥ 0; got {value!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class OptimizationResult:
+    """Result of :func:`optimize_weights`: ``x`` (spot weights, particles), ``success``,
+    ``message``, ``nit`` (iterations), ``n_evaluations`` (objective + gradient
+    evaluations), ``objective_history`` (scaled objective at the start and after each
+    iteration), ``time_s`` (wall time) and ``method``."""
+
+    x: np.ndarray
+    success: bool
+    message: str
+    nit: int
+    n_evaluations: int
+    objective_history: np.ndarray
+    time_s: float
+    method: str
+
+    @property
+    def fun(self) -> float:
+        """The final (scaled) objective."""
+        return float(self.objective_history[-1])
+
+
+class _Monitor:
+    """Keeps the objective history, drives the progress bar, applies the stopping rule."""
+
+    def __init__(self, options: SolverOptions, first: float, advance: Callable[[float], None]):
+        self.options = options
+        self.history = [first]
+        self.advance = advance
+        self.converged = False
+
+    def __call__(self, intermediate_result: OptimizeResult) -> None:
+        self.history.append(float(intermediate_result.fun))
+        self.advance(self.history[-1])
+        k = self.options.window
+        if len(self.history) > k:
+            drop = self.history[-1 - k] - self.history[-1]
+            if drop <= self.options.relative_tolerance * k * abs(self.history[-1]):
+                self.converged = True
+                raise StopIteration
+
+
+def _lbfgsb(
+    problem: OptimizationProblem, x0: np.ndarray, options: SolverOptions, monitor: _Monitor
+) -> tuple[np.ndarray, bool, str, int, int]:
+    unit = problem.weight_unit
+    bounds = Bounds(problem.lower_particles / unit, problem.upper_particles / unit)
+    result = minimize(
+        problem.value_and_gradient,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        callback=monitor,
+        options={
+            "maxiter": options.max_iterations,
+            "maxfun": 5 * options.max_iterations,
+            "ftol": 0.0,
+            "gtol": options.gradient_tolerance,
+            "maxcor": options.history_size,
+        },
+    )
+    if monitor.converged:
+        message = (
+            f"relative objective change below {options.relative_tolerance:g} per "
+            f"iteration over {options.window} iterations"
+        )
+        return result.x, True, message, len(monitor.history) - 1, int(result.nfev)
+    return result.x, bool(result.success), str(result.message), int(result.nit), int(result.nfev)
+
+
+#: Solvers by name: each takes (problem, scaled x0, options, monitor).
+SOLVERS: dict[str, Callable[..., tuple[np.ndarray, bool, str, int, int]]] = {"lbfgsb": _lbfgsb}
+
+
+def optimize_weights(
+    problem: OptimizationProblem,
+    *,
+    method: str = "lbfgsb",
+    initial_weights: np.ndarray | None = None,
+    options: SolverOptions | None = None,
+) -> OptimizationResult:
+    """Optimize the spot weights of ``problem`` with ``method`` (see :data:`SOLVERS`),
+    starting from ``initial_weights`` (particles; default: the problem's uniform weights)."""
+    key = str(method).strip().lower().replace("-", "").replace("_", "")
+    if key not in SOLVERS:
+        raise UnknownNameError("optimization method", method, SOLVERS)
+    options = SolverOptions() if options is None else options
+    w0 = problem.initial_weights() if initial_weights is None else initial_weights
+    w0 = np.asarray(w0, dtype=float).reshape(-1)
+    if w0.size != problem.n_spots or not np.all(np.isfinite(w0)):
+        raise GridMismatchError(
+            f"initial weights must be {problem.n_spots} finite values; got {w0.size}"
+        )
+    w0 = np.clip(w0, problem.lower_particles, problem.upper_particles)
+    x0 = w0 / problem.weight_unit
+    start = time.perf_counter()
+    with make_progress() if options.progress else Progress(disable=True) as bar:
+        task = bar.add_task(options.description, total=options.max_iterations)
+
+        def advance(value: float) -> None:
+            bar.update(task, advance=1, description=f"{options.description} f={value:.4g}")
+
+        monitor = _Monitor(options, problem.value_and_gradient(x0)[0], advance)
+        x, success, message, nit, nfev = SOLVERS[key](problem, x0, options, monitor)
+    weights = np.clip(
+        np.asarray(x) * problem.weight_unit, problem.lower_particles, problem.upper_particles
+    )
+    return OptimizationResult(
+        x=weights,
+        success=success,
+        message=message,
+        nit=nit,
+        n_evaluations=nfev + 1,
+        objective_history=np.asarray(monitor.history),
+        time_s=time.perf_counter() - start,
+        method=key,
+    )

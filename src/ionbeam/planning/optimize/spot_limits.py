@@ -1,0 +1,62 @@
+"""The machine's per-spot limits: fewest and most particles a spot can deliver.
+
+The upper limit is a bound throughout. The lower one makes the feasible set
+non-convex (a spot is either off or at least ``min_particles``), so it is
+handled after convergence, as commercial planning systems do: spots below half
+the minimum are switched off (bounds [0, 0]), the others are raised to the
+minimum (bounds [min, max]), and a short re-optimization from there lets the
+kept spots make up for the removed ones. Rounding at half the minimum moves
+the least dose: a spot at w < min/2 is closer to 0 than to min.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from ionbeam.errors import ConfigError
+from ionbeam.planning.optimize.problem import OptimizationProblem
+from ionbeam.planning.optimize.solver import OptimizationResult, SolverOptions, optimize_weights
+
+__all__ = ["apply_spot_limits"]
+
+
+def apply_spot_limits(
+    problem: OptimizationProblem,
+    result: OptimizationResult,
+    *,
+    min_particles: float,
+    method: str = "lbfgsb",
+    options: SolverOptions | None = None,
+) -> OptimizationResult:
+    """Weights that respect ``min_particles`` per delivered spot (and the problem's
+    upper bounds), re-optimized from ``result`` (see the module docstring). The
+    returned result's ``nit``, ``time_s`` and history cover both runs."""
+    if not (
+        isinstance(min_particles, (int, float))
+        and math.isfinite(min_particles)
+        and min_particles >= 0
+    ):
+        raise ConfigError(f"min_particles must be a finite number ≥ 0; got {min_particles!r}")
+    weights = np.asarray(result.x, dtype=float)
+    if min_particles == 0 or np.all((weights == 0) | (weights >= min_particles)):
+        return result
+    keep = weights >= 0.5 * min_particles
+    upper = np.where(keep, problem.upper_particles, 0.0)
+    lower = np.where(keep, np.minimum(min_particles, upper), 0.0)
+    limited = problem.with_bounds(lower, upper)
+    options = SolverOptions(max_iterations=50) if options is None else options
+    start = np.clip(weights, lower, upper)
+    second = optimize_weights(limited, method=method, initial_weights=start, options=options)
+    return replace(
+        second,
+        nit=result.nit + second.nit,
+        n_evaluations=result.n_evaluations + second.n_evaluations,
+        objective_history=np.concatenate([result.objective_history, second.objective_history]),
+        time_s=result.time_s + second.time_s,
+        message=f"{result.message}; then {int((~keep & (weights > 0)).sum())} spots below "
+        f"{0.5 * min_particles:g} particles removed, the rest ≥ {min_particles:g}: "
+        f"{second.message}",
+    )

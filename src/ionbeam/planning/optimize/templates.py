@@ -1,0 +1,103 @@
+"""Objective templates: default objectives for a structure set, and overlap priorities.
+
+:func:`default_objectives` gives each structure objectives by its (TG-263 style)
+name, with dose levels as fractions of the prescribed dose per fraction p:
+
+==========================================  ===========================================
+target                                      SquaredDeviation(p), weight 1000
+serial organs (Brainstem, SpinalCord,       SquaredOverdose(``SERIAL_MAX_FRACTION`` p),
+OpticChiasm, OpticNerve…)                   weight 3000 (a maximum-dose constraint)
+Body / External                             SquaredOverdose(0.6 p), weight 100
+any other organ (Core, Brain, Eye, Lung…)   SquaredOverdose(0.5 p), weight 300
+GTV / CTV (inside the target) and others    none
+==========================================  ===========================================
+
+The target, Core and Body rows are the objectives of matRad's (and pyRadPlan's)
+TG-119 example (50 Gy, core 25 Gy, body 30 Gy; weights 1000, 300, 100).
+
+Overlaps (matRad's overlap priority): a voxel in several structures carries only
+the objectives of the first of them in :func:`overlap_priority` — serial organs
+with objectives, then the target, then the rest — so a brainstem inside the PTV
+is spared (the target objective stops at it) and the body objective leaves the
+target alone. :func:`optimization_masks` applies that order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ionbeam.errors import UnknownNameError
+from ionbeam.planning.optimize.objective import Objective
+from ionbeam.planning.optimize.squared_deviation import SquaredDeviation
+from ionbeam.planning.optimize.squared_overdose import SquaredOverdose
+
+__all__ = [
+    "SERIAL_MAX_FRACTION",
+    "default_objectives",
+    "is_serial_organ",
+    "optimization_masks",
+    "overlap_priority",
+]
+
+#: Maximum dose of serial organs at risk, as a fraction of the prescription.
+SERIAL_MAX_FRACTION = 0.9
+_SERIAL = ("brainstem", "spinalcord", "cord", "opticchiasm", "chiasm", "opticnerve")
+_BODY = ("body", "external", "skin", "outline")
+_NO_OBJECTIVE = ("gtv", "ctv", "itv", "skull", "bone")
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def is_serial_organ(name: str) -> bool:
+    """Whether ``name`` is a serial organ at risk (brainstem, spinal cord, optic pathway)."""
+    key = _key(name)
+    return any(key.startswith(s) for s in _SERIAL)
+
+
+def default_objectives(
+    structure_names: Sequence[str], target: str, dose_gy: float
+) -> dict[str, tuple[Objective, ...]]:
+    """Objectives per structure for a prescription of ``dose_gy`` per fraction
+    (Gy or Gy(RBE)) to ``target`` (see the module docstring)."""
+    names = list(structure_names)
+    if target not in names:
+        raise UnknownNameError("target structure", target, names)
+    out: dict[str, tuple[Objective, ...]] = {}
+    for name in names:
+        key = _key(name)
+        if name == target:
+            out[name] = (SquaredDeviation(dose_gy, weight=1000.0),)
+        elif is_serial_organ(name):
+            out[name] = (SquaredOverdose(SERIAL_MAX_FRACTION * dose_gy, weight=3000.0),)
+        elif key in _BODY:
+            out[name] = (SquaredOverdose(0.6 * dose_gy, weight=100.0),)
+        elif not any(key.startswith(p) for p in _NO_OBJECTIVE):
+            out[name] = (SquaredOverdose(0.5 * dose_gy, weight=300.0),)
+    return out
+
+
+def overlap_priority(names: Sequence[str], target: str) -> tuple[str, ...]:
+    """Serial organs first, then the target, then the others (each group in order)."""
+    names = list(names)
+    serial = [n for n in names if n != target and is_serial_organ(n)]
+    rest = [n for n in names if n != target and n not in serial]
+    return (*serial, *([target] if target in names else []), *rest)
+
+
+def optimization_masks(
+    masks: Mapping[str, np.ndarray], priority: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Each mask of ``priority`` without the voxels of the structures before it."""
+    taken: np.ndarray | None = None
+    out = {}
+    for name in priority:
+        if name not in masks:
+            raise UnknownNameError("structure", name, masks)
+        mask = np.asarray(masks[name], dtype=bool)
+        out[name] = mask if taken is None else mask & ~taken
+        taken = mask.copy() if taken is None else taken | mask
+    return out

@@ -1,0 +1,156 @@
+"""Field strategies: all fields together (IMPT) or each field alone (SFUD).
+
+Both build the problem on the structures' optimization masks (the overlap
+priority of :mod:`.templates`), run the solver and then the machine's spot
+limits, and return the weights of every spot of the plan (particles per
+fraction) with the solver results.
+
+SFUD (single-field uniform dose): field k is optimized alone with every dose
+level of every objective multiplied by 1/n (n fields), so that each field gives
+the target a uniform share of the prescription and the OARs a share of their
+limits. Physical and constant-RBE doses add, so the fields sum to the
+prescription. RBE-weighted doses do not add (the effects of the fields mix
+through √β), so for an LQ quantity the summed weights are scaled by one factor
+so that the target's mean meets the prescription again (a few per cent; spots
+pushed below the machine minimum by it are put back at the minimum).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ionbeam.planning.dose_influence import DoseInfluence
+from ionbeam.planning.optimize.influence_rows import restrict_influence
+from ionbeam.planning.optimize.objective import Objective
+from ionbeam.planning.optimize.problem import StructureObjectives, build_problem
+from ionbeam.planning.optimize.quantities import Quantity
+from ionbeam.planning.optimize.solver import OptimizationResult, SolverOptions, optimize_weights
+from ionbeam.planning.optimize.spot_limits import apply_spot_limits
+from ionbeam.planning.optimize.templates import optimization_masks
+from ionbeam.planning.plan import Plan
+
+__all__ = ["optimize_impt", "optimize_sfud"]
+
+
+def optimize_impt(
+    influence: DoseInfluence,
+    masks: Mapping[str, np.ndarray],
+    objectives: StructureObjectives,
+    *,
+    quantity: Quantity,
+    plan: Plan,
+    target: str,
+    level: float,
+    priority: Sequence[str],
+    method: str = "lbfgsb",
+    solver: SolverOptions | None = None,
+    min_particles: float = 0.0,
+    max_particles: float = math.inf,
+) -> tuple[np.ndarray, tuple[OptimizationResult, ...]]:
+    """All fields optimized together (multi-field IMPT). ``level`` is unused (the
+    objectives carry the prescription); it keeps the signature of :func:`optimize_sfud`."""
+    solver = SolverOptions() if solver is None else solver
+    opt_masks = _masks(masks, objectives, priority)
+    problem = build_problem(
+        influence,
+        opt_masks,
+        objectives,
+        quantity=quantity,
+        max_particles=max_particles,
+        reference=target,
+    )
+    result = optimize_weights(problem, method=method, options=solver)
+    result = apply_spot_limits(problem, result, min_particles=min_particles, method=method)
+    return result.x, (result,)
+
+
+def optimize_sfud(
+    influence: DoseInfluence,
+    masks: Mapping[str, np.ndarray],
+    objectives: StructureObjectives,
+    *,
+    quantity: Quantity,
+    plan: Plan,
+    target: str,
+    level: float,
+    priority: Sequence[str],
+    method: str = "lbfgsb",
+    solver: SolverOptions | None = None,
+    min_particles: float = 0.0,
+    max_particles: float = math.inf,
+) -> tuple[np.ndarray, tuple[OptimizationResult, ...]]:
+    """Each field alone to a uniform 1/n share; ``level``: the target's prescribed
+    level per fraction, met on average by the sum (see the module docstring)."""
+    solver = SolverOptions() if solver is None else solver
+    opt_masks = _masks(masks, objectives, priority)
+    share = 1.0 / len(plan.beams)
+    shared = {
+        name: tuple(o.with_levels(lambda d: d * share) for o in _as_tuple(given))
+        for name, given in objectives.items()
+    }
+    offsets = plan.beam_offsets
+    weights = np.zeros(plan.n_spots)
+    results = []
+    for k, beam in enumerate(plan.beams):
+        spots = np.arange(offsets[k], offsets[k + 1])
+        problem = build_problem(
+            influence,
+            opt_masks,
+            shared,
+            quantity=quantity,
+            spot_index=spots,
+            max_particles=max_particles,
+            reference=target,
+        )
+        options = dataclasses.replace(solver, description=f"optimizing {beam.name}")
+        result = optimize_weights(problem, method=method, options=options)
+        result = apply_spot_limits(problem, result, min_particles=min_particles, method=method)
+        weights[spots] = result.x
+        results.append(result)
+    if "dose" not in quantity.matrices:  # an LQ quantity: fields do not add
+        weights = _scaled_to_level(
+            influence, opt_masks[target], quantity, weights, level, min_particles
+        )
+    return weights, tuple(results)
+
+
+def _as_tuple(given: Objective | Sequence[Objective]) -> tuple[Objective, ...]:
+    return (given,) if isinstance(given, Objective) else tuple(given)
+
+
+def _masks(
+    masks: Mapping[str, np.ndarray], objectives: StructureObjectives, priority: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Optimization masks of the structures with objectives, in overlap priority."""
+    order = [n for n in priority if n in objectives]
+    order += [n for n in objectives if n not in order]
+    return optimization_masks(masks, order)
+
+
+def _scaled_to_level(
+    influence: DoseInfluence,
+    target_mask: np.ndarray,
+    quantity: Quantity,
+    weights: np.ndarray,
+    level: float,
+    min_particles: float,
+) -> np.ndarray:
+    """``weights`` times the factor that brings the target's mean quantity to ``level``."""
+    rows = restrict_influence(influence, np.flatnonzero(target_mask), matrices=quantity.matrices)
+    bound = quantity.bind(rows, grid_size=influence.grid.size)
+    convert = quantity.level_converter(rows.voxel_index)
+    goal = level if convert is None else convert(level)
+
+    def excess(log_s: float) -> float:
+        return float(np.mean(bound.forward(weights * math.exp(log_s))[0])) - goal
+
+    factor = math.exp(brentq(excess, -1.0, 1.0, xtol=1e-8))
+    scaled = weights * factor
+    low = (scaled > 0) & (scaled < min_particles)
+    scaled[low] = min_particles
+    return scaled

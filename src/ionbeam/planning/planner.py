@@ -1,0 +1,456 @@
+"""The planning recipe: a patient and a prescription in, an optimized plan and its doses out.
+
+:func:`plan_patient` chains the stages, each a call into its own module:
+
+1. beams: one per gantry angle, isocentre at the target's centroid
+   (:class:`~ionbeam.planning.geometry.BeamGeometry`, the machine's SADs);
+2. spots: :func:`~ionbeam.planning.spot_placement.place_spots` with a physics-only
+   beam model of the machine's energy library (every ``energy_stride``-th energy);
+3. beam model for the dose: the same, or — for a variable RBE — one with α and √β
+   tables (mMKM for ions, a proton RBE model for protons) for the tissues in use,
+   built for the energies the spots use only (biology tables are costly);
+4. dose influence on a dose grid of ``dose_grid_mm``, with a tissue map: the
+   target's tissue in the target, ``normal_tissue`` elsewhere, overrides per structure;
+5. optimization of the RBE-weighted dose (or the physical dose, ``rbe_model="none"``)
+   under per-structure objectives (default: :mod:`.optimize.templates`), with the
+   overlap priority of matRad: IMPT (all fields together) or SFUD (each field alone
+   to a uniform share 1/n of every dose level, as CNAO often plans; for an LQ model
+   the summed fields are then scaled so that the target's mean meets the
+   prescription, since RBE-weighted doses do not add);
+6. the machine's per-spot limits (:func:`~ionbeam.planning.optimize.apply_spot_limits`);
+7. final doses on the dose grid: physical dose, RBE-weighted dose and LET_d.
+
+Dose levels of objectives are per fraction (the LQ model is per fraction). The
+recipe does no file I/O and no evaluation (DVH metrics belong to
+:mod:`ionbeam.evaluation`, which callers apply to the result's doses).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ionbeam import __version__
+from ionbeam.errors import ConfigError, UnknownNameError
+from ionbeam.machine import Machine, cnao_machine
+from ionbeam.machine.beam_model import BeamModel, build_beam_model
+from ionbeam.patient.grid import Grid
+from ionbeam.patient.patient import Patient
+from ionbeam.physics.particles import get_particle
+from ionbeam.physics.radiobiology.lq import rbe_weighted_dose
+from ionbeam.physics.radiobiology.proton_rbe import PROTON_RBE_MODELS
+from ionbeam.physics.radiobiology.tissue import TissueParameters, get_tissue
+from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose_influence
+from ionbeam.planning.dose_grid import make_dose_grid, masks_on_grid
+from ionbeam.planning.dose_influence import DoseInfluence
+from ionbeam.planning.geometry import BeamGeometry
+from ionbeam.planning.optimize import (
+    BiologicalEffect,
+    ConstantRBEDose,
+    OptimizationResult,
+    PhysicalDose,
+    Quantity,
+    RBEWeightedDose,
+    SolverOptions,
+    StructureObjectives,
+)
+from ionbeam.planning.optimize.templates import default_objectives, overlap_priority
+from ionbeam.planning.optimize.weights import optimize_impt, optimize_sfud
+from ionbeam.planning.plan import Beam, Plan, Prescription
+from ionbeam.planning.spot_placement import place_spots
+
+__all__ = ["PlanningOptions", "PlanningResult", "plan_patient", "resolve_rbe_model"]
+
+_TECHNIQUES = ("impt", "sfud")
+_QUANTITIES = ("rbe_weighted_dose", "biological_effect")
+
+
+@dataclass(frozen=True)
+class PlanningOptions:
+    """How :func:`plan_patient` plans (see the module docstring).
+
+    ``gantry_deg`` / ``couch_deg``: one entry per beam (couch default 0°);
+    ``technique``: ``"impt"`` or ``"sfud"``; ``rbe_model``: ``"none"`` (physical dose),
+    ``"constant"`` (``constant_rbe``, protons' default), a proton model
+    (``"mcnamara2015"``, ``"wedenberg2013"``, ``"carabe2012"``) or ``"mkm"`` (ions'
+    default), None: the particle's default; ``biological_quantity``: what an LQ model
+    optimizes, ``"rbe_weighted_dose"`` (matRad's RBExD) or ``"biological_effect"``;
+    ``spot_spacing_mm`` (None: the spot σ in air at the library's middle energy,
+    rounded to 0.5 mm); ``dose_grid_mm``; ``energy_stride`` (use every n-th library
+    energy, for quick plans); ``target_tissue`` / ``normal_tissue`` /
+    ``structure_tissues`` (tissue names or parameters; the latter override, in order);
+    ``overlap_priority`` (None: serial organs, target, others); ``solver`` and
+    ``method``; ``spot_limits`` (apply the machine's minimum particles per spot).
+    """
+
+    gantry_deg: tuple[float, ...] = (0.0,)
+    couch_deg: tuple[float, ...] | None = None
+    technique: str = "impt"
+    rbe_model: str | None = None
+    constant_rbe: float = 1.1
+    biological_quantity: str = "rbe_weighted_dose"
+    spot_spacing_mm: float | None = None
+    dose_grid_mm: float = 3.0
+    energy_stride: int = 1
+    lateral_cutoff_sigma: float = 3.0
+    target_tissue: str | TissueParameters = "tumour"
+    normal_tissue: str | TissueParameters = "late_normal"
+    structure_tissues: Mapping[str, str | TissueParameters] = field(default_factory=dict)
+    overlap_priority: tuple[str, ...] | None = None
+    solver: SolverOptions = field(default_factory=lambda: SolverOptions(relative_tolerance=1e-3))
+    method: str = "lbfgsb"
+    spot_limits: bool = True
+
+    def __post_init__(self) -> None:
+        gantry = tuple(float(g) for g in self.gantry_deg)
+        couch = tuple(0.0 for _ in gantry) if self.couch_deg is None else tuple(self.couch_deg)
+        if not gantry or len(couch) != len(gantry):
+            raise ConfigError(
+                f"need one couch angle per gantry angle; got {len(gantry)} gantry and "
+                f"{len(couch)} couch angles"
+            )
+        if not all(math.isfinite(a) for a in (*gantry, *couch)):
+            raise ConfigError(f"beam angles must be finite degrees; got {gantry} / {couch}")
+        object.__setattr__(self, "gantry_deg", gantry)
+        object.__setattr__(self, "couch_deg", tuple(float(c) for c in couch))
+        _choice("planning technique", self.technique, _TECHNIQUES)
+        _choice("biological quantity", self.biological_quantity, _QUANTITIES)
+        for name in ("dose_grid_mm", "lateral_cutoff_sigma", "constant_rbe"):
+            _positive(name, getattr(self, name))
+        if self.spot_spacing_mm is not None:
+            _positive("spot_spacing_mm", self.spot_spacing_mm)
+        if not (isinstance(self.energy_stride, int) and self.energy_stride >= 1):
+            raise ConfigError(f"energy_stride must be an integer ≥ 1; got {self.energy_stride!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class PlanningResult:
+    """An optimized plan and its doses per fraction on ``grid`` [x, y, z].
+
+    ``dose_gy``: physical dose; ``rbe_dose_gy``: RBE-weighted dose (Gy(RBE); None
+    without an RBE model); ``let_d_kev_um``: dose-averaged LET; ``masks``: the
+    structures on the dose grid; ``objectives``: per structure, as optimized;
+    ``optimization``: one result (IMPT) or one per beam (SFUD); ``timings_s``: wall
+    time per stage.
+    """
+
+    plan: Plan
+    influence: DoseInfluence
+    masks: Mapping[str, np.ndarray]
+    dose_gy: np.ndarray
+    rbe_dose_gy: np.ndarray | None
+    let_d_kev_um: np.ndarray | None
+    objectives: StructureObjectives
+    optimization: tuple[OptimizationResult, ...]
+    timings_s: Mapping[str, float]
+
+    @property
+    def grid(self) -> Grid:
+        """The dose grid."""
+        return self.influence.grid
+
+    @property
+    def evaluated_dose_gy(self) -> np.ndarray:
+        """The dose the prescription refers to: RBE-weighted when an RBE model applies."""
+        return self.dose_gy if self.rbe_dose_gy is None else self.rbe_dose_gy
+
+    def beam_dose_gy(self, index: int) -> np.ndarray:
+        """Physical dose (Gy per fraction) of beam ``index`` alone."""
+        offsets = self.plan.beam_offsets
+        if not 0 <= index < len(self.plan.beams):
+            raise UnknownNameError("beam index", index, [str(i) for i in range(len(offsets) - 1)])
+        columns = slice(int(offsets[index]), int(offsets[index + 1]))
+        weights = self.plan.weights[columns]
+        return (self.influence.dose[:, columns] @ weights).reshape(self.grid.shape)
+
+
+def resolve_rbe_model(particle: str, rbe_model: str | None) -> str:
+    """The RBE model name for ``particle``: ``none``, ``constant``, a proton model or ``mkm``."""
+    ion = get_particle(particle)
+    if rbe_model is None:
+        return "constant" if ion.z == 1 else "mkm"
+    key = str(rbe_model).strip().lower()
+    allowed = ("none", "constant", *(PROTON_RBE_MODELS if ion.z == 1 else ("mkm",)))
+    allowed = tuple(dict.fromkeys(allowed))
+    if key not in allowed:
+        raise UnknownNameError(f"RBE model for {ion.name}", rbe_model, allowed)
+    return key
+
+
+def plan_patient(
+    patient: Patient,
+    prescription: Prescription,
+    *,
+    particle: str,
+    objectives: StructureObjectives | None = None,
+    options: PlanningOptions | None = None,
+    machine: Machine | None = None,
+) -> PlanningResult:
+    """Plan ``patient`` for ``prescription`` with ``particle`` (see the module docstring).
+
+    ``objectives``: per structure name, dose levels per fraction (default:
+    :func:`~ionbeam.planning.optimize.templates.default_objectives`).
+    """
+    options = PlanningOptions() if options is None else options
+    machine = cnao_machine() if machine is None else machine
+    particle = get_particle(particle).name
+    rbe_model = resolve_rbe_model(particle, options.rbe_model)
+    target = patient.structures[prescription.target].name  # unknown → UnknownNameError
+    dose_gy = prescription.dose_per_fraction_gy
+    objectives = (
+        default_objectives(list(patient.structures), target, dose_gy)
+        if objectives is None
+        else dict(objectives)
+    )
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
+    physics = _physics_model(machine, particle, options.energy_stride)
+    clock.lap("beam_model_s")
+    beams = _place_beams(patient, physics, machine, target, options)
+    plan = Plan(particle, beams, prescription, machine=machine.name, rbe_model=rbe_model)
+    clock.lap("spots_s")
+    grid = make_dose_grid(patient.grid, options.dose_grid_mm)
+    masks = masks_on_grid(list(patient.structures.values()), grid)
+    tissues, tissue_map = _tissue_map(masks, target, options)
+    model = _dose_model(physics, plan, rbe_model, tissues)
+    clock.lap("biology_model_s")
+    influence = calc_dose_influence(
+        patient.ct,
+        plan,
+        model,
+        dose_grid=grid,
+        structures=patient.structures.values(),
+        tissue_map=tissue_map if model.has_biology else None,
+        options=DoseEngineOptions(lateral_cutoff_sigma=options.lateral_cutoff_sigma),
+    )
+    clock.lap("dose_influence_s")
+    alpha_x, beta_x = _photon_lq(tissues, tissue_map)
+    quantity = _quantity(rbe_model, options, alpha_x, beta_x)
+    priority = options.overlap_priority or overlap_priority(list(objectives), target)
+    run = optimize_sfud if options.technique == "sfud" else optimize_impt
+    limits = machine.spot_limit(particle)
+    weights, results = run(
+        influence,
+        masks,
+        objectives,
+        quantity=quantity,
+        plan=plan,
+        target=target,
+        level=dose_gy,
+        priority=priority,
+        method=options.method,
+        solver=options.solver,
+        min_particles=limits.min_particles if options.spot_limits else 0.0,
+        max_particles=limits.max_particles,
+    )
+    clock.lap("optimization_s")
+    doses = _final_doses(influence, weights, rbe_model, options.constant_rbe, alpha_x, beta_x)
+    clock.lap("final_dose_s")
+    settings = _settings(patient, options, rbe_model, quantity, tissues, objectives, grid, timings)
+    return PlanningResult(
+        plan=dataclasses.replace(plan.with_weights(weights), settings=settings),
+        influence=influence,
+        masks=masks,
+        dose_gy=doses[0],
+        rbe_dose_gy=doses[1],
+        let_d_kev_um=doses[2],
+        objectives=objectives,
+        optimization=results,
+        timings_s=timings,
+    )
+
+
+class _Clock:
+    """Records the wall time of consecutive stages into a dict."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = now - self.last
+        self.last = now
+
+
+def _physics_model(machine: Machine, particle: str, stride: int) -> BeamModel:
+    energies = machine.energy_library(particle).energies_mev_u
+    return build_beam_model(particle, energies[::-1][::stride][::-1], machine.beam_line)
+
+
+def _spot_spacing(physics: BeamModel, options: PlanningOptions) -> float:
+    if options.spot_spacing_mm is not None:
+        return float(options.spot_spacing_mm)
+    middle = float(physics.energies_mev_u[physics.n_energies // 2])
+    sigma = float(physics.beam_line.sigma_air_mm(physics.particle, middle, 0.0))
+    return max(0.5, round(2.0 * sigma) / 2.0)
+
+
+def _place_beams(
+    patient: Patient, physics: BeamModel, machine: Machine, target: str, options: PlanningOptions
+) -> tuple[Beam, ...]:
+    spr = patient.ct.spr()
+    structure = patient.structures[target]
+    isocenter = tuple(float(v) for v in structure.centroid_mm)
+    spacing = _spot_spacing(physics, options)
+    beams = []
+    for k, (gantry, couch) in enumerate(zip(options.gantry_deg, options.couch_deg, strict=True)):
+        geometry = BeamGeometry(
+            gantry_deg=gantry,
+            couch_deg=couch,
+            isocenter_mm=isocenter,
+            sad_mm=machine.beam_line.sad_mm,
+        )
+        spots = place_spots(
+            spr,
+            patient.grid,
+            structure.mask,
+            geometry,
+            energies_mev_u=physics.energies_mev_u,
+            peak_depths_mm=physics.bragg_peak_mm,
+            spot_spacing_mm=spacing,
+        )
+        beams.append(Beam(f"B{k + 1}_G{gantry:g}", geometry, spots))
+    return tuple(beams)
+
+
+def _tissue_map(
+    masks: Mapping[str, np.ndarray], target: str, options: PlanningOptions
+) -> tuple[tuple[TissueParameters, ...], np.ndarray]:
+    """Tissues in use and the index of each dose-grid voxel's tissue."""
+    normal, tumour = get_tissue(options.normal_tissue), get_tissue(options.target_tissue)
+    assigned = [(name, get_tissue(t)) for name, t in options.structure_tissues.items()]
+    for name, _ in assigned:
+        if name not in masks:
+            raise UnknownNameError("structure (in structure_tissues)", name, masks)
+    tissues = list(dict.fromkeys([normal, tumour, *(t for _, t in assigned)]))
+    shape = next(iter(masks.values())).shape
+    index = np.zeros(shape, dtype=np.int64)
+    for name, tissue in [(target, tumour), *assigned]:
+        index[masks[name]] = tissues.index(tissue)
+    return tuple(tissues), index
+
+
+def _dose_model(
+    physics: BeamModel, plan: Plan, rbe_model: str, tissues: Sequence[TissueParameters]
+) -> BeamModel:
+    if rbe_model in ("none", "constant"):
+        return physics
+    energies = np.unique(np.concatenate([b.spots.energy_mev_u for b in plan.beams]))
+    return build_beam_model(
+        plan.particle,
+        energies,
+        physics.beam_line,
+        tissues=list(tissues),
+        biological_model=rbe_model,
+    )
+
+
+def _photon_lq(
+    tissues: Sequence[TissueParameters], tissue_map: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    alpha = np.array([t.alpha_x_gy for t in tissues])[tissue_map]
+    beta = np.array([t.beta_x_gy2 for t in tissues])[tissue_map]
+    return alpha, beta
+
+
+def _quantity(
+    rbe_model: str, options: PlanningOptions, alpha_x: np.ndarray, beta_x: np.ndarray
+) -> Quantity:
+    if rbe_model == "none":
+        return PhysicalDose()
+    if rbe_model == "constant":
+        return ConstantRBEDose(options.constant_rbe)
+    if options.biological_quantity == "biological_effect":
+        return BiologicalEffect(alpha_x, beta_x)
+    return RBEWeightedDose(alpha_x, beta_x)
+
+
+def _final_doses(
+    influence: DoseInfluence,
+    weights: np.ndarray,
+    rbe_model: str,
+    constant_rbe: float,
+    alpha_x: np.ndarray,
+    beta_x: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Physical dose, RBE-weighted dose (None without an RBE model) and LET_d on the grid."""
+    dose = influence.dose_gy(weights)
+    let_d = influence.let_d_kev_um(weights) if influence.let_dose is not None else None
+    if rbe_model == "none":
+        return dose, None, let_d
+    if rbe_model == "constant":
+        return dose, constant_rbe * dose, let_d
+    effect = np.maximum(
+        influence.alpha_dose @ weights + (influence.sqrt_beta_dose @ weights) ** 2, 0.0
+    )
+    rbe_dose = rbe_weighted_dose(effect, alpha_x.reshape(-1), beta_x.reshape(-1))
+    return dose, rbe_dose.reshape(influence.grid.shape), let_d
+
+
+def _settings(
+    patient: Patient,
+    options: PlanningOptions,
+    rbe_model: str,
+    quantity: Quantity,
+    tissues: Sequence[TissueParameters],
+    objectives: StructureObjectives,
+    grid: Grid,
+    timings: Mapping[str, float],
+) -> dict[str, Any]:
+    """What the plan was made with, JSON-ready (for ``Plan.settings``)."""
+    planning = dataclasses.asdict(options)
+    planning["solver"] = dataclasses.asdict(options.solver)
+    planning["target_tissue"] = get_tissue(options.target_tissue).name
+    planning["normal_tissue"] = get_tissue(options.normal_tissue).name
+    planning["structure_tissues"] = {
+        k: get_tissue(v).name for k, v in options.structure_tissues.items()
+    }
+    return {
+        "ionbeam_version": __version__,
+        "patient": {"name": patient.name, **_jsonable_metadata(patient.metadata)},
+        "planning": planning,
+        "rbe_model": rbe_model,
+        "optimized_quantity": quantity.name,
+        "tissues": [
+            dataclasses.asdict(t) | {"mkm": dataclasses.asdict(t.mkm_parameters())} for t in tissues
+        ],
+        "objectives": {
+            name: [_objective_dict(o) for o in _as_list(objs)] for name, objs in objectives.items()
+        },
+        "dose_grid": {
+            "shape": list(grid.shape),
+            "spacing_mm": list(grid.spacing_mm),
+            "origin_mm": list(grid.origin_mm),
+        },
+        "dose_engine": dataclasses.asdict(DoseEngineOptions(options.lateral_cutoff_sigma)),
+        "timings_s": dict(timings),
+    }
+
+
+def _as_list(objectives: Any) -> list[Any]:
+    return list(objectives) if isinstance(objectives, (list, tuple)) else [objectives]
+
+
+def _objective_dict(objective: Any) -> dict[str, Any]:
+    return {"type": type(objective).__name__, **dataclasses.asdict(objective)}
+
+
+def _jsonable_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): v for k, v in metadata.items() if isinstance(v, (str, int, float, dict, list))}
+
+
+def _choice(kind: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise UnknownNameError(kind, value, allowed)
+
+
+def _positive(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be a finite number > 0; got {value!r}")
