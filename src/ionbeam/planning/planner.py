@@ -103,7 +103,7 @@ class PlanningOptions:
     normal_tissue: str | TissueParameters = "late_normal"
     structure_tissues: Mapping[str, str | TissueParameters] = field(default_factory=dict)
     overlap_priority: tuple[str, ...] | None = None
-    solver: SolverOptions = field(default_factory=lambda: SolverOptions(relative_tolerance=1e-3))
+    solver: SolverOptions = field(default_factory=SolverOptions)
     method: str = "lbfgsb"
     spot_limits: bool = True
 

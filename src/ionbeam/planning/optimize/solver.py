@@ -6,9 +6,11 @@ Methods (:data:`SOLVERS`, by name; an unknown name raises):
     scipy's L-BFGS-B on the scaled weights x = w / ``weight_unit`` with the bounds
     lower ≤ w ≤ upper (particles), analytic gradients, value and gradient from one
     pass. scipy's own ``ftol`` test compares the change with max(|f|, 1), which is an
-    absolute test once f < 1; it is switched off and replaced by a relative one: stop
-    when the objective fell by less than ``relative_tolerance`` per iteration, on
-    average over the last ``window`` iterations.
+    absolute test once f < 1 (and our f is scaled to the prescription); it is switched
+    off and replaced by a relative one: stop when the objective fell by less than
+    ``relative_tolerance`` × max(f, ``FLOOR_FRACTION`` f₀) per iteration, on average
+    over the last ``window`` iterations (f₀: the starting objective; the floor stops a
+    plan whose objective heads for 0 once it is a hundredth of where it started).
 
 Convergence is reported by a progress bar (iteration, objective) and in the result:
 iterations, evaluations, the objective after each iteration, and wall time.
@@ -29,7 +31,10 @@ from ionbeam._progress import make_progress
 from ionbeam.errors import ConfigError, GridMismatchError, UnknownNameError
 from ionbeam.planning.optimize.problem import OptimizationProblem
 
-__all__ = ["SOLVERS", "OptimizationResult", "SolverOptions", "optimize_weights"]
+__all__ = ["FLOOR_FRACTION", "SOLVERS", "OptimizationResult", "SolverOptions", "optimize_weights"]
+
+#: The relative stopping rule compares changes with at least this fraction of f₀.
+FLOOR_FRACTION = 1.0e-2
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class SolverOptions:
     """
 
     max_iterations: int = 500
-    relative_tolerance: float = 1.0e-4
+    relative_tolerance: float = 1.0e-3
     window: int = 5
     gradient_tolerance: float = 1.0e-10
     history_size: int = 10
@@ -87,6 +92,7 @@ class _Monitor:
 
     def __init__(self, options: SolverOptions, first: float, advance: Callable[[float], None]):
         self.options = options
+        self.floor = FLOOR_FRACTION * abs(first)
         self.history = [first]
         self.advance = advance
         self.converged = False
@@ -97,7 +103,8 @@ class _Monitor:
         k = self.options.window
         if len(self.history) > k:
             drop = self.history[-1 - k] - self.history[-1]
-            if drop <= self.options.relative_tolerance * k * abs(self.history[-1]):
+            scale = max(abs(self.history[-1]), self.floor)
+            if drop <= self.options.relative_tolerance * k * scale:
                 self.converged = True
                 raise StopIteration
 
@@ -122,13 +129,14 @@ def _lbfgsb(
             "maxcor": options.history_size,
         },
     )
+    nit, nfev = len(monitor.history) - 1, int(result.get("nfev", 0))
     if monitor.converged:
         message = (
             f"relative objective change below {options.relative_tolerance:g} per "
             f"iteration over {options.window} iterations"
         )
-        return result.x, True, message, len(monitor.history) - 1, int(result.nfev)
-    return result.x, bool(result.success), str(result.message), int(result.nit), int(result.nfev)
+        return result.x, True, message, nit, nfev
+    return result.x, bool(result.success), str(result.message), nit, nfev
 
 
 #: Solvers by name: each takes (problem, scaled x0, options, monitor).

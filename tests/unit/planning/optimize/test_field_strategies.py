@@ -1,0 +1,74 @@
+"""IMPT and SFUD on a small synthetic two-beam influence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ionbeam.planning.geometry import BeamGeometry
+from ionbeam.planning.optimize import (
+    PhysicalDose,
+    RBEWeightedDose,
+    SolverOptions,
+    SquaredDeviation,
+    SquaredOverdose,
+    restrict_influence,
+)
+from ionbeam.planning.optimize.weights import optimize_impt, optimize_sfud
+from ionbeam.planning.plan import Beam, Plan, Prescription, SpotMap
+
+QUIET = SolverOptions(progress=False, relative_tolerance=1e-6, max_iterations=300)
+OBJECTIVES = {"Target": SquaredDeviation(2.0, 1000.0), "OAR": SquaredOverdose(1.0, 10.0)}
+
+
+def _plan() -> Plan:
+    spots = SpotMap(np.full(12, 100.0), np.arange(12.0), np.zeros(12), np.zeros(12))
+    beams = tuple(Beam(f"B{k}", BeamGeometry(gantry_deg=90.0 * k), spots) for k in range(2))
+    return Plan("proton", beams, Prescription("Target", 2.0))
+
+
+def _target_mean(influence, mask, quantity, weights) -> float:
+    rows = restrict_influence(influence, np.flatnonzero(mask), matrices=quantity.matrices)
+    return float(np.mean(quantity.bind(rows, grid_size=influence.grid.size).forward(weights)[0]))
+
+
+def test_sfud_gives_each_field_half_the_dose(dense_influence, structure_masks) -> None:
+    """Physical dose: each field alone gives the target about half of 2 Gy on average,
+    and the sum about 2 Gy."""
+    weights, results = optimize_sfud(
+        dense_influence, structure_masks, {"Target": OBJECTIVES["Target"]},
+        quantity=PhysicalDose(), plan=_plan(), target="Target", level=2.0,
+        priority=("Target",), solver=QUIET,
+    )  # fmt: skip
+    assert len(results) == 2
+    target = structure_masks["Target"]
+    for k in range(2):
+        alone = np.zeros_like(weights)
+        alone[12 * k : 12 * (k + 1)] = weights[12 * k : 12 * (k + 1)]
+        mean = _target_mean(dense_influence, target, PhysicalDose(), alone)
+        assert mean == pytest.approx(1.0, rel=0.05)
+    total = _target_mean(dense_influence, target, PhysicalDose(), weights)
+    assert total == pytest.approx(2.0, rel=0.05)
+
+
+def test_sfud_with_lq_meets_the_prescription_on_average(influence, structure_masks) -> None:
+    """RBE-weighted doses of two fields do not add; the summed plan is scaled so that
+    the target's mean RBE-weighted dose is the prescription."""
+    quantity = RBEWeightedDose(0.1, 0.05)
+    weights, _ = optimize_sfud(
+        influence, structure_masks, OBJECTIVES, quantity=quantity, plan=_plan(),
+        target="Target", level=2.0, priority=("Target", "OAR"), solver=QUIET,
+        min_particles=1e5,
+    )  # fmt: skip
+    target = structure_masks["Target"]
+    assert _target_mean(influence, target, quantity, weights) == pytest.approx(2.0, rel=1e-6)
+    assert np.all((weights == 0) | (weights >= 1e5))
+
+
+def test_impt_returns_one_result_and_all_weights(influence, structure_masks) -> None:
+    weights, results = optimize_impt(
+        influence, structure_masks, OBJECTIVES, quantity=PhysicalDose(), plan=_plan(),
+        target="Target", level=2.0, priority=("Target",), solver=QUIET,
+    )  # fmt: skip
+    assert len(results) == 1 and weights.shape == (24,)
+    np.testing.assert_array_equal(weights, results[0].x)

@@ -1,0 +1,64 @@
+"""Restricted influence rows: every product equals scipy's on the same sub-matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ionbeam.errors import GridMismatchError, StructureError
+from ionbeam.planning.optimize import influence_rows as module
+from ionbeam.planning.optimize import restrict_influence
+
+
+def _dense(matrix, rows, cols) -> np.ndarray:
+    return matrix.toarray().astype(np.float64)[np.ix_(rows, cols)]
+
+
+@pytest.mark.parametrize(
+    "spots", [None, np.arange(12, 24), np.array([0, 3, 5, 20, 23])], ids=["all", "beam", "some"]
+)
+def test_products_equal_the_dense_sub_matrix(influence, spots) -> None:
+    rng = np.random.default_rng(3)
+    voxels = np.sort(rng.choice(influence.grid.size, 50, replace=False))
+    rows = restrict_influence(influence, voxels, spot_index=spots,
+                              matrices=("dose", "alpha_dose", "sqrt_beta_dose"))  # fmt: skip
+    cols = np.arange(influence.n_spots) if spots is None else spots
+    d = _dense(influence.dose, voxels, cols)
+    a = _dense(influence.alpha_dose, voxels, cols)
+    b = _dense(influence.sqrt_beta_dose, voxels, cols)
+    w = rng.uniform(1e6, 1e7, cols.size)
+    g = rng.normal(size=voxels.size)
+    h = rng.normal(size=voxels.size)
+    np.testing.assert_array_equal(rows.voxel_index, voxels)
+    np.testing.assert_allclose(rows.times("dose", w), d @ w, rtol=1e-12)
+    first, second = rows.times_pair("alpha_dose", "sqrt_beta_dose", w)
+    np.testing.assert_allclose(first, a @ w, rtol=1e-12)
+    np.testing.assert_allclose(second, b @ w, rtol=1e-12)
+    np.testing.assert_allclose(rows.transpose_times("dose", g), d.T @ g, rtol=1e-10, atol=1e-20)
+    np.testing.assert_allclose(rows.transpose_times_sum("alpha_dose", "sqrt_beta_dose", g, h),
+                               a.T @ g + b.T @ h, rtol=1e-10, atol=1e-20)  # fmt: skip
+
+
+def test_sparse_and_dense_transposed_products_agree(influence, monkeypatch) -> None:
+    """Dᵀg walks only the rows where g ≠ 0 when they are few; the column-wise product
+    must give the same numbers."""
+    rows = restrict_influence(influence, np.arange(influence.grid.size))
+    g = np.zeros(rows.n_voxels)
+    g[[3, 17, 44]] = [1.0, -2.0, 0.5]
+    monkeypatch.setattr(module, "SCATTER_FRACTION", 1.1)
+    scattered = rows.transpose_times("dose", g)
+    monkeypatch.setattr(module, "SCATTER_FRACTION", 0.0)
+    column_wise = rows.transpose_times("dose", g)
+    np.testing.assert_allclose(scattered, column_wise, rtol=1e-12, atol=1e-22)
+    assert np.any(scattered != 0)
+
+
+def test_no_voxel_or_bad_indices_raise(influence) -> None:
+    with pytest.raises(StructureError, match="no voxel"):
+        restrict_influence(influence, np.array([], dtype=int))
+    with pytest.raises(GridMismatchError, match="voxel indices"):
+        restrict_influence(influence, np.array([influence.grid.size]))
+    with pytest.raises(GridMismatchError, match="spot indices"):
+        restrict_influence(influence, np.array([0]), spot_index=np.array([99]))
+    with pytest.raises(GridMismatchError, match="unknown influence"):
+        restrict_influence(influence, np.array([0]), matrices=("let_dose",))

@@ -1,0 +1,79 @@
+"""The problem: structure checks, scaling, restriction to voxels with objectives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ionbeam.errors import ConfigError, GridMismatchError, StructureError, UnknownNameError
+from ionbeam.planning.optimize import (
+    ConstantRBEDose,
+    RBEWeightedDose,
+    SquaredDeviation,
+    SquaredOverdose,
+    build_problem,
+)
+
+OBJECTIVES = {"Target": SquaredDeviation(2.0, 1000.0), "OAR": SquaredOverdose(1.0, 100.0)}
+
+
+def test_uniform_start_gives_the_target_its_level_on_average(influence, structure_masks):
+    """x = 1 (uniform weights of ``weight_unit`` particles) gives the target a mean of the
+    prescribed level, for a linear and for the LQ quantity."""
+    for quantity in (ConstantRBEDose(1.1), RBEWeightedDose(0.3, 0.03)):
+        problem = build_problem(influence, structure_masks, OBJECTIVES, quantity=quantity)
+        q = problem.structure_values(problem.initial_weights())["Target"]
+        assert q.mean() == pytest.approx(2.0, rel=1e-6)
+        assert problem.reference == ("Target", 2.0)
+        assert problem.value_scale == pytest.approx(1 / 4.0)
+
+
+def test_only_voxels_with_objectives_are_kept(influence, structure_masks) -> None:
+    problem = build_problem(influence, structure_masks, OBJECTIVES)
+    expected = np.flatnonzero((structure_masks["Target"] | structure_masks["OAR"]).reshape(-1))
+    np.testing.assert_array_equal(problem.rows.voxel_index, expected)
+    w = problem.initial_weights() * np.linspace(0.5, 1.5, problem.n_spots)
+    dose = (influence.dose.toarray().astype(float) @ w)[expected]
+    np.testing.assert_allclose(problem.quantity_values(w), dose, rtol=1e-12)
+
+
+def test_value_and_gradient_are_scaled_consistently(influence, structure_masks) -> None:
+    """F(x) = value_scale · Σ weight · value(q(w = unit·x)): the objective of weights in
+    particles equals the scaled value at x = w / unit."""
+    problem = build_problem(influence, structure_masks, OBJECTIVES)
+    x = np.linspace(0.2, 2.0, problem.n_spots)
+    value, _ = problem.value_and_gradient(x)
+    assert problem.objective_value(x * problem.weight_unit) == pytest.approx(value)
+    q = problem.structure_values(x * problem.weight_unit)
+    by_hand = 1000.0 * np.mean((q["Target"] - 2.0) ** 2) + 100.0 * np.mean(
+        np.maximum(q["OAR"] - 1.0, 0) ** 2
+    )
+    assert value == pytest.approx(by_hand / 4.0)
+
+
+def test_unknown_and_empty_structures_raise(influence, structure_masks) -> None:
+    with pytest.raises(UnknownNameError, match="Body, OAR, Target"):
+        build_problem(influence, structure_masks, {"PTV": SquaredDeviation(2.0)})
+    empty = dict(structure_masks, Empty=np.zeros_like(structure_masks["OAR"]))
+    with pytest.raises(StructureError, match="'Empty' has no voxel"):
+        build_problem(influence, empty, {"Target": SquaredDeviation(2.0),
+                                         "Empty": SquaredOverdose(1.0)})  # fmt: skip
+    with pytest.raises(GridMismatchError, match="resample"):
+        build_problem(influence, {"Target": np.ones(5, bool)}, {"Target": SquaredDeviation(2.0)})
+
+
+def test_bad_objective_configurations_raise(influence, structure_masks) -> None:
+    with pytest.raises(ConfigError, match="at least one objective"):
+        build_problem(influence, structure_masks, {})
+    with pytest.raises(ConfigError, match="expected an objective"):
+        build_problem(influence, structure_masks, {"Target": ["SquaredDeviation"]})
+    with pytest.raises(ConfigError, match="asks for a dose"):
+        build_problem(influence, structure_masks, {"OAR": SquaredOverdose(1.0)})
+    with pytest.raises(ConfigError, match="max_particles"):
+        build_problem(influence, structure_masks, OBJECTIVES, max_particles=0.0)
+
+
+def test_bounds_are_checked(influence, structure_masks) -> None:
+    problem = build_problem(influence, structure_masks, OBJECTIVES)
+    with pytest.raises(GridMismatchError, match="lower ≤ upper"):
+        problem.with_bounds(np.ones(problem.n_spots), np.zeros(problem.n_spots))

@@ -1,0 +1,88 @@
+"""The solver front door: reaches a known optimum, respects bounds and names, reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ionbeam.errors import ConfigError, GridMismatchError, UnknownNameError
+from ionbeam.planning.optimize import (
+    RBEWeightedDose,
+    SolverOptions,
+    SquaredDeviation,
+    apply_spot_limits,
+    build_problem,
+    optimize_weights,
+)
+from ionbeam.planning.optimize.solver import FLOOR_FRACTION
+
+QUIET = SolverOptions(progress=False, relative_tolerance=0.0, max_iterations=2000,
+                      gradient_tolerance=1e-12)  # fmt: skip
+
+
+def _reachable_problem(influence, structure_masks, quantity=None):
+    """A target dose that some non-negative weights give exactly: the dose of random
+    positive weights (so the optimum has objective 0)."""
+    w_true = np.random.default_rng(4).uniform(0.5, 1.5, influence.n_spots) * 3e7
+    target = structure_masks["Target"]
+    problem = build_problem(influence, {"Target": target}, {"Target": SquaredDeviation(1.0)},
+                            quantity=quantity)  # fmt: skip
+    q_true = problem.quantity_values(w_true)
+    # one objective per voxel so that each voxel must hit its own value
+    masks, objectives = {}, {}
+    for k, index in enumerate(problem.rows.voxel_index):
+        mask = np.zeros(target.size, dtype=bool)
+        mask[index] = True
+        masks[f"v{k}"] = mask.reshape(target.shape)
+        objectives[f"v{k}"] = SquaredDeviation(float(q_true[k]))
+    return build_problem(influence, masks, objectives, quantity=quantity), q_true
+
+
+@pytest.mark.parametrize("quantity", [None, RBEWeightedDose(0.1, 0.05)], ids=["dose", "lq"])
+def test_lbfgsb_reaches_an_exactly_reachable_dose(influence, structure_masks, quantity) -> None:
+    problem, q_true = _reachable_problem(influence, structure_masks, quantity)
+    result = optimize_weights(problem, options=QUIET)
+    assert result.fun < 1e-8 * result.objective_history[0]
+    np.testing.assert_allclose(problem.quantity_values(result.x), q_true, rtol=1e-3)
+    assert result.method == "lbfgsb" and result.nit == result.objective_history.size - 1
+    assert np.all(np.diff(result.objective_history) <= 1e-12 * result.objective_history[0])
+
+
+def test_relative_stopping_rule_stops_early(influence, structure_masks) -> None:
+    problem, _ = _reachable_problem(influence, structure_masks)
+    loose = optimize_weights(
+        problem, options=SolverOptions(progress=False, relative_tolerance=0.05)
+    )
+    tight = optimize_weights(problem, options=QUIET)
+    assert loose.success and "relative objective change" in loose.message
+    assert loose.nit < tight.nit
+    h = loose.objective_history
+    assert h[-6] - h[-1] <= 0.05 * 5 * max(h[-1], FLOOR_FRACTION * h[0])
+
+
+def test_upper_bounds_and_spot_limits_hold(influence, structure_masks) -> None:
+    problem, _ = _reachable_problem(influence, structure_masks)
+    cap = 4e7
+    capped = problem.with_bounds(np.zeros(problem.n_spots), np.full(problem.n_spots, cap))
+    result = optimize_weights(capped, options=QUIET)
+    assert result.x.max() <= cap * (1 + 1e-12)
+    minimum = min(2.0 * float(np.percentile(result.x, 30)), 0.5 * cap)  # some below min/2
+    limited = apply_spot_limits(capped, result, min_particles=minimum,
+                                options=SolverOptions(progress=False))  # fmt: skip
+    on = limited.x > 0
+    assert np.all(limited.x[on] >= minimum * (1 - 1e-12))
+    assert np.all(limited.x <= cap * (1 + 1e-12))
+    assert not np.any(on[result.x < 0.5 * minimum])  # the small spots are off
+    assert limited.nit >= result.nit and "removed" in limited.message
+
+
+def test_unknown_method_and_bad_inputs_raise(influence, structure_masks) -> None:
+    problem, _ = _reachable_problem(influence, structure_masks)
+    with pytest.raises(UnknownNameError, match="lbfgsb"):
+        optimize_weights(problem, method="ipopt")
+    with pytest.raises(GridMismatchError, match="initial weights"):
+        optimize_weights(problem, initial_weights=np.ones(3))
+    with pytest.raises(ConfigError, match="max_iterations"):
+        SolverOptions(max_iterations=0)
+    with pytest.raises(ConfigError, match="min_particles"):
+        apply_spot_limits(problem, optimize_weights(problem, options=QUIET), min_particles=-1.0)
