@@ -82,11 +82,14 @@ class PlanningOptions:
     default), None: the particle's default; ``biological_quantity``: what an LQ model
     optimizes, ``"rbe_weighted_dose"`` (matRad's RBExD) or ``"biological_effect"``;
     ``spot_spacing_mm`` (None: the spot σ in air at the library's middle energy,
-    rounded to 0.5 mm); ``dose_grid_mm``; ``energy_stride`` (use every n-th library
-    energy, for quick plans); ``target_tissue`` / ``normal_tissue`` /
-    ``structure_tissues`` (tissue names or parameters; the latter override, in order);
-    ``overlap_priority`` (None: serial organs, target, others); ``solver`` and
-    ``method``; ``spot_limits`` (apply the machine's minimum particles per spot).
+    rounded to 0.5 mm); ``spot_margin_mm``: spots cover the target grown by this
+    margin (None: one spot spacing; as matRad's ``addMargin``, so that the target's
+    edges are not on the spots' penumbra); ``dose_grid_mm``; ``energy_stride`` (use
+    every n-th library energy, for quick plans); ``target_tissue`` /
+    ``normal_tissue`` / ``structure_tissues`` (tissue names or parameters; the latter
+    override, in order); ``overlap_priority`` (None: serial organs, target, organs,
+    body); ``solver`` and ``method``; ``spot_limits`` (apply the machine's minimum
+    particles per spot).
     """
 
     gantry_deg: tuple[float, ...] = (0.0,)
@@ -96,6 +99,7 @@ class PlanningOptions:
     constant_rbe: float = 1.1
     biological_quantity: str = "rbe_weighted_dose"
     spot_spacing_mm: float | None = None
+    spot_margin_mm: float | None = None
     dose_grid_mm: float = 3.0
     energy_stride: int = 1
     lateral_cutoff_sigma: float = 3.0
@@ -125,6 +129,9 @@ class PlanningOptions:
             _positive(name, getattr(self, name))
         if self.spot_spacing_mm is not None:
             _positive("spot_spacing_mm", self.spot_spacing_mm)
+        margin = self.spot_margin_mm
+        if margin is not None and not (isinstance(margin, (int, float)) and 0 <= margin < 100):
+            raise ConfigError(f"spot_margin_mm must be a number of mm in 0–100; got {margin!r}")
         if not (isinstance(self.energy_stride, int) and self.energy_stride >= 1):
             raise ConfigError(f"energy_stride must be an integer ≥ 1; got {self.energy_stride!r}")
 
@@ -299,6 +306,8 @@ def _place_beams(
     structure = patient.structures[target]
     isocenter = tuple(float(v) for v in structure.centroid_mm)
     spacing = _spot_spacing(physics, options)
+    margin = spacing if options.spot_margin_mm is None else float(options.spot_margin_mm)
+    covered = (structure.expand(margin).mask if margin > 0 else structure.mask) & (spr > 0.05)
     beams = []
     for k, (gantry, couch) in enumerate(zip(options.gantry_deg, options.couch_deg, strict=True)):
         geometry = BeamGeometry(
@@ -310,7 +319,7 @@ def _place_beams(
         spots = place_spots(
             spr,
             patient.grid,
-            structure.mask,
+            covered,
             geometry,
             energies_mev_u=physics.energies_mev_u,
             peak_depths_mm=physics.bragg_peak_mm,

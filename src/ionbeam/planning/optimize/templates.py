@@ -17,9 +17,10 @@ TG-119 example (50 Gy, core 25 Gy, body 30 Gy; weights 1000, 300, 100).
 
 Overlaps (matRad's overlap priority): a voxel in several structures carries only
 the objectives of the first of them in :func:`overlap_priority` — serial organs
-with objectives, then the target, then the rest — so a brainstem inside the PTV
-is spared (the target objective stops at it) and the body objective leaves the
-target alone. :func:`optimization_masks` applies that order.
+with objectives, then the target, then the other organs, the body last — so a
+brainstem inside the PTV is spared (the target objective stops at it) and the
+body objective leaves the target and organs alone. :func:`optimization_masks`
+applies that order.
 """
 
 from __future__ import annotations
@@ -81,11 +82,13 @@ def default_objectives(
 
 
 def overlap_priority(names: Sequence[str], target: str) -> tuple[str, ...]:
-    """Serial organs first, then the target, then the others (each group in order)."""
+    """Serial organs first, then the target, the other organs, and the body last
+    (each group in the order given)."""
     names = list(names)
     serial = [n for n in names if n != target and is_serial_organ(n)]
-    rest = [n for n in names if n != target and n not in serial]
-    return (*serial, *([target] if target in names else []), *rest)
+    body = [n for n in names if n != target and _key(n) in _BODY]
+    rest = [n for n in names if n != target and n not in serial and n not in body]
+    return (*serial, *([target] if target in names else []), *rest, *body)
 
 
 def optimization_masks(

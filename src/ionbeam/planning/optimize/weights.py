@@ -55,7 +55,7 @@ def optimize_impt(
     """All fields optimized together (multi-field IMPT). ``level`` is unused (the
     objectives carry the prescription); it keeps the signature of :func:`optimize_sfud`."""
     solver = SolverOptions() if solver is None else solver
-    opt_masks = _masks(masks, objectives, priority)
+    opt_masks, objectives = _masks(masks, objectives, priority)
     problem = build_problem(
         influence,
         opt_masks,
@@ -87,7 +87,7 @@ def optimize_sfud(
     """Each field alone to a uniform 1/n share; ``level``: the target's prescribed
     level per fraction, met on average by the sum (see the module docstring)."""
     solver = SolverOptions() if solver is None else solver
-    opt_masks = _masks(masks, objectives, priority)
+    opt_masks, objectives = _masks(masks, objectives, priority)
     share = 1.0 / len(plan.beams)
     shared = {
         name: tuple(o.with_levels(lambda d: d * share) for o in _as_tuple(given))
@@ -125,11 +125,15 @@ def _as_tuple(given: Objective | Sequence[Objective]) -> tuple[Objective, ...]:
 
 def _masks(
     masks: Mapping[str, np.ndarray], objectives: StructureObjectives, priority: Sequence[str]
-) -> dict[str, np.ndarray]:
-    """Optimization masks of the structures with objectives, in overlap priority."""
+) -> tuple[dict[str, np.ndarray], dict[str, Objective | Sequence[Objective]]]:
+    """Optimization masks of the structures with objectives, in overlap priority, and
+    the objectives without those of structures wholly inside ones before them (an
+    empty structure stays, so that the problem refuses it)."""
     order = [n for n in priority if n in objectives]
     order += [n for n in objectives if n not in order]
-    return optimization_masks(masks, order)
+    opt_masks = optimization_masks(masks, order)
+    covered = {n for n in order if not opt_masks[n].any() and np.asarray(masks[n]).any()}
+    return opt_masks, {n: o for n, o in objectives.items() if n not in covered}
 
 
 def _scaled_to_level(

@@ -1,0 +1,140 @@
+"""The planning recipe on a small water phantom (4 mm voxels, every 2nd proton energy)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ionbeam.errors import ConfigError, UnknownNameError
+from ionbeam.io.plan_json import plan_from_dict, plan_to_dict
+from ionbeam.machine import cnao_machine
+from ionbeam.patient.phantoms import make_phantom
+from ionbeam.planning.optimize import SolverOptions, SquaredDeviation
+from ionbeam.planning.plan import Prescription
+from ionbeam.planning.planner import PlanningOptions, plan_patient, resolve_rbe_model
+
+SOLVER = SolverOptions(progress=False, relative_tolerance=2e-3, max_iterations=200)
+
+
+def _options(**changes) -> PlanningOptions:
+    base = dict(
+        gantry_deg=(90.0,), dose_grid_mm=4.0, spot_spacing_mm=5.0, energy_stride=2, solver=SOLVER
+    )
+    return PlanningOptions(**(base | changes))
+
+
+@pytest.fixture(scope="module")
+def water():
+    return make_phantom("water", spacing_mm=4.0, box_size_mm=120.0, target_size_mm=32.0)
+
+
+@pytest.fixture(scope="module")
+def constant_rbe_plan(water):
+    return plan_patient(
+        water, Prescription("Target", 60.0, 30), particle="proton", options=_options()
+    )
+
+
+def _target(result) -> np.ndarray:
+    return result.evaluated_dose_gy[result.masks["Target"]]
+
+
+def test_constant_rbe_plan_covers_the_target(constant_rbe_plan) -> None:
+    """2 Gy(RBE) per fraction: 95 % of the target within ±5 %, RBE-weighted dose 1.1 ×
+    physical everywhere, machine spot limits respected."""
+    result = constant_rbe_plan
+    target = _target(result)
+    assert np.percentile(target, 5) >= 0.95 * 2.0
+    assert np.percentile(target, 95) <= 1.05 * 2.0
+    np.testing.assert_allclose(result.rbe_dose_gy, 1.1 * result.dose_gy, rtol=1e-12)
+    limits = cnao_machine().spot_limit("proton")
+    w = result.plan.weights
+    assert np.all((w == 0) | (w >= limits.min_particles * (1 - 1e-9)))
+    assert w.max() <= limits.max_particles
+    assert result.plan.rbe_model == "constant"
+    assert result.optimization[0].nit > 0
+
+
+def test_settings_record_how_the_plan_was_made(constant_rbe_plan) -> None:
+    """Plan.settings is JSON and holds what plan.json promises (grid, engine, optimizer,
+    RBE model, tissues, phantom, version); the plan survives the JSON round trip."""
+    plan = constant_rbe_plan.plan
+    data = json.loads(json.dumps(plan_to_dict(plan)))
+    settings = data["settings"]
+    assert settings["rbe_model"] == "constant"
+    assert settings["optimized_quantity"] == "constant_rbe_dose"
+    assert settings["planning"]["dose_grid_mm"] == 4.0
+    assert settings["planning"]["solver"]["relative_tolerance"] == 2e-3
+    assert settings["dose_grid"]["spacing_mm"] == [4.0, 4.0, 4.0]
+    assert settings["patient"]["phantom"] == "water"
+    assert settings["objectives"]["Target"][0] == {
+        "type": "SquaredDeviation",
+        "dose_gy": 2.0,
+        "weight": 1000.0,
+    }
+    assert {t["name"] for t in settings["tissues"]} == {"tumour", "late_normal"}
+    again = plan_from_dict(data)
+    np.testing.assert_array_equal(again.weights, plan.weights)
+
+
+def test_variable_rbe_makes_the_physical_dose_fall_with_depth(water) -> None:
+    """McNamara's RBE rises with LET towards the end of the range, so a uniform
+    RBE-weighted dose needs a physical dose that falls towards the distal edge. The
+    beam (gantry 90°) travels towards −x: the distal edge is at the smallest x."""
+    result = plan_patient(
+        water,
+        Prescription("Target", 2.0),
+        particle="proton",
+        options=_options(rbe_model="mcnamara2015", spot_limits=False),
+    )
+    target = result.masks["Target"]
+    assert np.percentile(_target(result), 5) >= 0.95 * 2.0
+    xs = np.flatnonzero(target.any(axis=(1, 2)))
+    j, k = (np.array(target.shape[1:]) // 2).tolist()
+    physical = result.dose_gy[xs, j, k]
+    rbe = result.rbe_dose_gy[xs, j, k] / physical
+    assert rbe[0] > rbe[-1] + 0.05  # distal RBE above proximal
+    assert physical[0] < 0.95 * physical[-1]
+
+
+def test_sfud_fields_each_give_half(water) -> None:
+    result = plan_patient(
+        water,
+        Prescription("Target", 2.0),
+        particle="proton",
+        options=_options(gantry_deg=(90.0, 270.0), technique="sfud", rbe_model="none"),
+    )
+    target = result.masks["Target"]
+    assert len(result.optimization) == 2
+    for k in range(2):
+        share = result.beam_dose_gy(k)[target]
+        assert np.mean(share) == pytest.approx(1.0, rel=0.03)
+        assert np.percentile(share, 5) >= 0.9 and np.percentile(share, 95) <= 1.1
+    assert result.rbe_dose_gy is None
+    np.testing.assert_array_equal(result.evaluated_dose_gy, result.dose_gy)
+
+
+def test_bad_options_raise(water) -> None:
+    with pytest.raises(UnknownNameError, match="impt, sfud"):
+        PlanningOptions(technique="3d-crt")
+    with pytest.raises(ConfigError, match="one couch angle per gantry angle"):
+        PlanningOptions(gantry_deg=(0.0, 90.0), couch_deg=(0.0,))
+    with pytest.raises(ConfigError, match="energy_stride"):
+        PlanningOptions(energy_stride=0)
+    with pytest.raises(UnknownNameError, match="RBE model for proton"):
+        resolve_rbe_model("proton", "mkm")
+    with pytest.raises(UnknownNameError, match="RBE model for carbon"):
+        resolve_rbe_model("carbon", "mcnamara2015")
+    assert resolve_rbe_model("carbon", None) == "mkm"
+    with pytest.raises(UnknownNameError, match="Body, Target"):
+        plan_patient(water, Prescription("PTV", 2.0), particle="proton", options=_options())
+    with pytest.raises(UnknownNameError, match="structure"):
+        plan_patient(
+            water,
+            Prescription("Target", 2.0),
+            particle="proton",
+            options=_options(),
+            objectives={"Tumor": SquaredDeviation(2.0)},
+        )
