@@ -20,7 +20,10 @@ from ionbeam.errors import ConfigError
 from ionbeam.planning.optimize.problem import OptimizationProblem
 from ionbeam.planning.optimize.solver import OptimizationResult, SolverOptions, optimize_weights
 
-__all__ = ["apply_spot_limits"]
+__all__ = ["POLISH", "apply_spot_limits"]
+
+#: Default solver options of the re-optimization: short, as it starts near the optimum.
+POLISH = SolverOptions(max_iterations=30, relative_tolerance=3e-3, description="spot limits")
 
 
 def apply_spot_limits(
@@ -47,7 +50,7 @@ def apply_spot_limits(
     upper = np.where(keep, problem.upper_particles, 0.0)
     lower = np.where(keep, np.minimum(min_particles, upper), 0.0)
     limited = problem.with_bounds(lower, upper)
-    options = SolverOptions(max_iterations=50) if options is None else options
+    options = POLISH if options is None else options
     start = np.clip(weights, lower, upper)
     second = optimize_weights(limited, method=method, initial_weights=start, options=options)
     return replace(

@@ -30,7 +30,7 @@ from ionbeam.planning.optimize.objective import Objective
 from ionbeam.planning.optimize.problem import StructureObjectives, build_problem
 from ionbeam.planning.optimize.quantities import Quantity
 from ionbeam.planning.optimize.solver import OptimizationResult, SolverOptions, optimize_weights
-from ionbeam.planning.optimize.spot_limits import apply_spot_limits
+from ionbeam.planning.optimize.spot_limits import POLISH, apply_spot_limits
 from ionbeam.planning.optimize.templates import optimization_masks
 from ionbeam.planning.plan import Plan
 
@@ -65,7 +65,9 @@ def optimize_impt(
         reference=target,
     )
     result = optimize_weights(problem, method=method, options=solver)
-    result = apply_spot_limits(problem, result, min_particles=min_particles, method=method)
+    result = apply_spot_limits(
+        problem, result, min_particles=min_particles, method=method, options=_polish(solver)
+    )
     return result.x, (result,)
 
 
@@ -109,7 +111,9 @@ def optimize_sfud(
         )
         options = dataclasses.replace(solver, description=f"optimizing {beam.name}")
         result = optimize_weights(problem, method=method, options=options)
-        result = apply_spot_limits(problem, result, min_particles=min_particles, method=method)
+        result = apply_spot_limits(
+            problem, result, min_particles=min_particles, method=method, options=_polish(options)
+        )
         weights[spots] = result.x
         results.append(result)
     if "dose" not in quantity.matrices:  # an LQ quantity: fields do not add
@@ -117,6 +121,13 @@ def optimize_sfud(
             influence, opt_masks[target], quantity, weights, level, min_particles
         )
     return weights, tuple(results)
+
+
+def _polish(solver: SolverOptions) -> SolverOptions:
+    """The spot-limit re-optimization's options: short, with the caller's progress setting."""
+    return dataclasses.replace(
+        POLISH, progress=solver.progress, description=f"{solver.description} (spot limits)"
+    )
 
 
 def _as_tuple(given: Objective | Sequence[Objective]) -> tuple[Objective, ...]:
