@@ -41,10 +41,9 @@ def test_tg119_template_is_that_of_matrad() -> None:
         default_objectives(["Core", "OuterTarget", "BODY"], "PTV", 2.0)
 
 
-def test_overlap_priority_puts_serial_organs_before_the_target() -> None:
-    assert overlap_priority(["Body", "PTV", "Brainstem", "Brain"], "PTV") == (
-        "Brainstem", "PTV", "Body", "Brain",
-    )  # fmt: skip
+def test_overlap_priority_serial_organs_target_organs_body() -> None:
+    names = ["Body", "PTV", "Brainstem", "Brain", "Eye_L"]
+    assert overlap_priority(names, "PTV") == ("Brainstem", "PTV", "Brain", "Eye_L", "Body")
 
 
 def test_optimization_masks_remove_earlier_structures() -> None:
