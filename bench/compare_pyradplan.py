@@ -123,6 +123,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.ionbeam_worker:
+        # numba's OpenMP threads wait passively between parallel regions (as in
+        # ``ionbeam plan``): spinning made the optimizer 3× slower on a shared machine.
+        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
         npz, particle, grid_mm, opt = args.ionbeam_worker
         print(json.dumps(ionbeam_worker(npz, particle, float(grid_mm), opt == "1")))
         return

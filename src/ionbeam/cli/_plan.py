@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,11 @@ def metrics_document(result: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam plan``."""
+    # numba's OpenMP threads spin between the optimizer's short parallel products; on a
+    # machine shared with other work that made the optimization 3× slower than waiting
+    # passively (measured in bench/_tg119_optimize.py). Read when numba first runs in
+    # parallel, i.e. later in this process; a user's own setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     from ionbeam.cli._output import print_json, print_table, to_jsonable
     from ionbeam.io.dicom._files import atomic_directory
     from ionbeam.io.plan_json import write_plan_json

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from rich.progress import Progress
 from scipy.optimize import Bounds, OptimizeResult, minimize
+from threadpoolctl import threadpool_limits
 
 from ionbeam._progress import make_progress
 from ionbeam.errors import ConfigError, GridMismatchError, UnknownNameError
@@ -114,21 +115,24 @@ def _lbfgsb(
 ) -> tuple[np.ndarray, bool, str, int, int]:
     unit = problem.weight_unit
     bounds = Bounds(problem.lower_particles / unit, problem.upper_particles / unit)
-    result = minimize(
-        problem.value_and_gradient,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        callback=monitor,
-        options={
-            "maxiter": options.max_iterations,
-            "maxfun": 5 * options.max_iterations,
-            "ftol": 0.0,
-            "gtol": options.gradient_tolerance,
-            "maxcor": options.history_size,
-        },
-    )
+    # L-BFGS-B's BLAS calls are vector operations of a few 10⁴ numbers: threads only
+    # cost (OpenBLAS's spinning threads made it 100× slower on a busy 2-core machine).
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = minimize(
+            problem.value_and_gradient,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            callback=monitor,
+            options={
+                "maxiter": options.max_iterations,
+                "maxfun": 5 * options.max_iterations,
+                "ftol": 0.0,
+                "gtol": options.gradient_tolerance,
+                "maxcor": options.history_size,
+            },
+        )
     nit, nfev = len(monitor.history) - 1, int(result.get("nfev", 0))
     if monitor.converged:
         message = (
