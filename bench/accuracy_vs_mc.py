@@ -1,0 +1,323 @@
+"""Accuracy of ionbeam's (and pyRadPlan's) proton pencil beam against Monte Carlo (MCsquare).
+
+A benchmark, not a test. MCsquare 1.1 (the binaries in the ``opentps-core==2.0.0``
+wheel, fetched into ``~/.cache/ionbeam-bench/mcsquare``; see
+``bench/mcsquare/_mcsquare.py``) is the reference throughout:
+
+1. single spots in water (70–220 MeV; MC from ``tests/data/mcsquare/water_spots.npz``):
+   Bragg peak, R80, R80–R20, peak/plateau, plateau IDD, core σ against depth and
+   the low-dose halo at 2/3/4 σ;
+2. TG-119 with three proton beams (gantry 0/120/240°, 5 mm spots, 5 mm dose grid,
+   pyRadPlan's TG-119 CT): ionbeam's optimized plan, pencil beam with and without
+   fine sampling vs MCsquare (BDL of ionbeam's CNAO beam, Scanner from ionbeam's HU
+   calibration, dose to water): gamma 2 %/2 mm and 3 %/3 mm (10 % cut-off), target
+   D95 and mean;
+3. pyRadPlan 0.5.0's own plan and pencil-beam dose vs MCsquare with a BDL of
+   pyRadPlan's Generic proton machine and its default HLUT — the same metrics;
+4. a heterogeneous case: the head phantom (skull, clivus, air sinuses), two
+   lateral fields, pencil beam with and without fine sampling vs MCsquare.
+
+MC runs are cached (``~/.cache/ionbeam-bench/mcsquare/runs``), so a second report
+is quick. Usage::
+
+    python bench/accuracy_vs_mc.py [--parts spots tg119 pyradplan head]
+                                   [--primaries-tg119 N] [--primaries-head N] [--venv DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE / "mcsquare"), str(HERE)]
+from _beam_data import ionbeam_bdl, pyradplan_bdl  # noqa: E402
+from _compare import Agreement, agreement  # noqa: E402
+from _mcsquare import DEFAULT_CACHE, McResult, RunOptions, cached_run  # noqa: E402
+from _mcsquare_inputs import Field, fields_from_plan, nozzle_distance_mm  # noqa: E402
+from _plans import (  # noqa: E402
+    Case,
+    head_plan,
+    ionbeam_tg119,
+    pyradplan_calibration,
+    pyradplan_dose,
+    pyradplan_fields,
+    pyradplan_machine,
+)
+from _scanner import calibration_scanner  # noqa: E402
+from _water_spots import (  # noqa: E402
+    core_sigma_mm,
+    depth_dose_metrics,
+    halo_ratios,
+    idd_mev_mm,
+    ionbeam_dose,
+    radial_profiles,
+    voxel_averaged_idd,
+)
+
+from compare_pyradplan import DEFAULT_VENV, ensure_venv  # noqa: E402
+from ionbeam.machine import cnao_machine  # noqa: E402
+from ionbeam.machine.beam_model import build_beam_model  # noqa: E402
+from ionbeam.patient import CT, Grid, stoichiometric_calibration  # noqa: E402
+from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose  # noqa: E402
+from ionbeam.planning.geometry import BeamGeometry  # noqa: E402
+
+WATER_SPOTS = HERE.parent / "tests" / "data" / "mcsquare" / "water_spots.npz"
+PYRADPLAN_EXPORT = DEFAULT_CACHE / "pyradplan_tg119_plan.npz"
+FINE_SAMPLING = 3
+
+
+# -- 1. single spots --------------------------------------------------------------------------
+def report_spots() -> None:
+    data = np.load(WATER_SPOTS)
+    line = cnao_machine().beam_line
+    print(
+        f"\n1. Single proton spots in water: MCsquare ({data['mcsquare']}, {data['created']}) "
+        "vs ionbeam (PB)"
+    )
+    print(
+        f"{'E MeV':>6}{'primaries':>11}{'MC unc %':>9} | {'peak MC':>8}{'Δ PB':>6} | "
+        f"{'R80 MC':>7}{'Δ PB':>6} | {'R80-R20 MC':>10}{'PB':>6} | {'peak/plateau MC':>15}"
+        f"{'PB':>6}{'PB 1mm':>7} | {'IDD PB/MC, 10 mm–0.8 R80':>25}"
+    )
+    sigma_rows, halo_rows = [], []
+    for energy in data["energies_mev"]:
+        p = f"e{energy:.0f}_"
+        grid = Grid(
+            tuple(data[p + "grid_shape"]),
+            tuple(data[p + "grid_spacing_mm"]),
+            tuple(data[p + "grid_origin_mm"]),
+        )
+        model = build_beam_model("proton", [energy], line)
+        depth, idd_mc = data[p + "depth_mm"], data[p + "idd_mev_mm"]
+        pb = ionbeam_dose(float(energy), grid, model)
+        pb_wide = ionbeam_dose(float(energy), grid, model, lateral_cutoff_sigma=6.0)
+        idd_pb = idd_mev_mm(pb, grid)
+        mc, ib = depth_dose_metrics(depth, idd_mc), depth_dose_metrics(depth, idd_pb)
+        averaged = depth_dose_metrics(depth, voxel_averaged_idd(model, float(energy), depth))
+        plateau = (depth >= 10.0) & (depth <= 0.8 * mc.r80_mm)
+        ratio = idd_pb[plateau] / idd_mc[plateau]
+        print(
+            f"{energy:>6.0f}{int(data[p + 'primaries']):>11.2e}"
+            f"{float(data[p + 'uncertainty_percent']):>9.2f} | {mc.peak_mm:>8.1f}"
+            f"{ib.peak_mm - mc.peak_mm:>+6.2f} | {mc.r80_mm:>7.1f}{ib.r80_mm - mc.r80_mm:>+6.2f} | "
+            f"{mc.falloff_mm:>10.2f}{ib.falloff_mm:>6.2f} | {mc.peak_to_plateau:>15.2f}"
+            f"{ib.peak_to_plateau:>6.2f}{averaged.peak_to_plateau:>7.2f} | {ratio.mean():>10.3f} "
+            f"[{ratio.min():.3f}, {ratio.max():.3f}]"
+        )
+        radius, mc_profiles = data[p + "radius_mm"], data[p + "radial_dose_gy"]
+        rd = data[p + "radial_depth_mm"]
+        pb_profiles, wide_profiles = radial_profiles(pb, grid), radial_profiles(pb_wide, grid)
+        for fraction in (0.1, 0.5, 0.9):
+            k = int(np.argmin(np.abs(rd - fraction * mc.r80_mm)))
+            s_mc = core_sigma_mm(radius, mc_profiles[k])
+            s_pb = core_sigma_mm(radius, pb_profiles[k])
+            sigma_rows.append((energy, rd[k], s_mc, s_pb))
+            halo_rows.append(
+                (
+                    energy,
+                    rd[k],
+                    halo_ratios(radius, mc_profiles[k], s_mc),
+                    halo_ratios(radius, pb_profiles[k], s_mc),
+                    halo_ratios(radius, wide_profiles[k], s_mc),
+                )
+            )
+    print(
+        "   (peak/plateau: maximum over the mean IDD at 10–20 mm; 'PB' at voxel centres as the "
+        "engine computes, 'PB 1mm' the beam model's IDD averaged over the MC's 1 mm voxels)"
+    )
+    print("\n   Core σ of the lateral profile (mm; fit of ln D vs r² above 30 % of the axis dose)")
+    print(f"   {'E MeV':>6}{'depth':>7}{'MC':>7}{'PB':>7}{'Δ %':>7}")
+    for energy, depth, s_mc, s_pb in sigma_rows:
+        change = 100 * (s_pb / s_mc - 1)
+        print(f"   {energy:>6.0f}{depth:>7.0f}{s_mc:>7.2f}{s_pb:>7.2f}{change:>+7.1f}")
+    print(
+        "\n   Low-dose halo: dose at 2σ / 3σ / 4σ (σ of MC) relative to the axis, in %;"
+        " PB with the default 3σ cut-off and with 6σ"
+    )
+    print(f"   {'E MeV':>6}{'depth':>7}{'MC':>22}{'PB (3σ cut)':>22}{'PB (6σ cut)':>22}")
+    for energy, depth, h_mc, h_pb, h_wide in halo_rows:
+        fmt = "{:>7.2f}{:>7.2f}{:>8.3f}"
+        print(
+            f"   {energy:>6.0f}{depth:>7.0f}"
+            + "".join(fmt.format(*(100 * h)) for h in (h_mc, h_pb, h_wide))
+        )
+
+
+# -- MC of a plan -----------------------------------------------------------------------------
+def simulate_fields(
+    ct: CT, fields: list[Field], make_bdl, scanner, n_primaries: int, label: str
+) -> McResult:
+    """One MCsquare run per field (nozzle just outside the CT for each), summed."""
+    total = sum(float(f.weight.sum()) for f in fields)
+    dose = np.zeros(ct.grid.shape)
+    n, seconds, uncertainties = 0, 0.0, []
+    for k, f in enumerate(fields):
+        direction = BeamGeometry(f.gantry_deg, f.couch_deg, f.isocenter_mm).direction
+        distance = nozzle_distance_mm(ct.grid, f.isocenter_mm, direction)
+        share = max(int(n_primaries * float(f.weight.sum()) / total), 100_000)
+        start = time.perf_counter()
+        result = cached_run(
+            ct.hu,
+            ct.grid,
+            [f],
+            make_bdl(f, distance),
+            scanner,
+            RunOptions(n_primaries=share, dose_to_water=True, seed=11 + k),
+        )
+        print(
+            f"   MC {label} field {k + 1} (gantry {f.gantry_deg:g}°): {result.n_primaries:.2e} "
+            f"primaries, {result.seconds:.0f} s"
+            f"{' (cached)' if time.perf_counter() - start < 0.5 * result.seconds else ''}, "
+            f"MCsquare uncertainty {result.uncertainty_percent:.2f} %",
+            flush=True,
+        )
+        dose += result.dose_gy
+        n += result.n_primaries
+        seconds += result.seconds
+        uncertainties.append(result.uncertainty_percent)
+    return McResult(dose, n, seconds, float(np.max(uncertainties)), "")
+
+
+def _print_agreements(rows: list[tuple[str, Agreement]], mc: McResult) -> None:
+    print(
+        f"   MC: {mc.n_primaries:.2e} primaries in {mc.seconds / 60:.1f} min; MCsquare's "
+        f"statistical uncertainty (high-dose voxels, worst field) {mc.uncertainty_percent:.2f} %"
+    )
+    print(
+        f"   {'dose engine':<34}{'γ 2%/2mm':>9}{'γ 3%/3mm':>9}{'voxels':>9}"
+        f"{'D95 Gy':>8}{'ΔD95':>7}{'mean Gy':>8}{'Δmean':>7}"
+    )
+    for name, a in rows:
+        print(
+            f"   {name:<34}{a.pass_2mm2pct:>8.1f}%{a.pass_3mm3pct:>8.1f}%{a.n_evaluated:>9}"
+            f"{a.d95_gy:>8.3f}{a.d95_diff_percent:>+6.1f}%{a.mean_gy:>8.3f}"
+            f"{a.mean_diff_percent:>+6.1f}%"
+        )
+
+
+def report_case(case: Case, n_primaries: int, title: str) -> None:
+    print(f"\n{title}")
+    line = case.model.beam_line
+    scanner = calibration_scanner(stoichiometric_calibration())
+
+    def bdl(f: Field, distance: float):
+        return ionbeam_bdl(line, f.energy_mev, nozzle_to_isocenter_mm=distance)
+
+    mc = simulate_fields(case.ct, fields_from_plan(case.plan), bdl, scanner, n_primaries, case.name)
+    target = next(s for s in case.structures if s.name == case.target)
+    rows = []
+    for name, options in (
+        ("ionbeam PB", DoseEngineOptions(with_let=False)),
+        (
+            f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}",
+            DoseEngineOptions(with_let=False, fine_sampling=FINE_SAMPLING),
+        ),
+    ):
+        start = time.perf_counter()
+        dose = calc_dose(
+            case.ct,
+            case.plan,
+            case.model,
+            dose_grid=case.dose_grid,
+            structures=case.structures,
+            options=options,
+        ).dose_gy
+        seconds = time.perf_counter() - start
+        rows.append(
+            (
+                f"{name} ({seconds:.1f} s)",
+                agreement(mc.dose_gy, case.ct.grid, dose, case.dose_grid, target),
+            )
+        )
+    print(
+        f"   plan: {case.plan.n_spots} spots, {len(case.plan.beams)} beams, dose grid "
+        f"{case.dose_grid.spacing_mm[0]:g} mm; MC on the CT grid {case.ct.grid.spacing_mm} mm"
+    )
+    _print_agreements(rows, mc)
+
+
+# -- 3. pyRadPlan -----------------------------------------------------------------------------
+def export_pyradplan(venv: Path) -> Path:
+    if PYRADPLAN_EXPORT.exists():
+        return PYRADPLAN_EXPORT
+    python = ensure_venv(venv)
+    PYRADPLAN_EXPORT.parent.mkdir(parents=True, exist_ok=True)
+    print("   planning TG-119 with pyRadPlan (its own venv) ...", flush=True)
+    staging = PYRADPLAN_EXPORT.with_name("staging.npz")
+    subprocess.run(
+        [str(python), str(HERE / "mcsquare" / "_pyradplan_mc_worker.py"), str(staging)],
+        check=True,
+        capture_output=True,
+    )
+    staging.replace(PYRADPLAN_EXPORT)
+    return PYRADPLAN_EXPORT
+
+
+def report_pyradplan(npz: Path, n_primaries: int) -> None:
+    print(
+        "\n3. pyRadPlan 0.5.0 (its own plan and pencil beam) vs MCsquare with pyRadPlan's "
+        "Generic machine"
+    )
+    from _plans import load_tg119
+
+    ct, structures, _ = load_tg119(npz)
+    fields, gantries = pyradplan_fields(npz)
+    machine = pyradplan_machine(npz)
+    scanner = calibration_scanner(pyradplan_calibration(stoichiometric_calibration()))
+
+    def bdl(f: Field, distance: float):
+        return pyradplan_bdl(machine, nozzle_to_isocenter_mm=distance)
+
+    mc = simulate_fields(ct, fields, bdl, scanner, n_primaries, "pyRadPlan")
+    dose, grid = pyradplan_dose(npz)
+    target = next(s for s in structures if s.name == "OuterTarget")
+    integral = (dose.sum() * grid.voxel_volume_mm3) / (mc.dose_gy.sum() * ct.grid.voxel_volume_mm3)
+    print(
+        f"   plan: {sum(f.energy_mev.size for f in fields)} spots, gantry {gantries} "
+        f"(ionbeam/IEC angles); integral dose pyRadPlan / MC = {integral:.3f}"
+    )
+    _print_agreements([("pyRadPlan PB", agreement(mc.dose_gy, ct.grid, dose, grid, target))], mc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["spots", "tg119", "pyradplan", "head"],
+        choices=["spots", "tg119", "pyradplan", "head"],
+    )
+    parser.add_argument("--primaries-tg119", type=float, default=2e7)
+    parser.add_argument("--primaries-head", type=float, default=1e7)
+    parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
+    args = parser.parse_args()
+    if "spots" in args.parts:
+        report_spots()
+    if {"tg119", "pyradplan"} & set(args.parts):
+        npz = export_pyradplan(args.venv)
+        if "tg119" in args.parts:
+            report_case(
+                ionbeam_tg119(npz),
+                int(args.primaries_tg119),
+                "2. TG-119, three proton beams: ionbeam's optimized plan vs MCsquare",
+            )
+        if "pyradplan" in args.parts:
+            report_pyradplan(npz, int(args.primaries_tg119))
+    if "head" in args.parts:
+        report_case(
+            head_plan(),
+            int(args.primaries_head),
+            "4. Heterogeneous: head phantom (skull, clivus, sinuses), gantry 90/270°",
+        )
+
+
+if __name__ == "__main__":
+    main()
