@@ -39,6 +39,21 @@ def test_products_equal_the_dense_sub_matrix(influence, spots) -> None:
                                a.T @ g + b.T @ h, rtol=1e-10, atol=1e-20)  # fmt: skip
 
 
+def test_wide_spot_indices_give_the_same_products(influence, monkeypatch) -> None:
+    """Plans with more than 65535 spots keep int32 spot indices: same numbers."""
+    voxels = np.arange(influence.grid.size)
+    narrow = restrict_influence(influence, voxels)
+    monkeypatch.setattr(module, "NARROW_INDEX_LIMIT", 0)
+    wide = restrict_influence(influence, voxels)
+    assert narrow.row_indices.dtype == np.uint16 and wide.row_indices.dtype == np.int32
+    w = np.linspace(1e6, 2e6, influence.n_spots)
+    g = np.zeros(wide.n_voxels)
+    g[:5] = 1.0
+    np.testing.assert_array_equal(narrow.times("dose", w), wide.times("dose", w))
+    scattered = narrow.transpose_times("dose", g)
+    np.testing.assert_array_equal(scattered, wide.transpose_times("dose", g))
+
+
 def test_sparse_and_dense_transposed_products_agree(influence, monkeypatch) -> None:
     """Dᵀg walks only the rows where g ≠ 0 when they are few; the column-wise product
     must give the same numbers."""

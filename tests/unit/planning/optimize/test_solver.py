@@ -10,6 +10,7 @@ from ionbeam.planning.optimize import (
     RBEWeightedDose,
     SolverOptions,
     SquaredDeviation,
+    SquaredOverdose,
     apply_spot_limits,
     build_problem,
     optimize_weights,
@@ -86,3 +87,24 @@ def test_unknown_method_and_bad_inputs_raise(influence, structure_masks) -> None
         SolverOptions(max_iterations=0)
     with pytest.raises(ConfigError, match="min_particles"):
         apply_spot_limits(problem, optimize_weights(problem, options=QUIET), min_particles=-1.0)
+
+
+def test_rounding_is_re_optimized_only_when_it_costs(influence, structure_masks, monkeypatch):
+    """After rounding to the spot limits, the solver runs again only when the objective
+    rose by more than ROUNDING_TOLERANCE; either way the limits hold."""
+    from ionbeam.planning.optimize import spot_limits
+
+    objectives = {"Target": SquaredDeviation(2.0, 1000.0), "OAR": SquaredOverdose(1.0, 100.0)}
+    problem = build_problem(influence, structure_masks, objectives)
+    result = optimize_weights(problem, options=QUIET)
+    minimum = 2.0 * float(np.percentile(result.x[result.x > 0], 30))
+    outcomes = {}
+    for tolerance in (1e9, -1.0):
+        monkeypatch.setattr(spot_limits, "ROUNDING_TOLERANCE", tolerance)
+        outcomes[tolerance] = apply_spot_limits(problem, result, min_particles=minimum)
+    kept, polished = outcomes[1e9], outcomes[-1.0]
+    assert kept.nit == result.nit and "not re-optimized" in kept.message
+    assert polished.nit > result.nit and polished.fun <= kept.objective_history[-1]
+    for limited in (kept, polished):
+        on = limited.x > 0
+        assert np.all(limited.x[on] >= minimum * (1 - 1e-12))
