@@ -39,7 +39,7 @@ sys.path[:0] = [str(HERE / "mcsquare"), str(HERE)]
 from _beam_data import ionbeam_bdl, pyradplan_bdl  # noqa: E402
 from _compare import Agreement, agreement  # noqa: E402
 from _mcsquare import DEFAULT_CACHE, McResult, RunOptions, cached_run  # noqa: E402
-from _mcsquare_inputs import Field, fields_from_plan, nozzle_distance_mm  # noqa: E402
+from _mcsquare_inputs import Field, body_box, fields_from_plan, nozzle_distance_mm  # noqa: E402
 from _plans import (  # noqa: E402
     Case,
     head_plan,
@@ -73,121 +73,128 @@ FINE_SAMPLING = 3
 
 
 # -- 1. single spots --------------------------------------------------------------------------
+def _spot(data: np.lib.npyio.NpzFile, energy: float) -> dict[str, object]:
+    """MC and ionbeam curves of one energy and their metrics."""
+    p = f"e{energy:.0f}_"
+    grid = Grid(
+        tuple(data[p + "grid_shape"]),
+        tuple(data[p + "grid_spacing_mm"]),
+        tuple(data[p + "grid_origin_mm"]),
+    )
+    model = build_beam_model("proton", [energy], cnao_machine().beam_line)
+    depth, idd_mc = data[p + "depth_mm"], data[p + "idd_mev_mm"]
+    pb = {cut: ionbeam_dose(energy, grid, model, lateral_cutoff_sigma=cut) for cut in (3.0, 6.0)}
+    idd_pb = idd_mev_mm(pb[3.0], grid)
+    mc = depth_dose_metrics(depth, idd_mc)
+    plateau = (depth >= 10.0) & (depth <= 0.8 * mc.r80_mm)
+    radius, rd = data[p + "radius_mm"], data[p + "radial_depth_mm"]
+    profiles = {"MC": data[p + "radial_dose_gy"]}
+    profiles.update({cut: radial_profiles(dose, grid) for cut, dose in pb.items()})
+    lateral = []
+    for fraction in (0.1, 0.5, 0.9):
+        k = int(np.argmin(np.abs(rd - fraction * mc.r80_mm)))
+        s_mc = core_sigma_mm(radius, profiles["MC"][k])
+        halos = [halo_ratios(radius, profiles[key][k], s_mc) for key in ("MC", 3.0, 6.0)]
+        axis = [profiles[cut][k][0] / profiles["MC"][k][0] for cut in (3.0, 6.0)]
+        lateral.append((rd[k], s_mc, core_sigma_mm(radius, profiles[3.0][k]), halos, axis))
+    return {
+        "mc": mc,
+        "pb": depth_dose_metrics(depth, idd_pb),
+        "pb_1mm": depth_dose_metrics(depth, voxel_averaged_idd(model, energy, depth)),
+        "plateau": idd_pb[plateau] / idd_mc[plateau],
+        "primaries": int(data[p + "primaries"]),
+        "uncertainty": float(data[p + "uncertainty_percent"]),
+        "lateral": lateral,
+    }
+
+
 def report_spots() -> None:
     data = np.load(WATER_SPOTS)
-    line = cnao_machine().beam_line
+    spots = {float(e): _spot(data, float(e)) for e in data["energies_mev"]}
     print(
         f"\n1. Single proton spots in water: MCsquare ({data['mcsquare']}, {data['created']}) "
-        "vs ionbeam (PB)"
+        "vs ionbeam's pencil beam (PB)"
     )
     print(
         f"{'E MeV':>6}{'primaries':>11}{'MC unc %':>9} | {'peak MC':>8}{'Δ PB':>6} | "
         f"{'R80 MC':>7}{'Δ PB':>6} | {'R80-R20 MC':>10}{'PB':>6} | {'peak/plateau MC':>15}"
         f"{'PB':>6}{'PB 1mm':>7} | {'IDD PB/MC, 10 mm–0.8 R80':>25}"
     )
-    sigma_rows, halo_rows = [], []
-    for energy in data["energies_mev"]:
-        p = f"e{energy:.0f}_"
-        grid = Grid(
-            tuple(data[p + "grid_shape"]),
-            tuple(data[p + "grid_spacing_mm"]),
-            tuple(data[p + "grid_origin_mm"]),
-        )
-        model = build_beam_model("proton", [energy], line)
-        depth, idd_mc = data[p + "depth_mm"], data[p + "idd_mev_mm"]
-        pb = ionbeam_dose(float(energy), grid, model)
-        pb_wide = ionbeam_dose(float(energy), grid, model, lateral_cutoff_sigma=6.0)
-        idd_pb = idd_mev_mm(pb, grid)
-        mc, ib = depth_dose_metrics(depth, idd_mc), depth_dose_metrics(depth, idd_pb)
-        averaged = depth_dose_metrics(depth, voxel_averaged_idd(model, float(energy), depth))
-        plateau = (depth >= 10.0) & (depth <= 0.8 * mc.r80_mm)
-        ratio = idd_pb[plateau] / idd_mc[plateau]
+    for energy, r in spots.items():
+        mc, pb, ratio = r["mc"], r["pb"], r["plateau"]
         print(
-            f"{energy:>6.0f}{int(data[p + 'primaries']):>11.2e}"
-            f"{float(data[p + 'uncertainty_percent']):>9.2f} | {mc.peak_mm:>8.1f}"
-            f"{ib.peak_mm - mc.peak_mm:>+6.2f} | {mc.r80_mm:>7.1f}{ib.r80_mm - mc.r80_mm:>+6.2f} | "
-            f"{mc.falloff_mm:>10.2f}{ib.falloff_mm:>6.2f} | {mc.peak_to_plateau:>15.2f}"
-            f"{ib.peak_to_plateau:>6.2f}{averaged.peak_to_plateau:>7.2f} | {ratio.mean():>10.3f} "
-            f"[{ratio.min():.3f}, {ratio.max():.3f}]"
+            f"{energy:>6.0f}{r['primaries']:>11.2e}{r['uncertainty']:>9.2f} | {mc.peak_mm:>8.1f}"
+            f"{pb.peak_mm - mc.peak_mm:>+6.2f} | {mc.r80_mm:>7.1f}{pb.r80_mm - mc.r80_mm:>+6.2f} | "
+            f"{mc.falloff_mm:>10.2f}{pb.falloff_mm:>6.2f} | {mc.peak_to_plateau:>15.2f}"
+            f"{pb.peak_to_plateau:>6.2f}{r['pb_1mm'].peak_to_plateau:>7.2f} | "
+            f"{ratio.mean():>10.3f} [{ratio.min():.3f}, {ratio.max():.3f}]"
         )
-        radius, mc_profiles = data[p + "radius_mm"], data[p + "radial_dose_gy"]
-        rd = data[p + "radial_depth_mm"]
-        pb_profiles, wide_profiles = radial_profiles(pb, grid), radial_profiles(pb_wide, grid)
-        for fraction in (0.1, 0.5, 0.9):
-            k = int(np.argmin(np.abs(rd - fraction * mc.r80_mm)))
-            s_mc = core_sigma_mm(radius, mc_profiles[k])
-            s_pb = core_sigma_mm(radius, pb_profiles[k])
-            sigma_rows.append((energy, rd[k], s_mc, s_pb))
-            halo_rows.append(
-                (
-                    energy,
-                    rd[k],
-                    halo_ratios(radius, mc_profiles[k], s_mc),
-                    halo_ratios(radius, pb_profiles[k], s_mc),
-                    halo_ratios(radius, wide_profiles[k], s_mc),
-                )
-            )
     print(
         "   (peak/plateau: maximum over the mean IDD at 10–20 mm; 'PB' at voxel centres as the "
         "engine computes, 'PB 1mm' the beam model's IDD averaged over the MC's 1 mm voxels)"
     )
-    print("\n   Core σ of the lateral profile (mm; fit of ln D vs r² above 30 % of the axis dose)")
-    print(f"   {'E MeV':>6}{'depth':>7}{'MC':>7}{'PB':>7}{'Δ %':>7}")
-    for energy, depth, s_mc, s_pb in sigma_rows:
-        change = 100 * (s_pb / s_mc - 1)
-        print(f"   {energy:>6.0f}{depth:>7.0f}{s_mc:>7.2f}{s_pb:>7.2f}{change:>+7.1f}")
+    _print_lateral(spots)
+
+
+def _print_lateral(spots: dict[float, dict[str, object]]) -> None:
     print(
-        "\n   Low-dose halo: dose at 2σ / 3σ / 4σ (σ of MC) relative to the axis, in %;"
-        " PB with the default 3σ cut-off and with 6σ"
+        "\n   Lateral profile: core σ (mm; fit of ln D vs r² above 30 % of the axis dose); "
+        "dose at 2σ / 3σ / 4σ (σ of MC) relative to the axis, %;\n   PB with the default 3σ "
+        "cut-off and with 6σ; axis dose PB/MC"
     )
-    print(f"   {'E MeV':>6}{'depth':>7}{'MC':>22}{'PB (3σ cut)':>22}{'PB (6σ cut)':>22}")
-    for energy, depth, h_mc, h_pb, h_wide in halo_rows:
-        fmt = "{:>7.2f}{:>7.2f}{:>8.3f}"
-        print(
-            f"   {energy:>6.0f}{depth:>7.0f}"
-            + "".join(fmt.format(*(100 * h)) for h in (h_mc, h_pb, h_wide))
-        )
+    print(
+        f"   {'E MeV':>5}{'depth':>6}{'σ MC':>6}{'σ PB':>6}{'Δσ':>6} |{'halo MC':>20} |"
+        f"{'halo PB (3σ cut)':>20} |{'halo PB (6σ cut)':>20} |{'axis 3σ':>8}{'6σ':>6}"
+    )
+    for energy, r in spots.items():
+        for depth, s_mc, s_pb, halos, axis in r["lateral"]:
+            text = " |".join(
+                f"{100 * h[0]:>7.2f}{100 * h[1]:>6.2f}{100 * h[2]:>7.3f}" for h in halos
+            )
+            print(
+                f"   {energy:>5.0f}{depth:>6.0f}{s_mc:>6.2f}{s_pb:>6.2f}"
+                f"{100 * (s_pb / s_mc - 1):>+5.1f}% |{text} |{axis[0]:>8.3f}{axis[1]:>6.3f}"
+            )
 
 
 # -- MC of a plan -----------------------------------------------------------------------------
 def simulate_fields(
     ct: CT, fields: list[Field], make_bdl, scanner, n_primaries: int, label: str
 ) -> McResult:
-    """One MCsquare run per field (nozzle just outside the CT for each), summed."""
+    """One MCsquare run per field (nozzle just outside the patient's box for each), summed;
+    primaries shared in proportion to the fields' weights."""
+    box, grid = body_box(ct.hu, ct.grid)
+    hu = np.ascontiguousarray(ct.hu[box])
     total = sum(float(f.weight.sum()) for f in fields)
     dose = np.zeros(ct.grid.shape)
     n, seconds, uncertainties = 0, 0.0, []
     for k, f in enumerate(fields):
         direction = BeamGeometry(f.gantry_deg, f.couch_deg, f.isocenter_mm).direction
-        distance = nozzle_distance_mm(ct.grid, f.isocenter_mm, direction)
+        distance = nozzle_distance_mm(grid, f.isocenter_mm, direction)
         share = max(int(n_primaries * float(f.weight.sum()) / total), 100_000)
+        options = RunOptions(n_primaries=share, dose_to_water=True, seed=11 + k)
         start = time.perf_counter()
-        result = cached_run(
-            ct.hu,
-            ct.grid,
-            [f],
-            make_bdl(f, distance),
-            scanner,
-            RunOptions(n_primaries=share, dose_to_water=True, seed=11 + k),
-        )
+        result = cached_run(hu, grid, [f], make_bdl(f, distance), scanner, options)
+        cached = " (cached)" if time.perf_counter() - start < 0.5 * result.seconds else ""
         print(
             f"   MC {label} field {k + 1} (gantry {f.gantry_deg:g}°): {result.n_primaries:.2e} "
-            f"primaries, {result.seconds:.0f} s"
-            f"{' (cached)' if time.perf_counter() - start < 0.5 * result.seconds else ''}, "
-            f"MCsquare uncertainty {result.uncertainty_percent:.2f} %",
+            f"primaries, {result.seconds:.0f} s{cached}, MCsquare uncertainty "
+            f"{result.uncertainty_percent:.2f} %",
             flush=True,
         )
-        dose += result.dose_gy
+        dose[box] += result.dose_gy
         n += result.n_primaries
         seconds += result.seconds
         uncertainties.append(result.uncertainty_percent)
-    return McResult(dose, n, seconds, float(np.max(uncertainties)), "")
+    combined = float(np.sqrt(np.sum(np.square(uncertainties))) / len(uncertainties))
+    return McResult(dose, n, seconds, combined, "")
 
 
 def _print_agreements(rows: list[tuple[str, Agreement]], mc: McResult) -> None:
     print(
         f"   MC: {mc.n_primaries:.2e} primaries in {mc.seconds / 60:.1f} min; MCsquare's "
-        f"statistical uncertainty (high-dose voxels, worst field) {mc.uncertainty_percent:.2f} %"
+        f"statistical uncertainty (high-dose voxels; fields combined as if equal dose) "
+        f"{mc.uncertainty_percent:.2f} %"
     )
     print(
         f"   {'dose engine':<34}{'γ 2%/2mm':>9}{'γ 3%/3mm':>9}{'voxels':>9}"
@@ -216,7 +223,7 @@ def report_case(case: Case, n_primaries: int, title: str) -> None:
         ("ionbeam PB", DoseEngineOptions(with_let=False)),
         (
             f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}",
-            DoseEngineOptions(with_let=False, fine_sampling=FINE_SAMPLING),
+            DoseEngineOptions(fine_sampling=FINE_SAMPLING),
         ),
     ):
         start = time.perf_counter()
