@@ -18,7 +18,7 @@ from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam
-from ionbeam.planning.raytrace import fan_coordinates_and_wepl, wepl_lattice
+from ionbeam.planning.raytrace import lattice_wepl, voxel_fan_coordinates, wepl_lattice
 
 __all__ = ["DEFAULT_RANGE_SHIFTER_DISTANCE_MM", "BeamSetup", "setup_beam"]
 
@@ -73,8 +73,14 @@ def setup_beam(
     geometry = beam.geometry
     spots = beam.spots
     spot_e = beam_model.energy_index(spots.energy_mev_u).astype(np.int64)
-    lattice = wepl_lattice(spr, ct_grid, geometry)
-    u, v, w, wepl = fan_coordinates_and_wepl(lattice, geometry, dose_grid, calc_index)
+    u, v, w = voxel_fan_coordinates(geometry, dose_grid, calc_index)
+    reach = _sub_beam_reach(beam_model, fine_sampling, fine_sampling_fraction)
+    low = np.array([min(u.min(), spots.x_mm.min(initial=0)) - reach,
+                    min(v.min(), spots.y_mm.min(initial=0)) - reach, w.min()])  # fmt: skip
+    high = np.array([max(u.max(), spots.x_mm.max(initial=0)) + reach,
+                     max(v.max(), spots.y_mm.max(initial=0)) + reach, w.max()])  # fmt: skip
+    lattice = wepl_lattice(spr, ct_grid, geometry, within=(low, high))
+    wepl = lattice_wepl(lattice, u, v, w)
     inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
     mag = 1.0 + w[:, None] * inv_sad[None, :]
     if np.any(mag <= 0.05):
@@ -133,6 +139,15 @@ def setup_beam(
             beam_model.sqrt_beta_gy if beam_model.has_biology else np.zeros(bio_shape, np.float32),
         ),
     )
+
+
+def _sub_beam_reach(beam_model: BeamModel, n: int, fraction: float) -> float:
+    """A bound (mm) on how far sub-beam axes lie from their spot's axis."""
+    if n < 2:
+        return 0.0
+    largest = float(np.max(np.polynomial.hermite_e.hermegauss(n)[0]))
+    sigma = np.sqrt(fraction * np.max(beam_model.sigma0_mm2)) * 2.0  # generous: air grows
+    return largest * sigma + 10.0
 
 
 def _sub_beams(

@@ -25,9 +25,10 @@ __all__ = [
     "fan_coordinates",
     "interpolate_lattice",
     "interpolate_lattice_points",
+    "lattice_at",
     "max_segments",
     "trace_segments",
-    "voxel_fan_wepl",
+    "voxel_fan",
     "wepl_at_distances",
     "wepl_lattice",
 ]
@@ -346,8 +347,7 @@ def interpolate_lattice_points(
 
 
 @numba.njit(cache=True, parallel=True)
-def voxel_fan_wepl(
-    table: np.ndarray,
+def voxel_fan(
     flat_index: np.ndarray,
     origin: np.ndarray,
     spacing: np.ndarray,
@@ -355,16 +355,13 @@ def voxel_fan_wepl(
     isocenter: np.ndarray,
     rotation: np.ndarray,
     inv_sad: np.ndarray,
-    lattice_start: np.ndarray,
-    lattice_step: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Fan coordinates (u, v, w) and interpolated WEPL of the centres of the voxels
-    ``flat_index`` (C-order) of a grid (``origin`` = centre of voxel [0, 0, 0])."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fan coordinates (u, v, w) of the centres of the voxels ``flat_index`` (C-order)
+    of a grid (``origin`` = centre of voxel [0, 0, 0])."""
     n = flat_index.size
     u_out = np.empty(n)
     v_out = np.empty(n)
     w_out = np.empty(n)
-    wepl = np.empty(n)
     nyz = shape[1] * shape[2]
     for i in numba.prange(n):
         flat = flat_index[i]
@@ -372,12 +369,24 @@ def voxel_fan_wepl(
         point[0] = origin[0] + (flat // nyz) * spacing[0]
         point[1] = origin[1] + ((flat // shape[2]) % shape[1]) * spacing[1]
         point[2] = origin[2] + (flat % shape[2]) * spacing[2]
-        u, v, w = fan_coordinates(point, isocenter, rotation, inv_sad)
-        u_out[i] = u
-        v_out[i] = v
-        w_out[i] = w
-        wepl[i] = _lattice_value(table, u, v, w, lattice_start, lattice_step)
-    return u_out, v_out, w_out, wepl
+        u_out[i], v_out[i], w_out[i] = fan_coordinates(point, isocenter, rotation, inv_sad)
+    return u_out, v_out, w_out
+
+
+@numba.njit(cache=True, parallel=True)
+def lattice_at(
+    table: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    lattice_start: np.ndarray,
+    lattice_step: np.ndarray,
+) -> np.ndarray:
+    """Trilinear interpolation of the WEPL table at fan coordinates (u, v, w)."""
+    out = np.empty(u.size)
+    for i in numba.prange(u.size):
+        out[i] = _lattice_value(table, u[i], v[i], w[i], lattice_start, lattice_step)
+    return out
 
 
 @numba.njit(cache=True, parallel=True)

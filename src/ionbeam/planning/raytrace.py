@@ -47,8 +47,9 @@ from ionbeam.planning.geometry import BeamGeometry
 __all__ = [
     "RayPath",
     "WeplLattice",
-    "fan_coordinates_and_wepl",
+    "lattice_wepl",
     "trace_ray",
+    "voxel_fan_coordinates",
     "wepl_along_rays",
     "wepl_at_points",
     "wepl_lattice",
@@ -248,9 +249,13 @@ def wepl_at_points(
     rotation = np.ascontiguousarray(geometry.gantry_to_patient)
     iso = np.asarray(geometry.isocenter_mm, dtype=float)
     inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
+    bev = geometry.patient_to_bev(points)
+    magnification = 1.0 + bev[:, 2:3] * inv_sad[None, :]
+    fan = np.column_stack([bev[:, :2] / np.maximum(magnification, 1e-6), bev[:, 2]])
     table, start, steps = _wepl_lattice(
-        flat_spr, grid, geometry, rotation, iso, inv_sad, lateral_step_mm, depth_step_mm
-    )
+        flat_spr, grid, geometry, rotation, iso, inv_sad, lateral_step_mm, depth_step_mm,
+        within=(fan.min(axis=0), fan.max(axis=0)),
+    )  # fmt: skip
     return kernels.interpolate_lattice_points(table, points, iso, rotation, inv_sad, start, steps)
 
 
@@ -265,40 +270,49 @@ class WeplLattice:
     step: np.ndarray
 
 
-def wepl_lattice(spr: np.ndarray, grid: Grid, geometry: BeamGeometry) -> WeplLattice:
-    """The WEPL lattice of ``geometry`` through ``spr`` on ``grid`` (see :func:`wepl_map`)."""
+def wepl_lattice(
+    spr: np.ndarray,
+    grid: Grid,
+    geometry: BeamGeometry,
+    *,
+    within: tuple[np.ndarray, np.ndarray] | None = None,
+) -> WeplLattice:
+    """The WEPL lattice of ``geometry`` through ``spr`` on ``grid`` (see :func:`wepl_map`);
+    ``within`` = (lowest, highest) fan coordinates (u, v, w) that will be looked up
+    limits the rays traced to those needed."""
     flat_spr = _checked_spr(spr, grid)
     rotation = np.ascontiguousarray(geometry.gantry_to_patient)
     iso = np.asarray(geometry.isocenter_mm, dtype=float)
-    inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
+    inv_sad = _inverse_sad(geometry)
     table, start, steps = _wepl_lattice(flat_spr, grid, geometry, rotation, iso, inv_sad,
-                                        None, None)  # fmt: skip
+                                        None, None, within)  # fmt: skip
     return WeplLattice(table, start, steps)
 
 
-def fan_coordinates_and_wepl(
-    lattice: WeplLattice,
-    geometry: BeamGeometry,
-    grid: Grid,
-    flat_index: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For the voxels ``flat_index`` of ``grid`` (e.g. a dose grid): their fan
-    coordinates — isocentre-plane spot position (u, v) of the ray through each
-    centre and depth w downstream of the isocentre plane, mm — and their WEPL (mm)
-    interpolated in the beam's ``lattice``."""
-    inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
-    return kernels.voxel_fan_wepl(
-        lattice.table,
+def voxel_fan_coordinates(
+    geometry: BeamGeometry, grid: Grid, flat_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fan coordinates of the centres of the voxels ``flat_index`` of ``grid``: the
+    isocentre-plane spot position (u, v) of the ray through each and its depth w
+    downstream of the isocentre plane (mm)."""
+    return kernels.voxel_fan(
         np.ascontiguousarray(flat_index, dtype=np.int64),
         np.asarray(grid.origin_mm, dtype=float),
         np.asarray(grid.spacing_mm, dtype=float),
         np.asarray(grid.shape, dtype=np.int64),
         np.asarray(geometry.isocenter_mm, dtype=float),
         np.ascontiguousarray(geometry.gantry_to_patient),
-        inv_sad,
-        lattice.start,
-        lattice.step,
+        _inverse_sad(geometry),
     )
+
+
+def lattice_wepl(lattice: WeplLattice, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """WEPL (mm) interpolated in ``lattice`` at fan coordinates (u, v, w)."""
+    return kernels.lattice_at(lattice.table, u, v, w, lattice.start, lattice.step)
+
+
+def _inverse_sad(geometry: BeamGeometry) -> np.ndarray:
+    return np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
 
 
 def _wepl_lattice(
@@ -310,6 +324,7 @@ def _wepl_lattice(
     inv_sad: np.ndarray,
     lateral_step_mm: float | None,
     depth_step_mm: float | None,
+    within: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The traced WEPL table of the beam's (u, v, w) lattice, its start and steps."""
     spacing = np.asarray(grid.spacing_mm, dtype=float)
@@ -320,7 +335,7 @@ def _wepl_lattice(
             _step_along(rotation[:, 2], spacing, depth_step_mm, fraction=0.5),
         ]
     )
-    start, counts = _lattice(grid, iso, rotation, inv_sad, steps)
+    start, counts = _lattice(grid, iso, rotation, inv_sad, steps, within)
     nodes = [start[a] + steps[a] * np.arange(counts[a]) for a in range(3)]
     low, _, shape = _grid_arrays(grid)
     table = kernels.wepl_lattice(flat_spr, low, spacing, shape, iso, rotation, inv_sad, *nodes)
@@ -340,10 +355,16 @@ def _step_along(
 
 
 def _lattice(
-    grid: Grid, iso: np.ndarray, rotation: np.ndarray, inv_sad: np.ndarray, steps: np.ndarray
+    grid: Grid,
+    iso: np.ndarray,
+    rotation: np.ndarray,
+    inv_sad: np.ndarray,
+    steps: np.ndarray,
+    within: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Start and node count of the (u, v, w) lattice covering the grid, anchored
-    at the fan coordinates of voxel [0, 0, 0]'s centre."""
+    """Start and node count of the (u, v, w) lattice covering the grid (or, with
+    ``within`` = (lowest, highest) fan coordinates of query points, only what they
+    need), anchored at the fan coordinates of voxel [0, 0, 0]'s centre."""
     low, high = grid.extent_mm
     corners = np.array(list(itertools.product(*zip(low, high, strict=True))))
     fan = np.array([kernels.fan_coordinates(c, iso, rotation, inv_sad) for c in corners])
@@ -356,6 +377,14 @@ def _lattice(
     anchor = np.array(
         kernels.fan_coordinates(np.asarray(grid.origin_mm, dtype=float), iso, rotation, inv_sad)
     )
-    first = np.floor((fan.min(axis=0) - anchor) / steps) - 1
-    last = np.ceil((fan.max(axis=0) - anchor) / steps) + 1
+    low_fan, high_fan = fan.min(axis=0), fan.max(axis=0)
+    if within is not None:
+        # trace only the rays (u, v) and depths up to w that the query points need;
+        # depths keep their upstream start, since WEPL accumulates from the entry
+        low_fan[:2] = np.maximum(low_fan[:2], within[0][:2])
+        high_fan[:2] = np.minimum(high_fan[:2], within[1][:2])
+        high_fan[2] = min(high_fan[2], within[1][2])
+        high_fan = np.maximum(high_fan, low_fan)
+    first = np.floor((low_fan - anchor) / steps) - 1
+    last = np.ceil((high_fan - anchor) / steps) + 1
     return anchor + first * steps, (last - first + 1).astype(np.int64)
