@@ -10,16 +10,17 @@ are written atomically so that a crash never leaves a half-written entry.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from platformdirs import user_cache_dir
+
+from ionbeam._atomic import write_atomically
+from ionbeam.errors import ConfigError
 
 __all__ = ["cache_dir", "cache_enabled", "cache_key", "clear_cache", "load_arrays", "save_arrays"]
 
@@ -63,13 +64,14 @@ def save_arrays(key: str, arrays: dict[str, np.ndarray]) -> None:
     directory = cache_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, directory / f"{key}.npz")
-    except OSError:
-        with contextlib.suppress(OSError, NameError):
-            os.unlink(tmp)  # type: ignore[possibly-undefined]
+        write_atomically(directory / f"{key}.npz", lambda tmp: _save_npz(tmp, arrays))
+    except (OSError, ConfigError):
+        return
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def clear_cache() -> int:

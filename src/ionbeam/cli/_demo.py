@@ -1,127 +1,142 @@
-"""``ionbeam demo``: the interim demonstration — Bragg curves of protons and carbon ions.
+"""``ionbeam demo``: the main job on the built-in skull-base chordoma (head) phantom.
 
-Writes ``bragg_curves.png`` and ``summary.json`` into ``--out`` (default
-``./ionbeam-demo``) and prints a table. The folder is written atomically: the files
-go to a temporary folder next to it, which then replaces it; an existing folder is
-replaced only if it holds a previous demo (``summary.json`` with ``"ionbeam": "demo"``).
+Plans the head phantom twice — protons (constant RBE 1.1) and carbon ions
+(mMKM) — both optimized on the RBE-weighted dose for the same prescription
+(CNAO's carbon-ion chordoma schedule, 70.4 Gy(RBE) in 16 fractions) with two
+lateral fields, and writes into ``--out`` (default ``./ionbeam-demo``):
+
+* ``protons/`` and ``carbon/``: plan folders as ``ionbeam plan`` writes them
+  (``plan.json``, ``metrics.json``, ``report.html``, ``dicom/``);
+* ``comparison.html``: both plans side by side (metrics, DVHs of both, dose
+  planes and the dose difference);
+* ``summary.json``: the key metrics of both.
+
+The folder is written atomically; an existing folder is replaced only when it
+holds a previous demo (``summary.json`` with ``"ionbeam": "demo"``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEMO_BEAMS", "register", "write_demo"]
+__all__ = ["DEMO_PRESCRIPTION", "register", "run"]
 
-#: (particle, energy MeV/u) of the demonstration's Bragg curves.
-DEMO_BEAMS: tuple[tuple[str, float], ...] = (
-    ("proton", 70.0),
-    ("proton", 150.0),
-    ("proton", 230.0),
-    ("carbon", 120.0),
-    ("carbon", 270.0),
-    ("carbon", 400.0),
-)
+#: Total dose (Gy(RBE)) and fractions of both demo plans: CNAO's carbon chordoma schedule.
+DEMO_PRESCRIPTION = (70.4, 16)
+_BEAMS = (90.0, 270.0)
+_PLANS = (("protons", "proton", "constant"), ("carbon", "carbon", "mkm"))
 
 
 def register(subparsers: Any) -> None:
     """Add the ``demo`` sub-command."""
     parser = subparsers.add_parser(
         "demo",
-        help="the main job: Bragg curves of protons and carbon ions (interim demo)",
-        description="Bragg curves, LET and lateral spread of proton and carbon beams in "
-        "water, as a PNG figure and a table.",
+        help="the main job: plan a skull-base chordoma with protons and carbon ions, compare",
+        description="Plan the built-in head (skull-base chordoma) phantom with protons and with "
+        "carbon ions, both RBE-optimized, and write both plans, DICOM and a comparison report.",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("ionbeam-demo"), help="output folder (./ionbeam-demo)"
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="coarser grids and every second energy (about 3x faster)",
+    )
     parser.set_defaults(handler=run)
-
-
-def _rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    import numpy as np
-
-    from ionbeam.cli._physics import depth_dose_summary
-
-    curves = [depth_dose_summary(p, e) for p, e in DEMO_BEAMS]
-    rows = []
-    for c in curves:
-        peak = int(np.argmax(c["dose"]))
-        rows.append({
-            "particle": c["particle"],
-            "energy_mev_u": c["energy_mev_u"],
-            "csda_range_mm": c["csda_range_mm"],
-            "bragg_peak_mm": c["bragg_peak_mm"],
-            "r80_mm": c["r80_mm"],
-            "peak_to_entrance": float(c["dose"][peak] / c["dose"][0]),
-            "let_d_at_peak_kev_um": float(c["let_kev_um"][peak]),
-            "sigma_mcs_at_peak_mm": float(c["sigma_mm"][peak]),
-        })  # fmt: skip
-    return curves, rows
-
-
-def _check_target(out: Path) -> None:
-    from ionbeam.errors import ConfigError
-
-    if not out.exists():
-        return
-    manifest = out / "summary.json"
-    try:
-        previous = json.loads(manifest.read_text()).get("ionbeam") == "demo"
-    except (OSError, ValueError, AttributeError):
-        previous = False
-    if not out.is_dir() or (any(out.iterdir()) and not previous):
-        raise ConfigError(
-            f"{out} exists and does not hold a previous ionbeam demo; "
-            "choose another --out folder or remove it"
-        )
-
-
-def write_demo(out: Path) -> tuple[Path, list[dict[str, Any]]]:
-    """Compute the demo and write it to ``out`` atomically; returns the PNG path and rows."""
-    from ionbeam.cli._output import to_jsonable
-    from ionbeam.cli._physics import plot_depth_dose
-
-    out = Path(out)
-    _check_target(out)
-    parent = out.parent if str(out.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    curves, rows = _rows()
-    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}-"))
-    staging.chmod(0o755)  # mkdtemp makes it private; this is an ordinary output folder
-    try:
-        plot_depth_dose(curves, staging / "bragg_curves.png")
-        summary = {"ionbeam": "demo", "beams": rows}
-        (staging / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=2))
-        if out.exists():
-            retired = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}-old-"))
-            out.replace(retired / out.name)
-            staging.replace(out)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.replace(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out / "bragg_curves.png", rows
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam demo``."""
-    from ionbeam.cli._output import print_table
+    from ionbeam._atomic import atomic_directory
+    from ionbeam.cli._output import print_table, to_jsonable
+    from ionbeam.cli._plan_output import evaluate, plan_result, write_plan_folder
+    from ionbeam.report import write_comparison_report
 
-    png, rows = write_demo(args.out)
-    columns = ("particle", "E (MeV/u)", "CSDA (mm)", "peak (mm)", "R80 (mm)", "peak/entrance",
-               "LET_d peak (keV/µm)")  # fmt: skip
-    table = [
-        (r["particle"], r["energy_mev_u"], r["csda_range_mm"], r["bragg_peak_mm"], r["r80_mm"],
-         r["peak_to_entrance"], r["let_d_at_peak_kev_um"])
-        for r in rows
-    ]  # fmt: skip
-    print_table("Bragg curves in water (ionbeam.physics)", columns, table)
-    print(f"Bragg curves written to {png}")
+    out = Path(args.out)
+    overwrite = _check_out(out)
+    start = time.perf_counter()
+    patient, results = _plan_both(args.quick)
+    summary: dict[str, Any] = {"ionbeam": "demo", "patient": patient.name, "plans": {}}
+    with atomic_directory(out, overwrite=overwrite) as folder:
+        views = []
+        for label, result in results.items():
+            (folder / label).mkdir()
+            document = write_plan_folder(
+                folder / label, patient=patient, result=result, label=label
+            )
+            views.append(plan_result(result, evaluate(result), label))
+            summary["plans"][label] = {
+                "structures": document["structures"],
+                "spots": document["spots"],
+                "timings_s": document["timings_s"],
+            }
+        write_comparison_report(
+            folder / "comparison.html",
+            patient=patient,
+            results=views,
+            title="ionbeam demo: skull-base chordoma, protons vs carbon ions",
+        )
+        summary["elapsed_s"] = time.perf_counter() - start
+        text = json.dumps(to_jsonable(summary), indent=2, allow_nan=False)
+        (folder / "summary.json").write_text(text, encoding="utf-8")
+    rows = []
+    for name in ("PTV", "GTV", "Brainstem", "OpticChiasm"):
+        row: list[Any] = [name]
+        for label in results:
+            metrics = summary["plans"][label]["structures"].get(name, {})
+            row += [metrics.get("d95_gy", float("nan")), metrics.get("max_gy", float("nan"))]
+        rows.append(row)
+    columns = ["structure"]
+    for label in results:
+        columns += [f"{label} D95", f"{label} max"]
+    total, fractions = DEMO_PRESCRIPTION
+    print_table(f"head phantom · {total:g} Gy(RBE) in {fractions} · Gy(RBE)", columns, rows)
+    print(f"comparison report: {out / 'comparison.html'}  ({summary['elapsed_s']:.0f} s)")
     return 0
+
+
+def _plan_both(quick: bool) -> tuple[Any, dict[str, Any]]:
+    from ionbeam.patient.phantoms import make_phantom
+    from ionbeam.planning.plan import Prescription
+    from ionbeam.planning.planner import PlanningOptions, plan_patient
+
+    patient = make_phantom("head", spacing_mm=3.0 if quick else 2.0)
+    total, fractions = DEMO_PRESCRIPTION
+    prescription = Prescription("PTV", total, fractions)
+    results = {}
+    for label, particle, rbe_model in _PLANS:
+        options = PlanningOptions(
+            gantry_deg=_BEAMS,
+            rbe_model=rbe_model,
+            dose_grid_mm=4.0 if quick else 3.0,
+            energy_stride=2 if quick else 1,
+        )
+        results[label] = plan_patient(patient, prescription, particle=particle, options=options)
+    return patient, results
+
+
+def _check_out(out: Path) -> bool:
+    """Whether ``out`` may be replaced (absent, empty, or a previous demo)."""
+    from ionbeam.errors import ConfigError
+
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise ConfigError(f"{out} exists and is not a folder; choose another --out")
+    if not any(out.iterdir()):
+        return True
+    try:
+        previous = json.loads((out / "summary.json").read_text()).get("ionbeam") == "demo"
+    except (OSError, ValueError, AttributeError):
+        previous = False
+    if not previous:
+        raise ConfigError(
+            f"{out} exists and does not hold a previous ionbeam demo; "
+            "choose another --out folder or remove it"
+        )
+    return True

@@ -11,7 +11,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_json", "print_table", "to_jsonable"]
+__all__ = ["print_json", "print_table", "save_figure", "to_jsonable"]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -48,3 +48,14 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     for row in rows:
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
     Console().print(table)
+
+
+def save_figure(fig: Any, path: Any, *, dpi: int = 110) -> None:
+    """Save a matplotlib figure atomically (format from the suffix; PNG by default)."""
+    from pathlib import Path
+
+    from ionbeam._atomic import write_atomically
+
+    path = Path(path)
+    kind = path.suffix[1:].lower() or "png"
+    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=kind))

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["depth_dose_summary", "range_summary", "register", "save_figure"]
+__all__ = ["depth_dose_summary", "range_summary", "register"]
 
 
 def register(subparsers: Any) -> None:
@@ -195,24 +193,7 @@ def plot_depth_dose(curves: list[dict[str, Any]], path: Path) -> None:
     for ax in axes:
         ax.legend(fontsize=7)
     fig.tight_layout()
+    from ionbeam.cli._output import save_figure
+
     save_figure(fig, path)
     plt.close(fig)
-
-
-def save_figure(fig: Any, path: Path) -> None:
-    """Save ``fig`` atomically (temporary file in the same folder, then renamed)."""
-    from ionbeam.errors import ConfigError
-
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ConfigError(f"cannot write {path}: folder {folder} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=path.suffix or ".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; this is an ordinary output file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

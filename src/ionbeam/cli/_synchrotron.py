@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +191,9 @@ def _plot(values: dict[str, Any], path: Path) -> None:
     ax.set(xlabel="t (s)", ylabel="particles/s", title="spill (reduced model)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _save_atomically(fig, path)
+    from ionbeam.cli._output import save_figure
+
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -201,16 +201,3 @@ def _virtual(optics: Any) -> Any:
     from ionbeam.machine.synchrotron.resonance import virtual_sextupole
 
     return virtual_sextupole(optics)
-
-
-def _save_atomically(fig: Any, path: Path) -> None:
-    path = Path(path)
-    suffix = path.suffix or ".png"
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

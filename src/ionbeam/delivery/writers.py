@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ionbeam._atomic import file_mode
 from ionbeam.delivery.record import DeliveryRecord
 from ionbeam.errors import ConfigError, UnknownNameError
 
@@ -91,21 +92,6 @@ def _parquet_writer(columns: Mapping[str, np.ndarray]) -> Callable[[Path], None]
     return lambda path: pq.write_table(table, path)
 
 
-def _file_mode() -> int:
-    """Permissions for a new file under the process's umask (``mkstemp`` makes 0600 files).
-
-    The umask is read from ``/proc/self/status`` (Linux); elsewhere 022 is assumed,
-    because the only portable way to read it (``os.umask``) briefly changes it.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o644
-
-
 def write_files_atomically(
     folder: Path, writers: Iterable[tuple[str, Callable[[Path], None]]]
 ) -> list[Path]:
@@ -120,7 +106,7 @@ def write_files_atomically(
             os.close(fd)
             staged.append((Path(tmp), target))
             write(Path(tmp))
-            os.chmod(tmp, _file_mode())
+            os.chmod(tmp, file_mode())
         for tmp, target in staged:
             os.replace(tmp, target)
     except BaseException:

@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ionbeam import __version__
+from ionbeam._atomic import write_text_atomically
 from ionbeam.errors import ConfigError, IonbeamError
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam, Plan, Prescription, SpotMap
@@ -147,17 +147,7 @@ def _beam_from_dict(data: dict[str, Any], source: str) -> Beam:
 
 def write_plan_json(plan: Plan, path: str | os.PathLike[str]) -> Path:
     """Write ``plan`` to ``path`` atomically; returns the path."""
-    target = Path(path)
-    text = json.dumps(plan_to_dict(plan), indent=1, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".plan-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomically(path, json.dumps(plan_to_dict(plan), indent=1, allow_nan=False))
 
 
 def read_plan_json(path: str | os.PathLike[str]) -> Plan:

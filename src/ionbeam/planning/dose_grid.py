@@ -42,16 +42,39 @@ def make_dose_grid(ct_grid: Grid, spacing_mm: float | tuple[float, float, float]
 
 
 def masks_on_grid(structures: Iterable[Structure], grid: Grid) -> dict[str, np.ndarray]:
-    """Boolean masks of ``structures`` resampled onto ``grid`` (nearest neighbour)."""
+    """Boolean masks of ``structures`` resampled onto ``grid`` (nearest neighbour).
+
+    A structure too small to hold any voxel centre of the (coarser) grid — an optic
+    chiasm on a 4 mm grid — keeps the grid voxels that contain its own voxel centres,
+    so that no structure silently vanishes from the dose evaluation.
+    """
     masks = {}
     for structure in structures:
         if structure.grid == grid:
             masks[structure.name] = np.asarray(structure.mask)
-        else:
-            resampled = resample(structure.mask.astype(np.float32), structure.grid, grid,
-                                 method="nearest", fill_value=0.0)  # fmt: skip
-            masks[structure.name] = resampled > 0.5
+            continue
+        resampled = resample(
+            structure.mask.astype(np.float32),
+            structure.grid,
+            grid,
+            method="nearest",
+            fill_value=0.0,
+        )
+        mask = resampled > 0.5
+        if not mask.any() and structure.mask.any():
+            mask = _containing_voxels(structure, grid)
+        masks[structure.name] = mask
     return masks
+
+
+def _containing_voxels(structure: Structure, grid: Grid) -> np.ndarray:
+    """The voxels of ``grid`` that contain a voxel centre of ``structure``."""
+    centres = structure.grid.index_to_world(np.argwhere(structure.mask))
+    index = np.rint(grid.world_to_index(centres)).astype(np.int64)
+    inside = np.all((index >= 0) & (index < np.asarray(grid.shape)), axis=1)
+    mask = np.zeros(grid.shape, dtype=bool)
+    mask[tuple(index[inside].T)] = True
+    return mask
 
 
 def calculation_mask(

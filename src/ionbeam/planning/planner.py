@@ -40,6 +40,7 @@ from ionbeam import __version__
 from ionbeam.errors import ConfigError, UnknownNameError
 from ionbeam.machine import Machine, cnao_machine
 from ionbeam.machine.beam_model import BeamModel, build_beam_model
+from ionbeam.patient.calibration import HUCalibration
 from ionbeam.patient.grid import Grid
 from ionbeam.patient.patient import Patient
 from ionbeam.physics.particles import get_particle
@@ -65,7 +66,14 @@ from ionbeam.planning.optimize.weights import optimize_impt, optimize_sfud
 from ionbeam.planning.plan import Beam, Plan, Prescription
 from ionbeam.planning.spot_placement import place_spots
 
-__all__ = ["PlanningOptions", "PlanningResult", "plan_patient", "resolve_rbe_model"]
+__all__ = [
+    "PlanningOptions",
+    "PlanningResult",
+    "dose_of_plan",
+    "plan_patient",
+    "planning_options_from_settings",
+    "resolve_rbe_model",
+]
 
 #: Default spot spacing in spot sigmas (in air, at the isocentre, middle energy).
 SPOT_SPACING_SIGMAS = 1.5
@@ -201,11 +209,13 @@ def plan_patient(
     objectives: StructureObjectives | None = None,
     options: PlanningOptions | None = None,
     machine: Machine | None = None,
+    calibration: HUCalibration | None = None,
 ) -> PlanningResult:
     """Plan ``patient`` for ``prescription`` with ``particle`` (see the module docstring).
 
     ``objectives``: per structure name, dose levels per fraction (default:
-    :func:`~ionbeam.planning.optimize.templates.default_objectives`).
+    :func:`~ionbeam.planning.optimize.templates.default_objectives`);
+    ``calibration``: the CT's HU → SPR table (default: the stoichiometric one).
     """
     options = PlanningOptions() if options is None else options
     machine = cnao_machine() if machine is None else machine
@@ -222,7 +232,7 @@ def plan_patient(
     clock = _Clock(timings)
     physics = _physics_model(machine, particle, options.energy_stride)
     clock.lap("beam_model_s")
-    beams = _place_beams(patient, physics, machine, target, options)
+    beams = _place_beams(patient, physics, machine, target, options, calibration)
     plan = Plan(particle, beams, prescription, machine=machine.name, rbe_model=rbe_model)
     clock.lap("spots_s")
     grid = make_dose_grid(patient.grid, options.dose_grid_mm)
@@ -236,6 +246,7 @@ def plan_patient(
         model,
         dose_grid=grid,
         structures=patient.structures.values(),
+        calibration=calibration,
         tissue_map=tissue_map if model.has_biology else None,
         options=DoseEngineOptions(lateral_cutoff_sigma=options.lateral_cutoff_sigma),
     )
@@ -263,6 +274,7 @@ def plan_patient(
     doses = _final_doses(influence, weights, rbe_model, options.constant_rbe, alpha_x, beta_x)
     clock.lap("final_dose_s")
     settings = _settings(patient, options, rbe_model, quantity, tissues, objectives, grid, timings)
+    settings["hu_calibration"] = "stoichiometric" if calibration is None else calibration.source
     return PlanningResult(
         plan=dataclasses.replace(plan.with_weights(weights), settings=settings),
         influence=influence,
@@ -274,6 +286,71 @@ def plan_patient(
         optimization=results,
         timings_s=timings,
     )
+
+
+def dose_of_plan(
+    patient: Patient,
+    plan: Plan,
+    *,
+    options: PlanningOptions | None = None,
+    machine: Machine | None = None,
+    calibration: HUCalibration | None = None,
+) -> PlanningResult:
+    """Recompute the doses of ``plan`` (its spot weights as they are) on ``patient``:
+    physical, RBE-weighted (the plan's RBE model) and LET_d per fraction, with the
+    dose grid, tissues and engine settings of ``options`` (e.g. rebuilt from the
+    plan's settings with :func:`planning_options_from_settings`). The result has no
+    optimization record."""
+    options = PlanningOptions() if options is None else options
+    machine = cnao_machine() if machine is None else machine
+    rbe_model = resolve_rbe_model(plan.particle, plan.rbe_model)
+    target = patient.structures[plan.prescription.target].name
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
+    grid = make_dose_grid(patient.grid, options.dose_grid_mm)
+    masks = masks_on_grid(list(patient.structures.values()), grid)
+    tissues, tissue_map = _tissue_map(masks, target, options)
+    if plan.n_spots == 0:
+        raise ConfigError("the plan has no spots; there is no dose to compute")
+    energies = np.unique(np.concatenate([b.spots.energy_mev_u for b in plan.beams]))
+    physics = build_beam_model(plan.particle, energies, machine.beam_line)
+    model = _dose_model(physics, plan, rbe_model, tissues)
+    clock.lap("beam_model_s")
+    influence = calc_dose_influence(
+        patient.ct,
+        plan,
+        model,
+        dose_grid=grid,
+        structures=patient.structures.values(),
+        calibration=calibration,
+        tissue_map=tissue_map if model.has_biology else None,
+        options=DoseEngineOptions(lateral_cutoff_sigma=options.lateral_cutoff_sigma),
+    )
+    clock.lap("dose_influence_s")
+    alpha_x, beta_x = _photon_lq(tissues, tissue_map)
+    doses = _final_doses(influence, plan.weights, rbe_model, options.constant_rbe, alpha_x, beta_x)
+    clock.lap("final_dose_s")
+    return PlanningResult(plan, influence, masks, doses[0], doses[1], doses[2], {}, (), timings)
+
+
+def planning_options_from_settings(settings: Mapping[str, Any]) -> PlanningOptions:
+    """The :class:`PlanningOptions` recorded in a plan's settings (``plan.json``), so that
+    its doses can be recomputed as they were planned; missing entries take defaults."""
+    recorded = dict(settings.get("planning") or {})
+    known = {f.name for f in dataclasses.fields(PlanningOptions)}
+    values = {k: v for k, v in recorded.items() if k in known}
+    if isinstance(values.get("solver"), Mapping):
+        solver_fields = {f.name for f in dataclasses.fields(SolverOptions)}
+        values["solver"] = SolverOptions(
+            **{k: v for k, v in values["solver"].items() if k in solver_fields}
+        )
+    for name in ("gantry_deg", "couch_deg", "overlap_priority"):
+        if values.get(name) is not None:
+            values[name] = tuple(values[name])
+    try:
+        return PlanningOptions(**values)
+    except TypeError as exc:
+        raise ConfigError(f"the plan's recorded planning settings are malformed: {exc}") from None
 
 
 class _Clock:
@@ -303,9 +380,14 @@ def _spot_spacing(physics: BeamModel, options: PlanningOptions) -> float:
 
 
 def _place_beams(
-    patient: Patient, physics: BeamModel, machine: Machine, target: str, options: PlanningOptions
+    patient: Patient,
+    physics: BeamModel,
+    machine: Machine,
+    target: str,
+    options: PlanningOptions,
+    calibration: HUCalibration | None,
 ) -> tuple[Beam, ...]:
-    spr = patient.ct.spr()
+    spr = patient.ct.spr(calibration)
     structure = patient.structures[target]
     isocenter = tuple(float(v) for v in structure.centroid_mm)
     spacing = _spot_spacing(physics, options)

@@ -13,10 +13,10 @@ import base64
 import html
 import os
 import struct
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ionbeam._atomic import write_text_atomically as _write_text
 from ionbeam.errors import ConfigError
 
 __all__ = [
@@ -151,17 +151,6 @@ def check_destination(path: str | os.PathLike[str]) -> Path:
 
 
 def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder,
-    renamed into place: a failure never leaves a half-written file."""
-    target = check_destination(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is an ordinary file
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :mod:`ionbeam._atomic`)."""
+    check_destination(path)
+    return _write_text(path, text)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydicom.dataset import Dataset
+
 from ionbeam.errors import DicomError
 from ionbeam.io.dicom._common import StudyInfo
 from ionbeam.io.dicom._files import atomic_directory, dicom_files, read_dataset, write_dataset
@@ -12,7 +14,7 @@ from ionbeam.io.dicom.rtstruct import read_rtstruct, rtstruct_dataset
 from ionbeam.patient.patient import Patient
 from ionbeam.patient.structures import StructureSet
 
-__all__ = ["read_dicom_patient", "write_dicom_patient"]
+__all__ = ["read_dicom_patient", "roi_types", "write_dicom_patient", "write_patient_files"]
 
 
 def write_dicom_patient(
@@ -28,21 +30,31 @@ def write_dicom_patient(
     Without ``study``, UIDs are derived from the patient's name and metadata, so
     exporting the same patient twice gives the same UIDs.
     """
+    out = Path(out_dir)
+    with atomic_directory(out, overwrite=overwrite) as folder:
+        write_patient_files(folder, patient, study=study)
+    return out
+
+
+def write_patient_files(
+    folder: Path, patient: Patient, *, study: StudyInfo | None = None
+) -> tuple[StudyInfo, Dataset]:
+    """Write the CT series and ``RS.dcm`` of ``patient`` into the existing ``folder``
+    (not atomic: use inside :func:`atomic_directory`); returns the study and the
+    RT Structure Set dataset, which an RT Ion Plan refers to."""
     study = study or StudyInfo.new(
         patient.name, seed=repr(sorted(patient.metadata.items())), study_description="ionbeam"
     )
     datasets, series = ct_datasets(patient.ct, study)
-    roi_types = _roi_types(patient)
-    structure_set = rtstruct_dataset(patient.structures, series, roi_types=roi_types)
-    out = Path(out_dir)
-    with atomic_directory(out, overwrite=overwrite) as folder:
-        for k, ds in enumerate(datasets, start=1):
-            write_dataset(ds, folder / f"CT_{k:04d}.dcm")
-        write_dataset(structure_set, folder / "RS.dcm")
-    return out
+    structure_set = rtstruct_dataset(patient.structures, series, roi_types=roi_types(patient))
+    for k, ds in enumerate(datasets, start=1):
+        write_dataset(ds, folder / f"CT_{k:04d}.dcm")
+    write_dataset(structure_set, folder / "RS.dcm")
+    return study, structure_set
 
 
-def _roi_types(patient: Patient) -> dict[str, str]:
+def roi_types(patient: Patient) -> dict[str, str]:
+    """RT ROI Interpreted Type of each structure, from its name (and the target)."""
     types = {}
     for name in patient.structures:
         upper = name.upper()

@@ -1,0 +1,173 @@
+"""``ionbeam dose``: recompute and evaluate the dose of a saved plan or of an RT Ion Plan.
+
+``PLAN`` is a plan folder (or its ``plan.json``) written by ``ionbeam plan`` —
+its patient (phantom or DICOM folder), dose grid, RBE model and tissues come
+from the plan's settings — or a DICOM RT Ion Plan file (from ionbeam or from
+another planning system), for which ``--dicom`` names the CT and RTSTRUCT it
+was made on. The doses are recomputed with the plan's spot weights, evaluated,
+printed (and compared with the plan folder's ``metrics.json`` when there is
+one), and with ``--out`` written as a plan folder (metrics, DICOM, report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ionbeam.cli._plan import add_patient_arguments, check_out, print_summary
+
+__all__ = ["register", "run"]
+
+_COMPARED = ("d95_gy", "d5_gy", "mean_gy", "max_gy")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``dose`` sub-command."""
+    parser = subparsers.add_parser(
+        "dose",
+        help="recompute and evaluate the dose of a plan folder or a DICOM RT Ion Plan",
+        description="Recompute the dose of a saved plan (plan folder or plan.json) or of a "
+        "DICOM RT Ion Plan (with --dicom for its CT and structures) and evaluate it.",
+    )
+    parser.add_argument("plan", type=Path, metavar="PLAN", help="plan folder, plan.json or RP.dcm")
+    add_patient_arguments(parser)
+    parser.add_argument("--machine", help="machine of an RT Ion Plan (default: cnao)")
+    parser.add_argument("--rbe-model", help="RBE model of an RT Ion Plan (default per particle)")
+    parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="write a plan folder there")
+    parser.add_argument("--no-dicom", action="store_true", help="with --out: no DICOM files")
+    parser.add_argument("--no-report", action="store_true", help="with --out: no report.html")
+    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``ionbeam dose``."""
+    from ionbeam._atomic import atomic_directory
+    from ionbeam.cli._plan_output import evaluate, metrics_document, write_plan_folder
+    from ionbeam.machine import get_machine
+    from ionbeam.planning.planner import dose_of_plan
+
+    if args.out is not None:
+        check_out(args.out, args.force)
+    plan, patient, options, source, calibration = _inputs(args)
+    result = dose_of_plan(
+        patient, plan, options=options, machine=get_machine(plan.machine), calibration=calibration
+    )
+    if args.out is not None:
+        with atomic_directory(args.out, overwrite=args.force) as folder:
+            document = write_plan_folder(
+                folder,
+                patient=patient,
+                result=result,
+                source_dicom=source,
+                dicom=not args.no_dicom,
+                report=not args.no_report,
+            )
+    else:
+        document = metrics_document(result, evaluate(result))
+    previous = _previous_metrics(args.plan)
+    if previous is not None:
+        document["recomputed_vs_saved"] = _differences(document, previous)
+    print_summary(
+        document,
+        result,
+        title=f"{patient.name} · {plan.particle} (recomputed)",
+        out=args.out or args.plan,
+        as_json=args.json,
+    )
+    if previous is not None and not args.json:
+        worst = max(
+            (abs(d) for s in document["recomputed_vs_saved"].values() for d in s.values()),
+            default=0.0,
+        )
+        print(f"largest difference from the saved metrics: {worst:.3g} Gy")
+    return 0
+
+
+def _inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Path | None, Any]:
+    """(plan, patient, planning options, DICOM source folder, HU calibration)."""
+    from ionbeam.patient import load_calibration
+    from ionbeam.planning.planner import PlanningOptions, planning_options_from_settings
+
+    path = Path(args.plan)
+    if path.is_file() and path.suffix.lower() != ".json":
+        plan = _rt_ion_plan(path, args)
+        options = PlanningOptions()
+    else:
+        from ionbeam.io.plan_json import read_plan_json
+
+        plan = read_plan_json(path)
+        options = planning_options_from_settings(plan.settings)
+    if args.grid is not None:
+        options = dataclasses.replace(options, dose_grid_mm=args.grid)
+    calibration_file = args.calibration or plan.settings.get("hu_calibration_file")
+    calibration = None if calibration_file is None else load_calibration(calibration_file)
+    patient, source = _patient(args, plan)
+    if args.target is not None:
+        prescription = dataclasses.replace(plan.prescription, target=args.target)
+        plan = dataclasses.replace(plan, prescription=prescription)
+    return plan, patient, options, source, calibration
+
+
+def _rt_ion_plan(path: Path, args: argparse.Namespace) -> Any:
+    from ionbeam.io.dicom import read_rt_ion_plan
+    from ionbeam.planning.planner import resolve_rbe_model
+
+    plan = read_rt_ion_plan(path)
+    machine = args.machine or "cnao"
+    rbe_model = resolve_rbe_model(plan.particle, args.rbe_model)
+    return dataclasses.replace(plan, machine=machine, rbe_model=rbe_model)
+
+
+def _patient(args: argparse.Namespace, plan: Any) -> tuple[Any, Path | None]:
+    from ionbeam.errors import ConfigError
+    from ionbeam.io.dicom import read_dicom_patient
+    from ionbeam.patient.phantoms import make_phantom
+
+    settings = plan.settings
+    if args.dicom is not None or (args.phantom is None and "dicom" in settings):
+        folder = Path(args.dicom or settings["dicom"]["folder"])
+        if not folder.is_dir():
+            raise ConfigError(f"DICOM folder {folder} does not exist; pass --dicom FOLDER")
+        return read_dicom_patient(folder, target_name=args.target), folder
+    if args.phantom is not None:
+        params = {} if args.ct_spacing is None else {"spacing_mm": args.ct_spacing}
+        return make_phantom(args.phantom, **params), None
+    if "phantom" in settings:
+        recorded = settings["phantom"]
+        return make_phantom(recorded["name"], **dict(recorded.get("parameters", {}))), None
+    raise ConfigError(
+        "the plan does not say which patient it was made on; pass --dicom FOLDER "
+        "(CT + RTSTRUCT) or --phantom NAME"
+    )
+
+
+def _previous_metrics(path: Path) -> dict[str, Any] | None:
+    folder = path if path.is_dir() else path.parent
+    file = folder / "metrics.json"
+    if path.suffix.lower() not in ("", ".json") or not file.exists():
+        return None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _differences(document: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """Recomputed minus saved metrics (Gy) per structure present in both."""
+    out = {}
+    for name, metrics in document["structures"].items():
+        before = previous.get("structures", {}).get(name)
+        if before is None:
+            continue
+        out[name] = {
+            key: float(metrics[key]) - float(before[key])
+            for key in _COMPARED
+            if metrics.get(key) is not None and before.get(key) is not None
+        }
+    return out

@@ -1,0 +1,108 @@
+"""A planned treatment as DICOM: CT + RT Structure Set (when ionbeam made the patient),
+RT Ion Plan, and RT Doses (physical, RBE-weighted, LET_d) with consistent UIDs.
+
+For a phantom, the CT and RTSTRUCT are written next to the plan with study UIDs
+derived from the phantom, so that the same plan exports to the same UIDs. For a
+patient read from DICOM, the plan and doses refer to the original study, frame
+of reference and RT Structure Set, and no CT or RTSTRUCT is written again.
+Doses are written for the whole plan (``DoseSummationType`` PLAN: all fractions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from ionbeam.errors import DicomError
+from ionbeam.io.dicom._common import StudyInfo
+from ionbeam.io.dicom._files import dicom_files, read_dataset, write_dataset
+from ionbeam.io.dicom.ct import read_ct_series
+from ionbeam.io.dicom.patient_io import write_patient_files
+from ionbeam.io.dicom.rt_ion_plan import rt_ion_plan_dataset
+from ionbeam.io.dicom.rtdose import rt_dose_dataset, rt_let_dataset
+from ionbeam.patient.grid import Grid
+from ionbeam.patient.patient import Patient
+from ionbeam.planning.plan import Plan
+
+__all__ = ["PlanDoses", "write_plan_dicom"]
+
+
+@dataclass(frozen=True, eq=False)
+class PlanDoses:
+    """Doses of a whole plan (all fractions) on ``grid``: ``physical_gy``, optionally
+    ``rbe_weighted_gy`` (Gy(RBE)) and ``let_d_kev_um``."""
+
+    grid: Grid
+    physical_gy: np.ndarray
+    rbe_weighted_gy: np.ndarray | None = None
+    let_d_kev_um: np.ndarray | None = None
+
+
+def write_plan_dicom(
+    folder: str | Path,
+    patient: Patient,
+    plan: Plan,
+    doses: PlanDoses,
+    *,
+    source: str | Path | None = None,
+    spot_fwhm_mm: object = None,
+) -> dict[str, Path]:
+    """Write the DICOM files of a plan into the existing ``folder``.
+
+    ``source``: the DICOM folder the patient was read from (then its study and
+    RT Structure Set are referenced); None for a patient ionbeam built (then
+    ``CT_*.dcm`` and ``RS.dcm`` are written too). ``spot_fwhm_mm``: the machine's
+    spot size in air per energy, for ``ScanningSpotSize``. Returns the paths by role.
+    """
+    out = Path(folder)
+    written: dict[str, Path] = {}
+    if source is None:
+        study, structure_set = write_patient_files(out, patient)
+        written["rtstruct"] = out / "RS.dcm"
+    else:
+        study, structure_set = _source_references(Path(source))
+    plan_ds = rt_ion_plan_dataset(
+        plan, study=study, structure_set=structure_set, spot_fwhm_mm=spot_fwhm_mm
+    )
+    written["rtplan"] = _write(plan_ds, out / "RP.dcm")
+    common = {"study": study, "rt_plan": plan_ds}
+    written["rtdose_physical"] = _write(
+        rt_dose_dataset(doses.physical_gy, doses.grid, dose_type="PHYSICAL", **common),
+        out / "RD_physical.dcm",
+    )
+    if doses.rbe_weighted_gy is not None:
+        dataset = rt_dose_dataset(
+            doses.rbe_weighted_gy, doses.grid, dose_type="EFFECTIVE", series_number=5, **common
+        )
+        written["rtdose_rbe"] = _write(dataset, out / "RD_rbe_weighted.dcm")
+    if doses.let_d_kev_um is not None:
+        written["rtdose_let"] = _write(
+            rt_let_dataset(doses.let_d_kev_um, doses.grid, **common), out / "RD_LETd.dcm"
+        )
+    return written
+
+
+def _write(dataset: Dataset, path: Path) -> Path:
+    write_dataset(dataset, path)
+    return path
+
+
+def _source_references(folder: Path) -> tuple[StudyInfo, Dataset]:
+    """The study of the CT in ``folder`` and the RT Structure Set registered to it."""
+    series = read_ct_series(folder)
+    for path in dicom_files(folder):
+        header = read_dataset(path, stop_before_pixels=True)
+        if getattr(header, "Modality", None) != "RTSTRUCT":
+            continue
+        frames = {
+            str(getattr(f, "FrameOfReferenceUID", ""))
+            for f in getattr(header, "ReferencedFrameOfReferenceSequence", [])
+        }
+        if not frames or series.frame_of_reference_uid in frames:
+            return series.study, read_dataset(path)
+    raise DicomError(
+        f"{folder}: no RT Structure Set registered to the CT; the RT Ion Plan must refer to one"
+    )
