@@ -27,6 +27,7 @@ import numpy as np
 from ionbeam._cache import cache_key, load_arrays, save_arrays
 from ionbeam._progress import track
 from ionbeam.errors import ConfigError, UnknownNameError
+from ionbeam.physics.beam_model_tables import MODEL_VERSION as PHYSICS_MODEL_VERSION
 from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL, depth_dose
 from ionbeam.physics.particles import Particle, get_particle
 from ionbeam.physics.radiobiology.mixed_field import mixed_field_lq
@@ -109,6 +110,7 @@ def _key(ion: Particle, energies: np.ndarray, tissue: TissueParameters, model, o
     return cache_key(
         "biology-tables",
         format=_TABLE_FORMAT,
+        physics_model=PHYSICS_MODEL_VERSION,
         particle=ion.name,
         energies=[float(e) for e in energies],
         tissue=dataclasses.asdict(tissue),
