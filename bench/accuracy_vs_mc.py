@@ -190,6 +190,11 @@ def simulate_fields(
     return McResult(dose, n, seconds, combined, "")
 
 
+def _body(structures) -> np.ndarray:
+    """The patient: the union of all structures (the body contour includes the others)."""
+    return np.logical_or.reduce([s.mask for s in structures])
+
+
 def _print_agreements(rows: list[tuple[str, Agreement]], mc: McResult) -> None:
     print(
         f"   MC: {mc.n_primaries:.2e} primaries in {mc.seconds / 60:.1f} min; MCsquare's "
@@ -218,30 +223,30 @@ def report_case(case: Case, n_primaries: int, title: str) -> None:
 
     mc = simulate_fields(case.ct, fields_from_plan(case.plan), bdl, scanner, n_primaries, case.name)
     target = next(s for s in case.structures if s.name == case.target)
+    body = _body(case.structures)
     rows = []
-    for name, options in (
-        ("ionbeam PB", DoseEngineOptions(with_let=False)),
-        (
-            f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}",
-            DoseEngineOptions(fine_sampling=FINE_SAMPLING),
-        ),
+    plain = DoseEngineOptions(with_let=False)
+    fine = DoseEngineOptions(with_let=False, fine_sampling=FINE_SAMPLING)
+    for name, options, grid in (
+        ("ionbeam PB", plain, case.dose_grid),
+        (f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}", fine, case.dose_grid),
+        ("ionbeam PB on the MC's CT grid", plain, case.ct.grid),
     ):
         start = time.perf_counter()
         dose = calc_dose(
-            case.ct,
-            case.plan,
-            case.model,
-            dose_grid=case.dose_grid,
-            structures=case.structures,
+            case.ct, case.plan, case.model, dose_grid=grid, structures=case.structures,
             options=options,
-        ).dose_gy
+        ).dose_gy  # fmt: skip
         seconds = time.perf_counter() - start
         rows.append(
             (
                 f"{name} ({seconds:.1f} s)",
-                agreement(mc.dose_gy, case.ct.grid, dose, case.dose_grid, target),
+                agreement(mc.dose_gy, case.ct.grid, dose, grid, target, body),
             )
         )
+        if grid is case.ct.grid:
+            ratio = dose[body].sum() / mc.dose_gy[body].sum()
+            print(f"   energy inside the body, PB / MC: {ratio:.3f}")
     print(
         f"   plan: {case.plan.n_spots} spots, {len(case.plan.beams)} beams, dose grid "
         f"{case.dose_grid.spacing_mm[0]:g} mm; MC on the CT grid {case.ct.grid.spacing_mm} mm"
@@ -284,12 +289,17 @@ def report_pyradplan(npz: Path, n_primaries: int) -> None:
     mc = simulate_fields(ct, fields, bdl, scanner, n_primaries, "pyRadPlan")
     dose, grid = pyradplan_dose(npz)
     target = next(s for s in structures if s.name == "OuterTarget")
-    integral = (dose.sum() * grid.voxel_volume_mm3) / (mc.dose_gy.sum() * ct.grid.voxel_volume_mm3)
+    body = _body(structures)
+    integral = (dose.sum() * grid.voxel_volume_mm3) / (
+        mc.dose_gy[body].sum() * ct.grid.voxel_volume_mm3
+    )
     print(
         f"   plan: {sum(f.energy_mev.size for f in fields)} spots, gantry {gantries} "
         f"(ionbeam/IEC angles); integral dose pyRadPlan / MC = {integral:.3f}"
     )
-    _print_agreements([("pyRadPlan PB", agreement(mc.dose_gy, ct.grid, dose, grid, target))], mc)
+    _print_agreements(
+        [("pyRadPlan PB", agreement(mc.dose_gy, ct.grid, dose, grid, target, body))], mc
+    )
 
 
 def main() -> None:

@@ -6,6 +6,13 @@ engine's own dose grid, interpolated by ionbeam's gamma search); global
 2 %/2 mm and 3 %/3 mm, normalised to the maximum MC dose. Target D95 and mean
 dose are taken on the engine's dose grid, with the MC dose interpolated
 (trilinear) onto it and the target resampled (nearest neighbour).
+
+Only the patient counts: MCsquare scores dose to water in every voxel it
+crosses, air (−1000 HU) between its nozzle and the skin included, where the
+dose-to-water conversion of a near-vacuum is meaningless (in the TG-119 case
+27 % of MCsquare's scored energy sat outside the body and decided the 10 %
+cut-off); the pencil beam computes dose inside the patient only. The MC dose is
+therefore set to zero outside the body mask before anything is compared.
 """
 
 from __future__ import annotations
@@ -51,8 +58,11 @@ def agreement(
     dose_gy: np.ndarray,
     dose_grid: Grid,
     target: Structure,
+    body: np.ndarray,
 ) -> Agreement:
-    """How ``dose_gy`` (on ``dose_grid``) agrees with the MC reference (on ``mc_grid``)."""
+    """How ``dose_gy`` (on ``dose_grid``) agrees with the MC reference (on ``mc_grid``),
+    inside ``body`` (a boolean mask on ``mc_grid``)."""
+    mc_gy = np.where(body, mc_gy, 0.0)
     rates = []
     n = 0
     for criterion in (2.0, 3.0):

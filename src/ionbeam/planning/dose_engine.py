@@ -149,7 +149,8 @@ def calc_dose(
 ) -> ForwardDose:
     """Dose and LET_d of the plan's spot weights (particles) on ``dose_grid``, computed
     spot by spot without storing a matrix (same physics as :func:`calc_dose_influence`;
-    with fine sampling, through the matrix)."""
+    with fine sampling, through the matrix). LET_d is always computed (``with_let`` and
+    ``with_biology`` in ``options`` only concern :func:`calc_dose_influence`)."""
     options = DoseEngineOptions() if options is None else options
     if options.fine_sampling >= 2:
         influence = calc_dose_influence(
@@ -159,7 +160,7 @@ def calc_dose(
             dose_grid=dose_grid,
             structures=structures,
             calibration=calibration,
-            options=replace(options, with_biology=False),
+            options=replace(options, with_let=True, with_biology=False),
         )
         weights = plan.weights
         return ForwardDose(

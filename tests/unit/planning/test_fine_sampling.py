@@ -15,7 +15,7 @@ from ionbeam.machine import cnao_beam_line, cnao_energy_library
 from ionbeam.machine.beam_model import build_beam_model
 from ionbeam.patient import CT
 from ionbeam.patient.phantoms import make_phantom
-from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose_influence
+from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose, calc_dose_influence
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam, Plan, Prescription, SpotMap
 
@@ -80,3 +80,23 @@ def test_fine_sampling_follows_a_bone_edge(phantoms, model) -> None:
     assert plain_max > 0.3  # the plain pencil beam is far off behind the edge
     assert split_max < 0.5 * plain_max
     assert split_rms < 0.6 * plain_rms
+
+
+def test_forward_dose_with_fine_sampling_carries_let(phantoms, model) -> None:
+    """calc_dose with fine sampling goes through the matrix; asking that matrix for no
+    LET (``with_let=False``, which only concerns the matrix) must still give the forward
+    dose its LET_d, equal to the LET of the matrix computed with LET."""
+    _, bone = phantoms
+    water, _ = phantoms
+    body = water.structures["Body"]
+    energy = float(model.energies_mev_u[np.argmin(np.abs(model.bragg_peak_mm - 100.0))])
+    plan = Plan("proton", (Beam("B", BeamGeometry(sad_mm=BEAM_LINE.sad_mm),
+                                SpotMap([energy], [0.0], [0.0], [2.0e6])),),
+                Prescription("Target", 2.0))  # fmt: skip
+    forward = calc_dose(bone, plan, model, structures=[body],
+                        options=DoseEngineOptions(fine_sampling=3, with_let=False))  # fmt: skip
+    influence = calc_dose_influence(bone, plan, model, structures=[body],
+                                    options=DoseEngineOptions(fine_sampling=3))  # fmt: skip
+    np.testing.assert_allclose(forward.dose_gy, influence.dose_gy([2.0e6]), rtol=1e-6)
+    np.testing.assert_allclose(forward.let_d_kev_um, influence.let_d_kev_um([2.0e6]), rtol=1e-6)
+    assert forward.let_d_kev_um[forward.dose_gy > 0.5 * forward.dose_gy.max()].min() > 0.3
