@@ -227,11 +227,13 @@ def report_case(case: Case, n_primaries: int, title: str) -> None:
     rows = []
     plain = DoseEngineOptions(with_let=False)
     fine = DoseEngineOptions(with_let=False, fine_sampling=FINE_SAMPLING)
-    for name, options, grid in (
+    runs = [
         ("ionbeam PB", plain, case.dose_grid),
         (f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}", fine, case.dose_grid),
-        ("ionbeam PB on the MC's CT grid", plain, case.ct.grid),
-    ):
+    ]
+    if case.dose_grid != case.ct.grid:
+        runs.append(("ionbeam PB on the MC's CT grid", plain, case.ct.grid))
+    for name, options, grid in runs:
         start = time.perf_counter()
         dose = calc_dose(
             case.ct, case.plan, case.model, dose_grid=grid, structures=case.structures,
@@ -244,7 +246,7 @@ def report_case(case: Case, n_primaries: int, title: str) -> None:
                 agreement(mc.dose_gy, case.ct.grid, dose, grid, target, body),
             )
         )
-        if grid is case.ct.grid:
+        if grid == case.ct.grid and options is plain:
             ratio = dose[body].sum() / mc.dose_gy[body].sum()
             print(f"   energy inside the body, PB / MC: {ratio:.3f}")
     print(
