@@ -32,8 +32,10 @@ Tolerances, and why:
   is 7–13 % higher than MCsquare's at 70–220 MeV (its mid-range dose 1–3 %
   lower), reported by ``bench/accuracy_vs_mc.py``. ionbeam's peak-to-mid-range
   ratio agrees with Bortfeld's analytical model (Med. Phys. 24 (1997) 2024) within
-  2 % at the same 0.2 % energy spread, so the difference sits with MCsquare's
-  straggling or secondary-proton treatment, not resolved here; the bound still
+  2 % at the same 0.2 % energy spread; MC-derived curves (matRad's generic
+  machine, ``bench/idd_vs_matrad.py``) show the same excess, growing by ~0.27 %
+  per cm of range — most likely elastic nuclear scattering, which ionbeam's
+  primary attenuation omits (docs/validation.md); not yet corrected. The bound still
   catches a real regression (a lost or doubled nuclear term moves it by tens of
   percent).
 * Core σ of the lateral profile within 6 % at 10/50/90 % of the range — the
