@@ -240,16 +240,7 @@ def plan_patient(
     tissues, tissue_map = _tissue_map(masks, target, options)
     model = _dose_model(physics, plan, rbe_model, tissues)
     clock.lap("biology_model_s")
-    influence = calc_dose_influence(
-        patient.ct,
-        plan,
-        model,
-        dose_grid=grid,
-        structures=patient.structures.values(),
-        calibration=calibration,
-        tissue_map=tissue_map if model.has_biology else None,
-        options=DoseEngineOptions(lateral_cutoff_sigma=options.lateral_cutoff_sigma),
-    )
+    influence = _influence(patient, plan, model, grid, calibration, tissue_map, options)
     clock.lap("dose_influence_s")
     alpha_x, beta_x = _photon_lq(tissues, tissue_map)
     quantity = _quantity(rbe_model, options, alpha_x, beta_x)
@@ -316,16 +307,7 @@ def dose_of_plan(
     physics = build_beam_model(plan.particle, energies, machine.beam_line)
     model = _dose_model(physics, plan, rbe_model, tissues)
     clock.lap("beam_model_s")
-    influence = calc_dose_influence(
-        patient.ct,
-        plan,
-        model,
-        dose_grid=grid,
-        structures=patient.structures.values(),
-        calibration=calibration,
-        tissue_map=tissue_map if model.has_biology else None,
-        options=DoseEngineOptions(lateral_cutoff_sigma=options.lateral_cutoff_sigma),
-    )
+    influence = _influence(patient, plan, model, grid, calibration, tissue_map, options)
     clock.lap("dose_influence_s")
     alpha_x, beta_x = _photon_lq(tissues, tissue_map)
     doses = _final_doses(influence, plan.weights, rbe_model, options.constant_rbe, alpha_x, beta_x)
@@ -412,6 +394,29 @@ def _place_beams(
         )
         beams.append(Beam(f"B{k + 1}_G{gantry:g}", geometry, spots))
     return tuple(beams)
+
+
+def _influence(
+    patient: Patient,
+    plan: Plan,
+    model: BeamModel,
+    grid: Grid,
+    calibration: HUCalibration | None,
+    tissue_map: np.ndarray,
+    options: PlanningOptions,
+) -> DoseInfluence:
+    """The plan's dose-influence matrix on ``grid`` (with the tissue map where the beam
+    model carries biology)."""
+    return calc_dose_influence(
+        patient.ct,
+        plan,
+        model,
+        dose_grid=grid,
+        structures=patient.structures.values(),
+        calibration=calibration,
+        tissue_map=tissue_map if model.has_biology else None,
+        options=DoseEngineOptions(lateral_cutoff_sigma=options.lateral_cutoff_sigma),
+    )
 
 
 def _tissue_map(

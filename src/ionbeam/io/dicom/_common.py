@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from ionbeam import __version__
+from ionbeam.errors import DicomError
 from ionbeam.io.dicom._uids import make_uid
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "add_general_series",
     "add_general_study",
     "add_patient",
+    "check_referenced",
     "new_dataset",
 ]
 
@@ -72,6 +74,33 @@ class StudyInfo:
             study_time=moment.strftime("%H%M%S"),
             study_description=study_description,
         )
+
+
+def check_referenced(
+    dataset: Dataset,
+    modality: str,
+    study: StudyInfo,
+    *,
+    what: str,
+    wrong_modality: str,
+    advice: str,
+) -> None:
+    """Refuse a dataset referenced by a new object unless it has ``modality`` and (where
+    it names them) the study's Study Instance and Frame of Reference UIDs. ``what``
+    names it in messages ("the plan"), ``wrong_modality`` starts the modality error,
+    ``advice`` ends the UID error."""
+    found_modality = getattr(dataset, "Modality", None)
+    if found_modality != modality:
+        raise DicomError(f"{wrong_modality}; got Modality {found_modality!r}")
+    for keyword, expected in (
+        ("StudyInstanceUID", study.study_instance_uid),
+        ("FrameOfReferenceUID", study.frame_of_reference_uid),
+    ):
+        found = str(getattr(dataset, keyword, ""))
+        if found and found != expected:
+            raise DicomError(
+                f"{what}'s {keyword} {found} differs from the study's {expected}; {advice}"
+            )
 
 
 def new_dataset(sop_class_uid: UID, sop_instance_uid: UID) -> FileDataset:

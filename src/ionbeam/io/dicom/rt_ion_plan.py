@@ -52,6 +52,7 @@ from ionbeam.io.dicom._common import (
     add_general_series,
     add_general_study,
     add_patient,
+    check_referenced,
     new_dataset,
 )
 from ionbeam.io.dicom._uids import RT_ION_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE, make_uid
@@ -136,21 +137,11 @@ def _check_exportable(plan: Plan) -> None:
 def _structure_set_reference(structure_set: Dataset, study: StudyInfo) -> tuple[str, dict]:
     """The RTSTRUCT's SOP instance UID and its ROI numbers by name, after checking
     that it belongs to ``study``."""
-    if getattr(structure_set, "Modality", None) != "RTSTRUCT":
-        raise DicomError(
-            f"structure_set must be an RT Structure Set dataset; got Modality "
-            f"{getattr(structure_set, 'Modality', None)!r}"
-        )
-    for keyword, expected in (
-        ("StudyInstanceUID", study.study_instance_uid),
-        ("FrameOfReferenceUID", study.frame_of_reference_uid),
-    ):
-        found = str(getattr(structure_set, keyword, ""))
-        if found and found != expected:
-            raise DicomError(
-                f"the structure set's {keyword} {found} differs from the study's {expected}; "
-                "export the plan with the study of the CT the structures belong to"
-            )
+    check_referenced(
+        structure_set, "RTSTRUCT", study, what="the structure set",
+        wrong_modality="structure_set must be an RT Structure Set dataset",
+        advice="export the plan with the study of the CT the structures belong to",
+    )  # fmt: skip
     rois = {
         str(roi.ROIName): int(roi.ROINumber)
         for roi in getattr(structure_set, "StructureSetROISequence", [])

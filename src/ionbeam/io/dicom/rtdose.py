@@ -44,6 +44,7 @@ from ionbeam.io.dicom._common import (
     add_general_series,
     add_general_study,
     add_patient,
+    check_referenced,
     new_dataset,
 )
 from ionbeam.io.dicom._files import read_dataset
@@ -215,21 +216,11 @@ def _referenced_plan(
     rt_plan: Dataset, study: StudyInfo, summation: str, beam_name: str | None
 ) -> Dataset:
     """The Referenced RT Plan item: the plan, and for BEAM doses the beam."""
-    if getattr(rt_plan, "Modality", None) != "RTPLAN":
-        raise DicomError(
-            f"rt_plan must be the RT Ion Plan dataset the dose belongs to; got Modality "
-            f"{getattr(rt_plan, 'Modality', None)!r}"
-        )
-    for keyword, expected in (
-        ("StudyInstanceUID", study.study_instance_uid),
-        ("FrameOfReferenceUID", study.frame_of_reference_uid),
-    ):
-        found = str(getattr(rt_plan, keyword, ""))
-        if found and found != expected:
-            raise DicomError(
-                f"the plan's {keyword} {found} differs from the study's {expected}; "
-                "export the dose with the study of the plan"
-            )
+    check_referenced(
+        rt_plan, "RTPLAN", study, what="the plan",
+        wrong_modality="rt_plan must be the RT Ion Plan dataset the dose belongs to",
+        advice="export the dose with the study of the plan",
+    )  # fmt: skip
     item = Dataset()
     item.ReferencedSOPClassUID = str(getattr(rt_plan, "SOPClassUID", RT_ION_PLAN_STORAGE))
     item.ReferencedSOPInstanceUID = rt_plan.SOPInstanceUID
