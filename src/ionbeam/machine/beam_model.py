@@ -25,8 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ionbeam.errors import ConfigError, MachineLimitError
+from ionbeam.machine._commissioned_tables import (
+    CommissionedSource,
+    by_spread,
+    commissioned_source,
+    measured_overrides,
+    physics_library,
+    replace_measured,
+)
 from ionbeam.machine.beamline import BeamLine
-from ionbeam.physics.beam_model_tables import DepthDoseLibrary, compute_depth_dose_library
+from ionbeam.physics.beam_model_tables import DepthDoseLibrary
 from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL
 from ionbeam.physics.particles import get_particle
 from ionbeam.physics.radiobiology.tables import BiologyTables, compute_biology_tables
@@ -51,11 +59,14 @@ class BeamModel:
     Per-energy arrays [n_energy]: ``energies_mev_u`` (ascending), ``depth_step_mm``,
     ``max_depth_mm``, ``bragg_peak_mm``, ``r80_mm``, ``sigma0_mm2`` / ``sigma1_mm2_per_mm``
     / ``sigma2_mm2_per_mm2`` (the beam's variance in air at distance z from the
-    isocentre, σ² = a + b z + c z², range shifter included). Tables [n_energy, n_depth]:
+    isocentre, σ² = a + b z + c z², without a range shifter). Tables [n_energy, n_depth]:
     ``idd_gy_mm2``, ``sigma_mcs_mm2`` (variance), ``halo_weight``, ``halo_sigma_mm2``,
     ``let_d_kev_um``; biology [n_tissue, n_energy, n_depth]: ``alpha_gy``,
     ``sqrt_beta_gy`` for ``tissues`` (empty when not computed).
-    The model has no range shifter: the dose engine adds each beam's own.
+    The tables have no range shifter: the dose engine adds each beam's own, at the
+    distance of ``beam_line``'s mounted range shifter when it has one.
+    ``energies_mev_u`` are nominal energies: for a commissioned beam line the physics
+    ran at each one's mean energy and spread (``energy_spread_rel`` is then their mean).
     """
 
     particle: str
@@ -134,7 +145,7 @@ def build_beam_model(
     *,
     tissues: Sequence[str | TissueParameters] = (),
     biological_model: str | None = None,
-    energy_spread_rel: float = DEFAULT_ENERGY_SPREAD_REL,
+    energy_spread_rel: float | None = None,
     water_i_value_ev: float | None = None,
     n_depth: int = DEFAULT_DEPTH_POINTS,
 ) -> BeamModel:
@@ -142,23 +153,29 @@ def build_beam_model(
 
     ``tissues`` adds α and √β tables per tissue (``biological_model``: ``"mkm"`` for
     ions, a proton RBE model name for protons; default per particle). The physics
-    tables come from the disk cache when present.
+    tables come from the disk cache when present. ``energy_spread_rel``: σ_E/E of
+    every energy (default ``DEFAULT_ENERGY_SPREAD_REL``). A beam line with commissioned
+    energy data for ``particle`` (:attr:`BeamLine.energy_data`) gives each energy's
+    mean energy and spread instead (``energy_spread_rel`` is then refused) and its
+    measured depth–dose curves replace the computed ones (see
+    :mod:`ionbeam.machine._commissioned_tables`).
     """
     ion = get_particle(particle)
-    # Range shifters are per beam (the plan's); the dose engine adds them.
-    beam_line = beam_line.with_range_shifter(None)
     energies = np.unique(np.asarray(energies_mev_u, dtype=float))
     if energies.size == 0:
         raise ConfigError("a beam model needs at least one energy")
-    beam_line.spot_table(ion).phase_space(energies)  # refuses energies outside the table
-    library = compute_depth_dose_library(
-        ion, energies, energy_spread_rel=energy_spread_rel, water_i_value_ev=water_i_value_ev
-    )
-    depth_max = _table_ends(library)
+    # Range shifters are per beam (the plan's): the tables have none, and the dose engine
+    # adds each beam's own at the distance of the beam line's mounted one (if any).
+    bare_line = beam_line.with_range_shifter(None)
+    bare_line.spot_table(ion).phase_space(energies)  # refuses energies outside the table
+    source = commissioned_source(beam_line.energy_data_of(ion), energies, energy_spread_rel)
+    library = physics_library(ion, source, water_i_value_ev)
+    depth_max, scale, peak, r80 = measured_overrides(source, library, _table_ends(library))
     step = depth_max / (n_depth - 1)
     grid = np.arange(n_depth)[None, :] * step[:, None]
+    physics_grid = grid * scale[:, None]  # physics placed at the measured range
     tables = {
-        name: _resample(library.depth_mm, getattr(library, field), grid, square)
+        name: _resample(library.depth_mm, getattr(library, field), physics_grid, square)
         for name, field, square in (
             ("idd_gy_mm2", "idd_mev_mm", False),
             ("sigma_mcs_mm2", "sigma_mcs_mm", True),
@@ -168,24 +185,25 @@ def build_beam_model(
         )
     }
     tables["idd_gy_mm2"] *= MEV_PER_MM_TO_GY_MM2
-    alpha, sqrt_beta, resolved = _biology(ion.name, energies, tissues, biological_model, grid,
-                                          energy_spread_rel, water_i_value_ev)  # fmt: skip
-    a, b, c = _air_variance(beam_line, ion.name, energies)
+    replace_measured(source, tables, grid)
+    alpha, sqrt_beta, resolved = _biology(ion.name, source, tissues, biological_model,
+                                          physics_grid, water_i_value_ev)  # fmt: skip
+    a, b, c = _air_variance(bare_line, ion.name, energies)
     return BeamModel(
         particle=ion.name,
         beam_line=beam_line,
         energies_mev_u=_frozen(energies),
         depth_step_mm=_frozen(step),
         max_depth_mm=_frozen(depth_max),
-        bragg_peak_mm=_frozen(library.bragg_peak_mm),
-        r80_mm=_frozen(library.r80_mm),
+        bragg_peak_mm=_frozen(peak),
+        r80_mm=_frozen(r80),
         sigma0_mm2=_frozen(a),
         sigma1_mm2_per_mm=_frozen(b),
         sigma2_mm2_per_mm2=_frozen(c),
         tissues=resolved,
         alpha_gy=alpha,
         sqrt_beta_gy=sqrt_beta,
-        energy_spread_rel=float(energy_spread_rel),
+        energy_spread_rel=source.spread_rel,
         water_i_value_ev=float(library.water_i_value_ev),
         **{k: _frozen(v.astype(np.float32)) for k, v in tables.items()},
     )
@@ -230,11 +248,10 @@ def _air_variance(
 
 def _biology(
     particle: str,
-    energies: np.ndarray,
+    source: CommissionedSource,
     tissues: Sequence[str | TissueParameters],
     model: str | None,
     grid: np.ndarray,
-    energy_spread_rel: float,
     water_i_value_ev: float | None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, tuple[TissueParameters, ...]]:
     if not tissues:
@@ -243,14 +260,19 @@ def _biology(
     alpha = np.empty((len(resolved), *grid.shape), dtype=np.float32)
     sqrt_beta = np.empty_like(alpha)
     for k, tissue in enumerate(resolved):
-        tables: BiologyTables = compute_biology_tables(
-            particle,
-            energies,
-            tissue,
-            model=model,
-            energy_spread_rel=energy_spread_rel,
-            water_i_value_ev=water_i_value_ev,
-        )
-        alpha[k] = _resample(tables.depth_mm, tables.alpha_gy, grid, False)
-        sqrt_beta[k] = _resample(tables.depth_mm, tables.sqrt_beta_gy, grid, False)
+
+        def compute(means: np.ndarray, spread: float, tissue=tissue) -> dict[str, np.ndarray]:
+            tables: BiologyTables = compute_biology_tables(
+                particle,
+                means,
+                tissue,
+                model=model,
+                energy_spread_rel=spread,
+                water_i_value_ev=water_i_value_ev,
+            )
+            return {n: getattr(tables, n) for n in ("depth_mm", "alpha_gy", "sqrt_beta_gy")}
+
+        tables = by_spread(source, compute)
+        alpha[k] = _resample(tables["depth_mm"], tables["alpha_gy"], grid, False)
+        sqrt_beta[k] = _resample(tables["depth_mm"], tables["sqrt_beta_gy"], grid, False)
     return _frozen(alpha), _frozen(sqrt_beta), resolved

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ionbeam.errors import ConfigError, MachineLimitError, UnknownNameError
+from ionbeam.machine.beam_data import BeamEnergyData
 from ionbeam.machine.kinematics import lorentz_beta, momentum_per_nucleon_mev_c
 from ionbeam.physics.particles import Particle, get_particle
 
@@ -156,7 +157,10 @@ class BeamLine:
 
     ``spot_tables`` per particle name; ``sad_mm`` the virtual source–axis
     distances (x, y) of the scanning magnets; ``range_shifter`` and
-    ``ripple_filter`` (carbon) optional.
+    ``ripple_filter`` (carbon) optional; ``energy_data`` per particle name the
+    commissioned mean energies, energy spreads and measured depth–dose curves
+    (:mod:`ionbeam.machine.beam_data`; empty for the generic model, whose nominal
+    energies are the mean energies).
     """
 
     name: str
@@ -164,6 +168,7 @@ class BeamLine:
     sad_mm: tuple[float, float]
     range_shifter: RangeShifter | None = None
     ripple_filter: RippleFilter | None = None
+    energy_data: Mapping[str, BeamEnergyData] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         sad = tuple(float(v) for v in self.sad_mm)
@@ -171,6 +176,7 @@ class BeamLine:
             raise ConfigError(f"sad_mm must be two positive distances (x, y); got {self.sad_mm}")
         object.__setattr__(self, "sad_mm", sad)
         object.__setattr__(self, "spot_tables", MappingProxyType(dict(self.spot_tables)))
+        object.__setattr__(self, "energy_data", MappingProxyType(dict(self.energy_data)))
 
     def spot_table(self, particle: str | Particle) -> SpotSizeTable:
         """The spot-size table of ``particle``."""
@@ -178,6 +184,10 @@ class BeamLine:
         if name not in self.spot_tables:
             raise UnknownNameError(f"particle of beam line {self.name}", name, self.spot_tables)
         return self.spot_tables[name]
+
+    def energy_data_of(self, particle: str | Particle) -> BeamEnergyData | None:
+        """The commissioned energy data of ``particle``, or None (generic model)."""
+        return self.energy_data.get(get_particle(particle).name)
 
     def sigma_air_mm(
         self, particle: str | Particle, energy_mev_u: ArrayLike, z_mm: ArrayLike = 0.0
