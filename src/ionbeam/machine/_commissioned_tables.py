@@ -28,7 +28,14 @@ from ionbeam.physics.beam_model_tables import DepthDoseLibrary, compute_depth_do
 from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL
 from ionbeam.physics.particles import Particle
 
-__all__ = ["CommissionedSource", "by_spread", "commissioned_source", "measured_overrides"]
+__all__ = [
+    "CommissionedSource",
+    "by_spread",
+    "commissioned_source",
+    "measured_overrides",
+    "physics_library",
+    "replace_measured",
+]
 
 #: BeamModel tables a curve may give: (model table, curve field, squared in the model).
 _COLUMNS = (
@@ -98,7 +105,8 @@ def physics_library(
 ) -> DepthDoseLibrary:
     """ionbeam's depth–dose library at the source's mean energies and spreads (labelled by
     the nominal energies of the caller)."""
-    fields = [f.name for f in dataclasses.fields(DepthDoseLibrary)][4:]
+    labels = ("particle", "energy_spread_rel", "water_i_value_ev", "energies_mev_u")
+    fields = [f.name for f in dataclasses.fields(DepthDoseLibrary) if f.name not in labels]
     i_value: list[float] = []
 
     def compute(means: np.ndarray, spread: float) -> dict[str, np.ndarray]:

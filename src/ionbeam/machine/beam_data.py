@@ -10,7 +10,7 @@ by Monte Carlo. :func:`ionbeam.machine.beam_model.build_beam_model` reads this
 mean energy with that spread, and a given curve replaces the computed IDD.
 
 Units: ``idd_gy_mm2`` is Gy·mm² per primary particle in water (MeV/mm per
-particle × 1.602176634e-10); depths are mm of water from the water surface.
+particle × 1.602176634e-7); depths are mm of water from the water surface.
 """
 
 from __future__ import annotations
