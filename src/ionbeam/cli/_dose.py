@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ionbeam.cli._beam_model import add_beam_model_argument
 from ionbeam.cli._plan import add_patient_arguments, check_out, print_summary
 
 __all__ = ["register", "run"]
@@ -37,6 +38,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--machine", help="machine of an RT Ion Plan (default: cnao)")
     parser.add_argument("--rbe-model", help="RBE model of an RT Ion Plan (default per particle)")
     parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm")
+    add_beam_model_argument(parser, recompute=True)
     parser.add_argument("--out", type=Path, metavar="DIR", help="write a plan folder there")
     parser.add_argument("--no-dicom", action="store_true", help="with --out: no DICOM files")
     parser.add_argument("--no-report", action="store_true", help="with --out: no report.html")
@@ -48,15 +50,20 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam dose``."""
     from ionbeam._atomic import atomic_directory
+    from ionbeam.cli._beam_model import machine_for_plan
     from ionbeam.cli._plan_output import evaluate, metrics_document, write_plan_folder
-    from ionbeam.machine import get_machine
     from ionbeam.planning.planner import dose_of_plan
 
     if args.out is not None:
         check_out(args.out, args.force)
     plan, patient, options, source, calibration = _inputs(args)
+    plan, beam_model = _beam_model(args, plan)
     result = dose_of_plan(
-        patient, plan, options=options, machine=get_machine(plan.machine), calibration=calibration
+        patient,
+        plan,
+        options=options,
+        machine=machine_for_plan(beam_model, plan.machine),
+        calibration=calibration,
     )
     if args.out is not None:
         with atomic_directory(args.out, overwrite=args.force) as folder:
@@ -112,6 +119,23 @@ def _inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Path | None, Any]:
         prescription = dataclasses.replace(plan.prescription, target=args.target)
         plan = dataclasses.replace(plan, prescription=prescription)
     return plan, patient, options, source, calibration
+
+
+def _beam_model(args: argparse.Namespace, plan: Any) -> tuple[Any, Any]:
+    """The plan (its record updated) and the commissioning to recompute with: --beam-model,
+    else the plan's recorded file (checked unchanged), else None (the generic model)."""
+    from ionbeam.cli._beam_model import (
+        load_beam_model,
+        recorded_beam_model,
+        with_beam_model_record,
+    )
+
+    if args.beam_model is not None:
+        beam_model = load_beam_model(args.beam_model, plan.particle)
+    else:
+        beam_model = recorded_beam_model(plan.settings, plan.particle)
+    settings = with_beam_model_record(plan.settings, beam_model)
+    return dataclasses.replace(plan, settings=settings), beam_model
 
 
 def _rt_ion_plan(path: Path, args: argparse.Namespace) -> Any:

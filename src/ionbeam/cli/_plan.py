@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ionbeam.cli._beam_model import add_beam_model_argument
 from ionbeam.cli._plan_inputs import PHANTOM_DEFAULTS, parse_beams
 
 __all__ = ["PHANTOM_DEFAULTS", "add_patient_arguments", "parse_beams", "register", "run"]
@@ -53,6 +54,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="use every N-th energy of the machine (quick plans)",
     )
+    add_beam_model_argument(parser)
     parser.add_argument("--no-dicom", action="store_true", help="do not write DICOM files")
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--force", action="store_true", help="replace a non-empty output folder")
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ionbeam._atomic import atomic_directory
+    from ionbeam.cli._beam_model import machine_for_plan
     from ionbeam.cli._plan_inputs import plan_inputs
     from ionbeam.cli._plan_output import write_plan_folder
     from ionbeam.planning.planner import plan_patient
@@ -92,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         particle=inputs.particle,
         objectives=inputs.objectives,
         options=options,
+        machine=machine_for_plan(inputs.beam_model),
         calibration=inputs.calibration,
     )
     result = _with_patient_settings(result, inputs, args)
@@ -153,9 +157,10 @@ def _with_patient_settings(result: Any, inputs: Any, args: argparse.Namespace) -
     """Record in the plan where its patient comes from (so ``ionbeam dose`` finds it)."""
     import dataclasses
 
+    from ionbeam.cli._beam_model import with_beam_model_record
     from ionbeam.patient.phantoms import phantom_parameters
 
-    settings = dict(result.plan.settings)
+    settings = with_beam_model_record(result.plan.settings, inputs.beam_model)
     if inputs.phantom is not None:
         settings["phantom"] = {
             "name": inputs.phantom,

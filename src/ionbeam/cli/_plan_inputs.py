@@ -46,6 +46,7 @@ class PlanInputs:
     source_dicom: Path | None
     phantom: str | None
     calibration: Any = None
+    beam_model: Any = None  # a commissioning (None: the generic model)
 
 
 def parse_beams(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -83,6 +84,9 @@ def plan_inputs(args: argparse.Namespace) -> PlanInputs:
         from ionbeam.patient import load_calibration
 
         calibration = load_calibration(request.patient.calibration)
+    from ionbeam.cli._beam_model import load_beam_model
+
+    beam_model = load_beam_model(getattr(args, "beam_model", None) or request.beam_model, particle)
     return PlanInputs(
         patient,
         prescription,
@@ -92,6 +96,7 @@ def plan_inputs(args: argparse.Namespace) -> PlanInputs:
         request.patient.dicom,
         phantom,
         calibration,
+        beam_model,
     )
 
 

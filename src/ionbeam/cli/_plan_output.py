@@ -115,8 +115,8 @@ def write_plan_folder(
 
 
 def _write_dicom(folder: Path, patient: Any, result: Any, source: Path | None) -> None:
+    from ionbeam.cli._beam_model import beam_line_of_plan
     from ionbeam.io.dicom.plan_export import PlanDoses, write_plan_dicom
-    from ionbeam.machine import get_machine
 
     fractions = result.plan.prescription.fractions
     doses = PlanDoses(
@@ -125,7 +125,7 @@ def _write_dicom(folder: Path, patient: Any, result: Any, source: Path | None) -
         rbe_weighted_gy=None if result.rbe_dose_gy is None else result.rbe_dose_gy * fractions,
         let_d_kev_um=result.let_d_kev_um,
     )
-    beam_line = get_machine(result.plan.machine).beam_line
+    beam_line = beam_line_of_plan(result.plan)
 
     def spot_fwhm_mm(energy: float) -> tuple[float, float]:
         fwhm = float(beam_line.fwhm_air_mm(result.plan.particle, energy))

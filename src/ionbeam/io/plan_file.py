@@ -20,6 +20,7 @@ written; the planner works per fraction. Example::
     [plan]
     particle = "carbon"
     machine = "cnao"
+    beam_model = "room1/beam_model.toml"   # optional commissioned beam model (or a BDL)
     technique = "impt"            # or "sfud"
     rbe_model = "mkm"             # none, constant, mcnamara2015, wedenberg2013, carabe2012, mkm
     dose_grid_mm = 3.0
@@ -81,7 +82,7 @@ _SECTIONS = {"patient", "prescription", "plan", "beams", "objectives", "tissues"
 _PATIENT_KEYS = {"phantom", "dicom", "target", "spacing_mm", "calibration"}
 _PRESCRIPTION_KEYS = {"total_dose_gy", "dose_per_fraction_gy", "fractions"}
 _PLAN_KEYS = {"particle", "machine", "technique", "rbe_model", "dose_grid_mm",
-              "spot_spacing_mm", "fine_sampling"}  # fmt: skip
+              "spot_spacing_mm", "fine_sampling", "beam_model"}  # fmt: skip
 _BEAM_KEYS = {"gantry_deg", "couch_deg", "line", "name", "range_shifter_wet_mm"}
 _OBJECTIVE_KEYS = {"structure", "type", "dose_gy", "volume_percent", "weight"}
 _TISSUE_KEYS = {"target", "normal", "structures"}
@@ -135,6 +136,7 @@ class PlanRequest:
     dose_grid_mm: float | None = None
     spot_spacing_mm: float | None = None
     fine_sampling: int | None = None
+    beam_model: Path | None = None
     beams: tuple[BeamRequest, ...] = ()
     objectives: tuple[ObjectiveRequest, ...] = ()
     target_tissue: str | None = None
@@ -192,6 +194,7 @@ def plan_request_from_dict(
         dose_grid_mm=_number(plan, "dose_grid_mm", source, positive=True),
         spot_spacing_mm=_number(plan, "spot_spacing_mm", source, positive=True),
         fine_sampling=_integer(plan, "fine_sampling", source, minimum=0),
+        beam_model=_path(plan, "beam_model", base),
         beams=tuple(
             _beam(b, f"{source} beam {i + 1}") for i, b in enumerate(_list(data, "beams", source))
         ),
