@@ -14,8 +14,10 @@ from ionbeam.errors import ConfigError
 __all__ = [
     "add_beam_model_argument",
     "beam_line_of_plan",
+    "beam_model_of_plan",
     "load_beam_model",
     "machine_for_plan",
+    "recorded_beam_model",
     "with_beam_model_record",
 ]
 
@@ -82,6 +84,20 @@ def recorded_beam_model(settings: Mapping[str, Any], particle: str) -> Any:
             f"{path} to recompute with it as it is now"
         )
     return commissioning
+
+
+def beam_model_of_plan(plan: Any) -> Any:
+    """The commissioned beam model at the plan's energies (for the report's Bragg curves);
+    None for a plan on the generic model (the report then computes the physics)."""
+    commissioning = recorded_beam_model(plan.settings, plan.particle)
+    if commissioning is None or plan.n_spots == 0:
+        return None
+    import numpy as np
+
+    from ionbeam.machine.commissioning import beam_model_from_commissioning
+
+    energies = np.unique(np.concatenate([b.spots.energy_mev_u for b in plan.beams]))
+    return beam_model_from_commissioning(commissioning, energies)
 
 
 def beam_line_of_plan(plan: Any) -> Any:

@@ -51,13 +51,14 @@ def register(subparsers: Any) -> None:
 def _deliver(args: argparse.Namespace) -> tuple[Any, Path]:
     import numpy as np
 
+    from ionbeam.cli._beam_model import machine_for_plan, recorded_beam_model
     from ionbeam.delivery import DeliveryOptions, deliver_plan
     from ionbeam.errors import ConfigError
     from ionbeam.io.plan_json import read_plan_json
-    from ionbeam.machine.facility import get_machine
 
     plan = read_plan_json(args.plan)
-    machine = get_machine(args.machine or plan.machine)
+    beam_model = recorded_beam_model(plan.settings, plan.particle)
+    machine = machine_for_plan(beam_model, args.machine or plan.machine)
     if args.spill_length is not None:
         if not (np.isfinite(args.spill_length) and args.spill_length > 0):
             raise ConfigError(

@@ -103,12 +103,14 @@ def write_plan_folder(
     if dicom:
         _write_dicom(folder / "dicom", patient, result, source_dicom)
     if report:
+        from ionbeam.cli._beam_model import beam_model_of_plan
         from ionbeam.report import write_report
 
         write_report(
             folder / "report.html",
             patient=patient,
             result=plan_result(result, metrics, label or result.plan.particle),
+            beam_model=beam_model_of_plan(result.plan),
             settings=dict(result.plan.settings),
         )
     return document

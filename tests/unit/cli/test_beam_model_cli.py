@@ -4,6 +4,7 @@ by ``ionbeam dose``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from ionbeam.cli.main import main
 from ionbeam.io.plan_json import read_plan_json
 from ionbeam.machine import cnao_beam_line, cnao_energy_library
+from ionbeam.machine.beam_data import MeasuredDepthDose
 from ionbeam.machine.beam_model import build_beam_model
 from ionbeam.machine.commissioning import commissioning_from_beam_model, write_beam_model_file
 
@@ -23,8 +25,15 @@ ENERGIES = cnao_energy_library("proton").energies_mev_u[::6]
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A machine unlike the generic one: fewer energies, each with a 3 % longer range."""
     model = build_beam_model("proton", ENERGIES, cnao_beam_line())
     commissioning = commissioning_from_beam_model(model, name="room1-proton")
+    curves = tuple(
+        MeasuredDepthDose(c.depth_mm * 1.03, c.idd_gy_mm2 / 1.03)
+        for c in commissioning.energies.depth_doses
+    )
+    energies = dataclasses.replace(commissioning.energies, depth_doses=curves)
+    commissioning = dataclasses.replace(commissioning, energies=energies)
     return write_beam_model_file(commissioning, tmp_path_factory.mktemp("bm") / "room1")
 
 
@@ -96,3 +105,28 @@ def test_plan_file_rejects_a_missing_beam_model(
     assert main(["plan", str(plan_file), "--phantom", "water", "--out", str(out), *QUICK]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_report_and_delivery_use_the_recorded_beam_model(
+    planned: Path, model_file: Path, tmp_path: Path
+) -> None:
+    """The report's Bragg curves are the file's (its IDD table, 3 % deeper than the
+    physics at the nominal energy), and ``ionbeam deliver`` runs on the file's machine."""
+    from ionbeam.cli._beam_model import beam_model_of_plan
+    from ionbeam.machine.commissioning import load_commissioning
+
+    plan = read_plan_json(planned)
+    model = beam_model_of_plan(plan)
+    energy = float(model.energies_mev_u[0])
+    index = int(np.argmin(np.abs(ENERGIES - energy)))
+    curve = load_commissioning(model_file).energies.depth_dose(index)
+    np.testing.assert_allclose(
+        np.interp(curve.depth_mm, model.depth_mm(0), model.idd_gy_mm2[0]),
+        curve.idd_gy_mm2,
+        rtol=1e-5,
+        atol=1e-6 * curve.idd_gy_mm2.max(),
+    )
+    generic = build_beam_model("proton", [energy], cnao_beam_line())
+    assert model.r80_mm[0] == pytest.approx(1.03 * generic.r80_mm[0], abs=0.05)
+    assert main(["deliver", str(planned), "--out", str(tmp_path / "delivery")]) == 0
+    assert (tmp_path / "delivery").is_dir()
