@@ -234,3 +234,45 @@ def test_curve_text_reads_back_in_mev_per_mm(tmp_path) -> None:
     read = read_curve(path)
     np.testing.assert_allclose(read.idd_gy_mm2, curve.idd_mev_mm * 1.602176634e-7, rtol=1e-12)
     assert "idd_gy_mm2" in curve_text(read).splitlines()[0]
+
+
+def test_biology_follows_the_measured_range(generic) -> None:
+    """α of a proton model (McNamara 2015) with the 120 MeV curve 4 % longer is the
+    physics' α stretched to the measured range (1 % where the dose is above 1 % of its
+    maximum); an energy with its own spread and no curve gets the tables of that spread."""
+    base = commissioning_from_beam_model(generic)
+    curves = list(base.energies.depth_doses)
+    curves[1] = _stretched(curves[1], 1.04)
+    curves[2] = None  # physics only, at its own spread
+    data = BeamEnergyData("proton", ENERGIES, ENERGIES, [0.002, 0.002, 0.004], tuple(curves))
+    options = {"tissues": ["tumour"], "biological_model": "mcnamara2015"}
+    model = beam_model_from_commissioning(dataclasses.replace(base, energies=data), **options)
+    plain = build_beam_model("proton", ENERGIES, cnao_beam_line(), **options)
+    i = 1
+    scale = model.r80_mm[i] / plain.r80_mm[i]
+    expected = np.interp(model.depth_mm(i) / scale, plain.depth_mm(i), plain.alpha_gy[0, i])
+    dose = model.idd_gy_mm2[i] > 0.01 * model.idd_gy_mm2[i].max()
+    np.testing.assert_allclose(model.alpha_gy[0, i][dose], expected[dose], rtol=0.01)
+    wider = build_beam_model(
+        "proton", ENERGIES, cnao_beam_line(), energy_spread_rel=0.004, **options
+    )
+    np.testing.assert_allclose(model.alpha_gy[0, 2], wider.alpha_gy[0, 2], rtol=1e-6)
+
+
+def test_devices_survive_the_round_trip(generic, tmp_path) -> None:
+    """A range shifter and a ripple filter written to the file are read back as they were."""
+    from ionbeam.machine import RangeShifter, RippleFilter
+
+    commissioning = dataclasses.replace(
+        commissioning_from_beam_model(generic),
+        range_shifter=RangeShifter(40.0, 310.0),
+        ripple_filter=RippleFilter(2.5, 3.0),
+        nozzle_to_isocentre_mm=450.0,
+    )
+    back = load_commissioning(write_beam_model_file(commissioning, tmp_path / "m"))
+    assert back.range_shifter == RangeShifter(40.0, 310.0)
+    assert back.ripple_filter == RippleFilter(2.5, 3.0)
+    assert back.nozzle_to_isocentre_mm == 450.0
+    model = beam_model_from_commissioning(back, [120.0])
+    assert model.beam_line.range_shifter == RangeShifter(40.0, 310.0)
+    np.testing.assert_allclose(model.sigma0_mm2, generic.sigma0_mm2[1:2], rtol=1e-12)
