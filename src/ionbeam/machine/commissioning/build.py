@@ -119,12 +119,18 @@ def commissioning_from_beam_model(
 
 def commissioning_record(commissioning: Commissioning) -> dict[str, Any]:
     """What a plan records of its beam model (``plan.json`` settings ``beam_model``)."""
-    is_toml = commissioning.source.lower().endswith(".toml")
+    source = commissioning.source
+    if not source:
+        kind = "in memory (not from a file)"
+    elif source.lower().endswith(".toml"):
+        kind = f"{FORMAT_NAME} {FORMAT_VERSION}"
+    else:
+        kind = "mcsquare-bdl"
     return {
         "name": commissioning.name,
         "particle": commissioning.particle,
-        "file": commissioning.source,
-        "format": f"{FORMAT_NAME} {FORMAT_VERSION}" if is_toml else "mcsquare-bdl",
+        "file": source,
+        "format": kind,
         "sha256": commissioning.sha256,
         "measured_depth_doses": sum(c is not None for c in commissioning.energies.depth_doses),
     }
