@@ -76,7 +76,9 @@ def recorded_beam_model(settings: Mapping[str, Any], particle: str) -> Any:
     record = settings.get("beam_model")
     if not isinstance(record, Mapping):
         return None
-    path = Path(str(record.get("file", "")))
+    if not record.get("file"):
+        raise ConfigError("the plan's beam model was not read from a file; pass --beam-model FILE")
+    path = Path(str(record["file"]))
     commissioning = load_beam_model(path, particle)
     if record.get("sha256") and commissioning.sha256 != record["sha256"]:
         raise ConfigError(
