@@ -213,6 +213,8 @@ def _bad_curve(depth, idd, header="depth_mm,idd_gy_mm2") -> str:
         ),
         (lambda d, v: _bad_curve(d[: np.argmax(v)], v[: np.argmax(v)]), "distal fall-off"),
         (lambda d, v: _bad_curve(d + 20.0, v), "first depth"),
+        (lambda d, v: _bad_curve(d, v).replace("\n2.", "\nx2.", 1), "not a number"),
+        (lambda d, v: _bad_curve(d, v) + "1.0,2.0,3.0\n", "has 3 values, not 2"),
     ],
 )
 def test_bad_depth_dose_curves(exported, tmp_path, change, message) -> None:
