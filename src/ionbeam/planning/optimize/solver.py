@@ -175,7 +175,9 @@ def optimize_weights(
         def advance(value: float) -> None:
             bar.update(task, advance=1, description=f"{options.description} f={value:.4g}")
 
-        monitor = _Monitor(options, problem.value_and_gradient(x0)[0], advance)
+        with threadpool_limits(limits=1, user_api="blas"):  # as in the solver: same f₀
+            first = problem.value_and_gradient(x0)[0]
+        monitor = _Monitor(options, first, advance)
         x, success, message, nit, nfev = SOLVERS[key](problem, x0, options, monitor)
     weights = np.clip(
         np.asarray(x) * problem.weight_unit, problem.lower_particles, problem.upper_particles
