@@ -46,6 +46,7 @@ class PlanInputs:
     source_dicom: Path | None
     phantom: str | None
     calibration: Any = None
+    request: PlanRequest | None = None
 
 
 def parse_beams(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -92,6 +93,7 @@ def plan_inputs(args: argparse.Namespace) -> PlanInputs:
         request.patient.dicom,
         phantom,
         calibration,
+        request,
     )
 
 

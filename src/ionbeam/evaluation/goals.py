@@ -33,6 +33,7 @@ more than :data:`HOT_SPOT_VOLUME_CM3` (0.03 cm³) above :data:`HOT_SPOT_PERCENT`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -223,6 +224,7 @@ class GoalResult:
     achieved: float | None
     achieved_gy: float | None
     met: bool
+    dose_unit: str = "Gy"
 
     @property
     def text(self) -> str:
@@ -230,12 +232,14 @@ class GoalResult:
         if self.achieved is None:
             got = "structure not found"
         else:
-            got = f"{self.achieved:.4g} {self.goal.unit}"
+            unit = self.dose_unit if self.goal.unit == "Gy" else "%"
+            got = f"{self.achieved:.4g} {unit}"
             if self.achieved_gy is not None and self.goal.unit == "%":
-                got += f" ({self.achieved_gy:.4g} Gy)"
+                got += f" ({self.achieved_gy:.4g} {self.dose_unit})"
         status = "met" if self.met else "NOT MET"
         kind = "" if self.goal.severity == "limit" else " (objective)"
-        return f"{self.goal.structure} {self.goal.text}{kind}: {got} — {status}"
+        goal = self.goal.text.replace("Gy", self.dose_unit)
+        return f"{self.goal.structure} {goal}{kind}: {got} — {status}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -264,6 +268,7 @@ class HotSpot:
     max_percent: float
     location_mm: tuple[float, float, float]
     location_structures: tuple[str, ...]
+    dose_unit: str = "Gy"
 
     @property
     def acceptable(self) -> bool:
@@ -277,13 +282,13 @@ class HotSpot:
         x, y, z = self.location_mm
         head = (
             f"hot spot outside the target: {self.volume_cm3:.3g} cm³ above "
-            f"{self.threshold_percent:g} % ({self.threshold_gy:.4g} Gy)"
+            f"{self.threshold_percent:g} % ({self.threshold_gy:.4g} {self.dose_unit})"
         )
         if self.by_structure:
             head += " (" + ", ".join(f"{n} {v:.3g} cm³" for n, v in self.by_structure) + ")"
         status = "acceptable" if self.acceptable else "NOT ACCEPTABLE"
         return (
-            f"{head}; max {self.max_gy:.4g} Gy ({self.max_percent:.0f} %) at "
+            f"{head}; max {self.max_gy:.4g} {self.dose_unit} ({self.max_percent:.0f} %) at "
             f"({x:.1f}, {y:.1f}, {z:.1f}) mm in {where} — {status} "
             f"(tolerance {self.tolerance_cm3:g} cm³)"
         )
@@ -329,6 +334,7 @@ class GoalReport:
     hot_spot: HotSpot
     organs: tuple[OrganDoses, ...]
     hottest_mm: tuple[float, float, float]
+    dose_unit: str = "Gy"
 
     @property
     def failures(self) -> tuple[str, ...]:
@@ -363,6 +369,7 @@ class GoalReport:
             "hot_spot": self.hot_spot.to_dict(),
             "organs": {o.name: o.to_dict() for o in self.organs},
             "hottest_mm": list(self.hottest_mm),
+            "dose_unit": self.dose_unit,
             "failures": list(self.failures),
         }
 
@@ -374,6 +381,7 @@ def evaluate_goals(
     goals: GoalSet,
     *,
     prescription_gy: float,
+    dose_unit: str = "Gy",
 ) -> GoalReport:
     """Check ``dose_gy`` on ``grid`` against ``goals`` (see the module docstring).
 
@@ -394,17 +402,21 @@ def evaluate_goals(
     voxel_cm3 = grid.voxel_volume_mm3 / 1000.0
     distributions = {name: DoseDistribution.from_arrays(flat, w) for name, w in weights.items()}
     results = tuple(
-        _goal_result(g, distributions.get(g.structure), prescription, voxel_cm3)
+        dataclasses.replace(
+            _goal_result(g, distributions.get(g.structure), prescription, voxel_cm3),
+            dose_unit=dose_unit,
+        )
         for g in goals.goals
     )
-    hot = _hot_spot(flat, grid, weights, goals, prescription)
+    hot = dataclasses.replace(_hot_spot(flat, grid, weights, goals, prescription),
+                              dose_unit=dose_unit)  # fmt: skip
     organs = tuple(
         _organ_doses(name, distributions[name], voxel_cm3)
         for name in pairs
         if name != goals.target and not _inside(weights[name], weights[goals.target])
     )
     hottest = _point_mm(grid, int(np.argmax(flat)))
-    return GoalReport(prescription, goals.target, results, hot, organs, hottest)
+    return GoalReport(prescription, goals.target, results, hot, organs, hottest, dose_unit)
 
 
 def _canonical(kind: str, number: float | None) -> str:

@@ -273,6 +273,8 @@ def automatic_warnings(result: PlanResult) -> list[str]:
             f"{result.label}: the metrics refer to {prescribed:g} {unit} but the plan prescribes "
             f"{expected[0]:g} {unit} ({expected[1]:g} {unit} per fraction)"
         )
+    if result.goals is not None:
+        return lines  # coverage and hot spots: the clinical goals say it, once
     m = metrics[target]
     if m.v95_percent is not None and m.v95_percent < _COVERAGE_V95_PERCENT:
         lines.append(
