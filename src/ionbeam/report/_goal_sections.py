@@ -37,7 +37,7 @@ def goals_section_content(results: Sequence[PlanResult]) -> str:
         parts.append(
             heading
             + _goal_table(result, result.goals)
-            + _hot_spot_line(result, result.goals)
+            + _hot_spot_line(result.goals)
             + _organ_table(result, result.goals)
         )
     return "".join(parts)
@@ -66,7 +66,7 @@ def _goal_table(result: PlanResult, report: GoalReport) -> str:
     return table(columns, rows, numeric=[False, False, False, True, False], caption=caption)
 
 
-def _hot_spot_line(result: PlanResult, report: GoalReport) -> str:
+def _hot_spot_line(report: GoalReport) -> str:
     hot = report.hot_spot
     return element("p", escape(hot.text), class_="ok" if hot.acceptable else "warnings")
 
