@@ -272,13 +272,14 @@ def _hottest_point_figure(
             f"{hot.max_percent:.0f} %; {hot.volume_cm3:.2f} cm³ above {hot.threshold_percent:g} %)"
         )
     caption = (
-        f"Planes through {what} at ({x:.1f}, {y:.1f}, {z:.1f}) mm "
-        f"(radiological convention); same colour scale as above."
+        f"Planes through {what} at ({x:.1f}, {y:.1f}, {z:.1f}) mm (white ring; "
+        f"radiological convention); same colour scale as above."
     )
     title = f"Dose through the hottest point: {result.label}"
     fig = dose_slices_figure(patient, result.dose_gy, result.dose_grid, dose_unit=result.dose_unit,
                              plan=result.plan, max_dose_gy=top, title=title,
-                             options=replace(options, point_mm=point))  # fmt: skip
+                             options=replace(options, point_mm=point),
+                             marker_mm=point)  # fmt: skip
     return figure(fig, caption)
 
 
