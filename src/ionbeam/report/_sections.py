@@ -251,7 +251,10 @@ def _value_text(value: Any) -> str:
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, (list, tuple)):
-        return ", ".join(_value_text(v) for v in value)
+        separator = "; " if any(isinstance(v, Mapping) for v in value) else ", "
+        return separator.join(_value_text(v) for v in value)
+    if isinstance(value, Mapping):  # e.g. one clinical goal: "structure=PTV metric=D95 …"
+        return " ".join(f"{k}={_value_text(v)}" for k, v in value.items())
     return str(value)
 
 

@@ -306,3 +306,13 @@ def test_goals_hot_spot_warning_and_planes_through_it(
     assert f"at ({x:.1f}, {y:.1f}, {z:.1f}) mm" in html
     without = render_report(patient=patient, result=plain, created=CREATED, options=OPTIONS)
     assert "Clinical goals were not evaluated." in without
+
+
+def test_settings_show_lists_of_tables_readably() -> None:
+    """Recorded goals (a list of tables) read as key=value, one goal per item."""
+    from ionbeam.report._sections import settings_table
+
+    goals = [{"structure": "PTV", "metric": "D95"}, {"structure": "Cord", "metric": "D0.03cc"}]
+    html = settings_table({"goals": {"goals": goals}})
+    assert "structure=PTV metric=D95; structure=Cord metric=D0.03cc" in html
+    assert "{" not in html
