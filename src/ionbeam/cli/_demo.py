@@ -9,7 +9,11 @@ lateral fields, and writes into ``--out`` (default ``./ionbeam-demo``):
   (``plan.json``, ``metrics.json``, ``report.html``, ``dicom/``);
 * ``comparison.html``: both plans side by side (metrics, DVHs of both, dose
   planes and the dose difference);
-* ``summary.json``: the key metrics of both.
+* ``summary.json``: the key metrics and clinical goals of both.
+
+The clinical goals of both plans (target coverage, hot spot outside the target,
+organ limits; :mod:`ionbeam.cli._goals`) are printed, and ``--strict`` exits with
+status 3 when one fails. One line per stage goes to standard error as it ends.
 
 The folder is written atomically; an existing folder is replaced only when it
 holds a previous demo (``summary.json`` with ``"ionbeam": "demo"``).
@@ -22,6 +26,8 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+
+from ionbeam.cli._plan import add_strict_argument
 
 __all__ = ["DEMO_PRESCRIPTION", "register", "run"]
 
@@ -47,12 +53,15 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="coarser grids and every second energy (about 3x faster)",
     )
+    add_strict_argument(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam demo``."""
     from ionbeam._atomic import atomic_directory
+    from ionbeam._progress import stage_printer
+    from ionbeam.cli._goals import exit_status, goal_report, plan_goals, print_goals
     from ionbeam.cli._output import print_table, to_jsonable
     from ionbeam.cli._plan_output import evaluate, plan_result, write_plan_folder
     from ionbeam.report import write_comparison_report
@@ -60,27 +69,32 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     overwrite = _check_out(out)
     start = time.perf_counter()
-    patient, results = _plan_both(args.quick)
+    stage = stage_printer()
+    patient, results = _plan_both(args.quick, stage)
     summary: dict[str, Any] = {"ionbeam": "demo", "patient": patient.name, "plans": {}}
+    reports = {label: goal_report(result, plan_goals(result)) for label, result in results.items()}
     with atomic_directory(out, overwrite=overwrite) as folder:
         views = []
         for label, result in results.items():
             (folder / label).mkdir()
             document = write_plan_folder(
-                folder / label, patient=patient, result=result, label=label
+                folder / label, patient=patient, result=result, label=label, goals=reports[label]
             )
-            views.append(plan_result(result, evaluate(result), label))
+            views.append(plan_result(result, evaluate(result), label, reports[label]))
             summary["plans"][label] = {
                 "structures": document["structures"],
                 "spots": document["spots"],
                 "timings_s": document["timings_s"],
+                "goals": document["goals"],
             }
+            stage(f"{label}: plan folder written")
         write_comparison_report(
             folder / "comparison.html",
             patient=patient,
             results=views,
             title="ionbeam demo: skull-base chordoma, protons vs carbon ions",
         )
+        stage("comparison report written")
         summary["elapsed_s"] = time.perf_counter() - start
         text = json.dumps(to_jsonable(summary), indent=2, allow_nan=False)
         (folder / "summary.json").write_text(text, encoding="utf-8")
@@ -96,11 +110,13 @@ def run(args: argparse.Namespace) -> int:
         columns += [f"{label} D95", f"{label} max"]
     total, fractions = DEMO_PRESCRIPTION
     print_table(f"head phantom · {total:g} Gy(RBE) in {fractions} · Gy(RBE)", columns, rows)
+    for label, report in reports.items():
+        print_goals(report, title=f"{label}: clinical goals")
     print(f"comparison report: {out / 'comparison.html'}  ({summary['elapsed_s']:.0f} s)")
-    return 0
+    return exit_status(reports.values(), strict=args.strict)
 
 
-def _plan_both(quick: bool) -> tuple[Any, dict[str, Any]]:
+def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
     from ionbeam.patient.phantoms import make_phantom
     from ionbeam.planning.plan import Prescription
     from ionbeam.planning.planner import PlanningOptions, plan_patient
@@ -116,7 +132,14 @@ def _plan_both(quick: bool) -> tuple[Any, dict[str, Any]]:
             dose_grid_mm=4.0 if quick else 3.0,
             energy_stride=2 if quick else 1,
         )
-        results[label] = plan_patient(patient, prescription, particle=particle, options=options)
+        stage(f"{label}: planning {particle} ({rbe_model} RBE)")
+        results[label] = plan_patient(
+            patient,
+            prescription,
+            particle=particle,
+            options=options,
+            on_stage=lambda text, label=label: stage(f"{label}: {text}"),
+        )
     return patient, results
 
 

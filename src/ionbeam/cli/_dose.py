@@ -6,7 +6,9 @@ from the plan's settings — or a DICOM RT Ion Plan file (from ionbeam or from
 another planning system), for which ``--dicom`` names the CT and RTSTRUCT it
 was made on. The doses are recomputed with the plan's spot weights, evaluated,
 printed (and compared with the plan folder's ``metrics.json`` when there is
-one), and with ``--out`` written as a plan folder (metrics, DICOM, report).
+one), and with ``--out`` written as a plan folder (metrics, DICOM, report). The
+clinical goals recorded in the plan (or the defaults) are checked on the recomputed
+dose; ``--strict`` exits with status 3 when one fails.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from ionbeam.cli._beam_model import add_beam_model_argument
-from ionbeam.cli._plan import add_patient_arguments, check_out, print_summary
+from ionbeam.cli._plan import (
+    add_patient_arguments,
+    add_strict_argument,
+    check_out,
+    print_summary,
+)
 
 __all__ = ["register", "run"]
 
@@ -44,13 +51,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-report", action="store_true", help="with --out: no report.html")
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_strict_argument(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam dose``."""
     from ionbeam._atomic import atomic_directory
+    from ionbeam._progress import stage_printer
     from ionbeam.cli._beam_model import machine_for_plan
+    from ionbeam.cli._goals import exit_status, goal_report, plan_goals
     from ionbeam.cli._plan_output import evaluate, metrics_document, write_plan_folder
     from ionbeam.planning.planner import dose_of_plan
 
@@ -64,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         options=options,
         machine=machine_for_plan(beam_model, plan.machine),
         calibration=calibration,
+        on_stage=stage_printer(f"{plan.particle}: "),
     )
+    report = goal_report(result, plan_goals(result))
     if args.out is not None:
         with atomic_directory(args.out, overwrite=args.force) as folder:
             document = write_plan_folder(
@@ -74,9 +86,10 @@ def run(args: argparse.Namespace) -> int:
                 source_dicom=source,
                 dicom=not args.no_dicom,
                 report=not args.no_report,
+                goals=report,
             )
     else:
-        document = metrics_document(result, evaluate(result))
+        document = metrics_document(result, evaluate(result), report)
     previous = _previous_metrics(args.plan)
     if previous is not None:
         document["recomputed_vs_saved"] = _differences(document, previous)
@@ -86,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         title=f"{patient.name} · {plan.particle} (recomputed)",
         out=args.out or args.plan,
         as_json=args.json,
+        goals=report,
     )
     if previous is not None and not args.json:
         worst = max(
@@ -93,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             default=0.0,
         )
         print(f"largest difference from the saved metrics: {worst:.3g} Gy")
-    return 0
+    return exit_status([report], strict=args.strict)
 
 
 def _inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Path | None, Any]:

@@ -7,6 +7,8 @@ line (which wins). The output folder holds ``plan.json``, ``metrics.json``,
 ``report.html`` and ``dicom/`` (CT and RTSTRUCT for phantoms, RT Ion Plan, RT
 Doses: physical, RBE-weighted, LET_d); it is written atomically (a temporary
 folder moved into place when complete). Doses are totals over all fractions.
+The clinical goals (:mod:`ionbeam.cli._goals`) are printed and written to
+``metrics.json`` and the report; ``--strict`` exits with status 3 when one fails.
 """
 
 from __future__ import annotations
@@ -59,7 +61,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_strict_argument(parser)
     parser.set_defaults(handler=run)
+
+
+def add_strict_argument(parser: argparse.ArgumentParser) -> None:
+    """``--strict`` (shared with ``ionbeam dose`` and ``ionbeam demo``)."""
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 3 when a clinical goal (target coverage, hot spot outside "
+        "the target, organ limit) is not met",
+    )
 
 
 def add_patient_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ionbeam._atomic import atomic_directory
+    from ionbeam._progress import stage_printer
     from ionbeam.cli._beam_model import machine_for_plan
+    from ionbeam.cli._goals import exit_status, goal_report, plan_goals, with_recorded_goals
     from ionbeam.cli._plan_inputs import plan_inputs
     from ionbeam.cli._plan_output import write_plan_folder
     from ionbeam.planning.planner import plan_patient
@@ -89,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     options = inputs.options
     if args.energy_stride != 1:
         options = dataclasses.replace(options, energy_stride=args.energy_stride)
+    stage = stage_printer(f"{inputs.particle}: ")
     result = plan_patient(
         inputs.patient,
         inputs.prescription,
@@ -97,8 +113,12 @@ def run(args: argparse.Namespace) -> int:
         options=options,
         machine=machine_for_plan(inputs.beam_model),
         calibration=inputs.calibration,
+        on_stage=stage,
     )
     result = _with_patient_settings(result, inputs, args)
+    goals = plan_goals(result, inputs.request)
+    result = with_recorded_goals(result, goals)
+    report = goal_report(result, goals)
     with atomic_directory(args.out, overwrite=args.force) as folder:
         document = write_plan_folder(
             folder,
@@ -107,21 +127,31 @@ def run(args: argparse.Namespace) -> int:
             source_dicom=inputs.source_dicom,
             dicom=not args.no_dicom,
             report=not args.no_report,
+            goals=report,
         )
+    stage(f"files written to {args.out}")
     print_summary(
         document,
         result,
         title=f"{inputs.patient.name} · {inputs.particle}",
         out=args.out,
         as_json=args.json,
+        goals=report,
     )
-    return 0
+    return exit_status([report], strict=args.strict)
 
 
 def print_summary(
-    document: dict[str, Any], result: Any, *, title: str, out: Path, as_json: bool
+    document: dict[str, Any],
+    result: Any,
+    *,
+    title: str,
+    out: Path,
+    as_json: bool,
+    goals: Any = None,
 ) -> None:
-    """Print the metrics as a table (or JSON) and where the files are."""
+    """Print the metrics as a table (or JSON), the clinical goals and where the files are."""
+    from ionbeam.cli._goals import print_goals
     from ionbeam.cli._output import print_json, print_table
 
     if as_json:
@@ -138,6 +168,8 @@ def print_summary(
         ("structure", f"D95 {unit}", f"D5 {unit}", f"mean {unit}", f"max {unit}"),
         rows,
     )
+    if goals is not None:
+        print_goals(goals)
     report = out / "report.html"
     if report.exists():
         print(f"report: {report}")

@@ -47,6 +47,7 @@ class PlanInputs:
     phantom: str | None
     calibration: Any = None
     beam_model: Any = None  # a commissioning (None: the generic model)
+    request: PlanRequest | None = None
 
 
 def parse_beams(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -97,6 +98,7 @@ def plan_inputs(args: argparse.Namespace) -> PlanInputs:
         phantom,
         calibration,
         beam_model,
+        request,
     )
 
 

@@ -1,6 +1,8 @@
 """The output folder of a plan: ``plan.json``, ``metrics.json``, DICOM and ``report.html``.
 
-Shared by ``ionbeam plan``, ``ionbeam dose`` and ``ionbeam demo``. Doses in the
+Shared by ``ionbeam plan``, ``ionbeam dose`` and ``ionbeam demo``. ``metrics.json``
+holds the clinical goals (``goals``: each met or not, the hot spot outside the
+target, organ near-maximum doses; see :mod:`ionbeam.cli._goals`). Doses in the
 metrics, the DICOM RT Doses and the report are totals over all fractions
 (fractions × the dose per fraction), RBE-weighted where an RBE model applies.
 The caller writes into a temporary folder (``atomic_directory``) so that a
@@ -30,9 +32,14 @@ def evaluate(result: Any) -> Any:
     )
 
 
-def metrics_document(result: Any, metrics: Any) -> dict[str, Any]:
-    """``metrics.json``: per-structure metrics of the total dose, and how it was made."""
+def metrics_document(result: Any, metrics: Any, goals: Any = None) -> dict[str, Any]:
+    """``metrics.json``: per-structure metrics of the total dose, the clinical goals
+    (``goals``: a :class:`~ionbeam.evaluation.GoalReport`; default: the plan's goals,
+    see :mod:`ionbeam.cli._goals`), and how it was made."""
+    from ionbeam.cli._goals import goal_report, plan_goals
+
     prescription = result.plan.prescription
+    goals = goal_report(result, plan_goals(result)) if goals is None else goals
     document = metrics.to_dict()
     document.update(
         {
@@ -55,13 +62,14 @@ def metrics_document(result: Any, metrics: Any) -> dict[str, Any]:
                 for r in result.optimization
             ],
             "timings_s": dict(result.timings_s),
+            "goals": goals.to_dict(),
         }
     )
     return document
 
 
-def plan_result(result: Any, metrics: Any, label: str) -> Any:
-    """The report's view of a planning result (total doses)."""
+def plan_result(result: Any, metrics: Any, label: str, goals: Any = None) -> Any:
+    """The report's view of a planning result (total doses) and its clinical goals."""
     from ionbeam.report import PlanResult
 
     fractions = result.plan.prescription.fractions
@@ -78,6 +86,7 @@ def plan_result(result: Any, metrics: Any, label: str) -> Any:
             for r in result.optimization
             if not r.success
         ),
+        goals=goals,
     )
 
 
@@ -90,13 +99,18 @@ def write_plan_folder(
     dicom: bool = True,
     report: bool = True,
     label: str | None = None,
+    goals: Any = None,
 ) -> dict[str, Any]:
-    """Write a plan's files into the existing ``folder``; returns the metrics document."""
+    """Write a plan's files into the existing ``folder``; returns the metrics document.
+    ``goals``: the :class:`~ionbeam.evaluation.GoalReport` of the result (default:
+    its plan's goals)."""
+    from ionbeam.cli._goals import goal_report, plan_goals
     from ionbeam.cli._output import to_jsonable
     from ionbeam.io.plan_json import write_plan_json
 
     metrics = evaluate(result)
-    document = metrics_document(result, metrics)
+    goals = goal_report(result, plan_goals(result)) if goals is None else goals
+    document = metrics_document(result, metrics, goals)
     write_plan_json(result.plan, folder / "plan.json")
     text = json.dumps(to_jsonable(document), indent=2, allow_nan=False)
     (folder / "metrics.json").write_text(text, encoding="utf-8")
@@ -109,7 +123,7 @@ def write_plan_folder(
         write_report(
             folder / "report.html",
             patient=patient,
-            result=plan_result(result, metrics, label or result.plan.particle),
+            result=plan_result(result, metrics, label or result.plan.particle, goals),
             beam_model=beam_model_of_plan(result.plan),
             settings=dict(result.plan.settings),
         )

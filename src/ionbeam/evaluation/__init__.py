@@ -1,4 +1,5 @@
-"""Plan evaluation: DVHs, dose metrics, conformity/homogeneity, gamma index.
+"""Plan evaluation: DVHs, dose metrics, clinical goals and hot spots, conformity/homogeneity,
+gamma index.
 
 Structures are passed as boolean masks, partial-volume weight arrays (0–1),
 or objects with ``.mask`` and ``.name``; doses as arrays on a
@@ -16,6 +17,16 @@ from ionbeam.evaluation.dvh import (
     v_at_dose,
 )
 from ionbeam.evaluation.gamma import GammaOptions, GammaResult, gamma_index
+from ionbeam.evaluation.goals import (
+    Goal,
+    GoalReport,
+    GoalResult,
+    GoalSet,
+    HotSpot,
+    OrganDoses,
+    default_goals,
+    evaluate_goals,
+)
 from ionbeam.evaluation.indices import homogeneity_index, paddick_conformity_index
 from ionbeam.evaluation.metrics import DoseMetrics, StructureMetrics, dose_metrics
 
@@ -24,11 +35,19 @@ __all__ = [
     "DoseVolumeHistogram",
     "GammaOptions",
     "GammaResult",
+    "Goal",
+    "GoalReport",
+    "GoalResult",
+    "GoalSet",
+    "HotSpot",
+    "OrganDoses",
     "StructureMetrics",
     "d_at_volume",
+    "default_goals",
     "dose_metrics",
     "dose_volume_histogram",
     "dose_volume_histograms",
+    "evaluate_goals",
     "gamma_index",
     "homogeneity_index",
     "max_dose",

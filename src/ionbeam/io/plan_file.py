@@ -43,6 +43,20 @@ written; the planner works per fraction. Example::
     target = "tumour"
     normal = "late_normal"
     structures = { Brainstem = "late_normal" }
+
+    [[goals]]                     # clinical goals, checked after planning (--strict)
+    structure = "OpticChiasm"
+    metric = "D0.03cc"            # D95, D98, D2, D0.03cc, D1cc, D2cc, V95, mean, max
+    at_most = 54.0                # or at_least
+    unit = "Gy"                   # or "%" (of the prescription; default)
+    severity = "limit"            # or "objective" (reported, never fails --strict)
+
+    [hot_spot]                    # dose outside the target (defaults shown)
+    threshold_percent = 107.0     # % of the prescription
+    volume_cm3 = 0.03             # tolerated volume above it
+
+Goals replace the default goals (:func:`ionbeam.evaluation.default_goals`) of the
+same structure and metric; ``max_dose`` objectives also become limits (D0.03cc).
 """
 
 from __future__ import annotations
@@ -55,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from ionbeam.errors import ConfigError
+from ionbeam.evaluation.goals import Goal
 
 __all__ = [
     "OBJECTIVE_TYPES",
@@ -78,7 +93,8 @@ OBJECTIVE_TYPES: dict[str, tuple[str, ...]] = {
     "max_dvh": ("dose_gy", "volume_percent"),
 }
 
-_SECTIONS = {"patient", "prescription", "plan", "beams", "objectives", "tissues"}
+_SECTIONS = {"patient", "prescription", "plan", "beams", "objectives", "tissues", "goals",
+             "hot_spot"}  # fmt: skip
 _PATIENT_KEYS = {"phantom", "dicom", "target", "spacing_mm", "calibration"}
 _PRESCRIPTION_KEYS = {"total_dose_gy", "dose_per_fraction_gy", "fractions"}
 _PLAN_KEYS = {"particle", "machine", "technique", "rbe_model", "dose_grid_mm",
@@ -86,6 +102,8 @@ _PLAN_KEYS = {"particle", "machine", "technique", "rbe_model", "dose_grid_mm",
 _BEAM_KEYS = {"gantry_deg", "couch_deg", "line", "name", "range_shifter_wet_mm"}
 _OBJECTIVE_KEYS = {"structure", "type", "dose_gy", "volume_percent", "weight"}
 _TISSUE_KEYS = {"target", "normal", "structures"}
+_GOAL_KEYS = {"structure", "metric", "at_least", "at_most", "unit", "severity"}
+_HOT_SPOT_KEYS = {"threshold_percent", "volume_cm3"}
 
 
 @dataclass(frozen=True)
@@ -142,6 +160,9 @@ class PlanRequest:
     target_tissue: str | None = None
     normal_tissue: str | None = None
     structure_tissues: Mapping[str, str] = field(default_factory=dict)
+    goals: tuple[Goal, ...] = ()
+    hot_spot_percent: float | None = None
+    hot_spot_volume_cm3: float | None = None
 
 
 def load_plan_file(path: str | Path) -> PlanRequest:
@@ -167,6 +188,7 @@ def plan_request_from_dict(
     prescription = _section(data, "prescription", _PRESCRIPTION_KEYS, source)
     plan = _section(data, "plan", _PLAN_KEYS, source)
     tissues = _section(data, "tissues", _TISSUE_KEYS, source)
+    hot_spot = _section(data, "hot_spot", _HOT_SPOT_KEYS, source)
     if "phantom" in patient and "dicom" in patient:
         raise ConfigError(f"{source} [patient]: give either phantom or dicom, not both")
     structure_tissues = tissues.get("structures", {})
@@ -205,7 +227,30 @@ def plan_request_from_dict(
         target_tissue=_text(tissues, "target", source),
         normal_tissue=_text(tissues, "normal", source),
         structure_tissues={str(k): str(v) for k, v in structure_tissues.items()},
+        goals=tuple(
+            _goal(g, f"{source} goal {i + 1}") for i, g in enumerate(_list(data, "goals", source))
+        ),
+        hot_spot_percent=_number(hot_spot, "threshold_percent", source, positive=True),
+        hot_spot_volume_cm3=_number(hot_spot, "volume_cm3", source, positive=True),
     )
+
+
+def _goal(data: Any, source: str) -> Goal:
+    _keys(data, _GOAL_KEYS, source)
+    structure = _text(data, "structure", source)
+    metric = _text(data, "metric", source)
+    if structure is None or metric is None:
+        raise ConfigError(f"{source}: a goal needs a structure and a metric")
+    if ("at_least" in data) == ("at_most" in data):
+        raise ConfigError(f"{source}: give either at_least or at_most")
+    bound = "at_least" if "at_least" in data else "at_most"
+    value = _number(data, bound, source)
+    try:
+        return Goal(structure, metric, bound, value if value is not None else math.nan,
+                    _text(data, "unit", source) or "%",
+                    _text(data, "severity", source) or "limit")  # fmt: skip
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _beam(data: Any, source: str) -> BeamRequest:

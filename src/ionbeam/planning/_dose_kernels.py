@@ -525,7 +525,9 @@ def forward_dose(weights, n_out, spots, voxels, cells, model, n_sigma, n_chunks)
     (plain pencil beams: one sub-beam per spot).
 
     Spots are split into ``n_chunks`` interleaved chunks, each accumulating into its
-    own dose array (no write conflicts); the chunks are summed at the end.
+    own dose array (no write conflicts); the chunks are summed at the end, in order.
+    The result depends on ``n_chunks`` (the grouping of the sums), never on the number
+    of threads: callers pass a count fixed by the inputs.
     """
     spot_u, spot_v, spot_e, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels

@@ -24,7 +24,6 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -41,7 +40,18 @@ from ionbeam.planning.dose_grid import calculation_mask, masks_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.plan import Plan
 
-__all__ = ["DoseEngineOptions", "ForwardDose", "calc_dose", "calc_dose_influence"]
+__all__ = [
+    "DoseEngineOptions",
+    "ForwardDose",
+    "calc_dose",
+    "calc_dose_influence",
+    "forward_dose_chunks",
+]
+
+#: :func:`calc_dose` sums the spots into at most this many partial dose arrays …
+FORWARD_DOSE_MAX_CHUNKS = 16
+#: … holding together at most this many bytes (dose and LET×dose, float64).
+FORWARD_DOSE_CHUNK_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -192,13 +202,21 @@ def calc_dose(
             s.cells,
             s.model,
             float(options.lateral_cutoff_sigma),
-            numba.get_num_threads(),
+            forward_dose_chunks(grid.size),
         )
         dose += d
         let_dose += ld
     let_d = np.zeros_like(dose)
     np.divide(let_dose, dose, out=let_d, where=dose > 0)
     return ForwardDose(grid, dose.reshape(grid.shape), let_d.reshape(grid.shape))
+
+
+def forward_dose_chunks(n_voxels: int) -> int:
+    """Partial sums of the matrix-free dose of ``n_voxels`` voxels: a function of the
+    grid size only, never of the thread count, so that the dose is the same bit for
+    bit whatever ``NUMBA_NUM_THREADS`` is (floating-point sums depend on their grouping)."""
+    per_chunk = 16 * max(int(n_voxels), 1)
+    return max(1, min(FORWARD_DOSE_MAX_CHUNKS, FORWARD_DOSE_CHUNK_BYTES // per_chunk))
 
 
 def _inputs(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,12 +210,14 @@ def plan_patient(
     options: PlanningOptions | None = None,
     machine: Machine | None = None,
     calibration: HUCalibration | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> PlanningResult:
     """Plan ``patient`` for ``prescription`` with ``particle`` (see the module docstring).
 
     ``objectives``: per structure name, dose levels per fraction (default:
     :func:`~ionbeam.planning.optimize.templates.default_objectives`);
-    ``calibration``: the CT's HU → SPR table (default: the stoichiometric one).
+    ``calibration``: the CT's HU → SPR table (default: the stoichiometric one);
+    ``on_stage``: called with one line of text as each stage ends (progress).
     """
     options = PlanningOptions() if options is None else options
     machine = cnao_machine() if machine is None else machine
@@ -229,7 +231,7 @@ def plan_patient(
         else dict(objectives)
     )
     timings: dict[str, float] = {}
-    clock = _Clock(timings)
+    clock = _Clock(timings, on_stage)
     physics = _physics_model(machine, particle, options.energy_stride)
     clock.lap("beam_model_s")
     beams = _place_beams(patient, physics, machine, target, options, calibration)
@@ -286,6 +288,7 @@ def dose_of_plan(
     options: PlanningOptions | None = None,
     machine: Machine | None = None,
     calibration: HUCalibration | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> PlanningResult:
     """Recompute the doses of ``plan`` (its spot weights as they are) on ``patient``:
     physical, RBE-weighted (the plan's RBE model) and LET_d per fraction, with the
@@ -297,7 +300,7 @@ def dose_of_plan(
     rbe_model = resolve_rbe_model(plan.particle, plan.rbe_model)
     target = patient.structures[plan.prescription.target].name
     timings: dict[str, float] = {}
-    clock = _Clock(timings)
+    clock = _Clock(timings, on_stage)
     grid = make_dose_grid(patient.grid, options.dose_grid_mm)
     masks = masks_on_grid(list(patient.structures.values()), grid)
     tissues, tissue_map = _tissue_map(masks, target, options)
@@ -336,16 +339,22 @@ def planning_options_from_settings(settings: Mapping[str, Any]) -> PlanningOptio
 
 
 class _Clock:
-    """Records the wall time of consecutive stages into a dict."""
+    """Records the wall time of consecutive stages into a dict (and reports each)."""
 
-    def __init__(self, timings: dict[str, float]) -> None:
+    def __init__(
+        self, timings: dict[str, float], on_stage: Callable[[str], None] | None = None
+    ) -> None:
         self.timings = timings
+        self.on_stage = on_stage
         self.last = time.perf_counter()
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.timings[name] = now - self.last
         self.last = now
+        if self.on_stage is not None:
+            stage = name.removesuffix("_s").replace("_", " ")
+            self.on_stage(f"{stage} done in {self.timings[name]:.1f} s")
 
 
 def _physics_model(machine: Machine, particle: str, stride: int) -> BeamModel:

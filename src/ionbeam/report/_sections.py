@@ -251,7 +251,10 @@ def _value_text(value: Any) -> str:
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, (list, tuple)):
-        return ", ".join(_value_text(v) for v in value)
+        separator = "; " if any(isinstance(v, Mapping) for v in value) else ", "
+        return separator.join(_value_text(v) for v in value)
+    if isinstance(value, Mapping):  # e.g. one clinical goal: "structure=PTV metric=D95 …"
+        return " ".join(f"{k}={_value_text(v)}" for k, v in value.items())
     return str(value)
 
 
@@ -273,6 +276,8 @@ def automatic_warnings(result: PlanResult) -> list[str]:
             f"{result.label}: the metrics refer to {prescribed:g} {unit} but the plan prescribes "
             f"{expected[0]:g} {unit} ({expected[1]:g} {unit} per fraction)"
         )
+    if result.goals is not None:
+        return lines  # coverage and hot spots: the clinical goals say it, once
     m = metrics[target]
     if m.v95_percent is not None and m.v95_percent < _COVERAGE_V95_PERCENT:
         lines.append(

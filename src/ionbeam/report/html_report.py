@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from ionbeam.errors import ConfigError, GridMismatchError
 from ionbeam.machine.beam_model import BeamModel
 from ionbeam.patient import Grid, Patient, resample
 from ionbeam.report import _sections as sections
+from ionbeam.report._goal_sections import goal_warnings, goals_section_content
 from ionbeam.report._html import (
     check_destination,
     document,
@@ -127,11 +129,17 @@ def render_report(
     names = _dvh_names(patient, [result], options)
     title = title or f"ionbeam plan report: {patient.name}, {result.plan.particle}"
     figure = _renderer(options)
-    lines = [*sections.automatic_warnings(result), *result.warnings, *map(str, warnings)]
+    lines = [
+        *sections.automatic_warnings(result),
+        *goal_warnings(result),
+        *result.warnings,
+        *map(str, warnings),
+    ]
     body = [
         element("h1", escape(title)),
         sections.facts_table(patient, result, version=_version(), created=_date(created)),
         _section("Warnings", sections.warnings_block(lines)),
+        _section("Clinical goals", goals_section_content([result])),
         _section("Dose metrics", sections.metrics_table([result], names=names)),
         _dvh_section(patient, [result], names, figure),
         _dose_section(patient, [result], options, figure),
@@ -161,13 +169,18 @@ def render_comparison_report(
     labels = " vs ".join(r.label for r in results)
     title = title or f"ionbeam plan comparison: {patient.name}, {labels}"
     figure = _renderer(options)
-    lines = [line for r in results for line in (*sections.automatic_warnings(r), *r.warnings)]
+    lines = [
+        line
+        for r in results
+        for line in (*sections.automatic_warnings(r), *goal_warnings(r), *r.warnings)
+    ]
     body = [
         element("h1", escape(title)),
         sections.comparison_facts_table(
             patient, results, version=_version(), created=_date(created)
         ),
         _section("Warnings", sections.warnings_block([*lines, *map(str, warnings)])),
+        _section("Clinical goals", goals_section_content(results)),
         _section("Dose metrics", sections.metrics_table(results, names=names)),
         _dvh_section(patient, results, names, figure),
         _dose_section(patient, results, options, figure),
@@ -229,7 +242,45 @@ def _dose_section(
                                   options=options), caption)
         for r in results
     ]  # fmt: skip
+    parts += [_hottest_point_figure(patient, r, top, options, figure) for r in results if r.goals]
     return _section("Dose", "".join(parts))
+
+
+def _hottest_point_figure(
+    patient: Patient,
+    result: PlanResult,
+    top: float,
+    options: ReportOptions,
+    figure: Callable[[Figure, str], str],
+) -> str:
+    """The dose on the planes through the hot spot outside the target (when it is not
+    acceptable) or through the hottest point, so that no hot spot hides between the
+    planes through the target."""
+    report = result.goals
+    if report is None:
+        return ""
+    point = report.focus_mm
+    if not bool(patient.grid.contains(np.asarray(point))):
+        return ""
+    hot = report.hot_spot
+    x, y, z = point
+    if hot.acceptable:
+        what = f"the hottest point ({float(result.dose_gy.max()):.2f} {result.dose_unit})"
+    else:
+        what = (
+            f"the hot spot outside the target ({hot.max_gy:.2f} {result.dose_unit}, "
+            f"{hot.max_percent:.0f} %; {hot.volume_cm3:.2f} cm³ above {hot.threshold_percent:g} %)"
+        )
+    caption = (
+        f"Planes through {what} at ({x:.1f}, {y:.1f}, {z:.1f}) mm (white ring; "
+        f"radiological convention); same colour scale as above."
+    )
+    title = f"Dose through the hottest point: {result.label}"
+    fig = dose_slices_figure(patient, result.dose_gy, result.dose_grid, dose_unit=result.dose_unit,
+                             plan=result.plan, max_dose_gy=top, title=title,
+                             options=replace(options, point_mm=point),
+                             marker_mm=point)  # fmt: skip
+    return figure(fig, caption)
 
 
 def _renderer(options: ReportOptions) -> Callable[[Figure, str], str]:

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from ionbeam.errors import ConfigError, GridMismatchError, OutOfRangeError
-from ionbeam.evaluation import DoseMetrics
+from ionbeam.evaluation import DoseMetrics, GoalReport
 from ionbeam.patient import Grid
 from ionbeam.planning import Plan
 
@@ -64,7 +64,10 @@ class PlanResult:
     ``"rbe"``), per fraction or total as ``metrics`` were computed;
     ``metrics``: :func:`ionbeam.evaluation.dose_metrics` of that dose;
     ``let_d_kev_um``: optional dose-averaged LET on ``dose_grid`` (keV/µm);
-    ``warnings``: lines the report lists (e.g. from the optimizer).
+    ``warnings``: lines the report lists (e.g. from the optimizer); ``goals``: the
+    clinical goals of that dose (:func:`ionbeam.evaluation.evaluate_goals`), shown
+    as a table, in the warnings when they fail, and with dose planes through the
+    hottest point.
     """
 
     label: str
@@ -75,6 +78,7 @@ class PlanResult:
     dose_kind: Literal["physical", "rbe"] = "physical"
     let_d_kev_um: np.ndarray | None = None
     warnings: tuple[str, ...] = ()
+    goals: GoalReport | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
@@ -101,6 +105,11 @@ class PlanResult:
             let = checked_volume(self.let_d_kev_um, self.dose_grid, name="LET_d", unit="keV/µm")
             object.__setattr__(self, "let_d_kev_um", let)
         object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
+        if self.goals is not None and not isinstance(self.goals, GoalReport):
+            raise ConfigError(
+                "goals must be the GoalReport of ionbeam.evaluation.evaluate_goals; "
+                f"got {type(self.goals).__name__}"
+            )
 
     @property
     def dose_unit(self) -> str:

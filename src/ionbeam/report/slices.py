@@ -50,9 +50,11 @@ def dose_slices_figure(
     max_dose_gy: float | None = None,
     title: str | None = None,
     options: ReportOptions | None = None,
+    marker_mm: tuple[float, float, float] | None = None,
 ) -> Figure:
     """Dose colour wash (``dose_gy`` on ``dose_grid``, in ``dose_unit``) on three CT
-    planes; the colour scale runs from 0 to ``max_dose_gy`` (default: the maximum)."""
+    planes; the colour scale runs from 0 to ``max_dose_gy`` (default: the maximum);
+    ``marker_mm``: a point (patient LPS, mm) marked with a ring on each plane."""
     options = options or ReportOptions()
     dose = checked_volume(dose_gy, dose_grid, name="dose", unit=dose_unit)
     top = float(dose.max()) if max_dose_gy is None else float(max_dose_gy)
@@ -70,6 +72,7 @@ def dose_slices_figure(
         title=title or "Dose",
         plan=plan,
         options=options,
+        marker_mm=marker_mm,
     )
 
 
@@ -191,6 +194,7 @@ def _wash_figure(
     title: str,
     plan: Plan | None,
     options: ReportOptions,
+    marker_mm: tuple[float, float, float] | None = None,
 ) -> Figure:
     names = shown_structures(patient, options)
     colours = structure_colours(patient.structures)
@@ -204,6 +208,10 @@ def _wash_figure(
             )
         if plan is not None:
             _draw_beams(ax, plan, sample)
+        if marker_mm is not None:
+            point = (marker_mm[sample.view.horizontal_axis], marker_mm[sample.view.vertical_axis])
+            ax.plot(*point, marker="o", markersize=14, markerfacecolor="none",
+                    markeredgecolor="white", markeredgewidth=1.5)  # fmt: skip
     figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=list(axes), shrink=0.85, label=label)
     handles = [Line2D([], [], color=colours[n], label=n) for n in names]
     if handles:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -12,10 +14,18 @@ from ionbeam.io.plan_json import read_plan_json
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """The quick demo's folder and what it printed (standard output, standard error)."""
     out = tmp_path_factory.mktemp("demo") / "run"
-    assert main(["demo", "--quick", "--out", str(out)]) == 0
-    return out
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        assert main(["demo", "--quick", "--out", str(out)]) == 0
+    return out, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo(demo_run: tuple[Path, str, str]) -> Path:
+    return demo_run[0]
 
 
 def test_both_plans_cover_the_chordoma(demo: Path) -> None:
@@ -49,3 +59,28 @@ def test_refuses_a_folder_that_is_not_a_demo(tmp_path: Path, capsys) -> None:
     assert main(["demo", "--out", str(tmp_path)]) == 2
     assert "does not hold a previous ionbeam demo" in capsys.readouterr().err
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_goals_and_hot_spots_are_said_for_both_plans(demo_run: tuple[Path, str, str]) -> None:
+    """Each plan's clinical goals are on the terminal (with the hot spot outside the
+    target, acceptable or not), in summary.json and metrics.json, and in its report
+    and the comparison; the warnings of a report list a failed goal."""
+    out, stdout, stderr = demo_run
+    assert stdout.count("hot spot outside the target") == 2
+    assert "protons: clinical goals" in stdout and "carbon: clinical goals" in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    for label in ("protons", "carbon"):
+        goals = summary["plans"][label]["goals"]
+        metrics = json.loads((out / label / "metrics.json").read_text())
+        assert metrics["goals"] == goals
+        hot = goals["hot_spot"]
+        assert hot["threshold_percent"] == 107.0 and hot["volume_cm3"] >= 0.0
+        report = (out / label / "report.html").read_text()
+        assert "Clinical goals" in report and "hot spot outside the target" in report
+        assert "Dose through the hottest point" in report
+        for failure in goals["failures"]:
+            assert "No warnings." not in report and failure.split(":")[0] in report
+    # one line per stage on standard error, not minutes of silence
+    for stage in ("protons: dose influence done", "carbon: optimization done",
+                  "comparison report written"):  # fmt: skip
+        assert stage in stderr

@@ -101,3 +101,45 @@ def test_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text("[patient\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_plan_file(tmp_path / "bad.toml")
+
+
+def test_goals_and_hot_spot_are_read() -> None:
+    """[[goals]] become evaluation Goals (metric canonical, unit and severity kept);
+    [hot_spot] sets the threshold and tolerated volume."""
+    request = plan_request_from_dict(
+        {
+            "goals": [
+                {"structure": "OpticChiasm", "metric": "d0.03cc", "at_most": 54.0, "unit": "Gy"},
+                {"structure": "PTV", "metric": "D98", "at_least": 95.0, "severity": "objective"},
+            ],
+            "hot_spot": {"threshold_percent": 105.0, "volume_cm3": 0.1},
+        }
+    )
+    chiasm, ptv = request.goals
+    assert (chiasm.metric, chiasm.bound, chiasm.value, chiasm.unit) == ("D0.03cc", "at_most",
+                                                                         54.0, "Gy")  # fmt: skip
+    assert (ptv.bound, ptv.unit, ptv.severity) == ("at_least", "%", "objective")
+    assert request.hot_spot_percent == 105.0 and request.hot_spot_volume_cm3 == 0.1
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"goals": [{"structure": "PTV", "metric": "D95", "at_least": 95, "limit": 1}]},
+         "unknown key"),
+        ({"goals": [{"structure": "PTV", "metric": "D95"}]}, "at_least or at_most"),
+        ({"goals": [{"structure": "PTV", "metric": "D95", "at_least": 9, "at_most": 99}]},
+         "at_least or at_most"),
+        ({"goals": [{"metric": "D95", "at_least": 95}]}, "structure and a metric"),
+        ({"goals": [{"structure": "PTV", "metric": "Dmax", "at_most": 107}]},
+         "goal 1: unknown goal metric"),
+        ({"goals": [{"structure": "PTV", "metric": "D95", "at_least": 95, "unit": "cGy"}]},
+         "unit"),
+        ({"goals": [{"structure": "PTV", "metric": "D95", "at_least": "high"}]}, "finite"),
+        ({"hot_spot": {"threshold_percent": 0}}, "must be > 0"),
+        ({"hot_spot": {"percent": 107}}, "unknown key"),
+    ],
+)  # fmt: skip
+def test_bad_goals_refused(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        plan_request_from_dict(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import struct
 from datetime import datetime
@@ -278,3 +279,40 @@ def test_metrics_for_another_prescription_are_flagged(
     )
     assert "the metrics refer to 1 Gy(RBE) but the plan prescribes 60 Gy(RBE)" in text
     assert np.isfinite(metrics["Target"].d95_gy)
+
+
+def test_goals_hot_spot_warning_and_planes_through_it(
+    patient: Patient, dose_grid: Grid, result_factory
+) -> None:
+    """A hot spot outside the target is in the warnings (never "No warnings"), the goal
+    table says which goals fail, and a dose figure is drawn through the hot spot."""
+    from ionbeam.evaluation import default_goals, evaluate_goals
+    from ionbeam.planning.dose_grid import masks_on_grid
+
+    masks = masks_on_grid(patient.structures.values(), dose_grid)
+    dose = np.where(masks["Target"], 2.0, 0.2)
+    hot_index = (1, 2, 3)
+    assert not masks["Target"][hot_index]
+    dose[hot_index] = 2.6
+    goals = evaluate_goals(dose, dose_grid, masks, default_goals("Target"), prescription_gy=2.0)
+    plain = result_factory(patient, dose_grid, dose=dose)
+    with_goals = dataclasses.replace(plain, goals=goals)
+    html = render_report(patient=patient, result=with_goals, created=CREATED, options=OPTIONS)
+    assert "No warnings." not in html
+    assert "hot spot outside the target" in html and "NOT ACCEPTABLE" in html
+    assert "Clinical goals" in html and "D95 ≥ 95 %" in html
+    x, y, z = dose_grid.index_to_world(np.array(hot_index, dtype=float))
+    assert "Planes through the hot spot outside the target" in html
+    assert f"at ({x:.1f}, {y:.1f}, {z:.1f}) mm" in html
+    without = render_report(patient=patient, result=plain, created=CREATED, options=OPTIONS)
+    assert "Clinical goals were not evaluated." in without
+
+
+def test_settings_show_lists_of_tables_readably() -> None:
+    """Recorded goals (a list of tables) read as key=value, one goal per item."""
+    from ionbeam.report._sections import settings_table
+
+    goals = [{"structure": "PTV", "metric": "D95"}, {"structure": "Cord", "metric": "D0.03cc"}]
+    html = settings_table({"goals": {"goals": goals}})
+    assert "structure=PTV metric=D95; structure=Cord metric=D0.03cc" in html
+    assert "{" not in html

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -29,6 +28,10 @@ SCATTER_FRACTION = 0.4
 #: Spot indices of the compressed rows are stored as uint16 when there are at most this
 #: many spots: D·w then reads 6 instead of 8 bytes per entry (25 % faster, measured).
 NARROW_INDEX_LIMIT = 65535
+#: Dᵀ·g by the row-wise scatter sums into this many partial sums, in a fixed order: a
+#: fixed number, not the thread count, so that the plan is the same bit for bit
+#: whatever ``NUMBA_NUM_THREADS`` is (floating-point sums depend on their grouping).
+SCATTER_CHUNKS = 16
 #: Companion matrices of a DoseInfluence that can be restricted with the dose.
 _MATRICES = ("dose", "alpha_dose", "sqrt_beta_dose")
 
@@ -99,7 +102,7 @@ class InfluenceRows:
                 g,
                 False,
                 self.n_spots,
-                numba.get_num_threads(),
+                SCATTER_CHUNKS,
             )
         return kernels.rows_dot(self.col_indptr, self.col_indices, self.col_values[name], g)
 
@@ -119,7 +122,7 @@ class InfluenceRows:
                 g_second,
                 True,
                 self.n_spots,
-                numba.get_num_threads(),
+                SCATTER_CHUNKS,
             )
         return kernels.rows_dot_sum(
             self.col_indptr,

@@ -12,7 +12,8 @@ Methods (:data:`SOLVERS`, by name; an unknown name raises):
     over the last ``window`` iterations (f₀: the starting objective; the floor stops a
     plan whose objective heads for 0 once it is a hundredth of where it started).
 
-Convergence is reported by a progress bar (iteration, objective) and in the result:
+Convergence is reported by a progress counter (iteration, objective; no total, since
+the stopping rule, not ``max_iterations``, ends a run) and in the result:
 iterations, evaluations, the objective after each iteration, and wall time.
 """
 
@@ -28,7 +29,7 @@ from rich.progress import Progress
 from scipy.optimize import Bounds, OptimizeResult, minimize
 from threadpoolctl import threadpool_limits
 
-from ionbeam._progress import make_progress
+from ionbeam._progress import make_counter
 from ionbeam.errors import ConfigError, GridMismatchError, UnknownNameError
 from ionbeam.planning.optimize.problem import OptimizationProblem
 
@@ -169,13 +170,17 @@ def optimize_weights(
     w0 = np.clip(w0, problem.lower_particles, problem.upper_particles)
     x0 = w0 / problem.weight_unit
     start = time.perf_counter()
-    with make_progress() if options.progress else Progress(disable=True) as bar:
-        task = bar.add_task(options.description, total=options.max_iterations)
+    # The solver stops when it converges, long before max_iterations: count the
+    # iterations without a total (a bar to max_iterations would stop short, its ETA false).
+    with make_counter() if options.progress else Progress(disable=True) as bar:
+        task = bar.add_task(options.description, total=None)
 
         def advance(value: float) -> None:
             bar.update(task, advance=1, description=f"{options.description} f={value:.4g}")
 
-        monitor = _Monitor(options, problem.value_and_gradient(x0)[0], advance)
+        with threadpool_limits(limits=1, user_api="blas"):  # as in the solver: same f₀
+            first = problem.value_and_gradient(x0)[0]
+        monitor = _Monitor(options, first, advance)
         x, success, message, nit, nfev = SOLVERS[key](problem, x0, options, monitor)
     weights = np.clip(
         np.asarray(x) * problem.weight_unit, problem.lower_particles, problem.upper_particles

@@ -108,3 +108,27 @@ def test_rounding_is_re_optimized_only_when_it_costs(influence, structure_masks,
     for limited in (kept, polished):
         on = limited.x > 0
         assert np.all(limited.x[on] >= minimum * (1 - 1e-12))
+
+
+def test_progress_counts_iterations_without_a_false_total(
+    influence, structure_masks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run stops when it converges, well before max_iterations: its progress task
+    has no total (the old bar counted to 500, stopped at ~137 and showed a false ETA)
+    and counts exactly the iterations made."""
+    from rich.progress import Progress
+
+    seen: list[tuple[float | None, float]] = []
+    exit_progress = Progress.__exit__
+
+    def record(self, *args):
+        seen.extend((task.total, task.completed) for task in self.tasks)
+        return exit_progress(self, *args)
+
+    monkeypatch.setattr(Progress, "__exit__", record)
+    monkeypatch.setenv("IONBEAM_PROGRESS", "0")  # bars off, tasks still counted
+    problem, _ = _reachable_problem(influence, structure_masks)
+    options = SolverOptions(progress=True, relative_tolerance=0.05, max_iterations=500)
+    result = optimize_weights(problem, options=options)
+    assert result.nit < 500
+    assert seen == [(None, float(result.nit))]
