@@ -7,6 +7,11 @@ another planning system), for which ``--dicom`` names the CT and RTSTRUCT it
 was made on. The doses are recomputed with the plan's spot weights, evaluated,
 printed (and compared with the plan folder's ``metrics.json`` when there is
 one), and with ``--out`` written as a plan folder (metrics, DICOM, report).
+
+A clinical RT Ion Plan whose spot weights are in MU needs the machine's
+calibration, ``--particles-per-mu`` (a number, or a two-column file of energy
+in MeV/u and particles per MU, interpolated linearly); a folder with several CT
+series needs ``--ct-series UID``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("plan", type=Path, metavar="PLAN", help="plan folder, plan.json or RP.dcm")
     add_patient_arguments(parser)
     parser.add_argument("--machine", help="machine of an RT Ion Plan (default: cnao)")
+    parser.add_argument(
+        "--particles-per-mu",
+        metavar="N|FILE",
+        help="RT Ion Plan in MU: particles per MU (a number, or a file of two columns: "
+        "energy MeV/u, particles per MU)",
+    )
     parser.add_argument("--rbe-model", help="RBE model of an RT Ion Plan (default per particle)")
     parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm")
     parser.add_argument("--out", type=Path, metavar="DIR", help="write a plan folder there")
@@ -53,7 +64,16 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam.planning.planner import dose_of_plan
 
     if args.out is not None:
-        check_out(args.out, args.force)
+        plan_path = Path(args.plan)
+        check_out(
+            args.out,
+            args.force,
+            inputs=(
+                plan_path / "plan.json" if plan_path.is_dir() else plan_path,
+                args.dicom,
+                args.calibration,
+            ),
+        )
     plan, patient, options, source, calibration = _inputs(args)
     result = dose_of_plan(
         patient, plan, options=options, machine=get_machine(plan.machine), calibration=calibration
@@ -118,10 +138,45 @@ def _rt_ion_plan(path: Path, args: argparse.Namespace) -> Any:
     from ionbeam.io.dicom import read_rt_ion_plan
     from ionbeam.planning.planner import resolve_rbe_model
 
-    plan = read_rt_ion_plan(path)
+    plan = read_rt_ion_plan(path, particles_per_mu=_particles_per_mu(args.particles_per_mu))
     machine = args.machine or "cnao"
     rbe_model = resolve_rbe_model(plan.particle, args.rbe_model)
     return dataclasses.replace(plan, machine=machine, rbe_model=rbe_model)
+
+
+def _particles_per_mu(text: str | None) -> Any:
+    """``--particles-per-mu``: a positive number, or a two-column file (MeV/u, particles
+    per MU) interpolated linearly in energy (constant beyond its ends)."""
+    import math
+
+    import numpy as np
+
+    from ionbeam.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is not None:
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"--particles-per-mu must be a positive number; got {text}")
+        return lambda energy: np.full(np.shape(energy), value)
+    try:
+        table = np.loadtxt(text, ndmin=2, delimiter=None, comments="#")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"--particles-per-mu {text}: not a number and not a readable two-column file "
+            f"(energy MeV/u, particles per MU): {exc}"
+        ) from None
+    energy, per_mu = (table[:, 0], table[:, 1]) if table.shape[1] == 2 else (None, None)
+    if energy is None or not (np.all(np.diff(energy) > 0) and np.all(per_mu > 0)):
+        raise ConfigError(
+            f"--particles-per-mu {text} must have two columns (energy MeV/u increasing, "
+            "particles per MU > 0)"
+        )
+    return lambda e: np.interp(np.asarray(e, dtype=float), energy, per_mu)
 
 
 def _patient(args: argparse.Namespace, plan: Any) -> tuple[Any, Path | None]:
@@ -134,7 +189,11 @@ def _patient(args: argparse.Namespace, plan: Any) -> tuple[Any, Path | None]:
         folder = Path(args.dicom or settings["dicom"]["folder"])
         if not folder.is_dir():
             raise ConfigError(f"DICOM folder {folder} does not exist; pass --dicom FOLDER")
-        return read_dicom_patient(folder, target_name=args.target), folder
+        series = args.ct_series or settings.get("dicom", {}).get("ct_series")
+        patient = read_dicom_patient(folder, target_name=args.target, series_instance_uid=series)
+        return patient, folder
+    if args.ct_series is not None:
+        raise ConfigError("--ct-series applies to a DICOM patient (--dicom) only")
     if args.phantom is not None:
         params = {} if args.ct_spacing is None else {"spacing_mm": args.ct_spacing}
         return make_phantom(args.phantom, **params), None

@@ -39,6 +39,7 @@ def summary(
 
     facility = get_machine(machine).with_cycle(spill_length_s=spill_length_s)
     ring = facility.synchrotron
+    facility.check_energy(particle, energy_mev_u)  # the facility's span, not only the ring's
     ring.check_energy(particle, energy_mev_u)
     optics = ring.optics()
     from ionbeam.machine.synchrotron.spill import extraction_setup, reduced_spill_model

@@ -1,0 +1,211 @@
+"""``ionbeam plan``: every setting honoured or refused (issue 12, items 2, 5 and 6 and the
+range-shifter defect). Refusals come before any planning, on one line, and write nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ionbeam.cli.main import main
+from ionbeam.io.plan_json import read_plan_json
+
+QUICK = ["--grid", "5", "--energy-stride", "3", "--spot-spacing", "8", "--no-report",
+         "--no-dicom"]  # fmt: skip
+WATER = ["--phantom", "water", "--ct-spacing", "5"]
+
+
+def _refused(capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], *words: str):
+    out = tmp_path / "out"
+    assert main(["plan", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ionbeam: error:") and err.count("\n") == 1, err
+    for word in words:
+        assert word in err, err
+    assert not out.exists()
+    return err
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        # item 2: the old, ambiguous option is refused with the names to use
+        (["--dose-gy", "2"], ("--dose-per-fraction-gy", "--total-dose-gy")),
+        # 60 Gy per fraction × 30 = 1,800 Gy(RBE): refused, not planned
+        (["--dose-per-fraction-gy", "60", "--fractions", "30"], ("per fraction",)),
+        (["--total-dose-gy", "1e9"], ("Gy(RBE)",)),
+        (["--total-dose-gy", "60", "--fractions", "100000"], ("fractions",)),
+        # item 5: angles outside [0, 360) are refused, not wrapped
+        (["--beams", "90,400"], ("[0, 360)",)),
+        (["--beams", "-90"], ("270 rather than -90",)),
+        (["--beams", "1e300"], ("[0, 360)",)),
+        (["--beams", "90:-15"], ("[0, 360)",)),
+        # item 5: a gantry angle CNAO's fixed lines cannot give; the lines are listed
+        (["--beams", "45"], ("fixed beam lines", "horizontal: gantry 90° or 270°", "vertical")),
+        (["--machine", "no-such-machine"], ("unknown machine 'no-such-machine'", "cnao")),
+        # item 5: a constant RBE is not a clinical model for carbon
+        (["--rbe-model", "constant", "--particle", "carbon"], ("not a clinical model",)),
+        (["--fine-sampling", "1"], ("--fine-sampling",)),
+        (["--range-shifter-wet-mm", "-2"], ("--range-shifter-wet-mm",)),
+    ],
+)
+def test_refused_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], words: tuple[str, ...]
+) -> None:
+    full = [*WATER, *argv]
+    if "--particle" not in argv:
+        full += ["--particle", "proton"]
+    _refused(capsys, tmp_path, full, *words)
+
+
+def test_plan_file_machine_is_refused_when_unknown(tmp_path: Path, capsys) -> None:
+    (tmp_path / "p.toml").write_text('[plan]\nparticle = "proton"\nmachine = "no-such-machine"\n')
+    _refused(capsys, tmp_path, [str(tmp_path / "p.toml"), *WATER], "unknown machine")
+
+
+def test_unusual_prescription_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A radiosurgical single fraction is possible but warned about (on stderr)."""
+    from ionbeam.cli._plan_inputs import check_prescription
+
+    assert check_prescription(60.0, 30) == []
+    assert check_prescription(70.4, 16) == []
+    assert any("radiosurgical" in w for w in check_prescription(24.0, 1))
+    assert any("fractions" in w for w in check_prescription(80.0, 60))
+
+
+@pytest.fixture(scope="module")
+def from_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Planned from a plan file that names the machine (pimms, with a gantry), fine
+    sampling, the beams' names and an oblique gantry angle."""
+    folder = tmp_path_factory.mktemp("settings")
+    (folder / "plan.toml").write_text(
+        """
+[patient]
+phantom = "water"
+spacing_mm = 5.0
+
+[prescription]
+dose_per_fraction_gy = 2.0
+fractions = 30
+
+[plan]
+particle = "proton"
+machine = "pimms"
+fine_sampling = 2
+
+[[beams]]
+name = "Oblique"
+gantry_deg = 45.0
+"""
+    )
+    out = folder / "out"
+    assert main(["plan", str(folder / "plan.toml"), "--out", str(out), *QUICK]) == 0
+    return out
+
+
+def test_plan_file_settings_are_honoured(from_file: Path) -> None:
+    """plan.json says pimms, fine sampling 2, the beam's name and its 45° gantry angle
+    (a pimms gantry angle: CNAO's fixed lines would refuse it)."""
+    plan = read_plan_json(from_file)
+    assert plan.machine == "pimms"
+    assert plan.settings["planning"]["fine_sampling"] == 2
+    assert plan.settings["dose_engine"]["fine_sampling"] == 2
+    assert [b.name for b in plan.beams] == ["Oblique"]
+    assert plan.beams[0].geometry.gantry_deg == 45.0
+    assert plan.prescription.total_dose_gy == pytest.approx(60.0)
+
+
+def test_total_dose_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--total-dose-gy 60 --fractions 30 is 60 Gy(RBE) in all, 2 per fraction; the CNAO
+    horizontal line (gantry 90°) is accepted; --machine is recorded."""
+    out = tmp_path / "out"
+    argv = ["plan", *WATER, "--particle", "proton", "--beams", "90", "--total-dose-gy", "60",
+            "--fractions", "30", "--machine", "cnao", "--out", str(out), "--json",
+            *QUICK]  # fmt: skip
+    assert main(argv) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["prescription_gy"] == 60.0 and metrics["fractions"] == 30
+    assert 0.9 * 60 < metrics["structures"]["Target"]["mean_gy"] < 1.1 * 60
+    assert read_plan_json(out).machine == "cnao"
+
+
+@pytest.fixture(scope="module")
+def shallow_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A water box with a 20 mm target 5–25 mm below the surface that the beam (gantry
+    90°, entering from the patient's left, +x) crosses first: shallower than the lowest
+    proton energy of the CNAO library reaches (30 mm)."""
+    from ionbeam.io.dicom import write_dicom_patient
+    from ionbeam.patient.phantoms import make_phantom
+
+    folder = tmp_path_factory.mktemp("shallow")
+    patient = make_phantom(
+        "water", spacing_mm=5.0, target_size_mm=20.0, target_centre_mm=(65.0, 0.0, 0.0)
+    )
+    return write_dicom_patient(patient, folder / "ct")
+
+
+def test_planner_inserts_the_range_shifter(shallow_target: Path, tmp_path: Path) -> None:
+    """Superficial targets are planned: the planner inserts the machine's range shifter
+    (30 mm WET) and the target is covered."""
+    out = tmp_path / "plan"
+    argv = ["plan", "--dicom", str(shallow_target), "--particle", "proton", "--beams", "90",
+            "--out", str(out), *QUICK]  # fmt: skip
+    assert main(argv) == 0
+    plan = read_plan_json(out)
+    assert plan.beams[0].range_shifter_wet_mm == 30.0
+    metrics = json.loads((out / "metrics.json").read_text())
+    target = metrics["structures"]["Target"]
+    assert target["d95_gy"] > 0.9 * metrics["prescription_gy"]
+
+
+def test_range_shifter_can_be_refused(
+    shallow_target: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--range-shifter-wet-mm 0 forbids it: the error says which thickness is needed and
+    how to give it, with "mm" once per number."""
+    argv = ["--dicom", str(shallow_target), "--particle", "proton", "--beams", "90",
+            "--range-shifter-wet-mm", "0"]  # fmt: skip
+    err = _refused(capsys, tmp_path, argv, "range shifter of at least", "--range-shifter-wet-mm")
+    assert "mm mm" not in err and "mm WET) mm" not in err
+
+
+def test_phantom_too_large_for_memory(tmp_path: Path, capsys) -> None:
+    """item 6: a phantom whose voxels cannot fit is refused before allocation, with a hint."""
+    assert main(["phantom", "tg119", "--spacing", "0.02", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "memory" in err and "--spacing" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_dose_grid_too_large_for_memory(tmp_path: Path, capsys) -> None:
+    """item 6: a dose grid whose arrays cannot fit is refused (no numpy traceback)."""
+    argv = ["--phantom", "water", "--particle", "proton", "--grid", "0.01"]
+    _refused(capsys, tmp_path, argv, "memory", "--grid")
+
+
+def test_influence_too_large_for_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """item 6: the dose influence is refused from its exact number of entries, before
+    its arrays are allocated (available memory simulated: 1.5 MB; the dose-grid estimate
+    set aside so that the influence check is the one that refuses)."""
+    import ionbeam._memory as memory
+
+    monkeypatch.setenv("IONBEAM_MEMORY_LIMIT_GB", "0.0015")
+    monkeypatch.setattr(memory, "DOSE_GRID_BYTES_PER_VOXEL", 0.0)
+    monkeypatch.setattr(memory, "DOSE_GRID_BYTES_PER_STRUCTURE_VOXEL", 0.0)
+    argv = ["--phantom", "water", "--ct-spacing", "5", "--particle", "proton", "--beams", "90",
+            "--grid", "5", "--energy-stride", "3"]  # fmt: skip
+    _refused(capsys, tmp_path, argv, "dose influence", "stored voxels", "memory", "--grid")
+
+
+def test_memory_is_read_from_proc_meminfo() -> None:
+    from ionbeam._memory import available_memory_bytes
+
+    available = available_memory_bytes()
+    assert available is None or 1e7 < available < 1e14
+    assert np.isfinite(available or 0.0)
