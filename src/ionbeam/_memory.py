@@ -9,9 +9,12 @@ the limit (e.g. to share a machine).
 
 The per-voxel and per-entry figures are measured peaks of ionbeam's own code
 (CPython 3.12, numpy 2): building a phantom peaks at about 18 bytes per CT voxel
-(tg119, three structures), a dose-influence entry costs 4 bytes of row index
-plus 4 bytes per stored quantity (dose, LET·dose, α·dose, √β·dose), and the
-optimizer keeps one restricted copy of the matrices.
+(tg119, three structures; 24 used), planning at about 100 bytes per dose-grid
+voxel before the influence is allocated, a dose-influence entry costs 4 bytes
+of row index plus 4 bytes per stored quantity (dose, LET·dose, α·dose,
+√β·dose), and the optimizer keeps one restricted copy of the matrices. The
+old failure this prevents: the water phantom with ``--grid 0.5`` (46.7 million
+voxels) ran out of 5 GB in the beam set-up with a numpy traceback.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ __all__ = [
 
 #: Peak bytes per CT voxel while a phantom is built (HU, SPR, masks, temporaries).
 PHANTOM_BYTES_PER_VOXEL = 24.0
-#: Bytes per dose-grid voxel while planning: structure masks (1 byte each) and about a
-#: dozen float64 volumes (doses, tissue parameters, objectives' work arrays).
-DOSE_GRID_BYTES_PER_VOXEL = 100.0
+#: Bytes per dose-grid voxel while planning: measured 95–100 bytes from the dose grid to
+#: the influence allocation (water phantom, 2 and 1.25 mm grids: masks, ray set-up), plus
+#: the final doses (three float64 volumes).
+DOSE_GRID_BYTES_PER_VOXEL = 125.0
 DOSE_GRID_BYTES_PER_STRUCTURE_VOXEL = 5.0
 #: Copies of the influence matrices alive at once (the matrices and the optimizer's).
 INFLUENCE_COPIES = 2

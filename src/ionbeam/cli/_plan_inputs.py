@@ -373,9 +373,10 @@ def _options(request: PlanRequest, phantom: str | None, machine: Any) -> Any:
     )
     for k, (beam, angle) in enumerate(zip(beams, gantry, strict=True)):
         machine.check_beam_direction(angle, beam=beam.name or f"beam {k + 1}")
-    names = [b.name or "" for b in beams]
-    if len(set(n for n in names if n)) < len([n for n in names if n]):
-        raise ConfigError(f"beam names must differ; got {names}")
+    names = [b.name for b in beams]
+    given = [n for n in names if n]
+    if len(set(given)) < len(given):
+        raise ConfigError(f"beam names must differ; got {given}")
     values: dict[str, Any] = {
         "gantry_deg": gantry,
         "couch_deg": tuple(b.couch_deg for b in beams),

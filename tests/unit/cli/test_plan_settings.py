@@ -209,3 +209,76 @@ def test_memory_is_read_from_proc_meminfo() -> None:
     available = available_memory_bytes()
     assert available is None or 1e7 < available < 1e14
     assert np.isfinite(available or 0.0)
+
+
+def test_dose_of_a_plan_in_mu(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A clinical RT Ion Plan in MU is recomputed from the command line with
+    --particles-per-mu (before: only the Python parameter particles_per_mu, which the error
+    named). Converted from ionbeam's own plan (NP) at 1e6 particles per MU, the dose is the
+    same as the original's."""
+    import pydicom
+
+    out = tmp_path / "plan"
+    argv = ["plan", *WATER, "--particle", "proton", "--beams", "90", "--out", str(out),
+            "--grid", "5", "--energy-stride", "3", "--spot-spacing", "8",
+            "--no-report"]  # fmt: skip
+    assert main(argv) == 0
+    rp = pydicom.dcmread(out / "dicom" / "RP.dcm")
+    for beam in rp.IonBeamSequence:
+        beam.PrimaryDosimeterUnit = "MU"
+    for ref in rp.FractionGroupSequence[0].ReferencedBeamSequence:
+        ref.BeamMeterset = float(ref.BeamMeterset) / 1.0e6
+    mu_plan = tmp_path / "RP_mu.dcm"
+    rp.save_as(mu_plan)
+    capsys.readouterr()
+    dose = ["dose", str(mu_plan), "--phantom", "water", "--ct-spacing", "5", "--grid", "5",
+            "--json"]  # fmt: skip
+    assert main(dose) == 2
+    assert "--particles-per-mu" in capsys.readouterr().err
+    assert main([*dose, "--particles-per-mu", "1e6"]) == 0
+    recomputed = json.loads(capsys.readouterr().out)["structures"]["Target"]
+    saved = json.loads((out / "metrics.json").read_text())["structures"]["Target"]
+    assert recomputed["mean_gy"] == pytest.approx(saved["mean_gy"], rel=1e-3)
+    table = tmp_path / "per_mu.txt"
+    table.write_text("# MeV, particles per MU\n50 1e6\n250 1e6\n")
+    assert main([*dose, "--particles-per-mu", str(table)]) == 0
+    again = json.loads(capsys.readouterr().out)["structures"]["Target"]
+    assert again["mean_gy"] == pytest.approx(saved["mean_gy"], rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("particle", "energy", "span"),
+    [("carbon", "14.5", "120–400 MeV/u"), ("proton", "1184", "60–250 MeV/u")],
+)
+def test_synchrotron_energy_limits_per_particle_and_machine(
+    capsys: pytest.CaptureFixture[str], particle: str, energy: str, span: str
+) -> None:
+    """item 5: the ring's rigidity reaches carbon at 14.5 MeV/u and protons at 1.2 GeV, the
+    facility does not (PIMMS/CNAO design: protons 60–250 MeV, carbon 120–400 MeV/u)."""
+    for machine in ("cnao", "pimms"):
+        argv = ["synchrotron", "--machine", machine, "--particle", particle, "--energy", energy]
+        assert main([*argv, "--json"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and span in err
+
+
+def test_readme_plan_file_is_valid(tmp_path: Path) -> None:
+    """The plan file shown in the README reads and resolves with the current key names
+    (machine, beams on CNAO's lines, objectives' total_dose_gy) without planning."""
+    import re
+
+    from ionbeam.cli._plan_inputs import plan_inputs
+    from ionbeam.io.plan_file import load_plan_file
+
+    readme = Path(__file__).parents[3] / "README.md"
+    block = re.search(r"```toml\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
+    assert block is not None
+    text = block.group(1).replace('phantom = "head"', 'phantom = "head"\nspacing_mm = 6.0', 1)
+    (tmp_path / "plan.toml").write_text(text)
+    inputs = plan_inputs(load_plan_file(tmp_path / "plan.toml"))
+    assert inputs.machine.name == "cnao" and inputs.particle == "carbon"
+    assert inputs.options.gantry_deg == (90.0, 270.0)
+    assert inputs.options.beam_names == ("Right", None)
+    assert inputs.options.range_shifter_wet_mm == (None, 0.0)
+    assert inputs.prescription.total_dose_gy == pytest.approx(70.4)
+    assert inputs.objectives["Brainstem"][0].max_dose_gy == pytest.approx(54.0 / 16)
