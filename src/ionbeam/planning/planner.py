@@ -254,6 +254,8 @@ def plan_patient(
     ``objectives``: per structure name, dose levels per fraction (default:
     :func:`~ionbeam.planning.optimize.templates.default_objectives`);
     ``calibration``: the CT's HU → SPR table (default: the stoichiometric one).
+    Beams go in any direction, as on a gantry; whether ``machine`` can give them is
+    :meth:`~ionbeam.machine.Machine.check_beam_direction` (``ionbeam plan`` calls it).
     """
     options = PlanningOptions() if options is None else options
     machine = cnao_machine() if machine is None else machine

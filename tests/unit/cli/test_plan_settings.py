@@ -282,3 +282,28 @@ def test_readme_plan_file_is_valid(tmp_path: Path) -> None:
     assert inputs.options.range_shifter_wet_mm == (None, 0.0)
     assert inputs.prescription.total_dose_gy == pytest.approx(70.4)
     assert inputs.objectives["Brainstem"][0].max_dose_gy == pytest.approx(54.0 / 16)
+
+
+def test_ct_series_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder holding two CT series: the error names the command-line option (before:
+    only the Python parameter series_instance_uid), and --ct-series picks one."""
+    import shutil
+
+    import pydicom
+
+    from ionbeam.io.dicom import write_dicom_patient
+    from ionbeam.patient.phantoms import make_phantom
+
+    folder = write_dicom_patient(make_phantom("water", spacing_mm=10.0), tmp_path / "ct")
+    other = write_dicom_patient(make_phantom("water", spacing_mm=8.0), tmp_path / "other")
+    for path in other.glob("CT_*.dcm"):
+        shutil.copy(path, folder / f"other_{path.name}")
+    uid = str(pydicom.dcmread(folder / "CT_0001.dcm").SeriesInstanceUID)
+    argv = ["--dicom", str(folder), "--target", "Target", "--particle", "proton",
+            "--beams", "90"]  # fmt: skip
+    _refused(capsys, tmp_path, argv, "--ct-series")
+    out = tmp_path / "plan"
+    assert main(["plan", *argv, "--ct-series", uid, "--out", str(out), *QUICK]) == 0
+    plan = read_plan_json(out)
+    assert plan.settings["dicom"]["ct_series"] == uid
+    assert plan.settings["dose_grid"]["spacing_mm"] == [5.0, 5.0, 5.0]
