@@ -202,6 +202,7 @@ def _with_command_line(request: PlanRequest, args: argparse.Namespace) -> PlanRe
         ("spot_spacing_mm", args.spot_spacing),
         ("dose_grid_mm", args.grid),
         ("fine_sampling", args.fine_sampling),
+        ("range_shifter_wet_mm", args.range_shifter_wet_mm),
         ("fractions", args.fractions),
     ):
         if value is not None:
@@ -210,18 +211,11 @@ def _with_command_line(request: PlanRequest, args: argparse.Namespace) -> PlanRe
         changes.update(total_dose_gy=args.total_dose_gy, dose_per_fraction_gy=None)
     if args.dose_per_fraction_gy is not None:
         changes.update(total_dose_gy=None, dose_per_fraction_gy=args.dose_per_fraction_gy)
-    beams = request.beams
     if args.beams is not None:
         from ionbeam.io.plan_file import BeamRequest
 
         gantry, couch = parse_beams(args.beams)
-        beams = tuple(BeamRequest(g, c) for g, c in zip(gantry, couch, strict=True))
-    if args.range_shifter_wet_mm is not None:
-        from ionbeam.io.plan_file import BeamRequest
-
-        beams = beams or (BeamRequest(),)  # filled with the phantom's default beams later
-        beams = tuple(replace(b, range_shifter_wet_mm=args.range_shifter_wet_mm) for b in beams)
-    changes["beams"] = beams
+        changes["beams"] = tuple(BeamRequest(g, c) for g, c in zip(gantry, couch, strict=True))
     return replace(request, **changes)
 
 
@@ -347,19 +341,20 @@ def _prescription_values(request: PlanRequest, particle: str) -> tuple[float, in
 
 
 def _beams(request: PlanRequest, phantom: str | None, machine: Any) -> list[Any]:
-    """The requested beams, or the phantom's defaults (those the machine can give)."""
+    """The requested beams, or the phantom's defaults (those the machine can give), with
+    the range shifter of the command line (``--range-shifter-wet-mm``) if given."""
     from ionbeam.io.plan_file import BeamRequest
 
-    if request.beams and request.beams[0].gantry_deg is None and request.beams[0].line is None:
-        shifter = request.beams[0].range_shifter_wet_mm  # --range-shifter-wet-mm alone
-        return [replace(b, range_shifter_wet_mm=shifter) for b in _beams(
-            replace(request, beams=()), phantom, machine)]  # fmt: skip
     if request.beams:
-        return list(request.beams)
-    gantry = PHANTOM_DEFAULTS[phantom][1] if phantom else _DEFAULT_BEAMS
-    if machine.fixed_lines is not None and phantom in FIXED_LINE_DEFAULTS:
-        return [BeamRequest(g, c) for g, c in FIXED_LINE_DEFAULTS[phantom]]
-    return [BeamRequest(g) for g in gantry]
+        beams = list(request.beams)
+    elif machine.fixed_lines is not None and phantom in FIXED_LINE_DEFAULTS:
+        beams = [BeamRequest(g, c) for g, c in FIXED_LINE_DEFAULTS[phantom]]
+    else:
+        beams = [BeamRequest(g) for g in (PHANTOM_DEFAULTS[phantom][1] if phantom
+                                          else _DEFAULT_BEAMS)]  # fmt: skip
+    if request.range_shifter_wet_mm is None:
+        return beams
+    return [replace(b, range_shifter_wet_mm=request.range_shifter_wet_mm) for b in beams]
 
 
 def _options(request: PlanRequest, phantom: str | None, machine: Any) -> Any:

@@ -149,6 +149,9 @@ class PlanRequest:
     spot_spacing_mm: float | None = None
     fine_sampling: int | None = None
     beams: tuple[BeamRequest, ...] = ()
+    #: Every beam's range shifter (mm WET), overriding the beams' (``ionbeam plan
+    #: --range-shifter-wet-mm``; a plan file gives it per beam).
+    range_shifter_wet_mm: float | None = None
     objectives: tuple[ObjectiveRequest, ...] = ()
     target_tissue: str | None = None
     normal_tissue: str | None = None
