@@ -195,7 +195,10 @@ def _patient(args: argparse.Namespace, plan: Any) -> tuple[Any, Path | None]:
     if args.ct_series is not None:
         raise ConfigError("--ct-series applies to a DICOM patient (--dicom) only")
     if args.phantom is not None:
+        from ionbeam.cli._plan_inputs import check_phantom_memory
+
         params = {} if args.ct_spacing is None else {"spacing_mm": args.ct_spacing}
+        check_phantom_memory(args.phantom, params, option="--ct-spacing")
         return make_phantom(args.phantom, **params), None
     if "phantom" in settings:
         recorded = settings["phantom"]
