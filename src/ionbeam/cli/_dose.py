@@ -39,14 +39,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("plan", type=Path, metavar="PLAN", help="plan folder, plan.json or RP.dcm")
     add_patient_arguments(parser)
-    parser.add_argument("--machine", help="machine of an RT Ion Plan (default: cnao)")
+    parser.add_argument("--machine", help="machine (default: the plan's; cnao for an RT Ion Plan)")
     parser.add_argument(
         "--particles-per-mu",
         metavar="N|FILE",
         help="RT Ion Plan in MU: particles per MU (a number, or a file of two columns: "
         "energy MeV/u, particles per MU)",
     )
-    parser.add_argument("--rbe-model", help="RBE model of an RT Ion Plan (default per particle)")
+    parser.add_argument(
+        "--rbe-model", help="RBE model (default: the plan's; per particle for an RT Ion Plan)"
+    )
     parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm")
     parser.add_argument("--out", type=Path, metavar="DIR", help="write a plan folder there")
     parser.add_argument("--no-dicom", action="store_true", help="with --out: no DICOM files")
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam.machine import get_machine
     from ionbeam.planning.planner import dose_of_plan
 
+    _check_flags(args)
     if args.out is not None:
         plan_path = Path(args.plan)
         check_out(
@@ -121,7 +124,7 @@ def _inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Path | None, Any]:
     else:
         from ionbeam.io.plan_json import read_plan_json
 
-        plan = read_plan_json(path)
+        plan = _saved_plan(read_plan_json(path), args)
         options = planning_options_from_settings(plan.settings)
     if args.grid is not None:
         options = dataclasses.replace(options, dose_grid_mm=args.grid)
@@ -132,6 +135,35 @@ def _inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Path | None, Any]:
         prescription = dataclasses.replace(plan.prescription, target=args.target)
         plan = dataclasses.replace(plan, prescription=prescription)
     return plan, patient, options, source, calibration
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Options that would be ignored are refused."""
+    from ionbeam.errors import ConfigError
+
+    if args.out is None:
+        for flag, given in (("--no-dicom", args.no_dicom), ("--no-report", args.no_report),
+                            ("--force", args.force)):  # fmt: skip
+            if given:
+                raise ConfigError(f"{flag} applies with --out DIR only (nothing is written)")
+
+
+def _saved_plan(plan: Any, args: argparse.Namespace) -> Any:
+    """A plan folder's plan with --machine and --rbe-model applied."""
+    from ionbeam.errors import ConfigError
+    from ionbeam.machine import get_machine
+    from ionbeam.planning.planner import resolve_rbe_model
+
+    if args.particles_per_mu is not None:
+        raise ConfigError(
+            "--particles-per-mu applies to a DICOM RT Ion Plan in MU; a plan folder's "
+            "weights are particles already"
+        )
+    if args.machine is not None:
+        plan = dataclasses.replace(plan, machine=get_machine(args.machine).name)
+    if args.rbe_model is not None:
+        plan = dataclasses.replace(plan, rbe_model=resolve_rbe_model(plan.particle, args.rbe_model))
+    return plan
 
 
 def _rt_ion_plan(path: Path, args: argparse.Namespace) -> Any:
@@ -187,6 +219,8 @@ def _patient(args: argparse.Namespace, plan: Any) -> tuple[Any, Path | None]:
     settings = plan.settings
     if args.dicom is not None or (args.phantom is None and "dicom" in settings):
         folder = Path(args.dicom or settings["dicom"]["folder"])
+        if args.ct_spacing is not None:
+            raise ConfigError("--ct-spacing applies to phantoms only, not to a DICOM patient")
         if not folder.is_dir():
             raise ConfigError(f"DICOM folder {folder} does not exist; pass --dicom FOLDER")
         series = args.ct_series or settings.get("dicom", {}).get("ct_series")

@@ -307,3 +307,24 @@ def test_ct_series_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     plan = read_plan_json(out)
     assert plan.settings["dicom"]["ct_series"] == uid
     assert plan.settings["dose_grid"]["spacing_mm"] == [5.0, 5.0, 5.0]
+
+
+def test_dose_options_are_honoured_or_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ionbeam dose`` of a plan folder: --rbe-model and --machine apply (before: read
+    only for an RT Ion Plan, silently ignored here); options that would do nothing are
+    refused."""
+    out = tmp_path / "plan"
+    argv = ["plan", *WATER, "--particle", "proton", "--beams", "90", "--out", str(out), *QUICK]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["dose", str(out), "--rbe-model", "none", "--machine", "pimms", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["dose"] == "physical" and metrics["rbe_model"] == "none"
+    for extra, word in ((["--force"], "--force"), (["--no-report"], "--no-report"),
+                        (["--particles-per-mu", "1e6"], "RT Ion Plan"),
+                        (["--machine", "hit"], "unknown machine")):  # fmt: skip
+        assert main(["dose", str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and word in err
