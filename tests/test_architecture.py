@@ -3,7 +3,8 @@
 Walks the import statements of every module (including imports inside
 functions) and fails on an import that climbs the layers, e.g. ``physics``
 importing ``planning``. Shared top-level modules (``ionbeam.errors``,
-``ionbeam._atomic``, ``ionbeam._cache``, ``ionbeam._progress``) may be imported by anyone.
+``ionbeam._atomic``, ``ionbeam._cache``, ``ionbeam._memory``, ``ionbeam._progress``) may be
+imported by anyone.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
         "report",
     },
 }
-SHARED = {"errors", "_atomic", "_cache", "_progress", "__init__"}
+SHARED = {"errors", "_atomic", "_cache", "_memory", "_progress", "__init__"}
 
 
 def _imported_ionbeam_packages(path: Path) -> set[str]:

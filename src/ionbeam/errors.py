@@ -17,6 +17,7 @@ __all__ = [
     "DicomError",
     "GeometryError",
     "GridMismatchError",
+    "InsufficientMemoryError",
     "IonbeamError",
     "MachineLimitError",
     "OutOfRangeError",
@@ -48,7 +49,14 @@ class OutOfRangeError(IonbeamError, ValueError):
     """A number is outside the range where ionbeam's models (or the machine) are valid."""
 
     def __init__(
-        self, quantity: str, value: object, low: float, high: float, unit: str = ""
+        self,
+        quantity: str,
+        value: object,
+        low: float,
+        high: float,
+        unit: str = "",
+        *,
+        hint: str = "",
     ) -> None:
         self.quantity = quantity
         self.value = value
@@ -56,7 +64,8 @@ class OutOfRangeError(IonbeamError, ValueError):
         self.high = high
         self.unit = unit
         u = f" {unit}" if unit else ""
-        super().__init__(f"{quantity} must be within {low:g}–{high:g}{u}; got {value}{u}")
+        tail = f"; {hint}" if hint else ""
+        super().__init__(f"{quantity} must be within {low:g}–{high:g}{u}; got {value}{u}{tail}")
 
 
 class MachineLimitError(OutOfRangeError):
@@ -81,3 +90,7 @@ class DicomError(IonbeamError, ValueError):
 
 class ConfigError(IonbeamError, ValueError):
     """A configuration (plan file, options) has an unknown key or an invalid value."""
+
+
+class InsufficientMemoryError(IonbeamError, MemoryError):
+    """A run would need more memory than the machine has available."""

@@ -53,12 +53,12 @@ def load_beam_model(path: Path | None, particle: str) -> Any:
     return commissioning
 
 
-def machine_for_plan(commissioning: Any, machine_name: str = "cnao") -> Any:
-    """The machine ``machine_name`` with the commissioned beam (None: as it is)."""
+def machine_for_plan(commissioning: Any, machine: Any = "cnao") -> Any:
+    """``machine`` (a Machine or its name) with the commissioned beam (None: as it is)."""
     from ionbeam.machine import get_machine
     from ionbeam.machine.commissioning import machine_from_commissioning
 
-    machine = get_machine(machine_name)
+    machine = get_machine(machine) if isinstance(machine, str) else machine
     return machine if commissioning is None else machine_from_commissioning(commissioning, machine)
 
 

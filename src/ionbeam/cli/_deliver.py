@@ -1,4 +1,9 @@
-"""``ionbeam deliver``: one fraction of a plan, spill by spill, on the synchrotron."""
+"""``ionbeam deliver``: one fraction of a plan, spill by spill, on the synchrotron.
+
+The record folder follows the policy of ``ionbeam plan``: a non-empty one is
+refused unless ``--force`` (then replaced as a whole), one that is or contains
+the plan is refused, and it is written atomically.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--machine", help="cnao or pimms (default: the plan's machine)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--out", type=Path, help="record folder (default: PLAN_DIR/delivery)")
+    parser.add_argument("--force", action="store_true", help="replace a non-empty record folder")
     parser.add_argument("--scan", choices=("spot", "raster"), default="spot",
                         help="beam off (spot) or on (raster) during moves")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the monitor-chamber noise")
@@ -48,7 +54,18 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _deliver(args: argparse.Namespace) -> tuple[Any, Path]:
+def _out(args: argparse.Namespace) -> Path:
+    """The record folder, checked before any work."""
+    from ionbeam._atomic import check_output_folder
+
+    plan = Path(args.plan)
+    plan_file = plan / "plan.json" if plan.is_dir() else plan
+    out = args.out or (plan if plan.is_dir() else plan.parent) / "delivery"
+    check_output_folder(out, inputs=(plan_file,), overwrite=args.force)
+    return out
+
+
+def _deliver(args: argparse.Namespace) -> Any:
     import numpy as np
 
     from ionbeam.cli._beam_model import machine_for_plan, recorded_beam_model
@@ -71,26 +88,28 @@ def _deliver(args: argparse.Namespace) -> tuple[Any, Path]:
         below_minimum=args.below_minimum,
         multi_energy_extraction=True if args.multi_energy else None,
     )
-    record = deliver_plan(plan, machine, options=options, rng=np.random.default_rng(args.seed))
-    folder = args.plan if args.plan.is_dir() else args.plan.parent
-    return record, args.out or folder / "delivery"
+    return deliver_plan(plan, machine, options=options, rng=np.random.default_rng(args.seed))
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam deliver``."""
     import sys
 
+    from ionbeam._atomic import atomic_directory
     from ionbeam.cli._output import print_json, print_table
     from ionbeam.delivery.timeline import timeline_figure
     from ionbeam.delivery.writers import write_record
 
-    record, out = _deliver(args)
+    out = _out(args)
+    record = _deliver(args)
     extra = []
     if not args.no_figure:
         figure = timeline_figure(record)
         extra.append(("timeline.png", lambda path: figure.savefig(path, dpi=120)))
     try:
-        files = write_record(record, out, formats=(args.format,), extra=extra)
+        with atomic_directory(out, overwrite=args.force) as folder:
+            written = write_record(record, folder, formats=(args.format,), extra=extra)
+        files = [out / f.name for f in written]
     finally:
         if not args.no_figure:
             import matplotlib.pyplot as plt

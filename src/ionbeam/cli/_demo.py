@@ -145,8 +145,10 @@ def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
 
 def _check_out(out: Path) -> bool:
     """Whether ``out`` may be replaced (absent, empty, or a previous demo)."""
+    from ionbeam._atomic import check_output_folder
     from ionbeam.errors import ConfigError
 
+    check_output_folder(out, overwrite=True)  # the current folder, an unwritable parent
     if not out.exists():
         return False
     if not out.is_dir():

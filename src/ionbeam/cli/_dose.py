@@ -6,8 +6,14 @@ from the plan's settings — or a DICOM RT Ion Plan file (from ionbeam or from
 another planning system), for which ``--dicom`` names the CT and RTSTRUCT it
 was made on. The doses are recomputed with the plan's spot weights, evaluated,
 printed (and compared with the plan folder's ``metrics.json`` when there is
-one), and with ``--out`` written as a plan folder (metrics, DICOM, report). The
-clinical goals recorded in the plan (or the defaults) are checked on the recomputed
+one), and with ``--out`` written as a plan folder (metrics, DICOM, report).
+
+A clinical RT Ion Plan whose spot weights are in MU needs the machine's
+calibration, ``--particles-per-mu`` (a number, or a two-column file of energy
+in MeV/u and particles per MU, interpolated linearly); a folder with several CT
+series needs ``--ct-series UID``.
+
+The clinical goals recorded in the plan (or the defaults) are checked on the recomputed
 dose; ``--strict`` exits with status 3 when one fails.
 """
 
@@ -42,8 +48,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("plan", type=Path, metavar="PLAN", help="plan folder, plan.json or RP.dcm")
     add_patient_arguments(parser)
-    parser.add_argument("--machine", help="machine of an RT Ion Plan (default: cnao)")
-    parser.add_argument("--rbe-model", help="RBE model of an RT Ion Plan (default per particle)")
+    parser.add_argument("--machine", help="machine (default: the plan's; cnao for an RT Ion Plan)")
+    parser.add_argument(
+        "--particles-per-mu",
+        metavar="N|FILE",
+        help="RT Ion Plan in MU: particles per MU (a number, or a file of two columns: "
+        "energy MeV/u, particles per MU)",
+    )
+    parser.add_argument(
+        "--rbe-model", help="RBE model (default: the plan's; per particle for an RT Ion Plan)"
+    )
     parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm")
     add_beam_model_argument(parser, recompute=True)
     parser.add_argument("--out", type=Path, metavar="DIR", help="write a plan folder there")
@@ -64,8 +78,18 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam.cli._plan_output import evaluate, metrics_document, write_plan_folder
     from ionbeam.planning.planner import dose_of_plan
 
+    _check_flags(args)
     if args.out is not None:
-        check_out(args.out, args.force)
+        plan_path = Path(args.plan)
+        check_out(
+            args.out,
+            args.force,
+            inputs=(
+                plan_path / "plan.json" if plan_path.is_dir() else plan_path,
+                args.dicom,
+                args.calibration,
+            ),
+        )
     plan, patient, options, source, calibration = _inputs(args)
     plan, beam_model = _beam_model(args, plan)
     result = dose_of_plan(
@@ -122,7 +146,7 @@ def _inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Path | None, Any]:
     else:
         from ionbeam.io.plan_json import read_plan_json
 
-        plan = read_plan_json(path)
+        plan = _saved_plan(read_plan_json(path), args)
         options = planning_options_from_settings(plan.settings)
     if args.grid is not None:
         options = dataclasses.replace(options, dose_grid_mm=args.grid)
@@ -152,14 +176,78 @@ def _beam_model(args: argparse.Namespace, plan: Any) -> tuple[Any, Any]:
     return dataclasses.replace(plan, settings=settings), beam_model
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    """Options that would be ignored are refused."""
+    from ionbeam.errors import ConfigError
+
+    if args.out is None:
+        for flag, given in (("--no-dicom", args.no_dicom), ("--no-report", args.no_report),
+                            ("--force", args.force)):  # fmt: skip
+            if given:
+                raise ConfigError(f"{flag} applies with --out DIR only (nothing is written)")
+
+
+def _saved_plan(plan: Any, args: argparse.Namespace) -> Any:
+    """A plan folder's plan with --machine and --rbe-model applied."""
+    from ionbeam.errors import ConfigError
+    from ionbeam.machine import get_machine
+    from ionbeam.planning.planner import resolve_rbe_model
+
+    if args.particles_per_mu is not None:
+        raise ConfigError(
+            "--particles-per-mu applies to a DICOM RT Ion Plan in MU; a plan folder's "
+            "weights are particles already"
+        )
+    if args.machine is not None:
+        plan = dataclasses.replace(plan, machine=get_machine(args.machine).name)
+    if args.rbe_model is not None:
+        plan = dataclasses.replace(plan, rbe_model=resolve_rbe_model(plan.particle, args.rbe_model))
+    return plan
+
+
 def _rt_ion_plan(path: Path, args: argparse.Namespace) -> Any:
     from ionbeam.io.dicom import read_rt_ion_plan
     from ionbeam.planning.planner import resolve_rbe_model
 
-    plan = read_rt_ion_plan(path)
+    plan = read_rt_ion_plan(path, particles_per_mu=_particles_per_mu(args.particles_per_mu))
     machine = args.machine or "cnao"
     rbe_model = resolve_rbe_model(plan.particle, args.rbe_model)
     return dataclasses.replace(plan, machine=machine, rbe_model=rbe_model)
+
+
+def _particles_per_mu(text: str | None) -> Any:
+    """``--particles-per-mu``: a positive number, or a two-column file (MeV/u, particles
+    per MU) interpolated linearly in energy (constant beyond its ends)."""
+    import math
+
+    import numpy as np
+
+    from ionbeam.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is not None:
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"--particles-per-mu must be a positive number; got {text}")
+        return lambda energy: np.full(np.shape(energy), value)
+    try:
+        table = np.loadtxt(text, ndmin=2, delimiter=None, comments="#")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"--particles-per-mu {text}: not a number and not a readable two-column file "
+            f"(energy MeV/u, particles per MU): {exc}"
+        ) from None
+    energy, per_mu = (table[:, 0], table[:, 1]) if table.shape[1] == 2 else (None, None)
+    if energy is None or not (np.all(np.diff(energy) > 0) and np.all(per_mu > 0)):
+        raise ConfigError(
+            f"--particles-per-mu {text} must have two columns (energy MeV/u increasing, "
+            "particles per MU > 0)"
+        )
+    return lambda e: np.interp(np.asarray(e, dtype=float), energy, per_mu)
 
 
 def _patient(args: argparse.Namespace, plan: Any) -> tuple[Any, Path | None]:
@@ -170,11 +258,20 @@ def _patient(args: argparse.Namespace, plan: Any) -> tuple[Any, Path | None]:
     settings = plan.settings
     if args.dicom is not None or (args.phantom is None and "dicom" in settings):
         folder = Path(args.dicom or settings["dicom"]["folder"])
+        if args.ct_spacing is not None:
+            raise ConfigError("--ct-spacing applies to phantoms only, not to a DICOM patient")
         if not folder.is_dir():
             raise ConfigError(f"DICOM folder {folder} does not exist; pass --dicom FOLDER")
-        return read_dicom_patient(folder, target_name=args.target), folder
+        series = args.ct_series or settings.get("dicom", {}).get("ct_series")
+        patient = read_dicom_patient(folder, target_name=args.target, series_instance_uid=series)
+        return patient, folder
+    if args.ct_series is not None:
+        raise ConfigError("--ct-series applies to a DICOM patient (--dicom) only")
     if args.phantom is not None:
+        from ionbeam.cli._plan_inputs import check_phantom_memory
+
         params = {} if args.ct_spacing is None else {"spacing_mm": args.ct_spacing}
+        check_phantom_memory(args.phantom, params, option="--ct-spacing")
         return make_phantom(args.phantom, **params), None
     if "phantom" in settings:
         recorded = settings["phantom"]

@@ -148,11 +148,13 @@ def _objective_goals(request: Any, prescription_gy: float) -> list[Any]:
     goals = []
     for item in request.objectives:
         if item.type == "max_dose":
-            goals.append(Goal(item.structure, "D0.03cc", "at_most", item.dose_gy, "Gy"))
+            goals.append(Goal(item.structure, "D0.03cc", "at_most", item.total_dose_gy, "Gy"))
         elif item.type == "mean_dose":
-            goals.append(Goal(item.structure, "mean", "at_most", item.dose_gy, "Gy", "objective"))
+            goals.append(
+                Goal(item.structure, "mean", "at_most", item.total_dose_gy, "Gy", "objective")
+            )
         elif item.type == "max_dvh" and item.volume_percent is not None:
-            level = f"V{100.0 * item.dose_gy / prescription_gy:.4g}"
+            level = f"V{100.0 * item.total_dose_gy / prescription_gy:.4g}"
             goals.append(
                 Goal(item.structure, level, "at_most", item.volume_percent, "%", "objective")
             )

@@ -26,11 +26,15 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ionbeam._atomic import check_output_folder
     from ionbeam.cli._output import print_json, print_table
+    from ionbeam.cli._plan_inputs import check_phantom_memory
     from ionbeam.io.dicom import write_dicom_patient
     from ionbeam.patient.phantoms import make_phantom
 
     params = {} if args.spacing is None else {"spacing_mm": args.spacing}
+    check_output_folder(args.out, overwrite=args.force)
+    check_phantom_memory(args.name, params, option="--spacing")
     patient = make_phantom(args.name, **params)
     out = write_dicom_patient(patient, args.out, overwrite=args.force)
     grid = patient.grid

@@ -9,18 +9,29 @@ Doses: physical, RBE-weighted, LET_d); it is written atomically (a temporary
 folder moved into place when complete). Doses are totals over all fractions.
 The clinical goals (:mod:`ionbeam.cli._goals`) are printed and written to
 ``metrics.json`` and the report; ``--strict`` exits with status 3 when one fails.
+An output folder that is, contains or lies inside an input is refused before
+any work (see :func:`ionbeam._atomic.check_output_folder`).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ionbeam.cli._beam_model import add_beam_model_argument
 from ionbeam.cli._plan_inputs import PHANTOM_DEFAULTS, parse_beams
 
-__all__ = ["PHANTOM_DEFAULTS", "add_patient_arguments", "parse_beams", "register", "run"]
+__all__ = [
+    "PHANTOM_DEFAULTS",
+    "add_patient_arguments",
+    "add_prescription_arguments",
+    "check_out",
+    "parse_beams",
+    "register",
+    "run",
+]
 
 
 def register(subparsers: Any) -> None:
@@ -37,9 +48,12 @@ def register(subparsers: Any) -> None:
     )
     add_patient_arguments(parser)
     parser.add_argument("--particle", help="proton or carbon (helium, oxygen)")
+    parser.add_argument("--machine", help="cnao (fixed lines, default) or pimms (gantry)")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
-    parser.add_argument("--beams", metavar="G[:C],...", help="gantry[:couch] angles, degrees")
-    parser.add_argument("--dose-gy", type=float, help="dose per fraction, Gy(RBE)")
+    parser.add_argument(
+        "--beams", metavar="G[:C],...", help="gantry[:couch] angles in [0, 360), degrees"
+    )
+    add_prescription_arguments(parser)
     parser.add_argument("--fractions", type=int, help="number of fractions")
     parser.add_argument(
         "--technique",
@@ -49,6 +63,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--rbe-model", help="none, constant (protons), mcnamara2015, mkm (ions)")
     parser.add_argument("--spot-spacing", type=float, metavar="MM", help="spot spacing, mm")
     parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm (3)")
+    parser.add_argument(
+        "--fine-sampling",
+        type=int,
+        metavar="N",
+        help="split each spot into N x N sub-beams (2-9; 0: off, the default)",
+    )
+    parser.add_argument(
+        "--range-shifter-wet-mm",
+        type=float,
+        metavar="MM",
+        help="range shifter of every beam, mm WET (0: none; default: the machine's, "
+        "inserted where the target is shallower than the lowest energy reaches)",
+    )
     parser.add_argument(
         "--energy-stride",
         type=int,
@@ -75,11 +102,26 @@ def add_strict_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_prescription_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--total-dose-gy`` / ``--dose-per-fraction-gy`` (the old ``--dose-gy`` is refused)."""
+    dose = parser.add_mutually_exclusive_group()
+    dose.add_argument(
+        "--total-dose-gy", type=float, metavar="GY", help="prescribed total dose, Gy(RBE)"
+    )
+    dose.add_argument(
+        "--dose-per-fraction-gy", type=float, metavar="GY", help="dose per fraction, Gy(RBE)"
+    )
+    dose.add_argument("--dose-gy", type=float, help=argparse.SUPPRESS)  # refused: ambiguous
+
+
 def add_patient_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that say which patient (shared with ``ionbeam dose``)."""
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--phantom", help="built-in phantom: " + ", ".join(PHANTOM_DEFAULTS))
     which.add_argument("--dicom", type=Path, metavar="DIR", help="folder with a CT and RTSTRUCT")
+    parser.add_argument(
+        "--ct-series", metavar="UID", help="with --dicom: the CT series (SeriesInstanceUID)"
+    )
     parser.add_argument("--target", help="target structure (default: the phantom's / the PTV)")
     parser.add_argument("--ct-spacing", type=float, metavar="MM", help="phantom voxel size, mm")
     parser.add_argument(
@@ -95,12 +137,14 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam._progress import stage_printer
     from ionbeam.cli._beam_model import machine_for_plan
     from ionbeam.cli._goals import exit_status, goal_report, plan_goals, with_recorded_goals
-    from ionbeam.cli._plan_inputs import plan_inputs
+    from ionbeam.cli._plan_inputs import plan_inputs, plan_request
     from ionbeam.cli._plan_output import write_plan_folder
     from ionbeam.planning.planner import plan_patient
 
-    inputs = plan_inputs(args)
-    check_out(args.out, args.force)
+    request = plan_request(args)
+    source = request.patient
+    check_out(args.out, args.force, inputs=(args.plan_file, source.dicom, source.calibration))
+    inputs = plan_inputs(request)
     options = inputs.options
     if args.energy_stride != 1:
         options = dataclasses.replace(options, energy_stride=args.energy_stride)
@@ -111,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         particle=inputs.particle,
         objectives=inputs.objectives,
         options=options,
-        machine=machine_for_plan(inputs.beam_model),
+        machine=machine_for_plan(inputs.beam_model, inputs.machine),
         calibration=inputs.calibration,
         on_stage=stage,
     )
@@ -175,14 +219,12 @@ def print_summary(
         print(f"report: {report}")
 
 
-def check_out(out: Path, force: bool) -> None:
-    """Refuse a non-empty output folder before the work, not after."""
-    from ionbeam.errors import ConfigError
+def check_out(out: Path, force: bool, *, inputs: Sequence[Path | None] = ()) -> None:
+    """Refuse, before the work, an output folder that is not empty (without --force), that
+    is, contains or lies inside an input, is the current folder, or cannot be written."""
+    from ionbeam._atomic import check_output_folder
 
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
-        raise ConfigError(
-            f"output folder {out} exists and is not empty; choose a new folder or pass --force"
-        )
+    check_output_folder(out, inputs=inputs, overwrite=force)
 
 
 def _with_patient_settings(result: Any, inputs: Any, args: argparse.Namespace) -> Any:
@@ -203,6 +245,8 @@ def _with_patient_settings(result: Any, inputs: Any, args: argparse.Namespace) -
         }
     else:
         settings["dicom"] = {"folder": str(Path(inputs.source_dicom).resolve())}
+        if inputs.ct_series is not None:
+            settings["dicom"]["ct_series"] = inputs.ct_series
     if inputs.calibration is not None:
         settings["hu_calibration_file"] = str(Path(inputs.calibration.source).resolve())
     plan = dataclasses.replace(result.plan, settings=settings)

@@ -23,7 +23,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--machine", default="pimms", help="pimms or cnao (default pimms)")
     parser.add_argument("--particle", default="carbon", help="proton, helium, carbon, oxygen")
-    parser.add_argument("--energy", type=float, default=400.0, help="kinetic energy, MeV/u")
+    parser.add_argument(
+        "--energy",
+        type=float,
+        help="extraction energy, MeV/u, within the machine's span for the particle (protons "
+        "60-250, carbon 120-400; default: the highest)",
+    )
     parser.add_argument("--spill-length", type=float, default=1.0, help="spill length, s")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--plot", type=Path, help="write a figure (optics, Steinbach, spill)")
@@ -39,6 +44,7 @@ def summary(
 
     facility = get_machine(machine).with_cycle(spill_length_s=spill_length_s)
     ring = facility.synchrotron
+    facility.check_energy(particle, energy_mev_u)  # the facility's span, not only the ring's
     ring.check_energy(particle, energy_mev_u)
     optics = ring.optics()
     from ionbeam.machine.synchrotron.spill import extraction_setup, reduced_spill_model
@@ -112,7 +118,12 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam synchrotron``."""
     from ionbeam.cli._output import print_json, print_table
 
-    values = summary(args.machine, args.particle, args.energy, spill_length_s=args.spill_length)
+    energy = args.energy
+    if energy is None:
+        from ionbeam.machine.facility import get_machine
+
+        energy = get_machine(args.machine).energy_range_mev_u(args.particle)[1]
+    values = summary(args.machine, args.particle, energy, spill_length_s=args.spill_length)
     if args.plot is not None:
         _plot(values, args.plot)
         values["plot"] = str(args.plot)

@@ -3,15 +3,17 @@
 A plan file says which patient (a built-in phantom or a DICOM folder), the
 prescription, the particle and machine, the beams, the RBE model and the
 objectives. Every key is optional except where noted; unknown keys and
-sections are errors (a typo must not be ignored). Dose levels in objectives
-are **totals over all fractions** (Gy or Gy(RBE)), as a prescription is
-written; the planner works per fraction. Example::
+sections are errors (a typo must not be ignored), and every key read is
+honoured by ``ionbeam plan``. Dose levels in objectives are **totals over all
+fractions** (``total_dose_gy``, Gy or Gy(RBE)), as a prescription is written;
+the planner works per fraction. Angles are degrees in [0, 360). Example::
 
     [patient]
     phantom = "head"              # or: dicom = "path/to/folder" (CT + RTSTRUCT)
     target = "PTV"                # default: the phantom's target
     spacing_mm = 2.0              # phantoms only
     calibration = "hlut.txt"      # optional two-column HU, SPR table
+    ct_series = "1.2.3"           # DICOM only: the CT series, where the folder has several
 
     [prescription]
     total_dose_gy = 60.0          # or dose_per_fraction_gy
@@ -19,16 +21,19 @@ written; the planner works per fraction. Example::
 
     [plan]
     particle = "carbon"
-    machine = "cnao"
+    machine = "cnao"              # cnao (fixed lines) or pimms (gantry)
     beam_model = "room1/beam_model.toml"   # optional commissioned beam model (or a BDL)
     technique = "impt"            # or "sfud"
-    rbe_model = "mkm"             # none, constant, mcnamara2015, wedenberg2013, carabe2012, mkm
+    rbe_model = "mkm"             # none, constant (protons), mcnamara2015, ..., mkm (ions)
     dose_grid_mm = 3.0
     spot_spacing_mm = 3.0
+    fine_sampling = 0             # 0 (off) or 2–9 sub-beams per side
 
     [[beams]]
+    name = "Left"                 # optional; default B1_G90
     gantry_deg = 90.0
     couch_deg = 0.0
+    range_shifter_wet_mm = 30.0   # optional; 0: none; default: inserted where needed
     [[beams]]
     line = "horizontal"           # CNAO's fixed lines: "horizontal" or "vertical"
     couch_deg = 30.0
@@ -36,7 +41,7 @@ written; the planner works per fraction. Example::
     [[objectives]]
     structure = "Brainstem"
     type = "max_dose"             # see OBJECTIVE_TYPES
-    dose_gy = 54.0
+    total_dose_gy = 54.0
     weight = 3000.0
 
     [tissues]
@@ -77,30 +82,35 @@ __all__ = [
     "ObjectiveRequest",
     "PatientRequest",
     "PlanRequest",
+    "check_angle",
     "load_plan_file",
     "plan_request_from_dict",
 ]
 
 #: Objective types of a plan file and the level key each needs.
 OBJECTIVE_TYPES: dict[str, tuple[str, ...]] = {
-    "squared_deviation": ("dose_gy",),
-    "max_dose": ("dose_gy",),
-    "squared_overdose": ("dose_gy",),
-    "min_dose": ("dose_gy",),
-    "squared_underdose": ("dose_gy",),
-    "mean_dose": ("dose_gy",),
-    "min_dvh": ("dose_gy", "volume_percent"),
-    "max_dvh": ("dose_gy", "volume_percent"),
+    "squared_deviation": ("total_dose_gy",),
+    "max_dose": ("total_dose_gy",),
+    "squared_overdose": ("total_dose_gy",),
+    "min_dose": ("total_dose_gy",),
+    "squared_underdose": ("total_dose_gy",),
+    "mean_dose": ("total_dose_gy",),
+    "min_dvh": ("total_dose_gy", "volume_percent"),
+    "max_dvh": ("total_dose_gy", "volume_percent"),
+}
+#: Keys of earlier versions, refused with what to write instead.
+_RENAMED = {
+    "dose_gy": "total_dose_gy (the objective's dose level, a total over all fractions)",
 }
 
 _SECTIONS = {"patient", "prescription", "plan", "beams", "objectives", "tissues", "goals",
              "hot_spot"}  # fmt: skip
-_PATIENT_KEYS = {"phantom", "dicom", "target", "spacing_mm", "calibration"}
+_PATIENT_KEYS = {"phantom", "dicom", "target", "spacing_mm", "calibration", "ct_series"}
 _PRESCRIPTION_KEYS = {"total_dose_gy", "dose_per_fraction_gy", "fractions"}
 _PLAN_KEYS = {"particle", "machine", "technique", "rbe_model", "dose_grid_mm",
               "spot_spacing_mm", "fine_sampling", "beam_model"}  # fmt: skip
 _BEAM_KEYS = {"gantry_deg", "couch_deg", "line", "name", "range_shifter_wet_mm"}
-_OBJECTIVE_KEYS = {"structure", "type", "dose_gy", "volume_percent", "weight"}
+_OBJECTIVE_KEYS = {"structure", "type", "total_dose_gy", "volume_percent", "weight"}
 _TISSUE_KEYS = {"target", "normal", "structures"}
 _GOAL_KEYS = {"structure", "metric", "at_least", "at_most", "unit", "severity"}
 _HOT_SPOT_KEYS = {"threshold_percent", "volume_cm3"}
@@ -115,26 +125,29 @@ class PatientRequest:
     target: str | None = None
     spacing_mm: float | None = None
     calibration: Path | None = None
+    ct_series: str | None = None
 
 
 @dataclass(frozen=True)
 class BeamRequest:
-    """A beam by gantry and couch angle, or by CNAO's fixed ``line`` and couch angle."""
+    """A beam by gantry and couch angle, or by CNAO's fixed ``line`` and couch angle;
+    ``range_shifter_wet_mm``: None lets the planner insert the machine's where needed,
+    0 means none."""
 
     gantry_deg: float | None = None
     couch_deg: float = 0.0
     line: str | None = None
     name: str | None = None
-    range_shifter_wet_mm: float = 0.0
+    range_shifter_wet_mm: float | None = None
 
 
 @dataclass(frozen=True)
 class ObjectiveRequest:
-    """One objective on one structure; ``dose_gy`` is a total over all fractions."""
+    """One objective on one structure; ``total_dose_gy`` is a total over all fractions."""
 
     structure: str
     type: str
-    dose_gy: float
+    total_dose_gy: float
     weight: float | None = None
     volume_percent: float | None = None
 
@@ -156,6 +169,9 @@ class PlanRequest:
     fine_sampling: int | None = None
     beam_model: Path | None = None
     beams: tuple[BeamRequest, ...] = ()
+    #: Every beam's range shifter (mm WET), overriding the beams' (``ionbeam plan
+    #: --range-shifter-wet-mm``; a plan file gives it per beam).
+    range_shifter_wet_mm: float | None = None
     objectives: tuple[ObjectiveRequest, ...] = ()
     target_tissue: str | None = None
     normal_tissue: str | None = None
@@ -205,6 +221,7 @@ def plan_request_from_dict(
             target=_text(patient, "target", source),
             spacing_mm=_number(patient, "spacing_mm", source, positive=True),
             calibration=_path(patient, "calibration", base),
+            ct_series=_text(patient, "ct_series", source),
         ),
         total_dose_gy=_number(prescription, "total_dose_gy", source, positive=True),
         dose_per_fraction_gy=_number(prescription, "dose_per_fraction_gy", source, positive=True),
@@ -215,7 +232,7 @@ def plan_request_from_dict(
         rbe_model=_text(plan, "rbe_model", source),
         dose_grid_mm=_number(plan, "dose_grid_mm", source, positive=True),
         spot_spacing_mm=_number(plan, "spot_spacing_mm", source, positive=True),
-        fine_sampling=_integer(plan, "fine_sampling", source, minimum=0),
+        fine_sampling=_fine_sampling(plan, source),
         beam_model=_path(plan, "beam_model", base),
         beams=tuple(
             _beam(b, f"{source} beam {i + 1}") for i, b in enumerate(_list(data, "beams", source))
@@ -253,6 +270,16 @@ def _goal(data: Any, source: str) -> Goal:
         raise ConfigError(f"{source}: {exc}") from None
 
 
+def check_angle(angle: float, source: str) -> float:
+    """``angle`` if it is a number of degrees in [0, 360), else :class:`ConfigError`."""
+    if not (math.isfinite(angle) and 0.0 <= angle < 360.0):
+        raise ConfigError(
+            f"{source}: angles must be degrees in [0, 360) (e.g. 270 rather than -90); "
+            f"got {angle:g}"
+        )
+    return float(angle)
+
+
 def _beam(data: Any, source: str) -> BeamRequest:
     _keys(data, _BEAM_KEYS, source)
     line = _text(data, "line", source)
@@ -261,16 +288,25 @@ def _beam(data: Any, source: str) -> BeamRequest:
         raise ConfigError(f"{source}: give either gantry_deg or line (horizontal/vertical)")
     if line is not None and line.lower() not in ("horizontal", "vertical"):
         raise ConfigError(f"{source}: line must be 'horizontal' or 'vertical'; got {line!r}")
+    couch = _number(data, "couch_deg", source) or 0.0
+    for angle in (couch,) if gantry is None else (gantry, couch):
+        check_angle(angle, source)
+    shifter = _number(data, "range_shifter_wet_mm", source)
+    if shifter is not None and shifter < 0:
+        raise ConfigError(f"{source}: range_shifter_wet_mm must be ≥ 0 mm (0: none); got {shifter}")
     return BeamRequest(
         gantry_deg=gantry,
-        couch_deg=_number(data, "couch_deg", source) or 0.0,
+        couch_deg=couch,
         line=None if line is None else line.lower(),
         name=_text(data, "name", source),
-        range_shifter_wet_mm=_number(data, "range_shifter_wet_mm", source, positive=True) or 0.0,
+        range_shifter_wet_mm=shifter,
     )
 
 
 def _objective(data: Any, source: str) -> ObjectiveRequest:
+    for old, new in _RENAMED.items():
+        if isinstance(data, Mapping) and old in data:
+            raise ConfigError(f"{source}: the key {old} is no longer accepted; write {new}")
     _keys(data, _OBJECTIVE_KEYS, source)
     structure = _text(data, "structure", source)
     kind = _text(data, "type", source)
@@ -287,11 +323,22 @@ def _objective(data: Any, source: str) -> ObjectiveRequest:
     volume = _number(data, "volume_percent", source)
     if volume is not None and not 0.0 <= volume <= 100.0:
         raise ConfigError(f"{source}: volume_percent must be within 0–100; got {volume}")
-    dose = _number(data, "dose_gy", source)
+    dose = _number(data, "total_dose_gy", source)
     if dose is None or dose < 0:
-        raise ConfigError(f"{source}: dose_gy must be a dose ≥ 0 Gy; got {data.get('dose_gy')!r}")
+        raise ConfigError(
+            f"{source}: total_dose_gy must be a dose ≥ 0 Gy; got {data.get('total_dose_gy')!r}"
+        )
     return ObjectiveRequest(structure, kind, dose, _number(data, "weight", source, positive=True),
                             volume)  # fmt: skip
+
+
+def _fine_sampling(plan: Mapping[str, Any], source: str) -> int | None:
+    value = _integer(plan, "fine_sampling", source, minimum=0)
+    if value is not None and value not in (0, *range(2, 10)):
+        raise ConfigError(
+            f"{source} [plan]: fine_sampling must be 0 (off) or 2–9 sub-beams per side; got {value}"
+        )
+    return value
 
 
 def _keys(data: Any, allowed: set[str], source: str) -> None:

@@ -9,6 +9,21 @@ scaled with the space-charge-like 1/Z² rule of thumb (ionbeam default).
 Scanning speeds (mm/ms at the isocentre), settling time and per-spot
 limits are of the order of CNAO's dose delivery system and are ionbeam
 defaults.
+
+Beam directions: CNAO treats from fixed lines — horizontal beams (gantry 90°,
+or 270° with the couch turned half a turn) and, in its central room, a vertical
+one (gantry 0°) — and turns the patient with the couch about the vertical axis
+(``fixed_lines``); the PIMMS study also designed gantries (a proton gantry and
+the "Riesenrad" ion gantry), so ``pimms`` accepts any gantry angle.
+:meth:`Machine.check_beam_direction` refuses a direction the machine cannot give.
+
+Extraction energies: the ring reaches every energy its rigidity range allows,
+but the facility is built and commissioned for a narrower span per particle,
+:data:`DESIGN_ENERGIES_MEV_U` (PIMMS/CNAO design: protons 60–250 MeV, carbon
+120–400 MeV/u; helium and oxygen: the span of their energy library).
+``range_shifter_wet_mm``: the removable range shifter of the nozzle (an ionbeam
+default of 30 mm water-equivalent thickness, of the order of CNAO's), inserted
+by the planner for targets shallower than the lowest energy reaches.
 """
 
 from __future__ import annotations
@@ -18,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from ionbeam.errors import ConfigError, UnknownNameError
+from ionbeam.errors import ConfigError, GeometryError, MachineLimitError, UnknownNameError
 from ionbeam.machine.beamline import BeamLine, cnao_beam_line
 from ionbeam.machine.energy_library import EnergyLibrary, cnao_energy_library
 from ionbeam.machine.synchrotron.cycle import CycleTiming
@@ -27,6 +42,7 @@ from ionbeam.machine.synchrotron.spill import CirculatingBeam, SpillModel, reduc
 from ionbeam.physics.particles import Particle, get_particle
 
 __all__ = [
+    "DESIGN_ENERGIES_MEV_U",
     "Machine",
     "ScanningSystem",
     "SpotLimits",
@@ -37,6 +53,15 @@ __all__ = [
 
 #: Extracted particles per spill (PIMMS/MedAustron design values; He, O scaled by 1/Z²).
 DEFAULT_PARTICLES_PER_SPILL = {"proton": 1.0e10, "helium": 2.5e9, "carbon": 4.0e8, "oxygen": 2.25e8}
+#: Extraction energies the facility is designed for, MeV/u (PIMMS report CERN-2000-006 and
+#: CNAO: protons 60–250 MeV, carbon ions 120–400 MeV/u).
+DESIGN_ENERGIES_MEV_U = {"proton": (60.0, 250.0), "carbon": (120.0, 400.0)}
+#: CNAO's fixed beam lines: gantry angles (IEC 61217) each line gives, degrees.
+CNAO_FIXED_LINES = {"horizontal": (90.0, 270.0), "vertical": (0.0,)}
+#: Range shifter of the nozzle, mm water-equivalent thickness (ionbeam default).
+DEFAULT_RANGE_SHIFTER_WET_MM = 30.0
+#: How far (degrees) a gantry angle may be from a fixed line's.
+_ANGLE_TOLERANCE_DEG = 1e-6
 
 
 @dataclass(frozen=True)
@@ -89,10 +114,61 @@ class Machine:
     spot_limits: Mapping[str, SpotLimits]
     scanning: ScanningSystem = field(default_factory=ScanningSystem)
     circulating_beam: CirculatingBeam = field(default_factory=CirculatingBeam)
+    fixed_lines: Mapping[str, tuple[float, ...]] | None = None
+    range_shifter_wet_mm: float | None = DEFAULT_RANGE_SHIFTER_WET_MM
 
     def __post_init__(self) -> None:
         for name in ("energy_libraries", "particles_per_spill", "spot_limits"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        if self.fixed_lines is not None:
+            lines = {str(k): tuple(float(a) for a in v) for k, v in self.fixed_lines.items()}
+            object.__setattr__(self, "fixed_lines", MappingProxyType(lines))
+        shifter = self.range_shifter_wet_mm
+        if shifter is not None and not (math.isfinite(shifter) and shifter > 0):
+            raise ConfigError(f"range_shifter_wet_mm must be > 0 mm or None; got {shifter}")
+
+    def energy_range_mev_u(self, particle: str | Particle) -> tuple[float, float]:
+        """Lowest and highest extraction energy of ``particle`` on this machine, MeV/u:
+        the design span (:data:`DESIGN_ENERGIES_MEV_U`, else the energy library's),
+        within what the ring's rigidity allows."""
+        key = self._key(particle)
+        library = self.energy_libraries[key]
+        low, high = DESIGN_ENERGIES_MEV_U.get(
+            key, (library.min_energy_mev_u, library.max_energy_mev_u)
+        )
+        ring_low, ring_high = self.synchrotron.energy_range_mev_u(key)
+        return max(low, ring_low), min(high, ring_high)
+
+    def check_energy(self, particle: str | Particle, energy_mev_u: float) -> float:
+        """``energy_mev_u`` if this machine extracts it for ``particle``, else
+        :class:`MachineLimitError` with the machine's span."""
+        low, high = self.energy_range_mev_u(particle)
+        value = float(energy_mev_u)
+        if not (math.isfinite(value) and low * (1 - 1e-12) <= value <= high * (1 + 1e-12)):
+            name = get_particle(particle).name
+            raise MachineLimitError(
+                f"{name} extraction energy on {self.name}", value, low, high, "MeV/u"
+            )
+        return value
+
+    def check_beam_direction(self, gantry_deg: float, *, beam: str = "beam") -> None:
+        """Refuse a gantry angle this machine cannot give (a fixed-line machine gives only
+        its lines' angles; the couch turns the patient about the vertical axis)."""
+        if self.fixed_lines is None:
+            return
+        for angles in self.fixed_lines.values():
+            if any(abs((gantry_deg - a + 180.0) % 360.0 - 180.0) < _ANGLE_TOLERANCE_DEG
+                   for a in angles):  # fmt: skip
+                return
+        lines = "; ".join(
+            f"{name}: gantry {' or '.join(f'{a:g}°' for a in angles)}"
+            for name, angles in self.fixed_lines.items()
+        )
+        raise GeometryError(
+            f"{beam}: gantry {gantry_deg:g}° cannot be given by {self.name}, which has fixed "
+            f"beam lines ({lines}) and turns the patient with the couch; use one of these "
+            "gantry angles with a couch angle, or a machine with a gantry (pimms)"
+        )
 
     @property
     def particles(self) -> tuple[str, ...]:
@@ -146,7 +222,12 @@ def _spot_limits() -> dict[str, SpotLimits]:
     }
 
 
-def _machine(name: str, synchrotron: Synchrotron, spill_length_s: float) -> Machine:
+def _machine(
+    name: str,
+    synchrotron: Synchrotron,
+    spill_length_s: float,
+    fixed_lines: Mapping[str, tuple[float, ...]] | None,
+) -> Machine:
     particles = ("proton", "helium", "carbon", "oxygen")
     return Machine(
         name=name,
@@ -156,17 +237,20 @@ def _machine(name: str, synchrotron: Synchrotron, spill_length_s: float) -> Mach
         beam_line=cnao_beam_line(),
         particles_per_spill=DEFAULT_PARTICLES_PER_SPILL,
         spot_limits=_spot_limits(),
+        fixed_lines=fixed_lines,
     )
 
 
 def cnao_machine() -> Machine:
-    """CNAO-like facility: the CNAO-like ring, CNAO energy tables and beam line, 1 s spills."""
-    return _machine("cnao", cnao_synchrotron(), 1.0)
+    """CNAO-like facility: the CNAO-like ring, CNAO energy tables and beam line, 1 s spills,
+    fixed horizontal and vertical beam lines."""
+    return _machine("cnao", cnao_synchrotron(), 1.0, CNAO_FIXED_LINES)
 
 
 def pimms_machine() -> Machine:
-    """The PIMMS design on CNAO's energy tables and beam line, 1 s spills (PIMMS's design spill)."""
-    return _machine("pimms", pimms_synchrotron(), 1.0)
+    """The PIMMS design on CNAO's energy tables and beam line, 1 s spills (PIMMS's design
+    spill), with a gantry (any gantry angle)."""
+    return _machine("pimms", pimms_synchrotron(), 1.0, None)
 
 
 _MACHINES = {"cnao": cnao_machine, "pimms": pimms_machine}

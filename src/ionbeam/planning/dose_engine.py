@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
+from ionbeam._memory import check_fits, influence_bytes
 from ionbeam.errors import ConfigError, GridMismatchError
 from ionbeam.machine.beam_model import BeamModel
 from ionbeam.patient.calibration import HUCalibration
@@ -132,6 +133,12 @@ def calc_dose_influence(
     counts = [_count_beam(s, n_sigma) for s in setups]
     indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
     nnz = int(indptr[-1])
+    check_fits(
+        influence_bytes(nnz, 1 + int(options.with_let) + 2 * int(with_biology)),
+        what=f"the dose influence of {plan.n_spots:,} spots ({nnz:,} stored voxels)",
+        hint="use a coarser dose grid (--grid), a larger spot spacing (--spot-spacing) "
+        "or fewer energies (--energy-stride)",
+    )
     out = _Entries.allocate(nnz, options.with_let, with_biology)
     offset = 0
     for setup, count in zip(setups, counts, strict=True):

@@ -3,9 +3,13 @@
 :func:`plan_patient` chains the stages, each a call into its own module:
 
 1. beams: one per gantry angle, isocentre at the target's centroid
-   (:class:`~ionbeam.planning.geometry.BeamGeometry`, the machine's SADs);
+   (:class:`~ionbeam.planning.geometry.BeamGeometry`, the machine's SADs), named
+   ``beam_names`` (default ``B<k>_G<gantry>``);
 2. spots: :func:`~ionbeam.planning.spot_placement.place_spots` with a physics-only
    beam model of the machine's energy library (every ``energy_stride``-th energy);
+   where the target reaches shallower than the lowest energy's Bragg peak (by more
+   than one layer step) and the beam's ``range_shifter_wet_mm`` is None, the
+   machine's range shifter is inserted (0: never);
 3. beam model for the dose: the same, or — for a variable RBE — one with α and √β
    tables (mMKM for ions, a proton RBE model for protons) for the tissues in use,
    built for the energies the spots use only (biology tables are costly);
@@ -19,6 +23,10 @@
    prescription, since RBE-weighted doses do not add);
 6. the machine's per-spot limits (:func:`~ionbeam.planning.optimize.apply_spot_limits`);
 7. final doses on the dose grid: physical dose, RBE-weighted dose and LET_d.
+
+Before the dose influence is allocated its memory is estimated (voxels of the
+dose grid, then the exact number of stored entries) and a run that would not
+fit is refused (:mod:`ionbeam._memory`).
 
 Dose levels of objectives are per fraction (the LQ model is per fraction). The
 recipe does no file I/O and no evaluation (DVH metrics belong to
@@ -37,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ionbeam import __version__
+from ionbeam._memory import check_fits, dose_grid_bytes
 from ionbeam.errors import ConfigError, UnknownNameError
 from ionbeam.machine import Machine, cnao_machine
 from ionbeam.machine.beam_model import BeamModel, build_beam_model
@@ -64,6 +73,7 @@ from ionbeam.planning.optimize import (
 from ionbeam.planning.optimize.templates import default_objectives, overlap_priority
 from ionbeam.planning.optimize.weights import optimize_impt, optimize_sfud
 from ionbeam.planning.plan import Beam, Plan, Prescription
+from ionbeam.planning.raytrace import wepl_at_points
 from ionbeam.planning.spot_placement import place_spots
 
 __all__ = [
@@ -100,11 +110,17 @@ class PlanningOptions:
     ``normal_tissue`` / ``structure_tissues`` (tissue names or parameters; the latter
     override, in order); ``overlap_priority`` (None: serial organs, target, organs,
     body); ``solver`` and ``method``; ``spot_limits`` (apply the machine's minimum
-    particles per spot).
+    particles per spot); ``beam_names`` (one per beam, None or "" for the default);
+    ``range_shifter_wet_mm`` (one per beam, mm WET: None lets the planner insert the
+    machine's where the target needs it, 0 none); ``fine_sampling`` (the dose
+    engine's sub-beams per side: 0 off, 2–9). Angles are degrees in [0, 360).
     """
 
     gantry_deg: tuple[float, ...] = (0.0,)
     couch_deg: tuple[float, ...] | None = None
+    beam_names: tuple[str | None, ...] | None = None
+    range_shifter_wet_mm: tuple[float | None, ...] | None = None
+    fine_sampling: int = 0
     technique: str = "impt"
     rbe_model: str | None = None
     constant_rbe: float = 1.1
@@ -130,10 +146,26 @@ class PlanningOptions:
                 f"need one couch angle per gantry angle; got {len(gantry)} gantry and "
                 f"{len(couch)} couch angles"
             )
-        if not all(math.isfinite(a) for a in (*gantry, *couch)):
-            raise ConfigError(f"beam angles must be finite degrees; got {gantry} / {couch}")
+        if not all(math.isfinite(a) and 0.0 <= a < 360.0 for a in (*gantry, *couch)):
+            raise ConfigError(
+                f"beam angles must be degrees in [0, 360); got gantry {gantry}, couch {couch}"
+            )
         object.__setattr__(self, "gantry_deg", gantry)
         object.__setattr__(self, "couch_deg", tuple(float(c) for c in couch))
+        for name in ("beam_names", "range_shifter_wet_mm"):
+            value = getattr(self, name)
+            if value is not None:
+                value = tuple(value)
+                if len(value) != len(gantry):
+                    raise ConfigError(f"need one entry of {name} per beam; got {value!r}")
+                object.__setattr__(self, name, value)
+        for shifter in self.range_shifter_wet_mm or ():
+            if shifter is not None and not (math.isfinite(shifter) and shifter >= 0):
+                raise ConfigError(f"range_shifter_wet_mm must be ≥ 0 mm or None; got {shifter}")
+        if self.fine_sampling not in (0, *range(2, 10)):
+            raise ConfigError(
+                f"fine_sampling must be 0 (off) or 2–9 sub-beams per side; got {self.fine_sampling}"
+            )
         _choice("planning technique", self.technique, _TECHNIQUES)
         _choice("biological quantity", self.biological_quantity, _QUANTITIES)
         for name in ("dose_grid_mm", "lateral_cutoff_sigma", "constant_rbe"):
@@ -194,6 +226,12 @@ def resolve_rbe_model(particle: str, rbe_model: str | None) -> str:
     if rbe_model is None:
         return "constant" if ion.z == 1 else "mkm"
     key = str(rbe_model).strip().lower()
+    if key == "constant" and ion.z > 1:
+        raise ConfigError(
+            f"a constant RBE is not a clinical model for {ion.name} ions (their RBE varies "
+            "from about 1 in the plateau to 3 or more in the peak); use mkm (the default) "
+            "or none (physical dose)"
+        )
     allowed = ("none", "constant", *(PROTON_RBE_MODELS if ion.z == 1 else ("mkm",)))
     allowed = tuple(dict.fromkeys(allowed))
     if key not in allowed:
@@ -216,8 +254,10 @@ def plan_patient(
 
     ``objectives``: per structure name, dose levels per fraction (default:
     :func:`~ionbeam.planning.optimize.templates.default_objectives`);
-    ``calibration``: the CT's HU → SPR table (default: the stoichiometric one);
+    ``calibration``: the CT's HU → SPR table (default: the stoichiometric one).
     ``on_stage``: called with one line of text as each stage ends (progress).
+    Beams go in any direction, as on a gantry; whether ``machine`` can give them is
+    :meth:`~ionbeam.machine.Machine.check_beam_direction` (``ionbeam plan`` calls it).
     """
     options = PlanningOptions() if options is None else options
     machine = cnao_machine() if machine is None else machine
@@ -237,7 +277,7 @@ def plan_patient(
     beams = _place_beams(patient, physics, machine, target, options, calibration)
     plan = Plan(particle, beams, prescription, machine=machine.name, rbe_model=rbe_model)
     clock.lap("spots_s")
-    grid = make_dose_grid(patient.grid, options.dose_grid_mm)
+    grid = _dose_grid(patient, options)
     masks = masks_on_grid(list(patient.structures.values()), grid)
     tissues, tissue_map = _tissue_map(masks, target, options)
     model = _dose_model(physics, plan, rbe_model, tissues)
@@ -301,7 +341,7 @@ def dose_of_plan(
     target = patient.structures[plan.prescription.target].name
     timings: dict[str, float] = {}
     clock = _Clock(timings, on_stage)
-    grid = make_dose_grid(patient.grid, options.dose_grid_mm)
+    grid = _dose_grid(patient, options)
     masks = masks_on_grid(list(patient.structures.values()), grid)
     tissues, tissue_map = _tissue_map(masks, target, options)
     if plan.n_spots == 0:
@@ -357,6 +397,17 @@ class _Clock:
             self.on_stage(f"{stage} done in {self.timings[name]:.1f} s")
 
 
+def _dose_grid(patient: Patient, options: PlanningOptions) -> Grid:
+    """The dose grid, refused when its per-voxel arrays would not fit in memory."""
+    grid = make_dose_grid(patient.grid, options.dose_grid_mm)
+    check_fits(
+        dose_grid_bytes(grid.size, len(patient.structures)),
+        what=f"a dose grid of {grid.size:,} voxels ({options.dose_grid_mm:g} mm)",
+        hint="use a coarser dose grid (--grid / dose_grid_mm)",
+    )
+    return grid
+
+
 def _physics_model(machine: Machine, particle: str, stride: int) -> BeamModel:
     energies = machine.energy_library(particle).energies_mev_u
     return build_beam_model(particle, energies[::-1][::stride][::-1], machine.beam_line)
@@ -384,6 +435,9 @@ def _place_beams(
     spacing = _spot_spacing(physics, options)
     margin = spacing if options.spot_margin_mm is None else float(options.spot_margin_mm)
     covered = (structure.expand(margin).mask if margin > 0 else structure.mask) & (spr > 0.05)
+    n_beams = len(options.gantry_deg)
+    names = options.beam_names or (None,) * n_beams
+    shifters = options.range_shifter_wet_mm or (None,) * n_beams
     beams = []
     for k, (gantry, couch) in enumerate(zip(options.gantry_deg, options.couch_deg, strict=True)):
         geometry = BeamGeometry(
@@ -392,6 +446,13 @@ def _place_beams(
             isocenter_mm=isocenter,
             sad_mm=machine.beam_line.sad_mm,
         )
+        wepl = np.zeros(patient.grid.shape, dtype=np.float32)
+        wepl[covered] = wepl_at_points(
+            spr, patient.grid, geometry, patient.grid.index_to_world(np.argwhere(covered))
+        )
+        shifter = shifters[k]
+        if shifter is None:
+            shifter = _automatic_range_shifter(wepl[covered], physics, machine)
         spots = place_spots(
             spr,
             patient.grid,
@@ -400,9 +461,23 @@ def _place_beams(
             energies_mev_u=physics.energies_mev_u,
             peak_depths_mm=physics.bragg_peak_mm,
             spot_spacing_mm=spacing,
+            range_shifter_wet_mm=shifter,
+            wepl_mm=wepl,
         )
-        beams.append(Beam(f"B{k + 1}_G{gantry:g}", geometry, spots))
+        name = names[k] or f"B{k + 1}_G{gantry:g}"
+        beams.append(Beam(name, geometry, spots, range_shifter_wet_mm=shifter))
     return tuple(beams)
+
+
+def _automatic_range_shifter(wepl_mm: np.ndarray, physics: BeamModel, machine: Machine) -> float:
+    """The machine's range shifter (mm WET) when the target reaches shallower than the
+    lowest energy's Bragg peak by more than one layer step (where spot placement could
+    not cover it), else 0."""
+    peaks = np.sort(np.asarray(physics.bragg_peak_mm, dtype=float))
+    step = float(np.max(np.diff(peaks))) if peaks.size > 1 else 1.0
+    if wepl_mm.size == 0 or float(wepl_mm.min()) >= peaks[0] - step:
+        return 0.0
+    return float(machine.range_shifter_wet_mm or 0.0)
 
 
 def _influence(
@@ -424,7 +499,13 @@ def _influence(
         structures=patient.structures.values(),
         calibration=calibration,
         tissue_map=tissue_map if model.has_biology else None,
-        options=DoseEngineOptions(lateral_cutoff_sigma=options.lateral_cutoff_sigma),
+        options=_engine_options(options),
+    )
+
+
+def _engine_options(options: PlanningOptions) -> DoseEngineOptions:
+    return DoseEngineOptions(
+        lateral_cutoff_sigma=options.lateral_cutoff_sigma, fine_sampling=options.fine_sampling
     )
 
 
@@ -537,7 +618,7 @@ def _settings(
             "spacing_mm": list(grid.spacing_mm),
             "origin_mm": list(grid.origin_mm),
         },
-        "dose_engine": dataclasses.asdict(DoseEngineOptions(options.lateral_cutoff_sigma)),
+        "dose_engine": dataclasses.asdict(_engine_options(options)),
         "timings_s": dict(timings),
     }
 

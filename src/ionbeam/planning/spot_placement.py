@@ -131,14 +131,17 @@ def _check_depths(wepl: np.ndarray, peaks: np.ndarray, range_shifter_wet_mm: flo
             round(deepest, 1),
             float(peaks[0]),
             float(peaks[-1]),
-            "mm (the machine's Bragg-peak depths; choose another beam angle)",
+            "mm",
+            hint="the machine's Bragg-peak depths; choose another beam angle",
         )
     if shallowest < peaks[0] - step:
-        need = required_range_shifter_mm(shallowest - range_shifter_wet_mm, peaks[0])
+        need = required_range_shifter_mm(shallowest, peaks[0]) + range_shifter_wet_mm
         raise MachineLimitError(
             "target water-equivalent depth",
-            f"{shallowest:.1f} (use a range shifter of at least {need:.0f} mm WET)",
+            round(shallowest, 1),
             float(peaks[0]),
             float(peaks[-1]),
             "mm",
+            hint=f"use a range shifter of at least {need:.0f} mm WET "
+            "(--range-shifter-wet-mm, or range_shifter_wet_mm of the beam)",
         )

@@ -73,7 +73,7 @@ def test_good_plan_passes_and_plan_file_goals_apply(
         'severity = "objective"\n'
         "[hot_spot]\nthreshold_percent = 110.0\n"
     )
-    args = ["plan", str(plan_file), *WATER, "--energy-stride", "2", "--dose-gy", "2"]
+    args = ["plan", str(plan_file), *WATER, "--energy-stride", "2", "--dose-per-fraction-gy", "2"]
     assert main([*args, "--fractions", "30", "--strict", "--out", str(tmp_path / "a")]) == 0
     captured = capsys.readouterr()
     assert "NOT MET (objective)" in captured.out and "all limits met" in captured.out
@@ -84,7 +84,7 @@ def test_good_plan_passes_and_plan_file_goals_apply(
     assert body["met"] is False and body["severity"] == "objective"
 
     plan_file.write_text(
-        '[[objectives]]\nstructure = "Body"\ntype = "max_dose"\ndose_gy = 1.0\nweight = 1.0\n'
+        '[[objectives]]\nstructure = "Body"\ntype = "max_dose"\ntotal_dose_gy = 1.0\nweight = 1.0\n'
     )
     status = main([*args, "--fractions", "30", "--strict", "--out", str(tmp_path / "b")])
     assert status == GOALS_FAILED_STATUS

@@ -26,7 +26,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "proton",
             "--beams",
             "90",
-            "--dose-gy",
+            "--dose-per-fraction-gy",
             "2",
             "--fractions",
             "30",

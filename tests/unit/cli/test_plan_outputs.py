@@ -35,13 +35,13 @@ couch_deg = 0.0
 [[objectives]]
 structure = "Target"
 type = "squared_deviation"
-dose_gy = 60.0
+total_dose_gy = 60.0
 weight = 1000.0
 
 [[objectives]]
 structure = "Body"
 type = "max_dose"
-dose_gy = 40.0
+total_dose_gy = 40.0
 """
 
 

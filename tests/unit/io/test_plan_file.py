@@ -34,13 +34,13 @@ couch_deg = 30.0
 [[objectives]]
 structure = "Brainstem"
 type = "max_dose"
-dose_gy = 54.0
+total_dose_gy = 54.0
 weight = 3000.0
 
 [[objectives]]
 structure = "Brain"
 type = "max_dvh"
-dose_gy = 30.0
+total_dose_gy = 30.0
 volume_percent = 10.0
 
 [tissues]
@@ -57,7 +57,7 @@ def test_example_is_read(tmp_path: Path) -> None:
     assert request.particle == "carbon" and request.technique == "sfud"
     assert request.beams[0].gantry_deg == 90.0 and request.beams[0].line is None
     assert request.beams[1].line == "horizontal" and request.beams[1].couch_deg == 30.0
-    assert request.objectives[0].type == "max_dose" and request.objectives[0].dose_gy == 54.0
+    assert request.objectives[0].type == "max_dose" and request.objectives[0].total_dose_gy == 54.0
     assert request.objectives[1].volume_percent == 10.0
     assert request.structure_tissues == {"Brainstem": "late_normal"}
 
@@ -80,14 +80,14 @@ def test_dicom_path_is_relative_to_the_file(tmp_path: Path) -> None:
         ({"beams": [{"couch_deg": 10.0}]}, "gantry_deg or line"),
         ({"beams": [{"line": "diagonal"}]}, "horizontal"),
         (
-            {"objectives": [{"structure": "PTV", "type": "uniform", "dose_gy": 2.0}]},
+            {"objectives": [{"structure": "PTV", "type": "uniform", "total_dose_gy": 2.0}]},
             "unknown objective",
         ),
         (
-            {"objectives": [{"structure": "Brain", "type": "max_dvh", "dose_gy": 2.0}]},
+            {"objectives": [{"structure": "Brain", "type": "max_dvh", "total_dose_gy": 2.0}]},
             "volume_percent",
         ),
-        ({"objectives": [{"type": "max_dose", "dose_gy": 2.0}]}, "structure and a type"),
+        ({"objectives": [{"type": "max_dose", "total_dose_gy": 2.0}]}, "structure and a type"),
     ],
 )
 def test_bad_plan_files_refused(data: dict, message: str) -> None:
@@ -143,3 +143,45 @@ def test_goals_and_hot_spot_are_read() -> None:
 def test_bad_goals_refused(data: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         plan_request_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # issue 12: an ambiguous dose name is refused with the name to use
+        (
+            {"objectives": [{"structure": "PTV", "type": "max_dose", "dose_gy": 54.0}]},
+            "write total_dose_gy",
+        ),
+        # issue 12: angles outside [0, 360) are refused, not wrapped
+        ({"beams": [{"gantry_deg": 400.0}]}, r"\[0, 360\)"),
+        ({"beams": [{"gantry_deg": -90.0}]}, "270 rather than -90"),
+        ({"beams": [{"gantry_deg": 1e300}]}, r"\[0, 360\)"),
+        ({"beams": [{"line": "vertical", "couch_deg": 360.0}]}, r"\[0, 360\)"),
+        ({"beams": [{"gantry_deg": 0.0, "range_shifter_wet_mm": -3.0}]}, "≥ 0 mm"),
+        ({"plan": {"fine_sampling": 1}}, "fine_sampling must be 0"),
+        ({"plan": {"fine_sampling": 12}}, "fine_sampling must be 0"),
+    ],
+)
+def test_issue12_settings_refused(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        plan_request_from_dict(data)
+
+
+def test_issue12_range_shifter_name_and_series_are_read() -> None:
+    """The range shifter may be given explicitly (no longer "chosen by the planner" only);
+    0 means none and an absent key lets the planner decide (None)."""
+    request = plan_request_from_dict(
+        {
+            "patient": {"dicom": "ct", "ct_series": "1.2.3"},
+            "plan": {"machine": "pimms", "fine_sampling": 3},
+            "beams": [
+                {"gantry_deg": 90.0, "name": "Left", "range_shifter_wet_mm": 30.0},
+                {"gantry_deg": 270.0, "range_shifter_wet_mm": 0.0},
+                {"gantry_deg": 0.0},
+            ],
+        }
+    )
+    assert [b.range_shifter_wet_mm for b in request.beams] == [30.0, 0.0, None]
+    assert request.beams[0].name == "Left" and request.patient.ct_series == "1.2.3"
+    assert request.machine == "pimms" and request.fine_sampling == 3

@@ -139,8 +139,8 @@ def _one_series(datasets: list[Dataset], wanted: str | None, folder: object) -> 
     if len(series) > 1:
         listing = ", ".join(f"{uid} ({n} slices)" for uid, n in series.items())
         raise DicomError(
-            f"{folder} mixes {len(series)} CT series: {listing}; pass series_instance_uid "
-            "or put each series in its own folder"
+            f"{folder} mixes {len(series)} CT series: {listing}; choose one with --ct-series "
+            "UID (in Python series_instance_uid) or put each series in its own folder"
         )
     return datasets
 

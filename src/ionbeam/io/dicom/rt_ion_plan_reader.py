@@ -254,8 +254,8 @@ def _particles(
         return meterset * per_mu
     raise DicomError(
         f"{where}: the meterset is in {unit or 'unstated units'}, but ionbeam needs spot weights "
-        "in particles (PrimaryDosimeterUnit NP); pass particles_per_mu, the machine's "
-        "MU-to-particles calibration table"
+        "in particles (PrimaryDosimeterUnit NP); pass the machine's MU-to-particles "
+        "calibration (ionbeam dose --particles-per-mu N|FILE; in Python particles_per_mu)"
     )
 
 
