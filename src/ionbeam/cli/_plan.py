@@ -47,6 +47,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--spot-spacing", type=float, metavar="MM", help="spot spacing, mm")
     parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm (3)")
     parser.add_argument(
+        "--ripple-filter",
+        choices=("on", "off"),
+        help="use the beam line's ripple filter (default: on for carbon, off for protons)",
+    )
+    parser.add_argument(
         "--energy-stride",
         type=int,
         default=1,

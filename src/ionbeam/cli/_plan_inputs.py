@@ -115,6 +115,7 @@ def _with_command_line(request: PlanRequest, args: argparse.Namespace) -> PlanRe
         ("dose_grid_mm", args.grid),
         ("dose_per_fraction_gy", args.dose_gy),
         ("fractions", args.fractions),
+        ("ripple_filter", _on_off(getattr(args, "ripple_filter", None))),
     ):
         if value is not None:
             changes[field] = value
@@ -126,6 +127,10 @@ def _with_command_line(request: PlanRequest, args: argparse.Namespace) -> PlanRe
         gantry, couch = parse_beams(args.beams)
         changes["beams"] = tuple(BeamRequest(g, c) for g, c in zip(gantry, couch, strict=True))
     return replace(request, **changes)
+
+
+def _on_off(value: str | None) -> bool | None:
+    return None if value is None else value == "on"
 
 
 def _check_flags(args: argparse.Namespace) -> None:
@@ -226,7 +231,7 @@ def _options(request: PlanRequest, phantom: str | None) -> Any:
         gantry = PHANTOM_DEFAULTS[phantom][1] if phantom else _DEFAULT_BEAMS
         couch = None
     values: dict[str, Any] = {"gantry_deg": gantry, "couch_deg": couch}
-    for field in ("technique", "rbe_model", "spot_spacing_mm", "dose_grid_mm"):
+    for field in ("technique", "rbe_model", "spot_spacing_mm", "dose_grid_mm", "ripple_filter"):
         if getattr(request, field) is not None:
             values[field] = getattr(request, field)
     if request.target_tissue:

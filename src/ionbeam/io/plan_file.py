@@ -24,6 +24,7 @@ written; the planner works per fraction. Example::
     rbe_model = "mkm"             # none, constant, mcnamara2015, wedenberg2013, carabe2012, mkm
     dose_grid_mm = 3.0
     spot_spacing_mm = 3.0
+    ripple_filter = true          # default: true for carbon (CNAO's 3 mm filter), else false
 
     [[beams]]
     gantry_deg = 90.0
@@ -81,7 +82,7 @@ _SECTIONS = {"patient", "prescription", "plan", "beams", "objectives", "tissues"
 _PATIENT_KEYS = {"phantom", "dicom", "target", "spacing_mm", "calibration"}
 _PRESCRIPTION_KEYS = {"total_dose_gy", "dose_per_fraction_gy", "fractions"}
 _PLAN_KEYS = {"particle", "machine", "technique", "rbe_model", "dose_grid_mm",
-              "spot_spacing_mm", "fine_sampling"}  # fmt: skip
+              "spot_spacing_mm", "fine_sampling", "ripple_filter"}  # fmt: skip
 _BEAM_KEYS = {"gantry_deg", "couch_deg", "line", "name", "range_shifter_wet_mm"}
 _OBJECTIVE_KEYS = {"structure", "type", "dose_gy", "volume_percent", "weight"}
 _TISSUE_KEYS = {"target", "normal", "structures"}
@@ -135,6 +136,7 @@ class PlanRequest:
     dose_grid_mm: float | None = None
     spot_spacing_mm: float | None = None
     fine_sampling: int | None = None
+    ripple_filter: bool | None = None
     beams: tuple[BeamRequest, ...] = ()
     objectives: tuple[ObjectiveRequest, ...] = ()
     target_tissue: str | None = None
@@ -192,6 +194,7 @@ def plan_request_from_dict(
         dose_grid_mm=_number(plan, "dose_grid_mm", source, positive=True),
         spot_spacing_mm=_number(plan, "spot_spacing_mm", source, positive=True),
         fine_sampling=_integer(plan, "fine_sampling", source, minimum=0),
+        ripple_filter=_boolean(plan, "ripple_filter", source),
         beams=tuple(
             _beam(b, f"{source} beam {i + 1}") for i, b in enumerate(_list(data, "beams", source))
         ),
@@ -296,6 +299,13 @@ def _integer(data: Mapping[str, Any], key: str, source: str, *, minimum: int = 1
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{source}: {key} must be an integer ≥ {minimum}; got {value!r}")
     return int(value)
+
+
+def _boolean(data: Mapping[str, Any], key: str, source: str) -> bool | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(f"{source}: {key} must be true or false; got {value!r}")
+    return value
 
 
 def _path(data: Mapping[str, Any], key: str, base: Path | None) -> Path | None:

@@ -101,3 +101,10 @@ def test_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text("[patient\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_plan_file(tmp_path / "bad.toml")
+
+
+def test_ripple_filter_is_read_and_must_be_a_boolean() -> None:
+    assert plan_request_from_dict({"plan": {"ripple_filter": False}}).ripple_filter is False
+    assert plan_request_from_dict({}).ripple_filter is None
+    with pytest.raises(ConfigError, match="ripple_filter must be true or false"):
+        plan_request_from_dict({"plan": {"ripple_filter": "off"}})
