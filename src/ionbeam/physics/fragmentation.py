@@ -35,6 +35,7 @@ from ionbeam.physics.particles import AMU_MEV, ELECTRON_MASS_MEV, Particle, get_
 
 __all__ = [
     "GOLDHABER_SIGMA0_MEV_C",
+    "HELIUM_SURVIVAL",
     "PARTICIPANT_ENERGY_FRACTIONS",
     "PARTICIPANT_MEAN_FRACTION",
     "PROJECTILE_SURVIVAL",
@@ -142,6 +143,10 @@ def _channels(*rows: tuple[float, ...]) -> tuple[FragmentChannel, ...]:
 #: (Ozawa et al. 2001, Nucl. Phys. A 693, 32: σ_I = 853 mb at 950 MeV/u; Takechi et al.
 #: 2009, Phys. Rev. C 79, 061601: ≈ 790 mb at 250–400 MeV/u; Sihver's σ_R: 868 mb).
 PROJECTILE_SURVIVAL = 0.09
+#: The same for 4He, whose tight binding leaves it intact more often: σ_I(4He + C) =
+#: 503 mb at 790 MeV/u (Tanihata et al. 1985, Phys. Lett. B 160, 380) against Sihver's
+#: σ_R = 590 mb; its break-up multiplicities are per break-up, scaled by 1 − this.
+HELIUM_SURVIVAL = 0.15
 #: Energy per reaction (MeV) that the target's evaporation products (protons and alphas
 #: of a few MeV, recoils) deposit at the reaction site: half the excitation of a target
 #: that lost ~3 nucleons at 13 MeV each (Gaimard & Schmidt 1991, Nucl. Phys. A 531, 709).
@@ -177,8 +182,9 @@ def participant_nodes(energy_mev_u: float, mass_u_mev: float) -> tuple[np.ndarra
 # fmt: off
 _MODELS = {
     "helium": FragmentationModel(
-        2, 4, _channels((1, 1, 0.45), (1, 2, 0.25), (1, 3, 0.15), (2, 3, 0.15),
-                        (1, 1, 0.30, WIDE_ANGLE_COSINE))
+        2, 4, _channels(*((z, a, m * (1.0 - HELIUM_SURVIVAL), *rest) for z, a, m, *rest in (
+            (1, 1, 0.45), (1, 2, 0.25), (1, 3, 0.15), (2, 3, 0.15),
+            (1, 1, 0.30, WIDE_ANGLE_COSINE))), (2, 4, HELIUM_SURVIVAL))
     ),
     "carbon": FragmentationModel(
         6,
@@ -217,16 +223,19 @@ def fragmentation_model(particle: str | Particle) -> FragmentationModel:
 
 def _heavy_products(z: int, a: int) -> list[FragmentChannel]:
     """Heavy products (charge ≥ 3) of a reacting fragment (Z, A): for each charge change
-    ΔZ = 0 … 3, the 12C multiplicity of that change (11C; B; Be; Li), as the heaviest
-    listed isotope of charge Z − ΔZ lighter than A."""
+    ΔZ = 0 … 3, the 12C multiplicity of that change (11C; B; Be; Li), as the isotope of
+    charge Z − ΔZ lighter than A that 12C makes most (11B, 7Be, 6Li; the heaviest one
+    where 12C makes none)."""
     carbon = _MODELS["carbon"].channels
+    made = {(c.z, c.a): c.multiplicity for c in carbon if not c.participant}
     products = []
     for dz in range(4):
         charge = z - dz
         multiplicity = sum(c.multiplicity for c in carbon if c.z == 6 - dz and c.a < 12)
         lighter = [m for (q, m) in _ATOMIC_MASS_U if q == charge and m < a]
         if charge >= 3 and lighter and multiplicity > 0:
-            products.append(FragmentChannel(charge, max(lighter), multiplicity))
+            isotope = max(lighter, key=lambda m: (made.get((charge, m), 0.0), m))
+            products.append(FragmentChannel(charge, isotope, multiplicity))
     return products
 
 

@@ -290,6 +290,7 @@ def plan_patient(
     clock.lap("final_dose_s")
     settings = _settings(patient, options, rbe_model, quantity, tissues, objectives, grid, timings)
     settings["hu_calibration"] = "stoichiometric" if calibration is None else calibration.source
+    settings["planning"]["ripple_filter"] = ripple_filter  # as resolved for the particle
     return PlanningResult(
         plan=dataclasses.replace(plan.with_weights(weights), settings=settings),
         influence=influence,
