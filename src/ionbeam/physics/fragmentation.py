@@ -179,12 +179,19 @@ def participant_nodes(energy_mev_u: float, mass_u_mev: float) -> tuple[np.ndarra
     return fractions, cosines
 
 
+# Multiplicities per reaction (σ_R). Participants knocked out of the target (from_target):
+# the overlap of the two nuclei averaged over impact parameters, A_t A_p^⅔ / (A_p^⅓ +
+# A_t^⅓)² nucleons (2.4, 3.6, 4.0 from O for 4He, 12C, 16O; 1 from H), weighted over
+# water's O and H by their cross sections, half of them protons, ~10 % of those bound in
+# deuterons; the target's evaporation energy scales with the same count.
 # fmt: off
 _MODELS = {
     "helium": FragmentationModel(
         2, 4, _channels(*((z, a, m * (1.0 - HELIUM_SURVIVAL), *rest) for z, a, m, *rest in (
             (1, 1, 0.45), (1, 2, 0.25), (1, 3, 0.15), (2, 3, 0.15),
-            (1, 1, 0.30, WIDE_ANGLE_COSINE))), (2, 4, HELIUM_SURVIVAL))
+            (1, 1, 0.30, WIDE_ANGLE_COSINE))), (2, 4, HELIUM_SURVIVAL),
+            (1, 1, 0.95, WIDE_ANGLE_COSINE, _TARGET), (1, 2, 0.10, WIDE_ANGLE_COSINE, _TARGET)),
+        target_local_mev=TARGET_LOCAL_MEV * 2.4 / 3.6,
     ),
     "carbon": FragmentationModel(
         6,
@@ -207,7 +214,9 @@ _MODELS = {
             (5, 11, 0.06), (6, 12, 0.09), (6, 13, 0.03), (7, 14, 0.05), (7, 15, 0.09),
             (8, 15, 0.06),
             (1, 1, 0.80, WIDE_ANGLE_COSINE), (1, 2, 0.15, WIDE_ANGLE_COSINE),
+            (1, 1, 1.55, WIDE_ANGLE_COSINE, _TARGET), (1, 2, 0.15, WIDE_ANGLE_COSINE, _TARGET),
         ),
+        target_local_mev=TARGET_LOCAL_MEV * 4.0 / 3.6,
     ),
 }
 # fmt: on
