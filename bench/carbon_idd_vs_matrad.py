@@ -1,7 +1,7 @@
 """ionbeam's carbon depth–dose curves, with and without the 3 mm ripple filter, against
 matRad's generic carbon machine.
 
-A benchmark, not a test (``tests/validation/test_ripple_filter_vs_matrad_carbon.py``
+A benchmark, not a test (``tests/validation/test_carbon_idd_vs_matrad_generic.py``
 checks seven energies). matRad's ``carbon_Generic.mat`` (shipped with pyRadPlan 0.5.0)
 tabulates per energy the laterally integrated depth–dose of a beam line with a ripple
 filter. For every ``--every``-th energy the script prints, for matRad, ionbeam with the
