@@ -6,9 +6,11 @@ Builds, from the per-bin reactions of the primaries
 the depth bins:
 
 * ion beams: the projectile fragments of :mod:`ionbeam.physics.fragmentation`,
-  born at the primary's velocity, with Goldhaber's momentum spread represented
-  by three Gauss–Hermite nodes (weights 1/6, 2/3, 1/6 at −√3, 0, +√3 σ) and
-  their projected angular variance (σ_p / p)²;
+  spectators born at the primary's velocity, with Goldhaber's momentum spread
+  represented by three Gauss–Hermite nodes (weights 1/6, 2/3, 1/6 at −√3, 0, +√3 σ)
+  and their projected angular variance (σ_p / p)²; participants in four equally
+  weighted energy groups (1/8 … 7/8 of the primary's energy per nucleon), each on
+  its own cone (:func:`~ionbeam.physics.fragmentation.participant_nodes`);
 * proton beams: secondary protons in three energy groups (10 %, 35 % and 70 %
   of the reacting proton's energy, carrying 20 %, 35 % and 45 % of the
   secondary-proton energy) emitted at mean polar angles of 60°, 45° and 25°

@@ -1,23 +1,34 @@
 """Projectile fragmentation of ions: which fragments a reaction makes and how they move.
 
-Each non-elastic reaction of a primary ion (cross section from
-:mod:`ionbeam.physics.nuclear`) emits forward projectile fragments with mean
-multiplicities per reaction (``FragmentChannel.multiplicity``). Fragments keep
-the projectile's velocity (peripheral abrasion–ablation picture), with the
-momentum spread and angles of Goldhaber's (1974, Phys. Lett. B 53, 306)
-statistical model, σ_p = σ₀ √(A_f (A_p − A_f)/(A_p − 1)), σ₀ = 90 MeV/c (Greiner
-et al. 1975, Phys. Rev. Lett. 35, 152), longitudinally and in each transverse
-direction. Nucleons of the projectile not bound in a listed fragment leave as
-neutrons (their energy escapes).
+Each non-elastic reaction of a primary ion (cross section σ_R from
+:mod:`ionbeam.physics.nuclear`) makes, in the participant–spectator picture
+(Westfall et al. 1976, Phys. Rev. Lett. 37, 1202), with mean multiplicities per
+reaction (``FragmentChannel.multiplicity``):
+
+* forward projectile fragments (spectators) at the projectile's velocity, with the
+  momentum spread and angles of Goldhaber's (1974, Phys. Lett. B 53, 306)
+  statistical model, σ_p = σ₀ √(A_f (A_p − A_f)/(A_p − 1)), σ₀ = 90 MeV/c (Greiner
+  et al. 1975, Phys. Rev. Lett. 35, 152), longitudinally and in each transverse
+  direction; among them the projectile itself in the reactions that leave it intact
+  (``PROJECTILE_SURVIVAL``, ``HELIUM_SURVIVAL``: 1 − σ_I/σ_R);
+* wide-angle light particles knocked out of the overlap zone (participants), from the
+  projectile and from the target (``from_target``), with energies uniform up to the
+  projectile's energy per nucleon and the matching angles (:func:`participant_nodes`);
+* the target's evaporation products, deposited where the reaction happens
+  (``target_local_mev``).
+
+Nucleons of the projectile not bound in a listed fragment leave as neutrons (their
+energy escapes). A fragment that reacts in turn makes light fragments and lighter
+heavy fragments (:func:`secondary_fragmentation_model`).
 
 The multiplicities are representative values for 12C, 16O and 4He on water at
 100–400 MeV/u, chosen to respect charge and nucleon conservation and to agree
 with the measured partial charge-changing cross sections of Golovchenko et al.
 (2002, Phys. Rev. C 66, 014609), Toshito et al. (2007, Phys. Rev. C 75,
-054606) and Zeitlin et al. (2007, Phys. Rev. C 76, 014911), and with the
-H/He build-up measured by Haettner et al. (2013, Phys. Med. Biol. 58, 8265),
-to about 20 %. They are energy independent. They are a calibration handle,
-not a fit; ``FragmentationModel`` takes any other set.
+054606) and Zeitlin et al. (2007, Phys. Rev. C 76, 014911), and with the forward
+fragment yields of Haettner et al. (2013, Phys. Med. Biol. 58, 8265): H and He within
+~20 %, Li–B within ~30 % (``tests/validation``). They are energy independent. They are
+a calibration handle, not a fit; ``FragmentationModel`` takes any other set.
 
 Proton beams have no projectile fragments; their nuclear secondaries are
 described by :class:`ionbeam.physics.nuclear.ProtonReactionEnergySplit`.
@@ -151,7 +162,7 @@ HELIUM_SURVIVAL = 0.15
 #: of a few MeV, recoils) deposit at the reaction site: half the excitation of a target
 #: that lost ~3 nucleons at 13 MeV each (Gaimard & Schmidt 1991, Nucl. Phys. A 531, 709).
 TARGET_LOCAL_MEV = 18.0
-#: Direction cosine of the wide-angle (participant) light particles (θ ≈ 40°).
+#: Marks a participant channel (its angles come from :func:`participant_nodes`).
 WIDE_ANGLE_COSINE = 0.75
 _TARGET = True
 
