@@ -5,20 +5,24 @@ with 12C therapy beams", Radiat. Prot. Dosim. 122 (2006) 485, and E. Haettner,
 H. Iwase, M. Krämer, G. Kraft, D. Schardt, Phys. Med. Biol. 58 (2013) 8265 —
 400 MeV/u 12C in water at GSI, the IAEA benchmark data set distributed with Geant4
 (examples/advanced/hadrontherapy/experimentalData/iaeaBenchmark: ``400tdk.dat``,
-the Bragg curve measured with a large-area ionisation chamber; ``yields/TDK*.dat``,
-fragment yields per primary versus water depth).
+the Bragg curve measured with a large-area ionisation chamber, ±2.5 % per point;
+``yields/TDK{H,He,Li,Be,B}.dat``, fragment yields per primary versus water depth, before
+and behind the Bragg peak, digitised from the papers' yield figures). The yields are
+integrals of angular distributions measured from 0° to at most 10°
+(``angularDistributions/*``): they count the forward (spectator) fragments, not the
+wide-angle participant protons knocked out at 20°–70° (those deposit dose, and count in
+the ionisation curve).
 
 What is compared and why these tolerances:
 
-* the ionisation curve relative to the entrance (2.23 cm): plateau at 10 and 20 cm
-  within 12 % (the model's primary attenuation follows Sihver's cross section,
-  ~5 % uncertain, and misses part of the secondary build-up) and the fragment tail
-  behind the peak (28.2–33.3 cm) within 15 %;
+* the ionisation curve relative to the entrance (2.23 cm): at 10.2 cm within 3 % (the
+  measurement's point-to-point scatter is ±2.5 %); at 20.4 cm within 4 % (the model is
+  3.4 % low there; 3 % is the target);
+* the fragment tail behind the peak (28.2–33.3 cm) within 15 %;
 * the Bragg-peak depth (27.50 cm measured) within 1.5 mm (water I-value, set-up);
-* He, Li, Be and B yields before the peak (5.7, 15.8 and 25.8 cm) within 30 %: the
-  measurement integrates fragments within its detector's acceptance and ±10 %
-  systematics; H is not compared because the model also emits wide-angle protons
-  outside that acceptance (they count in the laterally integrated dose).
+* H and He yields within 20 %, Li, Be and B yields within 30 %, before and behind the
+  peak (forward rows of the model's fluence spectra). Points the model does not yet meet
+  are marked ``xfail(strict=True)`` with the measured discrepancy, so that a fix shows.
 
 The peak height is not compared: it depends on the experiment's energy spread and
 depth resolution.
@@ -30,8 +34,8 @@ import pytest
 from ionbeam.physics.depth_dose import DepthDose, depth_dose
 
 ENTRANCE_CM, ENTRANCE_IONISATION = 2.22967614442, 1.50466086821
-# (depth cm, relative ionisation) from 400tdk.dat
-PLATEAU = [(10.2148744751, 1.48476929677), (20.3633137018, 1.61574164359)]
+# (depth cm, relative ionisation, tolerance) from 400tdk.dat
+PLATEAU = [(10.2148744751, 1.48476929677, 0.03), (20.3633137018, 1.61574164359, 0.04)]
 TAIL = [
     (28.2049481909, 0.680915792348),
     (29.2499382451, 0.646515074691),
@@ -41,16 +45,33 @@ TAIL = [
     (33.2808741891, 0.472015289208),
 ]
 MEASURED_PEAK_CM = 27.5046478672
-# fragment yields per primary (depth cm, N/N0) before the peak, from yields/TDK*.dat
+# fragment yields per primary (depth cm, N/N0), from yields/TDK*.dat; the Bragg peak is at
+# 27.5 cm, so the last three (H, He) or four (Li, Be, B) points lie behind it
 YIELDS = {
+    1: [(5.72667614569, 0.273285573663), (15.7943782128, 0.55909438915),
+        (25.7748003937, 0.761582631521), (27.9446571147, 0.763458383463),
+        (31.1556381932, 0.723515257574), (34.7406759269, 0.68351744504)],
     2: [(5.74927466832, 0.198788766514), (15.7797667671, 0.42075716177),
-        (25.7891327005, 0.558220895186)],
+        (25.7891327005, 0.558220895186), (27.892876257, 0.573195121264),
+        (28.8572857103, 0.530832934284), (34.6118419199, 0.44905777302)],
     3: [(5.68165039212, 0.0291750825335), (16.0198637674, 0.0469868642828),
-        (26.0229283038, 0.0576013038209)],
+        (26.0229283038, 0.0576013038209), (28.0267171851, 0.0543609745226),
+        (29.0455362242, 0.0486341918678), (31.2662107008, 0.0438794244244),
+        (34.8855674268, 0.0345604479795)],
     4: [(5.71400606832, 0.0134449936381), (15.7502202212, 0.0220483018499),
-        (25.9215033767, 0.0290909758246)],
+        (25.9215033767, 0.0290909758246), (27.9935401781, 0.0252586375648),
+        (29.0280904375, 0.0231963883723), (31.3448174611, 0.0137107272193),
+        (34.748947832, 0.0074216991289)],
     5: [(5.81477867471, 0.0334111372306), (15.944735208, 0.051621684556),
-        (25.9130222656, 0.0660771311984)],
+        (25.9130222656, 0.0660771311984), (28.1304887785, 0.05338474674),
+        (28.8337177326, 0.037208373991), (31.3352701144, 0.0189745409385),
+        (34.8939945001, 0.00225039918389)],
+}  # fmt: skip
+TOLERANCE = {1: 0.20, 2: 0.20, 3: 0.30, 4: 0.30, 5: 0.30}
+# (charge, depth cm): the model's excess where it misses the tolerance (December 2026)
+KNOWN_GAPS = {
+    (1, 31.2): "+20.7 %", (1, 34.7): "+22.1 %",
+    (4, 31.3): "+39 %", (5, 34.9): "+98 % (of a yield of 0.002)",
 }  # fmt: skip
 
 
@@ -64,11 +85,12 @@ def _relative(d: DepthDose, depth_cm: float) -> float:
     return float(np.interp(depth_cm * 10, d.depth_mm, d.idd_mev_mm) / entrance)
 
 
-@pytest.mark.parametrize(("depth_cm", "measured"), PLATEAU)
+@pytest.mark.parametrize(("depth_cm", "measured", "tolerance"), PLATEAU)
 def test_plateau_relative_to_entrance(
-    carbon400: DepthDose, depth_cm: float, measured: float
+    carbon400: DepthDose, depth_cm: float, measured: float, tolerance: float
 ) -> None:
-    assert _relative(carbon400, depth_cm) == pytest.approx(measured / ENTRANCE_IONISATION, rel=0.12)
+    expected = measured / ENTRANCE_IONISATION
+    assert _relative(carbon400, depth_cm) == pytest.approx(expected, rel=tolerance)
 
 
 @pytest.mark.parametrize(("depth_cm", "measured"), TAIL)
@@ -82,13 +104,36 @@ def test_bragg_peak_depth(carbon400: DepthDose) -> None:
     assert carbon400.bragg_peak_mm == pytest.approx(MEASURED_PEAK_CM * 10, abs=1.5)
 
 
-@pytest.mark.parametrize("charge", sorted(YIELDS))
-def test_fragment_yields_before_the_peak(carbon400: DepthDose, charge: int) -> None:
+def _yield_cases() -> list:
+    cases = []
+    for charge, points in YIELDS.items():
+        for depth_cm, measured in points:
+            gap = KNOWN_GAPS.get((charge, round(depth_cm, 1)))
+            marks = [pytest.mark.xfail(strict=True, reason=f"model {gap}")] if gap else []
+            cases.append(pytest.param(charge, depth_cm, measured, marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize(("charge", "depth_cm", "measured"), _yield_cases())
+def test_forward_fragment_yields(
+    carbon400: DepthDose, charge: int, depth_cm: float, measured: float
+) -> None:
     spectra = carbon400.spectra
     assert spectra is not None
-    rows = [i for i, (z, _) in enumerate(spectra.species) if z == charge]
-    per_depth = spectra.fluence[rows].sum(axis=(0, 1))  # forward fragments: count per primary
-    for depth_cm, measured in YIELDS[charge]:
-        assert np.interp(depth_cm * 10, carbon400.depth_mm, per_depth) == pytest.approx(
-            measured, rel=0.30
-        )
+    per_depth = spectra.fluence[spectra.forward_rows(charge)].sum(axis=(0, 1))
+    model = np.interp(depth_cm * 10, carbon400.depth_mm, per_depth)
+    assert model == pytest.approx(measured, rel=TOLERANCE[charge])
+
+
+def test_wide_angle_participants_are_apart_from_the_forward_yields(
+    carbon400: DepthDose,
+) -> None:
+    """The participant protons are in the fluence (and dose) but not in the forward rows;
+    with them, hydrogen would exceed the forward-angle measurement by far."""
+    spectra = carbon400.spectra
+    assert spectra is not None and any(spectra.participant)
+    hydrogen = [i for i, (z, _) in enumerate(spectra.species) if z == 1]
+    everything = spectra.fluence[hydrogen].sum(axis=(0, 1))
+    forward = spectra.fluence[spectra.forward_rows(1)].sum(axis=(0, 1))
+    at = np.searchsorted(carbon400.depth_mm, 157.9)
+    assert everything[at] > 1.5 * forward[at]

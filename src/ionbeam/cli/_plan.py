@@ -77,6 +77,11 @@ def register(subparsers: Any) -> None:
         "inserted where the target is shallower than the lowest energy reaches)",
     )
     parser.add_argument(
+        "--ripple-filter",
+        choices=("on", "off"),
+        help="use the beam line's ripple filter (default: on for carbon, off for protons)",
+    )
+    parser.add_argument(
         "--energy-stride",
         type=int,
         default=1,

@@ -212,6 +212,7 @@ def _with_command_line(request: PlanRequest, args: argparse.Namespace) -> PlanRe
         ("range_shifter_wet_mm", args.range_shifter_wet_mm),
         ("beam_model", getattr(args, "beam_model", None)),
         ("fractions", args.fractions),
+        ("ripple_filter", _on_off(getattr(args, "ripple_filter", None))),
     ):
         if value is not None:
             changes[field] = value
@@ -225,6 +226,10 @@ def _with_command_line(request: PlanRequest, args: argparse.Namespace) -> PlanRe
         gantry, couch = parse_beams(args.beams)
         changes["beams"] = tuple(BeamRequest(g, c) for g, c in zip(gantry, couch, strict=True))
     return replace(request, **changes)
+
+
+def _on_off(value: str | None) -> bool | None:
+    return None if value is None else value == "on"
 
 
 def _check_flags(args: argparse.Namespace) -> None:
@@ -386,7 +391,8 @@ def _options(request: PlanRequest, phantom: str | None, machine: Any) -> Any:
         "beam_names": tuple(names) if any(names) else None,
         "range_shifter_wet_mm": tuple(b.range_shifter_wet_mm for b in beams),
     }
-    for field in ("technique", "rbe_model", "spot_spacing_mm", "dose_grid_mm", "fine_sampling"):
+    for field in ("technique", "rbe_model", "spot_spacing_mm", "dose_grid_mm", "fine_sampling",
+                  "ripple_filter"):  # fmt: skip
         if getattr(request, field) is not None:
             values[field] = getattr(request, field)
     if request.target_tissue:

@@ -28,6 +28,7 @@ the planner works per fraction. Angles are degrees in [0, 360). Example::
     dose_grid_mm = 3.0
     spot_spacing_mm = 3.0
     fine_sampling = 0             # 0 (off) or 2–9 sub-beams per side
+    ripple_filter = true          # default: true for carbon (CNAO's 3 mm filter), else false
 
     [[beams]]
     name = "Left"                 # optional; default B1_G90
@@ -108,7 +109,8 @@ _SECTIONS = {"patient", "prescription", "plan", "beams", "objectives", "tissues"
 _PATIENT_KEYS = {"phantom", "dicom", "target", "spacing_mm", "calibration", "ct_series"}
 _PRESCRIPTION_KEYS = {"total_dose_gy", "dose_per_fraction_gy", "fractions"}
 _PLAN_KEYS = {"particle", "machine", "technique", "rbe_model", "dose_grid_mm",
-              "spot_spacing_mm", "fine_sampling", "beam_model"}  # fmt: skip
+              "spot_spacing_mm", "fine_sampling", "beam_model",
+              "ripple_filter"}  # fmt: skip
 _BEAM_KEYS = {"gantry_deg", "couch_deg", "line", "name", "range_shifter_wet_mm"}
 _OBJECTIVE_KEYS = {"structure", "type", "total_dose_gy", "volume_percent", "weight"}
 _TISSUE_KEYS = {"target", "normal", "structures"}
@@ -168,6 +170,7 @@ class PlanRequest:
     spot_spacing_mm: float | None = None
     fine_sampling: int | None = None
     beam_model: Path | None = None
+    ripple_filter: bool | None = None
     beams: tuple[BeamRequest, ...] = ()
     #: Every beam's range shifter (mm WET), overriding the beams' (``ionbeam plan
     #: --range-shifter-wet-mm``; a plan file gives it per beam).
@@ -234,6 +237,7 @@ def plan_request_from_dict(
         spot_spacing_mm=_number(plan, "spot_spacing_mm", source, positive=True),
         fine_sampling=_fine_sampling(plan, source),
         beam_model=_path(plan, "beam_model", base),
+        ripple_filter=_boolean(plan, "ripple_filter", source),
         beams=tuple(
             _beam(b, f"{source} beam {i + 1}") for i, b in enumerate(_list(data, "beams", source))
         ),
@@ -391,6 +395,13 @@ def _integer(data: Mapping[str, Any], key: str, source: str, *, minimum: int = 1
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{source}: {key} must be an integer ≥ {minimum}; got {value!r}")
     return int(value)
+
+
+def _boolean(data: Mapping[str, Any], key: str, source: str) -> bool | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(f"{source}: {key} must be true or false; got {value!r}")
+    return value
 
 
 def _path(data: Mapping[str, Any], key: str, base: Path | None) -> Path | None:

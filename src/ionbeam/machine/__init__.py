@@ -13,6 +13,7 @@ from ionbeam.machine.beamline import (
     RippleFilter,
     SpotSizeTable,
     cnao_beam_line,
+    default_ripple_filter,
 )
 from ionbeam.machine.energy_library import (
     EnergyLibrary,
@@ -60,6 +61,7 @@ __all__ = [
     "cnao_energy_library",
     "cnao_machine",
     "cnao_synchrotron",
+    "default_ripple_filter",
     "energy_from_rigidity_mev_u",
     "energy_library_from_ranges",
     "get_machine",

@@ -33,7 +33,8 @@ from ionbeam.machine._commissioned_tables import (
     physics_library,
     replace_measured,
 )
-from ionbeam.machine.beamline import BeamLine
+from ionbeam.machine._ripple_fold import fold_ripple_filter
+from ionbeam.machine.beamline import BeamLine, RippleFilter
 from ionbeam.physics.beam_model_tables import DepthDoseLibrary
 from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL
 from ionbeam.physics.particles import get_particle
@@ -67,6 +68,8 @@ class BeamModel:
     distance of ``beam_line``'s mounted range shifter when it has one.
     ``energies_mev_u`` are nominal energies: for a commissioned beam line the physics
     ran at each one's mean energy and spread (``energy_spread_rel`` is then their mean).
+    ``ripple_filter``: the ripple filter folded into the tables (None: pristine peaks);
+    :meth:`with_ripple_filter` gives the model a beam with or without one needs.
     """
 
     particle: str
@@ -89,6 +92,27 @@ class BeamModel:
     sqrt_beta_gy: np.ndarray | None = None
     energy_spread_rel: float = DEFAULT_ENERGY_SPREAD_REL
     water_i_value_ev: float = 0.0
+    ripple_filter: RippleFilter | None = None
+
+    def with_ripple_filter(self, use: bool) -> BeamModel:
+        """This model for beams with (``use``) or without the beam line's ripple filter:
+        the pristine tables folded with the filter's WET distribution
+        (:mod:`ionbeam.machine._ripple_fold`), or the model itself when it already is
+        what is asked."""
+        if bool(use) == (self.ripple_filter is not None):
+            return self
+        if not use:
+            raise ConfigError(
+                "this beam model has the ripple filter folded in; build the model without "
+                "it (build_beam_model(..., ripple_filter=False)) for beams without one"
+            )
+        if self.beam_line.ripple_filter is None:
+            raise ConfigError(
+                f"a beam asks for a ripple filter but beam line {self.beam_line.name!r} has "
+                "none; mount one with BeamLine.with_ripple_filter(RippleFilter(...)) or "
+                "plan without it"
+            )
+        return fold_ripple_filter(self, self.beam_line.ripple_filter)
 
     @property
     def n_energies(self) -> int:
@@ -148,6 +172,7 @@ def build_beam_model(
     energy_spread_rel: float | None = None,
     water_i_value_ev: float | None = None,
     n_depth: int = DEFAULT_DEPTH_POINTS,
+    ripple_filter: bool = False,
 ) -> BeamModel:
     """The beam model of ``particle`` at ``energies_mev_u`` on ``beam_line``.
 
@@ -159,6 +184,9 @@ def build_beam_model(
     mean energy and spread instead (``energy_spread_rel`` is then refused) and its
     measured depth–dose curves replace the computed ones (see
     :mod:`ionbeam.machine._commissioned_tables`).
+    ``ripple_filter``: fold the beam
+    line's ripple filter into the tables (otherwise pristine peaks; the dose engine
+    folds it for the beams that use it, see :meth:`BeamModel.with_ripple_filter`).
     """
     ion = get_particle(particle)
     energies = np.unique(np.asarray(energies_mev_u, dtype=float))
@@ -189,7 +217,7 @@ def build_beam_model(
     alpha, sqrt_beta, resolved = _biology(ion.name, source, tissues, biological_model,
                                           physics_grid, water_i_value_ev)  # fmt: skip
     a, b, c = _air_variance(bare_line, ion.name, energies)
-    return BeamModel(
+    model = BeamModel(
         particle=ion.name,
         beam_line=beam_line,
         energies_mev_u=_frozen(energies),
@@ -207,6 +235,7 @@ def build_beam_model(
         water_i_value_ev=float(library.water_i_value_ev),
         **{k: _frozen(v.astype(np.float32)) for k, v in tables.items()},
     )
+    return model.with_ripple_filter(ripple_filter)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

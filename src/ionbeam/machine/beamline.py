@@ -18,9 +18,11 @@ A range shifter (a water-equivalent slab upstream of the patient) widens
 the spot by multiple scattering; ionbeam uses Highland's formula
 (V. L. Highland, Nucl. Instrum. Methods 129 (1975) 497, with Gottschalk's
 14.1 MeV) for the slab's angular spread and the Fermi–Eyges moment of a
-uniform slab for its effect downstream. A ripple filter (carbon) adds a
-small water-equivalent thickness and widens the Bragg peak; it is carried
-as data for the dose engine.
+uniform slab for its effect downstream. A ripple filter (ions) spreads the
+range over a few mm of water (its WET distribution) and so widens the Bragg
+peak; the beam model folds that distribution into its depth tables
+(:mod:`ionbeam.machine.beam_model`). The CNAO line carries one, which
+carbon plans use by default (:func:`default_ripple_filter`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "RippleFilter",
     "SpotSizeTable",
     "cnao_beam_line",
+    "default_ripple_filter",
 ]
 
 #: FWHM of a Gaussian per σ, 2√(2 ln 2).
@@ -139,16 +142,62 @@ class RangeShifter:
         return theta**2 * (gap**2 + gap * t + t**2 / 3.0)
 
 
+#: Nodes of the midpoint rule that samples a ripple filter's WET distribution.
+_RIPPLE_NODES = 12
+
+
 @dataclass(frozen=True)
 class RippleFilter:
-    """A ripple filter (carbon): mean ``wet_mm`` and peak-to-valley ``modulation_mm`` of water."""
+    """A ripple filter (mini ridge filter, ions): a plate with a fine periodic groove
+    profile that spreads the beam's range over ``modulation_mm`` (water-equivalent,
+    peak to valley) around a mean water-equivalent thickness ``wet_mm``; its downstream
+    face is ``distance_to_isocentre_mm`` upstream of the isocentre.
+
+    The default is the 3 mm PMMA filter of the GSI/HIT/CNAO type (Weber & Kraft 1999,
+    Phys. Med. Biol. 44, 2765): 3 mm of PMMA at the ridges (3.5 mm WET, PMMA's
+    water-equivalent ratio ≈ 1.16), 0.5 mm WET at the groove bottoms. Its straight
+    flanks make every thickness between the two equally likely, i.e. a uniform WET
+    distribution (:meth:`wet_distribution`), which widens a carbon Bragg peak to
+    about the 3 mm spacing of the energy layers. The distance is an ionbeam default
+    (a nozzle-mounted filter), like the range shifter's.
+    """
 
     wet_mm: float = 2.0
     modulation_mm: float = 3.0
+    distance_to_isocentre_mm: float = 500.0
 
     def __post_init__(self) -> None:
-        if not (self.wet_mm >= 0 and self.modulation_mm >= 0):
-            raise ConfigError("ripple filter thicknesses must be ≥ 0 mm")
+        values = (self.wet_mm, self.modulation_mm, self.distance_to_isocentre_mm)
+        if not all(math.isfinite(v) and v >= 0 for v in values):
+            raise ConfigError(
+                f"ripple filter thickness, modulation and distance must be finite and ≥ 0 mm; "
+                f"got {values}"
+            )
+        if self.modulation_mm > 2.0 * self.wet_mm:
+            raise ConfigError(
+                f"a ripple filter's modulation ({self.modulation_mm} mm) cannot exceed twice "
+                f"its mean WET ({self.wet_mm} mm): the groove bottoms would be thinner than 0"
+            )
+
+    def wet_distribution(self) -> tuple[np.ndarray, np.ndarray]:
+        """Water-equivalent thicknesses (mm) and their probabilities: a midpoint rule of
+        the uniform distribution over ``wet_mm`` ± ``modulation_mm``/2."""
+        if self.modulation_mm == 0.0:
+            return np.array([self.wet_mm]), np.array([1.0])
+        fractions = (np.arange(_RIPPLE_NODES) + 0.5) / _RIPPLE_NODES - 0.5
+        return self.wet_mm + self.modulation_mm * fractions, np.full(
+            _RIPPLE_NODES, 1.0 / _RIPPLE_NODES
+        )
+
+    def added_variance_mm2(
+        self, particle: str | Particle, energy_mev_u: ArrayLike, z_mm: ArrayLike = 0.0
+    ) -> np.ndarray:
+        """Variance (mm²) that scattering in the filter (a slab of its mean WET) adds to
+        the spot at ``z_mm`` from the isocentre (Highland, as for a range shifter)."""
+        if self.wet_mm <= 0.0:
+            return np.zeros(np.broadcast(np.asarray(energy_mev_u), np.asarray(z_mm)).shape)
+        slab = RangeShifter(self.wet_mm, self.distance_to_isocentre_mm)
+        return slab.added_variance_mm2(particle, energy_mev_u, z_mm)
 
 
 @dataclass(frozen=True)
@@ -157,7 +206,9 @@ class BeamLine:
 
     ``spot_tables`` per particle name; ``sad_mm`` the virtual source–axis
     distances (x, y) of the scanning magnets; ``range_shifter`` and
-    ``ripple_filter`` (carbon) optional; ``energy_data`` per particle name the
+    ``ripple_filter`` optional: the filter available on the line (whether a beam uses
+    it is the beam's choice, :attr:`ionbeam.planning.plan.Beam.ripple_filter`).
+    ``energy_data`` per particle name the
     commissioned mean energies, energy spreads and measured depth–dose curves
     (:mod:`ionbeam.machine.beam_data`; empty for the generic model, whose nominal
     energies are the mean energies).
@@ -228,7 +279,8 @@ def _table(
 
 def cnao_beam_line() -> BeamLine:
     """CNAO-like treatment line: default spot tables (waist at the isocentre), scanning
-    magnets' virtual sources 6.2 m (x) and 5.7 m (y) upstream of the isocentre."""
+    magnets' virtual sources 6.2 m (x) and 5.7 m (y) upstream of the isocentre, and the
+    3 mm ripple filter (used by carbon beams by default)."""
     proton_e = [60.0, 100.0, 150.0, 200.0, 230.0]
     carbon_e = [110.0, 200.0, 300.0, 400.0]
     tables = {
@@ -237,4 +289,13 @@ def cnao_beam_line() -> BeamLine:
         "carbon": _table("carbon", carbon_e, [8.0, 6.5, 5.0, 4.0], [1.6, 1.3, 1.0, 0.8]),
         "oxygen": _table("oxygen", carbon_e, [7.5, 6.0, 4.8, 4.0], [1.5, 1.2, 0.9, 0.8]),
     }
-    return BeamLine(name="cnao", spot_tables=tables, sad_mm=(6200.0, 5700.0))
+    return BeamLine(
+        name="cnao", spot_tables=tables, sad_mm=(6200.0, 5700.0), ripple_filter=RippleFilter()
+    )
+
+
+def default_ripple_filter(particle: str | Particle) -> bool:
+    """Whether beams of ``particle`` use the line's ripple filter unless told otherwise:
+    yes for carbon and heavier ions (as at CNAO, GSI and HIT, whose narrow pristine
+    peaks need it), no for protons and helium."""
+    return get_particle(particle).z >= 6

@@ -93,7 +93,8 @@ def _packets(
     else:
         model = fragmentation_model(ion)
         packets = fragment_packets(ion, model, water, *births, energy, sigma_range_mm)
-        local = np.zeros_like(released)
+        # the target's evaporation products stop where the reaction happens
+        local = np.minimum(model.target_local_mev * primary.reactions, released)
     neutral = float(released.sum() - local.sum()) - packets.initial_energy_mev()
     return packets, local, neutral
 
@@ -112,17 +113,19 @@ class _Secondaries:
     beyond_mev: float
 
 
-def _spectrum_index(keys: list[tuple[int, int]], packets: SecondaryPackets) -> np.ndarray:
-    for particle in packets.species:
-        if (particle.z, particle.a) not in keys:
-            keys.append((particle.z, particle.a))
-    return np.array([keys.index((p.z, p.a)) for p in packets.species], dtype=np.int64)
+def _spectrum_index(keys: list[tuple[int, int, bool]], packets: SecondaryPackets) -> np.ndarray:
+    """Row of each species in the spectra: one per (Z, A), participants apart."""
+    wanted = [(p.z, p.a, packets.is_participant(s)) for s, p in enumerate(packets.species)]
+    for key in wanted:
+        if key not in keys:
+            keys.append(key)
+    return np.array([keys.index(key) for key in wanted], dtype=np.int64)
 
 
 def _transport(
     packets: SecondaryPackets,
     edges: np.ndarray,
-    keys: list[tuple[int, int]],
+    keys: list[tuple[int, int, bool]],
     log_edges: np.ndarray,
     with_spectra: bool,
 ) -> tuple[Any, ...]:
@@ -142,7 +145,7 @@ def _secondaries(
     energy: float,
     sigma_r: float,
     edges: np.ndarray,
-    keys: list[tuple[int, int]],
+    keys: list[tuple[int, int, bool]],
     log_edges: np.ndarray,
     with_spectra: bool,
 ) -> _Secondaries:
@@ -273,7 +276,7 @@ def assemble_depth_dose(
     widths = np.diff(edges)
     centres = 0.5 * (edges[1:] + edges[:-1])
     primary = primary_transport(ion, table, water, edges, csda, sigma_r)
-    keys = [(ion.z, ion.a)]
+    keys = [(ion.z, ion.a, False)]
     log_edges = np.log(np.geomspace(_SPECTRUM_MIN_MEV_U, 1.3 * energy + 5.0, _SPECTRUM_BINS + 1))
     secondaries = _secondaries(
         ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra
@@ -294,7 +297,8 @@ def assemble_depth_dose(
         fluence = np.array(secondaries.spectra)
         fluence[0] += _primary_spectrum(table, edges, log_edges, csda, sigma_r, primary)
         spectra = {
-            "species": tuple(keys),
+            "species": tuple((z, a) for z, a, _ in keys),
+            "participant": tuple(wide for _, _, wide in keys),
             "energy_edges_mev_u": np.exp(log_edges),
             "fluence": fluence,
         }

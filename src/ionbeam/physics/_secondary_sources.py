@@ -6,9 +6,11 @@ Builds, from the per-bin reactions of the primaries
 the depth bins:
 
 * ion beams: the projectile fragments of :mod:`ionbeam.physics.fragmentation`,
-  born at the primary's velocity, with Goldhaber's momentum spread represented
-  by three Gauss–Hermite nodes (weights 1/6, 2/3, 1/6 at −√3, 0, +√3 σ) and
-  their projected angular variance (σ_p / p)²;
+  spectators born at the primary's velocity, with Goldhaber's momentum spread
+  represented by three Gauss–Hermite nodes (weights 1/6, 2/3, 1/6 at −√3, 0, +√3 σ)
+  and their projected angular variance (σ_p / p)²; participants in four equally
+  weighted energy groups (1/8 … 7/8 of the primary's energy per nucleon), each on
+  its own cone (:func:`~ionbeam.physics.fragmentation.participant_nodes`);
 * proton beams: secondary protons in three energy groups (10 %, 35 % and 70 %
   of the reacting proton's energy, carrying 20 %, 35 % and 45 % of the
   secondary-proton energy) emitted at mean polar angles of 60°, 45° and 25°
@@ -26,8 +28,10 @@ from scipy.special import ndtr
 
 from ionbeam.physics.fragmentation import (
     GOLDHABER_SIGMA0_MEV_C,
+    PARTICIPANT_MEAN_FRACTION,
     FragmentationModel,
     fragment_particle,
+    participant_nodes,
     secondary_fragmentation_model,
 )
 from ionbeam.physics.materials import Material
@@ -51,6 +55,9 @@ _PROTON_GROUP_SHARE = np.array([0.20, 0.35, 0.45])  # share of the secondary-pro
 _PROTON_GROUP_COSINE = np.array([0.5, 0.7, 0.9])
 _PROTON_GROUP_RANGE_SPREAD = np.array([0.25, 0.20, 0.12])  # relative range spread per group
 _HYDROGEN_REACTION_LOCAL = 0.6
+#: Share of a reacting heavy residue's energy (Z ≥ 3, last generation transported)
+#: deposited locally: half the H/He share, as its own light products carry much on.
+_RESIDUE_REACTION_LOCAL = 0.3
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +78,11 @@ class SecondaryPackets:
     packet_tan2: np.ndarray
     packet_sigma: np.ndarray
     packet_local: np.ndarray
+    participant: tuple[bool, ...] = ()
+
+    def is_participant(self, species: int) -> bool:
+        """Whether species ``species`` holds wide-angle participants (not spectators)."""
+        return bool(self.participant) and self.participant[species]
 
     def initial_energy_mev(self) -> float:
         """Total kinetic energy (MeV per primary) of all packets at birth."""
@@ -193,32 +205,40 @@ def fragment_packets(
     p_reference = float(
         _momentum_per_nucleon(np.array(initial_energy_mev_u), projectile.mass_per_nucleon_mev)
     )
+    fractions, cosines = participant_nodes(initial_energy_mev_u, projectile.mass_per_nucleon_mev)
     rows: list[tuple[int, np.ndarray, np.ndarray, float, float, float, float]] = []
     for s, (channel, fragment) in enumerate(zip(model.channels, species, strict=True)):
-        spread = model.momentum_spread_mev_c(channel)
+        sigma = float(
+            macroscopic_cross_section_per_mm(fragment, 0.7 * initial_energy_mev_u, water)
+        ) * (1.0 - residue_fraction(fragment))
+        # hydrogen fragments leave 60 % of a reaction's energy locally (as protons,
+        # Bortfeld 1997); heavier ones feed the next generation (tertiary_packets)
+        local = _HYDROGEN_REACTION_LOCAL if fragment.z == 1 else 0.0
+        if channel.participant:  # knocked out: energy uniform on [0, E], angle with it
+            table = range_table(fragment, water)
+            for f, c in zip(fractions, cosines, strict=True):
+                r0 = table.range_at(np.minimum(f * e_u, max_energy)) + shifts[s]
+                weight = np.where(reactions > 0, channel.multiplicity * reactions, 0.0)
+                weight = weight / fractions.size
+                tan2 = (1.0 - c**2) / c**2 / 2.0  # projected tan²θ/2 of a cone
+                rows.append((s, r0, weight, float(c), float(tan2), sigma, local))
+            continue
+        spread = model.momentum_spread_mev_c(channel)  # spectators: Goldhaber's spread
         momentum = channel.a * p_u
         mean_range = _fragment_range(fragment, water, momentum, max_energy)
         range_sigma = 0.5 * (
             _fragment_range(fragment, water, momentum + spread, max_energy)
             - _fragment_range(fragment, water, np.maximum(momentum - spread, 1e-3), max_energy)
         )
-        sigma = float(
-            macroscopic_cross_section_per_mm(fragment, 0.7 * initial_energy_mev_u, water)
-        ) * (1.0 - residue_fraction(fragment))
-        tan2 = (spread / (channel.a * p_reference)) ** 2 + (
-            (1.0 - channel.cosine**2) / channel.cosine**2 / 2.0  # projected tan²θ/2 of a cone
-        )
+        tan2 = (spread / (channel.a * p_reference)) ** 2
         # Goldhaber's range spread matters for forward H and He only; for heavier
         # fragments it is small next to the inherited spread smoothed into the tables
-        three = fragment.z <= 2 and channel.cosine == 1.0
+        three = fragment.z <= 2
         nodes, weights = (_HERMITE_NODES, _HERMITE_WEIGHTS) if three else ([0.0], [1.0])
         for node, w_node in zip(nodes, weights, strict=True):
             r0 = np.maximum(mean_range + node * range_sigma, 0.0) + shifts[s]
             weight = np.where(reactions > 0, channel.multiplicity * w_node * reactions, 0.0)
-            # hydrogen fragments leave 60 % of a reaction's energy locally (as protons,
-            # Bortfeld 1997); heavier ones feed the next generation (tertiary_packets)
-            local = _HYDROGEN_REACTION_LOCAL if fragment.z == 1 else 0.0
-            rows.append((s, r0, weight, channel.cosine, tan2, sigma, local))
+            rows.append((s, r0, weight, 1.0, tan2, sigma, local))
     species_index, r0s, weights, cosines, tan2s, sigmas, locals_ = zip(*rows, strict=True)
     return SecondaryPackets(
         tuple(species),
@@ -231,6 +251,7 @@ def fragment_packets(
         np.array(tan2s),
         np.array(sigmas),
         np.array(locals_),
+        participant=tuple(c.participant for c in model.channels),
     )
 
 
@@ -301,11 +322,12 @@ def tertiary_packets(
     initial_energy_mev_u: float,
     primary_range_sigma_mm: float,
 ) -> SecondaryPackets:
-    """Light fragments (H, He) made by reactions of the fragments ``parents`` (tallied per
+    """Fragments (H, He, heavy residues) made by reactions of the fragments ``parents`` (tallied per
     bin by the first transport pass), born at the bin centres with the reacting
     fragment's velocity; one packet per species (parents pooled, Goldhaber spread
-    folded into the range smoothing)."""
-    pooled: dict[tuple[int, int], list[np.ndarray]] = {}
+    folded into the range smoothing). Participant (wide-angle) products are kept apart:
+    half the parent's energy per nucleon, at the mean angle of :func:`participant_nodes`."""
+    pooled: dict[tuple[int, int, bool], list[np.ndarray]] = {}
     for s, parent in enumerate(parents):
         model = secondary_fragmentation_model(parent.z, parent.a)
         if model is None:
@@ -317,12 +339,17 @@ def tertiary_packets(
         for channel in model.channels:
             count = reaction_count[s] * channel.multiplicity / (1.0 - model.residue_fraction)
             entry = pooled.setdefault(
-                (channel.z, channel.a), [np.zeros(centres.size), np.zeros(centres.size)]
+                (channel.z, channel.a, channel.participant),
+                [np.zeros(centres.size), np.zeros(centres.size)],
             )
+            share = PARTICIPANT_MEAN_FRACTION if channel.participant else 1.0
             entry[0] += count
-            entry[1] += count * e_u
+            entry[1] += count * share * e_u
     keys = sorted(pooled)
-    species = [fragment_particle(z, a) for z, a in keys]
+    species = [fragment_particle(z, a) for z, a, _ in keys]
+    wide = np.array([key[2] for key in keys])
+    _, node_cosines = participant_nodes(0.7 * initial_energy_mev_u, projectile.mass_per_nucleon_mev)
+    cosine = np.where(wide, float(np.mean(node_cosines)), 1.0)
     max_energy = min(1.3 * initial_energy_mev_u + 5.0, 1000.0)
     ratio = _range_ratio(species, projectile, water, initial_energy_mev_u)
     *tables, shifts = _species_tables(species, water, max_energy, ratio * primary_range_sigma_mm)
@@ -344,6 +371,7 @@ def tertiary_packets(
         _momentum_per_nucleon(np.array(0.7 * initial_energy_mev_u), projectile.mass_per_nucleon_mev)
     )
     tan2 = np.array([(GOLDHABER_SIGMA0_MEV_C / (np.sqrt(p.a) * p_u)) ** 2 for p in species])
+    tan2 = np.where(wide, (1.0 - cosine**2) / cosine**2 / 2.0, tan2)
     return SecondaryPackets(
         tuple(species),
         *tables,
@@ -351,7 +379,7 @@ def tertiary_packets(
         r0,
         weight,
         np.arange(n),
-        np.ones(n),
+        cosine,
         tan2,
         np.array(
             [
@@ -359,5 +387,8 @@ def tertiary_packets(
                 for p in species
             ]
         ),
-        np.full(n, _HYDROGEN_REACTION_LOCAL),
+        np.array(
+            [_HYDROGEN_REACTION_LOCAL if p.z <= 2 else _RESIDUE_REACTION_LOCAL for p in species]
+        ),
+        participant=tuple(bool(w) for w in wide),
     )

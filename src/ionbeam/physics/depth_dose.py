@@ -70,11 +70,23 @@ DEFAULT_ENERGY_SPREAD_REL = 0.002
 class FluenceSpectra:
     """Track-length fluence spectra per primary and per mm of depth: ``species`` ((Z, A)
     pairs, primaries first), ``energy_edges_mev_u`` (n_energy + 1) and ``fluence``
-    [n_species, n_energy, n_depth] (see the module docstring)."""
+    [n_species, n_energy, n_depth] (see the module docstring). ``participant`` flags the
+    rows of wide-angle participant particles (knocked-out nucleons, 20°–70°), kept apart
+    from the forward spectator fragments of the same (Z, A); empty: none."""
 
     species: tuple[tuple[int, int], ...]
     energy_edges_mev_u: np.ndarray
     fluence: np.ndarray
+    participant: tuple[bool, ...] = ()
+
+    def forward_rows(self, charge: int) -> list[int]:
+        """Rows of the forward (spectator) particles of ``charge``."""
+        flags = self.participant or (False,) * len(self.species)
+        return [
+            i
+            for i, ((z, _), wide) in enumerate(zip(self.species, flags, strict=True))
+            if z == charge and not wide
+        ]
 
 
 @dataclass(frozen=True, eq=False)

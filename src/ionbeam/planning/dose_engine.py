@@ -14,7 +14,9 @@ double Gaussian whose widths combine the beam's size in air at the voxel's
 depth (with the divergence of the scanning magnets), multiple Coulomb
 scattering in the patient (WEPL-scaled water tables) and the nuclear
 halo/fragments; see :mod:`._dose_kernels` for the exact expression and the
-cut-off. The model tables come from a :class:`~ionbeam.machine.beam_model.BeamModel`.
+cut-off. The model tables come from a :class:`~ionbeam.machine.beam_model.BeamModel`;
+a beam that uses a ripple filter (``Beam.ripple_filter``) gets them with the beam
+line's filter folded in.
 Numerical kernels are numba (parallel, cached); everything else is numpy.
 """
 
@@ -124,11 +126,10 @@ def calc_dose_influence(
         "fine_sampling": options.fine_sampling,
         "fine_sampling_fraction": options.fine_sampling_fraction,
     }
+    models = _models_per_beam(plan, beam_model)
     setups = [
-        setup_beam(
-            beam, beam_model, spr, ct.grid, grid, calc_index, tissue, n_sigma=n_sigma, **split
-        )
-        for beam in plan.beams
+        setup_beam(beam, model, spr, ct.grid, grid, calc_index, tissue, n_sigma=n_sigma, **split)
+        for beam, model in zip(plan.beams, models, strict=True)
     ]
     counts = [_count_beam(s, n_sigma) for s in setups]
     indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
@@ -188,12 +189,12 @@ def calc_dose(
     dose = np.zeros(grid.size)
     let_dose = np.zeros(grid.size)
     tissue = np.zeros(calc_index.size, dtype=np.int64)
-    for beam in plan.beams:
+    for beam, model in zip(plan.beams, _models_per_beam(plan, beam_model), strict=True):
         if beam.spots.n_spots == 0:
             continue
         s = setup_beam(
             beam,
-            beam_model,
+            model,
             spr,
             ct.grid,
             grid,
@@ -256,6 +257,19 @@ def _inputs(
                 f"tissue map indices must lie in 0…{n_tissues - 1} (the beam model's tissues)"
             )
     return spr, calc_index, tissue
+
+
+def _models_per_beam(plan: Plan, beam_model: BeamModel) -> list[BeamModel]:
+    """The beam model each beam needs: with the line's ripple filter folded in for the
+    beams that use one (:meth:`BeamModel.with_ripple_filter`; folded once per plan)."""
+    folded: dict[bool, BeamModel] = {}
+    models = []
+    for beam in plan.beams:
+        use = bool(beam.ripple_filter)
+        if use not in folded:
+            folded[use] = beam_model.with_ripple_filter(use)
+        models.append(folded[use])
+    return models
 
 
 def _with_biology(options: DoseEngineOptions, beam_model: BeamModel) -> bool:

@@ -47,7 +47,7 @@ import numpy as np
 from ionbeam import __version__
 from ionbeam._memory import check_fits, dose_grid_bytes
 from ionbeam.errors import ConfigError, UnknownNameError
-from ionbeam.machine import Machine, cnao_machine
+from ionbeam.machine import Machine, cnao_machine, default_ripple_filter
 from ionbeam.machine.beam_model import BeamModel, build_beam_model
 from ionbeam.patient.calibration import HUCalibration
 from ionbeam.patient.grid import Grid
@@ -83,6 +83,7 @@ __all__ = [
     "plan_patient",
     "planning_options_from_settings",
     "resolve_rbe_model",
+    "resolve_ripple_filter",
 ]
 
 #: Default spot spacing in spot sigmas (in air, at the isocentre, middle energy).
@@ -114,6 +115,9 @@ class PlanningOptions:
     ``range_shifter_wet_mm`` (one per beam, mm WET: None lets the planner insert the
     machine's where the target needs it, 0 none); ``fine_sampling`` (the dose
     engine's sub-beams per side: 0 off, 2–9). Angles are degrees in [0, 360).
+    ``ripple_filter``: whether the beams use the beam line's ripple filter (None: yes
+    for carbon and heavier ions when the line has one, as at CNAO;
+    no for protons and helium).
     """
 
     gantry_deg: tuple[float, ...] = (0.0,)
@@ -137,6 +141,7 @@ class PlanningOptions:
     solver: SolverOptions = field(default_factory=SolverOptions)
     method: str = "lbfgsb"
     spot_limits: bool = True
+    ripple_filter: bool | None = None
 
     def __post_init__(self) -> None:
         gantry = tuple(float(g) for g in self.gantry_deg)
@@ -177,6 +182,10 @@ class PlanningOptions:
             raise ConfigError(f"spot_margin_mm must be a number of mm in 0–100; got {margin!r}")
         if not (isinstance(self.energy_stride, int) and self.energy_stride >= 1):
             raise ConfigError(f"energy_stride must be an integer ≥ 1; got {self.energy_stride!r}")
+        if self.ripple_filter is not None and not isinstance(self.ripple_filter, bool):
+            raise ConfigError(
+                f"ripple_filter must be true, false or unset; got {self.ripple_filter!r}"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,6 +248,20 @@ def resolve_rbe_model(particle: str, rbe_model: str | None) -> str:
     return key
 
 
+def resolve_ripple_filter(particle: str, ripple_filter: bool | None, machine: Machine) -> bool:
+    """Whether beams of ``particle`` use ``machine``'s ripple filter: ``ripple_filter`` when
+    given (True on a line without one is refused), else the particle's default
+    (:func:`~ionbeam.machine.default_ripple_filter`) where the line has a filter."""
+    if ripple_filter is None:
+        return machine.beam_line.ripple_filter is not None and default_ripple_filter(particle)
+    if ripple_filter and machine.beam_line.ripple_filter is None:
+        raise ConfigError(
+            f"ripple_filter = true, but machine {machine.name!r} has no ripple filter on its "
+            "beam line; set ripple_filter = false or use a machine with one"
+        )
+    return bool(ripple_filter)
+
+
 def plan_patient(
     patient: Patient,
     prescription: Prescription,
@@ -272,7 +295,9 @@ def plan_patient(
     )
     timings: dict[str, float] = {}
     clock = _Clock(timings, on_stage)
+    ripple_filter = resolve_ripple_filter(particle, options.ripple_filter, machine)
     physics = _physics_model(machine, particle, options.energy_stride)
+    physics = physics.with_ripple_filter(ripple_filter)
     clock.lap("beam_model_s")
     beams = _place_beams(patient, physics, machine, target, options, calibration)
     plan = Plan(particle, beams, prescription, machine=machine.name, rbe_model=rbe_model)
@@ -308,6 +333,7 @@ def plan_patient(
     clock.lap("final_dose_s")
     settings = _settings(patient, options, rbe_model, quantity, tissues, objectives, grid, timings)
     settings["hu_calibration"] = "stoichiometric" if calibration is None else calibration.source
+    settings["planning"]["ripple_filter"] = ripple_filter  # as resolved for the particle
     return PlanningResult(
         plan=dataclasses.replace(plan.with_weights(weights), settings=settings),
         influence=influence,
@@ -465,7 +491,15 @@ def _place_beams(
             wepl_mm=wepl,
         )
         name = names[k] or f"B{k + 1}_G{gantry:g}"
-        beams.append(Beam(name, geometry, spots, range_shifter_wet_mm=shifter))
+        beams.append(
+            Beam(
+                name,
+                geometry,
+                spots,
+                range_shifter_wet_mm=shifter,
+                ripple_filter=physics.ripple_filter is not None,
+            )
+        )
     return tuple(beams)
 
 
@@ -538,6 +572,7 @@ def _dose_model(
         physics.beam_line,
         tissues=list(tissues),
         biological_model=rbe_model,
+        ripple_filter=physics.ripple_filter is not None,
     )
 
 

@@ -29,8 +29,9 @@ def demo(demo_run: tuple[Path, str, str]) -> Path:
 
 
 def test_both_plans_cover_the_chordoma(demo: Path) -> None:
-    """Protons (RBE 1.1) and carbon (mMKM), both for 70.4 Gy(RBE) in 16: the GTV's
-    RBE-weighted D95 within 5 % of the prescription and the brainstem below it."""
+    """Protons (RBE 1.1) and carbon (mMKM, with the ripple filter), both for 70.4 Gy(RBE)
+    in 16: the GTV's RBE-weighted D95 within 5 % of the prescription and the brainstem
+    below it."""
     summary = json.loads((demo / "summary.json").read_text())
     assert summary["ionbeam"] == "demo"
     for label, particle, model in (("protons", "proton", "constant"), ("carbon", "carbon", "mkm")):
@@ -42,6 +43,8 @@ def test_both_plans_cover_the_chordoma(demo: Path) -> None:
         assert metrics["structures"]["Brainstem"]["max_gy"] < 70.4
         plan = read_plan_json(demo / label)
         assert plan.particle == particle and plan.n_spots == metrics["spots"]
+        # CNAO's carbon beams use the 3 mm ripple filter, its proton beams none
+        assert all(beam.ripple_filter == (particle == "carbon") for beam in plan.beams)
 
 
 def test_files_of_each_plan_and_the_comparison(demo: Path) -> None:

@@ -185,3 +185,10 @@ def test_issue12_range_shifter_name_and_series_are_read() -> None:
     assert [b.range_shifter_wet_mm for b in request.beams] == [30.0, 0.0, None]
     assert request.beams[0].name == "Left" and request.patient.ct_series == "1.2.3"
     assert request.machine == "pimms" and request.fine_sampling == 3
+
+
+def test_ripple_filter_is_read_and_must_be_a_boolean() -> None:
+    assert plan_request_from_dict({"plan": {"ripple_filter": False}}).ripple_filter is False
+    assert plan_request_from_dict({}).ripple_filter is None
+    with pytest.raises(ConfigError, match="ripple_filter must be true or false"):
+        plan_request_from_dict({"plan": {"ripple_filter": "off"}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -138,3 +139,21 @@ def test_bad_options_raise(water) -> None:
             options=_options(),
             objectives={"Tumor": SquaredDeviation(2.0)},
         )
+
+
+def test_ripple_filter_default_is_on_for_carbon_and_can_be_turned_off() -> None:
+    """CNAO treats carbon with its 3 mm ripple filter: the planner's default; a setting
+    given is honoured, and asking for a filter the line does not have is refused."""
+    from ionbeam.planning.planner import resolve_ripple_filter
+
+    machine = cnao_machine()
+    assert resolve_ripple_filter("carbon", None, machine) is True
+    assert resolve_ripple_filter("proton", None, machine) is False
+    assert resolve_ripple_filter("carbon", False, machine) is False
+    assert resolve_ripple_filter("proton", True, machine) is True
+    bare = dataclasses.replace(machine, beam_line=machine.beam_line.with_ripple_filter(None))
+    assert resolve_ripple_filter("carbon", None, bare) is False
+    with pytest.raises(ConfigError, match="no ripple filter"):
+        resolve_ripple_filter("carbon", True, bare)
+    with pytest.raises(ConfigError, match="ripple_filter"):
+        PlanningOptions(ripple_filter="yes")  # type: ignore[arg-type]
