@@ -19,10 +19,12 @@ import argparse
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ionbeam.errors import ConfigError, GeometryError, StructureError, UnknownNameError
-from ionbeam.io.plan_file import PlanRequest, check_angle, load_plan_file
+
+if TYPE_CHECKING:  # imported in the functions: `ionbeam --help` must not load pydicom
+    from ionbeam.io.plan_file import PlanRequest
 
 __all__ = [
     "PHANTOM_DEFAULTS",
@@ -100,6 +102,8 @@ def parse_beams(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
             "--beams takes gantry angles in degrees separated by commas, each optionally "
             f"with a couch angle (e.g. 0,120,240 or 90:0,270:15); got {text!r}"
         )
+    from ionbeam.io.plan_file import check_angle
+
     for angle in (*gantry, *couch):
         check_angle(angle, "--beams")
     return tuple(gantry), tuple(couch)
@@ -107,6 +111,8 @@ def parse_beams(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 def plan_request(args: argparse.Namespace) -> PlanRequest:
     """The plan file of ``ionbeam plan`` with its command line applied (no patient read)."""
+    from ionbeam.io.plan_file import PlanRequest, load_plan_file
+
     request = load_plan_file(args.plan_file) if args.plan_file else PlanRequest()
     return _with_command_line(request, args)
 

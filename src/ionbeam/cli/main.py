@@ -15,7 +15,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ionbeam import __version__
 from ionbeam.errors import IonbeamError
 
 __all__ = ["build_parser", "main"]
@@ -39,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ionbeam",
         description="Ion-beam therapy from the synchrotron to the patient.",
     )
-    parser.add_argument("--version", action="version", version=f"ionbeam {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -50,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(subparsers)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the version is looked up only when asked for (start-up speed)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from ionbeam import __version__
+
+        print(f"ionbeam {__version__}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
