@@ -1,10 +1,11 @@
 """HTML building blocks: escaped elements, tables, embedded PNG figures, the page.
 
 Everything a report contains is inline (CSS in ``<style>``, figures as
-``data:image/png;base64`` URIs), so the file is self-contained and needs no
-JavaScript. All text passes through :func:`html.escape`; only the functions
-here produce markup. Written by hand rather than with a template engine: a
-report is a handful of sections and tables, and no new dependency is needed.
+``data:image/png;base64`` URIs, the viewer's script and data inline), so the
+file is self-contained and loads nothing from the network. All text passes
+through :func:`html.escape`; only the functions here produce markup. Written
+by hand rather than with a template engine: a report is a handful of sections
+and tables, and no new dependency is needed.
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ figcaption { font-size: .85em; color: #444; margin-top: .3em; }
 ul.warnings li { color: #8a1f11; }
 p.ok { color: #1e6b1e; }
 footer { margin-top: 3em; font-size: .8em; color: #666; }
+.ionbeam-viewer { font-size: .9em; }
+.iv-controls, .iv-structures, .iv-dvh-buttons { display: flex; flex-wrap: wrap; gap: .4em 1.2em;
+  align-items: center; margin: .4em 0; }
+.iv-structures label { font-weight: 600; }
+.iv-planes { display: flex; flex-wrap: wrap; gap: 10px; }
+.iv-plane-box { display: flex; flex-direction: column; align-items: stretch; }
+canvas.iv-plane { background: #000; cursor: crosshair; image-rendering: pixelated; }
+.iv-slice-label, .iv-help, .iv-dvh-readout { color: #444; font-size: .9em; }
+.iv-footer { display: flex; flex-wrap: wrap; gap: 1em; align-items: center; }
+.iv-readout { font-variant-numeric: tabular-nums; min-height: 1.4em; }
+canvas.iv-dvh { max-width: 100%; border: 1px solid #ddd; cursor: crosshair; }
+.iv-error { color: #8a1f11; }
 """
 
 

@@ -227,11 +227,15 @@ def beams_table(plan: Plan) -> str:
 
 
 def settings_table(settings: Mapping[str, Any], *, caption: str | None = None) -> str:
-    """A two-column table of a (possibly nested) settings mapping, keys joined by dots."""
-    rows = [(key, _value_text(value)) for key, value in _flatten(settings, "")]
+    """A two-column table of a (possibly nested) settings mapping, keys joined by dots,
+    a rule above each top-level group; values read as text (``—`` for unset ones)."""
+    items = _flatten(settings, "")
+    rows = [(key, _value_text(value)) for key, value in items]
     if not rows:
         return element("p", escape("(none)"))
-    return table(("setting", "value"), rows, caption=caption)
+    groups = [key.split(".", 1)[0] for key, _ in items]
+    starts = [k == 0 or groups[k] != groups[k - 1] for k in range(len(groups))]
+    return table(("setting", "value"), rows, caption=caption, group_starts=starts)
 
 
 def _flatten(settings: Mapping[str, Any], prefix: str) -> list[tuple[str, Any]]:
@@ -246,16 +250,38 @@ def _flatten(settings: Mapping[str, Any], prefix: str) -> list[tuple[str, Any]]:
 
 
 def _value_text(value: Any) -> str:
+    """A setting as a person writes it: 3.96 (never 3.9600000000000004), yes/no, ``—``
+    for unset or empty values, lists joined by commas, tables as ``key=value``."""
+    if value is None:
+        return _DASH
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
-        return f"{float(value):g}"
+        return _float_text(float(value))
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, (list, tuple)):
+        if not value:
+            return _DASH
         separator = "; " if any(isinstance(v, Mapping) for v in value) else ", "
         return separator.join(_value_text(v) for v in value)
     if isinstance(value, Mapping):  # e.g. one clinical goal: "structure=PTV metric=D95 …"
-        return " ".join(f"{k}={_value_text(v)}" for k, v in value.items())
-    return str(value)
+        if not value:
+            return _DASH
+        return " ".join(
+            f"{k}=({_value_text(v)})" if isinstance(v, Mapping) and v else f"{k}={_value_text(v)}"
+            for k, v in value.items()
+        )
+    text = str(value)
+    return text if text.strip() else _DASH
+
+
+def _float_text(value: float) -> str:
+    """Up to 6 significant digits, trailing zeros dropped (floating-point noise such as
+    3.9600000000000004 is below that)."""
+    if not math.isfinite(value):
+        return _DASH if math.isnan(value) else ("∞" if value > 0 else "−∞")
+    return f"{value:.6g}"
 
 
 def automatic_warnings(result: PlanResult) -> list[str]:

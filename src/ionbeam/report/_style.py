@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 __all__ = [
     "PLAN_LINE_STYLES",
     "figure_png",
+    "is_body",
     "new_figure",
     "structure_colours",
 ]
@@ -25,6 +26,11 @@ __all__ = [
 PLAN_LINE_STYLES: tuple[str, ...] = ("-", "--", ":", "-.")
 _BODY_NAMES = {"body", "external", "skin", "outline"}
 _BODY_COLOUR = "#9e9e9e"
+
+
+def is_body(name: str) -> bool:
+    """Whether a structure name is the patient's outline (Body, External, Skin, Outline)."""
+    return name.strip().lower() in _BODY_NAMES
 
 
 def structure_colours(names: Iterable[str]) -> dict[str, str]:
@@ -39,7 +45,7 @@ def structure_colours(names: Iterable[str]) -> dict[str, str]:
     colours: dict[str, str] = {}
     k = 0
     for name in names:
-        if name.strip().lower() in _BODY_NAMES:
+        if is_body(name):
             colours[name] = _BODY_COLOUR
             continue
         colours[name] = to_hex(palette[k % len(palette)])

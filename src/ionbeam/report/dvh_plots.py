@@ -22,10 +22,35 @@ from ionbeam.planning.dose_grid import masks_on_grid
 from ionbeam.report._style import PLAN_LINE_STYLES, new_figure, structure_colours
 from ionbeam.report.results import checked_volume
 
-__all__ = ["dvh_comparison_figure", "dvh_figure", "structure_dvhs"]
+__all__ = ["dvh_comparison_figure", "dvh_figure", "fitted_dose_axis_gy", "structure_dvhs"]
 
 #: The dose axis reaches this much beyond the highest dose, so every curve visibly ends at 0 %.
 _DOSE_AXIS_HEADROOM = 1.05
+#: The fitted dose axis ends where every curve has fallen below this volume fraction
+#: (a hot voxel or two must not squeeze the targets into one vertical line) …
+_AXIS_VOLUME_FRACTION = 0.001
+#: … with this much room beyond it, and at least this far beyond the prescription.
+_AXIS_MARGIN = 1.08
+_AXIS_PAST_PRESCRIPTION = 1.15
+
+
+def fitted_dose_axis_gy(
+    dvhs: Sequence[DoseVolumeHistogram], *, prescription_gy: float | None = None
+) -> float:
+    """The top of a DVH's dose axis: where the last curve falls below 0.1 % of its
+    volume, plus 8 %, and at least 15 % past the prescription (never beyond the bins)."""
+    if not dvhs:
+        return 1.0
+    reach = 0.0
+    for dvh in dvhs:
+        above = np.nonzero(dvh.cumulative_volume_fraction >= _AXIS_VOLUME_FRACTION)[0]
+        if above.size:
+            reach = max(reach, float(dvh.dose_edges_gy[above[-1]]))
+    top = _AXIS_MARGIN * reach
+    if prescription_gy:
+        top = max(top, _AXIS_PAST_PRESCRIPTION * prescription_gy)
+    last = max(float(d.dose_edges_gy[-1]) for d in dvhs)
+    return min(top, last) if top > 0 else last
 
 
 def structure_dvhs(
@@ -100,7 +125,9 @@ def dvh_comparison_figure(
     if prescription_gy is not None:
         ax.axvline(prescription_gy, color="black", linewidth=0.8, linestyle=(0, (4, 2)))
     _legends(ax, names, palette, dvhs_by_plan, prescription_gy, dose_unit)
-    ax.set(xlabel=f"dose ({dose_unit})", ylabel="volume (%)", ylim=(0.0, 102.0), xlim=(0.0, None))
+    every = [d for dvhs in dvhs_by_plan.values() for d in dvhs]
+    right = fitted_dose_axis_gy(every, prescription_gy=prescription_gy)
+    ax.set(xlabel=f"dose ({dose_unit})", ylabel="volume (%)", ylim=(0.0, 102.0), xlim=(0.0, right))
     ax.grid(alpha=0.3)
     ax.set_title(title or "Dose–volume histograms")
     return figure

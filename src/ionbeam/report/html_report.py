@@ -4,7 +4,9 @@ Front doors: :func:`write_report` (one :class:`~ionbeam.report.PlanResult`)
 and :func:`write_comparison_report` (two or more, e.g. protons and carbon
 ions on the same patient). Each renders every figure first and writes one
 HTML file atomically at the end (figures embedded as PNG, CSS inline, no
-JavaScript, no external resource), so a failure leaves nothing behind.
+external resource), so a failure leaves nothing behind. Unless
+``ReportOptions(viewer=False)``, the page also holds the interactive viewer
+(:mod:`._viewer`: its data and a small hand-written script, inline).
 ``render_report`` / ``render_comparison_report`` return the HTML text.
 """
 
@@ -35,6 +37,7 @@ from ionbeam.report._html import (
     write_text_atomically,
 )
 from ionbeam.report._style import figure_png, structure_colours
+from ionbeam.report._viewer import viewer_block
 from ionbeam.report.beam_plots import bragg_curves_figure, spot_maps_figure
 from ionbeam.report.dvh_plots import dvh_comparison_figure, dvh_figure, structure_dvhs
 from ionbeam.report.results import PlanResult, ReportOptions, unique_labels
@@ -141,6 +144,7 @@ def render_report(
         _section("Warnings", sections.warnings_block(lines)),
         _section("Clinical goals", goals_section_content([result])),
         _section("Dose metrics", sections.metrics_table([result], names=names)),
+        _viewer_section(patient, [result], options),
         _dvh_section(patient, [result], names, figure),
         _dose_section(patient, [result], options, figure),
     ]
@@ -182,6 +186,7 @@ def render_comparison_report(
         _section("Warnings", sections.warnings_block([*lines, *map(str, warnings)])),
         _section("Clinical goals", goals_section_content(results)),
         _section("Dose metrics", sections.metrics_table(results, names=names)),
+        _viewer_section(patient, results, options),
         _dvh_section(patient, results, names, figure),
         _dose_section(patient, results, options, figure),
         _section("Dose differences", _difference_figures(patient, results, options, figure)),
@@ -197,6 +202,14 @@ def render_comparison_report(
 
 
 _STYLE_NAMES = ("solid", "dashed", "dotted", "dash-dotted")
+
+
+def _viewer_section(patient: Patient, results: Sequence[PlanResult], options: ReportOptions) -> str:
+    """The interactive viewer (empty when ``options.viewer`` is off)."""
+    if not options.viewer:
+        return ""
+    block = viewer_block(patient, results, options, element_id="ionbeam-viewer-data")
+    return element("section", element("h2", escape("Interactive viewer")) + block, id="viewer")
 
 
 def _dvh_section(
@@ -352,7 +365,10 @@ def _let_and_beam_sections(
 
 def _plan_section(result: PlanResult, settings: Mapping[str, Any] | None) -> str:
     content = _plan_tables(result)
-    if settings:
+    same = settings and sections.settings_table(settings) == sections.settings_table(
+        result.plan.settings
+    )
+    if settings and not same:  # the plan's own settings are shown once
         content += element("h3", escape("Run settings")) + sections.settings_table(settings)
     return _section("Plan", content)
 

@@ -10,8 +10,8 @@ once, at the boundary: the figure and HTML code trust these values.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -68,6 +68,13 @@ class PlanResult:
     clinical goals of that dose (:func:`ionbeam.evaluation.evaluate_goals`), shown
     as a table, in the warnings when they fail, and with dose planes through the
     hottest point.
+
+    For the interactive viewer, optionally: ``physical_dose_gy``, the physical dose
+    beside an RBE-weighted ``dose_gy`` (Gy, ``dose_grid``); ``beam_doses_gy``, beam
+    name → that beam's physical dose alone (Gy); ``scenario_doses_gy``, the doses
+    of robustness scenarios (same kind and grid as ``dose_gy``), drawn as a band
+    around each DVH (the hook for robust planning: pass the scenario doses, the
+    report does the rest).
     """
 
     label: str
@@ -79,6 +86,9 @@ class PlanResult:
     let_d_kev_um: np.ndarray | None = None
     warnings: tuple[str, ...] = ()
     goals: GoalReport | None = None
+    physical_dose_gy: np.ndarray | None = None
+    beam_doses_gy: Mapping[str, np.ndarray] = field(default_factory=dict)
+    scenario_doses_gy: tuple[np.ndarray, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
@@ -105,11 +115,37 @@ class PlanResult:
             let = checked_volume(self.let_d_kev_um, self.dose_grid, name="LET_d", unit="keV/µm")
             object.__setattr__(self, "let_d_kev_um", let)
         object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
+        self._check_viewer_volumes(unit)
         if self.goals is not None and not isinstance(self.goals, GoalReport):
             raise ConfigError(
                 "goals must be the GoalReport of ionbeam.evaluation.evaluate_goals; "
                 f"got {type(self.goals).__name__}"
             )
+
+    def _check_viewer_volumes(self, unit: str) -> None:
+        if self.physical_dose_gy is not None:
+            if self.dose_kind != "rbe":
+                raise ConfigError(
+                    "physical_dose_gy is for a result whose dose_gy is RBE-weighted; this "
+                    "result's dose is already physical: leave physical_dose_gy out"
+                )
+            physical = checked_volume(
+                self.physical_dose_gy, self.dose_grid, name="physical dose", unit="Gy"
+            )
+            object.__setattr__(self, "physical_dose_gy", physical)
+        names = [beam.name for beam in self.plan.beams]
+        beams = {}
+        for name, dose in dict(self.beam_doses_gy).items():
+            if name not in names:
+                raise ConfigError(f"beam_doses_gy has beam {name!r}; the plan's beams are {names}")
+            what = f"dose of beam {name}"
+            beams[name] = checked_volume(dose, self.dose_grid, name=what, unit="Gy")
+        object.__setattr__(self, "beam_doses_gy", beams)
+        scenarios = tuple(
+            checked_volume(d, self.dose_grid, name=f"dose of scenario {k + 1}", unit=unit)
+            for k, d in enumerate(self.scenario_doses_gy)
+        )
+        object.__setattr__(self, "scenario_doses_gy", scenarios)
 
     @property
     def dose_unit(self) -> str:
@@ -130,7 +166,10 @@ class ReportOptions:
     ``max_layers_per_beam``: at most this many energy layers in a beam's spot
     maps; ``max_plane_pixels``: CT planes larger than this along an axis are
     shown every n-th voxel (speed); ``spot_maps`` / ``bragg_curves``: whether
-    to draw those sections.
+    to draw those sections; ``viewer``: whether to embed the interactive viewer
+    (JavaScript, no network); ``viewer_max_voxels``: the CT in the viewer is
+    thinned (every n-th voxel) to at most this many voxels; ``isodose_percent``:
+    the viewer's starting isodose levels, % of the prescription.
     """
 
     point_mm: tuple[float, float, float] | None = None
@@ -143,6 +182,9 @@ class ReportOptions:
     max_plane_pixels: int = 320
     spot_maps: bool = True
     bragg_curves: bool = True
+    viewer: bool = True
+    viewer_max_voxels: int = 8_000_000
+    isodose_percent: tuple[float, ...] = (30.0, 50.0, 80.0, 95.0, 100.0, 107.0)
 
     def __post_init__(self) -> None:
         if self.point_mm is not None:
@@ -161,11 +203,18 @@ class ReportOptions:
             ("max_bragg_curves", 1, 50),
             ("max_layers_per_beam", 1, 100),
             ("max_plane_pixels", 16, 4096),
+            ("viewer_max_voxels", 1000, 200_000_000),
         ):
             value = getattr(self, name)
             if int(value) != value:
                 raise ConfigError(f"{name} must be an integer; got {value!r}")
             _check_range(name, value, low_limit, high_limit)
+        levels = tuple(float(v) for v in self.isodose_percent)
+        if not levels or not all(math.isfinite(v) and 0 < v <= 300 for v in levels):
+            raise ConfigError(
+                f"isodose_percent must be levels in (0, 300] % of the prescription; got {levels}"
+            )
+        object.__setattr__(self, "isodose_percent", levels)
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:

@@ -10,6 +10,7 @@ both axes, so the aspect ratio follows the voxel spacing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,13 +24,15 @@ from matplotlib.lines import Line2D
 from ionbeam.errors import GridMismatchError
 from ionbeam.patient import Grid, Patient
 from ionbeam.planning import Plan
+from ionbeam.planning.dose_grid import masks_on_grid
 from ionbeam.report._planes import PlaneSample, ct_plane, plane_samples, volume_plane
-from ionbeam.report._style import new_figure, structure_colours
+from ionbeam.report._style import is_body, new_figure, structure_colours
 from ionbeam.report.results import ReportOptions, checked_volume
 
 __all__ = [
     "dose_difference_figure",
     "dose_slices_figure",
+    "let_colour_range",
     "let_slices_figure",
     "slice_point_mm",
 ]
@@ -38,6 +41,9 @@ _WASH_ALPHA = 0.55
 _DOSE_CMAP = "turbo"
 _LET_CMAP = "viridis"
 _DIFFERENCE_CMAP = "RdBu_r"
+#: The LET colour scale ends at this percentile of the LET shown inside the body, so that
+#: a few voxels of very high LET at the distal edge do not crush the target's LET.
+_LET_TOP_PERCENTILE = 99.0
 
 
 def dose_slices_figure(
@@ -94,7 +100,7 @@ def let_slices_figure(
     dose = checked_volume(dose_gy, dose_grid, name="dose", unit="Gy")
     cutoff = options.dose_threshold_fraction * float(dose.max())
     shown = np.where(dose >= cutoff, let, 0.0) if cutoff > 0 else np.zeros_like(let)
-    top = float(shown.max()) if shown.max() > 0 else 1.0
+    low, top = let_colour_range(patient, shown, dose_grid)
     samples = _samples(patient, options)
     washes = []
     for sample in samples:
@@ -107,12 +113,29 @@ def let_slices_figure(
         samples,
         washes,
         cmap=colormaps[_LET_CMAP],
-        norm=Normalize(0.0, top),
+        norm=Normalize(low, top),
         label="LET_d (keV/µm)",
         title=title or "Dose-averaged LET",
         plan=plan,
         options=options,
     )
+
+
+def let_colour_range(patient: Patient, let_kev_um: np.ndarray, grid: Grid) -> tuple[float, float]:
+    """(low, high) of the LET colour scale, keV/µm: the range of the LET shown (values
+    > 0) inside the body outline (everywhere when the patient has none), the top at its
+    99th percentile, the bottom at its minimum rounded down to 0.5 keV/µm."""
+    shown = np.asarray(let_kev_um) > 0
+    bodies = [s for name, s in patient.structures.items() if is_body(name)]
+    if bodies:
+        inside = shown & masks_on_grid(bodies[:1], grid)[bodies[0].name]
+        shown = inside if inside.any() else shown
+    values = np.asarray(let_kev_um)[shown]
+    if values.size == 0:
+        return 0.0, 1.0
+    high = float(np.percentile(values, _LET_TOP_PERCENTILE))
+    low = 0.5 * math.floor(2.0 * float(values.min()))
+    return (low, high) if high > low else (low, low + 1.0)
 
 
 def dose_difference_figure(
@@ -318,17 +341,28 @@ def _draw_beams(ax: Axes, plan: Plan, sample: PlaneSample) -> None:
             arrowprops={"arrowstyle": "-|>", "color": "white", "lw": 1.4},
         )
         label = tail - 0.12 * length * in_plane / np.hypot(*in_plane)
-        ax.text(
-            label[0],
-            label[1],
-            beam.name,
-            color="white",
-            fontsize="small",
-            ha="center",
-            va="center",
-            clip_on=True,
-            bbox={"facecolor": "black", "alpha": 0.5, "lw": 0},
-        )
+        x, ha = _inside(float(label[0]), left, right, ("left", "center", "right"))
+        # on an inverted vertical axis (axial view) the low end is at the image's top
+        ends = ("top", "center", "bottom") if sample.view.vertical_downwards else (
+            "bottom", "center", "top")  # fmt: skip
+        y, va = _inside(float(label[1]), bottom, top, ends)
+        ax.text(x, y, beam.name, color="white", fontsize="small", ha=ha, va=va, clip_on=False,
+                bbox={"facecolor": "black", "alpha": 0.5, "lw": 0})  # fmt: skip
+
+
+def _inside(
+    value: float, low: float, high: float, alignments: tuple[str, str, str]
+) -> tuple[float, str]:
+    """A label position kept inside [low, high] and the alignment (at the low end, in
+    the middle, at the high end) that keeps its text inside too, so that no beam
+    label is clipped."""
+    span = high - low
+    value = min(max(value, low + 0.03 * span), high - 0.03 * span)
+    if value < low + 0.2 * span:
+        return value, alignments[0]
+    if value > high - 0.2 * span:
+        return value, alignments[2]
+    return value, alignments[1]
 
 
 def check_same_grid(grid_a: Grid, grid_b: Grid, what: str) -> None:

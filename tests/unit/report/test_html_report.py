@@ -87,11 +87,24 @@ def report(tmp_path_factory: pytest.TempPathFactory, patient: Patient, result: P
 
 
 def test_report_is_self_contained(report: str) -> None:
+    """No external resource: scripts (the viewer's) only inline, no link, no URL."""
     assert report.startswith("<!DOCTYPE html>")
     lowered = report.lower()
-    for external in ('src="http', "src='http", "<link", "<script", "url(", "@import"):
+    for external in (
+        'src="http',
+        "src='http",
+        "<link",
+        "<script src",
+        "url(",
+        "@import",
+        "http://",
+    ):
         assert external not in lowered
-    sources = re.findall(r'src="([^"]{0,30})', report)
+    assert re.findall(r"<script[^>]*>", lowered) == [
+        '<script type="application/json" id="ionbeam-viewer-data">',
+        "<script>",
+    ]
+    sources = re.findall(r'\bsrc="([^"]{0,30})', report)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
 
 
