@@ -4,7 +4,8 @@ Uses the head phantom (skull-base chordoma) with synthetic, dose-engine-free inp
 of the size of a real plan: a Gaussian dose cloud on a 3 mm dose grid, two lateral
 beams of ``--layers`` energy layers with 150 spots each. Prints the time of each
 figure (built and rendered to PNG), of a whole report and of a comparison report
-(protons vs carbon), the HTML sizes and the peak resident memory.
+(protons vs carbon), the interactive viewer's data alone, the HTML sizes with and
+without the viewer, and the peak resident memory.
 
 Usage: python bench/report.py [--spacing-mm 2.0] [--layers 30] [--dpi 90]
 """
@@ -68,8 +69,12 @@ def _results(patient, layers: int):
         metrics = dose_metrics(dose, grid, masks, prescription_gy=2.0, targets=["PTV"], body="Body")
         let = 2.0 + 40.0 * (1.0 - dose / dose.max())
         results.append(
-            PlanResult(particle, plan, dose, grid, metrics, dose_kind="rbe", let_d_kev_um=let)
-        )
+            PlanResult(
+                particle, plan, dose, grid, metrics, dose_kind="rbe", let_d_kev_um=let,
+                physical_dose_gy=dose / 1.1,
+                beam_doses_gy={"B1": 0.5 * dose / 1.1, "B2": 0.5 * dose / 1.1},
+            )
+        )  # fmt: skip
     return results
 
 
@@ -92,6 +97,7 @@ def main() -> None:
         write_report,
     )
     from ionbeam.report._style import figure_png
+    from ionbeam.report._viewer import viewer_block
 
     patient = make_phantom("head", spacing_mm=args.spacing_mm)
     results = _results(patient, args.layers)
@@ -128,6 +134,11 @@ def main() -> None:
         "spot maps (12 layers of one beam)",
         lambda: figure_png(spot_maps_figure(first.plan.beams[0]), dpi=dpi),
     )
+    viewer = _timed(
+        "viewer data (both plans)",
+        lambda: viewer_block(patient, results, options, element_id="data"),
+    )
+    print(f"viewer block {len(viewer) / 1e6:.2f} MB")
     created = datetime(2025, 1, 1)
     with tempfile.TemporaryDirectory() as folder:
         single = Path(folder) / "report.html"
@@ -144,8 +155,17 @@ def main() -> None:
                 both, patient=patient, results=results, created=created, options=options
             ),
         )
+        plain = Path(folder) / "plain.html"
+        without = ReportOptions(dpi=args.dpi, viewer=False)
+        _timed(
+            "write_report without the viewer",
+            lambda: write_report(
+                plain, patient=patient, result=first, created=created, options=without
+            ),
+        )
         print(
-            f"report.html {single.stat().st_size / 1e6:.2f} MB, "
+            f"report.html {single.stat().st_size / 1e6:.2f} MB "
+            f"({plain.stat().st_size / 1e6:.2f} MB without the viewer), "
             f"comparison.html {both.stat().st_size / 1e6:.2f} MB"
         )
     print(f"peak resident memory {_peak_rss_mb():.0f} MB")

@@ -69,10 +69,18 @@ def metrics_document(result: Any, metrics: Any, goals: Any = None) -> dict[str, 
 
 
 def plan_result(result: Any, metrics: Any, label: str, goals: Any = None) -> Any:
-    """The report's view of a planning result (total doses) and its clinical goals."""
+    """The report's view of a planning result (total doses) and its clinical goals; the
+    viewer also gets the physical dose beside an RBE-weighted one and, with several
+    beams, each beam's physical dose."""
     from ionbeam.report import PlanResult
 
     fractions = result.plan.prescription.fractions
+    beams = result.plan.beams
+    beam_doses = (
+        {beam.name: result.beam_dose_gy(k) * fractions for k, beam in enumerate(beams)}
+        if len(beams) > 1
+        else {}
+    )
     return PlanResult(
         label=label,
         plan=result.plan,
@@ -87,6 +95,8 @@ def plan_result(result: Any, metrics: Any, label: str, goals: Any = None) -> Any
             if not r.success
         ),
         goals=goals,
+        physical_dose_gy=None if result.rbe_dose_gy is None else result.dose_gy * fractions,
+        beam_doses_gy=beam_doses,
     )
 
 
