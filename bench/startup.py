@@ -1,0 +1,102 @@
+"""Benchmark of start-up: ``ionbeam --help`` and a small plan from cold and warm caches.
+
+Prints:
+
+* the wall time of ``ionbeam --help`` (best and median of ``--repeat`` runs, each a
+  fresh interpreter) beside that of a bare ``python -c pass``, and the heavy
+  packages (numba, scipy.optimize, pydicom, matplotlib) that ``--help`` imported
+  (there should be none);
+* the wall time of a small plan (``ionbeam plan --phantom water --particle
+  proton``, no DICOM, no report) three ways: warm (numba's and ionbeam's caches
+  filled by a first run), numba cold (``NUMBA_CACHE_DIR`` an empty folder, so every
+  kernel compiles) and all cold (also an empty ``IONBEAM_CACHE_DIR``, so the beam
+  model tables are computed too).
+
+Usage: python bench/startup.py [--repeat 7] [--no-plan]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_HEAVY = ("numba", "scipy.optimize", "pydicom", "matplotlib", "xtrack")
+_PLAN = ("plan", "--phantom", "water", "--particle", "proton", "--no-dicom", "--no-report")
+
+
+def _run(command: list[str], env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
+def _help_times(repeat: int) -> None:
+    ionbeam = [sys.executable, "-m", "ionbeam.cli.main", "--help"]
+    bare = [sys.executable, "-c", "pass"]
+    helps = [_run(ionbeam) for _ in range(repeat)]
+    bares = [_run(bare) for _ in range(repeat)]
+    print(
+        f"ionbeam --help      best {min(helps):6.3f} s   median {statistics.median(helps):6.3f} s"
+    )
+    print(
+        f"python -c pass      best {min(bares):6.3f} s   median {statistics.median(bares):6.3f} s"
+    )
+    probe = (
+        "import sys; from ionbeam.cli.main import build_parser; build_parser(); "
+        f"print(','.join(m for m in {_HEAVY!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    print(f"heavy packages imported by --help: {loaded or 'none'}")
+
+
+def _plan_times() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        ionbeam_cache, numba_cache = root / "ionbeam-cache", root / "numba-cache"
+        ionbeam_cache.mkdir()
+        numba_cache.mkdir()
+
+        def plan(label: str, *, fresh_numba: bool, fresh_tables: bool) -> float:
+            env = dict(os.environ, IONBEAM_PROGRESS="0")
+            tables = root / f"tables-{label}" if fresh_tables else ionbeam_cache
+            kernels = root / f"kernels-{label}" if fresh_numba else numba_cache
+            tables.mkdir(exist_ok=True)
+            kernels.mkdir(exist_ok=True)
+            env.update(IONBEAM_CACHE_DIR=str(tables), NUMBA_CACHE_DIR=str(kernels))
+            out = root / f"out-{label}"
+            command = [sys.executable, "-m", "ionbeam.cli.main", *_PLAN, "--out", str(out)]
+            return _run(command, env)
+
+        first = plan("first", fresh_numba=False, fresh_tables=False)  # fills both caches
+        warm = plan("warm", fresh_numba=False, fresh_tables=False)
+        numba_cold = plan("numba-cold", fresh_numba=True, fresh_tables=False)
+        cold = plan("cold", fresh_numba=True, fresh_tables=True)
+    print(f"small plan ({' '.join(_PLAN[:5])})")
+    print(f"  all cold (empty numba and ionbeam caches)  {cold:7.1f} s")
+    print(f"  numba cold (tables cached)                 {numba_cold:7.1f} s")
+    print(f"  warm                                       {warm:7.1f} s")
+    print(f"  first run in this benchmark                {first:7.1f} s")
+    print(f"  cold / warm                                {cold / warm:7.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-plan", action="store_true", help="only the --help timing")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    _help_times(args.repeat)
+    if not args.no_plan:
+        _plan_times()
+
+
+if __name__ == "__main__":
+    main()
