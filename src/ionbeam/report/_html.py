@@ -64,6 +64,9 @@ canvas.iv-plane { background: #000; cursor: crosshair; image-rendering: pixelate
 .iv-readout { font-variant-numeric: tabular-nums; min-height: 1.4em; }
 canvas.iv-dvh { max-width: 100%; border: 1px solid #ddd; cursor: crosshair; }
 .iv-error { color: #8a1f11; }
+.iv-isodose-legend { display: flex; flex-wrap: wrap; gap: .2em .8em; max-width: 30em; }
+.iv-swatch { display: inline-block; width: 1.6em; height: .35em; vertical-align: middle;
+  border: 1px solid #555; }
 """
 
 

@@ -80,7 +80,6 @@ def viewer_data(
     point = slice_point_mm(patient, options)
     start = np.clip(np.rint(grid.world_to_index(point)).astype(int), 0, np.asarray(grid.shape) - 1)
     top = max(float(r.dose_gy.max()) for r in results)
-    prescribed = all(r.metrics.prescription_gy for r in results)
     return {
         "ct": {"grid": _grid(grid), "data": encode_uint8(grey)},
         "structures": [
@@ -93,7 +92,6 @@ def viewer_data(
         ],
         "start_index": [int(v) for v in start],
         "isodose_percent": list(options.isodose_percent),
-        "isodose_reference": "the prescription" if prescribed else "the maximum dose",
         "colour_maps": {key: _lut(name) for key, name in _COLOUR_MAPS.items()},
         "plans": [_plan_data(patient, r, results, options, top) for r in results],
     }
@@ -123,6 +121,9 @@ def _plan_data(
     unit = result.dose_unit
     main = "RBE-weighted dose" if result.dose_kind == "rbe" else "dose"
     quantities = [_dose_quantity(main, result.dose_gy, unit, top, threshold)]
+    prescription = result.metrics.prescription_gy
+    if prescription:
+        quantities[0].update(isodose_reference=float(prescription), isodose_of="the prescription")
     if result.physical_dose_gy is not None:
         physical_top = float(result.physical_dose_gy.max())
         quantities.append(
@@ -168,6 +169,8 @@ def _dose_quantity(
         "wash_from": threshold * top,
         "colour_map": "dose",
         "isodose": True,
+        "isodose_reference": float(dose.max()) or 1.0,
+        "isodose_of": "the maximum",
         "readout": True,
         "saturates": False,
         "digits": 2,

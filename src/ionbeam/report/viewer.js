@@ -139,7 +139,8 @@
           this.levels = e.target.value.split(/[ ,;]+/).map(Number).filter((x) => Number.isFinite(x) && x > 0);
           this.render();
         } });
-      controls.append(el("label", {}, "isodose levels (% of " + d.isodose_reference + ") ", this.levelInput));
+      controls.append(el("label", { title: "% of the prescription for the prescribed dose, of the maximum for the others" },
+        "isodose levels (%) ", this.levelInput));
       this.root.append(controls);
 
       const structs = el("div", { class: "iv-structures" });
@@ -177,7 +178,8 @@
       this.root.append(planes);
       this.colourBar = el("canvas", { class: "iv-colourbar", width: 360, height: 44 });
       this.readoutBox = el("div", { class: "iv-readout" }, "move the cursor over a plane");
-      this.root.append(el("div", { class: "iv-footer" }, this.colourBar, this.readoutBox));
+      this.isoLegend = el("div", { class: "iv-isodose-legend" });
+      this.root.append(el("div", { class: "iv-footer" }, this.colourBar, this.isoLegend, this.readoutBox));
       this.root.append(el("p", { class: "iv-help" },
         "Scroll over a plane (or drag its slider) to move through the slices; click a point to "
         + "centre the other planes on it; radiological convention. DVH: drag to zoom, double-click to reset."));
@@ -247,10 +249,9 @@
       return out;
     }
 
-    reference() {
-      const plan = this.planData;
-      return plan.prescription_gy > 0 ? plan.prescription_gy : plan.quantities[0].max;
-    }
+    // what the isodose percentages refer to: the prescription for the prescribed dose,
+    // the maximum for the others (physical dose, a beam's dose)
+    reference() { return this.q.isodose_reference; }
 
     render() {
       const q = this.q, cmap = this.luts[q.colour_map];
@@ -290,12 +291,7 @@
         });
         if (q.isodose) {
           const ref = this.reference();
-          const levels = this.levels.slice().sort((a, b) => a - b);
-          levels.forEach((lvl, n) => {
-            const c = 3 * Math.round(255 * (0.15 + 0.85 * n / Math.max(levels.length - 1, 1)));
-            const colour = `rgb(${cmap[c]},${cmap[c + 1]},${cmap[c + 2]})`;
-            stroke(isolines(values, nh, nv, lvl / 100 * ref), colour, 1.3);
-          });
+          for (const [lvl, colour] of this.isodoseColours()) stroke(isolines(values, nh, nv, lvl / 100 * ref), colour, 1.3);
         }
         this.drawBeams(ctx, view, sx, sy, nv);
         ctx.fillStyle = "white"; ctx.font = "bold 13px sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
@@ -309,6 +305,25 @@
         canvas.dataset.contours = this.data.structures.filter((s, i) => this.shown[i]).map((s) => s.name).join(",");
       }
       this.drawColourBar();
+      this.drawIsodoseLegend();
+    }
+
+    // each isodose level (%) with its line colour: low levels dark, high levels bright
+    isodoseColours() {
+      const cmap = this.luts[this.q.colour_map];
+      const levels = this.levels.slice().sort((a, b) => a - b);
+      return levels.map((lvl, n) => {
+        const c = 3 * Math.round(255 * (0.15 + 0.85 * n / Math.max(levels.length - 1, 1)));
+        return [lvl, `rgb(${cmap[c]},${cmap[c + 1]},${cmap[c + 2]})`];
+      });
+    }
+
+    drawIsodoseLegend() {
+      const q = this.q, ref = this.reference();
+      const items = q.isodose ? this.isodoseColours().map(([lvl, colour]) => el("span", { class: "iv-iso" },
+        el("span", { class: "iv-swatch", style: `background:${colour}` }), ` ${lvl} % (${fmt(lvl / 100 * ref, 1)} ${q.unit})`)) : [];
+      if (items.length) items.unshift(el("span", {}, `isodose lines, % of ${q.isodose_of}:`));
+      this.isoLegend.replaceChildren(...items);
     }
 
     drawBeams(ctx, view, sx, sy, nv) {
