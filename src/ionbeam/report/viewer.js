@@ -349,8 +349,9 @@
         // the label stays inside the canvas whatever the direction (never clipped)
         ctx.font = "12px sans-serif";
         const w = ctx.measureText(beam.name).width + 6;
-        const lx = Math.min(Math.max(tail[0] - 10 * u[0], w / 2), ctx.canvas.width - w / 2);
-        const ly = Math.min(Math.max(tail[1] - 10 * u[1], 9), ctx.canvas.height - 9);
+        // clear of the orientation letters (20 px from each edge) and just off the arrow
+        const lx = Math.min(Math.max(tail[0] - 10 * u[0], w / 2 + 20), ctx.canvas.width - w / 2 - 20);
+        const ly = Math.min(Math.max(tail[1] - 10 * u[1] - 12 * Math.abs(u[0]), 29), ctx.canvas.height - 29);
         ctx.fillStyle = "rgba(0,0,0,0.6)"; ctx.fillRect(lx - w / 2, ly - 8, w, 16);
         ctx.fillStyle = "white"; ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.fillText(beam.name, lx, ly);
       }
