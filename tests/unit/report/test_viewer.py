@@ -167,3 +167,15 @@ def test_viewer_can_be_left_out_and_bad_inputs_are_refused(
     physical = dataclasses.replace(result, dose_kind="physical")
     with pytest.raises(ConfigError, match="already physical"):
         dataclasses.replace(physical, physical_dose_gy=result.dose_gy)
+
+
+def test_plan_settings_are_shown_once(patient: Patient, result: PlanResult) -> None:
+    """Run settings equal to the plan's own settings are not shown a second time."""
+    html = render_report(
+        patient=patient, result=result, settings=dict(result.plan.settings), options=QUICK
+    )
+    assert "Plan settings" in html and "Run settings" not in html
+    other = render_report(
+        patient=patient, result=result, settings={"phantom": "water"}, options=QUICK
+    )
+    assert "Run settings" in other

@@ -247,3 +247,33 @@ def test_quantities_and_dvh_zoom(page, tmp_path: Path) -> None:
     shot = tmp_path / "viewer.png"
     page.locator("#viewer").screenshot(path=str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_comparison_viewer_switches_plans(
+    browser, tmp_path: Path, patient: Patient, report, result_factory, dose_grid
+) -> None:
+    """In a comparison report one viewer holds both plans: choosing the second plan
+    lists its quantities (no LET for it) and redraws the planes, without an error."""
+    from ionbeam.report import write_comparison_report
+
+    protons = report[1]
+    carbon = result_factory(patient, dose_grid, label="carbon", particle="carbon", with_let=False)
+    path = write_comparison_report(
+        tmp_path / "compare.html",
+        patient=patient,
+        results=[protons, carbon],
+        options=ReportOptions(dpi=30, spot_maps=False, bragg_curves=False),
+    )
+    page = browser.new_page(viewport={"width": 1300, "height": 1100})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(path.as_uri())
+    page.wait_for_selector(".ionbeam-viewer[data-ready=true]", timeout=30_000)
+    assert page.locator("select.iv-plan option").all_inner_texts() == ["protons", "carbon"]
+    before = _canvas_digest(page, "axial")
+    page.locator("select.iv-plan").select_option(label="carbon")
+    options = page.locator("select.iv-quantity option").all_inner_texts()
+    assert options == ["RBE-weighted dose (Gy(RBE))"]
+    assert _canvas_digest(page, "axial") != before
+    assert errors == []
+    page.close()
