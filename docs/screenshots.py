@@ -40,7 +40,9 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(
+            executable_path=args.chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         page = browser.new_page(viewport={"width": 1240, "height": 1000})
         page.goto(args.report.resolve().as_uri())
         page.wait_for_selector(".ionbeam-viewer[data-ready=true]", timeout=60_000)

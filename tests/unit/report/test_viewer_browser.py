@@ -54,7 +54,9 @@ def browser() -> Iterator[object]:
         _missing("playwright (Python) is not installed: pip install -e '.[test]'")
     executable = _chromium_executable()
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        chromium = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield chromium
         chromium.close()
 
