@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="coarser grids and every second energy (about 3x faster)",
+        help="coarser grids and every second energy (1.5-2x faster)",
     )
     add_strict_argument(parser)
     parser.set_defaults(handler=run)

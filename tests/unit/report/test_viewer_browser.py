@@ -224,6 +224,15 @@ def test_readout_shows_the_dose_at_a_known_voxel(page, report, patient: Patient)
     )
     assert float(shown["LET_d"]) == pytest.approx(result.let_d_kev_um[i, j, k], abs=0.06)
     assert "in Body, Target" in text or "in Body" in text
+    # the same voxel on the sagittal plane (x index i): y to the right, z upwards
+    page.locator('input.iv-slider[data-view="sagittal"]').fill(str(i))
+    sagittal = page.locator('canvas.iv-plane[data-view="sagittal"]').bounding_box()
+    ny, nz = patient.grid.shape[1:]
+    page.mouse.move(
+        sagittal["x"] + (j + 0.5) / ny * sagittal["width"],
+        sagittal["y"] + (nz - k - 0.5) / nz * sagittal["height"],
+    )
+    assert page.locator(".iv-readout").inner_text() == text
 
 
 def test_quantities_and_dvh_zoom(page, tmp_path: Path) -> None:
