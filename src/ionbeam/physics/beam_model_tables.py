@@ -30,7 +30,7 @@ from ionbeam.physics.stopping import checked_energies
 __all__ = ["MODEL_VERSION", "DepthDoseLibrary", "compute_depth_dose_library"]
 
 #: Bumped whenever the physics of the depth–dose model changes (part of the cache key).
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 
 _TABLE_FIELDS = (
     "depth_mm",
