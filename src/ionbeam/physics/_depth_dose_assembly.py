@@ -163,7 +163,9 @@ def _secondaries(
         packets.species, dep, mom, let_w, local + loc, spec, neutral + escaped, beyond
     )
     if ion.a == 1:
-        return _with_elastic(first, ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra)
+        return _with_elastic(
+            first, ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra
+        )
     heavy = np.array([p.z >= 2 for p in packets.species])
     # removed energy of Z >= 2 fragments is wholly in `escaped` (packet_local = 0); per
     # removal, the local share of a real reaction is scaled by 1/(1 - residue fraction)

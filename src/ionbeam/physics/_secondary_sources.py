@@ -30,14 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from ionbeam.physics import _icru63_data as icru63
+from ionbeam.physics._elements import get_element
 from ionbeam.physics.fragmentation import (
     GOLDHABER_SIGMA0_MEV_C,
     FragmentationModel,
     fragment_particle,
     secondary_fragmentation_model,
 )
-from ionbeam.physics import _icru63_data as icru63
-from ionbeam.physics._elements import get_element
 from ionbeam.physics.materials import Material
 from ionbeam.physics.nuclear import (
     ELASTIC_NUCLEUS_MIN_MEV,
