@@ -11,9 +11,10 @@ energy lost. Nuclear interactions remove primaries at the rate Σ(E(R − z))
 which telescopes to the total energy. The dose-averaged LET is (S² ⋆ g)/(S ⋆ g).
 
 For protons Σ is the non-elastic plus the elastic cross section (p–p on hydrogen,
-p–nucleus above 5°): an elastically scattered proton leaves the primaries (it no
-longer stops at their range) and is transported as a secondary by the caller; the
-share of each channel among the removals of a bin is returned.
+p–nucleus at lab angles beyond ~10°, ICRU 63): an elastically scattered proton
+leaves the primaries (it no longer stops at their range) and is transported as a
+secondary by the caller; the share of each channel among the removals of a bin is
+returned.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import numpy as np
 from scipy.signal import fftconvolve
 from scipy.special import erfc
 
+from ionbeam.physics._secondary_sources import LARGE_ANGLE_GROUPS
 from ionbeam.physics.materials import Material
 from ionbeam.physics.nuclear import (
     macroscopic_cross_section_per_mm,
     macroscopic_elastic_cross_sections_per_mm,
+    nucleus_elastic_angle_shares,
 )
 from ionbeam.physics.particles import Particle
 from ionbeam.physics.ranges import RangeTable
@@ -89,7 +92,8 @@ def _channel_cross_sections(ion: Particle, water: Material, energy_mev_u: np.nda
         zeros = np.zeros_like(nonelastic)
         return np.stack((nonelastic, zeros, zeros))
     hydrogen, nuclei = macroscopic_elastic_cross_sections_per_mm(energy_mev_u, water)
-    return np.stack((nonelastic, hydrogen, nuclei))
+    large_angle = nucleus_elastic_angle_shares(energy_mev_u)[LARGE_ANGLE_GROUPS].sum(axis=0)
+    return np.stack((nonelastic, hydrogen, nuclei * large_angle))
 
 
 def primary_transport(

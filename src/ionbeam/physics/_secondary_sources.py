@@ -18,9 +18,11 @@ the depth bins:
 * elastically scattered protons (:func:`proton_elastic_packets`): p–p scattering,
   isotropic in the centre of mass (so each of the two outgoing protons carries a
   fraction f of the energy, uniform in [0, 1], at cos²θ = f(1 + τ)/(1 + fτ),
-  τ = T/2m), in five groups of f; p–nucleus scattering in the four angular groups
-  of the ICRU 63 distribution, the proton keeping its energy less the recoil's
-  (deposited locally) and the primaries' range spread.
+  τ = T/2m), in five groups of f; p–nucleus scattering in the three wider angular
+  groups of the ICRU 63 distribution (1 − cos θ ≈ 0.02, 0.05, 0.13; the ≈ 5° group
+  stays with the primaries: it shortens their residual range by only 0.3 %), the
+  proton keeping its energy less the recoil's (deposited locally) and the
+  primaries' range spread.
 """
 
 from __future__ import annotations
@@ -40,14 +42,15 @@ from ionbeam.physics.fragmentation import (
 )
 from ionbeam.physics.materials import Material
 from ionbeam.physics.nuclear import (
-    ELASTIC_NUCLEUS_MIN_MEV,
     ProtonReactionEnergySplit,
     macroscopic_cross_section_per_mm,
+    nucleus_elastic_angle_shares,
 )
 from ionbeam.physics.particles import Particle
 from ionbeam.physics.ranges import RangeTable, range_table
 
 __all__ = [
+    "LARGE_ANGLE_GROUPS",
     "SecondaryPackets",
     "fragment_packets",
     "proton_elastic_packets",
@@ -377,6 +380,9 @@ def tertiary_packets(
 
 
 _PP_GROUPS = 5
+#: The angular groups of p–nucleus elastic scattering transported as scattered protons;
+#: the first (≈ 5°: the residual range shortens by 0.3 %) stays with the primaries.
+LARGE_ANGLE_GROUPS = slice(1, None)
 #: Relative range straggling (σ/R) of a proton of therapeutic energy in water (~1.1 %,
 #: Janni 1982), applied to the p–p products' ranges.
 _RELATIVE_STRAGGLING = 0.011
@@ -396,13 +402,6 @@ def _pp_groups(initial_energy_mev: float, table: RangeTable) -> tuple[np.ndarray
     return f, np.full(_PP_GROUPS, 2.0 / _PP_GROUPS), cosine, spread
 
 
-def _nucleus_angle_shares(energy_mev: np.ndarray) -> np.ndarray:
-    """Share of p–O elastic scattering in each angular group (4, n) at ``energy_mev``."""
-    grid = icru63.ENERGY_MEV[1:]
-    table = icru63.OXYGEN_ELASTIC_ANGLE_FRACTIONS
-    return np.array([np.interp(energy_mev, grid, table[:, k]) for k in range(table.shape[1])])
-
-
 def proton_elastic_packets(
     proton: Particle,
     water: Material,
@@ -418,7 +417,7 @@ def proton_elastic_packets(
     birth, deposited locally)."""
     table = range_table(proton, water)
     f, counts, pp_cosine, pp_spread = _pp_groups(initial_energy_mev, table)
-    one_minus_cos = icru63.OXYGEN_ELASTIC_ONE_MINUS_COS
+    one_minus_cos = icru63.OXYGEN_ELASTIC_ONE_MINUS_COS[LARGE_ANGLE_GROUPS]
     recoil_share = 2.0 * proton.mass_mev / (get_element(8).atomic_weight * 931.494) * one_minus_cos
     smoothing = np.concatenate((pp_spread, np.full(one_minus_cos.size, primary_range_sigma_mm)))
     n = smoothing.size
@@ -426,7 +425,9 @@ def proton_elastic_packets(
         [proton] * n, water, initial_energy_mev * 1.05 + 1.0, smoothing
     )
     energy = np.maximum(reacting_energy_mev, 0.0)
-    shares = _nucleus_angle_shares(energy) * (energy >= ELASTIC_NUCLEUS_MIN_MEV)
+    shares = nucleus_elastic_angle_shares(energy)[LARGE_ANGLE_GROUPS]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(shares.sum(axis=0) > 0, shares / shares.sum(axis=0), 0.0)
     r0 = np.zeros((n, energy.size))
     weight = np.zeros_like(r0)
     for g in range(_PP_GROUPS):

@@ -46,6 +46,7 @@ __all__ = [
     "macroscopic_cross_section_per_mm",
     "macroscopic_elastic_cross_sections_per_mm",
     "nonelastic_cross_section_mb",
+    "nucleus_elastic_angle_shares",
     "primary_survival",
     "proton_elastic_cross_section_mb",
     "proton_nucleus_cross_section_mb",
@@ -173,6 +174,17 @@ def proton_elastic_cross_section_mb(energy_mev: np.ndarray, target_z: int) -> np
         scale = (get_element(target_z).atomic_weight / get_element(8).atomic_weight) ** (2 / 3)
     sigma = scale * np.interp(energy, icru63.ENERGY_MEV, table)
     return np.where(energy >= ELASTIC_NUCLEUS_MIN_MEV, sigma, 0.0)
+
+
+def nucleus_elastic_angle_shares(energy_mev: np.ndarray) -> np.ndarray:
+    """Share of p–nucleus elastic scattering (ICRU 63, oxygen) in the angular groups of
+    ``_icru63_data.OXYGEN_ELASTIC_ONE_MINUS_COS`` (4, n) at ``energy_mev``; zero below
+    ``ELASTIC_NUCLEUS_MIN_MEV``."""
+    energy = np.asarray(energy_mev, dtype=float)
+    grid = icru63.ENERGY_MEV[1:]
+    table = icru63.OXYGEN_ELASTIC_ANGLE_FRACTIONS
+    shares = np.array([np.interp(energy, grid, table[:, k]) for k in range(table.shape[1])])
+    return shares * (energy >= ELASTIC_NUCLEUS_MIN_MEV)
 
 
 def macroscopic_elastic_cross_sections_per_mm(
