@@ -13,7 +13,7 @@ Compared, for 1 % energy spread (Bortfeld's example) at 70–250 MeV:
 * R80 − R₀ (the distal 80 % point coincides with the mean range) within 0.7 mm:
   Bortfeld's R₀ is the CSDA range, whereas ionbeam's protons scattered
   elastically by nuclei at large angles (ICRU 63) stop short of it, which moves R80
-  upstream by 0.0 (70 MeV) to 0.6 mm (250 MeV);
+  upstream by 0.0 (70 MeV) to 0.55 mm (250 MeV);
 * the distal fall-off R80 − R20 within 10 % (ionbeam's straggling is ~5 % wider than
   Bortfeld's fit, see test_straggling_and_nuclear_vs_janni);
 * the peak-to-mid-range dose ratio (mid-range R₀/2, where the nuclear secondaries
