@@ -266,12 +266,19 @@ def report_water(n_primaries: int) -> None:
     case = water_impt_case()
     title = "5. IMPT in water: 50 mm cube, gantry 0/90°, ionbeam's optimized plan vs MCsquare"
     mc = report_case(case, n_primaries, title, fine=False)  # no heterogeneity to sample
-    dose = calc_dose(
-        case.ct, case.plan, case.model, dose_grid=case.dose_grid, structures=case.structures,
-        options=DoseEngineOptions(with_let=False),
-    ).dose_gy  # fmt: skip
-    rates = [gamma_pass_percent(mc.dose_gy, dose, case, c) for c in (2.0, 1.0)]
-    print(f"   ionbeam PB: γ 2%/2mm {rates[0]:.1f} %, γ 1%/1mm {rates[1]:.1f} %")
+    target = next(s for s in case.structures if s.name == case.target)
+    body = _body(case.structures)
+    for cut in (3.0, 6.0):
+        dose = calc_dose(
+            case.ct, case.plan, case.model, dose_grid=case.dose_grid, structures=case.structures,
+            options=DoseEngineOptions(with_let=False, lateral_cutoff_sigma=cut),
+        ).dose_gy  # fmt: skip
+        a = agreement(mc.dose_gy, case.ct.grid, dose, case.dose_grid, target, body)
+        rates = [gamma_pass_percent(mc.dose_gy, dose, case, c) for c in (2.0, 1.0)]
+        print(
+            f"   ionbeam PB, {cut:g}σ lateral cut-off: target mean {a.mean_diff_percent:+.1f} %, "
+            f"D95 {a.d95_diff_percent:+.1f} %, γ 2%/2mm {rates[0]:.1f} %, γ 1%/1mm {rates[1]:.1f} %"
+        )
 
 
 # -- 3. pyRadPlan -----------------------------------------------------------------------------
@@ -334,7 +341,7 @@ def main() -> None:
     )
     parser.add_argument("--primaries-tg119", type=float, default=2e7)
     parser.add_argument("--primaries-head", type=float, default=1e7)
-    parser.add_argument("--primaries-water", type=float, default=4e6)
+    parser.add_argument("--primaries-water", type=float, default=1e7)
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     args = parser.parse_args()
     if "spots" in args.parts:
