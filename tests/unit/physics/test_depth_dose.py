@@ -140,3 +140,16 @@ def test_bad_input_is_refused(kwargs: dict, error: type) -> None:
     energy = kwargs.pop("energy_mev_u")
     with pytest.raises(error):
         depth_dose(particle, energy, **kwargs)
+
+
+def test_proton_spectra_include_the_scattered_protons() -> None:
+    """Primaries, secondary and elastically scattered protons share one fluence spectrum
+    whose Σ fluence × S reproduces the charged-particle IDD in the plateau within 3 %."""
+    d = depth_dose("proton", 150.0, with_spectra=True)
+    spectra = d.spectra
+    assert spectra is not None and spectra.species == ((1, 1),)
+    mid = np.sqrt(spectra.energy_edges_mev_u[1:] * spectra.energy_edges_mev_u[:-1])
+    dose = (spectra.fluence[0] * linear_stopping_power("proton", mid)[:, None]).sum(axis=0)
+    charged = d.idd_mev_mm - d.nuclear_local_idd_mev_mm
+    plateau = d.depth_mm < 0.8 * d.csda_range_mm
+    np.testing.assert_allclose(dose[plateau], charged[plateau], rtol=0.03)
