@@ -10,11 +10,12 @@ mean IDD at 10–20 mm; the energy deposited in the last part of the curve
 (R80 − 15 mm to R80 + 3 mm, where the Bragg peak is) and in front of it, MeV per
 proton, ionbeam − matRad.
 
-The point is the Bragg-peak discrepancy documented in ``docs/validation.md``: with
-R80 and the distal tail equal, ionbeam puts more energy into the peak region, by
-an amount that grows with the range (about 0.27 % of the peak-region energy per cm)
-— the signature of a primary-removal channel (elastic nuclear scattering) that
-ionbeam's transport lacks.
+The point was the Bragg-peak discrepancy of depth–dose model version 1 (see
+``docs/validation.md``): with R80 and the distal tail equal, ionbeam put more energy
+into the peak region, by an amount that grew with the range (about 0.27 % of the
+peak-region energy per cm) — the signature of a missing primary-removal channel.
+Model version 2 removes primaries by elastic scattering too; this script checks it
+against a second MC-derived reference.
 
 Usage::
 
