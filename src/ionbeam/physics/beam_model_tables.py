@@ -8,8 +8,8 @@ dose engine interpolates these tables in depth (water-equivalent path length) an
 energy. Libraries are cached on disk with :mod:`ionbeam._cache` under a key made of
 every parameter and the package version; the cache is never required.
 
-Speed (one core): ~10–20 ms per proton energy (the elastically scattered protons add
-nine packets) and ~20–40 ms per ion energy, i.e. about 4 s (protons) to 10 s (carbon)
+Speed (one core): ~10–25 ms per proton energy (the elastically scattered protons add
+eight packets) and ~20–60 ms per ion energy, i.e. about 6 s (protons) to 15 s (carbon)
 cold for 250 energies and ~0.1 s warm.
 """
 
