@@ -19,10 +19,12 @@ against a second MC-derived reference.
 
 Usage::
 
-    python bench/idd_vs_matrad.py [--venv DIR] [--every N]
+    python bench/idd_vs_matrad.py [--venv DIR | --machine-file PATH] [--every N]
 
 pyRadPlan is installed into its own virtual environment on first use (see
-``bench/compare_pyradplan.py``); only its data file is read.
+``bench/compare_pyradplan.py``); only its data file is read. ``--machine-file``
+reads ``protons_Generic.mat`` directly instead (e.g. unpacked from the wheel that
+``pip download pyradplan==0.5.0 --no-deps`` fetches), without the installation.
 """
 
 from __future__ import annotations
@@ -91,9 +93,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
+    parser.add_argument("--machine-file", type=Path, help="protons_Generic.mat to read")
     parser.add_argument("--every", type=int, default=10, help="every N-th energy of matRad")
     args = parser.parse_args()
-    path = generic_machine_file(args.venv)
+    path = args.machine_file or generic_machine_file(args.venv)
     data = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)["machine"].data
     print(f"matRad generic proton machine ({path.name}) vs ionbeam depth_dose, same spectrum")
     print(
