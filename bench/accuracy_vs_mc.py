@@ -15,13 +15,16 @@ wheel, fetched into ``~/.cache/ionbeam-bench/mcsquare``; see
 3. pyRadPlan 0.5.0's own plan and pencil-beam dose vs MCsquare with a BDL of
    pyRadPlan's Generic proton machine and its default HLUT — the same metrics;
 4. a heterogeneous case: the head phantom (skull, clivus, air sinuses), two
-   lateral fields, pencil beam with and without fine sampling vs MCsquare.
+   lateral fields, pencil beam with and without fine sampling vs MCsquare;
+5. a proton IMPT plan in water (50 mm cube, gantry 0/90°, 2 mm grid;
+   ``bench/mcsquare/_water_impt.py``): the same metrics and gamma 1 %/1 mm.
 
 MC runs are cached (``~/.cache/ionbeam-bench/mcsquare/runs``), so a second report
 is quick. Usage::
 
-    python bench/accuracy_vs_mc.py [--parts spots tg119 pyradplan head]
-                                   [--primaries-tg119 N] [--primaries-head N] [--venv DIR]
+    python bench/accuracy_vs_mc.py [--parts spots tg119 pyradplan head water]
+                                   [--primaries-tg119 N] [--primaries-head N]
+                                   [--primaries-water N] [--venv DIR]
 """
 
 from __future__ import annotations
@@ -213,7 +216,7 @@ def _print_agreements(rows: list[tuple[str, Agreement]], mc: McResult) -> None:
         )
 
 
-def report_case(case: Case, n_primaries: int, title: str) -> None:
+def report_case(case: Case, n_primaries: int, title: str, *, fine: bool = True) -> McResult:
     print(f"\n{title}")
     line = case.model.beam_line
     scanner = calibration_scanner(stoichiometric_calibration())
@@ -226,11 +229,11 @@ def report_case(case: Case, n_primaries: int, title: str) -> None:
     body = _body(case.structures)
     rows = []
     plain = DoseEngineOptions(with_let=False)
-    fine = DoseEngineOptions(with_let=False, fine_sampling=FINE_SAMPLING)
-    runs = [
-        ("ionbeam PB", plain, case.dose_grid),
-        (f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}", fine, case.dose_grid),
-    ]
+    runs = [("ionbeam PB", plain, case.dose_grid)]
+    if fine:
+        fine_options = DoseEngineOptions(with_let=False, fine_sampling=FINE_SAMPLING)
+        name = f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}"
+        runs.append((name, fine_options, case.dose_grid))
     if case.dose_grid != case.ct.grid:
         runs.append(("ionbeam PB on the MC's CT grid", plain, case.ct.grid))
     for name, options, grid in runs:
@@ -254,6 +257,28 @@ def report_case(case: Case, n_primaries: int, title: str) -> None:
         f"{case.dose_grid.spacing_mm[0]:g} mm; MC on the CT grid {case.ct.grid.spacing_mm} mm"
     )
     _print_agreements(rows, mc)
+    return mc
+
+
+def report_water(n_primaries: int) -> None:
+    from _water_impt import gamma_pass_percent, water_impt_case
+
+    case = water_impt_case()
+    title = "5. IMPT in water: 50 mm cube, gantry 0/90°, ionbeam's optimized plan vs MCsquare"
+    mc = report_case(case, n_primaries, title, fine=False)  # no heterogeneity to sample
+    target = next(s for s in case.structures if s.name == case.target)
+    body = _body(case.structures)
+    for cut in (3.0, 6.0):
+        dose = calc_dose(
+            case.ct, case.plan, case.model, dose_grid=case.dose_grid, structures=case.structures,
+            options=DoseEngineOptions(with_let=False, lateral_cutoff_sigma=cut),
+        ).dose_gy  # fmt: skip
+        a = agreement(mc.dose_gy, case.ct.grid, dose, case.dose_grid, target, body)
+        rates = [gamma_pass_percent(mc.dose_gy, dose, case, c) for c in (2.0, 1.0)]
+        print(
+            f"   ionbeam PB, {cut:g}σ lateral cut-off: target mean {a.mean_diff_percent:+.1f} %, "
+            f"D95 {a.d95_diff_percent:+.1f} %, γ 2%/2mm {rates[0]:.1f} %, γ 1%/1mm {rates[1]:.1f} %"
+        )
 
 
 # -- 3. pyRadPlan -----------------------------------------------------------------------------
@@ -311,11 +336,12 @@ def main() -> None:
     parser.add_argument(
         "--parts",
         nargs="+",
-        default=["spots", "tg119", "pyradplan", "head"],
-        choices=["spots", "tg119", "pyradplan", "head"],
+        default=["spots", "tg119", "pyradplan", "head", "water"],
+        choices=["spots", "tg119", "pyradplan", "head", "water"],
     )
     parser.add_argument("--primaries-tg119", type=float, default=2e7)
     parser.add_argument("--primaries-head", type=float, default=1e7)
+    parser.add_argument("--primaries-water", type=float, default=1e7)
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     args = parser.parse_args()
     if "spots" in args.parts:
@@ -336,6 +362,8 @@ def main() -> None:
             int(args.primaries_head),
             "4. Heterogeneous: head phantom (skull, clivus, sinuses), gantry 90/270°",
         )
+    if "water" in args.parts:
+        report_water(int(args.primaries_water))
 
 
 if __name__ == "__main__":
