@@ -39,6 +39,7 @@ from ionbeam.io.dicom._common import (
     add_general_study,
     add_patient,
     new_dataset,
+    set_content_uid,
 )
 from ionbeam.io.dicom._files import read_dataset, read_headers
 from ionbeam.io.dicom._limits import MAX_LENGTH, clip_text, text_too_long
@@ -388,10 +389,9 @@ def ct_datasets(
     grid = ct.grid
     (x0, y0, _), (dx, dy, dz) = grid.origin_mm, grid.spacing_mm
     z_positions = grid.axes_mm()[2]
-    sop_uids = [make_uid(series_uid, "slice", k) for k in range(grid.shape[2])]
     datasets = []
     for k, z in enumerate(z_positions):
-        ds = new_dataset(CT_IMAGE_STORAGE, sop_uids[k])
+        ds = new_dataset(CT_IMAGE_STORAGE, make_uid(series_uid, "slice", k))
         add_patient(ds, study)
         add_general_study(ds, study)
         add_general_series(ds, modality="CT", series_instance_uid=series_uid,
@@ -401,12 +401,12 @@ def ct_datasets(
         add_frame_of_reference(ds, study)
         add_equipment(ds)
         _add_image(ds, hu[:, :, k], k, (x0, y0, float(z)), (dx, dy, dz), study)
-        datasets.append(ds)
+        datasets.append(set_content_uid(ds))
     series = CTSeries(
         ct=CT(hu.astype(np.float32), grid),
         study=study,
         series_instance_uid=series_uid,
-        sop_instance_uids=tuple(sop_uids),
+        sop_instance_uids=tuple(str(ds.SOPInstanceUID) for ds in datasets),
         slice_z_mm=tuple(float(z) for z in z_positions),
     )
     return datasets, series

@@ -1,5 +1,7 @@
 """A planned treatment as DICOM: CT + RT Structure Set (when ionbeam made the patient),
-RT Ion Plan, and RT Doses (physical, RBE-weighted, LET_d) with consistent UIDs.
+RT Ion Plan, and RT Doses (physical, RBE-weighted) with consistent UIDs; LET_d
+beside them as ``LETd.mha`` (MetaImage, keV/µm, see :mod:`ionbeam.io.metaimage`),
+never as an RT Dose, which every system would list as a dose of the plan.
 
 For a phantom, the CT and RTSTRUCT are written next to the plan with study UIDs
 derived from the phantom, so that the same plan exports to the same UIDs. For a
@@ -22,8 +24,9 @@ from ionbeam.io.dicom._files import DicomWarning, read_dataset, read_headers, wr
 from ionbeam.io.dicom.ct import series_from_headers
 from ionbeam.io.dicom.patient_io import registered_structure_sets, write_patient_files
 from ionbeam.io.dicom.rt_ion_plan import rt_ion_plan_dataset
-from ionbeam.io.dicom.rtdose import rt_dose_dataset, rt_let_dataset
+from ionbeam.io.dicom.rtdose import rt_dose_dataset
 from ionbeam.io.dicom.rtstruct import roi_names
+from ionbeam.io.metaimage import write_metaimage
 from ionbeam.patient.grid import Grid
 from ionbeam.patient.patient import Patient
 from ionbeam.planning.plan import Plan
@@ -80,9 +83,7 @@ def write_plan_dicom(
         )
         written["rtdose_rbe"] = _write(dataset, out / "RD_rbe_weighted.dcm")
     if doses.let_d_kev_um is not None:
-        written["rtdose_let"] = _write(
-            rt_let_dataset(doses.let_d_kev_um, doses.grid, **common), out / "RD_LETd.dcm"
-        )
+        written["let_d"] = write_metaimage(out / "LETd.mha", doses.let_d_kev_um, doses.grid)
     return written
 
 

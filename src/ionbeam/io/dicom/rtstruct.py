@@ -30,9 +30,11 @@ from ionbeam.io.dicom._common import (
     add_general_study,
     add_patient,
     new_dataset,
+    set_content_uid,
 )
 from ionbeam.io.dicom._contours import mask_to_polygons, polygons_to_mask
 from ionbeam.io.dicom._files import DicomWarning, read_dataset
+from ionbeam.io.dicom._limits import clip_text
 from ionbeam.io.dicom._uids import CT_IMAGE_STORAGE, RT_STRUCTURE_SET_STORAGE, make_uid
 from ionbeam.io.dicom.ct import CTSeries
 from ionbeam.patient.grid import Grid
@@ -192,6 +194,7 @@ def rtstruct_dataset(
         raise DicomError("the structures are not on the CT grid; resample them first")
     series_uid = make_uid(ct_series.series_instance_uid, "rtstruct-series", label)
     ds = new_dataset(RT_STRUCTURE_SET_STORAGE, make_uid(series_uid, "instance"))
+    ds.StructureSetLabel = clip_text(label, "SH")
     add_patient(ds, study)
     add_general_study(ds, study)
     add_general_series(ds, modality="RTSTRUCT", series_instance_uid=series_uid,
@@ -199,7 +202,6 @@ def rtstruct_dataset(
     add_frame_of_reference(ds, study)
     add_equipment(ds)
     ds.OperatorsName = ""
-    ds.StructureSetLabel = label[:16]
     ds.StructureSetDate = study.study_date
     ds.StructureSetTime = study.study_time
     ds.ReferencedFrameOfReferenceSequence = DicomSequence([_referenced_frame(ct_series)])
@@ -223,7 +225,7 @@ def rtstruct_dataset(
     ds.ROIContourSequence = DicomSequence(contour_items)
     ds.RTROIObservationsSequence = DicomSequence(observation_items)
     ds.ApprovalStatus = "UNAPPROVED"
-    return ds
+    return set_content_uid(ds)
 
 
 def _contour_image(ct_series: CTSeries, k: int) -> Dataset:
