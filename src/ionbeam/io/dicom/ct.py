@@ -54,6 +54,8 @@ PADDING_HU = -1024.0
 #: Tolerances: direction cosines, and positions/spacings (mm).
 _COSINE_TOLERANCE = 1e-4
 _POSITION_TOLERANCE_MM = 0.01
+#: Largest plausible coordinate of an image position (10 m), mm.
+_MAX_POSITION_MM = 1.0e4
 #: CT numbers a patient can have (HU): air to dense bone and contrast; metal goes beyond.
 PLAUSIBLE_HU = (-1100.0, 4000.0)
 #: Largest fraction of voxels allowed outside :data:`PLAUSIBLE_HU` (metal implants stay below).
@@ -162,6 +164,11 @@ def _slice(ds: Dataset) -> _Slice:
         raise DicomError(
             f"{path}: ImagePositionPatient, ImageOrientationPatient, PixelSpacing or "
             "RescaleIntercept holds NaN, infinity or a spacing ≤ 0; replace the file"
+        )
+    if max(abs(v) for v in piece.position_mm) > _MAX_POSITION_MM:
+        raise DicomError(
+            f"{path}: ImagePositionPatient {list(piece.position_mm)} mm is not in a scanner; "
+            "replace the file"
         )
     if piece.rows < 1 or piece.columns < 1:
         raise DicomError(f"{path}: the image has {piece.rows} rows and {piece.columns} columns")
