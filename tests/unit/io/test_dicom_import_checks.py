@@ -60,12 +60,15 @@ def test_implausible_ct_numbers_are_refused(write_series) -> None:
 
 
 def test_metal_and_padding_are_not_implausible(write_series) -> None:
-    """A few metal voxels (10000 HU, under 1 %) and padding at -3024 HU are kept."""
+    """A few metal voxels (10000 HU, under 1 %) and padding (-3024 HU outside the
+    reconstruction circle, -2000 HU where PixelPaddingValue says so) are kept."""
 
     def metal_and_padding(datasets):
         for k, ds in enumerate(datasets):
             image = np.frombuffer(ds.PixelData, dtype="<i2").copy()
             image[:3] = -3024
+            image[-20:] = -2000  # a quarter of each 9 × 9 slice
+            ds.PixelPaddingValue = -2000
             if k == 0:
                 image[10] = 10000
             ds.PixelData = image.tobytes()
@@ -75,6 +78,14 @@ def test_metal_and_padding_are_not_implausible(write_series) -> None:
     series = read_ct_series(write_series(big, metal_and_padding))
     assert series.ct.hu.max() == 10000.0
     assert series.ct.hu.min() == -1024.0
+
+    def undeclared(datasets):
+        for ds in metal_and_padding(datasets):
+            del ds.PixelPaddingValue
+        return datasets
+
+    with pytest.raises(DicomError, match=r"24\.8 % of the CT numbers"):
+        read_ct_series(write_series(big, undeclared, name="undeclared"))
 
 
 def test_nan_pixels_are_refused_naming_the_file(write_series) -> None:

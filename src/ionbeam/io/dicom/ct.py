@@ -136,6 +136,7 @@ class _Slice:
     columns: int
     slope: float
     intercept: float
+    padding_value: float | None  # PixelPaddingValue (stored value), if given
 
 
 def _slice(ds: Dataset) -> _Slice:
@@ -154,6 +155,7 @@ def _slice(ds: Dataset) -> _Slice:
             columns=int(ds.Columns),
             slope=_optional_float(ds, "RescaleSlope", 1.0),
             intercept=_optional_float(ds, "RescaleIntercept", 0.0),
+            padding_value=_padding_value(ds),
         )
     except (TypeError, ValueError, IndexError, AttributeError) as exc:
         raise DicomError(
@@ -178,6 +180,14 @@ def _slice(ds: Dataset) -> _Slice:
             "cannot be turned into HU)"
         )
     return piece
+
+
+def _padding_value(ds: Dataset) -> float | None:
+    value = ds.get("PixelPaddingValue", None)
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None  # only used to recognise padding; a malformed one is ignored
 
 
 def _optional_float(ds: Dataset, keyword: str, default: float) -> float:
@@ -362,10 +372,14 @@ def _check_same_rescale(slices: list[_Slice]) -> None:
 
 def _check_plausible(hu: np.ndarray, slices: list[_Slice], folder: object) -> None:
     """Refuse CT numbers that no patient has: more than :data:`IMPLAUSIBLE_FRACTION` of
-    the voxels above :data:`PLAUSIBLE_HU` [1] or below [0] (each slice's lowest value,
-    the padding outside the reconstruction circle, is not counted)."""
+    the voxels above :data:`PLAUSIBLE_HU` [1] or below [0] (padding outside the
+    reconstruction circle is not counted: each slice's lowest value, and its
+    PixelPaddingValue where given)."""
     low, high = PLAUSIBLE_HU
     padding = hu == hu.min(axis=(0, 1), keepdims=True)
+    for k, piece in enumerate(slices):
+        if piece.padding_value is not None:
+            padding[:, :, k] |= hu[:, :, k] == piece.padding_value * piece.slope + piece.intercept
     outside = (hu > high) | ((hu < low) & ~padding)
     fraction = float(outside.mean())
     if fraction <= IMPLAUSIBLE_FRACTION:
