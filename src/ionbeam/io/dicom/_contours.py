@@ -90,21 +90,31 @@ def _keyhole(outer: np.ndarray, holes: Sequence[np.ndarray]) -> np.ndarray:
     chain = outer if _signed_area(outer) > 0 else outer[::-1]
     pending = [h if _signed_area(h) < 0 else h[::-1] for h in holes]
     pending.sort(key=lambda h: float(h[:, 0].max()), reverse=True)
-    count = len(pending)
-    while pending:
-        hole = pending.pop(0)
-        level = _cut_level(hole, 0.1 + 0.3 * len(pending) / max(count, 1))
+    boxes = np.array([_box(h) for h in pending]).reshape(-1, 3)  # x max, y min, y max
+    alive = np.ones(len(pending), dtype=bool)
+    for index, hole in enumerate(pending):
+        alive[index] = False
+        level = _cut_level(hole, 0.1 + 0.3 * (len(pending) - index - 1) / len(pending))
         start, s_x = _rightmost_crossing(hole, level)
-        targets = [chain, *pending]
-        hits = [_nearest_crossing(ring, level, s_x) for ring in targets]
-        which = min(range(len(hits)), key=lambda k: hits[k][1])
+        others = np.flatnonzero(
+            alive & (boxes[:, 0] > s_x) & (boxes[:, 1] < level) & (boxes[:, 2] > level)
+        )  # pending holes whose box the ray y = level, x > s_x meets
+        hits = {-1: _nearest_crossing(chain, level, s_x)}
+        hits.update({int(k): _nearest_crossing(pending[k], level, s_x) for k in others})
+        which = min(hits, key=lambda k: hits[k][1])
         edge, i_x = hits[which]
-        merged = _splice(targets[which], edge, (i_x, level), hole, start, (s_x, level))
-        if which == 0:
+        target = chain if which < 0 else pending[which]
+        merged = _splice(target, edge, (i_x, level), hole, start, (s_x, level))
+        if which < 0:
             chain = merged
         else:
-            pending[which - 1] = merged
+            pending[which] = merged
+            boxes[which] = _box(merged)
     return chain
+
+
+def _box(ring: np.ndarray) -> tuple[float, float, float]:
+    return float(ring[:, 0].max()), float(ring[:, 1].min()), float(ring[:, 1].max())
 
 
 def _cut_level(hole: np.ndarray, offset: float) -> float:
