@@ -9,6 +9,8 @@ spills (:mod:`._spill_loop`), and gather the :class:`DeliveryRecord`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ionbeam.delivery._spill_loop import (
@@ -31,7 +33,19 @@ from ionbeam.delivery.sequence import DeliverySequence, delivery_sequence
 from ionbeam.machine.facility import Machine
 from ionbeam.planning.plan import Plan
 
-__all__ = ["deliver_plan"]
+__all__ = ["deliver_plan", "resolve_options"]
+
+
+def resolve_options(options: DeliveryOptions, machine: Machine) -> DeliveryOptions:
+    """``options`` with the machine's settings where they say ``None`` (field-change time,
+    extraction method); RF knock-out pauses the extraction while the beam is off."""
+    extraction = options.extraction or machine.extraction
+    changes: dict[str, object] = {"extraction": extraction}
+    if options.field_change_s is None:
+        changes["field_change_s"] = machine.field_change_s
+    if extraction == "rfko":
+        changes["extraction_when_off"] = "pause"
+    return replace(options, **changes)
 
 
 def deliver_plan(
@@ -48,7 +62,7 @@ def deliver_plan(
     energies the machine does not extract and for spot counts outside its
     limits (see ``options.below_minimum``).
     """
-    options = options or DeliveryOptions()
+    options = resolve_options(options or DeliveryOptions(), machine)
     if options.multi_energy_extraction is not None:
         machine = machine.with_cycle(multi_energy_extraction=options.multi_energy_extraction)
     sequence = delivery_sequence(plan, machine, options=options)

@@ -9,6 +9,17 @@ scaled with the space-charge-like 1/Z² rule of thumb (ionbeam default).
 Scanning speeds (mm/ms at the isocentre), settling time and per-spot
 limits are of the order of CNAO's dose delivery system and are ionbeam
 defaults.
+
+What differs between the machines (and so reaches delivery): the ring (its
+optics, hence the spill model), the injection energies and the per-particle
+extraction limits (:mod:`.synchrotron.ring`), the cycle (spill length; the
+beam-off time between spills follows from the ramps), the longest flat top
+a stretched spill may last, the field-change time and the extraction
+method. MedAustron runs long spills (up to 10 s, typically 5 s for
+carbon) with 1–2 s between spills (the CycleTiming defaults give 1.1–1.7 s
+there); PIMMS and CNAO run 1 s spills. The field-change time (couch
+rotation and set-up check between the fields of a fraction, fixed beam
+lines at all three) is an ionbeam assumption, the same for the three.
 """
 
 from __future__ import annotations
@@ -22,9 +33,17 @@ from ionbeam.errors import ConfigError, UnknownNameError
 from ionbeam.machine.beamline import BeamLine, cnao_beam_line
 from ionbeam.machine.energy_library import EnergyLibrary, cnao_energy_library
 from ionbeam.machine.synchrotron.cycle import CycleTiming
-from ionbeam.machine.synchrotron.ring import Synchrotron, cnao_synchrotron, pimms_synchrotron
+from ionbeam.machine.synchrotron.ring import (
+    Synchrotron,
+    cnao_synchrotron,
+    medaustron_synchrotron,
+    pimms_synchrotron,
+)
 from ionbeam.machine.synchrotron.spill import CirculatingBeam, SpillModel, reduced_spill_model
 from ionbeam.physics.particles import Particle, get_particle
+
+#: Extraction methods a machine can run (see :mod:`ionbeam.delivery.options`).
+EXTRACTIONS = ("betatron", "rfko")
 
 __all__ = [
     "Machine",
@@ -32,6 +51,7 @@ __all__ = [
     "SpotLimits",
     "cnao_machine",
     "get_machine",
+    "medaustron_machine",
     "pimms_machine",
 ]
 
@@ -89,10 +109,31 @@ class Machine:
     spot_limits: Mapping[str, SpotLimits]
     scanning: ScanningSystem = field(default_factory=ScanningSystem)
     circulating_beam: CirculatingBeam = field(default_factory=CirculatingBeam)
+    field_change_s: float = 30.0
+    max_spill_length_s: float = 5.0
+    extraction: str = "betatron"
 
     def __post_init__(self) -> None:
         for name in ("energy_libraries", "particles_per_spill", "spot_limits"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        if not (math.isfinite(self.field_change_s) and self.field_change_s >= 0):
+            raise ConfigError(f"field_change_s must be ≥ 0 s; got {self.field_change_s}")
+        if not (
+            math.isfinite(self.max_spill_length_s)
+            and self.max_spill_length_s >= self.cycle.spill_length_s
+        ):
+            raise ConfigError(
+                f"max_spill_length_s must be at least the spill length "
+                f"({self.cycle.spill_length_s} s); got {self.max_spill_length_s}"
+            )
+        if self.extraction not in EXTRACTIONS:
+            raise UnknownNameError("extraction", self.extraction, EXTRACTIONS)
+
+    def check_energy(self, particle: str | Particle, energy_mev_u: object) -> None:
+        """Refuse (:class:`MachineLimitError`, one line) an energy this machine does not
+        extract for ``particle``: the ring's per-particle limits, then the energy library."""
+        self.synchrotron.check_energy(particle, energy_mev_u)  # type: ignore[arg-type]
+        self.energy_library(particle).check(energy_mev_u)  # type: ignore[arg-type]
 
     @property
     def particles(self) -> tuple[str, ...]:
@@ -133,8 +174,11 @@ class Machine:
         )
 
     def with_cycle(self, **changes: object) -> Machine:
-        """A copy whose cycle timing has ``changes`` (e.g. ``spill_length_s=4.0``)."""
-        return replace(self, cycle=replace(self.cycle, **changes))
+        """A copy whose cycle timing has ``changes`` (e.g. ``spill_length_s=4.0``); the
+        longest flat top grows with the spill when needed."""
+        cycle = replace(self.cycle, **changes)
+        longest = max(self.max_spill_length_s, cycle.spill_length_s)
+        return replace(self, cycle=cycle, max_spill_length_s=longest)
 
 
 def _spot_limits() -> dict[str, SpotLimits]:
@@ -146,7 +190,9 @@ def _spot_limits() -> dict[str, SpotLimits]:
     }
 
 
-def _machine(name: str, synchrotron: Synchrotron, spill_length_s: float) -> Machine:
+def _machine(
+    name: str, synchrotron: Synchrotron, spill_length_s: float, **settings: object
+) -> Machine:
     particles = ("proton", "helium", "carbon", "oxygen")
     return Machine(
         name=name,
@@ -156,11 +202,13 @@ def _machine(name: str, synchrotron: Synchrotron, spill_length_s: float) -> Mach
         beam_line=cnao_beam_line(),
         particles_per_spill=DEFAULT_PARTICLES_PER_SPILL,
         spot_limits=_spot_limits(),
+        **settings,  # type: ignore[arg-type]
     )
 
 
 def cnao_machine() -> Machine:
-    """CNAO-like facility: the CNAO-like ring, CNAO energy tables and beam line, 1 s spills."""
+    """CNAO: its ring (public optics), energy tables and beam line, 1 s spills, flat tops
+    stretched up to 5 s, betatron-core extraction."""
     return _machine("cnao", cnao_synchrotron(), 1.0)
 
 
@@ -169,11 +217,18 @@ def pimms_machine() -> Machine:
     return _machine("pimms", pimms_synchrotron(), 1.0)
 
 
-_MACHINES = {"cnao": cnao_machine, "pimms": pimms_machine}
+def medaustron_machine() -> Machine:
+    """MedAustron: the CNAO-design ring with protons to 800 MeV, 5 s spills (flat tops up
+    to 10 s), 1–2 s between spills, CNAO's energy tables and beam line (MedAustron's own
+    are not public)."""
+    return _machine("medaustron", medaustron_synchrotron(), 5.0, max_spill_length_s=10.0)
+
+
+_MACHINES = {"cnao": cnao_machine, "pimms": pimms_machine, "medaustron": medaustron_machine}
 
 
 def get_machine(name: str) -> Machine:
-    """The machine called ``name`` (``cnao`` or ``pimms``)."""
+    """The machine called ``name`` (``cnao``, ``pimms`` or ``medaustron``)."""
     key = str(name).strip().lower()
     if key not in _MACHINES:
         raise UnknownNameError("machine", name, _MACHINES)

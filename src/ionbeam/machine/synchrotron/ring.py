@@ -152,25 +152,27 @@ class Synchrotron:
 
 
 #: Extraction energies of the PIMMS design and of CNAO (MeV/u): protons 60–250 MeV,
-#: carbon-12 120–400 MeV/u (PIMMS Part I, CERN/PS 99-010; S. Rossi, Eur. Phys. J.
-#: Plus 126 (2011) 78 for CNAO). Helium takes the proton span per nucleon and oxygen
-#: the carbon span's lower end up to the ring's rigidity (ionbeam assumptions).
+#: carbon-12 up to 400 MeV/u (PIMMS Part I, CERN/PS 99-010; S. Rossi, Eur. Phys. J.
+#: Plus 126 (2011) 78 for CNAO). The designs quote 120 MeV/u as carbon's lowest energy;
+#: CNAO's clinical library starts at 115.37 MeV/u (30 mm in water, Mirandola et al.,
+#: Med. Phys. 42 (2015) 5287), hence 115 here. Helium takes the proton span per nucleon
+#: and oxygen carbon's lower end up to the ring's rigidity (ionbeam assumptions).
 CLINICAL_LIMITS_MEV_U = {
     "proton": (60.0, 250.0),
     "helium": (60.0, 250.0),
-    "carbon": (120.0, 400.0),
-    "oxygen": (120.0, 450.0),
+    "carbon": (115.0, 400.0),
+    "oxygen": (115.0, 450.0),
 }
 
 #: MedAustron: clinical protons 60–250 MeV and up to 800 MeV for non-clinical
-#: research, carbon-12 120–400 MeV/u (MedAustron facility descriptions, e.g.
+#: research, carbon-12 up to 400 MeV/u (MedAustron facility descriptions, e.g.
 #: M. Stock et al., Z. Med. Phys. 28 (2018) 196; U. Dorda et al., IPAC 2016).
 MEDAUSTRON_LIMITS_MEV_U = {**CLINICAL_LIMITS_MEV_U, "proton": (60.0, 800.0)}
 
 
 def pimms_synchrotron() -> Synchrotron:
     """The PIMMS ring: up to 6.35 T·m (400 MeV/u carbon-12), injection 20 MeV protons and
-    7 MeV/u ions, extraction of protons at 60–250 MeV and carbon at 120–400 MeV/u
+    7 MeV/u ions, extraction of protons at 60–250 MeV and carbon to 400 MeV/u
     (PIMMS Part I, CERN/PS 99-010)."""
     return Synchrotron(
         layout=pimms_layout(),
@@ -185,7 +187,7 @@ def pimms_synchrotron() -> Synchrotron:
 def cnao_synchrotron() -> Synchrotron:
     """CNAO's ring (public optics): up to 6.35 T·m, LINAC injection at 7 MeV/u for all
     ions (H₂⁺ and C⁴⁺ from the LINAC, stripped at injection), protons 60–250 MeV and
-    carbon 120–400 MeV/u."""
+    carbon 115–400 MeV/u."""
     return Synchrotron(
         layout=cnao_layout(),
         max_brho_tm=6.35,
@@ -199,7 +201,7 @@ def cnao_synchrotron() -> Synchrotron:
 def medaustron_synchrotron() -> Synchrotron:
     """MedAustron's ring: a copy of the CNAO design (its own sequence is not public, so
     ionbeam uses CNAO's optics under MedAustron's name), LINAC injection at 7 MeV/u,
-    protons to 800 MeV for research, carbon 120–400 MeV/u, up to 6.35 T·m."""
+    protons to 800 MeV for research, carbon to 400 MeV/u, up to 6.35 T·m."""
     return Synchrotron(
         layout=replace(cnao_layout(), name="medaustron"),
         max_brho_tm=6.35,
