@@ -26,7 +26,18 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("plan", type=Path, metavar="PLAN_DIR", help="plan folder or plan.json")
-    parser.add_argument("--machine", help="cnao or pimms (default: the plan's machine)")
+    parser.add_argument("--machine", choices=("cnao", "pimms", "medaustron"),
+                        help="machine to deliver on (default: the plan's machine)")  # fmt: skip
+    parser.add_argument(
+        "--extraction", choices=("betatron", "rfko"),
+        help="slow-extraction driver: betatron core (the chopper dumps while the beam is off) "
+        "or RF knock-out (extraction pauses); default: the machine's",
+    )  # fmt: skip
+    parser.add_argument(
+        "--intensity-modulation", choices=("spot", "layer"), default="spot",
+        help="lengthen only the spots shorter than the DDS's minimum (spot, default) or lower "
+        "the whole layer's intensity (layer)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--out", type=Path, help="record folder (default: PLAN_DIR/delivery)")
     parser.add_argument("--scan", choices=("spot", "raster"), default="spot",
@@ -70,6 +81,8 @@ def _deliver(args: argparse.Namespace) -> tuple[Any, Path]:
         scan_path=args.path,
         below_minimum=args.below_minimum,
         multi_energy_extraction=True if args.multi_energy else None,
+        extraction=args.extraction,
+        intensity_modulation=args.intensity_modulation,
     )
     record = deliver_plan(plan, machine, options=options, rng=np.random.default_rng(args.seed))
     folder = args.plan if args.plan.is_dir() else args.plan.parent

@@ -51,6 +51,7 @@ __all__ = [
     "CirculatingBeam",
     "ExtractionSetup",
     "SpillModel",
+    "arm_angle_slope",
     "extraction_setup",
     "instability_shift",
     "reduced_spill_model",
@@ -153,6 +154,20 @@ def extraction_setup(synchrotron: Synchrotron) -> ExtractionSetup:
             optics.septum, sextupole, approach_sign=approach, septum_side=side
         ),
     )
+
+
+def arm_angle_slope(setup: ExtractionSetup) -> float:
+    """d x'/dδ (rad per unit δ) of the extracting arm where it crosses the septum wires.
+
+    The arm of momentum δ sits at n·P = n·D_n δ + h(δ) with h = 4π|δQ(δ)|/S
+    (:mod:`.resonance`), so its normal offset moves by (4πσ/S)(Q' − Q'_Hardt)
+    per unit δ; at fixed x that is an angle change of offset/(n_X' √β). Zero
+    when the Hardt condition holds. First order in the sextupoles
+    (validated against tracking in ``tests/validation``).
+    """
+    rate = 4.0 * math.pi * setup.approach_sign / setup.strength
+    offset = rate * (setup.chromaticity - setup.hardt_chromaticity)
+    return float(offset / (setup.arm_normal[1] * math.sqrt(setup.septum.betx_m)))
 
 
 def instability_shift(
