@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ionbeam.delivery.ripple import SpillRipple
 from ionbeam.errors import ConfigError, UnknownNameError
 from ionbeam.machine.facility import EXTRACTIONS
 
@@ -149,6 +150,9 @@ class DeliveryOptions:
     - ``extraction``: ``betatron`` or ``rfko`` (see module constants);
       ``None`` takes the machine's. ``rfko`` implies
       ``extraction_when_off="pause"``.
+    - ``ripple``: the spill's intensity ripple (:mod:`.ripple`); each spot
+      ends off its count by what the ripple adds or takes during the
+      chopper's switching time. ``None``: a smooth spill.
     - ``monitors``: the chambers and the interlock.
     """
 
@@ -168,6 +172,7 @@ class DeliveryOptions:
     intensity_modulation: str = "spot"
     stretch_spill: bool = True
     extraction: str | None = None
+    ripple: SpillRipple | None = None
     monitors: MonitorSystem = field(default_factory=MonitorSystem)
 
     def __post_init__(self) -> None:
@@ -187,6 +192,8 @@ class DeliveryOptions:
             _check_finite("field_change_s", self.field_change_s)
         if self.extraction is not None and self.extraction not in EXTRACTIONS:
             raise UnknownNameError("extraction", self.extraction, EXTRACTIONS)
+        if self.ripple is not None and not isinstance(self.ripple, SpillRipple):
+            raise ConfigError(f"ripple must be a SpillRipple; got {type(self.ripple).__name__}")
         if not isinstance(self.stretch_spill, bool):
             raise ConfigError(f"stretch_spill must be true or false; got {self.stretch_spill!r}")
         _check_finite("raster_beam_off_distance_mm", self.raster_beam_off_distance_mm, strict=True)
