@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plan",
     "dose",
     "deliver",
+    "compare_machines",
     "commission",
 )
 
