@@ -112,8 +112,8 @@ def test_machines_and_extractions_give_different_explained_times(
     MedAustron extracts the same 4·10⁸ ions per spill over 5 s instead of 1 s: five times
     the beam-on time. CNAO and PIMMS share the carbon cycle (7 MeV/u injection, same
     ramps): the same time to 1 %, their rings differ in spill quality, not in time. RF
-    knock-out stops extracting while the magnets move (nothing dumped, never slower than
-    the betatron core) and, with feedback, ripples less: smaller spot errors."""
+    knock-out stops extracting while the magnets move (nothing dumped; as fast here, where
+    no spill runs short) and, with feedback, ripples less: smaller spot errors."""
     folder = _write(tmp_path / "plan", _plan(weight=2.0e7))
     assert main(["compare-machines", str(folder), "--json"]) == 0
     rows = {(r["machine"], r["extraction"]): r for r in json.loads(capsys.readouterr().out)
@@ -122,7 +122,8 @@ def test_machines_and_extractions_give_different_explained_times(
     for machine in ("cnao", "pimms", "medaustron"):
         rfko, betatron = rows[(machine, "rfko")], rows[(machine, "betatron")]
         assert rfko["chopped_particles"] == 0.0 < betatron["chopped_particles"]
-        assert rfko["delivery_time_s"] <= betatron["delivery_time_s"]
+        # pausing instead of dumping: as fast (here no spill runs short of particles)
+        assert rfko["delivery_time_s"] == pytest.approx(betatron["delivery_time_s"], rel=1e-3)
         assert rfko["spot_error_rms"] < betatron["spot_error_rms"]
     cnao, pimms, med = (rows[(m, "betatron")] for m in ("cnao", "pimms", "medaustron"))
     assert med["beam_on_s"] == pytest.approx(5 * cnao["beam_on_s"], rel=0.1)
