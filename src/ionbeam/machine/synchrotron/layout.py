@@ -48,14 +48,20 @@ Septum: ionbeam puts the electrostatic septum's wires 35 mm from the
 closed orbit on the outside (x > 0), 0.8 m long, 0.1 mm effective
 thickness — of the order of the PIMMS design, but ionbeam's choice.
 
-Known departure: with these optics the septum sits in a nearly
-dispersion-free straight (D ≈ 0.07 m), so the Hardt condition
-(:func:`.resonance.hardt_chromaticity`) asks for dQx/dδ ≈ +0.04, whereas the
-published sextupole settings give −1.94 (PIMMS quotes Q'x ≈ −4, in
-another normalisation). ionbeam keeps the published settings; the price,
-arms of different amplitudes offset at the septum, is in the reduced
-model's extracted emittance and efficiency and is tracked (see
-``tests/validation/test_spill_vs_tracking.py``).
+Known departures (PIMMS): with the digitised positions the septum sits in
+a nearly dispersion-free straight (D ≈ 0.07 m), so the Hardt condition
+(:func:`.resonance.hardt_chromaticity`) asks for dQx/dδ ≈ +0.04, whereas
+the digitised sextupole settings give −1.94; the arms of different momenta
+fan out at the septum (tracked 0.36 mrad per 10⁻³ of δ,
+``tests/validation/test_hardt_vs_tracking.py``). The digitised file quotes
+Q'x = −4.014, Q'y = −1.158 for these settings where Xsuite gives dQ/dδ =
+−1.945, −0.620: the ratios (2.06 and 1.87) differ between the planes, so
+MAD-X's normalisation (dQ/dpt = dQ/dδ / β₀, the same factor in both
+planes) does not explain them alone; unresolved, and ionbeam keeps the
+digitised strengths rather than re-matching to numbers whose definition is
+unclear. CNAO's ring, from its own published optics, puts the septum one
+dipole upstream of the dispersion-free straight (D = 3.94 m) and nearly
+meets the Hardt condition (−2.26 against −2.02).
 """
 
 from __future__ import annotations
