@@ -15,7 +15,7 @@ the arm) runs at three geometries:
 Compared: extraction efficiency (the septum-wire losses follow the angle
 spread of the arms at the wires, which the Hardt condition removes) and
 the spiral step. Tolerances: efficiency ±0.04 (a few percent of the
-particles hit the wires; Poisson noise on ~100 extracted: ±0.03); spiral
+particles hit the wires; Poisson noise on 65–140 extracted: ±0.03); spiral
 step 20 % (the thin virtual-sextupole map against the thick lattice, the
 step of the median amplitude against the tracked band's full width). The
 spill's time profile is compared with the transit-time model included:
@@ -101,7 +101,7 @@ def comparison(request) -> dict:
 
 def test_efficiency_matches_tracking(comparison) -> None:
     tracked, model = comparison["tracked"], comparison["model"]
-    assert (tracked.outcome == OUTCOMES["extracted"]).sum() > 75
+    assert (tracked.outcome == OUTCOMES["extracted"]).sum() > 60
     assert tracked.extraction_efficiency == pytest.approx(model.extraction_efficiency, abs=0.04)
 
 

@@ -21,7 +21,8 @@ def register(subparsers: Any) -> None:
             "cycle time, for one particle and extraction energy."
         ),
     )
-    parser.add_argument("--machine", default="pimms", help="pimms or cnao (default pimms)")
+    parser.add_argument("--machine", default="pimms",
+                        help="pimms, cnao or medaustron (default pimms)")  # fmt: skip
     parser.add_argument("--particle", default="carbon", help="proton, helium, carbon, oxygen")
     parser.add_argument("--energy", type=float, default=400.0, help="kinetic energy, MeV/u")
     parser.add_argument("--spill-length", type=float, default=1.0, help="spill length, s")
