@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plan",
     "dose",
     "deliver",
+    "compare_machines",
     "commission",
 )
 
