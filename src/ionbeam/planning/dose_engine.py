@@ -12,7 +12,8 @@ style): for each spot, the integrated depth–dose at each voxel's WEPL along
 the beam (traced through the CT's stopping-power ratios) times a lateral
 double Gaussian whose widths combine the beam's size in air at the voxel's
 depth (with the divergence of the scanning magnets), multiple Coulomb
-scattering in the patient (WEPL-scaled water tables) and the nuclear
+scattering in the patient (Fermi–Eyges moments along each spot's ray through
+the materials of the CT, :mod:`._ray_tables`) and the nuclear
 halo/fragments; see :mod:`._dose_kernels` for the exact expression and the
 cut-off. The model tables come from a :class:`~ionbeam.machine.beam_model.BeamModel`.
 Numerical kernels are numba (parallel, cached); everything else is numpy.
@@ -40,6 +41,7 @@ from ionbeam.planning._beam_setup import BeamSetup, setup_beam
 from ionbeam.planning.dose_grid import calculation_mask, masks_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.plan import Plan
+from ionbeam.planning.scattering_power import relative_scattering_power
 
 __all__ = ["DoseEngineOptions", "ForwardDose", "calc_dose", "calc_dose_influence"]
 
@@ -107,6 +109,7 @@ def calc_dose_influence(
     spr, calc_index, tissue = _inputs(
         ct, grid, structures, calibration, tissue_map, plan, beam_model
     )
+    scattering = relative_scattering_power(ct, calibration)
     with_biology = _with_biology(options, beam_model)
     n_sigma = float(options.lateral_cutoff_sigma)
     split = {
@@ -115,7 +118,16 @@ def calc_dose_influence(
     }
     setups = [
         setup_beam(
-            beam, beam_model, spr, ct.grid, grid, calc_index, tissue, n_sigma=n_sigma, **split
+            beam,
+            beam_model,
+            spr,
+            ct.grid,
+            grid,
+            calc_index,
+            tissue,
+            n_sigma=n_sigma,
+            scattering=scattering,
+            **split,
         )
         for beam in plan.beams
     ]
@@ -168,6 +180,7 @@ def calc_dose(
         )
     grid = ct.grid if dose_grid is None else dose_grid
     spr, calc_index, _ = _inputs(ct, grid, structures, calibration, None, plan, beam_model)
+    scattering = relative_scattering_power(ct, calibration)
     dose = np.zeros(grid.size)
     let_dose = np.zeros(grid.size)
     tissue = np.zeros(calc_index.size, dtype=np.int64)
@@ -183,6 +196,7 @@ def calc_dose(
             calc_index,
             tissue,
             n_sigma=options.lateral_cutoff_sigma,
+            scattering=scattering,
         )
         d, ld = kernels.forward_dose(
             np.ascontiguousarray(beam.spots.weight, dtype=np.float64),
@@ -190,6 +204,7 @@ def calc_dose(
             s.spots,
             s.voxels,
             s.cells,
+            s.rays,
             s.model,
             float(options.lateral_cutoff_sigma),
             numba.get_num_threads(),
@@ -291,9 +306,9 @@ def _count_beam(s: BeamSetup, n_sigma: float) -> np.ndarray:
     """Number of stored voxels of each spot of one beam."""
     if s.fine:
         return kernels.count_entries_fine(
-            s.spots, s.voxels, s.cells, s.split, s.lattice, s.model, n_sigma
+            s.spots, s.voxels, s.cells, s.split, s.rays, s.model, n_sigma
         )
-    return kernels.count_entries(s.spots, s.voxels, s.cells, s.model, n_sigma)
+    return kernels.count_entries(s.spots, s.voxels, s.cells, s.rays, s.model, n_sigma)
 
 
 def _fill_beam(
@@ -320,7 +335,7 @@ def _fill_beam(
             s.voxels,
             s.cells,
             s.split,
-            s.lattice,
+            s.rays,
             s.model,
             n_sigma,
             with_let,
@@ -329,5 +344,14 @@ def _fill_beam(
         )
     else:
         kernels.fill_entries(
-            indptr, s.spots, s.voxels, s.cells, s.model, n_sigma, with_let, with_biology, *outputs
+            indptr,
+            s.spots,
+            s.voxels,
+            s.cells,
+            s.rays,
+            s.model,
+            n_sigma,
+            with_let,
+            with_biology,
+            *outputs,
         )
