@@ -17,12 +17,14 @@ The CT gives the mass density of each voxel (the HU calibration), not its
 composition. The mass scattering power X_S,water / X_S (g/cm²) is therefore taken
 from the reference tissues of Woodard & White (1986) that the stoichiometric
 calibration is built from (:mod:`ionbeam.patient.tissues`), as a piecewise-linear
-function of density: air 1.003, inflated lung 0.987, adipose tissues 0.85 (mean),
-soft tissues 0.976 (mean), then each skeletal tissue (spongiosa 1.054 … cortical bone
-1.420). Tissues of equal density but different composition (adipose against soft
-tissue at 0.95–1.05 g/cm³) differ by up to 15 % in mass scattering power, which a
-density-based curve cannot see: σ there is uncertain by half of that in variance
-share, i.e. a few per cent of σ where such tissue dominates the path.
+function of density: air 1.003, inflated lung 0.987, adipose tissues 0.860 (mean,
+0.97 g/cm³), water 1.000, soft tissues 0.973 (mean, 1.06 g/cm³), then each skeletal
+tissue (spongiosa 1.054 … cortical bone 1.420). Tissues of equal density but
+different composition (adipose against soft tissue at 0.95–1.05 g/cm³) differ by up
+to 15 % in mass scattering power, which a density-based curve cannot see: σ is
+uncertain by a few per cent where such tissue dominates the path. MCsquare uses
+the radiation length X₀ instead of X_S (bone 1.25 × water per gram in its Schneider
+materials against 1.31 here).
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ def _mass_scattering_length(tissue: ReferenceTissue) -> float:
 @lru_cache(maxsize=1)
 def _curve() -> tuple[np.ndarray, np.ndarray]:
     """Density nodes (g/cm³) and mass scattering power relative to water: one node per
-    tissue group (air, lung, adipose, soft tissue; their mean density and ratio) and one
-    per skeletal tissue, in increasing density."""
+    tissue group (air, lung, adipose, soft tissue; their mean density and ratio), water
+    itself (1 g/cm³, HU 0: phantoms and water-like tissue) and one per skeletal tissue,
+    in increasing density."""
     water = _mass_scattering_length(WATER)
     groups: dict[str, list[tuple[float, float]]] = {}
     nodes: list[tuple[float, float]] = []
@@ -63,6 +66,7 @@ def _curve() -> tuple[np.ndarray, np.ndarray]:
         else:
             groups.setdefault(tissue.group, []).append(point)
     nodes += [tuple(np.mean(points, axis=0)) for points in groups.values()]
+    nodes.append((WATER.density_g_cm3, 1.0))
     nodes.sort()
     density, ratio = (np.array(values) for values in zip(*nodes, strict=True))
     density.setflags(write=False)
