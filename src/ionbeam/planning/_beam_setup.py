@@ -111,6 +111,7 @@ def setup_beam(
         depth_range_mm=(float(w.min()), float(w.max())),
         depth_step_mm=float(lattice.step[2]),
         wepl_offset_mm=rs_wet,
+        with_wepl=split is not None,
     )
     radius = _spot_radius(air_a, air_b, air_c, tables, spot_e, n_sub, w, mag, n_sigma)
     if split is not None:

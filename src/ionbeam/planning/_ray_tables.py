@@ -52,7 +52,8 @@ _MIN_ENERGY_MEV_U = 1.0
 class RayTables:
     """Along each ray, at depths ``w_start + k × w_step`` (k < nw; mm downstream of the
     isocentre plane): ``sigma2_mm2`` [n_rays, nw] (MCS variance, mean of the pair) and
-    ``wepl_mm`` [n_rays, 2, nw] (WEPL of each ray of the pair, range shifter included)."""
+    ``wepl_mm`` [n_rays, 2, nw] (WEPL of each ray of the pair, range shifter included;
+    [0, 2, 1] when not traced)."""
 
     sigma2_mm2: np.ndarray
     wepl_mm: np.ndarray
@@ -98,11 +99,13 @@ def trace_ray_tables(
     depth_range_mm: tuple[float, float],
     depth_step_mm: float,
     wepl_offset_mm: float = 0.0,
+    with_wepl: bool = True,
 ) -> RayTables:
     """Trace the rays through isocentre-plane positions (``u_mm``, ``v_mm``) of ions of the
     beam model's energies ``energy_index`` through ``spr`` and ``scattering`` (relative
     scattering power per geometric mm; both on ``grid``), sampled every ``depth_step_mm``
-    over ``depth_range_mm`` (depths w downstream of the isocentre plane)."""
+    over ``depth_range_mm`` (depths w downstream of the isocentre plane). Without
+    ``with_wepl`` only σ² is kept (a plain pencil beam takes the voxels' own WEPL)."""
     low = np.asarray(grid.origin_mm, dtype=float) - 0.5 * np.asarray(grid.spacing_mm, dtype=float)
     spacing = np.asarray(grid.spacing_mm, dtype=float)
     shape = np.asarray(grid.shape, dtype=np.int64)
@@ -115,12 +118,7 @@ def trace_ray_tables(
     w_nodes = first - 0.5 * depth_step_mm + depth_step_mm * np.arange(n_nodes)
     w_start = min(w_start, float(w_nodes[0]))
     power, power_step, csda = water_scattering_power(beam_model)
-    u = np.asarray(u_mm, dtype=float)
-    v = np.asarray(v_mm, dtype=float)
-    pair_u = np.stack([u + PAIR_OFFSET_MM, u - PAIR_OFFSET_MM], axis=1).reshape(-1)
-    pair_v = np.stack([v + PAIR_OFFSET_MM, v - PAIR_OFFSET_MM], axis=1).reshape(-1)
-    pair_e = np.repeat(np.asarray(energy_index, dtype=np.int64), 2)
-    wepl, variance = kernels.ray_tables(
+    wepl, sigma2 = kernels.ray_tables(
         np.ascontiguousarray(spr, dtype=np.float64).reshape(-1),
         np.ascontiguousarray(scattering, dtype=np.float64).reshape(-1),
         low,
@@ -129,9 +127,11 @@ def trace_ray_tables(
         iso,
         rotation,
         inv_sad,
-        pair_u,
-        pair_v,
-        pair_e,
+        np.ascontiguousarray(u_mm, dtype=np.float64),
+        np.ascontiguousarray(v_mm, dtype=np.float64),
+        np.ascontiguousarray(energy_index, dtype=np.int64),
+        PAIR_OFFSET_MM,
+        with_wepl,
         float(w_start),
         w_nodes,
         float(wepl_offset_mm),
@@ -139,9 +139,7 @@ def trace_ray_tables(
         power_step,
         csda,
     )
-    n = u.size
-    sigma2 = variance.reshape(n, 2, -1).mean(axis=1, dtype=np.float64).astype(np.float32)
-    return RayTables(sigma2, wepl.reshape(n, 2, -1), float(w_nodes[0]), float(depth_step_mm))
+    return RayTables(sigma2, wepl, float(w_nodes[0]), float(depth_step_mm))
 
 
 def _upstream_depth(

@@ -484,6 +484,71 @@ def _variance_at(
     return max(d * d * b0 - 2.0 * d * b1 + b2, 0.0)
 
 
+@numba.njit(cache=True)
+def _sample_ray(
+    spr: np.ndarray,
+    scattering: np.ndarray,
+    voxels: np.ndarray,
+    lengths: np.ndarray,
+    entries: np.ndarray,
+    n: int,
+    distances: np.ndarray,
+    wepl_offset: float,
+    power: np.ndarray,
+    e: int,
+    step: float,
+    range_end: float,
+    wepl_out: np.ndarray,
+    var_out: np.ndarray,
+) -> None:
+    """Along one traced ray (``n`` segments), write the WEPL at each of the ascending
+    ``distances`` (mm from the ray's start) into ``wepl_out`` and add half its Fermi–Eyges
+    σ² there to ``var_out`` (see :func:`ray_tables`)."""
+    wepl = wepl_offset
+    a0 = a1 = a2 = 0.0
+    frozen = -1.0
+    frozen_here = 0.0
+    k = 0
+    nw = distances.size
+    for s in range(n + 1):
+        if s < n:
+            start = entries[s]
+            end = start + lengths[s]
+            p = spr[voxels[s]]
+            q = scattering[voxels[s]]
+        else:  # past the grid: vacuum
+            start = entries[n - 1] + lengths[n - 1] if n > 0 else 0.0
+            end = math.inf
+            p = 0.0
+            q = 0.0
+        # where in this segment the ion reaches the end of its range (σ² stays there)
+        cross = math.inf
+        if frozen < 0.0 and p > 0.0 and wepl + p * (end - start) >= range_end:
+            cross = start + max(range_end - wepl, 0.0) / p
+            frozen_here = _variance_at(cross, start, a0, a1, a2, power, e, wepl, p, q, step)
+        while k < nw and distances[k] <= end:
+            d = distances[k]
+            wepl_out[k] = wepl + p * max(d - start, 0.0)
+            if frozen >= 0.0:
+                var = frozen
+            elif d >= cross:
+                var = frozen_here
+            else:
+                var = _variance_at(d, start, a0, a1, a2, power, e, wepl, p, q, step)
+            var_out[k] += np.float32(0.5 * var)
+            k += 1
+        if s == n or k >= nw:
+            break
+        if cross < math.inf:
+            frozen = frozen_here
+        length = end - start
+        power_mid = q * _water_power(power, e, wepl + 0.5 * p * length, step)
+        a0 += power_mid * length
+        a1 += power_mid * 0.5 * (end * end - start * start)
+        a2 += power_mid * (end * end * end - start * start * start) / 3.0
+        wepl += p * length
+
+
 @numba.njit(cache=True, parallel=True)
 def ray_tables(
     spr: np.ndarray,
@@ -497,6 +562,8 @@ def ray_tables(
     ray_u: np.ndarray,
     ray_v: np.ndarray,
     ray_energy: np.ndarray,
+    pair_offset: float,
+    with_wepl: bool,
     w_start: float,
     w_nodes: np.ndarray,
     wepl_offset: float,
@@ -504,9 +571,11 @@ def ray_tables(
     power_step: np.ndarray,
     range_end: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """WEPL and Fermi–Eyges variance along the rays of isocentre-plane positions (u, v):
-    ([n_rays, nw] WEPL (mm, ``wepl_offset`` included), [n_rays, nw] σ² (mm²)), float32,
-    at the depths ``w_nodes`` (ascending, downstream of ``w_start``, where each ray starts
+    """WEPL and Fermi–Eyges variance along the rays of isocentre-plane positions (u, v),
+    each traced as a pair of rays offset by ± ``pair_offset`` (mm) in u and in v:
+    ([n_rays, 2, nw] WEPL of each ray of the pair (mm, ``wepl_offset`` included; [0, 2, 1]
+    unless ``with_wepl``), [n_rays, nw] σ² (mm², mean of the pair)), float32, at the
+    depths ``w_nodes`` (ascending, downstream of ``w_start``, where each ray starts
     upstream of the grid).
 
     Each ray is traced exactly (Siddon); in each voxel segment [a, b] (geometric mm from
@@ -518,71 +587,36 @@ def ray_tables(
     value there (the water tables' convention)."""
     n_rays = ray_u.size
     nw = w_nodes.size
-    wepl_out = np.zeros((n_rays, nw), dtype=np.float32)
+    wepl_out = np.zeros((n_rays if with_wepl else 0, 2, nw if with_wepl else 1), np.float32)
     var_out = np.zeros((n_rays, nw), dtype=np.float32)
     capacity = max_segments(shape)
     for r in numba.prange(n_rays):
         voxels = np.empty(capacity, dtype=np.int64)
         lengths = np.empty(capacity)
         entries = np.empty(capacity)
-        origin = np.empty(3)
-        direction = np.empty(3)
-        e = ray_energy[r]
-        sx = ray_u[r] * inv_sad[0]
-        sy = ray_v[r] * inv_sad[1]
-        norm = math.sqrt(sx * sx + sy * sy + 1.0)
-        bx = ray_u[r] + w_start * sx
-        by = ray_v[r] + w_start * sy
-        for a in range(3):
-            origin[a] = (
-                isocenter[a] + bx * rotation[a, 0] + by * rotation[a, 1] - w_start * rotation[a, 2]
+        scratch = np.empty(nw, dtype=np.float32)
+        for i in range(2):
+            offset = pair_offset if i == 0 else -pair_offset
+            u = ray_u[r] + offset
+            v = ray_v[r] + offset
+            sx = u * inv_sad[0]
+            sy = v * inv_sad[1]
+            norm = math.sqrt(sx * sx + sy * sy + 1.0)
+            origin = np.empty(3)
+            direction = np.empty(3)
+            for a in range(3):
+                origin[a] = (
+                    isocenter[a] + (u + w_start * sx) * rotation[a, 0]
+                    + (v + w_start * sy) * rotation[a, 1] - w_start * rotation[a, 2]
+                )  # fmt: skip
+                direction[a] = (sx * rotation[a, 0] + sy * rotation[a, 1] - rotation[a, 2]) / norm
+            t_stop = (w_nodes[nw - 1] - w_start) * norm
+            n = trace_segments(
+                origin, direction, 0.0, t_stop, low, spacing, shape, voxels, lengths, entries
             )
-            direction[a] = (sx * rotation[a, 0] + sy * rotation[a, 1] - rotation[a, 2]) / norm
-        t_stop = (w_nodes[nw - 1] - w_start) * norm
-        n = trace_segments(
-            origin, direction, 0.0, t_stop, low, spacing, shape, voxels, lengths, entries
-        )
-        wepl = wepl_offset
-        a0 = a1 = a2 = 0.0
-        frozen = -1.0
-        k = 0
-        for s in range(n + 1):
-            if s < n:
-                start = entries[s]
-                end = start + lengths[s]
-                p = spr[voxels[s]]
-                q = scattering[voxels[s]]
-            else:  # past the grid: vacuum
-                start = entries[n - 1] + lengths[n - 1] if n > 0 else 0.0
-                end = math.inf
-                p = 0.0
-                q = 0.0
-            # where in this segment the ion reaches the end of its range (σ² stays there)
-            cross = math.inf
-            if frozen < 0.0 and p > 0.0 and wepl + p * (end - start) >= range_end[e]:
-                cross = start + max(range_end[e] - wepl, 0.0) / p
-                frozen_here = _variance_at(cross, start, a0, a1, a2, power, e, wepl, p, q,
-                                           power_step[e])  # fmt: skip
-            while k < nw and (w_nodes[k] - w_start) * norm <= end:
-                d = (w_nodes[k] - w_start) * norm
-                wepl_out[r, k] = wepl + p * max(d - start, 0.0)
-                if frozen >= 0.0:
-                    var_out[r, k] = frozen
-                elif d >= cross:
-                    var_out[r, k] = frozen_here
-                else:
-                    var_out[r, k] = _variance_at(
-                        d, start, a0, a1, a2, power, e, wepl, p, q, power_step[e]
-                    )
-                k += 1
-            if s == n or k >= nw:
-                break
-            if cross < math.inf:
-                frozen = frozen_here
-            length = end - start
-            power_mid = q * _water_power(power, e, wepl + 0.5 * p * length, power_step[e])
-            a0 += power_mid * length
-            a1 += power_mid * 0.5 * (end * end - start * start)
-            a2 += power_mid * (end * end * end - start * start * start) / 3.0
-            wepl += p * length
+            _sample_ray(
+                spr, scattering, voxels, lengths, entries, n, (w_nodes - w_start) * norm,
+                wepl_offset, power, ray_energy[r], power_step[ray_energy[r]],
+                range_end[ray_energy[r]], wepl_out[r, i] if with_wepl else scratch, var_out[r],
+            )  # fmt: skip
     return wepl_out, var_out
