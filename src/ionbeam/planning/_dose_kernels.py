@@ -41,7 +41,7 @@ summing over a voxel grid keeps the integral (no step at the edge).
 Tables are read by linear interpolation. Beyond ``max_depth[e]`` a spot
 deposits nothing. Fine sampling (Soukup et al. 2005, as in matRad and
 RayStation) sums K sub-beams: a 2-D Gauss–Hermite split of the spot's
-Gaussian in air, each sub-beam with its own WEPL.
+Gaussian in air, each sub-beam with its own WEPL and spread along its own ray.
 
 Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
 :func:`fill_entries` at the offsets of the prefix sum. Both run in parallel
