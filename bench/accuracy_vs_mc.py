@@ -20,12 +20,14 @@ wheel, fetched into ``~/.cache/ionbeam-bench/mcsquare``; see
    with its edge on the axis (MC from ``tests/data/mcsquare/slab_spots.npz``, made by
    ``bench/mcsquare/make_slab_spots.py``): core σ and axis dose beyond the slab, alone
    and relative to the same beam in water; R80 beside the edge, gamma and RMS in the
-   plane through it, with and without fine sampling.
+   plane through it, with and without fine sampling;
+6. a heterogeneous IMPT plan: the lung phantom (tumour inside a lung), gantry 270° and
+   180°, pencil beam with and without fine sampling vs MCsquare.
 
 MC runs are cached (``~/.cache/ionbeam-bench/mcsquare/runs``), so a second report
 is quick. Usage::
 
-    python bench/accuracy_vs_mc.py [--parts spots tg119 pyradplan head slabs]
+    python bench/accuracy_vs_mc.py [--parts spots tg119 pyradplan head slabs lung]
                                    [--primaries-tg119 N] [--primaries-head N] [--venv DIR]
 """
 
@@ -49,6 +51,7 @@ from _plans import (  # noqa: E402
     Case,
     head_plan,
     ionbeam_tg119,
+    lung_plan,
     pyradplan_calibration,
     pyradplan_dose,
     pyradplan_fields,
@@ -365,11 +368,11 @@ def main() -> None:
     parser.add_argument(
         "--parts",
         nargs="+",
-        default=["spots", "tg119", "pyradplan", "head", "slabs"],
-        choices=["spots", "tg119", "pyradplan", "head", "slabs"],
+        default=["spots", "tg119", "pyradplan", "head", "slabs", "lung"],
+        choices=["spots", "tg119", "pyradplan", "head", "slabs", "lung"],
     )
     parser.add_argument("--primaries-tg119", type=float, default=2e7)
-    parser.add_argument("--primaries-head", type=float, default=1e7)
+    parser.add_argument("--primaries-head", type=float, default=1e7, help="also the lung plan")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     args = parser.parse_args()
     if "spots" in args.parts:
@@ -392,6 +395,12 @@ def main() -> None:
         )
     if "slabs" in args.parts:
         report_slabs()
+    if "lung" in args.parts:
+        report_case(
+            lung_plan(),
+            int(args.primaries_head),
+            "6. Heterogeneous: lung phantom (tumour in the right lung), gantry 270/180°",
+        )
 
 
 if __name__ == "__main__":
