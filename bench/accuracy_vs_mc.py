@@ -18,11 +18,18 @@ wheel, fetched into ``~/.cache/ionbeam-bench/mcsquare``; see
    lateral fields, pencil beam with and without fine sampling vs MCsquare;
 5. a proton IMPT plan in water (50 mm cube, gantry 0/90°, 2 mm grid;
    ``bench/mcsquare/_water_impt.py``): the same metrics and gamma 1 %/1 mm.
+6. single 150 MeV spots through 30 mm of lung, 20 mm of bone and a half bone slab
+   with its edge on the axis (MC from ``tests/data/mcsquare/slab_spots.npz``, made by
+   ``bench/mcsquare/make_slab_spots.py``): core σ and axis dose beyond the slab, alone
+   and relative to the same beam in water; R80 beside the edge, gamma and RMS in the
+   plane through it, with and without fine sampling;
+7. a heterogeneous IMPT plan: the lung phantom (tumour inside a lung), gantry 270° and
+   180°, pencil beam with and without fine sampling vs MCsquare.
 
 MC runs are cached (``~/.cache/ionbeam-bench/mcsquare/runs``), so a second report
 is quick. Usage::
 
-    python bench/accuracy_vs_mc.py [--parts spots tg119 pyradplan head water]
+    python bench/accuracy_vs_mc.py [--parts spots tg119 pyradplan head water slabs lung]
                                    [--primaries-tg119 N] [--primaries-head N]
                                    [--primaries-water N] [--venv DIR]
 """
@@ -47,6 +54,7 @@ from _plans import (  # noqa: E402
     Case,
     head_plan,
     ionbeam_tg119,
+    lung_plan,
     pyradplan_calibration,
     pyradplan_dose,
     pyradplan_fields,
@@ -71,6 +79,7 @@ from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose  # noqa: E
 from ionbeam.planning.geometry import BeamGeometry  # noqa: E402
 
 WATER_SPOTS = HERE.parent / "tests" / "data" / "mcsquare" / "water_spots.npz"
+SLAB_SPOTS = HERE.parent / "tests" / "data" / "mcsquare" / "slab_spots.npz"
 PYRADPLAN_EXPORT = DEFAULT_CACHE / "pyradplan_tg119_plan.npz"
 FINE_SAMPLING = 3
 
@@ -158,6 +167,54 @@ def _print_lateral(spots: dict[float, dict[str, object]]) -> None:
                 f"   {energy:>5.0f}{depth:>6.0f}{s_mc:>6.2f}{s_pb:>6.2f}"
                 f"{100 * (s_pb / s_mc - 1):>+5.1f}% |{text} |{axis[0]:>8.3f}{axis[1]:>6.3f}"
             )
+
+
+# -- 5. slabs ----------------------------------------------------------------------------------
+def report_slabs() -> None:
+    from _slabs import (
+        ENERGY_MEV,
+        case_by_name,
+        central_plane,
+        edge_agreement,
+        ionbeam_slab_dose,
+        slab_grid,
+        spot_agreement,
+    )
+
+    data = dict(np.load(SLAB_SPOTS))
+    model = build_beam_model("proton", [ENERGY_MEV], cnao_machine().beam_line)
+    print(f"\n5. {ENERGY_MEV:.0f} MeV spots through slabs: MCsquare ({data['created']}) vs PB")
+
+    def span(x: np.ndarray) -> str:
+        return f"{100 * (x.min() - 1):+.1f} … {100 * (x.max() - 1):+.1f} %"
+
+    for cut in (3.0, 6.0):
+        water = ionbeam_slab_dose(case_by_name("water"), model, lateral_cutoff_sigma=cut)
+        for name in ("water", "lung", "bone"):
+            case = case_by_name(name)
+            dose = (
+                water
+                if name == "water"
+                else ionbeam_slab_dose(case, model, lateral_cutoff_sigma=cut)
+            )
+            a = spot_agreement(case, dose, water, data)
+            print(
+                f"   {name:>5} (cut-off {cut:.0f}σ), {a.depth_mm[0]:.0f}–{a.depth_mm[-1]:.0f} mm: "
+                f"σ PB/MC {span(a.sigma_ratio)}, axis dose {span(a.axis_ratio)}; relative to "
+                f"water at equal WEPL: σ {span(a.sigma_vs_water)}, axis {span(a.axis_vs_water)}"
+            )
+    case = case_by_name("half_bone")
+    grid = slab_grid(case)
+    mc = data["half_bone_plane_dose_gy"].astype(float)
+    for n in (0, 3, 5):
+        dose = ionbeam_slab_dose(case, model, fine_sampling=n)
+        e = edge_agreement(central_plane(dose, grid), mc, grid)
+        label = "plain PB" if n == 0 else f"fine {n}×{n}"
+        print(
+            f"   half bone, {label:>8}: ΔR80 bone side {e.r80_shift_bone_mm:+.2f} mm, water side "
+            f"{e.r80_shift_water_mm:+.2f} mm; γ 2%/2mm {e.gamma_2_2:.1f} %, 3%/3mm "
+            f"{e.gamma_3_3:.1f} %; RMS {e.rms_percent:.1f} % of max"
+        )
 
 
 # -- MC of a plan -----------------------------------------------------------------------------
@@ -336,11 +393,11 @@ def main() -> None:
     parser.add_argument(
         "--parts",
         nargs="+",
-        default=["spots", "tg119", "pyradplan", "head", "water"],
-        choices=["spots", "tg119", "pyradplan", "head", "water"],
+        default=["spots", "tg119", "pyradplan", "head", "water", "slabs", "lung"],
+        choices=["spots", "tg119", "pyradplan", "head", "water", "slabs", "lung"],
     )
     parser.add_argument("--primaries-tg119", type=float, default=2e7)
-    parser.add_argument("--primaries-head", type=float, default=1e7)
+    parser.add_argument("--primaries-head", type=float, default=1e7, help="also the lung plan")
     parser.add_argument("--primaries-water", type=float, default=1e7)
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     args = parser.parse_args()
@@ -364,6 +421,14 @@ def main() -> None:
         )
     if "water" in args.parts:
         report_water(int(args.primaries_water))
+    if "slabs" in args.parts:
+        report_slabs()
+    if "lung" in args.parts:
+        report_case(
+            lung_plan(),
+            int(args.primaries_head),
+            "7. Heterogeneous: lung phantom (tumour in the right lung), gantry 270/180°",
+        )
 
 
 if __name__ == "__main__":
