@@ -15,13 +15,23 @@ wheel, fetched into ``~/.cache/ionbeam-bench/mcsquare``; see
 3. pyRadPlan 0.5.0's own plan and pencil-beam dose vs MCsquare with a BDL of
    pyRadPlan's Generic proton machine and its default HLUT — the same metrics;
 4. a heterogeneous case: the head phantom (skull, clivus, air sinuses), two
-   lateral fields, pencil beam with and without fine sampling vs MCsquare.
+   lateral fields, pencil beam with and without fine sampling vs MCsquare;
+5. a proton IMPT plan in water (50 mm cube, gantry 0/90°, 2 mm grid;
+   ``bench/mcsquare/_water_impt.py``): the same metrics and gamma 1 %/1 mm.
+6. single 150 MeV spots through 30 mm of lung, 20 mm of bone and a half bone slab
+   with its edge on the axis (MC from ``tests/data/mcsquare/slab_spots.npz``, made by
+   ``bench/mcsquare/make_slab_spots.py``): core σ and axis dose beyond the slab, alone
+   and relative to the same beam in water; R80 beside the edge, gamma and RMS in the
+   plane through it, with and without fine sampling;
+7. a heterogeneous IMPT plan: the lung phantom (tumour inside a lung), gantry 270° and
+   180°, pencil beam with and without fine sampling vs MCsquare.
 
 MC runs are cached (``~/.cache/ionbeam-bench/mcsquare/runs``), so a second report
 is quick. Usage::
 
-    python bench/accuracy_vs_mc.py [--parts spots tg119 pyradplan head]
-                                   [--primaries-tg119 N] [--primaries-head N] [--venv DIR]
+    python bench/accuracy_vs_mc.py [--parts spots tg119 pyradplan head water slabs lung]
+                                   [--primaries-tg119 N] [--primaries-head N]
+                                   [--primaries-water N] [--venv DIR]
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ from _plans import (  # noqa: E402
     Case,
     head_plan,
     ionbeam_tg119,
+    lung_plan,
     pyradplan_calibration,
     pyradplan_dose,
     pyradplan_fields,
@@ -68,6 +79,7 @@ from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose  # noqa: E
 from ionbeam.planning.geometry import BeamGeometry  # noqa: E402
 
 WATER_SPOTS = HERE.parent / "tests" / "data" / "mcsquare" / "water_spots.npz"
+SLAB_SPOTS = HERE.parent / "tests" / "data" / "mcsquare" / "slab_spots.npz"
 PYRADPLAN_EXPORT = DEFAULT_CACHE / "pyradplan_tg119_plan.npz"
 FINE_SAMPLING = 3
 
@@ -157,6 +169,54 @@ def _print_lateral(spots: dict[float, dict[str, object]]) -> None:
             )
 
 
+# -- 5. slabs ----------------------------------------------------------------------------------
+def report_slabs() -> None:
+    from _slabs import (
+        ENERGY_MEV,
+        case_by_name,
+        central_plane,
+        edge_agreement,
+        ionbeam_slab_dose,
+        slab_grid,
+        spot_agreement,
+    )
+
+    data = dict(np.load(SLAB_SPOTS))
+    model = build_beam_model("proton", [ENERGY_MEV], cnao_machine().beam_line)
+    print(f"\n5. {ENERGY_MEV:.0f} MeV spots through slabs: MCsquare ({data['created']}) vs PB")
+
+    def span(x: np.ndarray) -> str:
+        return f"{100 * (x.min() - 1):+.1f} … {100 * (x.max() - 1):+.1f} %"
+
+    for cut in (3.0, 6.0):
+        water = ionbeam_slab_dose(case_by_name("water"), model, lateral_cutoff_sigma=cut)
+        for name in ("water", "lung", "bone"):
+            case = case_by_name(name)
+            dose = (
+                water
+                if name == "water"
+                else ionbeam_slab_dose(case, model, lateral_cutoff_sigma=cut)
+            )
+            a = spot_agreement(case, dose, water, data)
+            print(
+                f"   {name:>5} (cut-off {cut:.0f}σ), {a.depth_mm[0]:.0f}–{a.depth_mm[-1]:.0f} mm: "
+                f"σ PB/MC {span(a.sigma_ratio)}, axis dose {span(a.axis_ratio)}; relative to "
+                f"water at equal WEPL: σ {span(a.sigma_vs_water)}, axis {span(a.axis_vs_water)}"
+            )
+    case = case_by_name("half_bone")
+    grid = slab_grid(case)
+    mc = data["half_bone_plane_dose_gy"].astype(float)
+    for n in (0, 3, 5):
+        dose = ionbeam_slab_dose(case, model, fine_sampling=n)
+        e = edge_agreement(central_plane(dose, grid), mc, grid)
+        label = "plain PB" if n == 0 else f"fine {n}×{n}"
+        print(
+            f"   half bone, {label:>8}: ΔR80 bone side {e.r80_shift_bone_mm:+.2f} mm, water side "
+            f"{e.r80_shift_water_mm:+.2f} mm; γ 2%/2mm {e.gamma_2_2:.1f} %, 3%/3mm "
+            f"{e.gamma_3_3:.1f} %; RMS {e.rms_percent:.1f} % of max"
+        )
+
+
 # -- MC of a plan -----------------------------------------------------------------------------
 def simulate_fields(
     ct: CT, fields: list[Field], make_bdl, scanner, n_primaries: int, label: str
@@ -213,7 +273,7 @@ def _print_agreements(rows: list[tuple[str, Agreement]], mc: McResult) -> None:
         )
 
 
-def report_case(case: Case, n_primaries: int, title: str) -> None:
+def report_case(case: Case, n_primaries: int, title: str, *, fine: bool = True) -> McResult:
     print(f"\n{title}")
     line = case.model.beam_line
     scanner = calibration_scanner(stoichiometric_calibration())
@@ -226,11 +286,11 @@ def report_case(case: Case, n_primaries: int, title: str) -> None:
     body = _body(case.structures)
     rows = []
     plain = DoseEngineOptions(with_let=False)
-    fine = DoseEngineOptions(with_let=False, fine_sampling=FINE_SAMPLING)
-    runs = [
-        ("ionbeam PB", plain, case.dose_grid),
-        (f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}", fine, case.dose_grid),
-    ]
+    runs = [("ionbeam PB", plain, case.dose_grid)]
+    if fine:
+        fine_options = DoseEngineOptions(with_let=False, fine_sampling=FINE_SAMPLING)
+        name = f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}"
+        runs.append((name, fine_options, case.dose_grid))
     if case.dose_grid != case.ct.grid:
         runs.append(("ionbeam PB on the MC's CT grid", plain, case.ct.grid))
     for name, options, grid in runs:
@@ -254,6 +314,28 @@ def report_case(case: Case, n_primaries: int, title: str) -> None:
         f"{case.dose_grid.spacing_mm[0]:g} mm; MC on the CT grid {case.ct.grid.spacing_mm} mm"
     )
     _print_agreements(rows, mc)
+    return mc
+
+
+def report_water(n_primaries: int) -> None:
+    from _water_impt import gamma_pass_percent, water_impt_case
+
+    case = water_impt_case()
+    title = "5. IMPT in water: 50 mm cube, gantry 0/90°, ionbeam's optimized plan vs MCsquare"
+    mc = report_case(case, n_primaries, title, fine=False)  # no heterogeneity to sample
+    target = next(s for s in case.structures if s.name == case.target)
+    body = _body(case.structures)
+    for cut in (3.0, 6.0):
+        dose = calc_dose(
+            case.ct, case.plan, case.model, dose_grid=case.dose_grid, structures=case.structures,
+            options=DoseEngineOptions(with_let=False, lateral_cutoff_sigma=cut),
+        ).dose_gy  # fmt: skip
+        a = agreement(mc.dose_gy, case.ct.grid, dose, case.dose_grid, target, body)
+        rates = [gamma_pass_percent(mc.dose_gy, dose, case, c) for c in (2.0, 1.0)]
+        print(
+            f"   ionbeam PB, {cut:g}σ lateral cut-off: target mean {a.mean_diff_percent:+.1f} %, "
+            f"D95 {a.d95_diff_percent:+.1f} %, γ 2%/2mm {rates[0]:.1f} %, γ 1%/1mm {rates[1]:.1f} %"
+        )
 
 
 # -- 3. pyRadPlan -----------------------------------------------------------------------------
@@ -311,11 +393,12 @@ def main() -> None:
     parser.add_argument(
         "--parts",
         nargs="+",
-        default=["spots", "tg119", "pyradplan", "head"],
-        choices=["spots", "tg119", "pyradplan", "head"],
+        default=["spots", "tg119", "pyradplan", "head", "water", "slabs", "lung"],
+        choices=["spots", "tg119", "pyradplan", "head", "water", "slabs", "lung"],
     )
     parser.add_argument("--primaries-tg119", type=float, default=2e7)
-    parser.add_argument("--primaries-head", type=float, default=1e7)
+    parser.add_argument("--primaries-head", type=float, default=1e7, help="also the lung plan")
+    parser.add_argument("--primaries-water", type=float, default=1e7)
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     args = parser.parse_args()
     if "spots" in args.parts:
@@ -335,6 +418,16 @@ def main() -> None:
             head_plan(),
             int(args.primaries_head),
             "4. Heterogeneous: head phantom (skull, clivus, sinuses), gantry 90/270°",
+        )
+    if "water" in args.parts:
+        report_water(int(args.primaries_water))
+    if "slabs" in args.parts:
+        report_slabs()
+    if "lung" in args.parts:
+        report_case(
+            lung_plan(),
+            int(args.primaries_head),
+            "7. Heterogeneous: lung phantom (tumour in the right lung), gantry 270/180°",
         )
 
 

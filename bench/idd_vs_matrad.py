@@ -10,18 +10,21 @@ mean IDD at 10–20 mm; the energy deposited in the last part of the curve
 (R80 − 15 mm to R80 + 3 mm, where the Bragg peak is) and in front of it, MeV per
 proton, ionbeam − matRad.
 
-The point is the Bragg-peak discrepancy documented in ``docs/validation.md``: with
-R80 and the distal tail equal, ionbeam puts more energy into the peak region, by
-an amount that grows with the range (about 0.27 % of the peak-region energy per cm)
-— the signature of a primary-removal channel (elastic nuclear scattering) that
-ionbeam's transport lacks.
+The point was the Bragg-peak discrepancy of depth–dose model version 1 (see
+``docs/validation.md``): with R80 and the distal tail equal, ionbeam put more energy
+into the peak region, by an amount that grew with the range (about 0.27 % of the
+peak-region energy per cm) — the signature of a missing primary-removal channel.
+Model version 2 removes primaries by elastic scattering too; this script checks it
+against a second MC-derived reference.
 
 Usage::
 
-    python bench/idd_vs_matrad.py [--venv DIR] [--every N]
+    python bench/idd_vs_matrad.py [--venv DIR | --machine-file PATH] [--every N]
 
 pyRadPlan is installed into its own virtual environment on first use (see
-``bench/compare_pyradplan.py``); only its data file is read.
+``bench/compare_pyradplan.py``); only its data file is read. ``--machine-file``
+reads ``protons_Generic.mat`` directly instead (e.g. unpacked from the wheel that
+``pip download pyradplan==0.5.0 --no-deps`` fetches), without the installation.
 """
 
 from __future__ import annotations
@@ -90,9 +93,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
+    parser.add_argument("--machine-file", type=Path, help="protons_Generic.mat to read")
     parser.add_argument("--every", type=int, default=10, help="every N-th energy of matRad")
     args = parser.parse_args()
-    path = generic_machine_file(args.venv)
+    path = args.machine_file or generic_machine_file(args.venv)
     data = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)["machine"].data
     print(f"matRad generic proton machine ({path.name}) vs ionbeam depth_dose, same spectrum")
     print(

@@ -156,6 +156,19 @@ def head_plan() -> Case:
     return _case("head", patient.ct, structures, target, (90.0, 270.0), iso, 4.0, 2.0)
 
 
+def lung_plan() -> Case:
+    """The lung phantom (tumour inside the right lung; 2.5 mm CT and dose grid), PTV from
+    gantry 270° (through the lateral chest wall and lung) and 180° (through the back and
+    lung), 4 mm spots."""
+    from ionbeam.patient.phantoms import make_phantom
+
+    patient = make_phantom("lung")
+    structures = tuple(patient.structures[n] for n in patient.structures.names)
+    target = patient.target_name or "PTV"
+    iso = patient.structures[target].centroid_mm
+    return _case("lung", patient.ct, structures, target, (270.0, 180.0), iso, 4.0, 2.5)
+
+
 # -- pyRadPlan's plan -----------------------------------------------------------------------
 def _ionbeam_angles(source: np.ndarray, couch: float) -> float:
     """The ionbeam gantry angle whose source lies along pyRadPlan's ``source`` (same couch)."""

@@ -15,7 +15,8 @@ patient as ionbeam's pencil beam, :func:`calibration_scanner`
 * gives each material the elemental composition, radiation length and
   electron density per gram of the Schneider material that MCsquare's own
   UCL scanner assigns to that HU (for nuclear interactions and multiple
-  scattering, which ionbeam's pencil beam scales from water by WEPL).
+  scattering; ionbeam's pencil beam uses Gottschalk's scattering length of the
+  Woodard–White tissue of the same density, see ``ionbeam.planning.scattering_power``).
 
 What still differs from ionbeam is therefore the physics of transport, not the
 stopping powers: nuclear cross sections and MCS of the real composition

@@ -66,7 +66,9 @@ def test_commissioned_idd_is_the_monte_carlo_one(models, index: int) -> None:
     physics = np.interp(depth, generic.depth_mm(index), generic.idd_gy_mm2[index])
     scale = reference.max()
     assert np.max(np.abs(ours - reference)) < 0.01 * scale
-    assert np.max(np.abs(physics - reference)) > 0.1 * scale  # the test discriminates
+    # The test discriminates: ionbeam's own physics (MODEL_VERSION 3, within 3 % of the
+    # MC peak) still differs from the MC curve by more than the 1 % asked of the file's.
+    assert np.max(np.abs(physics - reference)) > 0.02 * scale
     assert model.r80_mm[index] == pytest.approx(distal_depth(depth, reference, 0.8), abs=0.01)
 
 

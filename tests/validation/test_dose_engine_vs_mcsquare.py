@@ -19,25 +19,24 @@ Tolerances, and why:
 * Distal fall-off R80–R20 within 15 % — straggling models (ionbeam's
   Bohr/Tschalär Gaussian against MCsquare's Vavilov-like sampling) differ by a
   few percent; 15 % is a fraction of a millimetre at these energies.
-* Depth–dose in the plateau (10 mm to 0.8 R80) within 4 % point by point: the
-  differences are nuclear-interaction models (ICRU 63 cross sections in
-  MCsquare, ionbeam's own) and the energy carried by secondaries; 4 % is
-  where dose-engine comparisons in the literature place a good pencil beam
-  against MC for a single spot in water (e.g. Grassberger et al., PMB 59
-  (2014) 6059, ~2–3 % on the integrated depth–dose).
+* Depth–dose in the plateau point by point: within 3 % from 0.2 R80 to 0.8 R80
+  and within 5 % in the build-up region (10 mm to 0.2 R80). The differences are
+  the nuclear models (both use ICRU 63 cross sections; the angular and energy
+  spectra of the secondaries differ: ionbeam's three-group secondary-proton
+  spectrum and its p–p products put up to 4.5 % more dose than MCsquare at
+  30–50 mm of a 220 MeV beam, its mid-range and deep plateau agree within 2 %);
+  Grassberger et al. (PMB 59 (2014) 6059) place a good pencil beam within ~2–3 %
+  of MC on the integrated depth–dose of a single spot in water.
 * Total deposited energy within 2 %: both conserve energy except what
   neutrons and γ carry away.
 * Peak-to-plateau ratio (peak over the mean at 10–20 mm) of the beam model's
-  IDD averaged over MCsquare's 1 mm voxels within 15 %: ionbeam's Bragg peak
-  is 7–13 % higher than MCsquare's at 70–220 MeV (its mid-range dose 1–3 %
-  lower), reported by ``bench/accuracy_vs_mc.py``. ionbeam's peak-to-mid-range
-  ratio agrees with Bortfeld's analytical model (Med. Phys. 24 (1997) 2024) within
-  2 % at the same 0.2 % energy spread; MC-derived curves (matRad's generic
-  machine, ``bench/idd_vs_matrad.py``) show the same excess, growing by ~0.27 %
-  per cm of range — most likely elastic nuclear scattering, which ionbeam's
-  primary attenuation omits (docs/validation.md); not yet corrected. The bound still
-  catches a real regression (a lost or doubled nuclear term moves it by tens of
-  percent).
+  IDD averaged over MCsquare's 1 mm voxels within 3 % (observed within 1 % at
+  70–220 MeV). Until MODEL_VERSION 2 ionbeam's peak was 7–13 % too high: its
+  primaries were removed by non-elastic reactions only. Elastic p–p scattering
+  (Fippel & Soukup 2004) and p–nucleus scattering above 5° (ICRU 63), which
+  MCsquare, Geant4 and FLUKA all simulate, send protons to stop upstream of the
+  peak and lower it by 4–11 % (``ionbeam.physics.nuclear``). No parameter was fitted to
+  MCsquare: the cross sections are the published evaluations.
 * Core σ of the lateral profile within 6 % at 10/50/90 % of the range — the
   spot-size tolerance of commissioning (±10 %) halved, above the ~2 %
   scatter of the σ fit on MC noise.
@@ -117,8 +116,10 @@ def test_depth_dose_in_the_plateau(energy, pencil_beam):
     idd_mc = _mc(energy, "idd_mev_mm")
     idd_pb = idd_mev_mm(dose, grid)
     r80 = depth_dose_metrics(depth, idd_mc).r80_mm
-    plateau = (depth >= 10.0) & (depth <= 0.8 * r80)
-    np.testing.assert_allclose(idd_pb[plateau], idd_mc[plateau], rtol=0.04)
+    build_up = (depth >= 10.0) & (depth < 0.2 * r80)
+    plateau = (depth >= 0.2 * r80) & (depth <= 0.8 * r80)
+    np.testing.assert_allclose(idd_pb[build_up], idd_mc[build_up], rtol=0.05)
+    np.testing.assert_allclose(idd_pb[plateau], idd_mc[plateau], rtol=0.03)
     assert idd_pb.sum() == pytest.approx(float(idd_mc.sum()), rel=0.02)
 
 
@@ -127,7 +128,7 @@ def test_peak_to_plateau(energy, model):
     depth = _mc(energy, "depth_mm")
     mc = depth_dose_metrics(depth, _mc(energy, "idd_mev_mm"))
     pb = depth_dose_metrics(depth, voxel_averaged_idd(model, energy, depth))
-    assert pb.peak_to_plateau == pytest.approx(mc.peak_to_plateau, rel=0.15)
+    assert pb.peak_to_plateau == pytest.approx(mc.peak_to_plateau, rel=0.03)
 
 
 @pytest.mark.parametrize("energy", ENERGIES)

@@ -10,16 +10,26 @@ from the peak (ζ > 8), with Bortfeld's own unstraggled expression.
 
 Compared, for 1 % energy spread (Bortfeld's example) at 70–250 MeV:
 
-* R80 − R₀ (the distal 80 % point coincides with the mean range) within 0.5 mm;
+* R80 − R₀ (the distal 80 % point coincides with the mean range) within 0.7 mm:
+  Bortfeld's R₀ is the CSDA range, whereas ionbeam's protons scattered
+  elastically by nuclei at large angles (ICRU 63) stop short of it, which moves R80
+  upstream by 0.0 (70 MeV) to 0.55 mm (250 MeV);
 * the distal fall-off R80 − R20 within 10 % (ionbeam's straggling is ~5 % wider than
   Bortfeld's fit, see test_straggling_and_nuclear_vs_janni);
-* the peak-to-mid-range dose ratio within 5 % — mid-range (R₀/2), where the nuclear
-  secondaries are in equilibrium;
-* the peak-to-entrance ratio within 10 %, with Bortfeld's entrance dose taken
-  without his local nuclear term (γ = 0 at z = 0): Bortfeld deposits 60 % of the
-  non-elastic energy where it is released, which lifts his surface dose by up to
-  30 % at 250 MeV, whereas at the surface the secondaries have not built up yet
-  (ionbeam transports them downstream).
+* the peak-to-mid-range dose ratio (mid-range R₀/2, where the nuclear secondaries
+  are in equilibrium) 0–14 % *below* Bortfeld's: his model removes primaries by
+  non-elastic reactions only (β = 0.012/cm), while ionbeam, like Monte Carlo codes,
+  also removes the protons scattered elastically on hydrogen (p–p) and on oxygen
+  (ICRU 63), which stop upstream of the peak — a loss of peak height that grows
+  with the range (observed 4 % at 70 MeV to 11 % at 250 MeV). Against MCsquare,
+  which simulates those channels, the peak agrees within 2 % at 120–220 MeV
+  (test_dose_engine_vs_mcsquare);
+* the peak-to-entrance ratio 0–20 % below Bortfeld's (observed 3–17 %, same
+  reason), with Bortfeld's entrance dose taken without his local nuclear term
+  (γ = 0 at z = 0): Bortfeld deposits 60 % of the non-elastic energy where it is
+  released, which lifts his surface dose by up to 30 % at 250 MeV, whereas at the
+  surface the secondaries have not built up yet (ionbeam transports them
+  downstream).
 """
 
 import numpy as np
@@ -62,14 +72,13 @@ def test_proton_bragg_peak_matches_bortfeld(energy: float) -> None:
     ours = depth_dose("proton", energy, energy_spread_rel=SPREAD, water_i_value_ev=75.0)
 
     assert ours.r80_mm - ours.csda_range_mm == pytest.approx(
-        distal_depth(z_mm, reference, 0.8) - r0_mm, abs=0.5
+        distal_depth(z_mm, reference, 0.8) - r0_mm, abs=0.7
     )
     falloff_ref = distal_depth(z_mm, reference, 0.2) - distal_depth(z_mm, reference, 0.8)
     assert ours.distal_depth_mm(0.2) - ours.r80_mm == pytest.approx(falloff_ref, rel=0.10)
     peak_to_mid_ref = reference.max() / np.interp(r0_mm / 2, z_mm, reference)
     mid = np.interp(ours.csda_range_mm / 2, ours.depth_mm, ours.idd_mev_mm)
-    assert ours.idd_mev_mm.max() / mid == pytest.approx(peak_to_mid_ref, rel=0.05)
+    assert 0.86 < (ours.idd_mev_mm.max() / mid) / peak_to_mid_ref < 1.0
     entrance_ref = _bortfeld(np.array([0.0]), energy, local=0.0)[1][0]
-    assert ours.idd_mev_mm.max() / ours.idd_mev_mm[0] == pytest.approx(
-        reference.max() / entrance_ref, rel=0.10
-    )
+    ratio = (ours.idd_mev_mm.max() / ours.idd_mev_mm[0]) / (reference.max() / entrance_ref)
+    assert 0.80 < ratio < 1.0

@@ -31,7 +31,18 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("plan", type=Path, metavar="PLAN_DIR", help="plan folder or plan.json")
-    parser.add_argument("--machine", help="cnao or pimms (default: the plan's machine)")
+    parser.add_argument("--machine", help="cnao, pimms or medaustron (default: the plan's "
+                        "machine)")  # fmt: skip
+    parser.add_argument(
+        "--extraction", choices=("betatron", "rfko"),
+        help="slow-extraction driver: betatron core (the chopper dumps while the beam is off) "
+        "or RF knock-out (extraction pauses); default: the machine's",
+    )  # fmt: skip
+    parser.add_argument(
+        "--intensity-modulation", choices=("spot", "layer"), default="spot",
+        help="lengthen only the spots shorter than the DDS's minimum (spot, default) or lower "
+        "the whole layer's intensity (layer)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--out", type=Path, help="record folder (default: PLAN_DIR/delivery)")
     parser.add_argument("--force", action="store_true", help="replace a non-empty record folder")
@@ -50,6 +61,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--multi-energy", action="store_true",
                         help="multi-energy extraction (layers share a flat top)")  # fmt: skip
     parser.add_argument("--spill-length", type=float, help="spill length, s (default: machine's)")
+    parser.add_argument("--ripple", type=float, default=0.0,
+                        help="rms spill ripple (fraction of the mean intensity, mains "
+                        "harmonics); each spot ends off its count by what the ripple "
+                        "adds during the chopper's switching (default 0: smooth)")  # fmt: skip
     parser.add_argument("--no-figure", action="store_true", help="do not write timeline.png")
     parser.set_defaults(handler=run)
 
@@ -69,7 +84,7 @@ def _deliver(args: argparse.Namespace) -> Any:
     import numpy as np
 
     from ionbeam.cli._beam_model import machine_for_plan, recorded_beam_model
-    from ionbeam.delivery import DeliveryOptions, deliver_plan
+    from ionbeam.delivery import DeliveryOptions, deliver_plan, mains_ripple
     from ionbeam.errors import ConfigError
     from ionbeam.io.plan_json import read_plan_json
 
@@ -87,6 +102,9 @@ def _deliver(args: argparse.Namespace) -> Any:
         scan_path=args.path,
         below_minimum=args.below_minimum,
         multi_energy_extraction=True if args.multi_energy else None,
+        extraction=args.extraction,
+        intensity_modulation=args.intensity_modulation,
+        ripple=mains_ripple(args.ripple) if args.ripple else None,
     )
     return deliver_plan(plan, machine, options=options, rng=np.random.default_rng(args.seed))
 
@@ -131,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
 _TOTALS = (
     ("fraction_time_s", "delivery time per fraction", "s"),
     ("beam_on_s", "beam-on time", "s"),
+    ("beam_on_fraction", "beam-on fraction", ""),
+    ("spot_error_rms", "spot count error (rms, relative)", ""),
+    ("spot_error_max", "spot count error (largest, relative)", ""),
     ("layer_switching_s", "layer switching time", "s"),
     ("n_cycles", "synchrotron cycles (= spills)", ""),
     ("n_layers", "energy layers", ""),
@@ -147,7 +168,10 @@ _TOTALS = (
 
 
 def _print_tables(summary: dict[str, Any], print_table: Any) -> None:
-    title = f"{summary['machine']}: {summary['particle']}, {summary['scan_mode']} scanning"
+    title = (
+        f"{summary['machine']}: {summary['particle']}, {summary['scan_mode']} scanning, "
+        f"{summary['extraction']} extraction"
+    )
     print_table(title, ("quantity", "value", "unit"),
                 [(name, summary[key], unit) for key, name, unit in _TOTALS])  # fmt: skip
     rows = [

@@ -21,7 +21,8 @@ def register(subparsers: Any) -> None:
             "cycle time, for one particle and extraction energy."
         ),
     )
-    parser.add_argument("--machine", default="pimms", help="pimms or cnao (default pimms)")
+    parser.add_argument("--machine", default="pimms",
+                        help="pimms, cnao or medaustron (default pimms)")  # fmt: skip
     parser.add_argument("--particle", default="carbon", help="proton, helium, carbon, oxygen")
     parser.add_argument(
         "--energy",
@@ -44,8 +45,7 @@ def summary(
 
     facility = get_machine(machine).with_cycle(spill_length_s=spill_length_s)
     ring = facility.synchrotron
-    facility.check_energy(particle, energy_mev_u)  # the facility's span, not only the ring's
-    ring.check_energy(particle, energy_mev_u)
+    ring.check_energy(particle, energy_mev_u)  # the rigidity range and the facility's limits
     optics = ring.optics()
     from ionbeam.machine.synchrotron.spill import extraction_setup, reduced_spill_model
 

@@ -4,7 +4,8 @@ Each sub-command lives in its own ``ionbeam.cli._<name>`` module with a
 ``register(subparsers)`` function; handlers import the heavy parts of the
 library lazily so that ``ionbeam --help`` stays fast. A user's mistake
 (any :class:`ionbeam.IonbeamError`) is printed on one line and exits with
-status 2; anything else is a bug and keeps its traceback.
+status 2; anything else is a bug and keeps its traceback. Warnings (e.g. a
+file skipped in a DICOM folder) are printed on one line each.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from ionbeam.errors import IonbeamError
@@ -28,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plan",
     "dose",
     "deliver",
+    "compare_machines",
     "commission",
 )
 
@@ -75,7 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args.handler(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.handler(args) or 0)
     except IonbeamError as exc:
         message = " ".join(str(exc).split())
         print(f"ionbeam: error: {message}", file=sys.stderr)
@@ -83,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ionbeam: interrupted", file=sys.stderr)
         return 130
+
+
+def _show_warning(message: Warning | str, *_: object, **__: object) -> None:
+    """A warning on one line (``ionbeam: warning: …``), without the source line."""
+    print(f"ionbeam: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

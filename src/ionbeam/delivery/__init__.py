@@ -19,9 +19,10 @@ from ionbeam.delivery.record import (
     SpillRecord,
     SpotRecord,
 )
+from ionbeam.delivery.ripple import SpillRipple, mains_ripple, spot_count_errors
 from ionbeam.delivery.scan_path import ScanPath, path_move_times_s, scan_path, serpentine_order
 from ionbeam.delivery.sequence import DeliverySequence, delivery_sequence
-from ionbeam.delivery.simulate import deliver_plan
+from ionbeam.delivery.simulate import deliver_plan, resolve_options
 from ionbeam.delivery.spot_counts import SpotCounts, spot_counts
 
 __all__ = [
@@ -37,14 +38,18 @@ __all__ = [
     "MonitorSystem",
     "ScanPath",
     "SpillRecord",
+    "SpillRipple",
     "SpotCounts",
     "SpotRecord",
     "deliver_plan",
     "delivery_sequence",
     "find_interlock",
+    "mains_ripple",
     "path_move_times_s",
     "read_monitors",
+    "resolve_options",
     "scan_path",
     "serpentine_order",
+    "spot_count_errors",
     "spot_counts",
 ]

@@ -6,8 +6,13 @@ C(τ_end) = the spill's content. The kernel walks the spots in scan order:
 beam off for moves (the spill clock runs on and the chopper dumps what is
 extracted, unless extraction pauses), beam on until the spot's count is
 reached (the DDS anticipates the chopper so that a spot ends on its count),
-and stops when the segment is done or the spill is empty. Pure: it returns
-new arrays and the new state.
+and stops when the segment is done or the spill is empty. A spot that the
+spill would deliver faster than ``min_spot_s`` is stretched to that time:
+the spill feedback lowers the extraction rate for that spot only (the spill
+clock runs at the spot's particle count, the wall clock at least
+``min_spot_s``), as CNAO's and HIT's intensity control do, instead of
+lowering the whole layer's intensity. Pure: it returns new arrays and the
+new state.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ def deliver_in_spill(
     on_move_s: np.ndarray,
     first_off_s: float,
     pause_when_off: bool,
+    min_spot_s: float,
 ):
     """Deliver the spots of ``need`` (particles still owed, in scan order) from spill time ``tau``.
 
@@ -113,8 +119,9 @@ def deliver_in_spill(
                 counted = np.floor(cumulative_at(time_s, cumulative, arrive) - c)
                 transit[k] = min(take, max(np.int64(counted), 0))
         dt = tau_done - tau
-        wall_s += dt
-        beam_on[k] = dt
+        dt_wall = min_spot_s if take == need[k] and dt < min_spot_s else dt
+        wall_s += dt_wall
+        beam_on[k] = dt_wall
         tau = tau_done
         c = c_done
         delivered[k] = take

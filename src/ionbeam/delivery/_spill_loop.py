@@ -2,7 +2,10 @@
 
 Each cycle injects, ramps to the layer's energy and extracts one spill
 (the reduced spill model at that energy, scaled by the layer's intensity
-fraction: fewer particles per spill, same spill length). The DDS delivers
+fraction; with ``stretch_spill`` the spill lasts longer at the lower
+intensity, up to the machine's longest flat top, so that it holds as many
+particles as it can; without, it holds fewer particles in the same spill
+length). The DDS delivers
 spots until the layer is done or the spill is empty; an empty spill ends
 the cycle and the layer continues in the next one at the same energy. When
 a layer is done, the flat top ends (``variable_flat_top``; otherwise the
@@ -54,11 +57,13 @@ def layer_intensity_fractions(
     tables: SpillTables,
     options: DeliveryOptions,
 ) -> np.ndarray:
-    """Intensity fraction per layer: the smallest spot lasts ``min_spot_time_ms`` and (raster)
-    the particles arriving during a move stay below ``raster_max_transit_fraction`` of the
-    next spot's; clipped to [``min_intensity_fraction``, 1]."""
+    """Intensity fraction per layer: (``intensity_modulation="layer"`` only) the smallest spot
+    lasts ``min_spot_time_ms``, and (raster) the particles arriving during a move stay below
+    ``raster_max_transit_fraction`` of the next spot's; clipped to
+    [``min_intensity_fraction``, 1]. With ``"spot"`` modulation the kernel stretches short
+    spots instead (:mod:`._delivery_kernels`)."""
     fractions = np.ones(sequence.n_layers)
-    t_min = options.min_spot_time_ms * 1e-3
+    t_min = options.min_spot_time_ms * 1e-3 if options.intensity_modulation == "layer" else 0.0
     for layer in range(sequence.n_layers):
         lo, hi = sequence.layer_offsets[layer], sequence.layer_offsets[layer + 1]
         if hi <= lo:
@@ -91,6 +96,7 @@ class _Spill:
     start: float
     start_energy: float
     tau: float = 0.0
+    stretch: float = 1.0
     last_layer: int = -1
     delivered: int = 0
     chopped: float = 0.0
@@ -174,6 +180,13 @@ class _Run:
         self.options, self.off_s, self.on_move_s = options, off_s, on_move_s
         self.chopper_s = options.chopper_switch_ms * 1e-3
         self.pause = options.extraction_when_off == "pause"
+        spot_mode = options.intensity_modulation == "spot"
+        self.min_spot_s = options.min_spot_time_ms * 1e-3 if spot_mode else 0.0
+        self.stretch_limit = (
+            machine.max_spill_length_s / machine.cycle.spill_length_s
+            if options.stretch_spill
+            else 1.0
+        )
         self.wall = 0.0
         self.last_spot_end = 0.0
         self.layer_fraction = 1.0
@@ -198,7 +211,7 @@ class _Run:
 
     def _open(self, beam: int, layer: int, energy: float, fraction: float, cycle_start: float):
         self.spill = _open(len(self.timing.spills["beam"]), beam, layer, energy, fraction,
-                           cycle_start, self.cycle, self.tables)  # fmt: skip
+                           cycle_start, self.cycle, self.tables, self.stretch_limit)  # fmt: skip
         self.wall = self.spill.start
 
     def deliver_layer(self, need: np.ndarray, offset: int) -> None:
@@ -212,6 +225,7 @@ class _Run:
             result = kernels.deliver_in_spill(
                 spill.time_s, spill.cumulative, spill.tau, self.wall, remaining[i - offset :],
                 self.off_s[i:hi], self.on_move_s[i:hi], self.chopper_s, self.pause,
+                self.min_spot_s,
             )  # fmt: skip
             touched, spill.tau, self.wall, chopped, empty = result[:5]
             _store(self.timing, spill, i, touched, result[5:])
@@ -237,13 +251,18 @@ class _Run:
 
 def _open(
     index: int, beam: int, layer: int, energy: float, fraction: float, cycle_start: float,
-    cycle: _Cycle, tables: SpillTables,
+    cycle: _Cycle, tables: SpillTables, stretch_limit: float = 1.0,
 ) -> _Spill:  # fmt: skip
+    """A new spill at ``fraction`` of the full intensity. Below full intensity the spill is
+    stretched (the feedback slows the extraction) by up to ``stretch_limit``, so that it
+    holds ``fraction × stretch`` of the full spill's particles instead of ``fraction``."""
     t, c = tables.table(energy)
+    stretch = min(1.0 / fraction, stretch_limit) if fraction > 0 else 1.0
     return _Spill(
         index=index, beam=beam, first_layer=layer, last_layer=layer, energy=energy,
-        fraction=float(fraction), time_s=t, cumulative=c * fraction, cycle_start=cycle_start,
-        start=cycle_start + cycle.spill_start(energy), start_energy=energy,
+        fraction=float(fraction), time_s=t * stretch, cumulative=c * fraction * stretch,
+        cycle_start=cycle_start, start=cycle_start + cycle.spill_start(energy),
+        start_energy=energy, stretch=stretch,
     )  # fmt: skip
 
 
@@ -261,7 +280,8 @@ def _step_energy(spill: _Spill, energy: float, tables: SpillTables) -> None:
     """Continue the spill's extraction at ``energy`` from the particles already extracted."""
     taken = kernels.cumulative_at(spill.time_s, spill.cumulative, spill.tau)
     t, c = tables.table(energy)
-    spill.time_s, spill.cumulative, spill.energy = t, c * spill.fraction, energy
+    spill.time_s = t * spill.stretch
+    spill.cumulative, spill.energy = c * spill.fraction * spill.stretch, energy
     spill.tau = kernels.time_of_count(spill.time_s, spill.cumulative, taken)
 
 

@@ -14,11 +14,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ionbeam.delivery.ripple import SpillRipple
 from ionbeam.errors import ConfigError, UnknownNameError
+from ionbeam.machine.facility import EXTRACTIONS
 
 __all__ = [
     "BELOW_MINIMUM_POLICIES",
+    "EXTRACTIONS",
     "EXTRACTION_WHEN_OFF",
+    "INTENSITY_MODULATIONS",
     "SCAN_MODES",
     "SCAN_PATHS",
     "DeliveryOptions",
@@ -37,6 +41,14 @@ BELOW_MINIMUM_POLICIES = ("refuse", "round", "round-up", "drop")
 #: while the beam is off (RF knock-out switched off, HIT-style), nothing is lost.
 EXTRACTION_WHEN_OFF = ("dump", "pause")
 _SPILL_RAMPS = ("servo", "linear")
+#: ``spot``: the spill feedback lowers the intensity for a spot that would otherwise be
+#: shorter than ``min_spot_time_ms`` (that spot only); ``layer``: the whole layer runs at
+#: the intensity its smallest spot allows.
+INTENSITY_MODULATIONS = ("spot", "layer")
+#: Extraction methods (:data:`ionbeam.machine.facility.EXTRACTIONS`): ``betatron``
+#: (betatron core; the chopper dumps what is extracted while the beam is off) or ``rfko``
+#: (RF knock-out at constant optics; extraction stops within a few turns when the
+#: excitation is switched off).
 
 
 def _check_finite(name: str, value: float, *, low: float = 0.0, strict: bool = False) -> None:
@@ -130,7 +142,17 @@ class DeliveryOptions:
     - ``min_intensity_fraction``: the lowest intensity the machine can run,
       as a fraction of its nominal particles per spill.
     - ``field_change_s``: time between fields (couch or room change) beyond
-      the synchrotron's ramp-down.
+      the synchrotron's ramp-down; ``None`` takes the machine's.
+    - ``intensity_modulation``: ``spot`` or ``layer`` (see module constants).
+    - ``stretch_spill``: a spill run below full intensity lasts longer (the
+      feedback slows the extraction; up to the machine's longest flat top)
+      instead of holding fewer particles.
+    - ``extraction``: ``betatron`` or ``rfko`` (see module constants);
+      ``None`` takes the machine's. ``rfko`` implies
+      ``extraction_when_off="pause"``.
+    - ``ripple``: the spill's intensity ripple (:mod:`.ripple`); each spot
+      ends off its count by what the ripple adds or takes during the
+      chopper's switching time. ``None``: a smooth spill.
     - ``monitors``: the chambers and the interlock.
     """
 
@@ -146,7 +168,11 @@ class DeliveryOptions:
     raster_beam_off_distance_mm: float = 10.0
     raster_max_transit_fraction: float = 0.5
     min_intensity_fraction: float = 0.01
-    field_change_s: float = 0.0
+    field_change_s: float | None = None
+    intensity_modulation: str = "spot"
+    stretch_spill: bool = True
+    extraction: str | None = None
+    ripple: SpillRipple | None = None
     monitors: MonitorSystem = field(default_factory=MonitorSystem)
 
     def __post_init__(self) -> None:
@@ -156,11 +182,20 @@ class DeliveryOptions:
             ("below_minimum", BELOW_MINIMUM_POLICIES),
             ("extraction_when_off", EXTRACTION_WHEN_OFF),
             ("spill_ramp", _SPILL_RAMPS),
+            ("intensity_modulation", INTENSITY_MODULATIONS),
         ):
             if getattr(self, name) not in known:
                 raise UnknownNameError(name.replace("_", " "), getattr(self, name), known)
-        for name in ("chopper_switch_ms", "min_spot_time_ms", "field_change_s"):
+        for name in ("chopper_switch_ms", "min_spot_time_ms"):
             _check_finite(name, getattr(self, name))
+        if self.field_change_s is not None:
+            _check_finite("field_change_s", self.field_change_s)
+        if self.extraction is not None and self.extraction not in EXTRACTIONS:
+            raise UnknownNameError("extraction", self.extraction, EXTRACTIONS)
+        if self.ripple is not None and not isinstance(self.ripple, SpillRipple):
+            raise ConfigError(f"ripple must be a SpillRipple; got {type(self.ripple).__name__}")
+        if not isinstance(self.stretch_spill, bool):
+            raise ConfigError(f"stretch_spill must be true or false; got {self.stretch_spill!r}")
         _check_finite("raster_beam_off_distance_mm", self.raster_beam_off_distance_mm, strict=True)
         _check_finite("raster_max_transit_fraction", self.raster_max_transit_fraction, strict=True)
         fraction = self.min_intensity_fraction

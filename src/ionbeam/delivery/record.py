@@ -219,15 +219,34 @@ class DeliveryRecord:
         """Particles really delivered."""
         return int(self.spots.delivered.sum())
 
+    def spot_errors(self) -> dict[str, float]:
+        """Relative spot count errors (delivered − target)/target of the spots delivered:
+        rms and largest magnitude."""
+        ok = (self.spots.scan_position >= 0) & (self.spots.target > 0)
+        if not ok.any():
+            return {"spot_error_rms": 0.0, "spot_error_max": 0.0}
+        rel = (self.spots.delivered[ok] - self.spots.target[ok]) / self.spots.target[ok]
+        return {
+            "spot_error_rms": float(np.sqrt(np.mean(rel**2))),
+            "spot_error_max": float(np.max(np.abs(rel))),
+        }
+
     def summary(self) -> dict[str, Any]:
         """The totals as plain Python values (what ``ionbeam deliver`` prints)."""
         return {
             "particle": self.particle,
             "machine": self.machine,
             "scan_mode": self.options.scan_mode,
+            "extraction": self.options.extraction,
+            "intensity_modulation": self.options.intensity_modulation,
+            "ripple_rms": 0.0 if self.options.ripple is None else self.options.ripple.rms,
             "completed": self.completed,
             "fraction_time_s": self.fraction_time_s,
             "beam_on_s": self.beam_on_s,
+            "beam_on_fraction": self.beam_on_s / self.fraction_time_s
+            if self.fraction_time_s > 0
+            else 0.0,
+            **self.spot_errors(),
             "n_cycles": self.n_cycles,
             "n_spills": self.n_spills,
             "n_layers": len(self.layers),

@@ -9,6 +9,8 @@ spills (:mod:`._spill_loop`), and gather the :class:`DeliveryRecord`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ionbeam.delivery._spill_loop import (
@@ -27,11 +29,24 @@ from ionbeam.delivery.record import (
     SpillRecord,
     SpotRecord,
 )
+from ionbeam.delivery.ripple import spot_count_errors
 from ionbeam.delivery.sequence import DeliverySequence, delivery_sequence
 from ionbeam.machine.facility import Machine
 from ionbeam.planning.plan import Plan
 
-__all__ = ["deliver_plan"]
+__all__ = ["deliver_plan", "resolve_options"]
+
+
+def resolve_options(options: DeliveryOptions, machine: Machine) -> DeliveryOptions:
+    """``options`` with the machine's settings where they say ``None`` (field-change time,
+    extraction method); RF knock-out pauses the extraction while the beam is off."""
+    extraction = options.extraction or machine.extraction
+    changes: dict[str, object] = {"extraction": extraction}
+    if options.field_change_s is None:
+        changes["field_change_s"] = machine.field_change_s
+    if extraction == "rfko":
+        changes["extraction_when_off"] = "pause"
+    return replace(options, **changes)
 
 
 def deliver_plan(
@@ -48,7 +63,7 @@ def deliver_plan(
     energies the machine does not extract and for spot counts outside its
     limits (see ``options.below_minimum``).
     """
-    options = options or DeliveryOptions()
+    options = resolve_options(options or DeliveryOptions(), machine)
     if options.multi_energy_extraction is not None:
         machine = machine.with_cycle(multi_energy_extraction=options.multi_energy_extraction)
     sequence = delivery_sequence(plan, machine, options=options)
@@ -69,6 +84,8 @@ def deliver_plan(
         sequence, np.asarray(readings.delivered[:n_run]), fractions, off_s, on_move_s,
         machine=machine, particle=plan.particle, tables=tables, options=options,
     )  # fmt: skip
+    if options.ripple is not None:
+        _apply_ripple(timing, beam_off, options, rng, n_run)
     spots = _spot_record(plan, sequence, readings, timing, n_run)
     layers = _layer_record(sequence, timing, fractions, n_run)
     spills = SpillRecord(**{k: np.asarray(v) for k, v in timing.spills.items()})
@@ -84,6 +101,32 @@ def deliver_plan(
         spots_lowered=sequence.counts.lowered,
         interlock=_interlock(trip, sequence, timing),
     )
+
+
+def _apply_ripple(
+    timing: Timing,
+    beam_off: np.ndarray,
+    options: DeliveryOptions,
+    rng: np.random.Generator | None,
+    n_run: int,
+) -> None:
+    """Each spot followed by a beam-off (and each spill's last) ends off its count by what
+    the ripple adds during the chopper's switching time (:mod:`.ripple`)."""
+    ripple = options.ripple
+    assert ripple is not None
+    generator = rng if rng is not None else np.random.default_rng(0)
+    n_spills = len(timing.spills["start_s"])
+    phases = generator.uniform(0.0, 2 * np.pi, (n_spills, len(ripple.frequencies_hz)))
+    done = np.flatnonzero(np.isfinite(timing.end[:n_run]) & (timing.beam_on[:n_run] > 0))
+    next_off = np.append(beam_off[1:n_run], True)
+    last_in_spill = np.append(timing.end_spill[1:n_run] != timing.end_spill[: n_run - 1], True)
+    done = done[next_off[done] | last_in_spill[done]]
+    spill = timing.end_spill[done]
+    start = np.asarray(timing.spills["start_s"], float)[spill]
+    rate = timing.delivered[done] / timing.beam_on[done]
+    chopper = options.chopper_switch_ms * 1e-3
+    errors = spot_count_errors(ripple, rate, timing.end[done] - start, phases[spill], chopper)
+    timing.delivered[done] = np.maximum(timing.delivered[done] + errors, 0)
 
 
 def _spot_record(

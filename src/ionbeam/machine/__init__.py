@@ -26,6 +26,7 @@ from ionbeam.machine.facility import (
     SpotLimits,
     cnao_machine,
     get_machine,
+    medaustron_machine,
     pimms_machine,
 )
 from ionbeam.machine.kinematics import (
@@ -67,6 +68,7 @@ __all__ = [
     "get_machine",
     "get_synchrotron",
     "magnetic_rigidity_tm",
+    "medaustron_machine",
     "pimms_machine",
     "pimms_synchrotron",
     "reduced_spill_model",

@@ -18,12 +18,23 @@ the "Riesenrad" ion gantry), so ``pimms`` accepts any gantry angle.
 :meth:`Machine.check_beam_direction` refuses a direction the machine cannot give.
 
 Extraction energies: the ring reaches every energy its rigidity range allows,
-but the facility is built and commissioned for a narrower span per particle,
-:data:`DESIGN_ENERGIES_MEV_U` (PIMMS/CNAO design: protons 60–250 MeV, carbon
-120–400 MeV/u; helium and oxygen: the span of their energy library).
+but the facility is built and commissioned for a narrower span per particle (the
+ring's ``extraction_limits_mev_u``, see :mod:`.synchrotron.ring`);
+:meth:`Machine.check_energy` is the one place that checks them.
 ``range_shifter_wet_mm``: the removable range shifter of the nozzle (an ionbeam
 default of 30 mm water-equivalent thickness, of the order of CNAO's), inserted
 by the planner for targets shallower than the lowest energy reaches.
+
+What differs between the machines (and so reaches delivery): the ring (its
+optics, hence the spill model), the injection energies and the per-particle
+extraction limits (:mod:`.synchrotron.ring`), the cycle (spill length; the
+beam-off time between spills follows from the ramps), the longest flat top
+a stretched spill may last, the field-change time and the extraction
+method. MedAustron runs long spills (up to 10 s, typically 5 s for
+carbon) with 1–2 s between spills (the CycleTiming defaults give 1.1–1.7 s
+there); PIMMS and CNAO run 1 s spills. The field-change time (couch
+rotation and set-up check between the fields of a fraction, fixed beam
+lines at all three) is an ionbeam assumption, the same for the three.
 """
 
 from __future__ import annotations
@@ -33,21 +44,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from ionbeam.errors import ConfigError, GeometryError, MachineLimitError, UnknownNameError
+from ionbeam.errors import ConfigError, GeometryError, UnknownNameError
 from ionbeam.machine.beamline import BeamLine, cnao_beam_line
 from ionbeam.machine.energy_library import EnergyLibrary, cnao_energy_library
 from ionbeam.machine.synchrotron.cycle import CycleTiming
-from ionbeam.machine.synchrotron.ring import Synchrotron, cnao_synchrotron, pimms_synchrotron
+from ionbeam.machine.synchrotron.ring import (
+    Synchrotron,
+    cnao_synchrotron,
+    medaustron_synchrotron,
+    pimms_synchrotron,
+)
 from ionbeam.machine.synchrotron.spill import CirculatingBeam, SpillModel, reduced_spill_model
 from ionbeam.physics.particles import Particle, get_particle
 
+#: Extraction methods a machine can run (see :mod:`ionbeam.delivery.options`).
+EXTRACTIONS = ("betatron", "rfko")
+
 __all__ = [
-    "DESIGN_ENERGIES_MEV_U",
     "Machine",
     "ScanningSystem",
     "SpotLimits",
     "cnao_machine",
     "get_machine",
+    "medaustron_machine",
     "pimms_machine",
 ]
 
@@ -55,7 +74,6 @@ __all__ = [
 DEFAULT_PARTICLES_PER_SPILL = {"proton": 1.0e10, "helium": 2.5e9, "carbon": 4.0e8, "oxygen": 2.25e8}
 #: Extraction energies the facility is designed for, MeV/u (PIMMS report CERN-2000-006 and
 #: CNAO: protons 60–250 MeV, carbon ions 120–400 MeV/u).
-DESIGN_ENERGIES_MEV_U = {"proton": (60.0, 250.0), "carbon": (120.0, 400.0)}
 #: CNAO's fixed beam lines: gantry angles (IEC 61217) each line gives, degrees.
 CNAO_FIXED_LINES = {"horizontal": (90.0, 270.0), "vertical": (0.0,)}
 #: Range shifter of the nozzle, mm water-equivalent thickness (ionbeam default).
@@ -116,6 +134,9 @@ class Machine:
     circulating_beam: CirculatingBeam = field(default_factory=CirculatingBeam)
     fixed_lines: Mapping[str, tuple[float, ...]] | None = None
     range_shifter_wet_mm: float | None = DEFAULT_RANGE_SHIFTER_WET_MM
+    field_change_s: float = 30.0
+    max_spill_length_s: float = 5.0
+    extraction: str = "betatron"
 
     def __post_init__(self) -> None:
         for name in ("energy_libraries", "particles_per_spill", "spot_limits"):
@@ -127,29 +148,29 @@ class Machine:
         if shifter is not None and not (math.isfinite(shifter) and shifter > 0):
             raise ConfigError(f"range_shifter_wet_mm must be > 0 mm or None; got {shifter}")
 
-    def energy_range_mev_u(self, particle: str | Particle) -> tuple[float, float]:
-        """Lowest and highest extraction energy of ``particle`` on this machine, MeV/u:
-        the design span (:data:`DESIGN_ENERGIES_MEV_U`, else the energy library's),
-        within what the ring's rigidity allows."""
-        key = self._key(particle)
-        library = self.energy_libraries[key]
-        low, high = DESIGN_ENERGIES_MEV_U.get(
-            key, (library.min_energy_mev_u, library.max_energy_mev_u)
-        )
-        ring_low, ring_high = self.synchrotron.energy_range_mev_u(key)
-        return max(low, ring_low), min(high, ring_high)
-
-    def check_energy(self, particle: str | Particle, energy_mev_u: float) -> float:
-        """``energy_mev_u`` if this machine extracts it for ``particle``, else
-        :class:`MachineLimitError` with the machine's span."""
-        low, high = self.energy_range_mev_u(particle)
-        value = float(energy_mev_u)
-        if not (math.isfinite(value) and low * (1 - 1e-12) <= value <= high * (1 + 1e-12)):
-            name = get_particle(particle).name
-            raise MachineLimitError(
-                f"{name} extraction energy on {self.name}", value, low, high, "MeV/u"
+        if not (math.isfinite(self.field_change_s) and self.field_change_s >= 0):
+            raise ConfigError(f"field_change_s must be ≥ 0 s; got {self.field_change_s}")
+        if not (
+            math.isfinite(self.max_spill_length_s)
+            and self.max_spill_length_s >= self.cycle.spill_length_s
+        ):
+            raise ConfigError(
+                f"max_spill_length_s must be at least the spill length "
+                f"({self.cycle.spill_length_s} s); got {self.max_spill_length_s}"
             )
-        return value
+        if self.extraction not in EXTRACTIONS:
+            raise UnknownNameError("extraction", self.extraction, EXTRACTIONS)
+
+    def energy_range_mev_u(self, particle: str | Particle) -> tuple[float, float]:
+        """Lowest and highest extraction energy of ``particle`` on this machine, MeV/u
+        (the ring's rigidity range narrowed by the facility's per-particle limits)."""
+        return self.synchrotron.energy_range_mev_u(self._key(particle))
+
+    def check_energy(self, particle: str | Particle, energy_mev_u: object) -> None:
+        """Refuse (:class:`MachineLimitError`, one line) an energy this machine does not
+        extract for ``particle``: the ring's per-particle limits, then the energy library."""
+        self.synchrotron.check_energy(particle, energy_mev_u)  # type: ignore[arg-type]
+        self.energy_library(particle).check(energy_mev_u)  # type: ignore[arg-type]
 
     def check_beam_direction(self, gantry_deg: float, *, beam: str = "beam") -> None:
         """Refuse a gantry angle this machine cannot give (a fixed-line machine gives only
@@ -209,8 +230,11 @@ class Machine:
         )
 
     def with_cycle(self, **changes: object) -> Machine:
-        """A copy whose cycle timing has ``changes`` (e.g. ``spill_length_s=4.0``)."""
-        return replace(self, cycle=replace(self.cycle, **changes))
+        """A copy whose cycle timing has ``changes`` (e.g. ``spill_length_s=4.0``); the
+        longest flat top grows with the spill when needed."""
+        cycle = replace(self.cycle, **changes)
+        longest = max(self.max_spill_length_s, cycle.spill_length_s)
+        return replace(self, cycle=cycle, max_spill_length_s=longest)
 
 
 def _spot_limits() -> dict[str, SpotLimits]:
@@ -227,6 +251,7 @@ def _machine(
     synchrotron: Synchrotron,
     spill_length_s: float,
     fixed_lines: Mapping[str, tuple[float, ...]] | None,
+    **settings: object,
 ) -> Machine:
     particles = ("proton", "helium", "carbon", "oxygen")
     return Machine(
@@ -238,11 +263,13 @@ def _machine(
         particles_per_spill=DEFAULT_PARTICLES_PER_SPILL,
         spot_limits=_spot_limits(),
         fixed_lines=fixed_lines,
+        **settings,  # type: ignore[arg-type]
     )
 
 
 def cnao_machine() -> Machine:
-    """CNAO-like facility: the CNAO-like ring, CNAO energy tables and beam line, 1 s spills,
+    """CNAO: its ring (public optics), energy tables and beam line, 1 s spills, flat tops
+    stretched up to 5 s, betatron-core extraction;
     fixed horizontal and vertical beam lines."""
     return _machine("cnao", cnao_synchrotron(), 1.0, CNAO_FIXED_LINES)
 
@@ -253,11 +280,20 @@ def pimms_machine() -> Machine:
     return _machine("pimms", pimms_synchrotron(), 1.0, None)
 
 
-_MACHINES = {"cnao": cnao_machine, "pimms": pimms_machine}
+def medaustron_machine() -> Machine:
+    """MedAustron: the CNAO-design ring with protons to 800 MeV, 5 s spills (flat tops up
+    to 10 s), 1–2 s between spills, CNAO's energy tables and beam line (MedAustron's own
+    are not public)."""
+    return _machine(
+        "medaustron", medaustron_synchrotron(), 5.0, CNAO_FIXED_LINES, max_spill_length_s=10.0
+    )
+
+
+_MACHINES = {"cnao": cnao_machine, "pimms": pimms_machine, "medaustron": medaustron_machine}
 
 
 def get_machine(name: str) -> Machine:
-    """The machine called ``name`` (``cnao`` or ``pimms``)."""
+    """The machine called ``name`` (``cnao``, ``pimms`` or ``medaustron``)."""
     key = str(name).strip().lower()
     if key not in _MACHINES:
         raise UnknownNameError("machine", name, _MACHINES)

@@ -6,9 +6,15 @@ With E(t) the kinetic energy of an ion of residual range t (0 for t ≤ 0) and
 g the Gaussian, the mean energy per primary at depth z is
 Ē(z) = (E ⋆ g)(R − z); the electronic energy deposited between two depths is
 the drop of Ē between them, so the integral of the depth–dose is exactly the
-energy lost. Non-elastic reactions remove primaries at the rate Σ(E(R − z))
-(survival Φ); in a bin the primaries deposit Φ̄ ΔĒ and lose Ē ΔΦ to reactions,
+energy lost. Nuclear interactions remove primaries at the rate Σ(E(R − z))
+(survival Φ); in a bin the primaries deposit Φ̄ ΔĒ and lose Ē ΔΦ to interactions,
 which telescopes to the total energy. The dose-averaged LET is (S² ⋆ g)/(S ⋆ g).
+
+For protons Σ is the non-elastic plus the elastic cross section (p–p on hydrogen,
+p–nucleus at lab angles beyond ~10°, ICRU 63): an elastically scattered proton
+leaves the primaries (it no longer stops at their range) and is transported as a
+secondary by the caller; the share of each channel among the removals of a bin is
+returned.
 """
 
 from __future__ import annotations
@@ -19,8 +25,13 @@ import numpy as np
 from scipy.signal import fftconvolve
 from scipy.special import erfc
 
+from ionbeam.physics._secondary_sources import LARGE_ANGLE_GROUPS
 from ionbeam.physics.materials import Material
-from ionbeam.physics.nuclear import macroscopic_cross_section_per_mm
+from ionbeam.physics.nuclear import (
+    macroscopic_cross_section_per_mm,
+    macroscopic_elastic_cross_sections_per_mm,
+    nucleus_elastic_angle_shares,
+)
 from ionbeam.physics.particles import Particle
 from ionbeam.physics.ranges import RangeTable
 
@@ -32,10 +43,12 @@ class PrimaryTransport:
     """Per-bin results for the primaries (all per primary particle).
 
     ``deposit_mev`` electronic energy deposited, ``let_d_kev_um`` their dose-averaged
-    LET, ``released_mev`` kinetic energy handed to nuclear reactions, ``reactions``
-    number of reactions of primaries still moving, ``reacting_energy_mev_u`` their mean
-    energy per nucleon, ``fluence`` primaries still present at the bin centre, and
-    ``mean_energy_edges_mev``/``survival_edges`` at the bin edges.
+    LET, ``released_mev`` kinetic energy handed to non-elastic reactions, ``reactions``
+    number of non-elastic reactions of primaries still moving, ``reacting_energy_mev_u``
+    their mean energy per nucleon, ``elastic_reactions`` (2, n_bins) elastic scatterings
+    of protons on hydrogen (row 0) and on nuclei (row 1), ``fluence`` primaries still
+    present at the bin centre, and ``mean_energy_edges_mev``/``survival_edges`` at the
+    bin edges.
     """
 
     deposit_mev: np.ndarray
@@ -43,6 +56,7 @@ class PrimaryTransport:
     released_mev: np.ndarray
     reactions: np.ndarray
     reacting_energy_mev_u: np.ndarray
+    elastic_reactions: np.ndarray
     fluence: np.ndarray
     mean_energy_edges_mev: np.ndarray
     survival_edges: np.ndarray
@@ -69,6 +83,19 @@ def _convolved(
     return t, smooth[0], smooth[1], smooth[2]
 
 
+def _channel_cross_sections(ion: Particle, water: Material, energy_mev_u: np.ndarray) -> np.ndarray:
+    """Macroscopic cross sections (3, n; 1/mm): non-elastic, elastic on hydrogen and
+    elastic on nuclei (both zero for ions: their elastic scattering is part of the MCS
+    and of the fragments' angles)."""
+    nonelastic = macroscopic_cross_section_per_mm(ion, energy_mev_u, water)
+    if ion.a != 1:
+        zeros = np.zeros_like(nonelastic)
+        return np.stack((nonelastic, zeros, zeros))
+    hydrogen, nuclei = macroscopic_elastic_cross_sections_per_mm(energy_mev_u, water)
+    large_angle = nucleus_elastic_angle_shares(energy_mev_u)[LARGE_ANGLE_GROUPS].sum(axis=0)
+    return np.stack((nonelastic, hydrogen, nuclei * large_angle))
+
+
 def primary_transport(
     ion: Particle,
     table: RangeTable,
@@ -83,14 +110,18 @@ def primary_transport(
     e_edges = np.interp(residual_edges, t, mean_energy, left=0.0, right=mean_energy[-1])
     # optical depth along the mean (CSDA) path
     e_path = table.energy_at(np.maximum(residual_edges, 0.0))
-    sigma_edges = macroscopic_cross_section_per_mm(ion, np.maximum(e_path, 1e-3), water)
-    sigma_edges = np.where(residual_edges > 0.0, sigma_edges, sigma_edges[0] * 0.0)
-    steps = 0.5 * (sigma_edges[1:] + sigma_edges[:-1]) * np.diff(edges)
+    channels = _channel_cross_sections(ion, water, np.maximum(e_path, 1e-3))
+    channels = np.where(residual_edges > 0.0, channels, 0.0)
+    per_bin = 0.5 * (channels[:, 1:] + channels[:, :-1])
+    steps = per_bin.sum(axis=0) * np.diff(edges)
     survival = np.exp(-np.concatenate(([0.0], np.cumsum(steps))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(steps > 0.0, per_bin * np.diff(edges) / steps, 0.0)
+    shares[0] = np.where(steps > 0.0, shares[0], 1.0)
     survival_mid = 0.5 * (survival[1:] + survival[:-1])
     energy_mid = 0.5 * (e_edges[1:] + e_edges[:-1])
     deposit = survival_mid * (e_edges[:-1] - e_edges[1:])
-    released = energy_mid * (survival[:-1] - survival[1:])
+    removed = survival[:-1] - survival[1:]
     centres = 0.5 * (edges[1:] + edges[:-1])
     alive = 0.5 * erfc((centres - csda_mm) / (sigma_mm * np.sqrt(2.0)))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -102,9 +133,10 @@ def primary_transport(
     return PrimaryTransport(
         deposit_mev=deposit,
         let_d_kev_um=let_d,
-        released_mev=released,
-        reactions=(survival[:-1] - survival[1:]) * alive,
+        released_mev=energy_mid * removed * shares[0],
+        reactions=removed * alive * shares[0],
         reacting_energy_mev_u=reacting_energy,
+        elastic_reactions=removed * alive * shares[1:],
         fluence=survival_mid * alive,
         mean_energy_edges_mev=e_edges,
         survival_edges=survival,

@@ -16,7 +16,15 @@ the depth bins:
   secondary-proton energy) emitted at mean polar angles of 60°, 45° and 25°
   (direction cosines 0.5, 0.7, 0.9): a coarse representation of the
   evaporation, pre-equilibrium and knock-out components (Seltzer 1993,
-  NISTIR 5221), enough for the depth profile and the width of the nuclear halo.
+  NISTIR 5221), enough for the depth profile and the width of the nuclear halo;
+* elastically scattered protons (:func:`proton_elastic_packets`): p–p scattering,
+  isotropic in the centre of mass (so each of the two outgoing protons carries a
+  fraction f of the energy, uniform in [0, 1], at cos²θ = f(1 + τ)/(1 + fτ),
+  τ = T/2m), in five groups of f; p–nucleus scattering in the three wider angular
+  groups of the ICRU 63 distribution (1 − cos θ ≈ 0.02, 0.05, 0.13; the ≈ 5° group
+  stays with the primaries: it shortens their residual range by only 0.3 %), the
+  proton keeping its energy less the recoil's (deposited locally) and the
+  primaries' range spread.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from ionbeam.physics import _icru63_data as icru63
+from ionbeam.physics._elements import get_element
 from ionbeam.physics.fragmentation import (
     GOLDHABER_SIGMA0_MEV_C,
     PARTICIPANT_MEAN_FRACTION,
@@ -35,13 +45,19 @@ from ionbeam.physics.fragmentation import (
     secondary_fragmentation_model,
 )
 from ionbeam.physics.materials import Material
-from ionbeam.physics.nuclear import ProtonReactionEnergySplit, macroscopic_cross_section_per_mm
+from ionbeam.physics.nuclear import (
+    ProtonReactionEnergySplit,
+    macroscopic_cross_section_per_mm,
+    nucleus_elastic_angle_shares,
+)
 from ionbeam.physics.particles import Particle
 from ionbeam.physics.ranges import RangeTable, range_table
 
 __all__ = [
+    "LARGE_ANGLE_GROUPS",
     "SecondaryPackets",
     "fragment_packets",
+    "proton_elastic_packets",
     "proton_secondary_packets",
     "residue_fraction",
     "tertiary_packets",
@@ -392,3 +408,83 @@ def tertiary_packets(
         ),
         participant=tuple(bool(w) for w in wide),
     )
+
+
+_PP_GROUPS = 5
+#: The angular groups of p–nucleus elastic scattering transported as scattered protons;
+#: the first (≈ 5°: the residual range shortens by 0.3 %) stays with the primaries.
+LARGE_ANGLE_GROUPS = slice(1, None)
+#: Relative range straggling (σ/R) of a proton of therapeutic energy in water (~1.1 %,
+#: Janni 1982), applied to the p–p products' ranges.
+_RELATIVE_STRAGGLING = 0.011
+
+
+def _pp_groups(initial_energy_mev: float, table: RangeTable) -> tuple[np.ndarray, ...]:
+    """Energy fractions f, counts per scattering, direction cosines and range spreads
+    (mm, at the initial energy) of the p–p groups (midpoints of equal bins of f)."""
+    f = (np.arange(_PP_GROUPS) + 0.5) / _PP_GROUPS
+    tau = 0.7 * initial_energy_mev / (2.0 * 938.272)
+    cosine = np.sqrt(f * (1.0 + tau) / (1.0 + f * tau))
+    ranges = table.range_at(f * initial_energy_mev)
+    bin_edges = table.range_at(np.arange(_PP_GROUPS + 1) / _PP_GROUPS * initial_energy_mev)
+    spread = np.hypot(_RELATIVE_STRAGGLING * ranges, np.diff(bin_edges) / np.sqrt(12.0))
+    # no product outranges the scattering proton: the top group's spread stays 3σ short
+    spread = np.minimum(spread, (bin_edges[-1] - ranges) / 3.0)
+    return f, np.full(_PP_GROUPS, 2.0 / _PP_GROUPS), cosine, spread
+
+
+def proton_elastic_packets(
+    proton: Particle,
+    water: Material,
+    birth_z0: np.ndarray,
+    elastic_reactions: np.ndarray,
+    reacting_energy_mev: np.ndarray,
+    initial_energy_mev: float,
+    primary_range_sigma_mm: float,
+) -> tuple[SecondaryPackets, np.ndarray]:
+    """Packets of elastically scattered protons born at ``birth_z0`` from
+    ``elastic_reactions`` (2, n_births: on hydrogen, on nuclei) of primaries of mean
+    energy ``reacting_energy_mev``, and the energy of the nuclear recoils (MeV per
+    birth, deposited locally)."""
+    table = range_table(proton, water)
+    f, counts, pp_cosine, pp_spread = _pp_groups(initial_energy_mev, table)
+    one_minus_cos = icru63.OXYGEN_ELASTIC_ONE_MINUS_COS[LARGE_ANGLE_GROUPS]
+    recoil_share = 2.0 * proton.mass_mev / (get_element(8).atomic_weight * 931.494) * one_minus_cos
+    smoothing = np.concatenate((pp_spread, np.full(one_minus_cos.size, primary_range_sigma_mm)))
+    n = smoothing.size
+    *tables, shifts = _species_tables(
+        [proton] * n, water, initial_energy_mev * 1.05 + 1.0, smoothing
+    )
+    energy = np.maximum(reacting_energy_mev, 0.0)
+    shares = nucleus_elastic_angle_shares(energy)[LARGE_ANGLE_GROUPS]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(shares.sum(axis=0) > 0, shares / shares.sum(axis=0), 0.0)
+    r0 = np.zeros((n, energy.size))
+    weight = np.zeros_like(r0)
+    for g in range(_PP_GROUPS):
+        r0[g] = table.range_at(f[g] * energy) + shifts[g]
+        weight[g] = counts[g] * elastic_reactions[0]
+    for k in range(one_minus_cos.size):
+        g = _PP_GROUPS + k
+        r0[g] = table.range_at(energy * (1.0 - recoil_share[k])) + shifts[g]
+        weight[g] = shares[k] * elastic_reactions[1]
+    weight = np.where(energy > 0.0, weight, 0.0)
+    cosine = np.concatenate((pp_cosine, 1.0 - one_minus_cos))
+    group_energy = np.concatenate((f, np.ones(one_minus_cos.size))) * 0.7 * initial_energy_mev
+    sigma = np.array(
+        [float(macroscopic_cross_section_per_mm(proton, e, water)) for e in group_energy]
+    )
+    recoil = elastic_reactions[1] * energy * (shares * recoil_share[:, None]).sum(axis=0)
+    packets = SecondaryPackets(
+        (proton,) * n,
+        *tables,
+        birth_z0,
+        r0,
+        weight,
+        np.arange(n, dtype=np.int64),
+        cosine,
+        (1.0 - cosine**2) / cosine**2 / 2.0,
+        sigma,
+        np.full(n, _HYDROGEN_REACTION_LOCAL),
+    )
+    return packets, recoil

@@ -16,9 +16,11 @@ approximation for z > 1, where MCS is small anyway.
 
 The projected lateral variance of a pencil beam that enters along the axis is
 the Fermi–Eyges moment σ_x²(z) = ∫₀^z (z − s)² T(s) ds. It is computed for a
-homogeneous medium; for a heterogeneous path use the water-equivalent depth
-(WEPL), which scales the energy loss correctly and the scattering to within a
-few per cent for body tissues.
+homogeneous medium. Along a heterogeneous path the dose engine accumulates the
+same moments with each tissue's scattering power per geometric mm and the energy
+from the WEPL travelled (``ionbeam.planning._ray_tables``); a water table read at
+the WEPL instead misses the geometric lever arm (σ 3–5 % low behind 30 mm of lung
+at 150 MeV against MC).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from ionbeam.machine.beam_model import BeamModel
 from ionbeam.machine.beamline import RangeShifter
 from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
+from ionbeam.planning._ray_tables import RayTables, trace_ray_tables
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam
 from ionbeam.planning.raytrace import lattice_wepl, voxel_fan_coordinates, wepl_lattice
@@ -31,14 +32,15 @@ DEFAULT_RANGE_SHIFTER_DISTANCE_MM = 500.0
 class BeamSetup:
     """The kernels' inputs for one beam, as the tuples :mod:`._dose_kernels` takes:
     ``spots``, ``voxels`` (sorted by isocentre-plane cell), ``cells``, ``split``
-    (sub-beams; one central sub-beam without fine sampling), ``lattice`` and
-    ``model`` (the beam model's tables with this beam's range shifter)."""
+    (sub-beams; one central sub-beam without fine sampling), ``rays`` (σ²_MCS and WEPL
+    along each spot's or sub-beam's own ray) and ``model`` (the beam model's tables with
+    this beam's range shifter)."""
 
     spots: tuple
     voxels: tuple
     cells: tuple
     split: tuple
-    lattice: tuple
+    rays: tuple
     model: tuple
 
     @property
@@ -64,21 +66,25 @@ def setup_beam(
     n_sigma: float,
     fine_sampling: int = 0,
     fine_sampling_fraction: float = 0.5,
+    scattering: np.ndarray | None = None,
 ) -> BeamSetup:
     """Kernel inputs for ``beam``: the calculation voxels (flat indices ``calc_index`` on
     ``dose_grid``, their ``tissue`` indices), WEPL traced through ``spr`` on ``ct_grid``.
 
     ``fine_sampling`` = n ≥ 2 splits every spot into n × n sub-beams that take
-    ``fine_sampling_fraction`` of the smallest variance in air of each energy."""
+    ``fine_sampling_fraction`` of the smallest variance in air of each energy.
+    ``scattering`` (on ``ct_grid``) is the relative scattering power per geometric mm
+    (:func:`~ionbeam.planning.scattering_power.relative_scattering_power`); None takes
+    the SPR instead (scattering scaled with stopping, the water-equivalent
+    approximation, which underestimates the spread behind lung and bone)."""
     geometry = beam.geometry
     spots = beam.spots
     spot_e = beam_model.energy_index(spots.energy_mev_u).astype(np.int64)
     u, v, w = voxel_fan_coordinates(geometry, dose_grid, calc_index)
-    reach = _sub_beam_reach(beam_model, fine_sampling, fine_sampling_fraction)
-    low = np.array([min(u.min(), spots.x_mm.min(initial=0)) - reach,
-                    min(v.min(), spots.y_mm.min(initial=0)) - reach, w.min()])  # fmt: skip
-    high = np.array([max(u.max(), spots.x_mm.max(initial=0)) + reach,
-                     max(v.max(), spots.y_mm.max(initial=0)) + reach, w.max()])  # fmt: skip
+    low = np.array([min(u.min(), spots.x_mm.min(initial=0)),
+                    min(v.min(), spots.y_mm.min(initial=0)), w.min()])  # fmt: skip
+    high = np.array([max(u.max(), spots.x_mm.max(initial=0)),
+                     max(v.max(), spots.y_mm.max(initial=0)), w.max()])  # fmt: skip
     lattice = wepl_lattice(spr, ct_grid, geometry, within=(low, high))
     wepl = lattice_wepl(lattice, u, v, w)
     inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
@@ -89,12 +95,28 @@ def setup_beam(
     wepl = wepl + rs_wet
     _check_spots_hit_patient(beam, geometry, u, v, wepl - rs_wet)
     air_a, air_b, air_c = _air_coefficients(beam_model, rs_wet, beam)
-    sigma_mcs2 = _sigma_mcs2(beam_model, rs_wet)
-    radius = _spot_radius(beam_model, air_a, air_b, air_c, sigma_mcs2, w, mag, n_sigma)
     split = _sub_beams(air_a, air_b, air_c, w, fine_sampling, fine_sampling_fraction)
+    n_sub = 1 if split is None else split[0].shape[1]
+    ray_u = spots.x_mm[:, None] + (0.0 if split is None else split[0][spot_e])
+    ray_v = spots.y_mm[:, None] + (0.0 if split is None else split[1][spot_e])
+    tables = trace_ray_tables(
+        spr,
+        spr if scattering is None else scattering,
+        ct_grid,
+        geometry,
+        beam_model,
+        ray_u.reshape(-1),
+        ray_v.reshape(-1),
+        np.repeat(spot_e, n_sub),
+        depth_range_mm=(float(w.min()), float(w.max())),
+        depth_step_mm=float(lattice.step[2]),
+        wepl_offset_mm=rs_wet,
+        with_wepl=split is not None,
+    )
+    radius = _spot_radius(air_a, air_b, air_c, tables, spot_e, n_sub, w, mag, n_sigma)
     if split is not None:
-        radius = radius + np.max(np.hypot(split[0], split[1]), axis=1)
-    cell_mm = max(1.0, 0.5 * float(radius[np.unique(spot_e)].min())) if spot_e.size else 10.0
+        radius = radius + np.max(np.hypot(split[0], split[1]), axis=1)[spot_e]
+    cell_mm = max(1.0, 0.5 * float(radius.min())) if spot_e.size else 10.0
     lo = np.array(
         [min(u.min(), spots.x_mm.min(initial=0)), min(v.min(), spots.y_mm.min(initial=0))]
     )
@@ -110,7 +132,7 @@ def setup_beam(
         split = (np.zeros((n_e, 1)), np.zeros((n_e, 1)), np.ones(1), np.zeros(n_e))
     bio_shape = (1, 1, 2)
     return BeamSetup(
-        spots=(spot_u, spot_v, spot_e, radius[spot_e]),
+        spots=(spot_u, spot_v, spot_e, radius),
         voxels=(
             np.ascontiguousarray(calc_index[order]),
             u[order],
@@ -123,7 +145,7 @@ def setup_beam(
         ),
         cells=(cell_start, lo, float(cell_mm), n_cells),
         split=split,
-        lattice=(lattice.table, lattice.start, lattice.step, rs_wet),
+        rays=tables.as_kernel_tuple(n_sub),
         model=(
             beam_model.depth_step_mm,
             beam_model.max_depth_mm,
@@ -131,7 +153,7 @@ def setup_beam(
             air_b,
             air_c,
             beam_model.idd_gy_mm2,
-            sigma_mcs2,
+            np.asarray(beam_model.sigma_mcs_mm2),
             beam_model.halo_weight,
             beam_model.halo_sigma_mm2,
             beam_model.let_d_kev_um,
@@ -139,15 +161,6 @@ def setup_beam(
             beam_model.sqrt_beta_gy if beam_model.has_biology else np.zeros(bio_shape, np.float32),
         ),
     )
-
-
-def _sub_beam_reach(beam_model: BeamModel, n: int, fraction: float) -> float:
-    """A bound (mm) on how far sub-beam axes lie from their spot's axis."""
-    if n < 2:
-        return 0.0
-    largest = float(np.max(np.polynomial.hermite_e.hermegauss(n)[0]))
-    sigma = np.sqrt(fraction * np.max(beam_model.sigma0_mm2)) * 2.0  # generous: air grows
-    return largest * sigma + 10.0
 
 
 def _sub_beams(
@@ -201,35 +214,27 @@ def _air_coefficients(
     )
 
 
-def _sigma_mcs2(beam_model: BeamModel, rs_wet: float) -> np.ndarray:
-    """MCS variance in the patient: the water table at WEPL + t less its value at t (the
-    scattering in the range shifter is part of the beam's size in air)."""
-    table = np.asarray(beam_model.sigma_mcs_mm2, dtype=np.float64)
-    if rs_wet <= 0:
-        return table
-    k = rs_wet / beam_model.depth_step_mm
-    at_shifter = np.array([np.interp(k[e], np.arange(table.shape[1]), table[e])
-                           for e in range(table.shape[0])])  # fmt: skip
-    return np.maximum(table - at_shifter[:, None], 0.0)
-
-
 def _spot_radius(
-    beam_model: BeamModel,
     air_a: np.ndarray,
     air_b: np.ndarray,
     air_c: np.ndarray,
-    sigma_mcs2: np.ndarray,
+    tables: RayTables,
+    spot_e: np.ndarray,
+    n_sub: int,
     depth: np.ndarray,
     mag: np.ndarray,
     n_sigma: float,
 ) -> np.ndarray:
-    """Largest cut-off radius of each energy over the beam's voxels, in isocentre-plane mm."""
+    """Largest cut-off radius of each spot over the beam's voxels (isocentre-plane mm):
+    its largest variance in air and along its rays."""
+    if spot_e.size == 0:
+        return np.zeros(0)
     w = np.array([depth.min(), depth.max()])
     air = np.max(
         air_a[:, None] + w[None, :] * (air_b[:, None] + w[None, :] * air_c[:, None]), axis=1
     )
-    sigma = np.sqrt(air + sigma_mcs2.max(axis=1))
-    return n_sigma * sigma / float(mag.min())
+    mcs = tables.sigma2_mm2.reshape(spot_e.size, n_sub, -1).max(axis=(1, 2))
+    return n_sigma * np.sqrt(air[spot_e] + mcs) / float(mag.min())
 
 
 def _check_spots_hit_patient(

@@ -15,10 +15,13 @@ grouped in tuples of arrays (see :mod:`._beam_setup`, which builds them):
 * ``spots`` = (u, v, energy index, cut-off radius in the isocentre plane);
 * ``split`` = (sub-beam offsets du, dv [n_energy, K], weights [K], variance in
   air the split takes [n_energy]); K = 1 with zero offsets is a plain pencil beam;
-* ``lattice`` = (WEPL table [nu, nv, nw] of the beam's rays, its start and
-  steps, WEPL offset of a range shifter) — read by sub-beams (fine sampling),
-  which take their WEPL along their own axis; a plain pencil beam uses the
-  voxel's own WEPL;
+* ``rays`` = (σ²_MCS [n_rays, nw] and WEPL [n_rays, 2, nw] along each spot's or
+  sub-beam's own ray, traced through the CT as a pair of rays either side of its
+  axis (:mod:`._ray_tables`), at depths w₀ + k Δw; w₀, Δw; rays per spot K): ray
+  s·K + m is sub-beam m of spot s (K = 1: the spot's central ray). A plain pencil
+  beam takes σ²_MCS from its spot's ray and the IDD at the voxel's own WEPL; a
+  sub-beam (fine sampling) takes both from its own ray, half at each ray of its
+  pair;
 * ``model`` = the beam model's tables on uniform depth grids (``step[e]``,
   ``max_depth[e]``, air variance coefficients a, b, c, IDD, σ_MCS², halo
   weight and σ², LET_d, α and √β per tissue).
@@ -27,7 +30,9 @@ The dose of one (sub-)beam at voxel j (Gy per particle) is
 
     idd(e, wepl) · [(1 − h) Ĝ(r; σ₁) + h Ĝ(r; σ₂)]
 
-with σ₁² = σ_air(e, w)² + σ_mcs(e, wepl)², σ₂² = σ_air(e, w)² + σ_halo(e, wepl)²,
+with σ₁² = σ_air(e, w)² + σ²_MCS(ray, w) (the Fermi–Eyges variance along the ray
+through the patient's materials), σ₂² = σ₁² + [σ_halo² − σ_MCS²](e, wepl) (the halo's
+excess over the primaries' spread in water),
 h the halo weight, and Ĝ a 2-D Gaussian cut at the radius r_c = n σ₁: lowered
 by its value at r_c (so that it falls continuously to zero there) and
 renormalised to unit integral over the disc. Every spot thus deposits its
@@ -36,7 +41,7 @@ summing over a voxel grid keeps the integral (no step at the edge).
 Tables are read by linear interpolation. Beyond ``max_depth[e]`` a spot
 deposits nothing. Fine sampling (Soukup et al. 2005, as in matRad and
 RayStation) sums K sub-beams: a 2-D Gauss–Hermite split of the spot's
-Gaussian in air, each sub-beam with its own WEPL.
+Gaussian in air, each sub-beam with its own WEPL and spread along its own ray.
 
 Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
 :func:`fill_entries` at the offsets of the prefix sum. Both run in parallel
@@ -51,8 +56,6 @@ import math
 
 import numba
 import numpy as np
-
-from ionbeam.planning._raytrace_kernels import _lattice_value
 
 __all__ = [
     "count_entries",
@@ -115,12 +118,31 @@ def _cut_gaussian(r2: float, sigma2: float, q: float) -> float:
 
 
 @numba.njit(cache=True, inline="always")
+def _along_ray(table: np.ndarray, r: int, w: float, w0: float, dw: float) -> float:
+    """Linear interpolation of a ray table [n_rays, nw] at depth w (clamped)."""
+    x = min(max((w - w0) / dw, 0.0), table.shape[1] - 1.0)
+    k = min(int(x), table.shape[1] - 2)
+    f = x - k
+    return (1.0 - f) * table[r, k] + f * table[r, k + 1]
+
+
+@numba.njit(cache=True, inline="always")
+def _pair_wepl(table: np.ndarray, r: int, i: int, w: float, w0: float, dw: float) -> float:
+    """WEPL of ray ``i`` (0, 1) of pair ``r`` at depth w (linear, clamped)."""
+    x = min(max((w - w0) / dw, 0.0), table.shape[2] - 1.0)
+    k = min(int(x), table.shape[2] - 2)
+    f = x - k
+    return (1.0 - f) * table[r, i, k] + f * table[r, i, k + 1]
+
+
+@numba.njit(cache=True, inline="always")
 def _geometry(
     j: int,
     e: int,
     u: float,
     v: float,
     wepl: float,
+    mcs2: float,
     split_var: float,
     vox_u: np.ndarray,
     vox_v: np.ndarray,
@@ -132,22 +154,23 @@ def _geometry(
     air_a: np.ndarray,
     air_b: np.ndarray,
     air_c: np.ndarray,
-    sigma_mcs2: np.ndarray,
+    n_depth: int,
     nsig2: float,
 ) -> tuple[bool, float, float, float, int, float]:
     """A (sub-)beam of energy e on the axis (u, v) at voxel j, whose WEPL along it is
-    ``wepl``: (inside the cut-off, r², σ_air², σ₁², depth bin k, fraction f)."""
+    ``wepl`` and MCS variance there ``mcs2``: (inside the cut-off, r², σ_air², σ₁², depth
+    bin k, fraction f)."""
     if wepl < 0.0 or wepl >= max_depth[e]:
         return False, 0.0, 0.0, 1.0, 0, 0.0
     x = (vox_u[j] - u) * mag_u[j]
     y = (vox_v[j] - v) * mag_v[j]
     r2 = x * x + y * y
     depth = wepl / step[e]
-    k = min(int(depth), sigma_mcs2.shape[1] - 2)
+    k = min(int(depth), n_depth - 2)
     f = depth - k
     w = vox_w[j]
     air = air_a[e] + w * (air_b[e] + w * air_c[e]) - split_var
-    s1 = air + _lookup(sigma_mcs2, e, k, f)
+    s1 = air + mcs2
     return r2 <= nsig2 * s1, r2, air, s1, k, f
 
 
@@ -161,13 +184,15 @@ def _lateral(
     f: float,
     halo_weight: np.ndarray,
     halo_sigma2: np.ndarray,
+    sigma_mcs2: np.ndarray,
     nsig2: float,
 ) -> float:
-    """Core and halo cut Gaussians at r² (mm⁻²), both cut at r_c = n σ₁."""
+    """Core and halo cut Gaussians at r² (mm⁻²), both cut at r_c = n σ₁; the halo is
+    wider than the core by its excess over the primaries' MCS variance in water."""
     h = _lookup(halo_weight, e, k, f)
     g = (1.0 - h) * _cut_gaussian(r2, s1, 0.5 * nsig2)
     if h > 0.0:
-        s2 = air + _lookup(halo_sigma2, e, k, f)
+        s2 = s1 + max(_lookup(halo_sigma2, e, k, f) - _lookup(sigma_mcs2, e, k, f), 0.0)
         g += h * _cut_gaussian(r2, s2, 0.5 * nsig2 * s1 / s2)
     return g
 
@@ -185,6 +210,7 @@ def _deposit(
     idd: np.ndarray,
     halo_weight: np.ndarray,
     halo_sigma2: np.ndarray,
+    sigma_mcs2: np.ndarray,
     let_d: np.ndarray,
     alpha: np.ndarray,
     sqrt_beta: np.ndarray,
@@ -196,7 +222,7 @@ def _deposit(
     d = (
         weight
         * _lookup(idd, e, k, f)
-        * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2)
+        * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2)
     )
     let_dose = d * _lookup(let_d, e, k, f) if with_let else 0.0
     alpha_dose = sqrt_beta_dose = 0.0
@@ -214,13 +240,15 @@ def _deposit(
 
 
 @numba.njit(cache=True, parallel=True)
-def count_entries(spots, voxels, cells, model, n_sigma):
+def count_entries(spots, voxels, cells, rays, model, n_sigma):
     """Number of voxels each spot reaches (r ≤ n σ₁, WEPL within the table)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     _, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
-    step, max_depth, air_a, air_b, air_c, _, sigma_mcs2 = model[:7]
+    ray_sigma2, _, w0, dw, _ = rays
+    step, max_depth, air_a, air_b, air_c, idd = model[:6]
     nsig2 = n_sigma * n_sigma
+    n_depth = idd.shape[1]
     counts = np.zeros(spot_u.size, dtype=np.int64)
     for s in numba.prange(spot_u.size):
         e, u, v = spot_e[s], spot_u[s], spot_v[s]
@@ -231,26 +259,11 @@ def count_entries(spots, voxels, cells, model, n_sigma):
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
+                    mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
                     if _geometry(
-                        j,
-                        e,
-                        u,
-                        v,
-                        vox_wepl[j],
-                        0.0,
-                        vox_u,
-                        vox_v,
-                        mag_u,
-                        mag_v,
-                        vox_w,
-                        step,
-                        max_depth,
-                        air_a,
-                        air_b,
-                        air_c,
-                        sigma_mcs2,
-                        nsig2,
-                    )[0]:
+                        j, e, u, v, vox_wepl[j], mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
+                        vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
+                    )[0]:  # fmt: skip
                         count += 1
         counts[s] = count
     return counts
@@ -262,6 +275,7 @@ def fill_entries(
     spots,
     voxels,
     cells,
+    rays,
     model,
     n_sigma,
     with_let,
@@ -278,9 +292,11 @@ def fill_entries(
     spot_u, spot_v, spot_e, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
+    ray_sigma2, _, w0, dw, _ = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
     idd, sigma_mcs2, halo_weight, halo_sigma2, let_d, alpha, sqrt_beta = model[5:]
     nsig2 = n_sigma * n_sigma
+    n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
         e, u, v = spot_e[s], spot_u[s], spot_v[s]
         iu0, iu1 = _cell_range(u, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
@@ -290,59 +306,22 @@ def fill_entries(
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
+                    mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
                     inside, r2, air, s1, k, f = _geometry(
-                        j,
-                        e,
-                        u,
-                        v,
-                        vox_wepl[j],
-                        0.0,
-                        vox_u,
-                        vox_v,
-                        mag_u,
-                        mag_v,
-                        vox_w,
-                        step,
-                        max_depth,
-                        air_a,
-                        air_b,
-                        air_c,
-                        sigma_mcs2,
-                        nsig2,
-                    )
+                        j, e, u, v, vox_wepl[j], mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
+                        vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
+                    )  # fmt: skip
                     if not inside:
                         continue
                     values = _deposit(
-                        1.0,
-                        r2,
-                        air,
-                        s1,
-                        e,
-                        k,
-                        f,
-                        vox_tissue[j],
-                        idd,
-                        halo_weight,
-                        halo_sigma2,
-                        let_d,
-                        alpha,
-                        sqrt_beta,
-                        nsig2,
-                        with_let,
+                        1.0, r2, air, s1, e, k, f, vox_tissue[j], idd, halo_weight,
+                        halo_sigma2, sigma_mcs2, let_d, alpha, sqrt_beta, nsig2, with_let,
                         with_bio,
-                    )
+                    )  # fmt: skip
                     _store(
-                        p,
-                        vox_index[j],
-                        values,
-                        with_let,
-                        with_bio,
-                        out_index,
-                        out_dose,
-                        out_let,
-                        out_alpha,
-                        out_sqrt_beta,
-                    )
+                        p, vox_index[j], values, with_let, with_bio, out_index, out_dose,
+                        out_let, out_alpha, out_sqrt_beta,
+                    )  # fmt: skip
                     p += 1
 
 
@@ -360,16 +339,17 @@ def _store(
 
 
 @numba.njit(cache=True, parallel=True)
-def count_entries_fine(spots, voxels, cells, split, lattice, model, n_sigma):
+def count_entries_fine(spots, voxels, cells, split, rays, model, n_sigma):
     """:func:`count_entries` with fine sampling: a voxel counts when any sub-beam
-    reaches it along its own WEPL."""
+    reaches it along either ray of its pair."""
     spot_u, spot_v, spot_e, spot_radius = spots
     _, vox_u, vox_v, mag_u, mag_v, vox_w, _, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     du, dv, _, split_var = split
-    table, lattice_start, lattice_step, wepl_offset = lattice
-    step, max_depth, air_a, air_b, air_c, _, sigma_mcs2 = model[:7]
+    ray_sigma2, ray_wepl, w0, dw, per_spot = rays
+    step, max_depth, air_a, air_b, air_c, idd = model[:6]
     nsig2 = n_sigma * n_sigma
+    n_depth = idd.shape[1]
     counts = np.zeros(spot_u.size, dtype=np.int64)
     for s in numba.prange(spot_u.size):
         e = spot_e[s]
@@ -380,33 +360,24 @@ def count_entries_fine(spots, voxels, cells, split, lattice, model, n_sigma):
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
+                    reached = False
                     for m in range(du.shape[1]):
+                        r = s * per_spot + m
                         u, v = spot_u[s] + du[e, m], spot_v[s] + dv[e, m]
-                        wepl = wepl_offset + _lattice_value(
-                            table, u, v, vox_w[j], lattice_start, lattice_step
-                        )
-                        if _geometry(
-                            j,
-                            e,
-                            u,
-                            v,
-                            wepl,
-                            split_var[e],
-                            vox_u,
-                            vox_v,
-                            mag_u,
-                            mag_v,
-                            vox_w,
-                            step,
-                            max_depth,
-                            air_a,
-                            air_b,
-                            air_c,
-                            sigma_mcs2,
-                            nsig2,
-                        )[0]:
-                            count += 1
+                        mcs2 = _along_ray(ray_sigma2, r, vox_w[j], w0, dw)
+                        for i in range(2):
+                            wepl = _pair_wepl(ray_wepl, r, i, vox_w[j], w0, dw)
+                            if _geometry(
+                                j, e, u, v, wepl, mcs2, split_var[e], vox_u, vox_v, mag_u,
+                                mag_v, vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
+                                nsig2,
+                            )[0]:  # fmt: skip
+                                reached = True
+                                break
+                        if reached:
                             break
+                    if reached:
+                        count += 1
         counts[s] = count
     return counts
 
@@ -418,7 +389,7 @@ def fill_entries_fine(
     voxels,
     cells,
     split,
-    lattice,
+    rays,
     model,
     n_sigma,
     with_let,
@@ -430,15 +401,16 @@ def fill_entries_fine(
     out_sqrt_beta,
 ):
     """:func:`fill_entries` with fine sampling: each stored value is the weighted sum
-    over the spot's sub-beams, each at its own WEPL."""
+    over the spot's sub-beams, each along its own ray (half at each ray of its pair)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, _, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     du, dv, sub_weight, split_var = split
-    table, lattice_start, lattice_step, wepl_offset = lattice
+    ray_sigma2, ray_wepl, w0, dw, per_spot = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
     idd, sigma_mcs2, halo_weight, halo_sigma2, let_d, alpha, sqrt_beta = model[5:]
     nsig2 = n_sigma * n_sigma
+    n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
         e = spot_e[s]
         iu0, iu1 = _cell_range(spot_u[s], spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
@@ -451,76 +423,40 @@ def fill_entries_fine(
                     reached = False
                     total = (0.0, 0.0, 0.0, 0.0)
                     for m in range(du.shape[1]):
+                        r = s * per_spot + m
                         u, v = spot_u[s] + du[e, m], spot_v[s] + dv[e, m]
-                        wepl = wepl_offset + _lattice_value(
-                            table, u, v, vox_w[j], lattice_start, lattice_step
-                        )
-                        inside, r2, air, s1, k, f = _geometry(
-                            j,
-                            e,
-                            u,
-                            v,
-                            wepl,
-                            split_var[e],
-                            vox_u,
-                            vox_v,
-                            mag_u,
-                            mag_v,
-                            vox_w,
-                            step,
-                            max_depth,
-                            air_a,
-                            air_b,
-                            air_c,
-                            sigma_mcs2,
-                            nsig2,
-                        )
-                        if not inside:
-                            continue
-                        reached = True
-                        add = _deposit(
-                            sub_weight[m],
-                            r2,
-                            air,
-                            s1,
-                            e,
-                            k,
-                            f,
-                            vox_tissue[j],
-                            idd,
-                            halo_weight,
-                            halo_sigma2,
-                            let_d,
-                            alpha,
-                            sqrt_beta,
-                            nsig2,
-                            with_let,
-                            with_bio,
-                        )
-                        total = (
-                            total[0] + add[0],
-                            total[1] + add[1],
-                            total[2] + add[2],
-                            total[3] + add[3],
-                        )
+                        mcs2 = _along_ray(ray_sigma2, r, vox_w[j], w0, dw)
+                        for i in range(2):
+                            wepl = _pair_wepl(ray_wepl, r, i, vox_w[j], w0, dw)
+                            inside, r2, air, s1, k, f = _geometry(
+                                j, e, u, v, wepl, mcs2, split_var[e], vox_u, vox_v, mag_u,
+                                mag_v, vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
+                                nsig2,
+                            )  # fmt: skip
+                            if not inside:
+                                continue
+                            reached = True
+                            add = _deposit(
+                                0.5 * sub_weight[m], r2, air, s1, e, k, f, vox_tissue[j], idd,
+                                halo_weight, halo_sigma2, sigma_mcs2, let_d, alpha, sqrt_beta,
+                                nsig2, with_let, with_bio,
+                            )  # fmt: skip
+                            total = (
+                                total[0] + add[0],
+                                total[1] + add[1],
+                                total[2] + add[2],
+                                total[3] + add[3],
+                            )
                     if reached:
                         _store(
-                            p,
-                            vox_index[j],
-                            total,
-                            with_let,
-                            with_bio,
-                            out_index,
-                            out_dose,
-                            out_let,
-                            out_alpha,
-                            out_sqrt_beta,
-                        )
+                            p, vox_index[j], total, with_let, with_bio, out_index, out_dose,
+                            out_let, out_alpha, out_sqrt_beta,
+                        )  # fmt: skip
                         p += 1
 
 
 @numba.njit(cache=True, parallel=True)
-def forward_dose(weights, n_out, spots, voxels, cells, model, n_sigma, n_chunks):
+def forward_dose(weights, n_out, spots, voxels, cells, rays, model, n_sigma, n_chunks):
     """Dose (Gy) and LET×dose of weighted spots on ``n_out`` voxels, without a matrix
     (plain pencil beams: one sub-beam per spot).
 
@@ -532,9 +468,11 @@ def forward_dose(weights, n_out, spots, voxels, cells, model, n_sigma, n_chunks)
     spot_u, spot_v, spot_e, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
+    ray_sigma2, _, w0, dw, _ = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
     idd, sigma_mcs2, halo_weight, halo_sigma2, let_d = model[5:10]
     nsig2 = n_sigma * n_sigma
+    n_depth = idd.shape[1]
     dose = np.zeros((n_chunks, n_out))
     let_dose = np.zeros((n_chunks, n_out))
     for chunk in numba.prange(n_chunks):
@@ -548,29 +486,16 @@ def forward_dose(weights, n_out, spots, voxels, cells, model, n_sigma, n_chunks)
                 for iv in range(iv0, iv1 + 1):
                     c = iu * n_cells[1] + iv
                     for j in range(cell_start[c], cell_start[c + 1]):
+                        mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
                         inside, r2, air, s1, k, f = _geometry(
-                            j,
-                            e,
-                            su,
-                            sv,
-                            vox_wepl[j],
-                            0.0,
-                            vox_u,
-                            vox_v,
-                            mag_u,
-                            mag_v,
-                            vox_w,
-                            step,
-                            max_depth,
-                            air_a,
-                            air_b,
-                            air_c,
-                            sigma_mcs2,
-                            nsig2,
-                        )
+                            j, e, su, sv, vox_wepl[j], mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
+                            vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
+                        )  # fmt: skip
                         if not inside:
                             continue
-                        g = _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2)
+                        g = _lateral(
+                            r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2
+                        )
                         d = weights[s] * _lookup(idd, e, k, f) * g
                         dose[chunk, vox_index[j]] += d
                         let_dose[chunk, vox_index[j]] += d * _lookup(let_d, e, k, f)

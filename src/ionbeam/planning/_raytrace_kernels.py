@@ -442,3 +442,181 @@ def wepl_per_voxel(
                     total += spr[voxels[s]] * lengths[s]
                 out[ix, iy, iz] = total
     return out
+
+
+@numba.njit(cache=True, inline="always")
+def _water_power(power: np.ndarray, e: int, wepl: float, step: float) -> float:
+    """Water's scattering power (rad²/mm) of energy ``e`` after ``wepl`` mm, by linear
+    interpolation in its table (zero beyond the table)."""
+    x = wepl / step
+    if x < 0.0:
+        x = 0.0
+    k = int(x)
+    if k >= power.shape[1] - 1:
+        return 0.0
+    f = x - k
+    return (1.0 - f) * power[e, k] + f * power[e, k + 1]
+
+
+@numba.njit(cache=True, inline="always")
+def _variance_at(
+    d: float,
+    start: float,
+    a0: float,
+    a1: float,
+    a2: float,
+    power: np.ndarray,
+    e: int,
+    wepl: float,
+    p: float,
+    q: float,
+    step: float,
+) -> float:
+    """Fermi–Eyges σ² at distance d inside a segment that starts at ``start`` (moments
+    a0…a2 up to there, WEPL ``wepl`` there, SPR p and relative scattering power q)."""
+    part = d - start
+    if part <= 0.0:
+        return max(d * d * a0 - 2.0 * d * a1 + a2, 0.0)
+    t = q * _water_power(power, e, wepl + 0.5 * p * part, step)
+    b0 = a0 + t * part
+    b1 = a1 + t * 0.5 * (d * d - start * start)
+    b2 = a2 + t * (d * d * d - start * start * start) / 3.0
+    return max(d * d * b0 - 2.0 * d * b1 + b2, 0.0)
+
+
+@numba.njit(cache=True)
+def _sample_ray(
+    spr: np.ndarray,
+    scattering: np.ndarray,
+    voxels: np.ndarray,
+    lengths: np.ndarray,
+    entries: np.ndarray,
+    n: int,
+    distances: np.ndarray,
+    wepl_offset: float,
+    power: np.ndarray,
+    e: int,
+    step: float,
+    range_end: float,
+    wepl_out: np.ndarray,
+    var_out: np.ndarray,
+) -> None:
+    """Along one traced ray (``n`` segments), write the WEPL at each of the ascending
+    ``distances`` (mm from the ray's start) into ``wepl_out`` and add half its Fermi–Eyges
+    σ² there to ``var_out`` (see :func:`ray_tables`)."""
+    wepl = wepl_offset
+    a0 = a1 = a2 = 0.0
+    frozen = -1.0
+    frozen_here = 0.0
+    k = 0
+    nw = distances.size
+    for s in range(n + 1):
+        if s < n:
+            start = entries[s]
+            end = start + lengths[s]
+            p = spr[voxels[s]]
+            q = scattering[voxels[s]]
+        else:  # past the grid: vacuum
+            start = entries[n - 1] + lengths[n - 1] if n > 0 else 0.0
+            end = math.inf
+            p = 0.0
+            q = 0.0
+        # where in this segment the ion reaches the end of its range (σ² stays there)
+        cross = math.inf
+        if frozen < 0.0 and p > 0.0 and wepl + p * (end - start) >= range_end:
+            cross = start + max(range_end - wepl, 0.0) / p
+            frozen_here = _variance_at(cross, start, a0, a1, a2, power, e, wepl, p, q, step)
+        while k < nw and distances[k] <= end:
+            d = distances[k]
+            wepl_out[k] = wepl + p * max(d - start, 0.0)
+            if frozen >= 0.0:
+                var = frozen
+            elif d >= cross:
+                var = frozen_here
+            else:
+                var = _variance_at(d, start, a0, a1, a2, power, e, wepl, p, q, step)
+            var_out[k] += np.float32(0.5 * var)
+            k += 1
+        if s == n or k >= nw:
+            break
+        if cross < math.inf:
+            frozen = frozen_here
+        length = end - start
+        power_mid = q * _water_power(power, e, wepl + 0.5 * p * length, step)
+        a0 += power_mid * length
+        a1 += power_mid * 0.5 * (end * end - start * start)
+        a2 += power_mid * (end * end * end - start * start * start) / 3.0
+        wepl += p * length
+
+
+@numba.njit(cache=True, parallel=True)
+def ray_tables(
+    spr: np.ndarray,
+    scattering: np.ndarray,
+    low: np.ndarray,
+    spacing: np.ndarray,
+    shape: np.ndarray,
+    isocenter: np.ndarray,
+    rotation: np.ndarray,
+    inv_sad: np.ndarray,
+    ray_u: np.ndarray,
+    ray_v: np.ndarray,
+    ray_energy: np.ndarray,
+    pair_offset: float,
+    with_wepl: bool,
+    w_start: float,
+    w_nodes: np.ndarray,
+    wepl_offset: float,
+    power: np.ndarray,
+    power_step: np.ndarray,
+    range_end: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """WEPL and Fermi–Eyges variance along the rays of isocentre-plane positions (u, v),
+    each traced as a pair of rays offset by ± ``pair_offset`` (mm) in u and in v:
+    ([n_rays, 2, nw] WEPL of each ray of the pair (mm, ``wepl_offset`` included; [0, 2, 1]
+    unless ``with_wepl``), [n_rays, nw] σ² (mm², mean of the pair)), float32, at the
+    depths ``w_nodes`` (ascending, downstream of ``w_start``, where each ray starts
+    upstream of the grid).
+
+    Each ray is traced exactly (Siddon); in each voxel segment [a, b] (geometric mm from
+    the start) the scattering power is ``scattering`` (per geometric mm relative to
+    water) × water's scattering power ``power[e]`` of the ray's energy index e at the
+    segment's mid-WEPL (its table has step ``power_step[e]`` in WEPL), and the moments
+    A_n = ∫ T z^n dz accumulate exactly over the segment; σ²(z) = z² A₀ − 2 z A₁ + A₂.
+    Once the WEPL passes ``range_end[e]`` (the end of the ion's range) σ² stays at its
+    value there (the water tables' convention)."""
+    n_rays = ray_u.size
+    nw = w_nodes.size
+    wepl_out = np.zeros((n_rays if with_wepl else 0, 2, nw if with_wepl else 1), np.float32)
+    var_out = np.zeros((n_rays, nw), dtype=np.float32)
+    capacity = max_segments(shape)
+    for r in numba.prange(n_rays):
+        voxels = np.empty(capacity, dtype=np.int64)
+        lengths = np.empty(capacity)
+        entries = np.empty(capacity)
+        scratch = np.empty(nw, dtype=np.float32)
+        for i in range(2):
+            offset = pair_offset if i == 0 else -pair_offset
+            u = ray_u[r] + offset
+            v = ray_v[r] + offset
+            sx = u * inv_sad[0]
+            sy = v * inv_sad[1]
+            norm = math.sqrt(sx * sx + sy * sy + 1.0)
+            origin = np.empty(3)
+            direction = np.empty(3)
+            for a in range(3):
+                origin[a] = (
+                    isocenter[a] + (u + w_start * sx) * rotation[a, 0]
+                    + (v + w_start * sy) * rotation[a, 1] - w_start * rotation[a, 2]
+                )  # fmt: skip
+                direction[a] = (sx * rotation[a, 0] + sy * rotation[a, 1] - rotation[a, 2]) / norm
+            t_stop = (w_nodes[nw - 1] - w_start) * norm
+            n = trace_segments(
+                origin, direction, 0.0, t_stop, low, spacing, shape, voxels, lengths, entries
+            )
+            _sample_ray(
+                spr, scattering, voxels, lengths, entries, n, (w_nodes - w_start) * norm,
+                wepl_offset, power, ray_energy[r], power_step[ray_energy[r]],
+                range_end[ray_energy[r]], wepl_out[r, i] if with_wepl else scratch, var_out[r],
+            )  # fmt: skip
+    return wepl_out, var_out

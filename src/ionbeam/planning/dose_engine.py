@@ -12,7 +12,8 @@ style): for each spot, the integrated depth–dose at each voxel's WEPL along
 the beam (traced through the CT's stopping-power ratios) times a lateral
 double Gaussian whose widths combine the beam's size in air at the voxel's
 depth (with the divergence of the scanning magnets), multiple Coulomb
-scattering in the patient (WEPL-scaled water tables) and the nuclear
+scattering in the patient (Fermi–Eyges moments along each spot's ray through
+the materials of the CT, :mod:`._ray_tables`) and the nuclear
 halo/fragments; see :mod:`._dose_kernels` for the exact expression and the
 cut-off. The model tables come from a :class:`~ionbeam.machine.beam_model.BeamModel`;
 a beam that uses a ripple filter (``Beam.ripple_filter``) gets them with the beam
@@ -42,6 +43,7 @@ from ionbeam.planning._beam_setup import BeamSetup, setup_beam
 from ionbeam.planning.dose_grid import calculation_mask, masks_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.plan import Plan
+from ionbeam.planning.scattering_power import relative_scattering_power
 
 __all__ = [
     "DoseEngineOptions",
@@ -120,6 +122,7 @@ def calc_dose_influence(
     spr, calc_index, tissue = _inputs(
         ct, grid, structures, calibration, tissue_map, plan, beam_model
     )
+    scattering = relative_scattering_power(ct, calibration)
     with_biology = _with_biology(options, beam_model)
     n_sigma = float(options.lateral_cutoff_sigma)
     split = {
@@ -128,7 +131,18 @@ def calc_dose_influence(
     }
     models = _models_per_beam(plan, beam_model)
     setups = [
-        setup_beam(beam, model, spr, ct.grid, grid, calc_index, tissue, n_sigma=n_sigma, **split)
+        setup_beam(
+            beam,
+            model,
+            spr,
+            ct.grid,
+            grid,
+            calc_index,
+            tissue,
+            n_sigma=n_sigma,
+            scattering=scattering,
+            **split,
+        )
         for beam, model in zip(plan.beams, models, strict=True)
     ]
     counts = [_count_beam(s, n_sigma) for s in setups]
@@ -186,6 +200,7 @@ def calc_dose(
         )
     grid = ct.grid if dose_grid is None else dose_grid
     spr, calc_index, _ = _inputs(ct, grid, structures, calibration, None, plan, beam_model)
+    scattering = relative_scattering_power(ct, calibration)
     dose = np.zeros(grid.size)
     let_dose = np.zeros(grid.size)
     tissue = np.zeros(calc_index.size, dtype=np.int64)
@@ -201,6 +216,7 @@ def calc_dose(
             calc_index,
             tissue,
             n_sigma=options.lateral_cutoff_sigma,
+            scattering=scattering,
         )
         d, ld = kernels.forward_dose(
             np.ascontiguousarray(beam.spots.weight, dtype=np.float64),
@@ -208,6 +224,7 @@ def calc_dose(
             s.spots,
             s.voxels,
             s.cells,
+            s.rays,
             s.model,
             float(options.lateral_cutoff_sigma),
             forward_dose_chunks(grid.size),
@@ -330,9 +347,9 @@ def _count_beam(s: BeamSetup, n_sigma: float) -> np.ndarray:
     """Number of stored voxels of each spot of one beam."""
     if s.fine:
         return kernels.count_entries_fine(
-            s.spots, s.voxels, s.cells, s.split, s.lattice, s.model, n_sigma
+            s.spots, s.voxels, s.cells, s.split, s.rays, s.model, n_sigma
         )
-    return kernels.count_entries(s.spots, s.voxels, s.cells, s.model, n_sigma)
+    return kernels.count_entries(s.spots, s.voxels, s.cells, s.rays, s.model, n_sigma)
 
 
 def _fill_beam(
@@ -359,7 +376,7 @@ def _fill_beam(
             s.voxels,
             s.cells,
             s.split,
-            s.lattice,
+            s.rays,
             s.model,
             n_sigma,
             with_let,
@@ -368,5 +385,14 @@ def _fill_beam(
         )
     else:
         kernels.fill_entries(
-            indptr, s.spots, s.voxels, s.cells, s.model, n_sigma, with_let, with_biology, *outputs
+            indptr,
+            s.spots,
+            s.voxels,
+            s.cells,
+            s.rays,
+            s.model,
+            n_sigma,
+            with_let,
+            with_biology,
+            *outputs,
         )

@@ -126,6 +126,11 @@ class Beam:
         return replace(self, spots=spots)
 
 
+#: Largest total prescribed dose accepted, Gy or Gy(RBE): ten times the highest
+#: curative prescriptions; anything above is a typo (or a fuzzed file), not a plan.
+MAX_PRESCRIBED_DOSE_GY = 1000.0
+
+
 @dataclass(frozen=True)
 class Prescription:
     """What the target should receive: total dose over ``fractions`` fractions.
@@ -143,8 +148,11 @@ class Prescription:
             raise ConfigError(
                 f"prescribed dose must be a finite number of Gy; got {self.total_dose_gy}"
             )
-        if self.total_dose_gy <= 0:
-            raise ConfigError(f"prescribed dose must be > 0 Gy; got {self.total_dose_gy}")
+        if not 0 < self.total_dose_gy <= MAX_PRESCRIBED_DOSE_GY:
+            raise ConfigError(
+                f"prescribed dose must be > 0 Gy and ≤ {MAX_PRESCRIBED_DOSE_GY:g} Gy in total; "
+                f"got {self.total_dose_gy}"
+            )
         if int(self.fractions) != self.fractions or self.fractions < 1:
             raise ConfigError(
                 f"number of fractions must be a positive integer; got {self.fractions}"

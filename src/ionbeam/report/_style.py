@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 __all__ = [
     "PLAN_LINE_STYLES",
@@ -59,7 +60,13 @@ def new_figure(width_in: float, height_in: float) -> Figure:
 
 
 def figure_png(figure: Figure, *, dpi: int) -> bytes:
-    """The figure rendered as PNG bytes (no timestamp or software tag, so reproducible)."""
+    """The figure rendered as PNG bytes (no timestamp or software tag, so reproducible).
+
+    Every text is drawn as written, never as mathtext: structure and beam names
+    come from other systems and may hold ``$``.
+    """
+    for text in figure.findobj(Text):
+        text.set_parse_math(False)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()

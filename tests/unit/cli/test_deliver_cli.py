@@ -102,3 +102,46 @@ def test_below_minimum_round_is_reported(tmp_path: Path, capsys: pytest.CaptureF
                  "--no-figure"]) == 0  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert out["spots_raised_to_minimum"] == 50 and out["planned_particles"] == 50 * 5000
+
+
+def test_machines_and_extractions_give_different_explained_times(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same carbon plan (10⁹ ions, 4 spills) on three machines and two extractions.
+
+    MedAustron extracts the same 4·10⁸ ions per spill over 5 s instead of 1 s: five times
+    the beam-on time. CNAO and PIMMS share the carbon cycle (7 MeV/u injection, same
+    ramps): the same time to 1 %, their rings differ in spill quality, not in time. RF
+    knock-out stops extracting while the magnets move (nothing dumped; as fast here, where
+    no spill runs short) and, with feedback, ripples less: smaller spot errors."""
+    folder = _write(tmp_path / "plan", _plan(weight=2.0e7))
+    assert main(["compare-machines", str(folder), "--json"]) == 0
+    rows = {(r["machine"], r["extraction"]): r for r in json.loads(capsys.readouterr().out)
+            ["deliveries"]}  # fmt: skip
+    assert len(rows) == 6
+    for machine in ("cnao", "pimms", "medaustron"):
+        rfko, betatron = rows[(machine, "rfko")], rows[(machine, "betatron")]
+        assert rfko["chopped_particles"] == 0.0 < betatron["chopped_particles"]
+        # pausing instead of dumping: as fast (here no spill runs short of particles)
+        assert rfko["delivery_time_s"] == pytest.approx(betatron["delivery_time_s"], rel=1e-3)
+        assert rfko["spot_error_rms"] < betatron["spot_error_rms"]
+    cnao, pimms, med = (rows[(m, "betatron")] for m in ("cnao", "pimms", "medaustron"))
+    assert med["beam_on_s"] == pytest.approx(5 * cnao["beam_on_s"], rel=0.1)
+    assert med["delivery_time_s"] > cnao["delivery_time_s"] + 5.0
+    assert pimms["delivery_time_s"] == pytest.approx(cnao["delivery_time_s"], rel=0.01)
+    for r in rows.values():
+        assert 0 < r["beam_on_fraction"] < 1
+
+
+def test_deliver_on_medaustron_with_rfko_and_ripple(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _write(tmp_path / "plan", _plan())
+    args = ["deliver", str(folder), "--json", "--no-figure", "--machine", "medaustron",
+            "--extraction", "rfko", "--ripple", "0.2"]  # fmt: skip
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["machine"] == "medaustron" and out["extraction"] == "rfko"
+    assert out["ripple_rms"] == pytest.approx(0.2) and out["spot_error_rms"] > 0
+    assert out["chopped_particles"] == 0.0
+    assert main(["deliver", str(folder), "--machine", "hit"]) != 0

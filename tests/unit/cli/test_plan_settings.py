@@ -255,13 +255,13 @@ def test_dose_of_a_plan_in_mu(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.parametrize(
     ("particle", "energy", "span"),
-    [("carbon", "14.5", "120–400 MeV/u"), ("proton", "1184", "60–250 MeV/u")],
+    [("carbon", "14.5", "115–400 MeV/u"), ("proton", "1184", "60–250 MeV/u")],
 )
 def test_synchrotron_energy_limits_per_particle_and_machine(
     capsys: pytest.CaptureFixture[str], particle: str, energy: str, span: str
 ) -> None:
     """item 5: the ring's rigidity reaches carbon at 14.5 MeV/u and protons at 1.2 GeV, the
-    facility does not (PIMMS/CNAO design: protons 60–250 MeV, carbon 120–400 MeV/u)."""
+    facility does not (PIMMS/CNAO design: protons 60–250 MeV, carbon 115–400 MeV/u)."""
     for machine in ("cnao", "pimms"):
         argv = ["synchrotron", "--machine", machine, "--particle", particle, "--energy", energy]
         assert main([*argv, "--json"]) == 2

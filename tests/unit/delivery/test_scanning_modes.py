@@ -79,11 +79,13 @@ def test_dumped_particles_while_the_beam_is_off(machine, make_plan, ideal):
 
 def test_layer_intensity_is_lowered_for_small_spots(machine, make_plan, ideal):
     """5000 carbon ions (the minimum) at the full 4·10⁸ /s would last 12.5 µs; the DDS needs
-    100 µs, so that layer runs at 1/8 of the intensity (fewer ions per spill)."""
+    100 µs, so with per-layer modulation that layer runs at 1/8 of the intensity (fewer ions
+    per spill when the spill is not stretched)."""
     weight = np.full(25, 2.0e6)
     weight[7] = 5000.0
     plan = make_plan("carbon", [(0, 2.0e6), (3, weight)])
-    record = deliver_plan(plan, machine, options=ideal())
+    layer_mode = {"intensity_modulation": "layer", "stretch_spill": False}
+    record = deliver_plan(plan, machine, options=ideal(**layer_mode))
     peak = SpillTables(machine, "carbon", "servo").peak_intensity_pps(record.layers.energy_mev_u[1])
     expected = 5000.0 / (peak * 1e-4)
     np.testing.assert_allclose(record.layers.intensity_fraction, [1.0, expected], rtol=1e-12)
@@ -91,8 +93,42 @@ def test_layer_intensity_is_lowered_for_small_spots(machine, make_plan, ideal):
     np.testing.assert_allclose(record.spills.particles, [4.0e8, 4.0e8 * expected], rtol=1e-12)
     in_layer = record.spots.layer == 1
     assert np.all(record.spots.beam_on_s[in_layer] >= 1e-4 * (1 - 1e-9))
-    floor = deliver_plan(plan, machine, options=ideal(min_intensity_fraction=0.5))
+    floor = deliver_plan(plan, machine, options=ideal(min_intensity_fraction=0.5, **layer_mode))
     assert floor.layers.intensity_fraction[1] == 0.5
+
+
+def test_spot_modulation_slows_only_the_small_spot(machine, make_plan, ideal):
+    """Per-spot modulation (CNAO/HIT): the 5000-ion spot lasts the DDS's 100 µs, every other
+    spot of its layer keeps the full intensity, and the layer is faster than when the whole
+    layer runs at 1/8 intensity."""
+    weight = np.full(25, 2.0e6)
+    weight[7] = 5000.0
+    plan = make_plan("carbon", [(0, 2.0e6), (3, weight)])
+    spot = deliver_plan(plan, machine, options=ideal())
+    layer = deliver_plan(plan, machine, options=ideal(intensity_modulation="layer"))
+    np.testing.assert_array_equal(spot.layers.intensity_fraction, [1.0, 1.0])
+    small = (spot.spots.layer == 1) & (spot.spots.target == 5000)
+    assert spot.spots.beam_on_s[small][0] == pytest.approx(1e-4, rel=1e-9)
+    big = (spot.spots.layer == 1) & ~small
+    ratio = np.median(layer.spots.beam_on_s[big]) / np.median(spot.spots.beam_on_s[big])
+    assert ratio == pytest.approx(8.0, rel=0.01)
+    assert spot.beam_on_s < layer.beam_on_s / 4
+    assert spot.delivered_particles == layer.delivered_particles
+
+
+def test_a_dimmed_spill_is_stretched_not_emptied(machine, make_plan, ideal):
+    """At 1/8 intensity a stretched spill lasts up to the machine's longest flat top (5 s for
+    CNAO's 1 s spills) and so holds 5/8 of the full spill's ions instead of 1/8."""
+    weight = np.full(25, 2.0e6)
+    weight[7] = 5000.0
+    plan = make_plan("carbon", [(3, weight)])
+    options = ideal(intensity_modulation="layer", variable_flat_top=False)
+    stretched = deliver_plan(plan, machine, options=options)
+    fraction = stretched.layers.intensity_fraction[0]
+    assert fraction == pytest.approx(0.125, rel=0.01)
+    assert stretched.spills.particles[0] == pytest.approx(4.0e8 * fraction * 5.0, rel=1e-9)
+    flat_top = stretched.spills.end_s[0] - stretched.spills.start_s[0]
+    assert 5.0 <= flat_top < 5.1
 
 
 def test_raster_intensity_keeps_transit_below_the_limit(machine, make_plan, ideal):
@@ -126,6 +162,7 @@ def test_multi_energy_needs_a_new_cycle_when_the_intensity_must_drop(machine, ma
     small = np.full(25, 2.0e5)
     small[0] = 5000.0
     plan = make_plan("carbon", [(0, 2.0e5), (3, small), (6, 2.0e5)])
-    record = deliver_plan(plan, machine, options=ideal(multi_energy_extraction=True))
+    options = ideal(multi_energy_extraction=True, intensity_modulation="layer")
+    record = deliver_plan(plan, machine, options=options)
     np.testing.assert_array_equal(record.spills.first_layer, [0, 1])
     np.testing.assert_array_equal(record.spills.last_layer, [0, 2])

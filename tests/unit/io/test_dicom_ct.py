@@ -122,10 +122,17 @@ def test_choosing_one_of_several_series(write_series, ct) -> None:
         read_ct_series(folder, series_instance_uid="9.9")
 
 
-def test_unreadable_and_empty_folders(tmp_path: Path, write_series) -> None:
-    folder = write_series()
+def test_unreadable_and_empty_folders(tmp_path: Path, write_series, ct) -> None:
+    """A file that is not DICOM is skipped with a warning; a damaged DICOM file (its
+    header cut short) is refused, naming it."""
+    folder = write_series(ct)
     (folder / "notes.txt").write_text("not dicom")
-    with pytest.raises(DicomError, match=r"notes\.txt"):
+    with pytest.warns(UserWarning, match=r"notes\.txt is not a DICOM file; skipped"):
+        np.testing.assert_array_equal(read_ct_series(folder).ct.hu, np.rint(ct.hu))
+    (folder / "notes.txt").unlink()
+    damaged = folder / "img001.dcm"
+    damaged.write_bytes(damaged.read_bytes()[:300])
+    with pytest.raises(DicomError, match=r"img001\.dcm .*truncated"):
         read_ct_series(folder)
     empty = tmp_path / "empty"
     empty.mkdir()

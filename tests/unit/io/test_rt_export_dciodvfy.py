@@ -23,7 +23,6 @@ from ionbeam.io.dicom import (
     read_rt_ion_plan,
     rt_dose_dataset,
     rt_ion_plan_dataset,
-    rt_let_dataset,
     rtstruct_dataset,
 )
 from ionbeam.io.dicom._files import atomic_directory, write_dataset
@@ -69,7 +68,6 @@ def export(tmp_path_factory: pytest.TempPathFactory, study: StudyInfo) -> Path:
         "RD_beam.dcm": rt_dose_dataset(dose / 2, grid, study=study, rt_plan=plan,
                                        summation_type="BEAM", beam_name="lateral",
                                        series_number=7),
-        "RD_let.dcm": rt_let_dataset(40.0 * dose, grid, study=study, rt_plan=plan),
     }  # fmt: skip
     out = tmp_path_factory.mktemp("export") / "patient"
     with atomic_directory(out) as folder:
@@ -84,7 +82,7 @@ def export(tmp_path_factory: pytest.TempPathFactory, study: StudyInfo) -> Path:
 
 @pytest.mark.parametrize(
     "name", ["CT_0001.dcm", "RS.dcm", "RP.dcm", "RD_physical.dcm", "RD_effective.dcm",
-             "RD_beam.dcm", "RD_let.dcm"],
+             "RD_beam.dcm"],
 )  # fmt: skip
 def test_every_file_passes_dciodvfy(
     export: Path, tmp_path: Path, name: str, dciodvfy_errors
@@ -114,7 +112,7 @@ def test_uids_are_consistent(export: Path) -> None:
     assert rp.ReferencedStructureSetSequence[0].ReferencedSOPInstanceUID == rs.SOPInstanceUID
     rois = {r.ROINumber: r.ROIName for r in rs.StructureSetROISequence}
     assert rois[rp.DoseReferenceSequence[0].ReferencedROINumber] == "OuterTarget"
-    for name in ("RD_physical.dcm", "RD_effective.dcm", "RD_beam.dcm", "RD_let.dcm"):
+    for name in ("RD_physical.dcm", "RD_effective.dcm", "RD_beam.dcm"):
         assert files[name].ReferencedRTPlanSequence[0].ReferencedSOPInstanceUID == rp.SOPInstanceUID
         assert files[name].ReferencedRTPlanSequence[0].ReferencedSOPClassUID == rp.SOPClassUID
     beam = files["RD_beam.dcm"].ReferencedRTPlanSequence[0].ReferencedFractionGroupSequence[0]
@@ -130,7 +128,7 @@ def test_everything_reads_back(export: Path) -> None:
     assert [b.geometry for b in plan.beams] == [b.geometry for b in expected.beams]
     assert plan.n_spots == expected.n_spots
     kinds = {read_rt_dose(export / n).dose_type for n in export.glob("RD_*.dcm")}
-    assert kinds == {"PHYSICAL", "EFFECTIVE", "LET"}
+    assert kinds == {"PHYSICAL", "EFFECTIVE"}
     dose = read_rt_dose(export / "RD_physical.dcm")
     assert dose.grid == patient.grid
     target = patient.structures["OuterTarget"].mask

@@ -44,7 +44,7 @@ def _spots(energies: list[float], counts: list[int], seed: int) -> SpotMap:
     rng = np.random.default_rng(seed)
     n = sum(counts)
     weight = rng.uniform(1e5, 5e7, n)
-    weight[1] = 0.0  # a spot switched off by the optimizer stays a spot
+    weight[1] = 0.0  # a spot switched off by the optimizer is not written
     return SpotMap(np.repeat(energies, counts), rng.uniform(-40, 40, n), rng.uniform(-40, 40, n),
                    weight)  # fmt: skip
 
@@ -83,7 +83,8 @@ def test_round_trip_gives_the_same_plan(
         plan.particle, plan.machine, plan.prescription,
     )  # fmt: skip
     assert [b.name for b in back.beams] == [b.name for b in plan.beams]
-    for original, read in zip(plan.beams, back.beams, strict=True):
+    for beam, read in zip(plan.beams, back.beams, strict=True):
+        original = beam.with_spots(beam.spots.select(np.flatnonzero(beam.spots.weight > 0)))
         assert read.geometry == original.geometry  # angles, isocentre, SAD (inf too), position
         assert read.range_shifter_wet_mm == original.range_shifter_wet_mm
         assert read.ripple_filter == original.ripple_filter
@@ -109,7 +110,7 @@ def test_control_points_follow_the_standard(study: StudyInfo, structure_set: Dat
     cumulative = 0.0
     for k, energy in enumerate([280.5, 270.123456789012, 260.0]):
         first, second = left.IonControlPointSequence[2 * k : 2 * k + 2]
-        layer = spots.energy_mev_u == energy
+        layer = (spots.energy_mev_u == energy) & (spots.weight > 0)
         assert float(first.NominalBeamEnergy) == pytest.approx(energy, rel=1e-13)
         assert first.NumberOfScanSpotPositions == second.NumberOfScanSpotPositions == layer.sum()
         np.testing.assert_allclose(first.ScanSpotMetersetWeights, spots.weight[layer], rtol=1e-7)

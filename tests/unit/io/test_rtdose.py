@@ -18,7 +18,6 @@ from ionbeam.io.dicom import (
     read_rt_dose,
     rt_dose_dataset,
     rt_ion_plan_dataset,
-    rt_let_dataset,
     rtstruct_dataset,
     write_dicom_file,
 )
@@ -92,13 +91,14 @@ def test_effective_beam_dose_references_its_beam(
     assert (back.dose_type, back.units, back.summation_type) == ("EFFECTIVE", "GY", "BEAM")
 
 
-def test_let_is_its_own_relative_dose(tmp_path: Path, study: StudyInfo, rt_plan: Dataset) -> None:
+def test_let_written_by_older_versions_is_recognised(
+    tmp_path: Path, study: StudyInfo, rt_plan: Dataset
+) -> None:
+    """ionbeam no longer writes LET_d as an RT Dose (it goes to LETd.mha), but reads
+    the LET RT Doses of older versions (DoseUnits RELATIVE, DoseComment LETd…)."""
     let = _dose(3) * 40.0  # keV/µm
-    ds = rt_let_dataset(let, GRID, study=study, rt_plan=rt_plan, summation_type="FRACTION")
-    dose = rt_dose_dataset(_dose(3), GRID, study=study, rt_plan=rt_plan)
-    assert (ds.DoseUnits, ds.DoseType, ds.DoseComment) == ("RELATIVE", "PHYSICAL", LET_COMMENT)
-    assert "LETd" in ds.SeriesDescription
-    assert ds.SeriesInstanceUID != dose.SeriesInstanceUID
+    ds = rt_dose_dataset(let, GRID, study=study, rt_plan=rt_plan, summation_type="FRACTION")
+    ds.DoseUnits, ds.DoseComment = "RELATIVE", LET_COMMENT
     back = read_rt_dose(write_dicom_file(ds, tmp_path / "LET.dcm"))
     assert (back.dose_type, back.units, back.summation_type) == ("LET", "KEV/UM", "FRACTION")
     np.testing.assert_allclose(back.values, let, atol=float(ds.DoseGridScaling))

@@ -45,3 +45,31 @@ def test_bad_machine_input(machine) -> None:
         SpotLimits(10.0, 1.0)
     with pytest.raises(ConfigError):
         ScanningSystem(speed_x_mm_per_ms=0.0)
+
+
+def test_machine_check_energy_uses_the_ring_and_the_library() -> None:
+    """One source of energy limits for planner, delivery and CLI: the ring's per-particle
+    limits (carbon at 14.5 MeV/u refused) and then the library's span."""
+    machine = cnao_machine()
+    with pytest.raises(MachineLimitError, match="carbon extraction energy on cnao"):
+        machine.check_energy("carbon", 14.5)
+    with pytest.raises(MachineLimitError, match="library"):
+        machine.check_energy("proton", 240.0)  # inside 60–250 MeV, above CNAO's 227.54
+    machine.check_energy("carbon", 399.06)
+
+
+def test_three_machines_differ_where_delivery_sees_them() -> None:
+    from ionbeam.machine import medaustron_machine
+
+    cnao, pimms, med = cnao_machine(), pimms_machine(), medaustron_machine()
+    assert med.cycle.spill_length_s == 5.0 and med.max_spill_length_s == 10.0
+    assert cnao.cycle.spill_length_s == 1.0 and cnao.max_spill_length_s == 5.0
+    # MedAustron: 1–2 s between carbon spills (the cycle's ramps at 3 T/s).
+    assert 1.0 <= float(med.cycle.gap_s("carbon", 399.06, 350.0)) <= 2.0
+    # PIMMS injects protons at 20 MeV, CNAO at 7 MeV/u: a shorter ramp for PIMMS.
+    assert float(pimms.cycle.ramp_up_s("proton", 200.0)) < float(
+        cnao.cycle.ramp_up_s("proton", 200.0)
+    )
+    assert get_machine("medaustron").name == "medaustron"
+    with pytest.raises(ConfigError):
+        cnao.with_cycle(spill_length_s=2.0).__class__(**{**vars(cnao), "max_spill_length_s": 0.5})

@@ -59,4 +59,40 @@ def test_bad_configuration() -> None:
     with pytest.raises(ConfigError):
         Synchrotron(ring.layout, 6.0, 1.0, {"proton": 7.0})
     with pytest.raises(UnknownNameError):
-        get_synchrotron("medaustron")
+        get_synchrotron("hit")
+
+
+@pytest.mark.parametrize(
+    ("machine", "particle", "energy"),
+    [("cnao", "carbon", 14.5), ("cnao", "proton", 1184.0), ("pimms", "carbon", 14.5),
+     ("pimms", "proton", 1184.0), ("medaustron", "proton", 1184.0)],
+)  # fmt: skip
+def test_particle_limits_refuse_what_the_rigidity_alone_allows(machine, particle, energy) -> None:
+    """Bρ = 1.10 T·m is carbon at 14.5 MeV/u and 6.35 T·m protons at 1,184 MeV: reachable by
+    the magnets, but outside what the facility extracts (carbon ≥ 115 MeV/u, protons ≤ 250
+    MeV clinically, ≤ 800 MeV at MedAustron). One line, naming the machine and the limits."""
+    ring = get_synchrotron(machine)
+    with pytest.raises(MachineLimitError) as error:
+        ring.check_energy(particle, energy)
+    message = str(error.value)
+    assert "\n" not in message and machine in message and particle in message
+    low, high = ring.energy_range_mev_u(particle)
+    assert not (low <= energy <= high)
+
+
+def test_medaustron_extracts_research_protons() -> None:
+    ring = get_synchrotron("medaustron")
+    assert ring.energy_range_mev_u("proton") == (60.0, 800.0)
+    assert ring.check_energy("proton", 800.0) == 800.0
+    assert cnao_synchrotron().energy_range_mev_u("proton") == (60.0, 250.0)
+    assert ring.layout.fingerprint()["name"] == "medaustron"
+
+
+def test_bad_particle_limits() -> None:
+    ring = pimms_synchrotron()
+    with pytest.raises(ConfigError):
+        Synchrotron(ring.layout, 6.0, 1.0, {"default": 7.0},
+                    extraction_limits_mev_u={"carbon": (400.0, 120.0)})  # fmt: skip
+    with pytest.raises(UnknownNameError):
+        Synchrotron(ring.layout, 6.0, 1.0, {"default": 7.0},
+                    extraction_limits_mev_u={"neon": (100.0, 200.0)})  # fmt: skip

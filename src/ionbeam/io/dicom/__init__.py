@@ -6,17 +6,18 @@ frame-of-reference identity), :func:`make_uid`, the module writers in
 """
 
 from ionbeam.io.dicom._common import StudyInfo
-from ionbeam.io.dicom._files import write_dicom_file
+from ionbeam.io.dicom._files import DicomWarning, write_dicom_file
 from ionbeam.io.dicom._uids import make_uid
 from ionbeam.io.dicom.ct import CTSeries, ct_datasets, read_ct_series
 from ionbeam.io.dicom.patient_io import read_dicom_patient, write_dicom_patient
 from ionbeam.io.dicom.rt_ion_plan import rt_ion_plan_dataset
 from ionbeam.io.dicom.rt_ion_plan_reader import read_rt_ion_plan
-from ionbeam.io.dicom.rtdose import RTDose, read_rt_dose, rt_dose_dataset, rt_let_dataset
+from ionbeam.io.dicom.rtdose import RTDose, read_rt_dose, rt_dose_dataset
 from ionbeam.io.dicom.rtstruct import RTStructureSet, read_rtstruct, rtstruct_dataset
 
 __all__ = [
     "CTSeries",
+    "DicomWarning",
     "RTDose",
     "RTStructureSet",
     "StudyInfo",
@@ -29,7 +30,6 @@ __all__ = [
     "read_rtstruct",
     "rt_dose_dataset",
     "rt_ion_plan_dataset",
-    "rt_let_dataset",
     "rtstruct_dataset",
     "write_dicom_file",
     "write_dicom_patient",

@@ -9,6 +9,12 @@ prone scans) are flipped into the [x, y, z] order of ionbeam; oblique or
 non-axial series are refused. CT numbers below -1024 HU (padding outside
 the reconstruction circle) are set to -1024 HU.
 
+Every header value is checked where it is read and a refusal names the file:
+a rescale slope that is not positive, a rescale that differs between slices,
+NaN pixels, and a series with more than 1 % of its CT numbers outside
+-1100…+4000 HU (:data:`PLAUSIBLE_HU`; each slice's padding value not
+counted), which no patient has and which a wrong rescale produces.
+
 Writing stores HU as signed 16-bit integers (rescale slope 1, intercept 0),
 so a read-back CT equals the original rounded to whole HU.
 """
@@ -22,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from ionbeam.errors import DicomError
 from ionbeam.io.dicom._common import (
@@ -32,8 +39,10 @@ from ionbeam.io.dicom._common import (
     add_general_study,
     add_patient,
     new_dataset,
+    set_content_uid,
 )
-from ionbeam.io.dicom._files import dicom_files, read_dataset
+from ionbeam.io.dicom._files import read_dataset, read_headers
+from ionbeam.io.dicom._limits import MAX_LENGTH, clip_text, text_too_long
 from ionbeam.io.dicom._uids import CT_IMAGE_STORAGE, make_uid
 from ionbeam.patient.ct import CT
 from ionbeam.patient.grid import Grid
@@ -45,6 +54,12 @@ PADDING_HU = -1024.0
 #: Tolerances: direction cosines, and positions/spacings (mm).
 _COSINE_TOLERANCE = 1e-4
 _POSITION_TOLERANCE_MM = 0.01
+#: Largest plausible coordinate of an image position (10 m), mm.
+_MAX_POSITION_MM = 1.0e4
+#: CT numbers a patient can have (HU): air to dense bone and contrast; metal goes beyond.
+PLAUSIBLE_HU = (-1100.0, 4000.0)
+#: Largest fraction of voxels allowed outside :data:`PLAUSIBLE_HU` (metal implants stay below).
+IMPLAUSIBLE_FRACTION = 0.01
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,66 +81,177 @@ class CTSeries:
 
 
 def read_ct_series(folder: str | Path, *, series_instance_uid: str | None = None) -> CTSeries:
-    """Read the CT series in ``folder`` (other modalities there are ignored).
+    """Read the CT series in ``folder`` (other modalities there are ignored; files
+    that are not DICOM are skipped with a warning).
 
-    A folder with several CT series needs ``series_instance_uid``.
+    A folder with several CT series needs ``series_instance_uid``. Every header
+    value is checked where it is read, and the CT numbers are checked for
+    plausibility (see :func:`_check_plausible`); each refusal names the file.
     """
-    datasets = [
-        ds
-        for ds in (read_dataset(p, stop_before_pixels=True) for p in dicom_files(Path(folder)))
-        if getattr(ds, "Modality", None) == "CT"
-    ]
-    if not datasets:
-        raise DicomError(f"no CT images in {folder}; give the folder of a CT series")
-    datasets = _one_series(datasets, series_instance_uid, folder)
-    for ds in datasets:
-        _require(ds, ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
-                      "Rows", "Columns", "SOPInstanceUID", "FrameOfReferenceUID"))  # fmt: skip
-    flip_x, flip_y = _axial_orientation(datasets)
-    datasets = sorted(datasets, key=lambda d: float(d.ImagePositionPatient[2]))
-    z = np.array([float(d.ImagePositionPatient[2]) for d in datasets])
-    dz = _uniform_spacing(z)
-    grid = _grid(datasets[0], len(datasets), dz, flip_x, flip_y)
-    _check_same_geometry(datasets)
-    hu = np.empty(grid.shape, dtype=np.float32)
-    for k, ds in enumerate(datasets):
-        pixels = _pixels(Path(ds.filename))
-        slope = float(getattr(ds, "RescaleSlope", 1.0))
-        intercept = float(getattr(ds, "RescaleIntercept", 0.0))
-        image = (pixels * slope + intercept).T  # [column, row] = [x, y]
-        hu[:, :, k] = image[:: -1 if flip_x else 1, :: -1 if flip_y else 1]
-    first = datasets[0]
-    study = StudyInfo(
-        patient_name=str(getattr(first, "PatientName", "")).rstrip("^"),
-        patient_id=str(getattr(first, "PatientID", "")),
-        study_instance_uid=str(first.StudyInstanceUID),
-        frame_of_reference_uid=str(first.FrameOfReferenceUID),
-        study_date=str(getattr(first, "StudyDate", "")),
-        study_time=str(getattr(first, "StudyTime", "")),
-        study_id=str(getattr(first, "StudyID", "")),
-        study_description=str(getattr(first, "StudyDescription", "")),
+    return series_from_headers(
+        read_headers(Path(folder)), folder, series_instance_uid=series_instance_uid
     )
+
+
+def series_from_headers(
+    headers: list[Dataset], folder: object, *, series_instance_uid: str | None = None
+) -> CTSeries:
+    """:func:`read_ct_series` on the headers of the files of ``folder``, already read."""
+    headers = [ds for ds in headers if getattr(ds, "Modality", None) == "CT"]
+    if not headers:
+        raise DicomError(f"no CT images in {folder}; give the folder of a CT series")
+    headers = _one_series(headers, series_instance_uid, folder)
+    slices = sorted((_slice(ds) for ds in headers), key=lambda s: s.position_mm[2])
+    flip_x, flip_y = _orientation_flips(np.array([s.cosines for s in slices]))
+    z = np.array([s.position_mm[2] for s in slices])
+    dz = _uniform_spacing(z)
+    _check_same_geometry(slices)
+    _check_same_rescale(slices)
+    grid = _grid(slices[0], len(slices), dz, flip_x, flip_y)
+    hu = np.empty(grid.shape, dtype=np.float32)
+    for k, piece in enumerate(slices):
+        image = (_pixels(piece) * piece.slope + piece.intercept).T  # [column, row] = [x, y]
+        hu[:, :, k] = image[:: -1 if flip_x else 1, :: -1 if flip_y else 1]
+    _check_plausible(hu, slices, folder)
+    study = _study(_header(slices[0], headers))
     return CTSeries(
         ct=CT(np.maximum(hu, PADDING_HU), grid),
         study=study,
-        series_instance_uid=str(first.SeriesInstanceUID),
-        sop_instance_uids=tuple(str(d.SOPInstanceUID) for d in datasets),
+        series_instance_uid=str(headers[0].SeriesInstanceUID),
+        sop_instance_uids=tuple(s.sop_instance_uid for s in slices),
         slice_z_mm=tuple(float(v) for v in z),
     )
 
 
-def _pixels(path: Path) -> np.ndarray:
+@dataclass(frozen=True)
+class _Slice:
+    """What ionbeam needs from the header of one CT image, checked."""
+
+    path: Path
+    sop_instance_uid: str
+    position_mm: tuple[float, float, float]
+    cosines: tuple[float, ...]
+    pixel_spacing_mm: tuple[float, float]  # (row spacing, column spacing)
+    rows: int
+    columns: int
+    slope: float
+    intercept: float
+    padding_value: float | None  # PixelPaddingValue (stored value), if given
+
+
+def _slice(ds: Dataset) -> _Slice:
+    path = Path(ds.filename)
+    _require(ds, ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
+                  "Rows", "Columns", "SOPInstanceUID", "FrameOfReferenceUID",
+                  "SeriesInstanceUID", "StudyInstanceUID"))  # fmt: skip
     try:
-        return read_dataset(path).pixel_array.astype(np.float32)
-    except (AttributeError, ValueError, RuntimeError, NotImplementedError) as exc:
+        piece = _Slice(
+            path=path,
+            sop_instance_uid=str(ds.SOPInstanceUID),
+            position_mm=_floats(ds.ImagePositionPatient, 3),
+            cosines=_floats(ds.ImageOrientationPatient, 6),
+            pixel_spacing_mm=_floats(ds.PixelSpacing, 2),
+            rows=int(ds.Rows),
+            columns=int(ds.Columns),
+            slope=_optional_float(ds, "RescaleSlope", 1.0),
+            intercept=_optional_float(ds, "RescaleIntercept", 0.0),
+            padding_value=_padding_value(ds),
+        )
+    except (TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise DicomError(
+            f"{path}: malformed CT image header ({type(exc).__name__}: {exc}); replace the file"
+        ) from None
+    numbers = (*piece.position_mm, *piece.cosines, *piece.pixel_spacing_mm, piece.intercept)
+    if not all(np.isfinite(numbers)) or min(piece.pixel_spacing_mm) <= 0:
+        raise DicomError(
+            f"{path}: ImagePositionPatient, ImageOrientationPatient, PixelSpacing or "
+            "RescaleIntercept holds NaN, infinity or a spacing ≤ 0; replace the file"
+        )
+    if max(abs(v) for v in piece.position_mm) > _MAX_POSITION_MM:
+        raise DicomError(
+            f"{path}: ImagePositionPatient {list(piece.position_mm)} mm is not in a scanner; "
+            "replace the file"
+        )
+    if piece.rows < 1 or piece.columns < 1:
+        raise DicomError(f"{path}: the image has {piece.rows} rows and {piece.columns} columns")
+    if not (np.isfinite(piece.slope) and piece.slope > 0):
+        raise DicomError(
+            f"{path}: RescaleSlope must be a positive number; got {piece.slope} (the slice "
+            "cannot be turned into HU)"
+        )
+    return piece
+
+
+def _padding_value(ds: Dataset) -> float | None:
+    value = ds.get("PixelPaddingValue", None)
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None  # only used to recognise padding; a malformed one is ignored
+
+
+def _optional_float(ds: Dataset, keyword: str, default: float) -> float:
+    value = ds.get(keyword, None)
+    return default if value is None or value == "" else float(value)
+
+
+def _floats(value: object, count: int) -> tuple[float, ...]:
+    values = tuple(float(v) for v in (value if isinstance(value, (list, tuple, MultiValue))
+                                      else [value]))  # fmt: skip
+    if len(values) != count:
+        raise ValueError(f"{count} numbers expected, got {len(values)}")
+    return values
+
+
+def _header(first: _Slice, headers: list[Dataset]) -> Dataset:
+    return next(ds for ds in headers if Path(ds.filename) == first.path)
+
+
+def _study(first: Dataset) -> StudyInfo:
+    """The study identity of the series, refusing names too long for their VR."""
+    patient_name = str(getattr(first, "PatientName", "")).rstrip("^")
+    patient_id = str(getattr(first, "PatientID", ""))
+    identity = (("PatientName", patient_name, "PN"), ("PatientID", patient_id, "LO"))
+    for keyword, value, vr in identity:
+        length = text_too_long(value, vr)
+        if length is not None:
+            raise DicomError(
+                f"{first.filename}: {keyword} has {length} characters, more than DICOM allows "
+                f"for {vr} ({MAX_LENGTH[vr]}); correct the CT header"
+            )
+    return StudyInfo(
+        patient_name=patient_name,
+        patient_id=patient_id,
+        study_instance_uid=str(first.StudyInstanceUID),
+        frame_of_reference_uid=str(first.FrameOfReferenceUID),
+        study_date=str(getattr(first, "StudyDate", ""))[:8],
+        study_time=str(getattr(first, "StudyTime", ""))[:14],
+        study_id=clip_text(str(getattr(first, "StudyID", "")), "SH"),
+        study_description=clip_text(str(getattr(first, "StudyDescription", "")), "LO"),
+    )
+
+
+def _pixels(piece: _Slice) -> np.ndarray:
+    path = piece.path
+    try:
+        pixels = read_dataset(path).pixel_array.astype(np.float32)
+    except (AttributeError, ValueError, RuntimeError, NotImplementedError, TypeError) as exc:
         raise DicomError(
             f"{path}: cannot decode the pixel data ({exc}); a compressed transfer syntax may "
             "need a pydicom pixel-data plugin (e.g. pylibjpeg), or the file is damaged"
         ) from None
+    if pixels.shape != (piece.rows, piece.columns):
+        raise DicomError(
+            f"{path}: the pixel data is {pixels.shape}, not Rows × Columns "
+            f"({piece.rows}, {piece.columns}); one image per file is expected"
+        )
+    if not np.all(np.isfinite(pixels)):
+        raise DicomError(f"{path}: the pixel data holds NaN or infinity; replace the file")
+    return pixels
 
 
 def _require(ds: Dataset, keywords: Sequence[str]) -> None:
-    missing = [k for k in keywords if k not in ds]
+    missing = [k for k in keywords if k not in ds or ds[k].value in (None, "", b"")]
     if missing:
         raise DicomError(f"{ds.filename}: CT image lacks {', '.join(missing)}; it cannot be placed")
 
@@ -135,18 +261,34 @@ def _one_series(datasets: list[Dataset], wanted: str | None, folder: object) -> 
     if wanted is not None:
         if wanted not in series:
             raise DicomError(f"no CT series {wanted} in {folder}; found: {', '.join(series)}")
-        return [d for d in datasets if str(d.SeriesInstanceUID) == wanted]
+        return [d for d in datasets if str(getattr(d, "SeriesInstanceUID", "")) == wanted]
     if len(series) > 1:
-        listing = ", ".join(f"{uid} ({n} slices)" for uid, n in series.items())
+        listing = ", ".join(f"{uid or '(none)'} ({n} slices)" for uid, n in series.items())
         raise DicomError(
             f"{folder} mixes {len(series)} CT series: {listing}; choose one with --ct-series "
             "UID (in Python series_instance_uid) or put each series in its own folder"
+        )
+    frames = {str(getattr(d, "FrameOfReferenceUID", "")) for d in datasets}
+    if len(frames) > 1:
+        raise DicomError(
+            f"the CT images in {folder} name {len(frames)} frames of reference; one series "
+            "has one frame of reference: remove the images of another scan"
         )
     return datasets
 
 
 def _axial_orientation(datasets: list[Dataset]) -> tuple[bool, bool]:
-    cosines = np.array([[float(v) for v in d.ImageOrientationPatient] for d in datasets])
+    """(flip x, flip y) of axial images; other orientations are refused."""
+    try:
+        cosines = np.array([_floats(d.ImageOrientationPatient, 6) for d in datasets])
+    except (TypeError, ValueError, AttributeError):
+        raise DicomError(
+            "ImageOrientationPatient must hold six numbers; the file is malformed"
+        ) from None
+    return _orientation_flips(cosines)
+
+
+def _orientation_flips(cosines: np.ndarray) -> tuple[bool, bool]:
     if np.abs(cosines - cosines[0]).max() > _COSINE_TOLERANCE:
         raise DicomError("the slices of the series have different orientations; not one volume")
     row, column = cosines[0, :3], cosines[0, 3:]
@@ -189,29 +331,65 @@ def _uniform_spacing(z: np.ndarray) -> float:
     return float(np.mean(gaps))
 
 
-def _grid(first: Dataset, n_slices: int, dz: float, flip_x: bool, flip_y: bool) -> Grid:
-    row_spacing, column_spacing = (float(v) for v in first.PixelSpacing)
-    nx, ny = int(first.Columns), int(first.Rows)
-    x0, y0, z0 = (float(v) for v in first.ImagePositionPatient)
+def _grid(first: _Slice, n_slices: int, dz: float, flip_x: bool, flip_y: bool) -> Grid:
+    row_spacing, column_spacing = first.pixel_spacing_mm
+    nx, ny = first.columns, first.rows
+    x0, y0, z0 = first.position_mm
     origin_x = x0 - (nx - 1) * column_spacing if flip_x else x0
     origin_y = y0 - (ny - 1) * row_spacing if flip_y else y0
     return Grid((nx, ny, n_slices), (column_spacing, row_spacing, dz), (origin_x, origin_y, z0))
 
 
-def _check_same_geometry(datasets: list[Dataset]) -> None:
-    first = datasets[0]
-    reference = (int(first.Rows), int(first.Columns), *map(float, first.PixelSpacing))
-    x0, y0 = (float(v) for v in first.ImagePositionPatient[:2])
-    for ds in datasets[1:]:
-        shape = (int(ds.Rows), int(ds.Columns), *map(float, ds.PixelSpacing))
-        x, y = (float(v) for v in ds.ImagePositionPatient[:2])
+def _check_same_geometry(slices: list[_Slice]) -> None:
+    first = slices[0]
+    reference = (first.rows, first.columns, *first.pixel_spacing_mm)
+    x0, y0, _ = first.position_mm
+    for piece in slices[1:]:
+        shape = (piece.rows, piece.columns, *piece.pixel_spacing_mm)
+        x, y, _ = piece.position_mm
         if not np.allclose(shape, reference, atol=1e-6) or max(abs(x - x0), abs(y - y0)) > (
             _POSITION_TOLERANCE_MM
         ):
             raise DicomError(
-                f"{ds.filename}: slice size, pixel spacing or in-plane position differs from "
+                f"{piece.path}: slice size, pixel spacing or in-plane position differs from "
                 "the rest of the series; not one volume"
             )
+
+
+def _check_same_rescale(slices: list[_Slice]) -> None:
+    """One rescale (slope, intercept) for the whole series: a slice that differs from
+    the others is almost always a damaged header."""
+    counts = Counter((s.slope, s.intercept) for s in slices)
+    if len(counts) == 1:
+        return
+    usual = counts.most_common(1)[0][0]
+    odd = next(s for s in slices if (s.slope, s.intercept) != usual)
+    raise DicomError(
+        f"{odd.path}: RescaleSlope/RescaleIntercept {odd.slope:g}/{odd.intercept:g} differ from "
+        f"the {usual[0]:g}/{usual[1]:g} of the other slices; correct or remove that slice"
+    )
+
+
+def _check_plausible(hu: np.ndarray, slices: list[_Slice], folder: object) -> None:
+    """Refuse CT numbers that no patient has: more than :data:`IMPLAUSIBLE_FRACTION` of
+    the voxels above :data:`PLAUSIBLE_HU` [1] or below [0] (padding outside the
+    reconstruction circle is not counted: each slice's lowest value, and its
+    PixelPaddingValue where given)."""
+    low, high = PLAUSIBLE_HU
+    padding = hu == hu.min(axis=(0, 1), keepdims=True)
+    for k, piece in enumerate(slices):
+        if piece.padding_value is not None:
+            padding[:, :, k] |= hu[:, :, k] == piece.padding_value * piece.slope + piece.intercept
+    outside = (hu > high) | ((hu < low) & ~padding)
+    fraction = float(outside.mean())
+    if fraction <= IMPLAUSIBLE_FRACTION:
+        return
+    worst = slices[int(outside.sum(axis=(0, 1)).argmax())].path
+    raise DicomError(
+        f"{folder}: {100 * fraction:.3g} % of the CT numbers lie outside {low:g}…{high:+g} HU "
+        f"(range {hu.min():.6g}…{hu.max():.6g} HU; e.g. {worst}); check RescaleSlope and "
+        "RescaleIntercept of the series"
+    )
 
 
 def ct_datasets(
@@ -232,10 +410,9 @@ def ct_datasets(
     grid = ct.grid
     (x0, y0, _), (dx, dy, dz) = grid.origin_mm, grid.spacing_mm
     z_positions = grid.axes_mm()[2]
-    sop_uids = [make_uid(series_uid, "slice", k) for k in range(grid.shape[2])]
     datasets = []
     for k, z in enumerate(z_positions):
-        ds = new_dataset(CT_IMAGE_STORAGE, sop_uids[k])
+        ds = new_dataset(CT_IMAGE_STORAGE, make_uid(series_uid, "slice", k))
         add_patient(ds, study)
         add_general_study(ds, study)
         add_general_series(ds, modality="CT", series_instance_uid=series_uid,
@@ -245,12 +422,12 @@ def ct_datasets(
         add_frame_of_reference(ds, study)
         add_equipment(ds)
         _add_image(ds, hu[:, :, k], k, (x0, y0, float(z)), (dx, dy, dz), study)
-        datasets.append(ds)
+        datasets.append(set_content_uid(ds))
     series = CTSeries(
         ct=CT(hu.astype(np.float32), grid),
         study=study,
         series_instance_uid=series_uid,
-        sop_instance_uids=tuple(sop_uids),
+        sop_instance_uids=tuple(str(ds.SOPInstanceUID) for ds in datasets),
         slice_z_mm=tuple(float(z) for z in z_positions),
     )
     return datasets, series

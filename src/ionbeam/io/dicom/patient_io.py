@@ -6,15 +6,21 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from ionbeam.errors import DicomError
+from ionbeam.errors import DicomError, IonbeamError
 from ionbeam.io.dicom._common import StudyInfo
-from ionbeam.io.dicom._files import atomic_directory, dicom_files, read_dataset, write_dataset
-from ionbeam.io.dicom.ct import ct_datasets, read_ct_series
+from ionbeam.io.dicom._files import atomic_directory, read_headers, write_dataset
+from ionbeam.io.dicom.ct import ct_datasets, series_from_headers
 from ionbeam.io.dicom.rtstruct import read_rtstruct, rtstruct_dataset
 from ionbeam.patient.patient import Patient
 from ionbeam.patient.structures import StructureSet
 
-__all__ = ["read_dicom_patient", "roi_types", "write_dicom_patient", "write_patient_files"]
+__all__ = [
+    "read_dicom_patient",
+    "registered_structure_sets",
+    "roi_types",
+    "write_dicom_patient",
+    "write_patient_files",
+]
 
 
 def write_dicom_patient(
@@ -73,22 +79,19 @@ def read_dicom_patient(
     folder: str | Path, *, target_name: str | None = None, series_instance_uid: str | None = None
 ) -> Patient:
     """Read the CT series and its RT Structure Set(s) (same frame of reference) in
-    ``folder``. The target is ``target_name``, or else the only ROI of type PTV."""
+    ``folder``. The target is ``target_name``, or else the only ROI of type PTV.
+
+    A folder without an RT Structure Set, or whose structure sets all belong to
+    another frame of reference, is refused saying so; files that are not DICOM
+    are skipped with a warning.
+    """
     folder = Path(folder)
-    series = read_ct_series(folder, series_instance_uid=series_instance_uid)
+    headers = read_headers(folder)
+    series = series_from_headers(headers, folder, series_instance_uid=series_instance_uid)
     structures: list = []
     types: dict[str, str] = {}
-    for path in dicom_files(folder):
-        header = read_dataset(path, stop_before_pixels=True)
-        if getattr(header, "Modality", None) != "RTSTRUCT":
-            continue
-        frames = {
-            str(getattr(f, "FrameOfReferenceUID", ""))
-            for f in getattr(header, "ReferencedFrameOfReferenceSequence", [])
-        }
-        if frames and series.frame_of_reference_uid not in frames:
-            continue  # registered to another CT
-        read = read_rtstruct(path, series)
+    for header in registered_structure_sets(headers, series.frame_of_reference_uid, folder):
+        read = read_rtstruct(Path(header.filename), series)
         structures.extend(s for s in read.structures.values())
         types.update(read.roi_types)
     if target_name is None:
@@ -96,7 +99,7 @@ def read_dicom_patient(
         target_name = ptvs[0] if len(ptvs) == 1 else None
     try:
         structure_set = StructureSet(structures)
-    except Exception as exc:  # duplicate names across several structure sets
+    except IonbeamError as exc:  # duplicate names across several structure sets
         raise DicomError(f"{folder}: cannot combine the structure sets ({exc})") from None
     return Patient(
         name=series.study.patient_name or folder.name,
@@ -110,3 +113,32 @@ def read_dicom_patient(
             "frame_of_reference_uid": series.frame_of_reference_uid,
         },
     )
+
+
+def registered_structure_sets(
+    headers: list[Dataset], frame_of_reference_uid: str, folder: object
+) -> list[Dataset]:
+    """The RTSTRUCT headers registered to ``frame_of_reference_uid`` (or naming no frame);
+    refuses a folder with none, saying whether there is none at all or only others'."""
+    found = [h for h in headers if getattr(h, "Modality", None) == "RTSTRUCT"]
+    if not found:
+        raise DicomError(
+            f"{folder}: no RT Structure Set (RTSTRUCT) found beside the CT; ionbeam needs the "
+            "structures (target, organs): add the RTSTRUCT file to the folder"
+        )
+    registered, foreign = [], []
+    for header in found:
+        frames = {
+            str(getattr(f, "FrameOfReferenceUID", ""))
+            for f in getattr(header, "ReferencedFrameOfReferenceSequence", [])
+        }
+        (foreign if frames and frame_of_reference_uid not in frames else registered).append(header)
+    if not registered:
+        header = foreign[0]
+        frame = header.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID
+        raise DicomError(
+            f"{folder}: the RT Structure Set {Path(header.filename).name} refers to another "
+            f"frame of reference ({frame}) than the CT ({frame_of_reference_uid}); it belongs "
+            "to another scan: add the structure set of this CT"
+        )
+    return registered

@@ -1,5 +1,7 @@
 """A planned treatment as DICOM: CT + RT Structure Set (when ionbeam made the patient),
-RT Ion Plan, and RT Doses (physical, RBE-weighted, LET_d) with consistent UIDs.
+RT Ion Plan, and RT Doses (physical, RBE-weighted) with consistent UIDs; LET_d
+beside them as ``LETd.mha`` (MetaImage, keV/µm, see :mod:`ionbeam.io.metaimage`),
+never as an RT Dose, which every system would list as a dose of the plan.
 
 For a phantom, the CT and RTSTRUCT are written next to the plan with study UIDs
 derived from the phantom, so that the same plan exports to the same UIDs. For a
@@ -10,19 +12,21 @@ Doses are written for the whole plan (``DoseSummationType`` PLAN: all fractions)
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ionbeam.errors import DicomError
 from ionbeam.io.dicom._common import StudyInfo
-from ionbeam.io.dicom._files import dicom_files, read_dataset, write_dataset
-from ionbeam.io.dicom.ct import read_ct_series
-from ionbeam.io.dicom.patient_io import write_patient_files
+from ionbeam.io.dicom._files import DicomWarning, read_dataset, read_headers, write_dataset
+from ionbeam.io.dicom.ct import series_from_headers
+from ionbeam.io.dicom.patient_io import registered_structure_sets, write_patient_files
 from ionbeam.io.dicom.rt_ion_plan import rt_ion_plan_dataset
-from ionbeam.io.dicom.rtdose import rt_dose_dataset, rt_let_dataset
+from ionbeam.io.dicom.rtdose import rt_dose_dataset
+from ionbeam.io.dicom.rtstruct import roi_names
+from ionbeam.io.metaimage import write_metaimage
 from ionbeam.patient.grid import Grid
 from ionbeam.patient.patient import Patient
 from ionbeam.planning.plan import Plan
@@ -63,7 +67,7 @@ def write_plan_dicom(
         study, structure_set = write_patient_files(out, patient)
         written["rtstruct"] = out / "RS.dcm"
     else:
-        study, structure_set = _source_references(Path(source))
+        study, structure_set = _source_references(Path(source), plan.prescription.target)
     plan_ds = rt_ion_plan_dataset(
         plan, study=study, structure_set=structure_set, spot_fwhm_mm=spot_fwhm_mm
     )
@@ -79,9 +83,7 @@ def write_plan_dicom(
         )
         written["rtdose_rbe"] = _write(dataset, out / "RD_rbe_weighted.dcm")
     if doses.let_d_kev_um is not None:
-        written["rtdose_let"] = _write(
-            rt_let_dataset(doses.let_d_kev_um, doses.grid, **common), out / "RD_LETd.dcm"
-        )
+        written["let_d"] = write_metaimage(out / "LETd.mha", doses.let_d_kev_um, doses.grid)
     return written
 
 
@@ -90,19 +92,15 @@ def _write(dataset: Dataset, path: Path) -> Path:
     return path
 
 
-def _source_references(folder: Path) -> tuple[StudyInfo, Dataset]:
-    """The study of the CT in ``folder`` and the RT Structure Set registered to it."""
-    series = read_ct_series(folder)
-    for path in dicom_files(folder):
-        header = read_dataset(path, stop_before_pixels=True)
-        if getattr(header, "Modality", None) != "RTSTRUCT":
-            continue
-        frames = {
-            str(getattr(f, "FrameOfReferenceUID", ""))
-            for f in getattr(header, "ReferencedFrameOfReferenceSequence", [])
-        }
-        if not frames or series.frame_of_reference_uid in frames:
-            return series.study, read_dataset(path)
-    raise DicomError(
-        f"{folder}: no RT Structure Set registered to the CT; the RT Ion Plan must refer to one"
-    )
+def _source_references(folder: Path, target: str) -> tuple[StudyInfo, Dataset]:
+    """The study of the CT in ``folder`` and the RT Structure Set registered to it that
+    holds the plan's ``target`` (the first registered one when none does)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DicomWarning)  # shown when the patient was read
+        headers = read_headers(folder)
+    series = series_from_headers(headers, folder)
+    registered = registered_structure_sets(headers, series.frame_of_reference_uid, folder)
+    for header in registered:
+        if target in roi_names(header).values():
+            return series.study, read_dataset(Path(header.filename))
+    return series.study, read_dataset(Path(registered[0].filename))

@@ -15,6 +15,9 @@ Choices, each a reading of the standard:
   weights of the spots are particles too (so ``FinalCumulativeMetersetWeight``
   equals ``BeamMeterset``). ``ScanSpotMetersetWeights`` is a 32-bit float,
   so weights survive a round trip to float32 precision (7 digits).
+- Only spots that deliver particles are written: spots of weight 0 (switched
+  off by the optimizer) are left out, and so are layers left without spots, so
+  that other systems count, time and deliver the plan as it is.
 - Each energy layer (a run of consecutive spots with the same energy) is a
   pair of control points as C.8.8.25.7 lays out for modulated scanning: the
   first carries the spot positions and weights and the cumulative meterset
@@ -27,6 +30,10 @@ Choices, each a reading of the standard:
 - A ripple filter (a mini ridge filter) is a range modulator of type FIXED,
   which the standard defines as a fixed modulation device such as a ridge
   filter; lateral spreading devices are scatterers or magnets, not filters.
+- The ROI of the target is found by the names ionbeam gives ROIs on reading
+  (an ROI without a name is ``ROI <number>``).
+- The SOP Instance UID is derived from a hash of the whole content, so the same
+  UID always means the same file.
 - An infinite (parallel) virtual source–axis distance is written as
   :data:`PARALLEL_SAD_MM` (10 km, where divergence is below 1e-5 rad across a
   20 cm field); the reader turns that value and larger back into infinity.
@@ -34,7 +41,6 @@ Choices, each a reading of the standard:
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 from collections.abc import Callable
@@ -54,8 +60,11 @@ from ionbeam.io.dicom._common import (
     add_patient,
     check_referenced,
     new_dataset,
+    set_content_uid,
 )
+from ionbeam.io.dicom._limits import clip_text
 from ionbeam.io.dicom._uids import RT_ION_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE, make_uid
+from ionbeam.io.dicom.rtstruct import roi_names
 from ionbeam.physics.particles import get_particle
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam, Plan
@@ -95,7 +104,7 @@ def rt_ion_plan_dataset(
     target_roi = _target_roi_number(plan, reference[1])
     _check_exportable(plan)
     series_uid = make_uid(study.study_instance_uid, "rtplan-series", label)
-    ds = new_dataset(RT_ION_PLAN_STORAGE, make_uid(series_uid, "instance", _digest(plan)))
+    ds = new_dataset(RT_ION_PLAN_STORAGE, make_uid(series_uid, "instance"))
     add_patient(ds, study)
     add_general_study(ds, study)
     add_general_series(ds, modality="RTPLAN", series_instance_uid=series_uid,
@@ -118,7 +127,7 @@ def rt_ion_plan_dataset(
     ds.FractionGroupSequence = DicomSequence([_fraction_group(plan, metersets)])
     ds.IonBeamSequence = DicomSequence(beams)
     ds.ApprovalStatus = "UNAPPROVED"
-    return ds
+    return set_content_uid(ds)
 
 
 def _check_exportable(plan: Plan) -> None:
@@ -130,6 +139,11 @@ def _check_exportable(plan: Plan) -> None:
     for beam in plan.beams:
         if beam.spots.n_spots == 0:
             raise DicomError(f"beam {beam.name!r} has no spots; remove it before exporting")
+        if not np.any(_delivered(beam.spots.weight)):
+            raise DicomError(
+                f"beam {beam.name!r} delivers no particles (all its spot weights are 0); "
+                "remove it before exporting"
+            )
         if not beam.name.strip() or len(beam.name) > 64:
             raise ConfigError(f"beam names must have 1–64 characters (DICOM LO); got {beam.name!r}")
 
@@ -142,10 +156,7 @@ def _structure_set_reference(structure_set: Dataset, study: StudyInfo) -> tuple[
         wrong_modality="structure_set must be an RT Structure Set dataset",
         advice="export the plan with the study of the CT the structures belong to",
     )  # fmt: skip
-    rois = {
-        str(roi.ROIName): int(roi.ROINumber)
-        for roi in getattr(structure_set, "StructureSetROISequence", [])
-    }
+    rois = {name: number for number, name in roi_names(structure_set).items()}
     return str(structure_set.SOPInstanceUID), rois
 
 
@@ -154,21 +165,6 @@ def _target_roi_number(plan: Plan, rois: dict[str, int]) -> int:
     if target not in rois:
         raise UnknownNameError("target structure", target, rois)
     return rois[target]
-
-
-def _digest(plan: Plan) -> str:
-    """A hash of everything written, so that the same plan gets the same UIDs."""
-    digest = hashlib.sha256(
-        repr((plan.particle, plan.machine, plan.rbe_model, plan.prescription)).encode()
-    )
-    for beam in plan.beams:
-        digest.update(
-            repr((beam.name, beam.geometry, beam.range_shifter_wet_mm, beam.ripple_filter)).encode()
-        )
-        spots = beam.spots
-        for array in (spots.energy_mev_u, spots.x_mm, spots.y_mm, spots.weight):
-            digest.update(np.ascontiguousarray(array, dtype="<f8").tobytes())
-    return digest.hexdigest()
 
 
 def _ds(value: float) -> str:
@@ -184,8 +180,8 @@ def _add_general_plan(
         raise ConfigError(f"the RT Plan Label must have 1–16 characters; got {label!r}")
     ds.RTPlanLabel = label
     ds.RTPlanName = label
-    ds.RTPlanDescription = (
-        f"ionbeam {plan.particle} plan for {plan.machine}; RBE model {plan.rbe_model}"
+    ds.RTPlanDescription = clip_text(
+        f"ionbeam {plan.particle} plan for {plan.machine}; RBE model {plan.rbe_model}", "ST"
     )
     ds.InstanceNumber = 1
     ds.RTPlanDate = study.study_date
@@ -203,7 +199,7 @@ def _dose_reference(plan: Plan, target_roi: int) -> Dataset:
     item = Dataset()
     item.DoseReferenceNumber = 1
     item.DoseReferenceStructureType = "VOLUME"
-    item.DoseReferenceDescription = plan.prescription.target
+    item.DoseReferenceDescription = clip_text(plan.prescription.target, "LO")
     item.ReferencedROINumber = target_roi
     item.DoseReferenceType = "TARGET"
     item.TargetPrescriptionDose = _ds(plan.prescription.total_dose_gy)
@@ -299,6 +295,11 @@ def _ripple_filter() -> Dataset:
     return item
 
 
+def _delivered(weight: np.ndarray) -> np.ndarray:
+    """Which spots deliver particles once written as 32-bit floats."""
+    return np.asarray(weight, dtype=np.float32) > 0
+
+
 def _layer_runs(energy_mev_u: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) of each run of consecutive spots with the same energy."""
     edges = np.flatnonzero(np.diff(energy_mev_u) != 0) + 1
@@ -307,8 +308,9 @@ def _layer_runs(energy_mev_u: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _control_points(beam: Beam, spot_fwhm_mm: SpotSizeFunction | None) -> tuple[list, str]:
-    """Two control points per energy layer, and the beam's total meterset (particles)."""
-    spots = beam.spots
+    """Two control points per energy layer that delivers particles, and the beam's total
+    meterset (particles). Spots of weight 0 are not written, nor layers left empty."""
+    spots = beam.spots.select(np.flatnonzero(_delivered(beam.spots.weight)))
     control_points: list[Dataset] = []
     cumulative = 0.0
     for start, stop in _layer_runs(spots.energy_mev_u):

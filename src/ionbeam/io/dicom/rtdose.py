@@ -13,11 +13,11 @@ Quantities:
 - ``PHYSICAL``: absorbed dose, Gy (``DoseType`` PHYSICAL, ``DoseUnits`` GY);
 - ``EFFECTIVE``: RBE-weighted dose, Gy(RBE) (``DoseType`` EFFECTIVE, the
   standard's term for dose corrected for biological effect; units GY);
-- ``LET``: dose-averaged LET (LET_d), keV/µm. The standard has no dose type
-  or unit for LET, so it goes into its own RT Dose (own series) with
-  ``DoseType`` PHYSICAL, ``DoseUnits`` RELATIVE (so that no tool mistakes it
-  for Gy; matRad does the same), ``DoseComment`` :data:`LET_COMMENT` and a
-  series description saying LETd; the reader recognises it by that comment.
+- LET_d is not written as an RT Dose: every system lists an RT Dose as a dose
+  of the plan, whatever its units say. ionbeam writes it as a MetaImage
+  (:mod:`ionbeam.io.metaimage`). The reader still recognises the LET RT Doses
+  of older versions (``DoseUnits`` RELATIVE, ``DoseComment``
+  :data:`LET_COMMENT`) and returns them with ``dose_type`` LET.
 
 ``DoseSummationType`` PLAN is the dose of the whole plan (all fractions),
 FRACTION of one fraction and BEAM of one beam (all fractions); each RT Dose
@@ -26,7 +26,6 @@ references its RT Ion Plan (and, for BEAM, the beam).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from ionbeam.io.dicom._common import (
     add_patient,
     check_referenced,
     new_dataset,
+    set_content_uid,
 )
 from ionbeam.io.dicom._files import read_dataset
 from ionbeam.io.dicom._uids import RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, make_uid
@@ -59,7 +59,6 @@ __all__ = [
     "RTDose",
     "read_rt_dose",
     "rt_dose_dataset",
-    "rt_let_dataset",
 ]
 
 #: Dose types ionbeam writes: absorbed dose (Gy) and RBE-weighted dose (Gy(RBE)).
@@ -120,25 +119,6 @@ def rt_dose_dataset(
                     series_number=series_number, description=description or default)  # fmt: skip
 
 
-def rt_let_dataset(
-    let_kev_um: np.ndarray,
-    grid: Grid,
-    *,
-    study: StudyInfo,
-    rt_plan: Dataset,
-    summation_type: str = "PLAN",
-    beam_name: str | None = None,
-    series_number: int = 6,
-    description: str = "",
-) -> FileDataset:
-    """An RT Dose dataset holding LET_d ``let_kev_um`` [x, y, z] (keV/µm) on ``grid``
-    (``DoseUnits`` RELATIVE, ``DoseComment`` :data:`LET_COMMENT`; see the module notes)."""
-    return _rt_dose(let_kev_um, grid, _LET, study=study, rt_plan=rt_plan,
-                    summation_type=summation_type, beam_name=beam_name,
-                    series_number=series_number,
-                    description=description or "ionbeam LETd keV/um")  # fmt: skip
-
-
 def _rt_dose(
     values: np.ndarray,
     grid: Grid,
@@ -161,8 +141,7 @@ def _rt_dose(
     frames = np.ascontiguousarray(stored.transpose(2, 1, 0))  # [z, y, x] = [frame, row, column]
     series_uid = make_uid(study.study_instance_uid, "rtdose-series", kind, summation, beam_name,
                           rt_plan.SOPInstanceUID)  # fmt: skip
-    content = hashlib.sha256(frames.tobytes() + repr((grid, scaling)).encode()).hexdigest()
-    ds = new_dataset(RT_DOSE_STORAGE, make_uid(series_uid, "instance", content))
+    ds = new_dataset(RT_DOSE_STORAGE, make_uid(series_uid, "instance"))
     add_patient(ds, study)
     add_general_study(ds, study)
     add_general_series(ds, modality="RTDOSE", series_instance_uid=series_uid,
@@ -174,22 +153,20 @@ def _rt_dose(
     ds.ContentDate = study.study_date
     ds.ContentTime = study.study_time
     _add_image(ds, grid, frames)
-    ds.DoseUnits = "RELATIVE" if kind == _LET else "GY"
-    ds.DoseType = "PHYSICAL" if kind == _LET else kind
-    if kind == _LET:
-        ds.DoseComment = LET_COMMENT
+    ds.DoseUnits = "GY"
+    ds.DoseType = kind
     ds.DoseSummationType = summation
     ds.ReferencedRTPlanSequence = DicomSequence([referenced_plan])
     ds.GridFrameOffsetVector = [_ds(k * grid.spacing_mm[2]) for k in range(grid.shape[2])]
     ds.DoseGridScaling = scaling
     ds.TissueHeterogeneityCorrection = "IMAGE"
-    return ds
+    return set_content_uid(ds)
 
 
 def _checked_volume(values: np.ndarray, grid: Grid, kind: str) -> np.ndarray:
     volume = np.asarray(values, dtype=float)
-    grid.check_volume(volume, "LET" if kind == _LET else "dose")
-    unit = "keV/µm" if kind == _LET else "Gy"
+    grid.check_volume(volume, "dose")
+    unit = "Gy"
     if not np.all(np.isfinite(volume)):
         raise DicomError(f"the {kind} volume holds NaN or infinity; recompute it before export")
     if volume.size and volume.min() < 0:

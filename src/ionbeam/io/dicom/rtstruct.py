@@ -4,7 +4,9 @@ Reading matches the structure set to the CT by Frame of Reference UID and
 turns each ROI's CLOSED_PLANAR contours into a mask on the CT grid
 (:mod:`ionbeam.io.dicom._contours`: even–odd filling, so holes and several
 contours per slice are handled; contour planes between CT slices go to the
-nearest slice). Other contour types (POINT, OPEN_PLANAR) are ignored.
+nearest slice). Other contour types (POINT, OPEN_PLANAR) are ignored, and so
+are, with a warning, closed contours of fewer than 3 points or wholly outside
+the CT.
 
 Writing outlines each structure slice by slice and references every contour
 to the CT slice it lies on.
@@ -12,14 +14,15 @@ to the CT slice it lies on.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import warnings
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
-from ionbeam.errors import DicomError
+from ionbeam.errors import DicomError, IonbeamError
 from ionbeam.io.dicom._common import (
     add_equipment,
     add_frame_of_reference,
@@ -27,14 +30,17 @@ from ionbeam.io.dicom._common import (
     add_general_study,
     add_patient,
     new_dataset,
+    set_content_uid,
 )
 from ionbeam.io.dicom._contours import mask_to_polygons, polygons_to_mask
-from ionbeam.io.dicom._files import read_dataset
+from ionbeam.io.dicom._files import DicomWarning, read_dataset
+from ionbeam.io.dicom._limits import clip_text
 from ionbeam.io.dicom._uids import CT_IMAGE_STORAGE, RT_STRUCTURE_SET_STORAGE, make_uid
 from ionbeam.io.dicom.ct import CTSeries
+from ionbeam.patient.grid import Grid
 from ionbeam.patient.structures import Structure, StructureSet
 
-__all__ = ["ROI_TYPES", "RTStructureSet", "read_rtstruct", "rtstruct_dataset"]
+__all__ = ["ROI_TYPES", "RTStructureSet", "read_rtstruct", "roi_names", "rtstruct_dataset"]
 
 #: RT ROI Interpreted Types ionbeam writes (DICOM C.8.8.8).
 ROI_TYPES = ("EXTERNAL", "PTV", "CTV", "GTV", "ORGAN", "AVOIDANCE", "")
@@ -59,10 +65,26 @@ class RTStructureSet:
 
 
 def read_rtstruct(path: str | Path, ct_series: CTSeries) -> RTStructureSet:
-    """Read the RT Structure Set file ``path`` onto the grid of ``ct_series``."""
+    """Read the RT Structure Set file ``path`` onto the grid of ``ct_series``.
+
+    A damaged or truncated file, or contour data holding NaN, is refused naming
+    the file; contours with fewer than 3 points or wholly outside the CT are
+    dropped with a :class:`~ionbeam.io.dicom.DicomWarning` naming the ROI.
+    """
     ds = read_dataset(Path(path))
     if getattr(ds, "Modality", None) != "RTSTRUCT":
         raise DicomError(f"{path} is not an RT Structure Set (Modality {ds.get('Modality')!r})")
+    try:
+        return _structure_set(ds, path, ct_series)
+    except IonbeamError:
+        raise
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        raise DicomError(
+            f"{path}: damaged RT Structure Set ({type(exc).__name__}: {exc}); replace the file"
+        ) from None
+
+
+def _structure_set(ds: Dataset, path: object, ct_series: CTSeries) -> RTStructureSet:
     names, frames = _roi_names(ds)
     expected = ct_series.frame_of_reference_uid
     for number, frame in frames.items():
@@ -77,7 +99,7 @@ def read_rtstruct(path: str | Path, ct_series: CTSeries) -> RTStructureSet:
         number = int(item.ReferencedROINumber)
         if number not in names:
             raise DicomError(f"{path}: contours refer to ROI number {number}, which is not defined")
-        planes = _planes(item, names[number], path)
+        planes = _planes(item, names[number], path, grid)
         structures.append(Structure(names[number], polygons_to_mask(planes, grid), grid))
     types = {
         names[int(o.ReferencedROINumber)]: str(getattr(o, "RTROIInterpretedType", ""))
@@ -89,23 +111,32 @@ def read_rtstruct(path: str | Path, ct_series: CTSeries) -> RTStructureSet:
     )
 
 
+def roi_names(ds: Dataset) -> dict[int, str]:
+    """The name of each ROI by number, as ionbeam reads them: an ROI without a name is
+    ``ROI <number>``, and repeated names get ``_2``, ``_3``, … (the RT Ion Plan writer
+    uses the same names to find the target)."""
+    return _roi_names(ds)[0]
+
+
 def _roi_names(ds: Dataset) -> tuple[dict[int, str], dict[int, str]]:
     names: dict[int, str] = {}
     frames: dict[int, str] = {}
     used: set[str] = set()
     for roi in getattr(ds, "StructureSetROISequence", []):
-        name = str(getattr(roi, "ROIName", "")).strip() or f"ROI {roi.ROINumber}"
+        number = int(roi.ROINumber)
+        name = str(getattr(roi, "ROIName", "") or "").strip() or f"ROI {number}"
         unique, copy = name, 2
         while unique in used:
             unique, copy = f"{name}_{copy}", copy + 1
         used.add(unique)
-        names[int(roi.ROINumber)] = unique
-        frames[int(roi.ROINumber)] = str(getattr(roi, "ReferencedFrameOfReferenceUID", ""))
+        names[number] = unique
+        frames[number] = str(getattr(roi, "ReferencedFrameOfReferenceUID", "") or "")
     return names, frames
 
 
-def _planes(item: Dataset, name: str, path: object) -> dict[float, list[np.ndarray]]:
+def _planes(item: Dataset, name: str, path: object, grid: Grid) -> dict[float, list[np.ndarray]]:
     planes: dict[float, list[np.ndarray]] = defaultdict(list)
+    dropped = Counter[str]()
     for contour in getattr(item, "ContourSequence", []):
         if str(getattr(contour, "ContourGeometricType", "")) != "CLOSED_PLANAR":
             continue
@@ -115,7 +146,13 @@ def _planes(item: Dataset, name: str, path: object) -> dict[float, list[np.ndarr
             raise DicomError(
                 f"{path}: a contour of {name!r} has malformed ContourData (need x, y, z triplets)"
             ) from None
+        if not np.all(np.isfinite(points)):
+            raise DicomError(
+                f"{path}: a contour of {name!r} holds NaN or infinity in its ContourData; "
+                "correct the structure set"
+            )
         if points.shape[0] < 3:
+            dropped["with fewer than 3 points"] += 1
             continue
         z = points[:, 2]
         if np.ptp(z) > _PLANE_TOLERANCE_MM:
@@ -123,8 +160,23 @@ def _planes(item: Dataset, name: str, path: object) -> dict[float, list[np.ndarr
                 f"{path}: a contour of {name!r} is not in an axial plane (z spans "
                 f"{np.ptp(z):.3g} mm); ionbeam reads axial contours only"
             )
+        if not _overlaps(points, grid):
+            dropped["outside the CT"] += 1
+            continue
         planes[round(float(z.mean()), 3)].append(points[:, :2])
+    if dropped:
+        listing = " and ".join(
+            f"{n} contour{'s' if n > 1 else ''} {why}" for why, n in dropped.items()
+        )
+        warnings.warn(f"{path}: ROI {name!r}: dropped {listing}", DicomWarning, stacklevel=4)
     return dict(planes)
+
+
+def _overlaps(points: np.ndarray, grid: Grid) -> bool:
+    """Whether the box around a contour meets the CT volume (voxel edges, not centres)."""
+    low = np.asarray(grid.origin_mm) - 0.5 * np.asarray(grid.spacing_mm)
+    high = low + np.asarray(grid.shape) * np.asarray(grid.spacing_mm)
+    return bool(np.all(points.max(axis=0) >= low) and np.all(points.min(axis=0) <= high))
 
 
 def rtstruct_dataset(
@@ -142,6 +194,7 @@ def rtstruct_dataset(
         raise DicomError("the structures are not on the CT grid; resample them first")
     series_uid = make_uid(ct_series.series_instance_uid, "rtstruct-series", label)
     ds = new_dataset(RT_STRUCTURE_SET_STORAGE, make_uid(series_uid, "instance"))
+    ds.StructureSetLabel = clip_text(label, "SH")
     add_patient(ds, study)
     add_general_study(ds, study)
     add_general_series(ds, modality="RTSTRUCT", series_instance_uid=series_uid,
@@ -149,7 +202,6 @@ def rtstruct_dataset(
     add_frame_of_reference(ds, study)
     add_equipment(ds)
     ds.OperatorsName = ""
-    ds.StructureSetLabel = label[:16]
     ds.StructureSetDate = study.study_date
     ds.StructureSetTime = study.study_time
     ds.ReferencedFrameOfReferenceSequence = DicomSequence([_referenced_frame(ct_series)])
@@ -173,7 +225,7 @@ def rtstruct_dataset(
     ds.ROIContourSequence = DicomSequence(contour_items)
     ds.RTROIObservationsSequence = DicomSequence(observation_items)
     ds.ApprovalStatus = "UNAPPROVED"
-    return ds
+    return set_content_uid(ds)
 
 
 def _contour_image(ct_series: CTSeries, k: int) -> Dataset:

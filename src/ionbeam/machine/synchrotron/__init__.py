@@ -31,10 +31,12 @@ from ionbeam.machine.synchrotron.resonance import (
     steinbach_boundary,
     virtual_sextupole,
 )
+from ionbeam.machine.synchrotron.rfko import RfkoSpill, track_rfko_spill
 from ionbeam.machine.synchrotron.ring import (
     Synchrotron,
     cnao_synchrotron,
     get_synchrotron,
+    medaustron_synchrotron,
     pimms_synchrotron,
 )
 from ionbeam.machine.synchrotron.spill import (
@@ -51,6 +53,7 @@ __all__ = [
     "ExtractionSetup",
     "MagnetFamily",
     "PointOptics",
+    "RfkoSpill",
     "RingLayout",
     "RingOptics",
     "Separatrix",
@@ -66,6 +69,7 @@ __all__ = [
     "get_synchrotron",
     "hardt_chromaticity",
     "match_working_point",
+    "medaustron_synchrotron",
     "pimms_layout",
     "pimms_synchrotron",
     "reduced_spill_model",
@@ -74,5 +78,6 @@ __all__ = [
     "stable_area_m",
     "stable_emittance_m",
     "steinbach_boundary",
+    "track_rfko_spill",
     "virtual_sextupole",
 ]

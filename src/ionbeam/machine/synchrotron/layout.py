@@ -20,29 +20,48 @@ Qx = 1.666, Qy = 1.72) are the PIMMS values as digitised in the public
 Xsuite test data (``xtrack/test_data/pimms/PIMM.seq`` and ``betatron.str``);
 ionbeam re-enters them here as numbers.
 
-CNAO: the ring of the Centro Nazionale di Adroterapia Oncologica, a PIMMS
-derivative (U. Amaldi, S. Rossi et al., CNAO design reports; M. Pullia et
-al., EPAC/IPAC papers on the CNAO synchrotron): circumference 77.648 m,
-16 dipoles of 1.6772 m (22.5°, edge 11.25°), 24 quadrupoles in three
-families, Qx = 1.666, Qy = 1.74, betatron core, electrostatic and magnetic
-septa. Its full sequence is not public; ionbeam's "CNAO-like" ring keeps the
-PIMMS topology, stretches the element centres to CNAO's circumference, uses
-CNAO's dipoles, and sets the quadrupole and chromaticity-sextupole strengths
-by matching (with Xsuite, see ``optics.match_working_point``) to the
-published working point. The matched numbers are stored below.
+CNAO: the ring of the Centro Nazionale di Adroterapia Oncologica (Pavia), a
+PIMMS derivative whose MAD-X optics CNAO publishes on GitHub: element
+lengths and the order of the elements from ``CNAO/SlowExtractionSimulations``
+(``LATTICE/Prova3.seq``, the ring used for CNAO's slow-extraction studies)
+and ``CNAO/optics`` (``synchro/sequences/synchro.seq`` and
+``cnao-elem-BDI-v3.ele``, same lengths). Circumference 77.648 m; 16 sector
+dipoles of 1.6772 m, 22.5°, edges 11.25° (FINT = 0 as in ``Prova3.seq``);
+24 quadrupoles of 0.36 m in three families KF (8, ionbeam ``qf1``), KD (8,
+defocusing, ``qd``), KR (8, ``qf2``); chromaticity sextupoles S0 (S2_019A,
+SA_018A, ionbeam ``xcf``) and S1 (S5_012A, SD_014A, ``xcd``), resonance
+sextupole SR (S8_028A_SXR, ``xrr``), all 0.26 m; the extraction
+electrostatic septum SE_010A_ESP (0.8 m, after the dipole SE_001A, one
+dipole upstream of the dispersion-free straight S0) and the betatron core
+S4_015A_BEC (1.5 m). Strengths from ``Prova3.seq``: KF = 0.2912136711,
+KD = 0.4954568844, KR = 0.4970952875 m⁻², S0 = −0.62340650893723,
+S1 = 0.0034006333477191, SR = −3.3 m⁻³ (MAD-X K1, K2, the same
+normalisation as Xsuite's k1, k2). ionbeam counts s from the entrance of
+the dipole S0_001A_MBS (``START_SEQ`` of ``synchro.seq``); the centres
+below are computed from the published lengths, rounded to 0.1 mm. The
+other small elements (bumpers of zero angle, kickers, the skew and air-core
+quadrupoles at zero strength, monitors) do not change the design optics
+and are left out. The repositories carry no licence; ionbeam uses their
+numbers as facts and writes the ring in its own code.
 
 Septum: ionbeam puts the electrostatic septum's wires 35 mm from the
 closed orbit on the outside (x > 0), 0.8 m long, 0.1 mm effective
 thickness — of the order of the PIMMS design, but ionbeam's choice.
 
-Known departure: with these optics the septum sits in a nearly
-dispersion-free straight (D ≈ 0.07 m), so the Hardt condition
-(:func:`.resonance.hardt_chromaticity`) asks for dQx/dδ ≈ +0.04, whereas the
-published sextupole settings give −1.94 (PIMMS quotes Q'x ≈ −4, in
-another normalisation). ionbeam keeps the published settings; the price,
-arms of different amplitudes offset at the septum, is in the reduced
-model's extracted emittance and efficiency and is tracked (see
-``tests/validation/test_spill_vs_tracking.py``).
+Known departures (PIMMS): with the digitised positions the septum sits in
+a nearly dispersion-free straight (D ≈ 0.07 m), so the Hardt condition
+(:func:`.resonance.hardt_chromaticity`) asks for dQx/dδ ≈ +0.04, whereas
+the digitised sextupole settings give −1.94; the arms of different momenta
+fan out at the septum (tracked 0.36 mrad per 10⁻³ of δ,
+``tests/validation/test_hardt_vs_tracking.py``). The digitised file quotes
+Q'x = −4.014, Q'y = −1.158 for these settings where Xsuite gives dQ/dδ =
+−1.945, −0.620: the ratios (2.06 and 1.87) differ between the planes, so
+MAD-X's normalisation (dQ/dpt = dQ/dδ / β₀, the same factor in both
+planes) does not explain them alone; unresolved, and ionbeam keeps the
+digitised strengths rather than re-matching to numbers whose definition is
+unclear. CNAO's ring, from its own published optics, puts the septum one
+dipole upstream of the dispersion-free straight (D = 3.94 m) and nearly
+meets the Hardt condition (−2.26 against −2.02).
 """
 
 from __future__ import annotations
@@ -197,18 +216,37 @@ _PIMMS_STRENGTHS = {
     "xrr": 8.65,
 }
 
-#: CNAO-like strengths matched by ionbeam (``match_working_point``: Xsuite
-#: twiss, exact bends with full edges) to Qx = 1.666, Qy = 1.74, zero
-#: dispersion at the resonance sextupole, and the PIMMS working point's
-#: chromaticities (dQx/dδ = −1.945, dQy/dδ = −0.620); XRR at the PIMMS value.
+#: CNAO's element centres, m from the entrance of S0_001A_MBS (computed from
+#: the published lengths of ``CNAO/SlowExtractionSimulations``
+#: ``LATTICE/Prova3.seq``; see the module docstring).
+_CNAO_CENTRES: dict[str, tuple[float, ...]] = {
+    "mb": (0.8386, 8.4641, 11.7996, 16.8851, 20.9206, 27.2061, 31.2416, 36.3271,
+           39.6626, 47.2881, 50.6237, 55.7092, 59.7447, 66.0302, 70.0657, 75.1512),
+    "qf1": (2.1764, 7.1264, 13.1674, 34.9594, 41.0004, 45.9504, 51.9914, 73.7834),
+    "qd": (10.1319, 19.2529, 28.8739, 37.9949, 48.9559, 58.0769, 67.6979, 76.8189),
+    "qf2": (15.5174, 22.2884, 25.8384, 32.6094, 54.3414, 61.1124, 64.6624, 71.4334),
+    "xcf": (15.0424, 53.8664),
+    "xcd": (29.6789, 68.5029),
+    "xrr": (44.8394,),
+}  # fmt: skip
+
+#: CNAO's published strengths (``Prova3.seq``): KF, −KD, KR (m⁻²); S0, S1, SR (m⁻³).
 _CNAO_STRENGTHS = {
-    "qf1": 0.303269,
-    "qd": -0.505480,
-    "qf2": 0.507254,
-    "xcf": -0.456696,
-    "xcd": -0.451900,
-    "xrr": 8.65,
+    "qf1": 0.2912136711,
+    "qd": -0.4954568844,
+    "qf2": 0.4970952875,
+    "xcf": -0.62340650893723,
+    "xcd": 0.0034006333477191,
+    "xrr": -3.3,
 }
+
+#: CNAO's circumference (Prova3.seq: the sum of its element lengths), m.
+CNAO_CIRCUMFERENCE_M = 77.64808
+
+#: Entrance of the extraction electrostatic septum SE_010A_ESP and centre of the
+#: betatron core S4_015A_BEC, m from the entrance of S0_001A_MBS.
+_CNAO_SEPTUM_S_M = 71.8584
+_CNAO_BETATRON_CORE_S_M = 24.0444
 
 
 def _families(dipole_length_m: float, with_qa: bool) -> dict[str, MagnetFamily]:
@@ -250,23 +288,30 @@ def pimms_layout() -> RingLayout:
     )
 
 
+def _cnao_families() -> dict[str, MagnetFamily]:
+    return {
+        "mb": MagnetFamily("dipole", 1.6772, _ANGLE, _ANGLE / 2),
+        **{q: MagnetFamily("quadrupole", 0.36) for q in ("qf1", "qd", "qf2")},
+        **{x: MagnetFamily("sextupole", 0.26) for x in ("xcf", "xcd", "xrr")},
+    }
+
+
 def cnao_layout() -> RingLayout:
-    """A CNAO-like ring: PIMMS topology stretched to 77.648 m with CNAO's dipoles."""
-    scale = 77.648 / 75.24
-    centres = {k: v for k, v in _PIMMS_CENTRES.items() if k != "qa"}
-    families, positions = _sorted_elements(centres, scale)
+    """CNAO's ring from its public MAD-X optics (``CNAO/SlowExtractionSimulations``)."""
+    families, positions = _sorted_elements(_CNAO_CENTRES, 1.0)
     return RingLayout(
         name="cnao",
-        circumference_m=77.648,
-        families=_families(1.6772, with_qa=False),
+        circumference_m=CNAO_CIRCUMFERENCE_M,
+        families=_cnao_families(),
         element_families=families,
         element_s_m=positions,
         strengths=_CNAO_STRENGTHS,
         septum=SeptumGeometry(
-            s_m=round(73.25225 * scale, 6), length_m=0.8, x_m=0.035, wire_thickness_m=1.0e-4
+            s_m=_CNAO_SEPTUM_S_M, length_m=0.8, x_m=0.035, wire_thickness_m=1.0e-4
         ),
-        betatron_core_s_m=round(18.7225 * scale, 6),
-        source="CNAO-like: PIMMS topology, CNAO circumference, dipoles and working point",
+        betatron_core_s_m=_CNAO_BETATRON_CORE_S_M,
+        source="CNAO public MAD-X optics: github.com/CNAO/SlowExtractionSimulations "
+        "LATTICE/Prova3.seq and github.com/CNAO/optics synchro/",
     )
 
 

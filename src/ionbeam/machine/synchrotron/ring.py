@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -19,7 +20,13 @@ from ionbeam.machine.synchrotron.layout import RingLayout, cnao_layout, pimms_la
 from ionbeam.machine.synchrotron.optics import RingOptics, compute_optics
 from ionbeam.physics.particles import Particle, get_particle
 
-__all__ = ["Synchrotron", "cnao_synchrotron", "get_synchrotron", "pimms_synchrotron"]
+__all__ = [
+    "Synchrotron",
+    "cnao_synchrotron",
+    "get_synchrotron",
+    "medaustron_synchrotron",
+    "pimms_synchrotron",
+]
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,12 @@ class Synchrotron:
     ``max_brho_tm`` is the highest rigidity the dipoles reach;
     ``min_extraction_brho_tm`` the lowest at which slow extraction is set up;
     ``injection_energy_mev_u`` the linac energy per particle name (the
-    ``default`` key applies to particles not listed).
+    ``default`` key applies to particles not listed);
+    ``extraction_limits_mev_u`` the lowest and highest extraction energy the
+    facility runs per particle (its published clinical and research range;
+    particles not listed are limited by the rigidities alone). These are the
+    one source of the energy limits that the planner, the delivery and the
+    CLI check (through :meth:`check_energy`).
     """
 
     layout: RingLayout
@@ -37,6 +49,7 @@ class Synchrotron:
     min_extraction_brho_tm: float
     injection_energy_mev_u: Mapping[str, float]
     source: str = field(default="", compare=False)
+    extraction_limits_mev_u: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not (0 < self.min_extraction_brho_tm < self.max_brho_tm):
@@ -49,6 +62,15 @@ class Synchrotron:
         object.__setattr__(
             self, "injection_energy_mev_u", MappingProxyType(dict(self.injection_energy_mev_u))
         )
+        limits = {}
+        for name, pair in self.extraction_limits_mev_u.items():
+            low, high = (float(v) for v in pair)
+            if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+                raise ConfigError(
+                    f"extraction limits of {name} must be 0 < low < high MeV/u; got {pair}"
+                )
+            limits[get_particle(name).name] = (low, high)
+        object.__setattr__(self, "extraction_limits_mev_u", MappingProxyType(limits))
 
     @property
     def name(self) -> str:
@@ -75,11 +97,18 @@ class Synchrotron:
         return float(self.injection_energy_mev_u.get(name, self.injection_energy_mev_u["default"]))
 
     def energy_range_mev_u(self, particle: str | Particle) -> tuple[float, float]:
-        """Lowest and highest extraction energies of ``particle``, MeV/u."""
+        """Lowest and highest extraction energies of ``particle``, MeV/u: the rigidity
+        limits, narrowed by the facility's per-particle limits where it has them."""
         ion = get_particle(particle)
-        low = float(energy_from_rigidity_mev_u(ion, self.min_extraction_brho_tm))
+        low = max(
+            float(energy_from_rigidity_mev_u(ion, self.min_extraction_brho_tm)),
+            self.injection_energy(ion),
+        )
         high = float(energy_from_rigidity_mev_u(ion, self.max_brho_tm))
-        return max(low, self.injection_energy(ion)), high
+        if ion.name in self.extraction_limits_mev_u:
+            design_low, design_high = self.extraction_limits_mev_u[ion.name]
+            low, high = max(low, design_low), min(high, design_high)
+        return low, high
 
     def check_energy(self, particle: str | Particle, energy_mev_u: ArrayLike) -> np.ndarray:
         """``energy_mev_u`` as an array; :class:`MachineLimitError` if the ring cannot reach it."""
@@ -122,35 +151,76 @@ class Synchrotron:
         return revolution_frequency_hz(particle, energy, self.circumference_m)
 
 
+#: Extraction energies of the PIMMS design and of CNAO (MeV/u): protons 60–250 MeV,
+#: carbon-12 up to 400 MeV/u (PIMMS Part I, CERN/PS 99-010; S. Rossi, Eur. Phys. J.
+#: Plus 126 (2011) 78 for CNAO). The designs quote 120 MeV/u as carbon's lowest energy;
+#: CNAO's clinical library starts at 115.37 MeV/u (30 mm in water, Mirandola et al.,
+#: Med. Phys. 42 (2015) 5287), hence 115 here. Helium takes the proton span per nucleon
+#: and oxygen carbon's lower end up to the ring's rigidity (ionbeam assumptions).
+CLINICAL_LIMITS_MEV_U = {
+    "proton": (60.0, 250.0),
+    "helium": (60.0, 250.0),
+    "carbon": (115.0, 400.0),
+    "oxygen": (115.0, 450.0),
+}
+
+#: MedAustron: clinical protons 60–250 MeV and up to 800 MeV for non-clinical
+#: research, carbon-12 up to 400 MeV/u (MedAustron facility descriptions, e.g.
+#: M. Stock et al., Z. Med. Phys. 28 (2018) 196; U. Dorda et al., IPAC 2016).
+MEDAUSTRON_LIMITS_MEV_U = {**CLINICAL_LIMITS_MEV_U, "proton": (60.0, 800.0)}
+
+
 def pimms_synchrotron() -> Synchrotron:
     """The PIMMS ring: up to 6.35 T·m (400 MeV/u carbon-12), injection 20 MeV protons and
-    7 MeV/u ions, extraction down to 60 MeV protons (PIMMS Part I, CERN/PS 99-010)."""
+    7 MeV/u ions, extraction of protons at 60–250 MeV and carbon to 400 MeV/u
+    (PIMMS Part I, CERN/PS 99-010)."""
     return Synchrotron(
         layout=pimms_layout(),
         max_brho_tm=6.35,
         min_extraction_brho_tm=1.10,
         injection_energy_mev_u={"proton": 20.0, "default": 7.0},
         source="PIMMS, CERN/PS 99-010 (DI)",
+        extraction_limits_mev_u=CLINICAL_LIMITS_MEV_U,
     )
 
 
 def cnao_synchrotron() -> Synchrotron:
-    """The CNAO-like ring: up to 6.35 T·m, LINAC injection at 7 MeV/u for all ions
-    (CNAO design: H₂⁺ and C⁴⁺ from the LINAC, stripped at injection)."""
+    """CNAO's ring (public optics): up to 6.35 T·m, LINAC injection at 7 MeV/u for all
+    ions (H₂⁺ and C⁴⁺ from the LINAC, stripped at injection), protons 60–250 MeV and
+    carbon 115–400 MeV/u."""
     return Synchrotron(
         layout=cnao_layout(),
         max_brho_tm=6.35,
         min_extraction_brho_tm=1.10,
         injection_energy_mev_u={"default": 7.0},
-        source="CNAO (public optics and design reports)",
+        source="CNAO (public MAD-X optics and design reports)",
+        extraction_limits_mev_u=CLINICAL_LIMITS_MEV_U,
     )
 
 
-_SYNCHROTRONS = {"pimms": pimms_synchrotron, "cnao": cnao_synchrotron}
+def medaustron_synchrotron() -> Synchrotron:
+    """MedAustron's ring: a copy of the CNAO design (its own sequence is not public, so
+    ionbeam uses CNAO's optics under MedAustron's name), LINAC injection at 7 MeV/u,
+    protons to 800 MeV for research, carbon to 400 MeV/u, up to 6.35 T·m."""
+    return Synchrotron(
+        layout=replace(cnao_layout(), name="medaustron"),
+        max_brho_tm=6.35,
+        min_extraction_brho_tm=1.10,
+        injection_energy_mev_u={"default": 7.0},
+        source="MedAustron (follows the CNAO design; CNAO's public optics)",
+        extraction_limits_mev_u=MEDAUSTRON_LIMITS_MEV_U,
+    )
+
+
+_SYNCHROTRONS = {
+    "pimms": pimms_synchrotron,
+    "cnao": cnao_synchrotron,
+    "medaustron": medaustron_synchrotron,
+}
 
 
 def get_synchrotron(name: str) -> Synchrotron:
-    """The synchrotron called ``name`` (``pimms`` or ``cnao``)."""
+    """The synchrotron called ``name`` (``pimms``, ``cnao`` or ``medaustron``)."""
     key = str(name).strip().lower()
     if key not in _SYNCHROTRONS:
         raise UnknownNameError("machine", name, _SYNCHROTRONS)

@@ -51,6 +51,7 @@ __all__ = [
     "CirculatingBeam",
     "ExtractionSetup",
     "SpillModel",
+    "arm_angle_slope",
     "extraction_setup",
     "instability_shift",
     "reduced_spill_model",
@@ -155,6 +156,20 @@ def extraction_setup(synchrotron: Synchrotron) -> ExtractionSetup:
     )
 
 
+def arm_angle_slope(setup: ExtractionSetup) -> float:
+    """d x'/dδ (rad per unit δ) of the extracting arm where it crosses the septum wires.
+
+    The arm of momentum δ sits at n·P = n·D_n δ + h(δ) with h = 4π|δQ(δ)|/S
+    (:mod:`.resonance`), so its normal offset moves by (4πσ/S)(Q' − Q'_Hardt)
+    per unit δ; at fixed x that is an angle change of offset/(n_X' √β). Zero
+    when the Hardt condition holds. First order in the sextupoles
+    (validated against tracking in ``tests/validation``).
+    """
+    rate = 4.0 * math.pi * setup.approach_sign / setup.strength
+    offset = rate * (setup.chromaticity - setup.hardt_chromaticity)
+    return float(offset / (setup.arm_normal[1] * math.sqrt(setup.septum.betx_m)))
+
+
 def instability_shift(
     setup: ExtractionSetup, amplitude: ArrayLike, delta_offset: ArrayLike
 ) -> np.ndarray:
@@ -255,6 +270,23 @@ def _landing_fraction(x0: float, step: float, width: np.ndarray) -> np.ndarray:
     """Fraction of particles landing within ``width`` beyond the septum wire when jumps grow
     like the Kobayashi flow (density ∝ 1/x² across the last step)."""
     return (1 / x0 - 1 / (x0 + width)) / (1 / x0 - 1 / (x0 + step))
+
+
+def _arm_bend(
+    setup: ExtractionSetup, base: np.ndarray, lam_sep: float, step_n: float, tune: float
+) -> float:
+    """rms normal distance (√m) of the thin map's landing points beyond the wires from
+    their straight-line fit: points one step before the wires, mapped three turns on."""
+    d, n = setup.arm_direction, setup.arm_normal
+    starts = lam_sep - step_n * np.linspace(0.0, 1.0, 41)[1:]
+    ends = np.array([
+        kernels.spiral_step(base + s * d, strength=setup.strength, tune=tune,
+                            phase_to_observation_rad=setup.phase_to_septum_rad)
+        for s in starts
+    ])  # fmt: skip
+    along, across = ends @ d, ends @ n
+    fit = np.polyfit(along, across, 1)
+    return float(np.std(across - np.polyval(fit, along)))
 
 
 def _spill_times(n_times: int, spill_length_s: float, delay_s: np.ndarray) -> np.ndarray:
@@ -370,20 +402,29 @@ def _septum_geometry(
     step_n = float((end - start) @ d)
     step_m = abs(step_n * d[0]) * root_beta
 
-    # Offsets of each amplitude's arm (normal distance from the mean line).
-    delta_ext = instability_shift(setup, r, 0.0) + rate_per_turn * transit
+    # Offsets of each amplitude's arm (normal distance from the mean line) in the lab frame,
+    # n·D_n δ + h with δ and h where the particle turned unstable (the Hardt condition
+    # makes them independent of δ): they set the angles at the wires, hence the losses.
+    # The extracted emittance is the betatron one (dispersion D·δ removed, at the momentum
+    # on arrival, as the tracked one is): offsets h − n·D_n (δ_arrival − δ_unstable).
+    delta_unstable = instability_shift(setup, r, 0.0)
+    delta_ext = delta_unstable + rate_per_turn * transit
     d_n = np.asarray(point.normalised_dispersion)
-    offsets = (n @ d_n) * delta_ext + h
+    offsets = (n @ d_n) * delta_unstable + h
+    betatron_offsets = h - (n @ d_n) * (delta_ext - delta_unstable)
     angle_spread = (offsets - offsets.mean()) / (abs(n[1]) * root_beta)
     width = septum.wire_thickness_m + septum.length_m * np.abs(angle_spread)
     x0 = abs(septum.x_m)
     loss = float(np.mean(np.clip(_landing_fraction(x0, step_m, width), 0.0, 1.0)))
 
-    # Along the arm: landing spread over one step (density ∝ 1/λ²); across: arm offsets.
+    # Along the arm: landing spread over one step (density ∝ 1/λ²); across: the arm
+    # offsets and the arm's own bend over that step (the thin map's landing points are
+    # not on a straight line), added in quadrature.
     lam0 = float(np.mean(lam_sep))
     u = np.linspace(0.0, 1.0, 201)
     lam = 1.0 / (1.0 / lam0 - u * (1.0 / lam0 - 1.0 / (lam0 + step_n)))
-    emittance = float(np.std(lam) * np.std(offsets))
+    bend = _arm_bend(setup, h[k] * n, lam_sep[k], step_n, tune)
+    emittance = float(np.std(lam) * math.hypot(np.std(betatron_offsets), bend))
     return {
         "transit_turns": transit,
         "step": step_m,

@@ -36,6 +36,7 @@ __all__ = [
     "TrackedSpill",
     "septum_angle_rad",
     "track_spill",
+    "tracked_arm_angles",
     "tracked_stable_radius",
 ]
 
@@ -280,3 +281,54 @@ def tracked_stable_radius(
         lo = np.where(stable, mid, lo)
         hi = np.where(stable, hi, mid)
     return 0.5 * (lo + hi)
+
+
+def tracked_arm_angles(
+    synchrotron: Synchrotron,
+    tune_distances: np.ndarray,
+    *,
+    n_particles: int = 16,
+    n_turns: int = 600,
+    window_m: float = 0.006,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The extracting arm's angle at the septum wires, tracked, for several momenta.
+
+    For each tune distance δQ (on the side being extracted) the momentum is
+    δ = (σδQ − δQ₀)/Q'; ``n_particles`` of that momentum start just outside
+    the stable triangle (amplitude 2.1 h, all phases) and are tracked without
+    the septum; the turn-by-turn points at the septum entrance within
+    ``window_m`` of the wires and near the arm are fitted with a line, read
+    at the wires. Returns (δ, x' in rad). The Hardt condition holds when x'
+    does not depend on δ (see :func:`.spill.arm_angle_slope`).
+    """
+    from ionbeam.machine.synchrotron.lattice_xsuite import build_line
+
+    setup = extraction_setup(synchrotron)
+    x_wire = synchrotron.layout.septum.x_m
+    guess = septum_angle_rad(synchrotron)
+    line = build_line(synchrotron.layout, ring_aperture=True)
+    line.cycle(name_first_element="es_entry", inplace=True)
+    tw = line.twiss4d()
+    b, a = float(tw.betx[0]), float(tw.alfx[0])
+    phases = np.linspace(0.0, 2.0 * np.pi, n_particles, endpoint=False)
+    deltas, angles = [], []
+    for dq in np.asarray(tune_distances, float):
+        delta = (setup.approach_sign * dq - setup.tune_distance) / setup.chromaticity
+        r = 2.1 * 4.0 * math.pi * dq / setup.strength
+        xn, pn = r * np.cos(phases), r * np.sin(phases)
+        p = line.build_particles(
+            x=float(tw.dx[0]) * delta + math.sqrt(b) * xn,
+            px=float(tw.dpx[0]) * delta + (pn - a * xn) / math.sqrt(b),
+            delta=delta,
+        )
+        line.track(p, num_turns=n_turns, turn_by_turn_monitor=True)
+        rec = line.record_last_track
+        x, px, alive = rec.x.ravel(), rec.px.ravel(), rec.state.ravel() > 0
+        near = alive & (np.abs(x - x_wire) < window_m) & (np.abs(px - guess) < 0.003)
+        if near.sum() < 5:
+            raise OutOfRangeError("tracked points on the arm near the septum", int(near.sum()),
+                                  5, math.inf)  # fmt: skip
+        fit = np.polyfit(x[near], px[near], 1)
+        deltas.append(delta)
+        angles.append(float(np.polyval(fit, x_wire)))
+    return np.asarray(deltas), np.asarray(angles)
