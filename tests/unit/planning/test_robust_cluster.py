@@ -66,6 +66,5 @@ def test_two_worker_cluster_equals_serial(case) -> None:
 
 
 def test_bad_scheduler_address_is_refused() -> None:
-    with pytest.raises(ConfigError, match="tcp://HOST:PORT"):
-        with cluster_client("localhost:8786"):
-            pass
+    with pytest.raises(ConfigError, match="tcp://HOST:PORT"), cluster_client("localhost:8786"):
+        pass
