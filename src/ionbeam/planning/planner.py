@@ -32,7 +32,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -65,6 +65,9 @@ from ionbeam.planning.optimize.templates import default_objectives, overlap_prio
 from ionbeam.planning.optimize.weights import optimize_impt, optimize_sfud
 from ionbeam.planning.plan import Beam, Plan, Prescription
 from ionbeam.planning.spot_placement import place_spots
+
+if TYPE_CHECKING:
+    from ionbeam.planning.robust.options import RobustOptions
 
 __all__ = [
     "PlanningOptions",
@@ -100,7 +103,8 @@ class PlanningOptions:
     ``normal_tissue`` / ``structure_tissues`` (tissue names or parameters; the latter
     override, in order); ``overlap_priority`` (None: serial organs, target, organs,
     body); ``solver`` and ``method``; ``spot_limits`` (apply the machine's minimum
-    particles per spot).
+    particles per spot); ``range_margin_fraction``: energy layers also for WEPLs this
+    fraction beyond the target's (robust plans: the range error).
     """
 
     gantry_deg: tuple[float, ...] = (0.0,)
@@ -121,6 +125,7 @@ class PlanningOptions:
     solver: SolverOptions = field(default_factory=SolverOptions)
     method: str = "lbfgsb"
     spot_limits: bool = True
+    range_margin_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         gantry = tuple(float(g) for g in self.gantry_deg)
@@ -211,13 +216,15 @@ def plan_patient(
     machine: Machine | None = None,
     calibration: HUCalibration | None = None,
     on_stage: Callable[[str], None] | None = None,
+    robust: RobustOptions | None = None,
 ) -> PlanningResult:
     """Plan ``patient`` for ``prescription`` with ``particle`` (see the module docstring).
 
     ``objectives``: per structure name, dose levels per fraction (default:
     :func:`~ionbeam.planning.optimize.templates.default_objectives`);
     ``calibration``: the CT's HU → SPR table (default: the stoichiometric one);
-    ``on_stage``: called with one line of text as each stage ends (progress).
+    ``on_stage``: called with one line of text as each stage ends (progress);
+    ``robust``: optimize over error scenarios (:mod:`ionbeam.planning.robust`).
     """
     options = PlanningOptions() if options is None else options
     machine = cnao_machine() if machine is None else machine
@@ -234,6 +241,8 @@ def plan_patient(
     clock = _Clock(timings, on_stage)
     physics = _physics_model(machine, particle, options.energy_stride)
     clock.lap("beam_model_s")
+    if robust is not None:  # spots that can cover the target in every scenario
+        options = robust.spot_options(options, _spot_spacing(physics, options))
     beams = _place_beams(patient, physics, machine, target, options, calibration)
     plan = Plan(particle, beams, prescription, machine=machine.name, rbe_model=rbe_model)
     clock.lap("spots_s")
@@ -248,6 +257,11 @@ def plan_patient(
     quantity = _quantity(rbe_model, options, alpha_x, beta_x)
     priority = options.overlap_priority or overlap_priority(list(objectives), target)
     run = optimize_sfud if options.technique == "sfud" else optimize_impt
+    if robust is not None:  # the scenarios' matrices, computed as the optimizer reads them
+        from ionbeam.planning.robust.planning import robust_strategy
+
+        run = robust_strategy(robust, options.technique, patient, plan, influence, _influence,
+                              (model, grid, calibration, tissue_map, options))  # fmt: skip
     limits = machine.spot_limit(particle)
     weights, results = run(
         influence,
@@ -268,6 +282,8 @@ def plan_patient(
     clock.lap("final_dose_s")
     settings = _settings(patient, options, rbe_model, quantity, tissues, objectives, grid, timings)
     settings["hu_calibration"] = "stoichiometric" if calibration is None else calibration.source
+    if robust is not None:
+        settings["robust"] = robust.to_dict()
     return PlanningResult(
         plan=dataclasses.replace(plan.with_weights(weights), settings=settings),
         influence=influence,
@@ -400,6 +416,7 @@ def _place_beams(
             energies_mev_u=physics.energies_mev_u,
             peak_depths_mm=physics.bragg_peak_mm,
             spot_spacing_mm=spacing,
+            range_margin_fraction=options.range_margin_fraction,
         )
         beams.append(Beam(f"B{k + 1}_G{gantry:g}", geometry, spots))
     return tuple(beams)

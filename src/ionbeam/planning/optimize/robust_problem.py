@@ -57,7 +57,7 @@ from ionbeam.planning.optimize.squared_deviation import SquaredDeviation
 from ionbeam.planning.optimize.squared_overdose import SquaredOverdose
 from ionbeam.planning.optimize.squared_underdose import SquaredUnderdose
 
-__all__ = ["ROBUSTNESS", "RobustProblem", "build_robust_problem"]
+__all__ = ["ROBUSTNESS", "RobustProblem", "build_robust_problem", "normalize_robustness"]
 
 #: Robustness of an objective term, by name.
 ROBUSTNESS = ("nominal", "stochastic", "minimax", "voxelwise")
@@ -248,8 +248,8 @@ def build_robust_problem(
     structure name, another one (e.g. ``{"Body": "nominal"}``); ``probabilities``: per
     scenario (default equal); the other arguments as in :func:`build_problem`.
     """
-    modes_by_name = {str(k): _mode(v) for k, v in (robustness or {}).items()}
-    default = _mode(mode)
+    modes_by_name = {str(k): normalize_robustness(v) for k, v in (robustness or {}).items()}
+    default = normalize_robustness(mode)
     for name in modes_by_name:
         if name not in objectives:
             raise UnknownNameError("structure with objectives (in robustness)", name, objectives)
@@ -276,7 +276,8 @@ def build_robust_problem(
     )
 
 
-def _mode(name: str) -> str:
+def normalize_robustness(name: str) -> str:
+    """The canonical robustness name (:data:`ROBUSTNESS`; matRad's COWC, STOCH, VWWC too)."""
     key = str(name).strip().lower().replace("-", "").replace("_", "")
     aliases = {
         "cowc": "minimax",

@@ -7,6 +7,7 @@ engine's front doors). Robust objectives are in
 worst-case metrics) in :mod:`ionbeam.evaluation.robust`.
 """
 
+from ionbeam.planning.robust.options import RobustOptions
 from ionbeam.planning.robust.scenario_dose import (
     scenario_calibration,
     scenario_dose,
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_RANGE_ERROR",
     "DEFAULT_SETUP_ERROR_MM",
     "SCENARIO_SETS",
+    "RobustOptions",
     "Scenario",
     "ScenarioSet",
     "sampled_scenarios",
