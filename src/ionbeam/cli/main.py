@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "synchrotron",
     "plan",
     "dose",
+    "robust",
     "deliver",
     "commission",
 )
