@@ -180,3 +180,45 @@ class _Custom:
 
     def with_levels(self, convert):
         return self
+
+
+def _strategy_inputs(plan_spots: int = 24):
+    from ionbeam.planning.geometry import BeamGeometry
+    from ionbeam.planning.plan import Beam, Plan, Prescription, SpotMap
+
+    def beam(name: str) -> Beam:
+        n = plan_spots // 2
+        return Beam(
+            name, BeamGeometry(), SpotMap(np.full(n, 100.0), np.zeros(n), np.zeros(n), np.zeros(n))
+        )
+
+    return Plan("proton", (beam("B1"), beam("B2")), Prescription("Target", 2.0))
+
+
+@pytest.mark.parametrize("technique", ["impt", "sfud"])
+def test_robust_strategies_with_one_scenario_are_the_nominal_ones(
+    dense_influence, structure_masks, technique
+) -> None:
+    """IMPT and SFUD over the nominal scenario alone give the nominal strategies' weights
+    (the smooth maximum of one value is that value, exactly)."""
+    from ionbeam.planning.optimize.robust_weights import (
+        RobustChoice,
+        optimize_robust_impt,
+        optimize_robust_sfud,
+    )
+    from ionbeam.planning.optimize.weights import optimize_impt, optimize_sfud
+
+    plan = _strategy_inputs()
+    objectives = {"Target": SquaredDeviation(2.0, weight=100.0), "OAR": SquaredOverdose(1.0)}
+    kwargs = dict(
+        quantity=PhysicalDose(), plan=plan, target="Target", level=2.0,
+        priority=("OAR", "Target"), solver=SolverOptions(progress=False, max_iterations=100),
+    )  # fmt: skip
+    nominal = (optimize_sfud if technique == "sfud" else optimize_impt)(
+        dense_influence, structure_masks, objectives, **kwargs
+    )[0]
+    robust = (optimize_robust_sfud if technique == "sfud" else optimize_robust_impt)(
+        [dense_influence], structure_masks, objectives, choice=RobustChoice("minimax"), **kwargs
+    )[0]
+    np.testing.assert_allclose(robust, nominal, rtol=1e-10, atol=1e-12 * nominal.max())
+    assert nominal.max() > 0
