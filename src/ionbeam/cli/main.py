@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plan",
     "dose",
     "robust",
+    "batch",
     "deliver",
     "commission",
 )
