@@ -4,10 +4,10 @@
 order, one at a time. Without a client it computes them here; with one (see
 :func:`cluster_client`) each scenario is a task running :func:`.scenario_dose` — the
 same function on the same inputs, so the numbers are the same bit for bit (the
-engine's sums do not depend on the thread count). The patient and the plan are sent
-to the workers once (``scatter``), each task carries only its scenario; at most
-``max_in_flight`` doses wait on the workers, so memory stays bounded however many
-scenarios there are. Workers build the beam model from their own on-disk cache.
+engine's sums do not depend on the thread count). The patient, the plan, the machine
+and the options are sent to the workers once (``scatter``), each task carries only
+its scenario; at most ``max_in_flight`` doses wait on the workers, so memory stays
+bounded however many scenarios there are. Workers build the beam model from their own on-disk cache.
 """
 
 from __future__ import annotations
@@ -93,7 +93,12 @@ def scenario_doses(
         return
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     window = 2 * n_workers if max_in_flight is None else max(1, int(max_in_flight))
-    patient_f, plan_f = client.scatter([patient, plan], broadcast=True)
+    # everything the scenarios share goes to the workers once; a task carries its scenario
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    given.update(patient=patient, plan=plan)
+    shared = client.scatter(given, broadcast=True)
+    patient_f, plan_f = shared.pop("patient"), shared.pop("plan")
+    kwargs = {k: shared.get(k) for k in kwargs}
     pending: deque[Any] = deque()
     todo = iter(scenarios)
     try:
