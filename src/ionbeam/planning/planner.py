@@ -148,6 +148,9 @@ class PlanningOptions:
         margin = self.spot_margin_mm
         if margin is not None and not (isinstance(margin, (int, float)) and 0 <= margin < 100):
             raise ConfigError(f"spot_margin_mm must be a number of mm in 0–100; got {margin!r}")
+        f = self.range_margin_fraction
+        if not (isinstance(f, (int, float)) and 0.0 <= f < 0.5):
+            raise ConfigError(f"range_margin_fraction must be within [0, 0.5); got {f!r}")
         if not (isinstance(self.energy_stride, int) and self.energy_stride >= 1):
             raise ConfigError(f"energy_stride must be an integer ≥ 1; got {self.energy_stride!r}")
 

@@ -117,3 +117,34 @@ def test_range_error_scales_the_depth_of_the_dose_in_water(water, one_spot) -> N
     assert 40.0 < depth[0.0] < 70.0
     for r in (-0.035, 0.035):
         assert depth[r] == pytest.approx(depth[0.0] / (1 + r), abs=0.1)
+
+
+def test_range_margin_widens_the_energy_layers(water) -> None:
+    """place_spots with range_margin_fraction f keeps the nominal layers and adds layers
+    whose peaks reach up to f beyond the target's deepest WEPL (and f before its
+    shallowest); a bad fraction is refused."""
+    from ionbeam.machine.beam_model import build_beam_model
+    from ionbeam.planning.spot_placement import place_spots
+
+    energies = cnao_energy_library("proton").energies_mev_u
+    model = build_beam_model("proton", energies, cnao_beam_line())
+    geometry = BeamGeometry(gantry_deg=0.0, sad_mm=cnao_beam_line().sad_mm)
+    target = water.structures["Target"].mask
+    kwargs = dict(
+        energies_mev_u=model.energies_mev_u,
+        peak_depths_mm=model.bragg_peak_mm,
+        spot_spacing_mm=6.0,
+    )
+    spr = water.ct.spr()
+    nominal = place_spots(spr, water.grid, target, geometry, **kwargs)
+    wide = place_spots(spr, water.grid, target, geometry, range_margin_fraction=0.05, **kwargs)
+    low, high = nominal.energy_mev_u.min(), nominal.energy_mev_u.max()
+    assert wide.energy_mev_u.max() > high and wide.energy_mev_u.min() < low
+    assert set(nominal.energy_mev_u) <= set(wide.energy_mev_u)
+    deepest = model.bragg_peak_mm[np.searchsorted(model.energies_mev_u, high)]
+    extra = model.bragg_peak_mm[np.searchsorted(model.energies_mev_u, wide.energy_mev_u.max())]
+    assert deepest < extra <= 1.05 * (deepest + 2.0)  # + one voxel of the target's WEPL
+    with pytest.raises(ConfigError, match="range_margin_fraction"):
+        place_spots(spr, water.grid, target, geometry, range_margin_fraction=3.5, **kwargs)
+    with pytest.raises(ConfigError, match="range_margin_fraction"):
+        PlanningOptions(range_margin_fraction=-0.1)
