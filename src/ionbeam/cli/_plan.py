@@ -89,6 +89,7 @@ def register(subparsers: Any) -> None:
         help="use every N-th energy of the machine (quick plans)",
     )
     add_beam_model_argument(parser)
+    _add_robust_arguments(parser)
     parser.add_argument("--no-dicom", action="store_true", help="do not write DICOM files")
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--force", action="store_true", help="replace a non-empty output folder")
@@ -154,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     if args.energy_stride != 1:
         options = dataclasses.replace(options, energy_stride=args.energy_stride)
     stage = stage_printer(f"{inputs.particle}: ")
+    robust = _robust(args, inputs.request)
     result = plan_patient(
         inputs.patient,
         inputs.prescription,
@@ -163,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         machine=machine_for_plan(inputs.beam_model, inputs.machine),
         calibration=inputs.calibration,
         on_stage=stage,
+        robust=robust,
     )
     result = _with_patient_settings(result, inputs, args)
     goals = plan_goals(result, inputs.request)
@@ -178,6 +181,9 @@ def run(args: argparse.Namespace) -> int:
             report=not args.no_report,
             goals=report,
         )
+        if robust is not None:
+            robustness = _write_robustness(folder, inputs, result, robust, options, args)
+            stage("robustness evaluated in the scenarios")
     stage(f"files written to {args.out}")
     print_summary(
         document,
@@ -187,7 +193,65 @@ def run(args: argparse.Namespace) -> int:
         as_json=args.json,
         goals=report,
     )
+    if robust is not None and not args.json:
+        print("\n".join(robustness.lines()))
     return exit_status([report], strict=args.strict)
+
+
+def _add_robust_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--robust MODE`` and the scenario options (:mod:`ionbeam.cli._robust`)."""
+    from ionbeam.cli._robust import add_scenario_arguments
+
+    parser.add_argument(
+        "--robust",
+        choices=("minimax", "voxelwise", "stochastic"),
+        help="optimize over range/set-up error scenarios: composite worst case, voxel-wise "
+        "worst case or expected value (plan file: [robust])",
+    )
+    add_scenario_arguments(parser)
+
+
+def _robust(args: argparse.Namespace, request: Any) -> Any:
+    """The robust options of the plan file's [robust] and the command line (None: nominal)."""
+    from ionbeam.cli._robust import robust_options
+    from ionbeam.errors import ConfigError
+
+    recorded = None if request is None else request.robust
+    scenario_flags = (args.scenarios, args.range_error, args.setup_error)
+    if args.robust is None and recorded is None:
+        if any(v is not None for v in scenario_flags):
+            raise ConfigError("--scenarios, --range-error and --setup-error need --robust MODE")
+        return None
+    return robust_options(args, mode=args.robust or "minimax", recorded=_mode(recorded, args))
+
+
+def _mode(recorded: Any, args: argparse.Namespace) -> Any:
+    """The plan file's robust settings with --robust's mode winning."""
+    if recorded is None or args.robust is None:
+        return recorded
+    return {**recorded, "mode": args.robust}
+
+
+def _write_robustness(
+    folder: Path, inputs: Any, result: Any, robust: Any, options: Any, args: argparse.Namespace
+) -> Any:
+    """Evaluate the plan in its scenarios (here, serially) and add it to the folder."""
+    from ionbeam.cli._beam_model import machine_for_plan
+    from ionbeam.cli._robust import robustness_of, write_robustness
+
+    evaluation = robustness_of(
+        inputs.patient,
+        result.plan,
+        robust,
+        options=options,
+        machine=machine_for_plan(inputs.beam_model),
+        calibration=inputs.calibration,
+    )
+    unit = "Gy" if result.rbe_dose_gy is None else "Gy(RBE)"
+    title = f"{inputs.patient.name} · {inputs.particle} · robustness"
+    write_robustness(folder, evaluation, robust, title=title, unit=unit,
+                     report=not args.no_report)  # fmt: skip
+    return evaluation
 
 
 def print_summary(

@@ -29,6 +29,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "synchrotron",
     "plan",
     "dose",
+    "robust",
+    "batch",
     "deliver",
     "compare_machines",
     "commission",

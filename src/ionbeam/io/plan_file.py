@@ -61,6 +61,13 @@ the planner works per fraction. Angles are degrees in [0, 360). Example::
     threshold_percent = 107.0     # % of the prescription
     volume_cm3 = 0.03             # tolerated volume above it
 
+    [robust]                      # robust optimization (defaults shown)
+    mode = "minimax"              # composite worst case; "voxelwise", "stochastic"
+    scenarios = "9"               # or "21" (matRad-like sets)
+    range_error_percent = 3.5     # SPR scaling ±
+    setup_error_mm = 3.0          # rigid shifts ± along x, y, z
+    structures = { Body = "nominal" }   # per-structure robustness
+
 Goals replace the default goals (:func:`ionbeam.evaluation.default_goals`) of the
 same structure and metric; ``max_dose`` objectives also become limits (D0.03cc).
 """
@@ -105,7 +112,7 @@ _RENAMED = {
 }
 
 _SECTIONS = {"patient", "prescription", "plan", "beams", "objectives", "tissues", "goals",
-             "hot_spot"}  # fmt: skip
+             "hot_spot", "robust"}  # fmt: skip
 _PATIENT_KEYS = {"phantom", "dicom", "target", "spacing_mm", "calibration", "ct_series"}
 _PRESCRIPTION_KEYS = {"total_dose_gy", "dose_per_fraction_gy", "fractions"}
 _PLAN_KEYS = {"particle", "machine", "technique", "rbe_model", "dose_grid_mm",
@@ -116,6 +123,8 @@ _OBJECTIVE_KEYS = {"structure", "type", "total_dose_gy", "volume_percent", "weig
 _TISSUE_KEYS = {"target", "normal", "structures"}
 _GOAL_KEYS = {"structure", "metric", "at_least", "at_most", "unit", "severity"}
 _HOT_SPOT_KEYS = {"threshold_percent", "volume_cm3"}
+_ROBUST_KEYS = {"mode", "scenarios", "range_error_percent", "setup_error_mm", "structures",
+                "sharpness"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -182,6 +191,7 @@ class PlanRequest:
     goals: tuple[Goal, ...] = ()
     hot_spot_percent: float | None = None
     hot_spot_volume_cm3: float | None = None
+    robust: Mapping[str, Any] | None = None
 
 
 def load_plan_file(path: str | Path) -> PlanRequest:
@@ -253,7 +263,30 @@ def plan_request_from_dict(
         ),
         hot_spot_percent=_number(hot_spot, "threshold_percent", source, positive=True),
         hot_spot_volume_cm3=_number(hot_spot, "volume_cm3", source, positive=True),
+        robust=_robust(data, source),
     )
+
+
+def _robust(data: Mapping[str, Any], source: str) -> dict[str, Any] | None:
+    """The ``[robust]`` section as :class:`~ionbeam.planning.robust.RobustOptions` keywords."""
+    if "robust" not in data:
+        return None
+    section = _section(data, "robust", _ROBUST_KEYS, source)
+    out: dict[str, Any] = {"mode": _text(section, "mode", source) or "minimax"}
+    if "scenarios" in section:
+        out["scenario_set"] = str(section["scenarios"])
+    percent = _number(section, "range_error_percent", source)
+    if percent is not None:
+        out["range_error"] = percent / 100.0
+    for key in ("setup_error_mm", "sharpness"):
+        value = _number(section, key, source)
+        if value is not None:
+            out[key] = value
+    structures = section.get("structures", {})
+    if not isinstance(structures, Mapping):
+        raise ConfigError(f"{source} [robust]: structures must be a table name = robustness")
+    out["structures"] = {str(k): str(v) for k, v in structures.items()}
+    return out
 
 
 def _goal(data: Any, source: str) -> Goal:

@@ -40,7 +40,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -75,6 +75,9 @@ from ionbeam.planning.optimize.weights import optimize_impt, optimize_sfud
 from ionbeam.planning.plan import Beam, Plan, Prescription
 from ionbeam.planning.raytrace import wepl_at_points
 from ionbeam.planning.spot_placement import place_spots
+
+if TYPE_CHECKING:
+    from ionbeam.planning.robust.options import RobustOptions
 
 __all__ = [
     "PlanningOptions",
@@ -118,6 +121,8 @@ class PlanningOptions:
     ``ripple_filter``: whether the beams use the beam line's ripple filter (None: yes
     for carbon and heavier ions when the line has one, as at CNAO;
     no for protons and helium).
+    ``range_margin_fraction``: energy layers also for WEPLs this
+    fraction beyond the target's (robust plans: the range error).
     """
 
     gantry_deg: tuple[float, ...] = (0.0,)
@@ -142,6 +147,7 @@ class PlanningOptions:
     method: str = "lbfgsb"
     spot_limits: bool = True
     ripple_filter: bool | None = None
+    range_margin_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         gantry = tuple(float(g) for g in self.gantry_deg)
@@ -180,6 +186,9 @@ class PlanningOptions:
         margin = self.spot_margin_mm
         if margin is not None and not (isinstance(margin, (int, float)) and 0 <= margin < 100):
             raise ConfigError(f"spot_margin_mm must be a number of mm in 0–100; got {margin!r}")
+        f = self.range_margin_fraction
+        if not (isinstance(f, (int, float)) and 0.0 <= f < 0.5):
+            raise ConfigError(f"range_margin_fraction must be within [0, 0.5); got {f!r}")
         if not (isinstance(self.energy_stride, int) and self.energy_stride >= 1):
             raise ConfigError(f"energy_stride must be an integer ≥ 1; got {self.energy_stride!r}")
         if self.ripple_filter is not None and not isinstance(self.ripple_filter, bool):
@@ -272,6 +281,7 @@ def plan_patient(
     machine: Machine | None = None,
     calibration: HUCalibration | None = None,
     on_stage: Callable[[str], None] | None = None,
+    robust: RobustOptions | None = None,
 ) -> PlanningResult:
     """Plan ``patient`` for ``prescription`` with ``particle`` (see the module docstring).
 
@@ -280,7 +290,8 @@ def plan_patient(
     ``calibration``: the CT's HU → SPR table (default: the stoichiometric one).
     ``on_stage``: called with one line of text as each stage ends (progress).
     Beams go in any direction, as on a gantry; whether ``machine`` can give them is
-    :meth:`~ionbeam.machine.Machine.check_beam_direction` (``ionbeam plan`` calls it).
+    :meth:`~ionbeam.machine.Machine.check_beam_direction` (``ionbeam plan`` calls it);
+    ``robust``: optimize over error scenarios (:mod:`ionbeam.planning.robust`).
     """
     options = PlanningOptions() if options is None else options
     machine = cnao_machine() if machine is None else machine
@@ -299,6 +310,8 @@ def plan_patient(
     physics = _physics_model(machine, particle, options.energy_stride)
     physics = physics.with_ripple_filter(ripple_filter)
     clock.lap("beam_model_s")
+    if robust is not None:  # spots that can cover the target in every scenario
+        options = robust.spot_options(options, _spot_spacing(physics, options))
     beams = _place_beams(patient, physics, machine, target, options, calibration)
     plan = Plan(particle, beams, prescription, machine=machine.name, rbe_model=rbe_model)
     clock.lap("spots_s")
@@ -313,6 +326,11 @@ def plan_patient(
     quantity = _quantity(rbe_model, options, alpha_x, beta_x)
     priority = options.overlap_priority or overlap_priority(list(objectives), target)
     run = optimize_sfud if options.technique == "sfud" else optimize_impt
+    if robust is not None:  # the scenarios' matrices, computed as the optimizer reads them
+        from ionbeam.planning.robust.planning import robust_strategy
+
+        run = robust_strategy(robust, options.technique, patient, plan, influence, _influence,
+                              (model, grid, calibration, tissue_map, options))  # fmt: skip
     limits = machine.spot_limit(particle)
     weights, results = run(
         influence,
@@ -334,6 +352,8 @@ def plan_patient(
     settings = _settings(patient, options, rbe_model, quantity, tissues, objectives, grid, timings)
     settings["hu_calibration"] = "stoichiometric" if calibration is None else calibration.source
     settings["planning"]["ripple_filter"] = ripple_filter  # as resolved for the particle
+    if robust is not None:
+        settings["robust"] = robust.to_dict()
     return PlanningResult(
         plan=dataclasses.replace(plan.with_weights(weights), settings=settings),
         influence=influence,
@@ -489,6 +509,7 @@ def _place_beams(
             spot_spacing_mm=spacing,
             range_shifter_wet_mm=shifter,
             wepl_mm=wepl,
+            range_margin_fraction=options.range_margin_fraction,
         )
         name = names[k] or f"B{k + 1}_G{gantry:g}"
         beams.append(

@@ -43,14 +43,21 @@ def place_spots(
     range_shifter_wet_mm: float = 0.0,
     layer_margin_mm: float = 0.0,
     wepl_mm: np.ndarray | None = None,
+    range_margin_fraction: float = 0.0,
 ) -> SpotMap:
     """Spots covering ``target_mask`` (on ``grid``) from the beam ``geometry``.
 
     ``energies_mev_u`` and ``peak_depths_mm`` describe the machine's energy
     library (Bragg-peak depth in water of each energy). ``range_shifter_wet_mm``
     is added to every WEPL. ``wepl_mm`` may pass a WEPL map of this beam on
-    ``grid`` computed beforehand. Weights of the returned spots are zero.
+    ``grid`` computed beforehand. ``range_margin_fraction`` f widens each cell's WEPL
+    window to [(1 − f) w_min, (1 + f) w_max] (robust planning: layers for a relative
+    range error f). Weights of the returned spots are zero.
     """
+    if not (math.isfinite(range_margin_fraction) and 0.0 <= range_margin_fraction < 0.5):
+        raise ConfigError(
+            f"range_margin_fraction must be within [0, 0.5); got {range_margin_fraction}"
+        )
     if not math.isfinite(spot_spacing_mm) or spot_spacing_mm <= 0:
         raise ConfigError(f"spot spacing must be a positive number of mm; got {spot_spacing_mm}")
     mask = np.asarray(target_mask, dtype=bool)
@@ -73,8 +80,9 @@ def place_spots(
     w_max = np.full(keys.shape[0], -np.inf)
     np.minimum.at(w_min, inverse, wepl)
     np.maximum.at(w_max, inverse, wepl)
-    lo = np.searchsorted(peaks, w_min - layer_margin_mm, side="left")
-    hi = np.searchsorted(peaks, w_max + layer_margin_mm, side="right")
+    f = float(range_margin_fraction)
+    lo = np.searchsorted(peaks, (1.0 - f) * w_min - layer_margin_mm, side="left")
+    hi = np.searchsorted(peaks, (1.0 + f) * w_max + layer_margin_mm, side="right")
     # A cell thinner than the layer spacing still gets the energy nearest to its middle.
     empty = hi <= lo
     nearest = np.clip(np.searchsorted(peaks, 0.5 * (w_min + w_max)), 0, peaks.size - 1)

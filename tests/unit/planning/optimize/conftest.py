@@ -67,3 +67,9 @@ def structure_masks() -> dict[str, np.ndarray]:
 def dense_influence() -> DoseInfluence:
     """Every spot reaches most voxels (each beam alone can cover the target)."""
     return make_influence(seed=1, density=0.9)
+
+
+@pytest.fixture
+def influence_factory():
+    """``make_influence`` itself, for tests that need several matrices (scenarios)."""
+    return make_influence

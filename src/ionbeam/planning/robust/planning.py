@@ -1,0 +1,73 @@
+"""The planning recipe's robust stage: scenario matrices and the robust field strategy.
+
+:func:`robust_strategy` gives :func:`~ionbeam.planning.planner.plan_patient` a field
+strategy with the signature of :func:`~ionbeam.planning.optimize.weights.optimize_impt`
+that optimizes over the scenarios of a :class:`.RobustOptions`: the nominal matrix (the
+recipe's own) first, then each scenario's, computed by the recipe's own influence
+stage on the scenario's plan (isocentre shifted) and calibration (SPR scaled), with the
+same beam model, dose grid, tissues and engine options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ionbeam.errors import UnknownNameError
+from ionbeam.patient.patient import Patient
+from ionbeam.planning.dose_influence import DoseInfluence
+from ionbeam.planning.optimize.robust_weights import (
+    RobustChoice,
+    optimize_robust_impt,
+    optimize_robust_sfud,
+)
+from ionbeam.planning.plan import Plan
+from ionbeam.planning.robust.options import RobustOptions
+from ionbeam.planning.robust.scenario_dose import scenario_calibration, scenario_plan
+
+__all__ = ["robust_strategy"]
+
+
+def robust_strategy(
+    robust: RobustOptions,
+    technique: str,
+    patient: Patient,
+    plan: Plan,
+    nominal: DoseInfluence,
+    influence_stage: Callable[..., DoseInfluence],
+    stage_arguments: tuple[Any, Any, Any, Any, Any],
+) -> Callable[..., tuple[Any, Any]]:
+    """A field strategy (IMPT or SFUD) over ``robust``'s scenarios (see the module
+    docstring). ``influence_stage(patient, plan, model, grid, calibration, tissue_map,
+    options)`` is the recipe's matrix stage; ``stage_arguments`` its last five inputs."""
+    for name in robust.structures:
+        if name not in patient.structures:
+            raise UnknownNameError("structure (in the robust settings)", name, patient.structures)
+    scenarios = robust.scenarios()
+    model, grid, calibration, tissue_map, options = stage_arguments
+
+    def influences() -> Iterator[DoseInfluence]:
+        yield nominal
+        for scenario in scenarios.scenarios[1:]:
+            yield influence_stage(
+                patient,
+                scenario_plan(plan, scenario),
+                model,
+                grid,
+                scenario_calibration(calibration, scenario),
+                tissue_map,
+                options,
+            )
+
+    choice = RobustChoice(
+        mode=robust.mode,
+        robustness=dict(robust.structures),
+        probabilities=scenarios.probabilities,
+        sharpness=robust.sharpness,
+    )
+    run = optimize_robust_sfud if technique == "sfud" else optimize_robust_impt
+
+    def strategy(influence: DoseInfluence, masks: Any, objectives: Any, **kwargs: Any) -> Any:
+        return run(influences(), masks, objectives, choice=choice, **kwargs)
+
+    return strategy

@@ -1,0 +1,86 @@
+"""The dose of a plan in one error scenario, through the engine's front doors.
+
+A scenario changes two inputs of :func:`~ionbeam.planning.dose_engine.calc_dose_influence`
+and nothing else:
+
+* range error r: the HU → SPR calibration's SPR values times (1 + r), so every WEPL
+  scales by (1 + r) (:func:`scenario_calibration`);
+* set-up shift s (the patient moved by s in the room): the beams' isocentre, fixed in
+  the room, lands at ``isocenter − s`` in patient coordinates (:func:`scenario_plan`);
+  structures stay on the patient, so every scenario has the same dose-grid voxels and
+  the same matrix rows.
+
+The beam model is shared by all scenarios (built once by the caller); the ray tracing
+is redone per scenario (the WEPL lattice changes with both errors). The functions are
+plain functions of plain, picklable inputs, so that they run the same serially or as
+tasks on a Dask cluster (:mod:`.cluster`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ionbeam.machine import Machine
+from ionbeam.patient.calibration import HUCalibration
+from ionbeam.patient.patient import Patient
+from ionbeam.patient.stoichiometric import stoichiometric_calibration
+from ionbeam.planning.plan import Plan
+from ionbeam.planning.planner import PlanningOptions, dose_of_plan
+from ionbeam.planning.robust.scenarios import Scenario
+
+__all__ = ["scenario_calibration", "scenario_dose", "scenario_plan"]
+
+
+def scenario_plan(plan: Plan, scenario: Scenario) -> Plan:
+    """``plan`` with every beam's isocentre moved by −``scenario.shift_mm`` (patient LPS)."""
+    if scenario.shift_mm == (0.0, 0.0, 0.0):
+        return plan
+    shift = np.asarray(scenario.shift_mm)
+    beams = tuple(
+        dataclasses.replace(
+            beam,
+            geometry=dataclasses.replace(
+                beam.geometry,
+                isocenter_mm=tuple(
+                    float(v) for v in np.asarray(beam.geometry.isocenter_mm) - shift
+                ),
+            ),
+        )
+        for beam in plan.beams
+    )
+    return dataclasses.replace(plan, beams=beams)
+
+
+def scenario_calibration(
+    calibration: HUCalibration | None, scenario: Scenario
+) -> HUCalibration | None:
+    """``calibration`` (None: the stoichiometric one) with SPR × (1 + range error)."""
+    if scenario.range_error == 0.0:
+        return calibration
+    base = stoichiometric_calibration() if calibration is None else calibration
+    label = f"{base.source or 'calibration'} × {1.0 + scenario.range_error:.4g} (range error)"
+    return dataclasses.replace(base, spr=base.spr * (1.0 + scenario.range_error), source=label)
+
+
+def scenario_dose(
+    patient: Patient,
+    plan: Plan,
+    scenario: Scenario,
+    *,
+    options: PlanningOptions | None = None,
+    machine: Machine | None = None,
+    calibration: HUCalibration | None = None,
+) -> np.ndarray:
+    """The evaluated dose per fraction (RBE-weighted with the plan's RBE model, else
+    physical; Gy or Gy(RBE)) of ``plan``'s weights in ``scenario``, on the dose grid of
+    ``options`` [x, y, z]. The matrix is dropped on return: one scenario at a time."""
+    result = dose_of_plan(
+        patient,
+        scenario_plan(plan, scenario),
+        options=options,
+        machine=machine,
+        calibration=scenario_calibration(calibration, scenario),
+    )
+    return np.asarray(result.evaluated_dose_gy, dtype=np.float64)
