@@ -40,7 +40,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -457,7 +457,8 @@ def _place_beams(
 ) -> tuple[Beam, ...]:
     spr = patient.ct.spr(calibration)
     structure = patient.structures[target]
-    isocenter = tuple(float(v) for v in structure.centroid_mm)
+    x_mm, y_mm, z_mm = (float(v) for v in structure.centroid_mm)
+    isocenter = (x_mm, y_mm, z_mm)
     spacing = _spot_spacing(physics, options)
     margin = spacing if options.spot_margin_mm is None else float(options.spot_margin_mm)
     covered = (structure.expand(margin).mask if margin > 0 else structure.mask) & (spr > 0.05)
@@ -465,7 +466,8 @@ def _place_beams(
     names = options.beam_names or (None,) * n_beams
     shifters = options.range_shifter_wet_mm or (None,) * n_beams
     beams = []
-    for k, (gantry, couch) in enumerate(zip(options.gantry_deg, options.couch_deg, strict=True)):
+    couches = cast("tuple[float, ...]", options.couch_deg)  # filled in by PlannerOptions
+    for k, (gantry, couch) in enumerate(zip(options.gantry_deg, couches, strict=True)):
         geometry = BeamGeometry(
             gantry_deg=gantry,
             couch_deg=couch,
