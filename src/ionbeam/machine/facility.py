@@ -43,6 +43,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 
 from ionbeam.errors import ConfigError, GeometryError, UnknownNameError
 from ionbeam.machine.beamline import BeamLine, cnao_beam_line
@@ -229,7 +230,7 @@ class Machine:
             ramp=ramp,
         )
 
-    def with_cycle(self, **changes: object) -> Machine:
+    def with_cycle(self, **changes: Any) -> Machine:
         """A copy whose cycle timing has ``changes`` (e.g. ``spill_length_s=4.0``); the
         longest flat top grows with the spill when needed."""
         cycle = replace(self.cycle, **changes)

@@ -202,7 +202,7 @@ def _with_elastic(
     energy: float,
     sigma_r: float,
     edges: np.ndarray,
-    keys: list[tuple[int, int]],
+    keys: list[tuple[int, int, bool]],
     log_edges: np.ndarray,
     with_spectra: bool,
 ) -> _Secondaries:

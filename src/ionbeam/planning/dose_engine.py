@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -122,7 +123,7 @@ def calc_dose_influence(
     )
     with_biology = _with_biology(options, beam_model)
     n_sigma = float(options.lateral_cutoff_sigma)
-    split = {
+    split: dict[str, Any] = {
         "fine_sampling": options.fine_sampling,
         "fine_sampling_fraction": options.fine_sampling_fraction,
     }

@@ -41,7 +41,7 @@ __all__ = [
 
 #: Identifies files written by ionbeam (deterministic, version-independent).
 IMPLEMENTATION_CLASS_UID = make_uid("ionbeam", "implementation")
-_PLACEHOLDER_UID = "2.25.0"
+_PLACEHOLDER_UID = UID("2.25.0")
 
 
 @dataclass(frozen=True)
