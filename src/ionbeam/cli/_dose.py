@@ -241,12 +241,15 @@ def _particles_per_mu(text: str | None) -> Any:
             f"--particles-per-mu {text}: not a number and not a readable two-column file "
             f"(energy MeV/u, particles per MU): {exc}"
         ) from None
-    energy, per_mu = (table[:, 0], table[:, 1]) if table.shape[1] == 2 else (None, None)
-    if energy is None or not (np.all(np.diff(energy) > 0) and np.all(per_mu > 0)):
-        raise ConfigError(
-            f"--particles-per-mu {text} must have two columns (energy MeV/u increasing, "
-            "particles per MU > 0)"
-        )
+    wrong = ConfigError(
+        f"--particles-per-mu {text} must have two columns (energy MeV/u increasing, "
+        "particles per MU > 0)"
+    )
+    if table.shape[1] != 2:
+        raise wrong
+    energy, per_mu = table[:, 0], table[:, 1]
+    if not (np.all(np.diff(energy) > 0) and np.all(per_mu > 0)):
+        raise wrong
     return lambda e: np.interp(np.asarray(e, dtype=float), energy, per_mu)
 
 

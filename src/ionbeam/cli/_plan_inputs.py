@@ -19,7 +19,7 @@ import argparse
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ionbeam.errors import ConfigError, GeometryError, StructureError, UnknownNameError
 from ionbeam.io.plan_file import PlanRequest, check_angle, load_plan_file
@@ -280,7 +280,7 @@ def _patient(request: PlanRequest) -> tuple[Any, str | None]:
         return patient, None
     if source.ct_series is not None:
         raise ConfigError("--ct-series applies to a DICOM patient (--dicom) only")
-    name = source.phantom.strip().lower()
+    name = cast(str, source.phantom).strip().lower()  # not None: checked above
     if name not in PHANTOM_DEFAULTS:
         raise UnknownNameError("phantom", source.phantom, PHANTOM_DEFAULTS)
     params = {} if source.spacing_mm is None else {"spacing_mm": source.spacing_mm}

@@ -179,6 +179,8 @@ class _Run:
         self.timing, self.machine, self.cycle, self.tables = timing, machine, cycle, tables
         self.options, self.off_s, self.on_move_s = options, off_s, on_move_s
         self.chopper_s = options.chopper_switch_ms * 1e-3
+        change_s = options.field_change_s  # None: the machine's (as in resolve_options)
+        self.field_change_s = machine.field_change_s if change_s is None else change_s
         self.pause = options.extraction_when_off == "pause"
         spot_mode = options.intensity_modulation == "spot"
         self.min_spot_s = options.min_spot_time_ms * 1e-3 if spot_mode else 0.0
@@ -205,7 +207,7 @@ class _Run:
                 end = _close(spill, self.timing, self.wall, self.options, interrupted=False)
                 cycle_start = end + self.cycle.ramp_down(spill.energy)
                 if beam != spill.beam:
-                    cycle_start = max(cycle_start, self.last_spot_end + self.options.field_change_s)
+                    cycle_start = max(cycle_start, self.last_spot_end + self.field_change_s)
             self._open(beam, layer, energy, fraction, cycle_start)
         self.spill.last_layer = layer  # type: ignore[union-attr]
 

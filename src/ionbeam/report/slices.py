@@ -11,6 +11,7 @@ both axes, so the aspect ratio follows the voxel spacing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
@@ -264,7 +265,7 @@ def _draw_plane(
     ax.set_ylabel(f"{axis_names[sample.view.vertical_axis]} (mm)")
     ax.set_title(sample.title, fontsize="medium")
     left, right, top, bottom = sample.view.letters
-    style = {
+    style: dict[str, Any] = {
         "color": "white",
         "fontweight": "bold",
         "transform": ax.transAxes,

@@ -196,7 +196,7 @@ def _optional_float(ds: Dataset, keyword: str, default: float) -> float:
     return default if value is None or value == "" else float(value)
 
 
-def _floats(value: object, count: int) -> tuple[float, ...]:
+def _floats(value: Any, count: int) -> tuple[float, ...]:
     values = tuple(float(v) for v in (value if isinstance(value, (list, tuple, MultiValue))
                                       else [value]))  # fmt: skip
     if len(values) != count:
