@@ -229,10 +229,11 @@ class _Run:
                 self.off_s[i:hi], self.on_move_s[i:hi], self.chopper_s, self.pause,
                 self.min_spot_s,
             )  # fmt: skip
-            touched, spill.tau, self.wall, chopped, empty = result[:5]
-            _store(self.timing, spill, i, touched, result[5:])
-            spill.chopped += chopped
-            remaining[i - offset : i - offset + touched] -= result[7][:touched]
+            touched, empty = result.n_touched, result.empty
+            spill.tau, self.wall = result.tau_s, result.wall_s
+            _store(self.timing, spill, i, result)
+            spill.chopped += result.chopped
+            remaining[i - offset : i - offset + touched] -= result.delivered[:touched]
             i += touched
             if touched and remaining[i - 1 - offset] > 0:
                 i -= 1  # the spill ran out during this spot: it continues in the next one
@@ -287,8 +288,14 @@ def _step_energy(spill: _Spill, energy: float, tables: SpillTables) -> None:
     spill.tau = kernels.time_of_count(spill.time_s, spill.cumulative, taken)
 
 
-def _store(timing: Timing, spill: _Spill, i: int, touched: int, arrays: tuple) -> None:
-    start, end, delivered, transit, beam_on = (a[:touched] for a in arrays)
+def _store(timing: Timing, spill: _Spill, i: int, result: kernels.SpillDelivery) -> None:
+    touched = result.n_touched
+    start, end, delivered = (
+        result.start_s[:touched],
+        result.end_s[:touched],
+        result.delivered[:touched],
+    )
+    transit, beam_on = result.transit[:touched], result.beam_on_s[:touched]
     s = slice(i, i + touched)
     timing.start[s] = np.where(np.isnan(timing.start[s]), start, timing.start[s])
     timing.end[s] = np.where(np.isnan(end), timing.end[s], end)
