@@ -43,7 +43,7 @@ ALLOWED: dict[str, set[str]] = {
         "report",
     },
 }
-SHARED = {"errors", "_atomic", "_cache", "_memory", "_progress", "__init__"}
+SHARED = {"errors", "registry", "_atomic", "_cache", "_memory", "_progress", "__init__"}
 #: Private modules of the top-level package that every package may use (docs/architecture.md).
 SHARED_PRIVATE = {"ionbeam._atomic", "ionbeam._cache", "ionbeam._memory", "ionbeam._progress"}
 

@@ -70,6 +70,12 @@ def register(subparsers: Any) -> None:
         help="split each spot into N x N sub-beams (2-9; 0: off, the default)",
     )
     parser.add_argument(
+        "--dose-engine",
+        metavar="NAME",
+        help="pencil_beam, or fine_sampling (3 x 3 sub-beams unless --fine-sampling says); "
+        "default: from --fine-sampling",
+    )
+    parser.add_argument(
         "--range-shifter-wet-mm",
         type=float,
         metavar="MM",

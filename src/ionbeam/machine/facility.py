@@ -66,7 +66,6 @@ __all__ = [
     "ScanningSystem",
     "SpotLimits",
     "cnao_machine",
-    "get_machine",
     "medaustron_machine",
     "pimms_machine",
 ]
@@ -288,14 +287,3 @@ def medaustron_machine() -> Machine:
     return _machine(
         "medaustron", medaustron_synchrotron(), 5.0, CNAO_FIXED_LINES, max_spill_length_s=10.0
     )
-
-
-_MACHINES = {"cnao": cnao_machine, "pimms": pimms_machine, "medaustron": medaustron_machine}
-
-
-def get_machine(name: str) -> Machine:
-    """The machine called ``name`` (``cnao``, ``pimms`` or ``medaustron``)."""
-    key = str(name).strip().lower()
-    if key not in _MACHINES:
-        raise UnknownNameError("machine", name, _MACHINES)
-    return _MACHINES[key]()
