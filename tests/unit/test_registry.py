@@ -95,6 +95,7 @@ def test_objective_types_build_their_class_with_the_default_weights(
     """The weights the CLI used before the registry: target 1000, elsewhere 300,
     a maximum dose 3000 everywhere; a weight given wins."""
     entry = OBJECTIVES[name]
+    assert entry.objective_class is cls
     on_target = entry.make(2.0, on_target=True)
     elsewhere = entry.make(2.0)
     assert isinstance(on_target, cls) and isinstance(elsewhere, cls)

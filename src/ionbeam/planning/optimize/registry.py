@@ -28,12 +28,12 @@ __all__ = ["OBJECTIVES", "ObjectiveType"]
 
 @dataclass(frozen=True)
 class ObjectiveType:
-    """One objective type: the class it builds (``build(level_gy, volume_fraction,
-    weight)``), whether it needs a volume, and its default weights on the target and
-    on other structures."""
+    """One objective type: the class it builds (called ``objective_class(level_gy,
+    [volume_fraction,] weight=...)``), whether it takes a volume, and its default
+    weights on the target and on other structures."""
 
     name: str
-    build: Callable[[float, float | None, float], Objective]
+    objective_class: Callable[..., Objective]
     needs_volume: bool = False
     target_weight: float = 1000.0
     organ_weight: float = 300.0
@@ -52,46 +52,31 @@ class ObjectiveType:
     ) -> Objective:
         """The objective at ``level_gy`` (per fraction; ``volume_fraction`` 0–1 for the
         DVH types) with ``weight`` (default: :meth:`default_weight`)."""
-        if self.needs_volume and volume_fraction is None:
-            raise ConfigError(f"a {self.name} objective needs a volume (volume_percent)")
-        if not self.needs_volume and volume_fraction is not None:
-            raise ConfigError(f"a {self.name} objective takes no volume; remove volume_percent")
         chosen = self.default_weight(on_target=on_target) if weight is None else weight
-        return self.build(level_gy, volume_fraction, chosen)
+        if not self.needs_volume:
+            if volume_fraction is not None:
+                raise ConfigError(f"a {self.name} objective takes no volume; remove volume_percent")
+            return self.objective_class(level_gy, weight=chosen)
+        if volume_fraction is None:
+            raise ConfigError(f"a {self.name} objective needs a volume (volume_percent)")
+        return self.objective_class(level_gy, volume_fraction, weight=chosen)
 
 
-def _volume(value: float | None) -> float:
-    if value is None:  # make() checks first; kept for direct callers of build
-        raise ConfigError("a DVH objective needs a volume (volume_percent)")
-    return value
+def _entries(*types: ObjectiveType) -> dict[str, ObjectiveType]:
+    return {t.name: t for t in types}
 
 
 #: Objective type name → class and default weights (the plan file's ``type`` values).
 OBJECTIVES: Registry[ObjectiveType] = Registry(
     "objective type",
-    {
-        "squared_deviation": ObjectiveType(
-            "squared_deviation", lambda d, v, w: SquaredDeviation(d, weight=w)
-        ),
-        "max_dose": ObjectiveType(
-            "max_dose",
-            lambda d, v, w: SquaredOverdose(d, weight=w),
-            target_weight=3000.0,
-            organ_weight=3000.0,
-        ),
-        "squared_overdose": ObjectiveType(
-            "squared_overdose", lambda d, v, w: SquaredOverdose(d, weight=w)
-        ),
-        "min_dose": ObjectiveType("min_dose", lambda d, v, w: SquaredUnderdose(d, weight=w)),
-        "squared_underdose": ObjectiveType(
-            "squared_underdose", lambda d, v, w: SquaredUnderdose(d, weight=w)
-        ),
-        "mean_dose": ObjectiveType("mean_dose", lambda d, v, w: MeanDose(d, weight=w)),
-        "min_dvh": ObjectiveType(
-            "min_dvh", lambda d, v, w: MinDVH(d, _volume(v), weight=w), needs_volume=True
-        ),
-        "max_dvh": ObjectiveType(
-            "max_dvh", lambda d, v, w: MaxDVH(d, _volume(v), weight=w), needs_volume=True
-        ),
-    },
+    _entries(
+        ObjectiveType("squared_deviation", SquaredDeviation),
+        ObjectiveType("max_dose", SquaredOverdose, target_weight=3000.0, organ_weight=3000.0),
+        ObjectiveType("squared_overdose", SquaredOverdose),
+        ObjectiveType("min_dose", SquaredUnderdose),
+        ObjectiveType("squared_underdose", SquaredUnderdose),
+        ObjectiveType("mean_dose", MeanDose),
+        ObjectiveType("min_dvh", MinDVH, needs_volume=True),
+        ObjectiveType("max_dvh", MaxDVH, needs_volume=True),
+    ),
 )
