@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ionbeam.errors import ConfigError, UnknownNameError
-from ionbeam.io.plan_file import OBJECTIVE_TYPES, plan_request_from_dict
+from ionbeam.io.plan_file import objective_types, plan_request_from_dict
 from ionbeam.machine import MACHINES, Machine, get_machine
 from ionbeam.physics.particles import get_particle
 from ionbeam.physics.radiobiology.proton_rbe import PROTON_RBE_MODELS
@@ -115,8 +115,8 @@ def test_dvh_objectives_need_a_volume() -> None:
 
 
 def test_plan_file_objective_types_come_from_the_registry() -> None:
-    assert list(OBJECTIVE_TYPES) == list(OBJECTIVES.names)
-    assert OBJECTIVE_TYPES["min_dvh"] == ("total_dose_gy", "volume_percent")
+    assert list(objective_types()) == list(OBJECTIVES.names)
+    assert objective_types()["min_dvh"] == ("total_dose_gy", "volume_percent")
     objective = {"structure": "Brain", "type": "max_dose", "total_dose_gy": 50.0}
     with pytest.raises(ConfigError, match="takes no volume_percent"):
         plan_request_from_dict({"objectives": [objective | {"volume_percent": 10.0}]})

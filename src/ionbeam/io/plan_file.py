@@ -42,7 +42,7 @@ the planner works per fraction. Angles are degrees in [0, 360). Example::
 
     [[objectives]]
     structure = "Brainstem"
-    type = "max_dose"             # see OBJECTIVE_TYPES
+    type = "max_dose"             # see objective_types()
     total_dose_gy = 54.0
     weight = 3000.0
 
@@ -68,33 +68,46 @@ same structure and metric; ``max_dose`` objectives also become limits (D0.03cc).
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ionbeam.errors import ConfigError
 from ionbeam.evaluation.goals import Goal
-from ionbeam.planning.optimize.registry import OBJECTIVES
 
 __all__ = [
-    "OBJECTIVE_TYPES",
     "BeamRequest",
     "ObjectiveRequest",
     "PatientRequest",
     "PlanRequest",
     "check_angle",
     "load_plan_file",
+    "objective_types",
     "plan_request_from_dict",
 ]
 
-#: Objective types of a plan file (the registry ``OBJECTIVES``) and the keys each needs.
-OBJECTIVE_TYPES: dict[str, tuple[str, ...]] = {
-    name: ("total_dose_gy", "volume_percent") if entry.needs_volume else ("total_dose_gy",)
-    for name, entry in OBJECTIVES.items()
-}
+
+@functools.cache
+def objective_types() -> Mapping[str, tuple[str, ...]]:
+    """The objective types of a plan file (the registry
+    :data:`ionbeam.planning.optimize.registry.OBJECTIVES`) and the keys each needs.
+    Looked up when needed: importing the optimizer is slow and a plan file without
+    objectives does not need it."""
+    from ionbeam.planning.optimize.registry import OBJECTIVES
+
+    return MappingProxyType(
+        {
+            name: ("total_dose_gy", "volume_percent") if entry.needs_volume else ("total_dose_gy",)
+            for name, entry in OBJECTIVES.items()
+        }
+    )
+
+
 #: Keys of earlier versions, refused with what to write instead.
 _RENAMED = {
     "dose_gy": "total_dose_gy (the objective's dose level, a total over all fractions)",
@@ -314,18 +327,18 @@ def _objective(data: Any, source: str) -> ObjectiveRequest:
     kind = _text(data, "type", source)
     if structure is None or kind is None:
         raise ConfigError(f"{source}: an objective needs a structure and a type")
-    if kind not in OBJECTIVE_TYPES:
+    types = objective_types()
+    if kind not in types:
         raise ConfigError(
-            f"{source}: unknown objective type {kind!r}; choose one of: "
-            + ", ".join(OBJECTIVE_TYPES)
+            f"{source}: unknown objective type {kind!r}; choose one of: " + ", ".join(types)
         )
-    for key in OBJECTIVE_TYPES[kind]:
+    for key in types[kind]:
         if key not in data:
             raise ConfigError(f"{source}: a {kind} objective needs {key}")
     volume = _number(data, "volume_percent", source)
     if volume is not None and not 0.0 <= volume <= 100.0:
         raise ConfigError(f"{source}: volume_percent must be within 0–100; got {volume}")
-    if volume is not None and "volume_percent" not in OBJECTIVE_TYPES[kind]:
+    if volume is not None and "volume_percent" not in types[kind]:
         raise ConfigError(
             f"{source}: a {kind} objective takes no volume_percent; remove it "
             "(min_dvh and max_dvh take one)"
