@@ -67,7 +67,7 @@ def _destination(path: str | os.PathLike[str]) -> Path:
 
 
 def write_atomically(
-    path: str | os.PathLike[str], write: Callable[[Path], None], *, overwrite: bool = True
+    path: str | os.PathLike[str], write: Callable[[Path], object], *, overwrite: bool = True
 ) -> Path:
     """Call ``write(temporary_path)``, then rename the temporary file to ``path``.
 
@@ -148,7 +148,7 @@ def check_output_folder(
 def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     """Remove the temporaries this module left in ``folder`` from runs that were killed:
     only entries named as it names them whose process id no longer runs. Returns them."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(folder).iterdir())
     except OSError:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from platformdirs import user_cache_dir
@@ -71,7 +71,7 @@ def save_arrays(key: str, arrays: dict[str, np.ndarray]) -> None:
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **cast("dict[str, Any]", arrays))
 
 
 def clear_cache() -> int:

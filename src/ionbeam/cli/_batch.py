@@ -179,7 +179,7 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _html(rows: list[dict[str, Any]]) -> str:
-    from ionbeam.report._html import document, element, table
+    from ionbeam.report.html_blocks import document, element, table
 
     def cell(value: Any) -> str:
         if value is None:

@@ -8,8 +8,6 @@ from typing import Any
 
 __all__ = ["register", "run"]
 
-_MACHINES = ("cnao", "pimms", "medaustron")
-
 
 def register(subparsers: Any) -> None:
     """Add the ``compare-machines`` sub-command."""
@@ -24,8 +22,11 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("plan", type=Path, metavar="PLAN_DIR", help="plan folder or plan.json")
-    parser.add_argument("--machines", nargs="+", choices=_MACHINES, default=list(_MACHINES),
-                        help="machines to compare (default: all three)")  # fmt: skip
+    # names checked against ionbeam.machine.MACHINES when run (importing it here would slow
+    # every `ionbeam --help`)
+    parser.add_argument("--machines", nargs="+", metavar="NAME",
+                        help="machines to compare (default: every registered machine: "
+                        "cnao, pimms, medaustron)")  # fmt: skip
     parser.add_argument("--ripple-betatron", type=float, default=0.2,
                         help="rms spill ripple with a betatron core (default 0.2)")  # fmt: skip
     parser.add_argument("--ripple-rfko", type=float, default=0.05,
@@ -41,10 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam.cli._output import print_json, print_table
     from ionbeam.delivery.compare import compare_machines
     from ionbeam.io.plan_json import read_plan_json
+    from ionbeam.machine import MACHINES
 
+    names = [MACHINES.canonical(name) for name in args.machines or MACHINES.names]
     plan = read_plan_json(args.plan)
     beam_model = recorded_beam_model(plan.settings, plan.particle)
-    machines = [machine_for_plan(beam_model, name) for name in args.machines]
+    machines = [machine_for_plan(beam_model, name) for name in names]
     levels = {"betatron": args.ripple_betatron, "rfko": args.ripple_rfko}
     rows = [c.row() for c in compare_machines(plan, machines, ripple_rms=levels, seed=args.seed)]
     if args.json:

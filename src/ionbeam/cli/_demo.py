@@ -133,12 +133,16 @@ def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
             energy_stride=2 if quick else 1,
         )
         stage(f"{label}: planning {particle} ({rbe_model} RBE)")
+
+        def on_stage(text: str, label: str = label) -> None:
+            stage(f"{label}: {text}")
+
         results[label] = plan_patient(
             patient,
             prescription,
             particle=particle,
             options=options,
-            on_stage=lambda text, label=label: stage(f"{label}: {text}"),
+            on_stage=on_stage,
         )
     return patient, results
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "GOALS_FAILED_STATUS",
@@ -32,6 +32,9 @@ __all__ = [
     "print_goals",
     "with_recorded_goals",
 ]
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 #: Exit status of a command run with ``--strict`` whose plan fails a clinical goal
 #: (1: no sub-command; 2: bad input).
@@ -90,7 +93,12 @@ def print_goals(report: Any, *, title: str = "clinical goals") -> None:
 
     unit = report.dose_unit
     table = Table(title=f"{title} · {report.target} · {report.prescription_gy:g} {unit}")
-    for column, justify in (("goal", "left"), ("achieved", "right"), ("status", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("goal", "left"),
+        ("achieved", "right"),
+        ("status", "left"),
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for r in report.results:
         goal = r.goal

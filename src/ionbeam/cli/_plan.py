@@ -16,12 +16,12 @@ any work (see :func:`ionbeam._atomic.check_output_folder`).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ionbeam.cli._beam_model import add_beam_model_argument
 from ionbeam.cli._plan_inputs import PHANTOM_DEFAULTS, parse_beams
+from ionbeam.cli._shared_options import add_patient_arguments, add_strict_argument, check_out
 
 __all__ = [
     "PHANTOM_DEFAULTS",
@@ -70,6 +70,12 @@ def register(subparsers: Any) -> None:
         help="split each spot into N x N sub-beams (2-9; 0: off, the default)",
     )
     parser.add_argument(
+        "--dose-engine",
+        metavar="NAME",
+        help="pencil_beam, or fine_sampling (3 x 3 sub-beams unless --fine-sampling says); "
+        "default: from --fine-sampling",
+    )
+    parser.add_argument(
         "--range-shifter-wet-mm",
         type=float,
         metavar="MM",
@@ -98,16 +104,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def add_strict_argument(parser: argparse.ArgumentParser) -> None:
-    """``--strict`` (shared with ``ionbeam dose`` and ``ionbeam demo``)."""
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="exit with status 3 when a clinical goal (target coverage, hot spot outside "
-        "the target, organ limit) is not met",
-    )
-
-
 def add_prescription_arguments(parser: argparse.ArgumentParser) -> None:
     """``--total-dose-gy`` / ``--dose-per-fraction-gy`` (the old ``--dose-gy`` is refused)."""
     dose = parser.add_mutually_exclusive_group()
@@ -118,21 +114,6 @@ def add_prescription_arguments(parser: argparse.ArgumentParser) -> None:
         "--dose-per-fraction-gy", type=float, metavar="GY", help="dose per fraction, Gy(RBE)"
     )
     dose.add_argument("--dose-gy", type=float, help=argparse.SUPPRESS)  # refused: ambiguous
-
-
-def add_patient_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that say which patient (shared with ``ionbeam dose``)."""
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--phantom", help="built-in phantom: " + ", ".join(PHANTOM_DEFAULTS))
-    which.add_argument("--dicom", type=Path, metavar="DIR", help="folder with a CT and RTSTRUCT")
-    parser.add_argument(
-        "--ct-series", metavar="UID", help="with --dicom: the CT series (SeriesInstanceUID)"
-    )
-    parser.add_argument("--target", help="target structure (default: the phantom's / the PTV)")
-    parser.add_argument("--ct-spacing", type=float, metavar="MM", help="phantom voxel size, mm")
-    parser.add_argument(
-        "--calibration", type=Path, metavar="FILE", help="HU → SPR table (two columns HU, SPR)"
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -286,14 +267,6 @@ def print_summary(
     report = out / "report.html"
     if report.exists():
         print(f"report: {report}")
-
-
-def check_out(out: Path, force: bool, *, inputs: Sequence[Path | None] = ()) -> None:
-    """Refuse, before the work, an output folder that is not empty (without --force), that
-    is, contains or lies inside an input, is the current folder, or cannot be written."""
-    from ionbeam._atomic import check_output_folder
-
-    check_output_folder(out, inputs=inputs, overwrite=force)
 
 
 def _with_patient_settings(result: Any, inputs: Any, args: argparse.Namespace) -> Any:

@@ -19,7 +19,7 @@ import argparse
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ionbeam.errors import ConfigError, GeometryError, StructureError, UnknownNameError
 
@@ -215,6 +215,7 @@ def _with_command_line(request: PlanRequest, args: argparse.Namespace) -> PlanRe
         ("spot_spacing_mm", args.spot_spacing),
         ("dose_grid_mm", args.grid),
         ("fine_sampling", args.fine_sampling),
+        ("dose_engine", getattr(args, "dose_engine", None)),
         ("range_shifter_wet_mm", args.range_shifter_wet_mm),
         ("beam_model", getattr(args, "beam_model", None)),
         ("fractions", args.fractions),
@@ -286,7 +287,7 @@ def _patient(request: PlanRequest) -> tuple[Any, str | None]:
         return patient, None
     if source.ct_series is not None:
         raise ConfigError("--ct-series applies to a DICOM patient (--dicom) only")
-    name = source.phantom.strip().lower()
+    name = cast(str, source.phantom).strip().lower()  # not None: checked above
     if name not in PHANTOM_DEFAULTS:
         raise UnknownNameError("phantom", source.phantom, PHANTOM_DEFAULTS)
     params = {} if source.spacing_mm is None else {"spacing_mm": source.spacing_mm}
@@ -398,7 +399,7 @@ def _options(request: PlanRequest, phantom: str | None, machine: Any) -> Any:
         "range_shifter_wet_mm": tuple(b.range_shifter_wet_mm for b in beams),
     }
     for field in ("technique", "rbe_model", "spot_spacing_mm", "dose_grid_mm", "fine_sampling",
-                  "ripple_filter"):  # fmt: skip
+                  "dose_engine", "ripple_filter"):  # fmt: skip
         if getattr(request, field) is not None:
             values[field] = getattr(request, field)
     if request.target_tissue:
@@ -433,30 +434,12 @@ def _objectives(request: PlanRequest, patient: Any, target: str, prescription: A
 
 
 def _objective(item: Any, fractions: int, target: str) -> Any:
-    from ionbeam.planning.optimize import (
-        MaxDVH,
-        MeanDose,
-        MinDVH,
-        SquaredDeviation,
-        SquaredOverdose,
-        SquaredUnderdose,
-    )
+    from ionbeam.planning.optimize.registry import OBJECTIVES
 
-    level = item.total_dose_gy / fractions
     volume = None if item.volume_percent is None else item.volume_percent / 100.0
-    kind = item.type
-    default_weight = 1000.0 if item.structure == target else 300.0
-    if kind == "max_dose":
-        default_weight = 3000.0
-    weight = item.weight if item.weight is not None else default_weight
-    if kind == "squared_deviation":
-        return SquaredDeviation(level, weight=weight)
-    if kind in ("max_dose", "squared_overdose"):
-        return SquaredOverdose(level, weight=weight)
-    if kind in ("min_dose", "squared_underdose"):
-        return SquaredUnderdose(level, weight=weight)
-    if kind == "mean_dose":
-        return MeanDose(level, weight=weight)
-    if kind == "min_dvh":
-        return MinDVH(level, volume, weight=weight)
-    return MaxDVH(level, volume, weight=weight)
+    return OBJECTIVES[item.type].make(
+        item.total_dose_gy / fractions,
+        volume_fraction=volume,
+        weight=item.weight,
+        on_target=item.structure == target,
+    )

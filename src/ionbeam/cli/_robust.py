@@ -48,7 +48,7 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: Any) -> None:
     """Add the ``robust`` sub-command."""
     from ionbeam.cli._beam_model import add_beam_model_argument
-    from ionbeam.cli._plan import add_patient_arguments, add_strict_argument
+    from ionbeam.cli._shared_options import add_patient_arguments, add_strict_argument
 
     parser = subparsers.add_parser(
         "robust",
@@ -172,9 +172,9 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam robust``."""
     from ionbeam._atomic import atomic_directory
     from ionbeam.cli._beam_model import machine_for_plan
-    from ionbeam.cli._dose import _beam_model, _inputs
     from ionbeam.cli._output import print_json, to_jsonable
-    from ionbeam.cli._plan import check_out
+    from ionbeam.cli._recompute import recompute_beam_model, recompute_inputs
+    from ionbeam.cli._shared_options import check_out
     from ionbeam.errors import ConfigError
 
     if args.out is not None:
@@ -190,8 +190,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be ≥ 0 (0: serially here); got {args.workers}")
-    plan, patient, options, _, calibration = _inputs(args)
-    plan, beam_model = _beam_model(args, plan)
+    plan, patient, options, _, calibration = recompute_inputs(args)
+    plan, beam_model = recompute_beam_model(args, plan)
     robust = robust_options(args, recorded=plan.settings.get("robust"))
     with _client(args) as client:
         evaluation = robustness_of(

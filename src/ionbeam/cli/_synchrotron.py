@@ -40,7 +40,7 @@ def summary(
     machine: str, particle: str, energy_mev_u: float, *, spill_length_s: float = 1.0
 ) -> dict[str, Any]:
     """The numbers ``ionbeam synchrotron`` prints (plain floats and strings)."""
-    from ionbeam.machine.facility import get_machine
+    from ionbeam.machine import get_machine
     from ionbeam.machine.synchrotron.resonance import stable_area_m
 
     facility = get_machine(machine).with_cycle(spill_length_s=spill_length_s)
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
     energy = args.energy
     if energy is None:
-        from ionbeam.machine.facility import get_machine
+        from ionbeam.machine import get_machine
 
         energy = get_machine(args.machine).energy_range_mev_u(args.particle)[1]
     values = summary(args.machine, args.particle, energy, spill_length_s=args.spill_length)
@@ -145,7 +145,7 @@ def _plot(values: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ionbeam.machine.facility import get_machine
+    from ionbeam.machine import get_machine
     from ionbeam.machine.synchrotron.resonance import separatrix_at, steinbach_boundary
     from ionbeam.machine.synchrotron.spill import extraction_setup, reduced_spill_model
 

@@ -17,10 +17,31 @@ new state.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-__all__ = ["cumulative_at", "deliver_in_spill", "time_of_count"]
+__all__ = ["SpillDelivery", "cumulative_at", "deliver_in_spill", "time_of_count"]
+
+
+class SpillDelivery(NamedTuple):
+    """What :func:`deliver_in_spill` did: the spots touched (``n_touched``; the last one
+    only partly when ``empty``), the new spill and wall clocks (s), the particles dumped
+    by the chopper, whether the spill ran out, and per spot (valid up to ``n_touched``)
+    its start and end (s; NaN when not finished), the particles delivered in this spill,
+    those that arrived while the magnets were still moving, and the beam-on time (s)."""
+
+    n_touched: int
+    tau_s: float
+    wall_s: float
+    chopped: float
+    empty: bool
+    start_s: np.ndarray
+    end_s: np.ndarray
+    delivered: np.ndarray
+    transit: np.ndarray
+    beam_on_s: np.ndarray
 
 
 @njit(cache=True)
@@ -64,18 +85,13 @@ def deliver_in_spill(
     first_off_s: float,
     pause_when_off: bool,
     min_spot_s: float,
-):
+) -> SpillDelivery:
     """Deliver the spots of ``need`` (particles still owed, in scan order) from spill time ``tau``.
 
     ``off_s[k]``: beam-off time before spot k (move, settling, chopper);
     ``on_move_s[k]``: move time with the beam on (raster) before spot k; the
     first spot waits ``first_off_s`` only (the magnets are already there).
-    Returns ``(n_touched, tau, wall_s, chopped, empty, start_s, end_s,
-    delivered, transit, beam_on_s)``: spots touched (the last one only
-    partly when ``empty``), the new clocks, particles dumped by the chopper,
-    whether the spill ran out, and per touched spot its start and end (NaN
-    when not finished), particles delivered in this spill, particles that
-    arrived while the magnets were still moving, and beam-on time. A raster
+    Returns a :class:`SpillDelivery`. A raster
     spot whose count is reached before the magnets arrive is complete at once
     (all its particles were transit particles), and the next move is timed
     from that spot's position: an approximation (the real path is shorter)
@@ -130,4 +146,4 @@ def deliver_in_spill(
             empty = True
             break
         end[k - 1] = wall_s
-    return k, tau, wall_s, chopped, empty, start, end, delivered, transit, beam_on
+    return SpillDelivery(k, tau, wall_s, chopped, empty, start, end, delivered, transit, beam_on)

@@ -179,6 +179,8 @@ class _Run:
         self.timing, self.machine, self.cycle, self.tables = timing, machine, cycle, tables
         self.options, self.off_s, self.on_move_s = options, off_s, on_move_s
         self.chopper_s = options.chopper_switch_ms * 1e-3
+        change_s = options.field_change_s  # None: the machine's (as in resolve_options)
+        self.field_change_s = machine.field_change_s if change_s is None else change_s
         self.pause = options.extraction_when_off == "pause"
         spot_mode = options.intensity_modulation == "spot"
         self.min_spot_s = options.min_spot_time_ms * 1e-3 if spot_mode else 0.0
@@ -205,7 +207,7 @@ class _Run:
                 end = _close(spill, self.timing, self.wall, self.options, interrupted=False)
                 cycle_start = end + self.cycle.ramp_down(spill.energy)
                 if beam != spill.beam:
-                    cycle_start = max(cycle_start, self.last_spot_end + self.options.field_change_s)
+                    cycle_start = max(cycle_start, self.last_spot_end + self.field_change_s)
             self._open(beam, layer, energy, fraction, cycle_start)
         self.spill.last_layer = layer  # type: ignore[union-attr]
 
@@ -227,10 +229,11 @@ class _Run:
                 self.off_s[i:hi], self.on_move_s[i:hi], self.chopper_s, self.pause,
                 self.min_spot_s,
             )  # fmt: skip
-            touched, spill.tau, self.wall, chopped, empty = result[:5]
-            _store(self.timing, spill, i, touched, result[5:])
-            spill.chopped += chopped
-            remaining[i - offset : i - offset + touched] -= result[7][:touched]
+            touched, empty = result.n_touched, result.empty
+            spill.tau, self.wall = result.tau_s, result.wall_s
+            _store(self.timing, spill, i, result)
+            spill.chopped += result.chopped
+            remaining[i - offset : i - offset + touched] -= result.delivered[:touched]
             i += touched
             if touched and remaining[i - 1 - offset] > 0:
                 i -= 1  # the spill ran out during this spot: it continues in the next one
@@ -285,8 +288,14 @@ def _step_energy(spill: _Spill, energy: float, tables: SpillTables) -> None:
     spill.tau = kernels.time_of_count(spill.time_s, spill.cumulative, taken)
 
 
-def _store(timing: Timing, spill: _Spill, i: int, touched: int, arrays: tuple) -> None:
-    start, end, delivered, transit, beam_on = (a[:touched] for a in arrays)
+def _store(timing: Timing, spill: _Spill, i: int, result: kernels.SpillDelivery) -> None:
+    touched = result.n_touched
+    start, end, delivered = (
+        result.start_s[:touched],
+        result.end_s[:touched],
+        result.delivered[:touched],
+    )
+    transit, beam_on = result.transit[:touched], result.beam_on_s[:touched]
     s = slice(i, i + touched)
     timing.start[s] = np.where(np.isnan(timing.start[s]), start, timing.start[s])
     timing.end[s] = np.where(np.isnan(end), timing.end[s], end)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class MachineComparison:
     extraction: str
     record: DeliveryRecord
 
-    def row(self) -> dict[str, object]:
+    def row(self) -> dict[str, Any]:
         """The figures printed side by side."""
         s = self.record.summary()
         return {

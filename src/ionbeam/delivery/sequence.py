@@ -102,8 +102,10 @@ def delivery_sequence(
         below_minimum=options.below_minimum, particle=plan.particle,
     )  # fmt: skip
     beam_of = np.repeat(np.arange(len(plan.beams)), [b.spots.n_spots for b in plan.beams])
-    energy = np.concatenate([b.spots.energy_mev_u for b in plan.beams]) if plan.n_spots else []
-    energy = np.asarray(energy, dtype=float)
+    energy = np.asarray(
+        np.concatenate([b.spots.energy_mev_u for b in plan.beams]) if plan.n_spots else [],
+        dtype=float,
+    )
     library.check(energy)
     energy = _library_energies(library, energy)
     x = np.concatenate([b.spots.x_mm for b in plan.beams])

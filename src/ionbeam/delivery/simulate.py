@@ -10,6 +10,7 @@ spills (:mod:`._spill_loop`), and gather the :class:`DeliveryRecord`.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def resolve_options(options: DeliveryOptions, machine: Machine) -> DeliveryOptio
     """``options`` with the machine's settings where they say ``None`` (field-change time,
     extraction method); RF knock-out pauses the extraction while the beam is off."""
     extraction = options.extraction or machine.extraction
-    changes: dict[str, object] = {"extraction": extraction}
+    changes: dict[str, Any] = {"extraction": extraction}
     if options.field_change_s is None:
         changes["field_change_s"] = machine.field_change_s
     if extraction == "rfko":
@@ -136,7 +137,7 @@ def _spot_record(
     done = sequence.spot[:n_run]
 
     def scattered(values: np.ndarray, fill: float | int, dtype: type) -> np.ndarray:
-        out = np.full(n, fill, dtype=dtype)
+        out: np.ndarray = np.full(n, fill, dtype=dtype)
         out[done] = values[:n_run]
         return out
 

@@ -102,11 +102,13 @@ def write_files_atomically(
     try:
         for name, write in writers:
             target = folder / name
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}-", suffix=target.suffix)
+            fd, name_tmp = tempfile.mkstemp(
+                dir=folder, prefix=f".{target.stem}-", suffix=target.suffix
+            )
             os.close(fd)
-            staged.append((Path(tmp), target))
-            write(Path(tmp))
-            os.chmod(tmp, file_mode())
+            staged.append((Path(name_tmp), target))
+            write(Path(name_tmp))
+            os.chmod(name_tmp, file_mode())
         for tmp, target in staged:
             os.replace(tmp, target)
     except BaseException:
@@ -118,7 +120,10 @@ def write_files_atomically(
 
 
 def _text_writer(text: str) -> Callable[[Path], None]:
-    return lambda path: path.write_text(text, encoding="utf-8")
+    def write(path: Path) -> None:
+        path.write_text(text, encoding="utf-8")
+
+    return write
 
 
 def write_record(

@@ -54,7 +54,7 @@ class DoseDistribution:
         """Highest dose in the structure."""
         return float(self.dose_desc_gy[0])
 
-    def dose_at_volume(self, volume_fraction: np.ndarray) -> np.ndarray:
+    def dose_at_volume(self, volume_fraction: float | np.ndarray) -> np.ndarray:
         """D_V: the highest dose that at least ``volume_fraction`` of the volume receives.
 
         The answer is one voxel's dose (nearest rank, no interpolation), so the
@@ -64,7 +64,7 @@ class DoseDistribution:
         k = np.searchsorted(self.cumulative_fraction, v * (1.0 - _FRACTION_SLACK), side="left")
         return self.dose_desc_gy[np.minimum(k, self.dose_desc_gy.size - 1)]
 
-    def volume_at_dose(self, dose_gy: np.ndarray) -> np.ndarray:
+    def volume_at_dose(self, dose_gy: float | np.ndarray) -> np.ndarray:
         """V_d: the fraction of the volume receiving at least ``dose_gy``."""
         d = np.asarray(dose_gy, dtype=np.float64)
         count = np.searchsorted(-self.dose_desc_gy, -d, side="right")

@@ -159,7 +159,7 @@ def _structure_metrics(
     conformity: float | None,
 ) -> StructureMetrics:
     d_values = dist.dose_at_volume(np.array([f for _, f in _DOSE_AT_VOLUME]))
-    relative = (None, None)
+    relative: tuple[float | None, float | None] = (None, None)
     if prescription is not None:
         v95, v107 = dist.volume_at_dose(np.array([0.95, 1.07]) * prescription)
         relative = (100.0 * float(v95), 100.0 * float(v107))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -91,4 +92,10 @@ def read_metaimage(path: str | Path) -> MetaImage:
     if raw.size != int(np.prod(shape)):
         raise ConfigError(f"{path}: {raw.size} values for a {shape} grid; the file is truncated")
     values = raw.reshape(shape, order="F").astype(np.float32)
-    return MetaImage(values, Grid(shape, spacing, origin))
+    three_floats = tuple[float, float, float]  # Grid checks that there are three of each
+    grid = Grid(
+        cast("tuple[int, int, int]", shape),
+        cast(three_floats, spacing),
+        cast(three_floats, origin),
+    )
+    return MetaImage(values, grid)

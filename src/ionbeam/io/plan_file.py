@@ -28,6 +28,7 @@ the planner works per fraction. Angles are degrees in [0, 360). Example::
     dose_grid_mm = 3.0
     spot_spacing_mm = 3.0
     fine_sampling = 0             # 0 (off) or 2–9 sub-beams per side
+    dose_engine = "pencil_beam"   # or "fine_sampling" (default: from fine_sampling)
     ripple_filter = true          # default: true for carbon (CNAO's 3 mm filter), else false
 
     [[beams]]
@@ -41,7 +42,7 @@ the planner works per fraction. Angles are degrees in [0, 360). Example::
 
     [[objectives]]
     structure = "Brainstem"
-    type = "max_dose"             # see OBJECTIVE_TYPES
+    type = "max_dose"             # see objective_types()
     total_dose_gy = 54.0
     weight = 3000.0
 
@@ -74,38 +75,46 @@ same structure and metric; ``max_dose`` objectives also become limits (D0.03cc).
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ionbeam.errors import ConfigError
 from ionbeam.evaluation.goals import Goal
 
 __all__ = [
-    "OBJECTIVE_TYPES",
     "BeamRequest",
     "ObjectiveRequest",
     "PatientRequest",
     "PlanRequest",
     "check_angle",
     "load_plan_file",
+    "objective_types",
     "plan_request_from_dict",
 ]
 
-#: Objective types of a plan file and the level key each needs.
-OBJECTIVE_TYPES: dict[str, tuple[str, ...]] = {
-    "squared_deviation": ("total_dose_gy",),
-    "max_dose": ("total_dose_gy",),
-    "squared_overdose": ("total_dose_gy",),
-    "min_dose": ("total_dose_gy",),
-    "squared_underdose": ("total_dose_gy",),
-    "mean_dose": ("total_dose_gy",),
-    "min_dvh": ("total_dose_gy", "volume_percent"),
-    "max_dvh": ("total_dose_gy", "volume_percent"),
-}
+
+@functools.cache
+def objective_types() -> Mapping[str, tuple[str, ...]]:
+    """The objective types of a plan file (the registry
+    :data:`ionbeam.planning.optimize.registry.OBJECTIVES`) and the keys each needs.
+    Looked up when needed: importing the optimizer is slow and a plan file without
+    objectives does not need it."""
+    from ionbeam.planning.optimize.registry import OBJECTIVES
+
+    return MappingProxyType(
+        {
+            name: ("total_dose_gy", "volume_percent") if entry.needs_volume else ("total_dose_gy",)
+            for name, entry in OBJECTIVES.items()
+        }
+    )
+
+
 #: Keys of earlier versions, refused with what to write instead.
 _RENAMED = {
     "dose_gy": "total_dose_gy (the objective's dose level, a total over all fractions)",
@@ -116,7 +125,7 @@ _SECTIONS = {"patient", "prescription", "plan", "beams", "objectives", "tissues"
 _PATIENT_KEYS = {"phantom", "dicom", "target", "spacing_mm", "calibration", "ct_series"}
 _PRESCRIPTION_KEYS = {"total_dose_gy", "dose_per_fraction_gy", "fractions"}
 _PLAN_KEYS = {"particle", "machine", "technique", "rbe_model", "dose_grid_mm",
-              "spot_spacing_mm", "fine_sampling", "beam_model",
+              "spot_spacing_mm", "fine_sampling", "dose_engine", "beam_model",
               "ripple_filter"}  # fmt: skip
 _BEAM_KEYS = {"gantry_deg", "couch_deg", "line", "name", "range_shifter_wet_mm"}
 _OBJECTIVE_KEYS = {"structure", "type", "total_dose_gy", "volume_percent", "weight"}
@@ -178,6 +187,7 @@ class PlanRequest:
     dose_grid_mm: float | None = None
     spot_spacing_mm: float | None = None
     fine_sampling: int | None = None
+    dose_engine: str | None = None
     beam_model: Path | None = None
     ripple_filter: bool | None = None
     beams: tuple[BeamRequest, ...] = ()
@@ -246,6 +256,7 @@ def plan_request_from_dict(
         dose_grid_mm=_number(plan, "dose_grid_mm", source, positive=True),
         spot_spacing_mm=_number(plan, "spot_spacing_mm", source, positive=True),
         fine_sampling=_fine_sampling(plan, source),
+        dose_engine=_dose_engine(plan, source),
         beam_model=_path(plan, "beam_model", base),
         ripple_filter=_boolean(plan, "ripple_filter", source),
         beams=tuple(
@@ -349,17 +360,22 @@ def _objective(data: Any, source: str) -> ObjectiveRequest:
     kind = _text(data, "type", source)
     if structure is None or kind is None:
         raise ConfigError(f"{source}: an objective needs a structure and a type")
-    if kind not in OBJECTIVE_TYPES:
+    types = objective_types()
+    if kind not in types:
         raise ConfigError(
-            f"{source}: unknown objective type {kind!r}; choose one of: "
-            + ", ".join(OBJECTIVE_TYPES)
+            f"{source}: unknown objective type {kind!r}; choose one of: " + ", ".join(types)
         )
-    for key in OBJECTIVE_TYPES[kind]:
+    for key in types[kind]:
         if key not in data:
             raise ConfigError(f"{source}: a {kind} objective needs {key}")
     volume = _number(data, "volume_percent", source)
     if volume is not None and not 0.0 <= volume <= 100.0:
         raise ConfigError(f"{source}: volume_percent must be within 0–100; got {volume}")
+    if volume is not None and "volume_percent" not in types[kind]:
+        raise ConfigError(
+            f"{source}: a {kind} objective takes no volume_percent; remove it "
+            "(min_dvh and max_dvh take one)"
+        )
     dose = _number(data, "total_dose_gy", source)
     if dose is None or dose < 0:
         raise ConfigError(
@@ -376,6 +392,13 @@ def _fine_sampling(plan: Mapping[str, Any], source: str) -> int | None:
             f"{source} [plan]: fine_sampling must be 0 (off) or 2–9 sub-beams per side; got {value}"
         )
     return value
+
+
+def _dose_engine(plan: Mapping[str, Any], source: str) -> str | None:
+    from ionbeam.planning.engines import DOSE_ENGINES
+
+    value = _text(plan, "dose_engine", source)
+    return None if value is None else DOSE_ENGINES.canonical(value)
 
 
 def _keys(data: Any, allowed: set[str], source: str) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,8 @@ def plan_from_dict(data: dict[str, Any], *, source: str = "plan") -> Plan:
 
 def _beam_from_dict(data: dict[str, Any], source: str) -> Beam:
     _keys(data, _BEAM_KEYS, source)
-    sad = tuple(math.inf if s is None else float(s) for s in data["sad_mm"])
+    sad_x, sad_y = (math.inf if s is None else float(s) for s in data["sad_mm"])
+    sad = (sad_x, sad_y)
     geometry = BeamGeometry(
         gantry_deg=data["gantry_deg"],
         couch_deg=data["couch_deg"],
@@ -171,7 +173,9 @@ def read_plan_json(path: str | os.PathLike[str]) -> Plan:
         raise ConfigError(f"{source}: malformed plan ({exc})") from None
 
 
-def _keys(data: Any, allowed: set[str], source: str, optional: set[str] = frozenset()) -> None:
+def _keys(
+    data: Any, allowed: set[str], source: str, optional: AbstractSet[str] = frozenset()
+) -> None:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
     unknown = set(data) - allowed

@@ -25,7 +25,6 @@ from ionbeam.machine.facility import (
     ScanningSystem,
     SpotLimits,
     cnao_machine,
-    get_machine,
     medaustron_machine,
     pimms_machine,
 )
@@ -34,6 +33,7 @@ from ionbeam.machine.kinematics import (
     magnetic_rigidity_tm,
     revolution_frequency_hz,
 )
+from ionbeam.machine.registry import MACHINES, get_machine
 from ionbeam.machine.synchrotron import (
     CirculatingBeam,
     CycleTiming,
@@ -46,6 +46,7 @@ from ionbeam.machine.synchrotron import (
 )
 
 __all__ = [
+    "MACHINES",
     "BeamLine",
     "CirculatingBeam",
     "CycleTiming",

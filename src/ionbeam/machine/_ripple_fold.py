@@ -22,7 +22,7 @@ conserved.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -116,8 +116,8 @@ def fold_ripple_filter(model: BeamModel, ripple_filter: RippleFilter) -> BeamMod
         "sigma_mcs_mm2": _ratio(f["core_var"], idd - f["halo"], model.sigma_mcs_mm2),
         "halo_sigma_mm2": _ratio(f["halo_var"], f["halo"], model.halo_sigma_mm2),
     }
-    biology = {}
-    if model.has_biology:
+    biology: dict[str, np.ndarray] = {}
+    if model.has_biology and model.alpha_gy is not None and model.sqrt_beta_gy is not None:
         biology = {
             "alpha_gy": _ratio(f["alpha"], idd[None], model.alpha_gy),
             "sqrt_beta_gy": _ratio(f["sqrt_beta"], idd[None], model.sqrt_beta_gy),
@@ -138,7 +138,10 @@ def fold_ripple_filter(model: BeamModel, ripple_filter: RippleFilter) -> BeamMod
         sigma2_mm2_per_mm2=_frozen(
             model.sigma2_mm2_per_mm2 + (added[2] + added[0] - 2 * added[1]) / (2 * 100.0**2)
         ),
-        **{k: _frozen(v.astype(np.float32)) for k, v in {**tables, **biology}.items()},
+        **cast(
+            "dict[str, Any]",
+            {k: _frozen(v.astype(np.float32)) for k, v in {**tables, **biology}.items()},
+        ),
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -233,7 +234,7 @@ def build_beam_model(
         sqrt_beta_gy=sqrt_beta,
         energy_spread_rel=source.spread_rel,
         water_i_value_ev=float(library.water_i_value_ev),
-        **{k: _frozen(v.astype(np.float32)) for k, v in tables.items()},
+        **cast("dict[str, Any]", {k: _frozen(v.astype(np.float32)) for k, v in tables.items()}),
     )
     return model.with_ripple_filter(ripple_filter)
 

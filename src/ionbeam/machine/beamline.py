@@ -100,7 +100,7 @@ class SpotSizeTable:
             raise MachineLimitError(
                 f"{self.particle} energy of the spot-size table", value, e[0], e[-1], "MeV/u"
             )
-        return tuple(  # type: ignore[return-value]
+        return tuple(
             np.interp(energy, e, column)
             for column in (self.sigma_mm, self.divergence_mrad, self.correlation)
         )

@@ -43,6 +43,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 
 from ionbeam.errors import ConfigError, GeometryError, UnknownNameError
 from ionbeam.machine.beamline import BeamLine, cnao_beam_line
@@ -65,7 +66,6 @@ __all__ = [
     "ScanningSystem",
     "SpotLimits",
     "cnao_machine",
-    "get_machine",
     "medaustron_machine",
     "pimms_machine",
 ]
@@ -229,7 +229,7 @@ class Machine:
             ramp=ramp,
         )
 
-    def with_cycle(self, **changes: object) -> Machine:
+    def with_cycle(self, **changes: Any) -> Machine:
         """A copy whose cycle timing has ``changes`` (e.g. ``spill_length_s=4.0``); the
         longest flat top grows with the spill when needed."""
         cycle = replace(self.cycle, **changes)
@@ -287,14 +287,3 @@ def medaustron_machine() -> Machine:
     return _machine(
         "medaustron", medaustron_synchrotron(), 5.0, CNAO_FIXED_LINES, max_spill_length_s=10.0
     )
-
-
-_MACHINES = {"cnao": cnao_machine, "pimms": pimms_machine, "medaustron": medaustron_machine}
-
-
-def get_machine(name: str) -> Machine:
-    """The machine called ``name`` (``cnao``, ``pimms`` or ``medaustron``)."""
-    key = str(name).strip().lower()
-    if key not in _MACHINES:
-        raise UnknownNameError("machine", name, _MACHINES)
-    return _MACHINES[key]()

@@ -1,6 +1,7 @@
 """The patient: grid geometry, CT and HU→SPR calibration, structures, phantoms."""
 
-from ionbeam.patient.calibration import HUCalibration, load_calibration
+from ionbeam.patient.calibration import HUCalibration
+from ionbeam.patient.calibration_file import load_calibration
 from ionbeam.patient.ct import CT
 from ionbeam.patient.grid import Grid
 from ionbeam.patient.hu_model import DEFAULT_HU_MODEL, HUModel, fit_hu_model

@@ -7,13 +7,12 @@ Monte Carlo (material assignment) and biology (tissue parameters).
 
 Build one with :func:`ionbeam.patient.stoichiometric_calibration` (the
 Schneider et al. 1996 method) or read a clinical table with
-:func:`load_calibration`.
+:func:`ionbeam.patient.load_calibration` (``ionbeam.patient.calibration_file``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +22,6 @@ from ionbeam.patient.tissues import TISSUE_GROUPS
 __all__ = [
     "DEFAULT_TISSUE_BOUNDARIES_HU",
     "HUCalibration",
-    "load_calibration",
 ]
 
 #: Upper HU bounds of the tissue classes air, lung, adipose, soft tissue (bone above),
@@ -104,56 +102,3 @@ class HUCalibration:
         if not np.all(np.isfinite(values)):
             raise OutOfRangeError("CT number", "NaN or infinity", -1024, 3071, "HU")
         return values
-
-
-def load_calibration(path: str | Path) -> HUCalibration:
-    """Read a calibration table: text with columns HU, SPR [, density g/cm³].
-
-    Columns are separated by white space, commas or semicolons; ``#`` starts a
-    comment. Without a density column, mass density comes from the default
-    stoichiometric calibration. Malformed files raise ``ConfigError`` naming
-    the line.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read calibration file {path}: {exc}") from None
-    rows = _parse_rows(text, path)
-    if len(rows) < 2:
-        raise ConfigError(
-            f"calibration file {path} needs at least two rows (HU, SPR); got {len(rows)}"
-        )
-    widths = {len(r) for r in rows}
-    if len(widths) != 1 or widths.pop() not in (2, 3):
-        raise ConfigError(
-            f"calibration file {path}: every row needs 2 (HU, SPR) or 3 (HU, SPR, density) "
-            "columns, the same in all rows"
-        )
-    table = np.array(rows)
-    if table.shape[1] == 3:
-        density = table[:, 2]
-    else:
-        from ionbeam.patient.stoichiometric import default_density_curve
-
-        density = default_density_curve(table[:, 0])
-    return HUCalibration(table[:, 0], table[:, 1], density, source=str(path))
-
-
-def _parse_rows(text: str, path: Path) -> list[list[float]]:
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        content = line.split("#", 1)[0].replace(",", " ").replace(";", " ").split()
-        if not content:
-            continue
-        try:
-            values = [float(v) for v in content]
-        except ValueError:
-            raise ConfigError(
-                f"calibration file {path}, line {number}: expected numbers (HU, SPR); "
-                f"got {line.strip()!r}"
-            ) from None
-        if not all(np.isfinite(values)):
-            raise ConfigError(f"calibration file {path}, line {number}: NaN or infinity")
-        rows.append(values)
-    return rows

@@ -21,7 +21,7 @@ from ionbeam.physics._secondary_sources import (
     residue_fraction,
     tertiary_packets,
 )
-from ionbeam.physics._transport_kernels import transport_secondaries
+from ionbeam.physics._transport_kernels import SecondaryTransport, transport_secondaries
 from ionbeam.physics.fragmentation import fragmentation_model
 from ionbeam.physics.materials import Material, get_material
 from ionbeam.physics.nuclear import ProtonReactionEnergySplit
@@ -129,7 +129,7 @@ def _transport(
     keys: list[tuple[int, int, bool]],
     log_edges: np.ndarray,
     with_spectra: bool,
-) -> tuple[Any, ...]:
+) -> SecondaryTransport:
     return transport_secondaries(
         edges, packets.birth_z0, packets.birth_r0, packets.birth_weight,
         packets.packet_species, packets.packet_c, packets.packet_tan2, packets.packet_sigma,
@@ -159,9 +159,11 @@ def _secondaries(
     plateau_end = csda - 6.0 * sigma_r - 0.03 * csda if ion.a > 1 else -1.0
     births = _births(centres, primary, plateau_end)
     packets, local, neutral = _packets(ion, water, primary, energy, births, sigma_r)
-    dep, loc, let_w, mom, spec, counts, energies, escaped, beyond = _transport(
-        packets, edges, keys, log_edges, with_spectra
-    )
+    moved = _transport(packets, edges, keys, log_edges, with_spectra)
+    dep, loc, let_w = moved.deposit, moved.local, moved.let_weighted
+    mom, spec = moved.moment, moved.spectra
+    counts, energies = moved.reactions, moved.reacting_energy
+    escaped, beyond = moved.escaped_mev, moved.beyond_mev
     first = _Secondaries(
         packets.species, dep, mom, let_w, local + loc, spec, neutral + escaped, beyond
     )
@@ -179,9 +181,10 @@ def _secondaries(
     heavy_local = FRAGMENT_REACTION_LOCAL_FRACTION * (energies[heavy] / (1.0 - keep)[:, None]).sum(
         axis=0
     )
-    dep, loc, let_w, mom, spec, _, _, escaped, beyond = _transport(
-        tertiary, edges, keys, log_edges, with_spectra
-    )
+    moved = _transport(tertiary, edges, keys, log_edges, with_spectra)
+    dep, loc, let_w = moved.deposit, moved.local, moved.let_weighted
+    mom, spec = moved.moment, moved.spectra
+    escaped, beyond = moved.escaped_mev, moved.beyond_mev
     return _Secondaries(
         species=first.species + tertiary.species,
         deposit=np.vstack((first.deposit, dep)),
@@ -202,7 +205,7 @@ def _with_elastic(
     energy: float,
     sigma_r: float,
     edges: np.ndarray,
-    keys: list[tuple[int, int]],
+    keys: list[tuple[int, int, bool]],
     log_edges: np.ndarray,
     with_spectra: bool,
 ) -> _Secondaries:
@@ -214,9 +217,10 @@ def _with_elastic(
         proton, water, centres, primary.elastic_reactions, primary.reacting_energy_mev_u,
         energy, sigma_r,
     )  # fmt: skip
-    dep, loc, let_w, mom, spec, _, _, escaped, beyond = _transport(
-        packets, edges, keys, log_edges, with_spectra
-    )
+    moved = _transport(packets, edges, keys, log_edges, with_spectra)
+    dep, loc, let_w = moved.deposit, moved.local, moved.let_weighted
+    mom, spec = moved.moment, moved.spectra
+    escaped, beyond = moved.escaped_mev, moved.beyond_mev
     removed = float((primary.elastic_reactions.sum(axis=0) * primary.reacting_energy_mev_u).sum())
     mismatch = removed - float(recoil.sum()) - packets.initial_energy_mev()
     return _Secondaries(

@@ -30,6 +30,7 @@ the depth bins:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import ndtr
@@ -110,9 +111,19 @@ class SecondaryPackets:
         return total
 
 
+class _SpeciesTables(NamedTuple):
+    """The per-species tables of ``SecondaryPackets``, in its field order."""
+
+    energy: np.ndarray
+    let_integral: np.ndarray
+    alive: np.ndarray
+    du: np.ndarray
+    n_points: np.ndarray
+
+
 def _species_tables(
     species: list[Particle], water: Material, max_energy_mev_u: float, smoothing_mm: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[_SpeciesTables, np.ndarray]:
     """Energy, LET-integral and still-moving-fraction tables of each species on
     u = √(r + shift), smoothed by a Gaussian range spread ``smoothing_mm[i]`` (shift = 4 ×
     that spread, so that the smoothed energy reaches zero at r_shifted = 0). Returns the
@@ -142,7 +153,8 @@ def _species_tables(
             let_integral[i, near] = np.interp(r[near], r_local, q_local)
             alive[i, near] = ndtr(r[near] / smoothing_mm[i])
         du[i] = u[1]
-    return energy, let_integral, alive, du, np.full(n, _TABLE_POINTS, dtype=np.int64), shifts
+    n_points = np.full(n, _TABLE_POINTS, dtype=np.int64)
+    return _SpeciesTables(energy, let_integral, alive, du, n_points), shifts
 
 
 def _smoothed_end(
@@ -215,7 +227,7 @@ def fragment_packets(
     species = [fragment_particle(c.z, c.a) for c in model.channels]
     max_energy = min(1.3 * initial_energy_mev_u + 5.0, 1000.0)
     ratio = _range_ratio(species, projectile, water, initial_energy_mev_u)
-    *tables, shifts = _species_tables(species, water, max_energy, ratio * primary_range_sigma_mm)
+    tables, shifts = _species_tables(species, water, max_energy, ratio * primary_range_sigma_mm)
     e_u = np.maximum(reacting_energy_mev_u, 1e-6)
     p_u = _momentum_per_nucleon(e_u, projectile.mass_per_nucleon_mev)
     p_reference = float(
@@ -295,7 +307,7 @@ def proton_secondary_packets(
     table = range_table(proton, water)
     group_ranges = table.range_at(_PROTON_GROUP_ENERGY * initial_energy_mev_u)
     n_groups = _PROTON_GROUP_ENERGY.size
-    *tables, shifts = _species_tables(
+    tables, shifts = _species_tables(
         [proton] * n_groups, water, initial_energy_mev_u * 1.05 + 1.0,
         _PROTON_GROUP_RANGE_SPREAD * group_ranges,
     )  # fmt: skip
@@ -368,7 +380,7 @@ def tertiary_packets(
     cosine = np.where(wide, float(np.mean(node_cosines)), 1.0)
     max_energy = min(1.3 * initial_energy_mev_u + 5.0, 1000.0)
     ratio = _range_ratio(species, projectile, water, initial_energy_mev_u)
-    *tables, shifts = _species_tables(species, water, max_energy, ratio * primary_range_sigma_mm)
+    tables, shifts = _species_tables(species, water, max_energy, ratio * primary_range_sigma_mm)
     # light products travel far: pairs of bins share one birth (halves the cost)
     starts = np.arange(0, centres.size, 2)
     birth_z0 = np.add.reduceat(centres, starts) / np.add.reduceat(np.ones_like(centres), starts)
@@ -452,7 +464,7 @@ def proton_elastic_packets(
     recoil_share = 2.0 * proton.mass_mev / (get_element(8).atomic_weight * 931.494) * one_minus_cos
     smoothing = np.concatenate((pp_spread, np.full(one_minus_cos.size, primary_range_sigma_mm)))
     n = smoothing.size
-    *tables, shifts = _species_tables(
+    tables, shifts = _species_tables(
         [proton] * n, water, initial_energy_mev * 1.05 + 1.0, smoothing
     )
     energy = np.maximum(reacting_energy_mev, 0.0)

@@ -20,11 +20,27 @@ linear. Everything is per primary particle; no state is kept between calls.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-__all__ = ["transport_secondaries"]
+__all__ = ["SecondaryTransport", "transport_secondaries"]
+
+
+class SecondaryTransport(NamedTuple):
+    """What :func:`transport_secondaries` returns (see there for units and shapes)."""
+
+    deposit: np.ndarray
+    local: np.ndarray
+    let_weighted: np.ndarray
+    moment: np.ndarray
+    spectra: np.ndarray
+    reactions: np.ndarray
+    reacting_energy: np.ndarray
+    escaped_mev: float
+    beyond_mev: float
+
 
 #: Where, as a fraction of the residual range, the stopping power equals the mean
 #: stopping power of the last segment of a track (E ∝ r^0.57: r = 0.57^(1/0.43) r_a).
@@ -153,9 +169,7 @@ def transport_secondaries(
     log_e_edges: np.ndarray,
     mass_numbers: np.ndarray,
     with_spectra: bool,
-) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float
-]:
+) -> SecondaryTransport:
     """Transport packets p born at depths ``birth_z0[b]`` through the depth bins ``edges``
     (each packet into its own rows, summed afterwards in packet order). Serial on purpose:
     numba's parallel loop (tried) was 10× slower on a loaded 2-core machine.
@@ -163,8 +177,9 @@ def transport_secondaries(
     ``birth_r0``/``birth_weight`` have shape (n_packets, n_births): residual path r0 (mm)
     and weight (particles per primary; 0: none). Tables are (n_species, n_u): energy
     (MeV, whole particle), Q(r) = ∫₀ʳ S² dr' (MeV²/mm, S the stopping power) and the
-    fraction of the (range-smeared) packet still moving, at r = (i du)². Returns
-    per-species deposits (n_species, n_bins), the local nuclear deposit (n_bins), the
+    fraction of the (range-smeared) packet still moving, at r = (i du)². Returns (a
+    :class:`SecondaryTransport`) per-species deposits (n_species, n_bins), the local
+    nuclear deposit (n_bins), the
     LET-weighted deposit Σ ∫S dE (n_bins; exact within a bin, where the LET of a stopping
     particle varies fastest), the lateral second moment Σ dE·tan2·Δz² (n_species, n_bins),
     the track-length fluence spectra (n_spectrum_species, n_e, n_bins; per mm of depth),
@@ -213,7 +228,7 @@ def transport_secondaries(
         reacted[s] += rows[p, 5]
         if with_spectra:
             spectra[spectrum_species[s]] += spectrum_rows[p]
-    return (
+    return SecondaryTransport(
         deposit,
         local,
         let_weighted,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ionbeam.errors import OutOfRangeError
 from ionbeam.physics._elements import get_element
@@ -88,7 +89,7 @@ def stopping_table(particle: Particle, material: Material) -> StoppingTable:
 
 
 def checked_energies(
-    energy_mev_u: float | np.ndarray,
+    energy_mev_u: ArrayLike,
     low: float = STOPPING_MIN_MEV_U,
     high: float = STOPPING_MAX_MEV_U,
     quantity: str = "energy per nucleon",

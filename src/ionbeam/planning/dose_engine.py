@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -125,7 +126,7 @@ def calc_dose_influence(
     scattering = relative_scattering_power(ct, calibration)
     with_biology = _with_biology(options, beam_model)
     n_sigma = float(options.lateral_cutoff_sigma)
-    split = {
+    split: dict[str, Any] = {
         "fine_sampling": options.fine_sampling,
         "fine_sampling_fraction": options.fine_sampling_fraction,
     }

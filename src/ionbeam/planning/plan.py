@@ -29,7 +29,7 @@ __all__ = ["Beam", "Plan", "Prescription", "SpotMap"]
 
 
 def _frozen_array(values: Any, name: str, dtype: type = np.float64) -> np.ndarray:
-    array = np.array(values, dtype=dtype, copy=True).reshape(-1)
+    array: np.ndarray = np.array(values, dtype=dtype, copy=True).reshape(-1)
     if not np.all(np.isfinite(array)):
         raise GridMismatchError(f"spot {name} must be finite; found NaN or infinity")
     array.flags.writeable = False

@@ -40,7 +40,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -54,11 +54,12 @@ from ionbeam.patient.grid import Grid
 from ionbeam.patient.patient import Patient
 from ionbeam.physics.particles import get_particle
 from ionbeam.physics.radiobiology.lq import rbe_weighted_dose
-from ionbeam.physics.radiobiology.proton_rbe import PROTON_RBE_MODELS
+from ionbeam.physics.radiobiology.registry import rbe_models_for
 from ionbeam.physics.radiobiology.tissue import TissueParameters, get_tissue
-from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose_influence
+from ionbeam.planning.dose_engine import DoseEngineOptions
 from ionbeam.planning.dose_grid import make_dose_grid, masks_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
+from ionbeam.planning.engines import DOSE_ENGINES, InfluenceFunction, engine_name
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.optimize import (
     BiologicalEffect,
@@ -117,7 +118,10 @@ class PlanningOptions:
     particles per spot); ``beam_names`` (one per beam, None or "" for the default);
     ``range_shifter_wet_mm`` (one per beam, mm WET: None lets the planner insert the
     machine's where the target needs it, 0 none); ``fine_sampling`` (the dose
-    engine's sub-beams per side: 0 off, 2–9). Angles are degrees in [0, 360).
+    engine's sub-beams per side: 0 off, 2–9); ``dose_engine``: a name of
+    :data:`ionbeam.planning.engines.DOSE_ENGINES` (None: ``fine_sampling`` when sub-beams
+    are asked for, else ``pencil_beam``; the ``fine_sampling`` engine without a count
+    uses 3 × 3 sub-beams). Angles are degrees in [0, 360).
     ``ripple_filter``: whether the beams use the beam line's ripple filter (None: yes
     for carbon and heavier ions when the line has one, as at CNAO;
     no for protons and helium).
@@ -130,6 +134,7 @@ class PlanningOptions:
     beam_names: tuple[str | None, ...] | None = None
     range_shifter_wet_mm: tuple[float | None, ...] | None = None
     fine_sampling: int = 0
+    dose_engine: str | None = None
     technique: str = "impt"
     rbe_model: str | None = None
     constant_rbe: float = 1.1
@@ -177,6 +182,10 @@ class PlanningOptions:
             raise ConfigError(
                 f"fine_sampling must be 0 (off) or 2–9 sub-beams per side; got {self.fine_sampling}"
             )
+        engine = DOSE_ENGINES[self.dose_engine or engine_name(self.fine_sampling)]
+        sampling = engine.options(DoseEngineOptions(fine_sampling=self.fine_sampling))
+        object.__setattr__(self, "dose_engine", engine.name)
+        object.__setattr__(self, "fine_sampling", sampling.fine_sampling)
         _choice("planning technique", self.technique, _TECHNIQUES)
         _choice("biological quantity", self.biological_quantity, _QUANTITIES)
         for name in ("dose_grid_mm", "lateral_cutoff_sigma", "constant_rbe"):
@@ -250,8 +259,7 @@ def resolve_rbe_model(particle: str, rbe_model: str | None) -> str:
             "from about 1 in the plateau to 3 or more in the peak); use mkm (the default) "
             "or none (physical dose)"
         )
-    allowed = ("none", "constant", *(PROTON_RBE_MODELS if ion.z == 1 else ("mkm",)))
-    allowed = tuple(dict.fromkeys(allowed))
+    allowed = rbe_models_for(ion)
     if key not in allowed:
         raise UnknownNameError(f"RBE model for {ion.name}", rbe_model, allowed)
     return key
@@ -477,7 +485,8 @@ def _place_beams(
 ) -> tuple[Beam, ...]:
     spr = patient.ct.spr(calibration)
     structure = patient.structures[target]
-    isocenter = tuple(float(v) for v in structure.centroid_mm)
+    x_mm, y_mm, z_mm = (float(v) for v in structure.centroid_mm)
+    isocenter = (x_mm, y_mm, z_mm)
     spacing = _spot_spacing(physics, options)
     margin = spacing if options.spot_margin_mm is None else float(options.spot_margin_mm)
     covered = (structure.expand(margin).mask if margin > 0 else structure.mask) & (spr > 0.05)
@@ -485,7 +494,8 @@ def _place_beams(
     names = options.beam_names or (None,) * n_beams
     shifters = options.range_shifter_wet_mm or (None,) * n_beams
     beams = []
-    for k, (gantry, couch) in enumerate(zip(options.gantry_deg, options.couch_deg, strict=True)):
+    couches = cast("tuple[float, ...]", options.couch_deg)  # filled in by PlannerOptions
+    for k, (gantry, couch) in enumerate(zip(options.gantry_deg, couches, strict=True)):
         geometry = BeamGeometry(
             gantry_deg=gantry,
             couch_deg=couch,
@@ -546,7 +556,7 @@ def _influence(
 ) -> DoseInfluence:
     """The plan's dose-influence matrix on ``grid`` (with the tissue map where the beam
     model carries biology)."""
-    return calc_dose_influence(
+    return _engine_influence(options)(
         patient.ct,
         plan,
         model,
@@ -556,6 +566,10 @@ def _influence(
         tissue_map=tissue_map if model.has_biology else None,
         options=_engine_options(options),
     )
+
+
+def _engine_influence(options: PlanningOptions) -> InfluenceFunction:
+    return DOSE_ENGINES[options.dose_engine or engine_name(options.fine_sampling)].influence
 
 
 def _engine_options(options: PlanningOptions) -> DoseEngineOptions:
@@ -674,7 +688,7 @@ def _settings(
             "spacing_mm": list(grid.spacing_mm),
             "origin_mm": list(grid.origin_mm),
         },
-        "dose_engine": dataclasses.asdict(_engine_options(options)),
+        "dose_engine": {"name": options.dose_engine} | dataclasses.asdict(_engine_options(options)),
         "timings_s": dict(timings),
     }
 

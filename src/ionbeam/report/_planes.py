@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -115,7 +116,11 @@ def _sample(ct_grid: Grid, view: PlaneView, index: int, max_pixels: int) -> Plan
     position = origin[normal] + index * spacing[normal]
     shape[normal] = 1
     origin[normal] = position
-    grid = Grid(tuple(shape), tuple(spacing), tuple(origin))
+    grid = Grid(
+        cast("tuple[int, int, int]", tuple(shape)),
+        cast("tuple[float, float, float]", tuple(spacing)),
+        cast("tuple[float, float, float]", tuple(origin)),
+    )
     return PlaneSample(view, index, float(position), (strides[0], strides[1]), grid)
 
 

@@ -8,12 +8,14 @@ PNG uses matplotlib's Agg renderer through ``Figure.savefig``.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import cast
 
 from matplotlib import colormaps
-from matplotlib.colors import to_hex
+from matplotlib.colors import ListedColormap, to_hex
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.typing import LineStyleType
 
 __all__ = [
     "PLAN_LINE_STYLES",
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 #: Line styles of the plans in a comparison: first solid, second dashed, …
-PLAN_LINE_STYLES: tuple[str, ...] = ("-", "--", ":", "-.")
+PLAN_LINE_STYLES: tuple[LineStyleType, ...] = ("-", "--", ":", "-.")
 _BODY_NAMES = {"body", "external", "skin", "outline"}
 _BODY_COLOUR = "#9e9e9e"
 
@@ -34,6 +36,13 @@ def is_body(name: str) -> bool:
     return name.strip().lower() in _BODY_NAMES
 
 
+def _colours(name: str) -> Sequence[tuple[float, float, float]]:
+    """The colours of a qualitative (listed) colour map."""
+    return cast(
+        "Sequence[tuple[float, float, float]]", cast(ListedColormap, colormaps[name]).colors
+    )
+
+
 def structure_colours(names: Iterable[str]) -> dict[str, str]:
     """A distinct colour (hex) per structure name, in order; the body outline is grey.
 
@@ -41,7 +50,7 @@ def structure_colours(names: Iterable[str]) -> dict[str, str]:
     structure has one colour in every figure of a report.
     """
     palette = [
-        c for c in (*colormaps["tab10"].colors, *colormaps["Dark2"].colors) if len(set(c[:3])) > 1
+        c for c in (*_colours("tab10"), *_colours("Dark2")) if len(set(c[:3])) > 1
     ]  # greys are kept for the body outline
     colours: dict[str, str] = {}
     k = 0

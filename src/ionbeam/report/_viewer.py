@@ -63,7 +63,12 @@ def viewer_grid(ct_grid: Grid, options: ReportOptions) -> tuple[Grid, tuple[int,
         strides += 1
     thinned = tuple(math.ceil(n / s) for n, s in zip(shape, strides, strict=True))
     spacing = tuple(float(d * s) for d, s in zip(ct_grid.spacing_mm, strides, strict=True))
-    grid = Grid(thinned, spacing, tuple(float(v) for v in ct_grid.origin_mm))
+    origin = ct_grid.origin_mm
+    grid = Grid(
+        thinned,
+        (spacing[0], spacing[1], spacing[2]),
+        (float(origin[0]), float(origin[1]), float(origin[2])),
+    )
     return grid, (int(strides[0]), int(strides[1]), int(strides[2]))
 
 

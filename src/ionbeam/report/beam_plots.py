@@ -13,6 +13,7 @@ beam); spots of weight 0 are drawn as small grey dots.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 from matplotlib import colormaps
@@ -20,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from ionbeam.errors import ConfigError
 from ionbeam.machine.beam_model import MEV_PER_MM_TO_GY_MM2, BeamModel
@@ -130,7 +132,7 @@ def spot_maps_figure(beam: Beam, *, max_layers: int = 12) -> Figure:
         ax.set_visible(False)
     colorbar = figure.colorbar(ScalarMappable(norm=norm, cmap=colormaps[_SPOT_CMAP]),
                                cax=colorbar_axes, label="particles per spot")  # fmt: skip
-    colorbar.formatter.set_powerlimits((-2, 3))
+    cast(ScalarFormatter, colorbar.formatter).set_powerlimits((-2, 3))  # a linear norm's
     if chosen.size < len(layers):
         heading += f" (showing {chosen.size} of {len(layers)} layers)"
     figure.suptitle(heading)

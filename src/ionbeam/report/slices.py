@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
@@ -287,7 +288,7 @@ def _draw_plane(
     ax.set_ylabel(f"{axis_names[sample.view.vertical_axis]} (mm)")
     ax.set_title(sample.title, fontsize="medium")
     left, right, top, bottom = sample.view.letters
-    style = {
+    style: dict[str, Any] = {
         "color": "white",
         "fontweight": "bold",
         "transform": ax.transAxes,

@@ -28,6 +28,7 @@ def demo(demo_run: tuple[Path, str, str]) -> Path:
     return demo_run[0]
 
 
+@pytest.mark.slow  # the whole quick demo (two plans); .ci/run also runs the demo
 def test_both_plans_cover_the_chordoma(demo: Path) -> None:
     """Protons (RBE 1.1) and carbon (mMKM, with the ripple filter), both for 70.4 Gy(RBE)
     in 16: the GTV's RBE-weighted D95 within 5 % of the prescription and the brainstem
@@ -47,6 +48,7 @@ def test_both_plans_cover_the_chordoma(demo: Path) -> None:
         assert all(beam.ripple_filter == (particle == "carbon") for beam in plan.beams)
 
 
+@pytest.mark.slow  # the whole quick demo (two plans); .ci/run also runs the demo
 def test_files_of_each_plan_and_the_comparison(demo: Path) -> None:
     for label in ("protons", "carbon"):
         files = {p.name for p in (demo / label / "dicom").iterdir()}
@@ -64,6 +66,7 @@ def test_refuses_a_folder_that_is_not_a_demo(tmp_path: Path, capsys) -> None:
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # the whole quick demo (two plans); .ci/run also runs the demo
 def test_goals_and_hot_spots_are_said_for_both_plans(demo_run: tuple[Path, str, str]) -> None:
     """Each plan's clinical goals are on the terminal (with the hot spot outside the
     target, acceptable or not), in summary.json and metrics.json, and in its report

@@ -55,6 +55,9 @@ def _refused(capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
         # item 5: a constant RBE is not a clinical model for carbon
         (["--rbe-model", "constant", "--particle", "carbon"], ("not a clinical model",)),
         (["--fine-sampling", "1"], ("--fine-sampling",)),
+        # issue 15: engines by name from the registry; an unknown one lists the known ones
+        (["--dose-engine", "monte_carlo"], ("unknown dose engine 'monte_carlo'", "pencil_beam")),
+        (["--dose-engine", "pencil_beam", "--fine-sampling", "3"], ("no sub-beams",)),
         (["--range-shifter-wet-mm", "-2"], ("--range-shifter-wet-mm",)),
     ],
 )

@@ -41,7 +41,7 @@ __all__ = [
 
 #: Identifies files written by ionbeam (deterministic, version-independent).
 IMPLEMENTATION_CLASS_UID = make_uid("ionbeam", "implementation")
-_PLACEHOLDER_UID = "2.25.0"
+_PLACEHOLDER_UID = UID("2.25.0")
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,8 @@ def new_dataset(sop_class_uid: UID, sop_instance_uid: UID) -> FileDataset:
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
     meta.ImplementationVersionName = f"ionbeam {__version__}"[:16]
-    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+    # pydicom accepts None (a dataset made in memory, no source file); its hints do not say so
+    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)  # type: ignore[arg-type]
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.SOPClassUID = sop_class_uid
     ds.SOPInstanceUID = sop_instance_uid

@@ -75,7 +75,7 @@ def _is_dicomdir(dataset: Dataset) -> bool:
 def read_headers(folder: Path) -> list[Dataset]:
     """The headers (no pixel data) of the DICOM files in ``folder``, sorted by file
     name; files that are not DICOM are skipped with a :class:`DicomWarning`."""
-    headers = []
+    headers: list[Dataset] = []
     for path in dicom_files(folder):
         try:
             header = pydicom.dcmread(path, stop_before_pixels=True)

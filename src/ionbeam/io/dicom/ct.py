@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -148,9 +149,9 @@ def _slice(ds: Dataset) -> _Slice:
         piece = _Slice(
             path=path,
             sop_instance_uid=str(ds.SOPInstanceUID),
-            position_mm=_floats(ds.ImagePositionPatient, 3),
+            position_mm=cast("tuple[float, float, float]", _floats(ds.ImagePositionPatient, 3)),
             cosines=_floats(ds.ImageOrientationPatient, 6),
-            pixel_spacing_mm=_floats(ds.PixelSpacing, 2),
+            pixel_spacing_mm=cast("tuple[float, float]", _floats(ds.PixelSpacing, 2)),
             rows=int(ds.Rows),
             columns=int(ds.Columns),
             slope=_optional_float(ds, "RescaleSlope", 1.0),
@@ -191,11 +192,11 @@ def _padding_value(ds: Dataset) -> float | None:
 
 
 def _optional_float(ds: Dataset, keyword: str, default: float) -> float:
-    value = ds.get(keyword, None)
+    value: Any = ds.get(keyword, None)
     return default if value is None or value == "" else float(value)
 
 
-def _floats(value: object, count: int) -> tuple[float, ...]:
+def _floats(value: Any, count: int) -> tuple[float, ...]:
     values = tuple(float(v) for v in (value if isinstance(value, (list, tuple, MultiValue))
                                       else [value]))  # fmt: skip
     if len(values) != count:
@@ -410,7 +411,7 @@ def ct_datasets(
     grid = ct.grid
     (x0, y0, _), (dx, dy, dz) = grid.origin_mm, grid.spacing_mm
     z_positions = grid.axes_mm()[2]
-    datasets = []
+    datasets: list[Dataset] = []
     for k, z in enumerate(z_positions):
         ds = new_dataset(CT_IMAGE_STORAGE, make_uid(series_uid, "slice", k))
         add_patient(ds, study)

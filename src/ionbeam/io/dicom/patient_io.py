@@ -126,7 +126,8 @@ def registered_structure_sets(
             f"{folder}: no RT Structure Set (RTSTRUCT) found beside the CT; ionbeam needs the "
             "structures (target, organs): add the RTSTRUCT file to the folder"
         )
-    registered, foreign = [], []
+    registered: list[Dataset] = []
+    foreign: list[Dataset] = []
     for header in found:
         frames = {
             str(getattr(f, "FrameOfReferenceUID", ""))

@@ -13,8 +13,10 @@ Doses are written for the whole plan (``DoseSummationType`` PLAN: all fractions)
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -52,7 +54,7 @@ def write_plan_dicom(
     doses: PlanDoses,
     *,
     source: str | Path | None = None,
-    spot_fwhm_mm: object = None,
+    spot_fwhm_mm: Callable[[float], tuple[float, float]] | None = None,
 ) -> dict[str, Path]:
     """Write the DICOM files of a plan into the existing ``folder``.
 
@@ -72,7 +74,7 @@ def write_plan_dicom(
         plan, study=study, structure_set=structure_set, spot_fwhm_mm=spot_fwhm_mm
     )
     written["rtplan"] = _write(plan_ds, out / "RP.dcm")
-    common = {"study": study, "rt_plan": plan_ds}
+    common: dict[str, Any] = {"study": study, "rt_plan": plan_ds}
     written["rtdose_physical"] = _write(
         rt_dose_dataset(doses.physical_gy, doses.grid, dose_type="PHYSICAL", **common),
         out / "RD_physical.dcm",

@@ -148,7 +148,7 @@ def _curves(
     files = [row.get("depth_dose_file") for row in rows]
     if not any(files):
         return ()
-    curves = []
+    curves: list[MeasuredDepthDose | None] = []
     for name in files:
         if name is None:
             curves.append(None)
@@ -172,15 +172,15 @@ def _spots(
         )
     spots = []
     for p in "xy":
-        values = [column[k.format(p)] for k in _SPOT]
+        sigma, divergence, correlation = (column[k.format(p)] for k in _SPOT)
         if plane == "isocentre":
-            spots.append(SpotPhaseSpace(*values))
+            spots.append(SpotPhaseSpace(sigma, divergence, correlation))
             continue
         if nozzle is None:
             raise ConfigError(
                 f"{where} [beam_line]: spot_plane = 'nozzle_exit' needs nozzle_to_isocentre_mm"
             )
-        spots.append(drift_phase_space(*values, float(nozzle)))
+        spots.append(drift_phase_space(sigma, divergence, correlation, float(nozzle)))
     return spots[0], spots[1]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -166,8 +167,8 @@ def compute_optics(layout: RingLayout) -> RingOptics:
         )
     return RingOptics(
         machine=layout.name,
-        **{k: float(arrays[k]) for k in _SCALARS},
-        **{k: np.asarray(arrays[k], dtype=float) for k in _ARRAYS + _SEXT},
+        **cast("dict[str, Any]", {k: float(arrays[k]) for k in _SCALARS}),
+        **cast("dict[str, Any]", {k: np.asarray(arrays[k], dtype=float) for k in _ARRAYS + _SEXT}),
         sext_family=tuple(str(f) for f in arrays["sext_family"]),
         septum=PointOptics(*(float(v) for v in arrays["es_entry"])),
         betatron_core=PointOptics(*(float(v) for v in arrays["betatron_core"])),

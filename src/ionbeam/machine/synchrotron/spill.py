@@ -238,7 +238,9 @@ class SpillModel:
 
     def cumulative_particles(self, t_s: ArrayLike) -> np.ndarray:
         """Particles extracted (through the septum) from the spill's start to time t."""
-        frac = np.interp(t_s, self.time_s, self.cumulative_fraction, left=0.0)
+        frac = np.interp(
+            np.asarray(t_s, dtype=float), self.time_s, self.cumulative_fraction, left=0.0
+        )
         return frac / self.cumulative_fraction[-1] * self.extracted_particles
 
     def remaining_particles(self, t_s: ArrayLike) -> np.ndarray:

@@ -130,10 +130,10 @@ def _initial_coordinates(
     else:
         offset = rng.normal(size=n) * hw / 2
     delta = offset + model.sweep_start
-    bx, ax, by, ay = tw.betx[0], tw.alfx[0], tw.bety[0], tw.alfy[0]  # type: ignore[attr-defined]
+    bx, ax, by, ay = tw.betx[0], tw.alfx[0], tw.bety[0], tw.alfy[0]
     return {
-        "x": math.sqrt(bx) * xn + tw.dx[0] * delta,  # type: ignore[attr-defined]
-        "px": (pn - ax * xn) / math.sqrt(bx) + tw.dpx[0] * delta,  # type: ignore[attr-defined]
+        "x": math.sqrt(bx) * xn + tw.dx[0] * delta,
+        "px": (pn - ax * xn) / math.sqrt(bx) + tw.dpx[0] * delta,
         "y": math.sqrt(by) * yn,
         "py": (qn - ay * yn) / math.sqrt(by),
         "delta": delta,

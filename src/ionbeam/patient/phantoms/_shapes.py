@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
 
@@ -23,8 +24,11 @@ __all__ = [
     "oriented_box",
 ]
 
+# A point or extent in mm: a sequence of floats or a numpy array.
+Vector: TypeAlias = Sequence[float] | np.ndarray
 
-def centred_grid(size_mm: Sequence[float], spacing_mm: float) -> Grid:
+
+def centred_grid(size_mm: Vector, spacing_mm: float) -> Grid:
     """A grid covering at least ``size_mm`` (x, y, z), centred on the origin."""
     spacing = float(spacing_mm)
     if not math.isfinite(spacing) or spacing <= 0:
@@ -40,7 +44,7 @@ def coordinates(grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x[:, None, None], y[None, :, None], z[None, None, :]
 
 
-def box(grid: Grid, low_mm: Sequence[float], high_mm: Sequence[float]) -> np.ndarray:
+def box(grid: Grid, low_mm: Vector, high_mm: Vector) -> np.ndarray:
     """Axis-aligned box low ≤ r ≤ high."""
     x, y, z = coordinates(grid)
     return (
@@ -50,7 +54,7 @@ def box(grid: Grid, low_mm: Sequence[float], high_mm: Sequence[float]) -> np.nda
     )  # fmt: skip
 
 
-def ellipsoid(grid: Grid, centre_mm: Sequence[float], semi_axes_mm: Sequence[float]) -> np.ndarray:
+def ellipsoid(grid: Grid, centre_mm: Vector, semi_axes_mm: Vector) -> np.ndarray:
     """Axis-aligned ellipsoid."""
     x, y, z = coordinates(grid)
     (cx, cy, cz), (ax, ay, az) = centre_mm, semi_axes_mm
@@ -59,9 +63,9 @@ def ellipsoid(grid: Grid, centre_mm: Sequence[float], semi_axes_mm: Sequence[flo
 
 def elliptic_cylinder_z(
     grid: Grid,
-    centre_xy_mm: Sequence[float],
-    semi_axes_xy_mm: Sequence[float],
-    z_range_mm: Sequence[float],
+    centre_xy_mm: Vector,
+    semi_axes_xy_mm: Vector,
+    z_range_mm: Vector,
 ) -> np.ndarray:
     """Elliptic cylinder along z (the patient's long axis)."""
     x, y, z = coordinates(grid)
@@ -72,9 +76,9 @@ def elliptic_cylinder_z(
 
 def oriented_box(
     grid: Grid,
-    centre_mm: Sequence[float],
-    axes: Sequence[Sequence[float]],
-    half_sizes_mm: Sequence[float],
+    centre_mm: Vector,
+    axes: Sequence[Vector],
+    half_sizes_mm: Vector,
 ) -> np.ndarray:
     """Box with orthonormal edge directions ``axes`` (three vectors) and half sizes."""
     x, y, z = coordinates(grid)

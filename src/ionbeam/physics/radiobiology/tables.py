@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from ionbeam._cache import cache_key, load_arrays, save_arrays
 from ionbeam._progress import track
 from ionbeam.errors import ConfigError, UnknownNameError
 from ionbeam.physics.beam_model_tables import MODEL_VERSION as PHYSICS_MODEL_VERSION
-from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL, depth_dose
+from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL, FluenceSpectra, depth_dose
 from ionbeam.physics.particles import Particle, get_particle
 from ionbeam.physics.radiobiology.mixed_field import mixed_field_lq
 from ionbeam.physics.radiobiology.proton_rbe import (
@@ -100,9 +101,11 @@ def _row(
     mkm = model == "mkm"
     curve = depth_dose(ion, energy, with_spectra=mkm, **options)
     if mkm:
-        lq = mixed_field_lq(curve.spectra, tissue.mkm_parameters())
+        lq = mixed_field_lq(cast(FluenceSpectra, curve.spectra), tissue.mkm_parameters())
         return curve.depth_mm, lq.alpha_gy, lq.sqrt_beta_gy
-    alpha, beta = model.alpha_beta(curve.let_d_kev_um, tissue.alpha_x_gy, tissue.beta_x_gy2)
+    alpha, beta = cast(ProtonRBEModel, model).alpha_beta(
+        curve.let_d_kev_um, tissue.alpha_x_gy, tissue.beta_x_gy2
+    )
     return curve.depth_mm, alpha, np.sqrt(beta)
 
 

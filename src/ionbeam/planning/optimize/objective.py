@@ -30,9 +30,11 @@ T = TypeVar("T")
 
 @runtime_checkable
 class Objective(Protocol):
-    """A penalty on the quantity ``q`` [n_voxels] of one structure."""
+    """A penalty on the quantity ``q`` [n_voxels] of one structure (``weight``: read-only,
+    so that frozen dataclasses satisfy the protocol)."""
 
-    weight: float
+    @property
+    def weight(self) -> float: ...
 
     def value(self, q: np.ndarray) -> float:
         """The penalty (≥ 0), without the weight."""

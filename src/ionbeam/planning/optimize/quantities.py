@@ -53,11 +53,20 @@ class BoundQuantity(Protocol):
 
 
 class Quantity(Protocol):
-    """What an objective is evaluated on (see the module docstring)."""
+    """What an objective is evaluated on (see the module docstring).
 
-    name: str
-    unit: str
-    matrices: tuple[str, ...]
+    The attributes are read-only (properties here) so that frozen dataclasses satisfy
+    the protocol.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def unit(self) -> str: ...
+
+    @property
+    def matrices(self) -> tuple[str, ...]: ...
 
     def bind(self, rows: InfluenceRows, *, grid_size: int) -> BoundQuantity:
         """This quantity on the voxels of ``rows`` (of a dose grid of ``grid_size`` voxels)."""

@@ -257,10 +257,17 @@ def build_robust_problem(
         raise ConfigError(f"the smooth-maximum exponent must be within 1–64; got {sharpness!r}")
     if not (isinstance(voxel_temperature, (int, float)) and 0.0 < voxel_temperature <= 0.1):
         raise ConfigError(f"voxel_temperature must be within (0, 0.1]; got {voxel_temperature!r}")
-    kwargs = dict(quantity=quantity, spot_index=spot_index, max_particles=max_particles)
     problems: list[OptimizationProblem] = []
     for influence in influences:
-        problem = build_problem(influence, masks, objectives, reference=reference, **kwargs)
+        problem = build_problem(
+            influence,
+            masks,
+            objectives,
+            reference=reference,
+            quantity=quantity,
+            spot_index=spot_index,
+            max_particles=max_particles,
+        )
         if problems:
             problem = _like(problem, problems[0])
         problems.append(problem)

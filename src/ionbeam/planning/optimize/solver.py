@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.progress import Progress
@@ -32,6 +33,9 @@ from threadpoolctl import threadpool_limits
 from ionbeam._progress import make_counter
 from ionbeam.errors import ConfigError, GridMismatchError, UnknownNameError
 from ionbeam.planning.optimize.problem import OptimizationProblem
+
+if TYPE_CHECKING:  # a robust problem quacks like a problem; no import cycle
+    from ionbeam.planning.optimize.robust_problem import RobustProblem
 
 __all__ = ["FLOOR_FRACTION", "SOLVERS", "OptimizationResult", "SolverOptions", "optimize_weights"]
 
@@ -149,7 +153,7 @@ SOLVERS: dict[str, Callable[..., tuple[np.ndarray, bool, str, int, int]]] = {"lb
 
 
 def optimize_weights(
-    problem: OptimizationProblem,
+    problem: OptimizationProblem | RobustProblem,
     *,
     method: str = "lbfgsb",
     initial_weights: np.ndarray | None = None,

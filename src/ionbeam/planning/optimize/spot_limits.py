@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ionbeam.errors import ConfigError
 from ionbeam.planning.optimize.problem import OptimizationProblem
 from ionbeam.planning.optimize.solver import OptimizationResult, SolverOptions, optimize_weights
+
+if TYPE_CHECKING:  # a robust problem quacks like a problem; no import cycle
+    from ionbeam.planning.optimize.robust_problem import RobustProblem
 
 __all__ = ["POLISH", "ROUNDING_TOLERANCE", "apply_spot_limits"]
 
@@ -31,7 +35,7 @@ POLISH = SolverOptions(max_iterations=30, relative_tolerance=3e-3, description="
 
 
 def apply_spot_limits(
-    problem: OptimizationProblem,
+    problem: OptimizationProblem | RobustProblem,
     result: OptimizationResult,
     *,
     min_particles: float,

@@ -86,7 +86,7 @@ def scenario_doses(
 ) -> Iterator[np.ndarray]:
     """The evaluated dose of ``plan`` in each of ``scenarios``, in order (see the module
     docstring); ``client``: a ``distributed.Client`` (None: serially here)."""
-    kwargs = {"options": options, "machine": machine, "calibration": calibration}
+    kwargs: dict[str, Any] = {"options": options, "machine": machine, "calibration": calibration}
     if client is None:
         for scenario in scenarios:
             yield scenario_dose(patient, plan, scenario, **kwargs)
@@ -94,7 +94,7 @@ def scenario_doses(
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     window = 2 * n_workers if max_in_flight is None else max(1, int(max_in_flight))
     # everything the scenarios share goes to the workers once; a task carries its scenario
-    given = {k: v for k, v in kwargs.items() if v is not None}
+    given: dict[str, Any] = {k: v for k, v in kwargs.items() if v is not None}
     given.update(patient=patient, plan=plan)
     shared = client.scatter(given, broadcast=True)
     patient_f, plan_f = shared.pop("patient"), shared.pop("plan")

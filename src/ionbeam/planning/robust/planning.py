@@ -23,7 +23,7 @@ from ionbeam.planning.optimize.robust_weights import (
 )
 from ionbeam.planning.plan import Plan
 from ionbeam.planning.robust.options import RobustOptions
-from ionbeam.planning.robust.scenario_dose import scenario_calibration, scenario_plan
+from ionbeam.planning.robust.scenario_inputs import scenario_calibration, scenario_plan
 
 __all__ = ["robust_strategy"]
 

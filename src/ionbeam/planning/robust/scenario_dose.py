@@ -18,50 +18,17 @@ tasks on a Dask cluster (:mod:`.cluster`).
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from ionbeam.machine import Machine
 from ionbeam.patient.calibration import HUCalibration
 from ionbeam.patient.patient import Patient
-from ionbeam.patient.stoichiometric import stoichiometric_calibration
 from ionbeam.planning.plan import Plan
 from ionbeam.planning.planner import PlanningOptions, dose_of_plan
+from ionbeam.planning.robust.scenario_inputs import scenario_calibration, scenario_plan
 from ionbeam.planning.robust.scenarios import Scenario
 
 __all__ = ["scenario_calibration", "scenario_dose", "scenario_plan"]
-
-
-def scenario_plan(plan: Plan, scenario: Scenario) -> Plan:
-    """``plan`` with every beam's isocentre moved by −``scenario.shift_mm`` (patient LPS)."""
-    if scenario.shift_mm == (0.0, 0.0, 0.0):
-        return plan
-    shift = np.asarray(scenario.shift_mm)
-    beams = tuple(
-        dataclasses.replace(
-            beam,
-            geometry=dataclasses.replace(
-                beam.geometry,
-                isocenter_mm=tuple(
-                    float(v) for v in np.asarray(beam.geometry.isocenter_mm) - shift
-                ),
-            ),
-        )
-        for beam in plan.beams
-    )
-    return dataclasses.replace(plan, beams=beams)
-
-
-def scenario_calibration(
-    calibration: HUCalibration | None, scenario: Scenario
-) -> HUCalibration | None:
-    """``calibration`` (None: the stoichiometric one) with SPR × (1 + range error)."""
-    if scenario.range_error == 0.0:
-        return calibration
-    base = stoichiometric_calibration() if calibration is None else calibration
-    label = f"{base.source or 'calibration'} × {1.0 + scenario.range_error:.4g} (range error)"
-    return dataclasses.replace(base, spr=base.spr * (1.0 + scenario.range_error), source=label)
 
 
 def scenario_dose(
