@@ -95,7 +95,7 @@ def main() -> None:
         print(json.dumps(worker(args.worker[0], float(args.worker[1]))))
         return
     print(
-        f"{'particle':<8}{'grid':>5}{'spots':>7}{'nnz':>9}{'before':>8}{'Dij pk':>8}"
+        f"{'particle':<8}{'grid':>5}{'spots':>7}{'nnz':>9}{'before':>8}{'Dij pk':>8}{'start':>8}"
         f"{'opt pk':>8}{'B/nnz':>7}{'iter':>6}{'opt s':>7}{'D95':>7}{'D5':>7}   (MB)"
     )
     for particle in args.particles:
@@ -107,7 +107,8 @@ def main() -> None:
             r = json.loads(out.stdout.strip().splitlines()[-1])
             print(
                 f"{particle:<8}{grid:>5.1f}{r['spots']:>7}{r['nnz'] / 1e6:>8.2f}M"
-                f"{r['before_mb']:>8.0f}{r['dij_peak_mb']:>8.0f}{r['opt_peak_mb']:>8.0f}"
+                f"{r['before_mb']:>8.0f}{r['dij_peak_mb']:>8.0f}{r['opt_start_mb']:>8.0f}"
+                f"{r['opt_peak_mb']:>8.0f}"
                 f"{r['bytes_per_nnz']:>7.1f}{r['iterations']:>6}{r['opt_s']:>7.2f}"
                 f"{r['target_d95_rel']:>7.3f}{r['target_d5_rel']:>7.3f}"
             )

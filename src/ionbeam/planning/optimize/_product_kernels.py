@@ -30,6 +30,7 @@ __all__ = [
     "fill_kept_rows",
     "rows_dot",
     "rows_dot_pair",
+    "rows_squared_sums",
 ]
 
 
@@ -145,3 +146,17 @@ def fill_kept_rows(
                     out_indices[q] = j
                 out_values[q] = data[p]
                 cursor[r] = q + 1
+
+
+@numba.njit(cache=True)
+def rows_squared_sums(
+    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, rows: np.ndarray, n_minor: int
+) -> np.ndarray:
+    """Σ over compressed ``rows`` r of values² per minor index (in a fixed order)."""
+    out = np.zeros(n_minor, dtype=np.float64)
+    for t in range(rows.size):
+        r = rows[t]
+        for p in range(indptr[r], indptr[r + 1]):
+            v = np.float64(values[p])
+            out[indices[p]] += v * v
+    return out

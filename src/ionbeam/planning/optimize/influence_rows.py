@@ -90,6 +90,13 @@ class InfluenceRows:
         arrays = (self.row_indptr, self.row_indices, *self.values.values())
         return int(sum(a.nbytes for a in arrays))
 
+    def column_squares(self, name: str, positions: np.ndarray) -> np.ndarray:
+        """Σ M² per spot over the kept voxels ``positions`` (the diagonal of MᵀM there)."""
+        rows = np.asarray(positions, dtype=np.int64)
+        return kernels.rows_squared_sums(
+            self.row_indptr, self.row_indices, self.values[name], rows, self.n_spots
+        )
+
     def transpose_times(self, name: str, g: np.ndarray) -> np.ndarray:
         """Mᵀ·g per spot (g: one value per kept voxel)."""
         values = self.values[name]

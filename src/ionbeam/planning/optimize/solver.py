@@ -12,6 +12,15 @@ Methods (:data:`SOLVERS`, by name; an unknown name raises):
     over the last ``window`` iterations (f₀: the starting objective; the floor stops a
     plan whose objective heads for 0 once it is a hundredth of where it started).
 
+Scaling (``SolverOptions.scaling``): with ``"jacobi"`` (the default) the solver's variable
+is y = x / s with sⱼ = 1/√(Σᵢ Dᵢⱼ²) over the reference structure's voxels (the target),
+normalised to a median of 1: the diagonal of the target term's Gauss–Newton Hessian
+becomes uniform, so that a distal spot (a few voxels at high dose) and a proximal one
+(many voxels at low dose) take steps of the same scale and L-BFGS-B's scalar initial
+Hessian fits both. Spots that reach no target voxel keep the largest scale. ``"none"``:
+y = x (the earlier behaviour). The plan's objective, bounds and stopping rule are the
+same either way; only the path to the optimum changes.
+
 Convergence is reported by a progress counter (iteration, objective; no total, since
 the stopping rule, not ``max_iterations``, ends a run) and in the result:
 iterations, evaluations, the objective after each iteration, and wall time.
@@ -33,10 +42,20 @@ from ionbeam._progress import make_counter
 from ionbeam.errors import ConfigError, GridMismatchError, UnknownNameError
 from ionbeam.planning.optimize.problem import OptimizationProblem
 
-__all__ = ["FLOOR_FRACTION", "SOLVERS", "OptimizationResult", "SolverOptions", "optimize_weights"]
+__all__ = [
+    "FLOOR_FRACTION",
+    "SCALINGS",
+    "SOLVERS",
+    "OptimizationResult",
+    "SolverOptions",
+    "optimize_weights",
+    "spot_scales",
+]
 
 #: The relative stopping rule compares changes with at least this fraction of f₀.
 FLOOR_FRACTION = 1.0e-2
+#: Scalings of the spot weights (see the module docstring).
+SCALINGS = ("jacobi", "none")
 
 
 @dataclass(frozen=True)
@@ -45,7 +64,8 @@ class SolverOptions:
 
     ``max_iterations``; ``relative_tolerance`` and ``window`` (the relative stopping
     rule); ``gradient_tolerance`` (projected-gradient norm of the scaled problem);
-    ``history_size`` (L-BFGS memory); ``progress`` and ``description`` (the bar).
+    ``history_size`` (L-BFGS memory); ``scaling`` (of the spot weights: ``"jacobi"``
+    or ``"none"``, see the module docstring); ``progress`` and ``description`` (the bar).
     """
 
     max_iterations: int = 500
@@ -53,10 +73,13 @@ class SolverOptions:
     window: int = 5
     gradient_tolerance: float = 1.0e-10
     history_size: int = 10
+    scaling: str = "jacobi"
     progress: bool = True
     description: str = "optimizing"
 
     def __post_init__(self) -> None:
+        if self.scaling not in SCALINGS:
+            raise UnknownNameError("solver scaling", self.scaling, SCALINGS)
         for name in ("max_iterations", "window", "history_size"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
@@ -111,17 +134,43 @@ class _Monitor:
                 raise StopIteration
 
 
+def spot_scales(problem: OptimizationProblem, scaling: str) -> np.ndarray:
+    """The per-spot scale s of the solver's variable y = x / s (see the module docstring)."""
+    if scaling == "none":
+        return np.ones(problem.n_spots)
+    name = problem.reference[0]
+    terms = [t.positions for t in problem.terms if t.structure == name]
+    positions = np.unique(np.concatenate(terms))
+    rows = problem.rows
+    matrix = "dose" if rows.has("dose") else next(iter(rows.values))
+    squares = rows.column_squares(matrix, positions)
+    reached = squares > 0.0
+    if not np.any(reached):
+        return np.ones(problem.n_spots)
+    scale = np.empty(problem.n_spots)
+    scale[reached] = 1.0 / np.sqrt(squares[reached])
+    scale /= np.median(scale[reached])
+    scale[~reached] = scale[reached].max()
+    return scale
+
+
 def _lbfgsb(
     problem: OptimizationProblem, x0: np.ndarray, options: SolverOptions, monitor: _Monitor
 ) -> tuple[np.ndarray, bool, str, int, int]:
+    scale = spot_scales(problem, options.scaling)
     unit = problem.weight_unit
-    bounds = Bounds(problem.lower_particles / unit, problem.upper_particles / unit)
+
+    def scaled(y: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient = problem.value_and_gradient(y * scale)
+        return value, gradient * scale
+
+    bounds = Bounds(problem.lower_particles / unit / scale, problem.upper_particles / unit / scale)
     # L-BFGS-B's BLAS calls are vector operations of a few 10⁴ numbers: threads only
     # cost (OpenBLAS's spinning threads made it 100× slower on a busy 2-core machine).
     with threadpool_limits(limits=1, user_api="blas"):
         result = minimize(
-            problem.value_and_gradient,
-            x0,
+            scaled,
+            x0 / scale,
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
@@ -140,8 +189,8 @@ def _lbfgsb(
             f"relative objective change below {options.relative_tolerance:g} per "
             f"iteration over {options.window} iterations"
         )
-        return result.x, True, message, nit, nfev
-    return result.x, bool(result.success), str(result.message), nit, nfev
+        return result.x * scale, True, message, nit, nfev
+    return result.x * scale, bool(result.success), str(result.message), nit, nfev
 
 
 #: Solvers by name: each takes (problem, scaled x0, options, monitor).
