@@ -12,14 +12,17 @@ Methods (:data:`SOLVERS`, by name; an unknown name raises):
     over the last ``window`` iterations (f₀: the starting objective; the floor stops a
     plan whose objective heads for 0 once it is a hundredth of where it started).
 
-Scaling (``SolverOptions.scaling``): with ``"jacobi"`` (the default) the solver's variable
+Scaling (``SolverOptions.scaling``): with ``"jacobi"`` the solver's variable
 is y = x / s with sⱼ = 1/√(Σᵢ Dᵢⱼ²) over the reference structure's voxels (the target),
 normalised to a median of 1: the diagonal of the target term's Gauss–Newton Hessian
 becomes uniform, so that a distal spot (a few voxels at high dose) and a proximal one
 (many voxels at low dose) take steps of the same scale and L-BFGS-B's scalar initial
-Hessian fits both. Spots that reach no target voxel keep the largest scale. ``"none"``:
-y = x (the earlier behaviour). The plan's objective, bounds and stopping rule are the
-same either way; only the path to the optimum changes.
+Hessian fits both. Spots that reach no target voxel keep the largest scale. ``"none"``
+(the default): y = x. The plan's objective, bounds and stopping rule are the same either
+way; only the path to the optimum changes. Measured (``bench/optimizer_convergence.py``,
+lung phantom, protons): 101 → 101 iterations on a 3 mm grid, 108 → 93 on 2 mm, with
+the same D95/D5 (±0.001) but a final objective 0.5–0.8 % higher; TG-119 at 3 mm 176 →
+175. Not (yet) a clear gain, so it is not the default.
 
 Convergence is reported by a progress counter (iteration, objective; no total, since
 the stopping rule, not ``max_iterations``, ends a run) and in the result:
@@ -55,7 +58,7 @@ __all__ = [
 #: The relative stopping rule compares changes with at least this fraction of f₀.
 FLOOR_FRACTION = 1.0e-2
 #: Scalings of the spot weights (see the module docstring).
-SCALINGS = ("jacobi", "none")
+SCALINGS = ("none", "jacobi")
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class SolverOptions:
     window: int = 5
     gradient_tolerance: float = 1.0e-10
     history_size: int = 10
-    scaling: str = "jacobi"
+    scaling: str = "none"
     progress: bool = True
     description: str = "optimizing"
 
