@@ -160,7 +160,8 @@ def _report(r: dict) -> None:
         return
     print(f"  dose-grid voxels {r['voxels']:,}  spots {r['spots']:,}  non-zeros {r['nnz']:,}")
     for name, s in r["stages"].items():
-        print(f"  {name:<14}{s['s']:>8.1f} s   peak RSS so far {s['peak_mb']:>7.0f} MB")
+        peak = "      —" if s["peak_mb"] != s["peak_mb"] else f"{s['peak_mb']:>7.0f}"
+        print(f"  {name:<14}{s['s']:>8.1f} s   peak RSS so far {peak} MB")
     core = sum(r["stages"][k]["s"] for k in ("dij", "optimization", "final_dose"))
     print(f"  Dij + optimization + final dose: {core:.1f} s; {r['iterations']} iterations")
     print(

@@ -88,16 +88,18 @@ def active_rows_scatter(
     partial = np.zeros((n_chunks, n_minor), dtype=np.float64)
     chunk = (rows.size + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
-        acc = partial[c]
+        acc = np.zeros(n_minor, dtype=np.float64)  # thread-local: no false sharing
         for t in range(c * chunk, min((c + 1) * chunk, rows.size)):
             r = rows[t]
             wa = ga[r]
-            wb = gb[r] if with_b else 0.0
-            for p in range(indptr[r], indptr[r + 1]):
-                if with_b:
+            if with_b:
+                wb = gb[r]
+                for p in range(indptr[r], indptr[r + 1]):
                     acc[indices[p]] += a[p] * wa + b[p] * wb
-                else:
+            else:
+                for p in range(indptr[r], indptr[r + 1]):
                     acc[indices[p]] += a[p] * wa
+        partial[c, :] = acc
     out = np.zeros(n_minor, dtype=np.float64)
     for c in range(n_chunks):
         out += partial[c]
