@@ -1,12 +1,15 @@
 """Radiobiology speed: mMKM single-ion tables, biological beam-model tables, LQ on voxels.
 
 Run: ``NUMBA_NUM_THREADS=1 python bench/biology.py``. Prints seconds (the disk cache is
-switched off so that every table is computed).
+switched off so that every table is computed, except in the last part, which times the
+per-energy disk cache of the biological tables in a fresh temporary cache folder: cold,
+warm, and a new patient whose energy set shares most energies with the first).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 
 import numpy as np
@@ -60,6 +63,25 @@ def main() -> None:
     alpha_x, beta_x = 0.1, 0.05
     timed("D_RBE on 2e6 voxels", rbe_weighted_dose, effect, alpha_x, beta_x)
     timed("dD_RBE/dE on 2e6 voxels", rbe_weighted_dose_derivative, effect, alpha_x, beta_x)
+    cache_timings()
+
+
+def cache_timings() -> None:
+    """Cold / warm / new-energy-set times of the carbon mMKM tables with the disk cache on."""
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["IONBEAM_CACHE"] = "1"
+        os.environ["IONBEAM_CACHE_DIR"] = folder
+        first = np.round(np.linspace(120.0, 300.0, 40), 2)
+        second = np.round(np.concatenate([first[:30], np.linspace(302.0, 330.0, 10)]), 2)
+        timed("cache: carbon/HSG 40 energies, cold (numba warm)", compute_biology_tables,
+              "carbon", first, "hsg")  # fmt: skip
+        timed("cache: the same 40 energies again (warm)", compute_biology_tables,
+              "carbon", first, "hsg")  # fmt: skip
+        timed("cache: a new set of 40 energies, 10 of them new", compute_biology_tables,
+              "carbon", second, "hsg")  # fmt: skip
+        timed("cache: the same 40 energies, new tissue", compute_biology_tables,
+              "carbon", first, "tumour")  # fmt: skip
+        os.environ["IONBEAM_CACHE"] = "0"
 
 
 if __name__ == "__main__":

@@ -76,11 +76,7 @@ def worker(args) -> dict:
 
     voxels = np.unique(np.concatenate([np.flatnonzero(result.masks[n]) for n in objectives]))
     rows = restrict_influence(result.influence, voxels, matrices=("dose",))
-    row_bytes = sum(
-        a.nbytes
-        for a in (rows.row_indptr, rows.row_indices, rows.col_indptr, rows.col_indices,
-                  *rows.values.values(), *rows.col_values.values())
-    )  # fmt: skip
+    row_bytes = rows.nbytes  # the optimizer's one copy of the rows (values and indices)
     matrix = result.influence.dose
     return {
         "plan": args.worker,

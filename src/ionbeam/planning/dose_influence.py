@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from ionbeam.errors import GridMismatchError
 from ionbeam.patient.grid import Grid
+from ionbeam.planning._influence_kernels import csc_times
 
 __all__ = ["DoseInfluence"]
 
@@ -57,25 +58,32 @@ class DoseInfluence:
 
     def dose_gy(self, weights: np.ndarray) -> np.ndarray:
         """Dose (Gy) on the grid [x, y, z] for spot weights in particles."""
-        return (self.dose @ self._weights(weights)).reshape(self.grid.shape)
+        return _times(self.dose, self._weights(weights)).reshape(self.grid.shape)
 
     def let_d_kev_um(self, weights: np.ndarray) -> np.ndarray:
         """Dose-averaged LET (keV/µm) on the grid; 0 where there is no dose."""
         if self.let_dose is None:
             raise GridMismatchError("this dose-influence matrix was computed without LET")
         w = self._weights(weights)
-        dose = self.dose @ w
-        return _ratio(self.let_dose @ w, dose).reshape(self.grid.shape)
+        dose = _times(self.dose, w)
+        return _ratio(_times(self.let_dose, w), dose).reshape(self.grid.shape)
 
     def alpha_beta(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Dose-weighted α (Gy⁻¹) and β (Gy⁻²) on the grid; 0 where there is no dose."""
         if self.alpha_dose is None or self.sqrt_beta_dose is None:
             raise GridMismatchError("this dose-influence matrix was computed without biology")
         w = self._weights(weights)
-        dose = self.dose @ w
-        alpha = _ratio(self.alpha_dose @ w, dose)
-        sqrt_beta = _ratio(self.sqrt_beta_dose @ w, dose)
+        dose = _times(self.dose, w)
+        alpha = _ratio(_times(self.alpha_dose, w), dose)
+        sqrt_beta = _ratio(_times(self.sqrt_beta_dose, w), dose)
         return alpha.reshape(self.grid.shape), (sqrt_beta**2).reshape(self.grid.shape)
+
+
+def _times(matrix: sp.csc_matrix, w: np.ndarray) -> np.ndarray:
+    """matrix @ w in float64 without a float64 copy of a float32 CSC matrix."""
+    if not (sp.isspmatrix_csc(matrix) or isinstance(matrix, sp.csc_array)):
+        return np.asarray(matrix @ w, dtype=np.float64)
+    return csc_times(matrix.indptr, matrix.indices, matrix.data, w, matrix.shape[0])
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

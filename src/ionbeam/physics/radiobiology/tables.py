@@ -14,7 +14,11 @@ physics tables, so both interpolate the same way):
   ``"carabe2012"``): α = α_x RBE_max(LET_d) and √β = √β_x RBE_min(LET_d) from the
   depth–dose's LET_d, exact for dose-weighted mixing since both are linear in LET_d.
 
-Tables are cached on disk (:mod:`ionbeam._cache`) under a key of every input.
+Tables are cached on disk (:mod:`ionbeam._cache`) one beam energy at a time, under a key
+of every input of that row (particle, energy, tissue, model, depth–dose options and the
+physics ``MODEL_VERSION``), so that a new set of energies costs only the energies not seen
+before, and a new tissue only its own rows; the whole set is cached too, for a one-file
+load when the same set comes back.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ from ionbeam.physics.stopping import checked_energies
 __all__ = ["BiologyTables", "compute_biology_tables"]
 
 #: Bumped whenever the content of the tables changes for the same inputs.
-_TABLE_FORMAT = 1
+_TABLE_FORMAT = 2
+_FIELDS = ("depth_mm", "alpha_gy", "sqrt_beta_gy")
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,13 +114,21 @@ def _row(
     return curve.depth_mm, alpha, np.sqrt(beta)
 
 
-def _key(ion: Particle, energies: np.ndarray, tissue: TissueParameters, model, options) -> str:
+def _key(
+    ion: Particle,
+    energies: np.ndarray | float,
+    tissue: TissueParameters,
+    model: str | ProtonRBEModel,
+    options: dict,
+) -> str:
+    """The cache key of one row (``energies`` a float) or of a whole set (an array)."""
+    one = np.ndim(energies) == 0
     return cache_key(
-        "biology-tables",
+        "biology-row" if one else "biology-tables",
         format=_TABLE_FORMAT,
         physics_model=PHYSICS_MODEL_VERSION,
         particle=ion.name,
-        energies=[float(e) for e in energies],
+        energies=float(energies) if one else [float(e) for e in np.ravel(energies)],
         tissue=dataclasses.asdict(tissue),
         model=model if isinstance(model, str) else repr(model),
         mkm=dataclasses.asdict(tissue.mkm_parameters()),
@@ -123,6 +136,43 @@ def _key(ion: Particle, energies: np.ndarray, tissue: TissueParameters, model, o
         spread=options["energy_spread_rel"],
         i_value=options["water_i_value_ev"],
     )
+
+
+def _cached_row(
+    ion: Particle,
+    energy: float,
+    tissue: TissueParameters,
+    model: str | ProtonRBEModel,
+    options: dict,
+) -> dict[str, np.ndarray]:
+    """One energy's row from the disk cache, computed and stored when absent."""
+    key = _key(ion, energy, tissue, model, options)
+    row = load_arrays(key)
+    if row is None or set(row) != set(_FIELDS):
+        row = dict(zip(_FIELDS, _row(ion, energy, tissue, model, options), strict=True))
+        save_arrays(key, row)
+    return row
+
+
+def _rows(
+    ion: Particle,
+    energies: np.ndarray,
+    tissue: TissueParameters,
+    model: str | ProtonRBEModel,
+    options: dict,
+) -> dict[str, np.ndarray]:
+    """The stacked rows of ``energies``: the whole set from the cache, else row by row
+    (each row cached on its own, so only energies never seen before are computed)."""
+    key = _key(ion, energies, tissue, model, options)
+    cached = load_arrays(key)
+    if cached is not None and set(cached) == set(_FIELDS):
+        return cached
+    name = model if isinstance(model, str) else model.name
+    label = f"Biology tables ({ion.name}, {tissue.name}, {name})"
+    rows = [_cached_row(ion, float(e), tissue, model, options) for e in track(energies, label)]
+    stacked = {field: np.stack([row[field] for row in rows]) for field in _FIELDS}
+    save_arrays(key, stacked)
+    return stacked
 
 
 def compute_biology_tables(
@@ -153,17 +203,8 @@ def compute_biology_tables(
     resolved = _resolve_model(ion, model)
     options = {"energy_spread_rel": energy_spread_rel, "depth_mm": depth_mm,
                "water_i_value_ev": water_i_value_ev}  # fmt: skip
-    key = _key(ion, energies, tissue, resolved, options)
     name = resolved if isinstance(resolved, str) else resolved.name
-    cached = load_arrays(key)
-    if cached is None:
-        label = f"Biology tables ({ion.name}, {tissue.name}, {name})"
-        rows = [_row(ion, float(e), tissue, resolved, options) for e in track(energies, label)]
-        cached = {
-            field: np.stack([row[i] for row in rows])
-            for i, field in enumerate(("depth_mm", "alpha_gy", "sqrt_beta_gy"))
-        }
-        save_arrays(key, cached)
+    cached = _rows(ion, energies, tissue, resolved, options)
     for array in (*cached.values(), energies):
         array.setflags(write=False)
     return BiologyTables(

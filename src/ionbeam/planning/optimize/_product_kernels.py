@@ -1,18 +1,18 @@
 """Numba kernels of the optimizer's sparse products (pure functions on arrays).
 
-A compressed matrix is (``indptr``, ``indices``, values): compressed rows of a
-CSR matrix, or compressed columns of a CSC one, which are the rows of its
-transpose. So one kernel, :func:`rows_dot`, computes both D·w (on the CSR
-copy) and Dᵀ·g (on the CSC copy), each in parallel over its compressed rows
-without write conflicts. Values are float32 (the dose engine's precision);
-sums are accumulated in float64. The ``pair`` variants read the shared index
-array once for two value arrays with the same sparsity (α·D and √β·D).
-
-Most voxels of an objective like "no more than X Gy in the body" have a zero
-gradient at any time, so Dᵀ·g often needs only a few rows:
-:func:`active_rows_scatter` walks the compressed rows of those voxels only and
-scatters into per-chunk accumulators (a fixed number of chunks, summed in a
-fixed order, so the result does not depend on thread timing).
+A compressed matrix is (``indptr``, ``indices``, values): here the compressed
+rows (one per voxel) of the optimizer's only copy of the matrix. :func:`rows_dot`
+computes D·w in parallel over the rows without write conflicts; Dᵀ·g is
+:func:`active_rows_scatter`, which walks the rows where g ≠ 0 (most voxels of an
+objective like "no more than X Gy in the body" have a zero gradient at any time)
+and scatters into per-chunk accumulators (a fixed number of chunks, summed in a
+fixed order, so the result does not depend on thread timing). One layout serves
+both products, so the matrix is held once (float32 values and uint16 or int32
+spot indices: 6 to 8 bytes per entry). Values are float32 (the dose engine's
+precision); sums are accumulated in float64. The ``pair`` variants read the shared
+index array once for two value arrays with the same sparsity (α·D and √β·D).
+:func:`count_kept_rows` and :func:`fill_kept_rows` build the rows straight from the
+dose engine's compressed columns, with no per-entry temporary.
 
 Written here rather than taken from scipy because ``scipy.sparse`` upcasts a
 float32 matrix to float64 (a full copy) at every product with a float64
@@ -26,12 +26,11 @@ import numpy as np
 
 __all__ = [
     "active_rows_scatter",
-    "gather",
-    "restrict_rows",
+    "count_kept_rows",
+    "fill_kept_rows",
     "rows_dot",
     "rows_dot_pair",
-    "rows_dot_sum",
-    "transpose_pattern",
+    "rows_squared_sums",
 ]
 
 
@@ -71,27 +70,6 @@ def rows_dot_pair(
 
 
 @numba.njit(cache=True, parallel=True)
-def rows_dot_sum(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    xa: np.ndarray,
-    xb: np.ndarray,
-) -> np.ndarray:
-    """A xa + B xb for two value arrays sharing one sparsity pattern."""
-    n = indptr.size - 1
-    out = np.empty(n, dtype=np.float64)
-    for i in numba.prange(n):
-        acc = 0.0
-        for p in range(indptr[i], indptr[i + 1]):
-            k = indices[p]
-            acc += a[p] * xa[k] + b[p] * xb[k]
-        out[i] = acc
-    return out
-
-
-@numba.njit(cache=True, parallel=True)
 def active_rows_scatter(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -110,79 +88,77 @@ def active_rows_scatter(
     partial = np.zeros((n_chunks, n_minor), dtype=np.float64)
     chunk = (rows.size + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
-        acc = partial[c]
+        acc = np.zeros(n_minor, dtype=np.float64)  # thread-local: no false sharing
         for t in range(c * chunk, min((c + 1) * chunk, rows.size)):
             r = rows[t]
             wa = ga[r]
-            wb = gb[r] if with_b else 0.0
-            for p in range(indptr[r], indptr[r + 1]):
-                if with_b:
+            if with_b:
+                wb = gb[r]
+                for p in range(indptr[r], indptr[r + 1]):
                     acc[indices[p]] += a[p] * wa + b[p] * wb
-                else:
+            else:
+                for p in range(indptr[r], indptr[r + 1]):
                     acc[indices[p]] += a[p] * wa
+        partial[c, :] = acc
     out = np.zeros(n_minor, dtype=np.float64)
     for c in range(n_chunks):
         out += partial[c]
     return out
 
 
-@numba.njit(cache=True, parallel=True)
-def restrict_rows(
-    indptr: np.ndarray, indices: np.ndarray, row_map: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keep only the entries whose (minor) index has ``row_map[index] >= 0``, renumbered
-    to ``row_map[index]``: (new indptr, new indices, source position of each kept entry)."""
-    n = indptr.size - 1
-    counts = np.zeros(n + 1, dtype=np.int64)
-    for i in numba.prange(n):
-        c = 0
-        for p in range(indptr[i], indptr[i + 1]):
-            if row_map[indices[p]] >= 0:
-                c += 1
-        counts[i + 1] = c
-    new_indptr = np.cumsum(counts)
-    nnz = new_indptr[-1]
-    new_indices = np.empty(nnz, dtype=np.int32)
-    source = np.empty(nnz, dtype=np.int64)
-    for i in numba.prange(n):
-        q = new_indptr[i]
-        for p in range(indptr[i], indptr[i + 1]):
+@numba.njit(cache=True)
+def count_kept_rows(
+    indptr: np.ndarray, indices: np.ndarray, columns: np.ndarray, row_map: np.ndarray
+) -> np.ndarray:
+    """The indptr of the rows ``row_map[i] >= 0`` of the compressed ``columns`` (CSC)."""
+    n_rows = int(row_map.max()) + 1
+    counts = np.zeros(n_rows + 1, dtype=np.int64)
+    for j in range(columns.size):
+        c = columns[j]
+        for p in range(indptr[c], indptr[c + 1]):
             r = row_map[indices[p]]
             if r >= 0:
-                new_indices[q] = r
-                source[q] = p
-                q += 1
-    return new_indptr, new_indices, source
-
-
-@numba.njit(cache=True, parallel=True)
-def gather(values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """values[index] as float32, in parallel."""
-    out = np.empty(index.size, dtype=np.float32)
-    for p in numba.prange(index.size):
-        out[p] = values[index[p]]
-    return out
+                counts[r + 1] += 1
+    return np.cumsum(counts)
 
 
 @numba.njit(cache=True)
-def transpose_pattern(
-    indptr: np.ndarray, indices: np.ndarray, n_minor: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The transposed pattern (CSC ↔ CSR) by a counting sort: (indptr, indices, source
-    position of each entry), minor indices ascending within each new compressed row."""
-    n = indptr.size - 1
-    counts = np.zeros(n_minor + 1, dtype=np.int64)
-    for p in range(indices.size):
-        counts[indices[p] + 1] += 1
-    t_indptr = np.cumsum(counts)
-    cursor = t_indptr[:-1].copy()
-    t_indices = np.empty(indices.size, dtype=np.int32)
-    source = np.empty(indices.size, dtype=np.int64)
-    for i in range(n):
-        for p in range(indptr[i], indptr[i + 1]):
-            r = indices[p]
-            q = cursor[r]
-            t_indices[q] = i
-            source[q] = p
-            cursor[r] = q + 1
-    return t_indptr, t_indices, source
+def fill_kept_rows(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    columns: np.ndarray,
+    row_map: np.ndarray,
+    row_indptr: np.ndarray,
+    out_indices: np.ndarray,
+    out_values: np.ndarray,
+    with_indices: bool,
+) -> None:
+    """Fill the compressed rows (``row_indptr`` from :func:`count_kept_rows`) with the
+    entries of ``columns`` (numbered 0… in the given order, ascending within each row):
+    ``out_values`` (float32) always, ``out_indices`` when ``with_indices``."""
+    cursor = row_indptr[:-1].copy()
+    for j in range(columns.size):
+        c = columns[j]
+        for p in range(indptr[c], indptr[c + 1]):
+            r = row_map[indices[p]]
+            if r >= 0:
+                q = cursor[r]
+                if with_indices:
+                    out_indices[q] = j
+                out_values[q] = data[p]
+                cursor[r] = q + 1
+
+
+@numba.njit(cache=True)
+def rows_squared_sums(
+    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, rows: np.ndarray, n_minor: int
+) -> np.ndarray:
+    """Σ over compressed ``rows`` r of values² per minor index (in a fixed order)."""
+    out = np.zeros(n_minor, dtype=np.float64)
+    for t in range(rows.size):
+        r = rows[t]
+        for p in range(indptr[r], indptr[r + 1]):
+            v = np.float64(values[p])
+            out[indices[p]] += v * v
+    return out

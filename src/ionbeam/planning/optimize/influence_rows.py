@@ -2,10 +2,13 @@
 
 The optimizer never touches a voxel without an objective, so the rows of the
 dose-influence matrices (and of their α·D and √β·D companions) are cut to
-those voxels once, before the first iteration, and kept twice: as compressed
-rows (for D·w) and as compressed columns (for Dᵀ·g), both float32, so that
-each product runs in parallel without write conflicts
-(:mod:`._product_kernels`). Nothing here is ever dense.
+those voxels once, before the first iteration, and kept once, as compressed
+rows: float32 values and uint16 spot indices (int32 past 65535 spots), 6 to 8
+bytes per entry. D·w runs in parallel over the rows; Dᵀ·g scatters the rows
+where g ≠ 0 into a fixed number of partial sums (:mod:`._product_kernels`).
+The rows are built straight from the dose engine's compressed columns with no
+per-entry temporary, so the optimization's peak is the dose-influence matrix
+plus this one copy of its kept rows. Nothing here is ever dense.
 """
 
 from __future__ import annotations
@@ -22,9 +25,6 @@ from ionbeam.planning.optimize import _product_kernels as kernels
 
 __all__ = ["InfluenceRows", "restrict_influence"]
 
-#: Dᵀ·g walks only the rows where g ≠ 0 when they hold less than this fraction of the
-#: entries (the scatter costs about twice as much per entry as the column-wise product).
-SCATTER_FRACTION = 0.4
 #: Spot indices of the compressed rows are stored as uint16 when there are at most this
 #: many spots: D·w then reads 6 instead of 8 bytes per entry (25 % faster, measured).
 NARROW_INDEX_LIMIT = 65535
@@ -39,19 +39,16 @@ _MATRICES = ("dose", "alpha_dose", "sqrt_beta_dose")
 @dataclass(frozen=True, eq=False)
 class InfluenceRows:
     """Rows ``voxel_index`` (flat dose-grid indices, ascending) of the influence
-    matrices, for the spots ``spot_index`` of the plan. ``row_*``: compressed rows
-    (spot indices uint16 up to ``NARROW_INDEX_LIMIT`` spots, else int32);
-    ``col_*``: compressed columns; ``values`` / ``col_values``: float32 entries per
-    matrix name (``dose``, and ``alpha_dose``, ``sqrt_beta_dose`` when present)."""
+    matrices, for the spots ``spot_index`` of the plan, as compressed rows: ``row_indptr``,
+    ``row_indices`` (positions in ``spot_index``; uint16 up to ``NARROW_INDEX_LIMIT``
+    spots, else int32) and ``values``: float32 entries per matrix name (``dose``, and
+    ``alpha_dose``, ``sqrt_beta_dose`` when present), all sharing one pattern."""
 
     voxel_index: np.ndarray
     spot_index: np.ndarray
     row_indptr: np.ndarray
     row_indices: np.ndarray
-    col_indptr: np.ndarray
-    col_indices: np.ndarray
     values: dict[str, np.ndarray]
-    col_values: dict[str, np.ndarray]
 
     @cached_property
     def row_lengths(self) -> np.ndarray:
@@ -87,59 +84,49 @@ class InfluenceRows:
             self.row_indptr, self.row_indices, self.values[first], self.values[second], w
         )
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the rows (pattern and every value array)."""
+        arrays = (self.row_indptr, self.row_indices, *self.values.values())
+        return int(sum(a.nbytes for a in arrays))
+
+    def column_squares(self, name: str, positions: np.ndarray) -> np.ndarray:
+        """Σ M² per spot over the kept voxels ``positions`` (the diagonal of MᵀM there)."""
+        rows = np.asarray(positions, dtype=np.int64)
+        return kernels.rows_squared_sums(
+            self.row_indptr, self.row_indices, self.values[name], rows, self.n_spots
+        )
+
     def transpose_times(self, name: str, g: np.ndarray) -> np.ndarray:
         """Mᵀ·g per spot (g: one value per kept voxel)."""
-        active = self._sparse_rows(g)
-        if active is not None:
-            values = self.values[name]
-            return kernels.active_rows_scatter(
-                self.row_indptr,
-                self.row_indices,
-                values,
-                values,
-                active,
-                g,
-                g,
-                False,
-                self.n_spots,
-                SCATTER_CHUNKS,
-            )
-        return kernels.rows_dot(self.col_indptr, self.col_indices, self.col_values[name], g)
+        values = self.values[name]
+        return self._scatter(values, values, g, g, False)
 
     def transpose_times_sum(
         self, first: str, second: str, g_first: np.ndarray, g_second: np.ndarray
     ) -> np.ndarray:
         """M₁ᵀ·g₁ + M₂ᵀ·g₂ in one pass over the shared pattern."""
-        active = self._sparse_rows(g_first)
-        if active is not None:
-            return kernels.active_rows_scatter(
-                self.row_indptr,
-                self.row_indices,
-                self.values[first],
-                self.values[second],
-                active,
-                g_first,
-                g_second,
-                True,
-                self.n_spots,
-                SCATTER_CHUNKS,
-            )
-        return kernels.rows_dot_sum(
-            self.col_indptr,
-            self.col_indices,
-            self.col_values[first],
-            self.col_values[second],
-            g_first,
-            g_second,
-        )
+        return self._scatter(self.values[first], self.values[second], g_first, g_second, True)
 
-    def _sparse_rows(self, g: np.ndarray) -> np.ndarray | None:
-        """The rows where ``g`` ≠ 0 when they hold few enough entries for the row-wise
-        scatter to beat the column-wise product (under ``SCATTER_FRACTION`` of them)."""
-        active = np.flatnonzero(g)
-        if np.sum(self.row_lengths[active]) < SCATTER_FRACTION * self.nnz:
-            return active
-        return None
+    def _scatter(
+        self, a: np.ndarray, b: np.ndarray, ga: np.ndarray, gb: np.ndarray, with_b: bool
+    ) -> np.ndarray:
+        """Aᵀga (+ Bᵀgb) over the rows where ga or gb is non-zero."""
+        ga = np.ascontiguousarray(ga, dtype=np.float64)
+        gb = np.ascontiguousarray(gb, dtype=np.float64)
+        active = np.flatnonzero((ga != 0.0) | (gb != 0.0)) if with_b else np.flatnonzero(ga)
+        return kernels.active_rows_scatter(
+            self.row_indptr,
+            self.row_indices,
+            a,
+            b,
+            active,
+            ga,
+            gb,
+            with_b,
+            self.n_spots,
+            SCATTER_CHUNKS,
+        )
 
 
 def restrict_influence(
@@ -165,25 +152,23 @@ def restrict_influence(
         raise GridMismatchError(f"spot indices must lie in 0…{n_spots - 1}; got {spots.size} spots")
     sources = {name: _matrix(influence, name) for name in matrices}
     base = sources["dose"] if "dose" in sources else next(iter(sources.values()))
-    indptr, indices, positions = _columns(base, spots)
-    row_map = np.full(n_voxels_grid, -1, dtype=np.int64)
+    row_map = np.full(n_voxels_grid, -1, dtype=np.int32 if voxels.size < 2**31 else np.int64)
     row_map[voxels] = np.arange(voxels.size)
-    col_indptr, col_indices, kept = kernels.restrict_rows(indptr, indices, row_map)
-    kept = positions[kept] if positions is not None else kept
-    row_indptr, row_indices, order = kernels.transpose_pattern(col_indptr, col_indices, voxels.size)
-    if spots.size <= NARROW_INDEX_LIMIT:
-        row_indices = row_indices.astype(np.uint16)
-    everything = kept.size == base.nnz  # no row or column was cut
-    col_values = {
-        name: np.ascontiguousarray(m.data, dtype=np.float32)
-        if everything
-        else kernels.gather(m.data, kept)
-        for name, m in sources.items()
-    }
-    values = {name: kernels.gather(v, order) for name, v in col_values.items()}
-    return InfluenceRows(
-        voxels, spots, row_indptr, row_indices, col_indptr, col_indices, values, col_values
-    )
+    indptr = np.asarray(base.indptr, dtype=np.int64)
+    row_indptr = kernels.count_kept_rows(indptr, base.indices, spots, row_map)
+    nnz = int(row_indptr[-1])
+    narrow = spots.size <= NARROW_INDEX_LIMIT
+    row_indices = np.empty(nnz, dtype=np.uint16 if narrow else np.int32)
+    values = {}
+    for k, (name, matrix) in enumerate(sources.items()):
+        if not (np.array_equal(matrix.indptr, base.indptr)):
+            raise GridMismatchError(f"the {name} matrix does not share the dose's pattern")
+        values[name] = np.empty(nnz, dtype=np.float32)
+        kernels.fill_kept_rows(
+            indptr, matrix.indices, matrix.data, spots, row_map, row_indptr,
+            row_indices, values[name], k == 0,
+        )  # fmt: skip
+    return InfluenceRows(voxels, spots, row_indptr, row_indices, values)
 
 
 def _matrix(influence: DoseInfluence, name: str) -> sp.csc_matrix:
@@ -196,22 +181,3 @@ def _matrix(influence: DoseInfluence, name: str) -> sp.csc_matrix:
             "build the beam model with tissues=[...] for biological optimization"
         )
     return matrix
-
-
-def _columns(
-    matrix: sp.csc_matrix, spots: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """CSC pattern of the columns ``spots``: (indptr, indices, position of each entry in
-    the full matrix, or None when the columns are the whole matrix)."""
-    indptr = np.asarray(matrix.indptr, dtype=np.int64)
-    indices = matrix.indices
-    if spots.size == matrix.shape[1] and np.array_equal(spots, np.arange(spots.size)):
-        return indptr, indices, None
-    if np.all(np.diff(spots) == 1):  # contiguous: a view
-        lo, hi = int(indptr[spots[0]]), int(indptr[spots[-1] + 1])
-        return indptr[spots[0] : spots[-1] + 2] - lo, indices[lo:hi], np.arange(lo, hi)
-    starts, ends = indptr[spots], indptr[spots + 1]
-    counts = ends - starts
-    new_indptr = np.concatenate([[0], np.cumsum(counts)])
-    positions = np.repeat(starts - new_indptr[:-1], counts) + np.arange(new_indptr[-1])
-    return new_indptr, indices[positions], positions

@@ -12,6 +12,18 @@ Methods (:data:`SOLVERS`, by name; an unknown name raises):
     over the last ``window`` iterations (f₀: the starting objective; the floor stops a
     plan whose objective heads for 0 once it is a hundredth of where it started).
 
+Scaling (``SolverOptions.scaling``): with ``"jacobi"`` the solver's variable
+is y = x / s with sⱼ = 1/√(Σᵢ Dᵢⱼ²) over the reference structure's voxels (the target),
+normalised to a median of 1: the diagonal of the target term's Gauss–Newton Hessian
+becomes uniform, so that a distal spot (a few voxels at high dose) and a proximal one
+(many voxels at low dose) take steps of the same scale and L-BFGS-B's scalar initial
+Hessian fits both. Spots that reach no target voxel keep the largest scale. ``"none"``
+(the default): y = x. The plan's objective, bounds and stopping rule are the same either
+way; only the path to the optimum changes. Measured (``bench/optimizer_convergence.py``,
+lung phantom, protons): 101 → 101 iterations on a 3 mm grid, 108 → 93 on 2 mm, with
+the same D95/D5 (±0.001) but a final objective 0.5–0.8 % higher; TG-119 at 3 mm 176 →
+175. Not (yet) a clear gain, so it is not the default.
+
 Convergence is reported by a progress counter (iteration, objective; no total, since
 the stopping rule, not ``max_iterations``, ends a run) and in the result:
 iterations, evaluations, the objective after each iteration, and wall time.
@@ -37,10 +49,20 @@ from ionbeam.planning.optimize.problem import OptimizationProblem
 if TYPE_CHECKING:  # a robust problem quacks like a problem; no import cycle
     from ionbeam.planning.optimize.robust_problem import RobustProblem
 
-__all__ = ["FLOOR_FRACTION", "SOLVERS", "OptimizationResult", "SolverOptions", "optimize_weights"]
+__all__ = [
+    "FLOOR_FRACTION",
+    "SCALINGS",
+    "SOLVERS",
+    "OptimizationResult",
+    "SolverOptions",
+    "optimize_weights",
+    "spot_scales",
+]
 
 #: The relative stopping rule compares changes with at least this fraction of f₀.
 FLOOR_FRACTION = 1.0e-2
+#: Scalings of the spot weights (see the module docstring).
+SCALINGS = ("none", "jacobi")
 
 
 @dataclass(frozen=True)
@@ -49,7 +71,8 @@ class SolverOptions:
 
     ``max_iterations``; ``relative_tolerance`` and ``window`` (the relative stopping
     rule); ``gradient_tolerance`` (projected-gradient norm of the scaled problem);
-    ``history_size`` (L-BFGS memory); ``progress`` and ``description`` (the bar).
+    ``history_size`` (L-BFGS memory); ``scaling`` (of the spot weights: ``"jacobi"``
+    or ``"none"``, see the module docstring); ``progress`` and ``description`` (the bar).
     """
 
     max_iterations: int = 500
@@ -57,10 +80,13 @@ class SolverOptions:
     window: int = 5
     gradient_tolerance: float = 1.0e-10
     history_size: int = 10
+    scaling: str = "none"
     progress: bool = True
     description: str = "optimizing"
 
     def __post_init__(self) -> None:
+        if self.scaling not in SCALINGS:
+            raise UnknownNameError("solver scaling", self.scaling, SCALINGS)
         for name in ("max_iterations", "window", "history_size"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
@@ -115,17 +141,43 @@ class _Monitor:
                 raise StopIteration
 
 
+def spot_scales(problem: OptimizationProblem, scaling: str) -> np.ndarray:
+    """The per-spot scale s of the solver's variable y = x / s (see the module docstring)."""
+    if scaling == "none":
+        return np.ones(problem.n_spots)
+    name = problem.reference[0]
+    terms = [t.positions for t in problem.terms if t.structure == name]
+    positions = np.unique(np.concatenate(terms))
+    rows = problem.rows
+    matrix = "dose" if rows.has("dose") else next(iter(rows.values))
+    squares = rows.column_squares(matrix, positions)
+    reached = squares > 0.0
+    if not np.any(reached):
+        return np.ones(problem.n_spots)
+    scale = np.empty(problem.n_spots)
+    scale[reached] = 1.0 / np.sqrt(squares[reached])
+    scale /= np.median(scale[reached])
+    scale[~reached] = scale[reached].max()
+    return scale
+
+
 def _lbfgsb(
     problem: OptimizationProblem, x0: np.ndarray, options: SolverOptions, monitor: _Monitor
 ) -> tuple[np.ndarray, bool, str, int, int]:
+    scale = spot_scales(problem, options.scaling)
     unit = problem.weight_unit
-    bounds = Bounds(problem.lower_particles / unit, problem.upper_particles / unit)
+
+    def scaled(y: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient = problem.value_and_gradient(y * scale)
+        return value, gradient * scale
+
+    bounds = Bounds(problem.lower_particles / unit / scale, problem.upper_particles / unit / scale)
     # L-BFGS-B's BLAS calls are vector operations of a few 10⁴ numbers: threads only
     # cost (OpenBLAS's spinning threads made it 100× slower on a busy 2-core machine).
     with threadpool_limits(limits=1, user_api="blas"):
         result = minimize(
-            problem.value_and_gradient,
-            x0,
+            scaled,
+            x0 / scale,
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
@@ -144,8 +196,8 @@ def _lbfgsb(
             f"relative objective change below {options.relative_tolerance:g} per "
             f"iteration over {options.window} iterations"
         )
-        return result.x, True, message, nit, nfev
-    return result.x, bool(result.success), str(result.message), nit, nfev
+        return result.x * scale, True, message, nit, nfev
+    return result.x * scale, bool(result.success), str(result.message), nit, nfev
 
 
 #: Solvers by name: each takes (problem, scaled x0, options, monitor).

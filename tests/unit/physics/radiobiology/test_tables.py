@@ -80,3 +80,28 @@ def test_bad_requests_are_refused() -> None:
         compute_biology_tables("carbon", [600.0], "hsg")
     with pytest.raises(ConfigError, match="non-empty"):
         compute_biology_tables("carbon", [], "hsg")
+
+
+def test_a_new_energy_set_computes_only_its_new_energies(monkeypatch) -> None:
+    """Rows are cached per energy (and tissue): a set sharing energies with an earlier one
+    computes only the energies never seen, and its rows equal those computed alone."""
+    from ionbeam.physics.radiobiology import tables as module
+
+    computed: list[tuple[float, str]] = []
+    original = module._row
+
+    def counting(ion, energy, tissue, model, options):
+        computed.append((energy, tissue.name))
+        return original(ion, energy, tissue, model, options)
+
+    monkeypatch.setattr(module, "_row", counting)
+    first = compute_biology_tables("proton", [100.0, 150.0], "tumour")
+    assert computed == [(100.0, "tumour"), (150.0, "tumour")]
+    second = compute_biology_tables("proton", [150.0, 180.0, 100.0], "tumour")
+    assert computed[2:] == [(180.0, "tumour")]
+    np.testing.assert_array_equal(second.alpha_gy[0], first.alpha_gy[1])
+    np.testing.assert_array_equal(second.alpha_gy[2], first.alpha_gy[0])
+    alone = compute_biology_tables("proton", [180.0], "tumour", model="mcnamara2015")
+    np.testing.assert_array_equal(alone.sqrt_beta_gy[0], second.sqrt_beta_gy[1])
+    compute_biology_tables("proton", [150.0], "late_normal")
+    assert computed[3:] == [(150.0, "late_normal")]  # a new tissue: its own rows only

@@ -132,3 +132,31 @@ def test_progress_counts_iterations_without_a_false_total(
     result = optimize_weights(problem, options=options)
     assert result.nit < 500
     assert seen == [(None, float(result.nit))]
+
+
+def test_jacobi_scaling_evens_the_target_curvature_and_finds_the_same_optimum(
+    influence, structure_masks
+) -> None:
+    """With sⱼ = 1/√(Σ_target Dᵢⱼ²) (median 1), every spot reaching the target has the
+    same Σ (sⱼ Dᵢⱼ)² over the target voxels; both scalings reach the exactly reachable
+    optimum (objective 0) of the same problem, so the scaling changes the path only."""
+    from ionbeam.planning.optimize.solver import spot_scales
+
+    problem, q_true = _reachable_problem(influence, structure_masks)
+    scale = spot_scales(problem, "jacobi")
+    name = problem.reference[0]
+    positions = np.concatenate([t.positions for t in problem.terms if t.structure == name])
+    d = influence.dose.toarray().astype(np.float64)[problem.rows.voxel_index[positions]]
+    scaled_squares = ((d * scale) ** 2).sum(axis=0)
+    reached = (d**2).sum(axis=0) > 0
+    np.testing.assert_allclose(scaled_squares[reached], scaled_squares[reached][0], rtol=1e-5)
+    assert np.median(scale[reached]) == pytest.approx(1.0)
+    np.testing.assert_array_equal(spot_scales(problem, "none"), 1.0)
+    for scaling in ("none", "jacobi"):
+        options = SolverOptions(progress=False, relative_tolerance=0.0, max_iterations=2000,
+                                gradient_tolerance=1e-12, scaling=scaling)  # fmt: skip
+        result = optimize_weights(problem, options=options)
+        assert result.fun < 1e-8 * result.objective_history[0]
+        np.testing.assert_allclose(problem.quantity_values(result.x), q_true, rtol=1e-3)
+    with pytest.raises(UnknownNameError, match="scaling"):
+        SolverOptions(scaling="newton")

@@ -1,0 +1,204 @@
+"""A clinical-size plan: a generated 512×512×150 pelvis CT at 1 mm, three fields, 2 mm dose.
+
+The CT (generated, not a patient's): an elliptic body 380 × 260 mm (soft tissue, HU 40,
+with a fat layer of HU −100), two femoral heads (HU 700), a prostate-like target
+("PTV", an ellipsoid of semi-axes 30 × 25 × 27 mm, ≈ 85 cm³), a rectum behind it (a
+15 mm-radius cylinder touching the target's back) and a bladder in front. Three fields
+(gantry 90°, 270°, 0°), CNAO spot spacing (the spot σ in air at mid energy), a 2 mm dose
+grid, physical dose, the objectives of :func:`~ionbeam.planning.optimize.templates.
+default_objectives` (target 1000, rectum and bladder 300 above half the prescription,
+body 100 above 60 %).
+
+Printed per particle: time per stage (CT, beam model, spot placement, dose influence,
+optimization with its problem set-up and polish, final dose), the peak resident memory
+after each stage, voxels, spots and non-zeros, and the plan's quality (the target's D95
+and D5, the rectum's maximum and mean, relative to the prescription). Runs in a fresh
+process per particle. The project's memory estimate is applied as everywhere: a run
+that would not fit (``--memory-gb``, default 24 GB, or what the machine has) is refused
+with the estimate printed instead of the figures.
+
+Usage: ``python bench/clinical_size.py [--particles proton carbon] [--slices 150]
+[--ct-mm 1.0] [--grid 2.0]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+TARGET = "PTV"
+
+
+def _peak_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def pelvis(slices: int, ct_mm: float):
+    """The generated CT and structures (see the module docstring)."""
+    from ionbeam.patient import CT
+    from ionbeam.patient.grid import Grid
+    from ionbeam.patient.phantoms._shapes import ellipsoid, elliptic_cylinder_z
+    from ionbeam.patient.structures import Structure
+
+    shape = (512, 512, slices)
+    origin = tuple(-(n - 1) * ct_mm / 2 for n in shape)
+    grid = Grid(shape, (ct_mm,) * 3, origin)
+    z_all = (-1e9, 1e9)
+    body = elliptic_cylinder_z(grid, (0.0, 0.0), (190.0, 130.0), z_all)
+    inner = elliptic_cylinder_z(grid, (0.0, 0.0), (175.0, 115.0), z_all)
+    femurs = ellipsoid(grid, (-95.0, 5.0, -10.0), (25.0, 25.0, 25.0)) | ellipsoid(
+        grid, (95.0, 5.0, -10.0), (25.0, 25.0, 25.0)
+    )
+    ptv = ellipsoid(grid, (0.0, 0.0, 0.0), (30.0, 25.0, 27.0))
+    rectum = elliptic_cylinder_z(grid, (0.0, 40.0), (15.0, 15.0), (-60.0, 60.0))
+    bladder = ellipsoid(grid, (0.0, -50.0, 15.0), (35.0, 25.0, 30.0)) & ~ptv
+    hu = np.full(shape, -1000, dtype=np.int16)
+    hu[body] = -100
+    hu[inner] = 40
+    hu[femurs] = 700
+    ct = CT(hu, grid)
+    structures = [
+        Structure(name, mask, grid)
+        for name, mask in (("Body", body), (TARGET, ptv), ("Rectum", rectum), ("Bladder", bladder))
+    ]
+    return ct, structures
+
+
+def worker(particle: str, slices: int, ct_mm: float, grid_mm: float) -> dict:
+    sys.path.insert(0, str(HERE))
+    from _tg119 import beam_model_for, tg119_plan_and_dij
+    from ionbeam.errors import InsufficientMemoryError
+    from ionbeam.evaluation import dose_metrics
+    from ionbeam.machine import cnao_machine
+    from ionbeam.planning.dose_grid import masks_on_grid
+    from ionbeam.planning.optimize import PhysicalDose, SolverOptions
+    from ionbeam.planning.optimize.templates import default_objectives, overlap_priority
+    from ionbeam.planning.optimize.weights import optimize_impt
+
+    out: dict = {"particle": particle, "stages": {}}
+
+    def stage(name: str, start: float) -> None:
+        out["stages"][name] = {"s": time.perf_counter() - start, "peak_mb": _peak_mb()}
+
+    t = time.perf_counter()
+    ct, structures = pelvis(slices, ct_mm)
+    stage("ct", t)
+    t = time.perf_counter()
+    model = beam_model_for(particle)
+    stage("beam_model", t)
+    sigma = float(
+        model.beam_line.sigma_air_mm(particle, float(model.energies_mev_u[model.n_energies // 2]))
+    )
+    target = next(s for s in structures if s.name == TARGET)
+    t = time.perf_counter()
+    try:
+        plan, influence, timings = tg119_plan_and_dij(
+            ct,
+            structures,
+            particle,
+            target=TARGET,
+            isocenter_mm=target.centroid_mm,
+            gantry_deg=(90.0, 270.0, 0.0),
+            spot_spacing_mm=round(sigma, 1),
+            dose_grid_mm=grid_mm,
+        )
+    except InsufficientMemoryError as error:
+        out["refused"] = str(error)
+        return out
+    out["stages"]["placement"] = {"s": timings.placement_s, "peak_mb": float("nan")}
+    out["stages"]["dij"] = {"s": timings.dij_s, "peak_mb": _peak_mb()}
+    out.update(voxels=influence.grid.size, spots=plan.n_spots, nnz=influence.nnz)
+    level = plan.prescription.dose_per_fraction_gy
+    t = time.perf_counter()
+    masks = masks_on_grid(structures, influence.grid)
+    names = [s.name for s in structures]
+    limits = cnao_machine().spot_limit(particle)
+    weights, results = optimize_impt(
+        influence,
+        masks,
+        default_objectives(names, TARGET, level),
+        quantity=PhysicalDose(),
+        plan=plan,
+        target=TARGET,
+        level=level,
+        priority=overlap_priority(names, TARGET),
+        solver=SolverOptions(progress=False),
+        min_particles=limits.min_particles,
+        max_particles=limits.max_particles,
+    )
+    stage("optimization", t)
+    t = time.perf_counter()
+    dose = influence.dose_gy(weights)
+    stage("final_dose", t)
+    metrics = dose_metrics(dose, influence.grid, {k: masks[k] for k in (TARGET, "Rectum")})
+    out.update(
+        iterations=results[0].nit,
+        d95=metrics[TARGET].d95_gy / level,
+        d5=metrics[TARGET].d5_gy / level,
+        rectum_max=metrics["Rectum"].max_gy / level,
+        rectum_mean=metrics["Rectum"].mean_gy / level,
+    )
+    return out
+
+
+def _report(r: dict) -> None:
+    print(f"\n{r['particle']}")
+    if "refused" in r:
+        print(f"  refused by the memory estimate: {r['refused']}")
+        return
+    print(f"  dose-grid voxels {r['voxels']:,}  spots {r['spots']:,}  non-zeros {r['nnz']:,}")
+    for name, s in r["stages"].items():
+        peak = "      —" if s["peak_mb"] != s["peak_mb"] else f"{s['peak_mb']:>7.0f}"
+        print(f"  {name:<14}{s['s']:>8.1f} s   peak RSS so far {peak} MB")
+    core = sum(r["stages"][k]["s"] for k in ("dij", "optimization", "final_dose"))
+    print(f"  Dij + optimization + final dose: {core:.1f} s; {r['iterations']} iterations")
+    print(
+        f"  target D95 {r['d95']:.3f}  D5 {r['d5']:.3f}  rectum max {r['rectum_max']:.3f}  "
+        f"mean {r['rectum_mean']:.3f} (× prescription)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--particles", nargs="+", default=["proton", "carbon"])
+    parser.add_argument("--slices", type=int, default=150)
+    parser.add_argument("--ct-mm", type=float, default=1.0)
+    parser.add_argument("--grid", type=float, default=2.0)
+    parser.add_argument("--memory-gb", type=float, default=24.0)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        result = worker(args.worker, args.slices, args.ct_mm, args.grid)
+        print(json.dumps(result))
+        return
+    env = {**os.environ, "IONBEAM_MEMORY_LIMIT_GB": str(args.memory_gb)}
+    print(
+        f"CT 512×512×{args.slices} at {args.ct_mm} mm, dose grid {args.grid} mm, "
+        f"memory limit {args.memory_gb:g} GB, {os.cpu_count()} CPUs"
+    )
+    for particle in args.particles:
+        command = [sys.executable, __file__, "--worker", particle, "--slices", str(args.slices),
+                   "--ct-mm", str(args.ct_mm), "--grid", str(args.grid)]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            print(f"\n{particle}: failed\n{done.stderr[-2000:]}")
+            continue
+        _report(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+if __name__ == "__main__":
+    main()
