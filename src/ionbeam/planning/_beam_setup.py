@@ -16,6 +16,7 @@ from ionbeam.machine.beam_model import BeamModel
 from ionbeam.machine.beamline import RangeShifter
 from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
+from ionbeam.planning._voxel_average import depth_tables, voxel_extent
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam
 from ionbeam.planning.raytrace import lattice_wepl, voxel_fan_coordinates, wepl_lattice
@@ -31,8 +32,9 @@ DEFAULT_RANGE_SHIFTER_DISTANCE_MM = 500.0
 class BeamSetup:
     """The kernels' inputs for one beam, as the tuples :mod:`._dose_kernels` takes:
     ``spots``, ``voxels`` (sorted by isocentre-plane cell), ``cells``, ``split``
-    (sub-beams; one central sub-beam without fine sampling), ``lattice`` and
-    ``model`` (the beam model's tables with this beam's range shifter)."""
+    (sub-beams; one central sub-beam without fine sampling), ``lattice``,
+    ``model`` (the beam model's tables with this beam's range shifter) and
+    ``average`` (each voxel's WEPL span and the depth tables that average over it)."""
 
     spots: tuple
     voxels: tuple
@@ -40,6 +42,7 @@ class BeamSetup:
     split: tuple
     lattice: tuple
     model: tuple
+    average: tuple
 
     @property
     def fine(self) -> bool:
@@ -75,12 +78,16 @@ def setup_beam(
     spot_e = beam_model.energy_index(spots.energy_mev_u).astype(np.int64)
     u, v, w = voxel_fan_coordinates(geometry, dose_grid, calc_index)
     reach = _sub_beam_reach(beam_model, fine_sampling, fine_sampling_fraction)
+    extent = voxel_extent(geometry, dose_grid)
+    half = 0.5 * extent.length_mm
     low = np.array([min(u.min(), spots.x_mm.min(initial=0)) - reach,
-                    min(v.min(), spots.y_mm.min(initial=0)) - reach, w.min()])  # fmt: skip
+                    min(v.min(), spots.y_mm.min(initial=0)) - reach, w.min() - half])  # fmt: skip
     high = np.array([max(u.max(), spots.x_mm.max(initial=0)) + reach,
-                     max(v.max(), spots.y_mm.max(initial=0)) + reach, w.max()])  # fmt: skip
+                     max(v.max(), spots.y_mm.max(initial=0)) + reach, w.max() + half])  # fmt: skip
     lattice = wepl_lattice(spr, ct_grid, geometry, within=(low, high))
     wepl = lattice_wepl(lattice, u, v, w)
+    wepl_up = np.maximum(wepl - lattice_wepl(lattice, u, v, w - half), 0.0)
+    wepl_down = np.maximum(lattice_wepl(lattice, u, v, w + half) - wepl, 0.0)
     inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
     mag = 1.0 + w[:, None] * inv_sad[None, :]
     if np.any(mag <= 0.05):
@@ -89,6 +96,7 @@ def setup_beam(
     wepl = wepl + rs_wet
     _check_spots_hit_patient(beam, geometry, u, v, wepl - rs_wet)
     air_a, air_b, air_c = _air_coefficients(beam_model, rs_wet, beam)
+    air_a = air_a + extent.lateral_variance_mm2  # the lateral half of the voxel average
     sigma_mcs2 = _sigma_mcs2(beam_model, rs_wet)
     radius = _spot_radius(beam_model, air_a, air_b, air_c, sigma_mcs2, w, mag, n_sigma)
     split = _sub_beams(air_a, air_b, air_c, w, fine_sampling, fine_sampling_fraction)
@@ -109,6 +117,13 @@ def setup_beam(
         n_e = beam_model.n_energies
         split = (np.zeros((n_e, 1)), np.zeros((n_e, 1)), np.ones(1), np.zeros(n_e))
     bio_shape = (1, 1, 2)
+    alpha = beam_model.alpha_gy if beam_model.has_biology else np.zeros(bio_shape, np.float32)
+    sqrt_beta = (
+        beam_model.sqrt_beta_gy if beam_model.has_biology else np.zeros(bio_shape, np.float32)
+    )
+    tables = depth_tables(
+        beam_model.idd_gy_mm2, beam_model.let_d_kev_um, alpha, sqrt_beta, beam_model.has_biology
+    )
     return BeamSetup(
         spots=(spot_u, spot_v, spot_e, radius[spot_e]),
         voxels=(
@@ -135,9 +150,10 @@ def setup_beam(
             beam_model.halo_weight,
             beam_model.halo_sigma_mm2,
             beam_model.let_d_kev_um,
-            beam_model.alpha_gy if beam_model.has_biology else np.zeros(bio_shape, np.float32),
-            beam_model.sqrt_beta_gy if beam_model.has_biology else np.zeros(bio_shape, np.float32),
+            alpha,
+            sqrt_beta,
         ),
+        average=(wepl_up[order], wepl_down[order], *tables),
     )
 
 

@@ -21,21 +21,31 @@ grouped in tuples of arrays (see :mod:`._beam_setup`, which builds them):
   voxel's own WEPL;
 * ``model`` = the beam model's tables on uniform depth grids (``step[e]``,
   ``max_depth[e]``, air variance coefficients a, b, c, IDD, σ_MCS², halo
-  weight and σ², LET_d, α and √β per tissue).
+  weight and σ², LET_d, α and √β per tissue);
+* ``average`` = what averages the dose over each voxel (see
+  :mod:`._voxel_average`): per voxel the WEPL from its upstream face to its
+  centre and from its centre to its downstream face (mm), then the depth
+  tables (IDD cumulative; IDD × LET_d, IDD × α, IDD × √β and their cumulatives,
+  the biology ones with a row per (tissue, energy)).
 
 The dose of one (sub-)beam at voxel j (Gy per particle) is
 
-    idd(e, wepl) · [(1 − h) Ĝ(r; σ₁) + h Ĝ(r; σ₂)]
+    ⟨idd⟩(e, wepl) · [(1 − h) Ĝ(r; σ₁) + h Ĝ(r; σ₂)]
 
-with σ₁² = σ_air(e, w)² + σ_mcs(e, wepl)², σ₂² = σ_air(e, w)² + σ_halo(e, wepl)²,
-h the halo weight, and Ĝ a 2-D Gaussian cut at the radius r_c = n σ₁: lowered
+with ⟨idd⟩ the mean of the IDD over the voxel's WEPL span (exact for the
+table's linear interpolant), σ₁² = σ_air(e, w)² + σ_mcs(e, wepl)²,
+σ₂² = σ_air(e, w)² + σ_halo(e, wepl)², h the halo weight (σ_air² includes the
+variance the voxel's lateral extent adds, the lateral half of the voxel
+average), and Ĝ a 2-D Gaussian cut at the radius r_c = n σ₁: lowered
 by its value at r_c (so that it falls continuously to zero there) and
 renormalised to unit integral over the disc. Every spot thus deposits its
 whole IDD at every depth (energy conservation), the matrix stays sparse, and
 summing over a voxel grid keeps the integral (no step at the edge).
-Tables are read by linear interpolation. Beyond ``max_depth[e]`` a spot
-deposits nothing. Fine sampling (Soukup et al. 2005, as in matRad and
-RayStation) sums K sub-beams: a 2-D Gauss–Hermite split of the spot's
+Tables are read by linear interpolation; the widths at the voxel's centre
+WEPL (clamped to the table). Beyond ``max_depth[e]`` a spot deposits nothing:
+a voxel counts when its WEPL span meets [0, max_depth[e]). Fine sampling
+(Soukup et al. 2005, as in matRad and RayStation) sums K sub-beams: a 2-D
+Gauss–Hermite split of the spot's
 Gaussian in air, each sub-beam with its own WEPL.
 
 Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
@@ -173,6 +183,47 @@ def _lateral(
 
 
 @numba.njit(cache=True, inline="always")
+def _span(
+    wepl: float, up: float, down: float, step: float, max_depth: float
+) -> tuple[bool, float, float, float]:
+    """A voxel whose centre lies at ``wepl`` and whose faces ``up`` and ``down`` mm of
+    WEPL before and after it: (whether its span meets the table, centre WEPL clamped
+    into the table, span ends in depth bins)."""
+    lo = wepl - up
+    hi = wepl + down
+    if hi < 0.0 or lo >= max_depth:
+        return False, 0.0, 0.0, 0.0
+    centre = min(max(wepl, 0.0), max_depth * (1.0 - 1e-9))
+    return True, centre, lo / step, hi / step
+
+
+@numba.njit(cache=True, inline="always")
+def _integral(table: np.ndarray, cum: np.ndarray, row: int, t: float) -> float:
+    """∫₀^t (t in depth bins, clamped to the table) of the linear interpolant of
+    ``table[row]``, from its cumulative table."""
+    n = table.shape[1]
+    if t <= 0.0:
+        return 0.0
+    if t >= n - 1:
+        return cum[row, n - 1]
+    k = int(t)
+    f = t - k
+    a = table[row, k]
+    return cum[row, k] + f * (a + 0.5 * f * (table[row, k + 1] - a))
+
+
+@numba.njit(cache=True, inline="always")
+def _average(
+    table: np.ndarray, cum: np.ndarray, row: int, lo: float, hi: float, k: int, f: float
+) -> float:
+    """Mean of ``table[row]``'s linear interpolant over [lo, hi] (depth bins); its value
+    at (k, f) when the span is shorter than 10⁻⁶ bin (a voxel in air)."""
+    if hi - lo < 1e-6:
+        return (1.0 - f) * table[row, k] + f * table[row, k + 1]
+    return (_integral(table, cum, row, hi) - _integral(table, cum, row, lo)) / (hi - lo)
+
+
+@numba.njit(cache=True, inline="always")
 def _deposit(
     weight: float,
     r2: float,
@@ -181,29 +232,34 @@ def _deposit(
     e: int,
     k: int,
     f: float,
+    lo: float,
+    hi: float,
     t: int,
     idd: np.ndarray,
     halo_weight: np.ndarray,
     halo_sigma2: np.ndarray,
-    let_d: np.ndarray,
-    alpha: np.ndarray,
-    sqrt_beta: np.ndarray,
+    idd_cum: np.ndarray,
+    let_dose: np.ndarray,
+    let_cum: np.ndarray,
+    alpha_dose: np.ndarray,
+    alpha_cum: np.ndarray,
+    beta_dose: np.ndarray,
+    beta_cum: np.ndarray,
     nsig2: float,
     with_let: bool,
     with_bio: bool,
 ) -> tuple[float, float, float, float]:
-    """Dose, LET×dose, α×dose and √β×dose (per particle) of a (sub-)beam of ``weight``."""
-    d = (
-        weight
-        * _lookup(idd, e, k, f)
-        * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2)
-    )
-    let_dose = d * _lookup(let_d, e, k, f) if with_let else 0.0
-    alpha_dose = sqrt_beta_dose = 0.0
+    """Voxel-averaged dose, LET×dose, α×dose and √β×dose (per particle) of a (sub-)beam
+    of ``weight`` whose voxel spans [lo, hi] depth bins."""
+    g = weight * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2)
+    d = g * _average(idd, idd_cum, e, lo, hi, k, f)
+    let_value = g * _average(let_dose, let_cum, e, lo, hi, k, f) if with_let else 0.0
+    alpha_value = sqrt_beta_value = 0.0
     if with_bio:
-        alpha_dose = d * ((1.0 - f) * alpha[t, e, k] + f * alpha[t, e, k + 1])
-        sqrt_beta_dose = d * ((1.0 - f) * sqrt_beta[t, e, k] + f * sqrt_beta[t, e, k + 1])
-    return d, let_dose, alpha_dose, sqrt_beta_dose
+        row = t * idd.shape[0] + e
+        alpha_value = g * _average(alpha_dose, alpha_cum, row, lo, hi, k, f)
+        sqrt_beta_value = g * _average(beta_dose, beta_cum, row, lo, hi, k, f)
+    return d, let_value, alpha_value, sqrt_beta_value
 
 
 # The kernels unpack their tuples once, before the parallel loop, and pass plain arrays
@@ -214,12 +270,13 @@ def _deposit(
 
 
 @numba.njit(cache=True, parallel=True)
-def count_entries(spots, voxels, cells, model, n_sigma):
-    """Number of voxels each spot reaches (r ≤ n σ₁, WEPL within the table)."""
+def count_entries(spots, voxels, cells, model, average, n_sigma):
+    """Number of voxels each spot reaches (r ≤ n σ₁, WEPL span within the table)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     _, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     step, max_depth, air_a, air_b, air_c, _, sigma_mcs2 = model[:7]
+    wepl_up, wepl_down = average[0], average[1]
     nsig2 = n_sigma * n_sigma
     counts = np.zeros(spot_u.size, dtype=np.int64)
     for s in numba.prange(spot_u.size):
@@ -231,26 +288,32 @@ def count_entries(spots, voxels, cells, model, n_sigma):
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
-                    if _geometry(
-                        j,
-                        e,
-                        u,
-                        v,
-                        vox_wepl[j],
-                        0.0,
-                        vox_u,
-                        vox_v,
-                        mag_u,
-                        mag_v,
-                        vox_w,
-                        step,
-                        max_depth,
-                        air_a,
-                        air_b,
-                        air_c,
-                        sigma_mcs2,
-                        nsig2,
-                    )[0]:
+                    reached, centre, _, _ = _span(
+                        vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                    )
+                    if (
+                        reached
+                        and _geometry(
+                            j,
+                            e,
+                            u,
+                            v,
+                            centre,
+                            0.0,
+                            vox_u,
+                            vox_v,
+                            mag_u,
+                            mag_v,
+                            vox_w,
+                            step,
+                            max_depth,
+                            air_a,
+                            air_b,
+                            air_c,
+                            sigma_mcs2,
+                            nsig2,
+                        )[0]
+                    ):
                         count += 1
         counts[s] = count
     return counts
@@ -263,6 +326,7 @@ def fill_entries(
     voxels,
     cells,
     model,
+    average,
     n_sigma,
     with_let,
     with_bio,
@@ -272,14 +336,16 @@ def fill_entries(
     out_alpha,
     out_sqrt_beta,
 ):
-    """Write row indices and values (dose, LET×dose, α×dose, √β×dose per particle) of
-    every spot's column from ``indptr[s]`` on (same visiting order and criteria as
-    :func:`count_entries`)."""
+    """Write row indices and values (voxel-averaged dose, LET×dose, α×dose, √β×dose per
+    particle) of every spot's column from ``indptr[s]`` on (same visiting order and
+    criteria as :func:`count_entries`)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2, let_d, alpha, sqrt_beta = model[5:]
+    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
+    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
     nsig2 = n_sigma * n_sigma
     for s in numba.prange(spot_u.size):
         e, u, v = spot_e[s], spot_u[s], spot_v[s]
@@ -290,12 +356,17 @@ def fill_entries(
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
+                    reached, centre, lo, hi = _span(
+                        vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                    )
+                    if not reached:
+                        continue
                     inside, r2, air, s1, k, f = _geometry(
                         j,
                         e,
                         u,
                         v,
-                        vox_wepl[j],
+                        centre,
                         0.0,
                         vox_u,
                         vox_v,
@@ -320,13 +391,19 @@ def fill_entries(
                         e,
                         k,
                         f,
+                        lo,
+                        hi,
                         vox_tissue[j],
                         idd,
                         halo_weight,
                         halo_sigma2,
-                        let_d,
-                        alpha,
-                        sqrt_beta,
+                        idd_cum,
+                        let_dose,
+                        let_cum,
+                        alpha_dose,
+                        alpha_cum,
+                        beta_dose,
+                        beta_cum,
                         nsig2,
                         with_let,
                         with_bio,
@@ -360,15 +437,16 @@ def _store(
 
 
 @numba.njit(cache=True, parallel=True)
-def count_entries_fine(spots, voxels, cells, split, lattice, model, n_sigma):
+def count_entries_fine(spots, voxels, cells, split, lattice, model, average, n_sigma):
     """:func:`count_entries` with fine sampling: a voxel counts when any sub-beam
-    reaches it along its own WEPL."""
+    reaches it along its own WEPL (the voxel's WEPL span shifted to it)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     _, vox_u, vox_v, mag_u, mag_v, vox_w, _, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     du, dv, _, split_var = split
     table, lattice_start, lattice_step, wepl_offset = lattice
     step, max_depth, air_a, air_b, air_c, _, sigma_mcs2 = model[:7]
+    wepl_up, wepl_down = average[0], average[1]
     nsig2 = n_sigma * n_sigma
     counts = np.zeros(spot_u.size, dtype=np.int64)
     for s in numba.prange(spot_u.size):
@@ -385,26 +463,32 @@ def count_entries_fine(spots, voxels, cells, split, lattice, model, n_sigma):
                         wepl = wepl_offset + _lattice_value(
                             table, u, v, vox_w[j], lattice_start, lattice_step
                         )
-                        if _geometry(
-                            j,
-                            e,
-                            u,
-                            v,
-                            wepl,
-                            split_var[e],
-                            vox_u,
-                            vox_v,
-                            mag_u,
-                            mag_v,
-                            vox_w,
-                            step,
-                            max_depth,
-                            air_a,
-                            air_b,
-                            air_c,
-                            sigma_mcs2,
-                            nsig2,
-                        )[0]:
+                        reached, centre, _, _ = _span(
+                            wepl, wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                        )
+                        if (
+                            reached
+                            and _geometry(
+                                j,
+                                e,
+                                u,
+                                v,
+                                centre,
+                                split_var[e],
+                                vox_u,
+                                vox_v,
+                                mag_u,
+                                mag_v,
+                                vox_w,
+                                step,
+                                max_depth,
+                                air_a,
+                                air_b,
+                                air_c,
+                                sigma_mcs2,
+                                nsig2,
+                            )[0]
+                        ):
                             count += 1
                             break
         counts[s] = count
@@ -420,6 +504,7 @@ def fill_entries_fine(
     split,
     lattice,
     model,
+    average,
     n_sigma,
     with_let,
     with_bio,
@@ -437,7 +522,9 @@ def fill_entries_fine(
     du, dv, sub_weight, split_var = split
     table, lattice_start, lattice_step, wepl_offset = lattice
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2, let_d, alpha, sqrt_beta = model[5:]
+    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
+    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
     nsig2 = n_sigma * n_sigma
     for s in numba.prange(spot_u.size):
         e = spot_e[s]
@@ -455,12 +542,17 @@ def fill_entries_fine(
                         wepl = wepl_offset + _lattice_value(
                             table, u, v, vox_w[j], lattice_start, lattice_step
                         )
+                        meets, centre, lo, hi = _span(
+                            wepl, wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                        )
+                        if not meets:
+                            continue
                         inside, r2, air, s1, k, f = _geometry(
                             j,
                             e,
                             u,
                             v,
-                            wepl,
+                            centre,
                             split_var[e],
                             vox_u,
                             vox_v,
@@ -486,13 +578,19 @@ def fill_entries_fine(
                             e,
                             k,
                             f,
+                            lo,
+                            hi,
                             vox_tissue[j],
                             idd,
                             halo_weight,
                             halo_sigma2,
-                            let_d,
-                            alpha,
-                            sqrt_beta,
+                            idd_cum,
+                            let_dose,
+                            let_cum,
+                            alpha_dose,
+                            alpha_cum,
+                            beta_dose,
+                            beta_cum,
                             nsig2,
                             with_let,
                             with_bio,
@@ -520,9 +618,9 @@ def fill_entries_fine(
 
 
 @numba.njit(cache=True, parallel=True)
-def forward_dose(weights, n_out, spots, voxels, cells, model, n_sigma, n_chunks):
-    """Dose (Gy) and LET×dose of weighted spots on ``n_out`` voxels, without a matrix
-    (plain pencil beams: one sub-beam per spot).
+def forward_dose(weights, n_out, spots, voxels, cells, model, average, n_sigma, n_chunks):
+    """Voxel-averaged dose (Gy) and LET×dose of weighted spots on ``n_out`` voxels,
+    without a matrix (plain pencil beams: one sub-beam per spot).
 
     Spots are split into ``n_chunks`` interleaved chunks, each accumulating into its
     own dose array (no write conflicts); the chunks are summed at the end.
@@ -531,7 +629,8 @@ def forward_dose(weights, n_out, spots, voxels, cells, model, n_sigma, n_chunks)
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2, let_d = model[5:10]
+    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    wepl_up, wepl_down, idd_cum, let_table, let_cum = average[:5]
     nsig2 = n_sigma * n_sigma
     dose = np.zeros((n_chunks, n_out))
     let_dose = np.zeros((n_chunks, n_out))
@@ -546,12 +645,17 @@ def forward_dose(weights, n_out, spots, voxels, cells, model, n_sigma, n_chunks)
                 for iv in range(iv0, iv1 + 1):
                     c = iu * n_cells[1] + iv
                     for j in range(cell_start[c], cell_start[c + 1]):
+                        reached, centre, lo, hi = _span(
+                            vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                        )
+                        if not reached:
+                            continue
                         inside, r2, air, s1, k, f = _geometry(
                             j,
                             e,
                             su,
                             sv,
-                            vox_wepl[j],
+                            centre,
                             0.0,
                             vox_u,
                             vox_v,
@@ -568,10 +672,13 @@ def forward_dose(weights, n_out, spots, voxels, cells, model, n_sigma, n_chunks)
                         )
                         if not inside:
                             continue
-                        g = _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2)
-                        d = weights[s] * _lookup(idd, e, k, f) * g
-                        dose[chunk, vox_index[j]] += d
-                        let_dose[chunk, vox_index[j]] += d * _lookup(let_d, e, k, f)
+                        g = weights[s] * _lateral(
+                            r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2
+                        )
+                        dose[chunk, vox_index[j]] += g * _average(idd, idd_cum, e, lo, hi, k, f)
+                        let_dose[chunk, vox_index[j]] += g * _average(
+                            let_table, let_cum, e, lo, hi, k, f
+                        )
     total = np.zeros(n_out)
     total_let = np.zeros(n_out)
     for chunk in range(n_chunks):

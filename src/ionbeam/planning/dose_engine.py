@@ -191,6 +191,7 @@ def calc_dose(
             s.voxels,
             s.cells,
             s.model,
+            s.average,
             float(options.lateral_cutoff_sigma),
             numba.get_num_threads(),
         )
@@ -291,9 +292,9 @@ def _count_beam(s: BeamSetup, n_sigma: float) -> np.ndarray:
     """Number of stored voxels of each spot of one beam."""
     if s.fine:
         return kernels.count_entries_fine(
-            s.spots, s.voxels, s.cells, s.split, s.lattice, s.model, n_sigma
+            s.spots, s.voxels, s.cells, s.split, s.lattice, s.model, s.average, n_sigma
         )
-    return kernels.count_entries(s.spots, s.voxels, s.cells, s.model, n_sigma)
+    return kernels.count_entries(s.spots, s.voxels, s.cells, s.model, s.average, n_sigma)
 
 
 def _fill_beam(
@@ -322,6 +323,7 @@ def _fill_beam(
             s.split,
             s.lattice,
             s.model,
+            s.average,
             n_sigma,
             with_let,
             with_biology,
@@ -329,5 +331,14 @@ def _fill_beam(
         )
     else:
         kernels.fill_entries(
-            indptr, s.spots, s.voxels, s.cells, s.model, n_sigma, with_let, with_biology, *outputs
+            indptr,
+            s.spots,
+            s.voxels,
+            s.cells,
+            s.model,
+            s.average,
+            n_sigma,
+            with_let,
+            with_biology,
+            *outputs,
         )
