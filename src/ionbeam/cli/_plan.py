@@ -3,7 +3,11 @@
 A thin shell around :func:`ionbeam.planning.planner.plan_patient`: the patient
 is a built-in phantom or a DICOM folder (CT + RTSTRUCT), the options come from
 an optional TOML plan file (see :mod:`ionbeam.io.plan_file`) and the command
-line (which wins). The output folder holds ``plan.json``, ``metrics.json``,
+line (which wins). Unless ``--no-grid-check``, the optimized plan is recomputed
+on a grid of half the spacing and its target D95 and maximum doses compared
+with the planned ones (:mod:`ionbeam.cli._grid_check`: ``grid_check`` in
+``metrics.json``, a line on the terminal, a warning when one does not hold).
+The output folder holds ``plan.json``, ``metrics.json``,
 ``report.html`` and ``dicom/`` (CT and RTSTRUCT for phantoms, RT Ion Plan, RT
 Doses: physical, RBE-weighted, LET_d); it is written atomically (a temporary
 folder moved into place when complete). Doses are totals over all fractions.
@@ -55,6 +59,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-dicom", action="store_true", help="do not write DICOM files")
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
+    parser.add_argument(
+        "--no-grid-check",
+        action="store_true",
+        help="skip recomputing the plan on a grid of half the spacing (faster)",
+    )
     parser.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     parser.set_defaults(handler=run)
@@ -95,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
         calibration=inputs.calibration,
     )
     result = _with_patient_settings(result, inputs, args)
+    check = None
+    if not args.no_grid_check:
+        from ionbeam.cli._grid_check import run_grid_check
+
+        check = run_grid_check(inputs.patient, result, calibration=inputs.calibration)
     with atomic_directory(args.out, overwrite=args.force) as folder:
         document = write_plan_folder(
             folder,
@@ -103,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             source_dicom=inputs.source_dicom,
             dicom=not args.no_dicom,
             report=not args.no_report,
+            extra=None if check is None else {"grid_check": check.to_dict()},
         )
     print_summary(
         document,
@@ -111,6 +126,11 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         as_json=args.json,
     )
+    if check is not None and not args.json:
+        from ionbeam.cli._grid_check import format_grid_check
+
+        unit = "Gy" if result.rbe_dose_gy is None else "Gy(RBE)"
+        print("\n".join(format_grid_check(check, unit)))
     return 0
 
 

@@ -24,7 +24,7 @@ def evaluate(result: Any) -> Any:
     return dose_metrics(
         result.evaluated_dose_gy * prescription.fractions,
         result.grid,
-        dict(result.masks),
+        dict(result.structure_weights),
         prescription_gy=prescription.total_dose_gy,
         targets=(prescription.target,),
     )
@@ -90,13 +90,16 @@ def write_plan_folder(
     dicom: bool = True,
     report: bool = True,
     label: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write a plan's files into the existing ``folder``; returns the metrics document."""
+    """Write a plan's files into the existing ``folder``; returns the metrics document
+    (with the entries of ``extra`` added, e.g. the grid check)."""
     from ionbeam.cli._output import to_jsonable
     from ionbeam.io.plan_json import write_plan_json
 
     metrics = evaluate(result)
     document = metrics_document(result, metrics)
+    document.update(extra or {})
     write_plan_json(result.plan, folder / "plan.json")
     text = json.dumps(to_jsonable(document), indent=2, allow_nan=False)
     (folder / "metrics.json").write_text(text, encoding="utf-8")

@@ -37,7 +37,7 @@ from ionbeam.patient.resample import resample
 from ionbeam.patient.structures import Structure
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning._beam_setup import BeamSetup, setup_beam
-from ionbeam.planning.dose_grid import calculation_mask, masks_on_grid
+from ionbeam.planning.dose_grid import calculation_mask, occupancy_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.plan import Plan
 
@@ -217,7 +217,8 @@ def _inputs(
             f"the plan is for {plan.particle} but the beam model is for {beam_model.particle}"
         )
     spr = ct.spr(calibration)
-    masks = masks_on_grid(list(structures), grid)
+    # every voxel a structure touches carries dose (metrics weigh it by its occupancy)
+    masks = {name: f > 0.0 for name, f in occupancy_on_grid(list(structures), grid).items()}
     spr_on_grid = None if masks else resample(spr, ct.grid, grid, method="linear")
     calc_index = np.flatnonzero(calculation_mask(masks, spr_on_grid))
     if tissue_map is None:

@@ -12,7 +12,8 @@
 4. dose influence on a dose grid of ``dose_grid_mm``, with a tissue map: the
    target's tissue in the target, ``normal_tissue`` elsewhere, overrides per structure;
 5. optimization of the RBE-weighted dose (or the physical dose, ``rbe_model="none"``)
-   under per-structure objectives (default: :mod:`.optimize.templates`), with the
+   under per-structure objectives (default: :mod:`.optimize.templates`), each voxel
+   counted by the fraction of it inside the structure (its occupancy), with the
    overlap priority of matRad: IMPT (all fields together) or SFUD (each field alone
    to a uniform share 1/n of every dose level, as CNAO often plans; for an LQ model
    the summed fields are then scaled so that the target's mean meets the
@@ -48,7 +49,7 @@ from ionbeam.physics.radiobiology.lq import rbe_weighted_dose
 from ionbeam.physics.radiobiology.proton_rbe import PROTON_RBE_MODELS
 from ionbeam.physics.radiobiology.tissue import TissueParameters, get_tissue
 from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose_influence
-from ionbeam.planning.dose_grid import make_dose_grid, masks_on_grid
+from ionbeam.planning.dose_grid import make_dose_grid, masks_from_occupancy, occupancy_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.optimize import (
@@ -153,9 +154,11 @@ class PlanningResult:
 
     ``dose_gy``: physical dose; ``rbe_dose_gy``: RBE-weighted dose (Gy(RBE); None
     without an RBE model); ``let_d_kev_um``: dose-averaged LET; ``masks``: the
-    structures on the dose grid; ``objectives``: per structure, as optimized;
-    ``optimization``: one result (IMPT) or one per beam (SFUD); ``timings_s``: wall
-    time per stage.
+    structures on the dose grid (voxels at least half inside); ``objectives``: per
+    structure, as optimized; ``optimization``: one result (IMPT) or one per beam
+    (SFUD); ``timings_s``: wall time per stage; ``occupancy``: the fraction of each
+    dose-grid voxel inside each structure (the voxel weights of metrics and DVHs;
+    None: use ``masks``).
     """
 
     plan: Plan
@@ -167,11 +170,17 @@ class PlanningResult:
     objectives: StructureObjectives
     optimization: tuple[OptimizationResult, ...]
     timings_s: Mapping[str, float]
+    occupancy: Mapping[str, np.ndarray] | None = None
 
     @property
     def grid(self) -> Grid:
         """The dose grid."""
         return self.influence.grid
+
+    @property
+    def structure_weights(self) -> Mapping[str, np.ndarray]:
+        """Voxel weights of each structure for metrics: its occupancy (or its mask)."""
+        return self.masks if self.occupancy is None else self.occupancy
 
     @property
     def evaluated_dose_gy(self) -> np.ndarray:
@@ -236,7 +245,8 @@ def plan_patient(
     plan = Plan(particle, beams, prescription, machine=machine.name, rbe_model=rbe_model)
     clock.lap("spots_s")
     grid = make_dose_grid(patient.grid, options.dose_grid_mm)
-    masks = masks_on_grid(list(patient.structures.values()), grid)
+    occupancy = occupancy_on_grid(list(patient.structures.values()), grid)
+    masks = {name: masks_from_occupancy(f) for name, f in occupancy.items()}
     tissues, tissue_map = _tissue_map(masks, target, options)
     model = _dose_model(physics, plan, rbe_model, tissues)
     clock.lap("biology_model_s")
@@ -249,7 +259,7 @@ def plan_patient(
     limits = machine.spot_limit(particle)
     weights, results = run(
         influence,
-        masks,
+        occupancy,  # every voxel a structure touches, weighted by the fraction inside
         objectives,
         quantity=quantity,
         plan=plan,
@@ -276,6 +286,7 @@ def plan_patient(
         objectives=objectives,
         optimization=results,
         timings_s=timings,
+        occupancy=occupancy,
     )
 
 
@@ -299,7 +310,8 @@ def dose_of_plan(
     timings: dict[str, float] = {}
     clock = _Clock(timings)
     grid = make_dose_grid(patient.grid, options.dose_grid_mm)
-    masks = masks_on_grid(list(patient.structures.values()), grid)
+    occupancy = occupancy_on_grid(list(patient.structures.values()), grid)
+    masks = {name: masks_from_occupancy(f) for name, f in occupancy.items()}
     tissues, tissue_map = _tissue_map(masks, target, options)
     if plan.n_spots == 0:
         raise ConfigError("the plan has no spots; there is no dose to compute")
@@ -312,7 +324,9 @@ def dose_of_plan(
     alpha_x, beta_x = _photon_lq(tissues, tissue_map)
     doses = _final_doses(influence, plan.weights, rbe_model, options.constant_rbe, alpha_x, beta_x)
     clock.lap("final_dose_s")
-    return PlanningResult(plan, influence, masks, doses[0], doses[1], doses[2], {}, (), timings)
+    return PlanningResult(
+        plan, influence, masks, doses[0], doses[1], doses[2], {}, (), timings, occupancy
+    )
 
 
 def planning_options_from_settings(settings: Mapping[str, Any]) -> PlanningOptions:
