@@ -4,7 +4,7 @@ A thin shell around :func:`ionbeam.planning.planner.plan_patient`: the patient
 is a built-in phantom or a DICOM folder (CT + RTSTRUCT), the options come from
 an optional TOML plan file (see :mod:`ionbeam.io.plan_file`) and the command
 line (which wins). Unless ``--no-grid-check``, the optimized plan is recomputed
-on a grid of half the spacing and its target D95 and maximum doses compared
+on a grid of 3/4 of the spacing and its target D95 and maximum doses compared
 with the planned ones (:mod:`ionbeam.cli._grid_check`: ``grid_check`` in
 ``metrics.json``, a line on the terminal, a warning when one does not hold).
 The output folder holds ``plan.json``, ``metrics.json``,
@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--rbe-model", help="none, constant (protons), mcnamara2015, mkm (ions)")
     parser.add_argument("--spot-spacing", type=float, metavar="MM", help="spot spacing, mm")
-    parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm (3)")
+    parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm (2)")
     parser.add_argument(
         "--energy-stride",
         type=int,
@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--no-grid-check",
         action="store_true",
-        help="skip recomputing the plan on a grid of half the spacing (faster)",
+        help="skip recomputing the plan on a finer grid (faster)",
     )
     parser.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")

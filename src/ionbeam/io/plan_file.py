@@ -22,7 +22,7 @@ written; the planner works per fraction. Example::
     machine = "cnao"
     technique = "impt"            # or "sfud"
     rbe_model = "mkm"             # none, constant, mcnamara2015, wedenberg2013, carabe2012, mkm
-    dose_grid_mm = 3.0
+    dose_grid_mm = 2.0
     spot_spacing_mm = 3.0
 
     [[beams]]

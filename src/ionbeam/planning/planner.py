@@ -68,6 +68,7 @@ from ionbeam.planning.plan import Beam, Plan, Prescription
 from ionbeam.planning.spot_placement import place_spots
 
 __all__ = [
+    "DEFAULT_DOSE_GRID_MM",
     "PlanningOptions",
     "PlanningResult",
     "dose_of_plan",
@@ -78,6 +79,12 @@ __all__ = [
 
 #: Default spot spacing in spot sigmas (in air, at the isocentre, middle energy).
 SPOT_SPACING_SIGMAS = 1.5
+#: Default dose grid spacing (mm). Doses are voxel averages, so a coarse grid hides
+#: nothing from the mean, but the optimizer cannot shape the dose inside a voxel: on
+#: 3 mm, the head demo's proton plan gains +8 % in PTV maximum and the water phantom's
+#: D95 loses 4 % when recomputed on a finer grid; on 2 mm both hold within 2–3 % (the
+#: grid check of ``ionbeam plan`` reports it for every plan).
+DEFAULT_DOSE_GRID_MM = 2.0
 _TECHNIQUES = ("impt", "sfud")
 _QUANTITIES = ("rbe_weighted_dose", "biological_effect")
 
@@ -96,7 +103,8 @@ class PlanningOptions:
     rounded to 0.5 mm: 4.5 mm for CNAO protons, 3.5 mm for carbon ions; scattering in
     the patient widens the spots further); ``spot_margin_mm``: spots cover the target grown by this
     margin (None: one spot spacing; as matRad's ``addMargin``, so that the target's
-    edges are not on the spots' penumbra); ``dose_grid_mm``; ``energy_stride`` (use
+    edges are not on the spots' penumbra); ``dose_grid_mm`` (default 2 mm, see
+    ``DEFAULT_DOSE_GRID_MM``); ``energy_stride`` (use
     every n-th library energy, for quick plans); ``target_tissue`` /
     ``normal_tissue`` / ``structure_tissues`` (tissue names or parameters; the latter
     override, in order); ``overlap_priority`` (None: serial organs, target, organs,
@@ -112,7 +120,7 @@ class PlanningOptions:
     biological_quantity: str = "rbe_weighted_dose"
     spot_spacing_mm: float | None = None
     spot_margin_mm: float | None = None
-    dose_grid_mm: float = 3.0
+    dose_grid_mm: float = DEFAULT_DOSE_GRID_MM
     energy_stride: int = 1
     lateral_cutoff_sigma: float = 3.0
     target_tissue: str | TissueParameters = "tumour"
