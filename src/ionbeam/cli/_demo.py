@@ -113,7 +113,7 @@ def _plan_both(quick: bool) -> tuple[Any, dict[str, Any]]:
         options = PlanningOptions(
             gantry_deg=_BEAMS,
             rbe_model=rbe_model,
-            dose_grid_mm=3.0 if quick else DEFAULT_DOSE_GRID_MM,
+            dose_grid_mm=4.0 if quick else DEFAULT_DOSE_GRID_MM,
             energy_stride=2 if quick else 1,
         )
         results[label] = plan_patient(patient, prescription, particle=particle, options=options)

@@ -198,29 +198,41 @@ def _span(
 
 
 @numba.njit(cache=True, inline="always")
-def _integral(table: np.ndarray, cum: np.ndarray, row: int, t: float) -> float:
-    """∫₀^t (t in depth bins, clamped to the table) of the linear interpolant of
-    ``table[row]``, from its cumulative table."""
-    n = table.shape[1]
-    if t <= 0.0:
-        return 0.0
-    if t >= n - 1:
-        return cum[row, n - 1]
-    k = int(t)
-    f = t - k
+def _bin(t: float, n: int) -> tuple[int, float]:
+    """Depth bin k and fraction f of t (in bins) clamped to a table of n depths; at the
+    ends the table's integral below is 0 (t ≤ 0) and its whole (t ≥ n − 1)."""
+    t = min(max(t, 0.0), n - 1.0)
+    k = min(int(t), n - 2)
+    return k, t - k
+
+
+@numba.njit(cache=True, inline="always")
+def _integral(table: np.ndarray, cum: np.ndarray, row: int, k: int, f: float) -> float:
+    """∫₀ of the linear interpolant of ``table[row]`` up to bin k + f, from its
+    cumulative table."""
     a = table[row, k]
     return cum[row, k] + f * (a + 0.5 * f * (table[row, k + 1] - a))
 
 
 @numba.njit(cache=True, inline="always")
 def _average(
-    table: np.ndarray, cum: np.ndarray, row: int, lo: float, hi: float, k: int, f: float
+    table: np.ndarray,
+    cum: np.ndarray,
+    row: int,
+    span: float,
+    k_lo: int,
+    f_lo: float,
+    k_hi: int,
+    f_hi: float,
+    k: int,
+    f: float,
 ) -> float:
-    """Mean of ``table[row]``'s linear interpolant over [lo, hi] (depth bins); its value
-    at (k, f) when the span is shorter than 10⁻⁶ bin (a voxel in air)."""
-    if hi - lo < 1e-6:
+    """Mean of ``table[row]``'s linear interpolant over a voxel's span of ``span`` bins
+    (ends at bins k_lo + f_lo and k_hi + f_hi, clamped by :func:`_bin`); its value at
+    k + f when the span is shorter than 10⁻⁶ bin (a voxel in air)."""
+    if span < 1e-6:
         return (1.0 - f) * table[row, k] + f * table[row, k + 1]
-    return (_integral(table, cum, row, hi) - _integral(table, cum, row, lo)) / (hi - lo)
+    return (_integral(table, cum, row, k_hi, f_hi) - _integral(table, cum, row, k_lo, f_lo)) / span
 
 
 @numba.njit(cache=True, inline="always")
@@ -252,13 +264,19 @@ def _deposit(
     """Voxel-averaged dose, LET×dose, α×dose and √β×dose (per particle) of a (sub-)beam
     of ``weight`` whose voxel spans [lo, hi] depth bins."""
     g = weight * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2)
-    d = g * _average(idd, idd_cum, e, lo, hi, k, f)
-    let_value = g * _average(let_dose, let_cum, e, lo, hi, k, f) if with_let else 0.0
+    n = idd.shape[1]
+    k_lo, f_lo = _bin(lo, n)
+    k_hi, f_hi = _bin(hi, n)
+    span = hi - lo
+    d = g * _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    let_value = 0.0
+    if with_let:
+        let_value = g * _average(let_dose, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
     alpha_value = sqrt_beta_value = 0.0
     if with_bio:
         row = t * idd.shape[0] + e
-        alpha_value = g * _average(alpha_dose, alpha_cum, row, lo, hi, k, f)
-        sqrt_beta_value = g * _average(beta_dose, beta_cum, row, lo, hi, k, f)
+        alpha_value = g * _average(alpha_dose, alpha_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f)
+        sqrt_beta_value = g * _average(beta_dose, beta_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f)
     return d, let_value, alpha_value, sqrt_beta_value
 
 
@@ -675,9 +693,15 @@ def forward_dose(weights, n_out, spots, voxels, cells, model, average, n_sigma, 
                         g = weights[s] * _lateral(
                             r2, air, s1, e, k, f, halo_weight, halo_sigma2, nsig2
                         )
-                        dose[chunk, vox_index[j]] += g * _average(idd, idd_cum, e, lo, hi, k, f)
+                        n = idd.shape[1]
+                        k_lo, f_lo = _bin(lo, n)
+                        k_hi, f_hi = _bin(hi, n)
+                        span = hi - lo
+                        dose[chunk, vox_index[j]] += g * _average(
+                            idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
+                        )
                         let_dose[chunk, vox_index[j]] += g * _average(
-                            let_table, let_cum, e, lo, hi, k, f
+                            let_table, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
                         )
     total = np.zeros(n_out)
     total_let = np.zeros(n_out)

@@ -39,12 +39,15 @@ def test_average_of_a_piecewise_linear_table_is_exact() -> None:
     mean = 1.296875 / 1.75 (to rounding); outside the table it counts as zero."""
     table = np.array([[0.0, 0.5, 1.0, 0.5, 0.0]])
     cumulative = depth_tables(table, table, np.zeros((1, 1, 2)), np.zeros((1, 1, 2)), False)[0]
-    mean = kernels._average(table, cumulative, 0, 1.5, 3.25, 2, 0.375)
-    assert mean == pytest.approx(1.296875 / 1.75, rel=1e-12)
-    beyond = kernels._average(table, cumulative, 0, 3.0, 6.0, 4, 0.0)  # 0.25 bins of dose
-    assert beyond == pytest.approx(0.25 / 3.0, rel=1e-12)
-    point = kernels._average(table, cumulative, 0, 2.5, 2.5, 2, 0.5)  # a voxel in air
-    assert point == pytest.approx(0.75, rel=1e-12)
+
+    def mean(lo: float, hi: float, k: int = 2, f: float = 0.375) -> float:
+        ends = (*kernels._bin(lo, 5), *kernels._bin(hi, 5))
+        return kernels._average(table, cumulative, 0, hi - lo, *ends, k, f)
+
+    assert mean(1.5, 3.25) == pytest.approx(1.296875 / 1.75, rel=1e-12)
+    assert mean(3.0, 6.0) == pytest.approx(0.25 / 3.0, rel=1e-12)  # 0.25 bins of dose
+    assert mean(-1.0, 1.0) == pytest.approx(0.25 / 2.0, rel=1e-12)  # half upstream
+    assert mean(2.5, 2.5, 2, 0.5) == pytest.approx(0.75, rel=1e-12)  # a voxel in air
 
 
 def test_voxel_extent_along_and_across_the_beam() -> None:
