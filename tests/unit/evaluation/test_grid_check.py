@@ -51,3 +51,16 @@ def test_bad_settings() -> None:
         compare_grids(planned, planned, target="PTV", planned_mm=3, fine_mm=1.5, d95_tolerance=2)
     with pytest.raises(ConfigError, match="target 'GTV'"):
         compare_grids(planned, planned, target="GTV", planned_mm=3, fine_mm=1.5)
+
+
+def test_maximum_of_a_partial_volume_structure_is_half_a_voxel_worth() -> None:
+    """A sliver (weight 0.1) of a hot voxel does not set an organ's maximum: the maximum
+    is the highest dose that half a voxel's worth of the organ receives, the minimum
+    the lowest; a boolean mask keeps its hottest and coldest voxel."""
+    dose = np.array([80.0, 60.0, 50.0, 40.0, 10.0, 5.0, 0.0, 0.0, 0.0, 0.0]).reshape(GRID.shape)
+    weights = np.array([0.1, 0.3, 1.0, 1.0, 1.0, 0.2, 0.0, 0.0, 0.0, 0.0]).reshape(GRID.shape)
+    metrics = dose_metrics(dose, GRID, {"Organ": weights}).structures[0]
+    assert metrics.max_gy == 50.0  # 0.1 + 0.3 < 0.5 ≤ 0.1 + 0.3 + 1.0
+    assert metrics.min_gy == 10.0  # 0.2 < 0.5 ≤ 0.2 + 1.0
+    boolean = dose_metrics(dose, GRID, {"Organ": weights > 0}).structures[0]
+    assert (boolean.max_gy, boolean.min_gy) == (80.0, 5.0)
