@@ -4,13 +4,11 @@ The cumulative dose–volume relation of a structure is computed *exactly* from
 its voxels (no histogram binning): each voxel contributes its partial-volume
 weight at its dose. All D_x / V_x metrics of the package come from here.
 
-With partial-volume weights, the maximum is the highest dose that at least half
-a voxel's worth of the structure receives (the minimum: the lowest that half a
-voxel's worth does not exceed), points of the DVH like any D_x, and those of
-the hottest and coldest voxel for a boolean mask: a sliver of a voxel mostly
-outside carries the dose next to the structure, not in it, and would make the
-maximum of an organ beside the target the target's dose on any grid fine
-enough to cut through the organ's edge.
+With partial-volume weights, the minimum and maximum are those of the voxels at
+least half inside the structure (of all its voxels when none is): a voxel
+mostly outside carries the dose next to the structure, not in it, and would
+make the maximum of an organ beside the target the target's dose on any grid
+fine enough to cut through the organ's edge.
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ __all__ = ["DoseDistribution"]
 # Relative slack when comparing cumulative volume fractions, so that a fraction
 # of exactly k/n is not missed by floating-point rounding of the cumulative sum.
 _FRACTION_SLACK = 1e-12
-# Volume (in voxels) that the maximum and minimum of a partial-volume structure stand for.
-_HALF_VOXEL = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,18 +45,14 @@ class DoseDistribution:
         order = np.argsort(-d, kind="stable")
         cumulative = np.cumsum(w[order])
         total = float(cumulative[-1])
-        desc = d[order]
-        half = min(_HALF_VOXEL, total) * (1.0 - _FRACTION_SLACK)
-        top = int(np.searchsorted(cumulative, half, side="left"))
-        from_bottom = total - np.concatenate(([0.0], cumulative[:-1]))  # weight at or below
-        bottom = int(np.flatnonzero(from_bottom >= half)[-1])
+        core = d[w >= 0.5] if np.any(w >= 0.5) else d
         return cls(
-            dose_desc_gy=desc,
+            dose_desc_gy=d[order],
             cumulative_fraction=cumulative / total,
             total_weight=total,
             mean_gy=float(np.dot(w, d) / total),
-            min_gy=float(desc[bottom]),
-            max_gy=float(desc[min(top, desc.size - 1)]),
+            min_gy=float(core.min()),
+            max_gy=float(core.max()),
         )
 
     @property

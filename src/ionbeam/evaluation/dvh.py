@@ -13,9 +13,7 @@ Conventions (the same everywhere in ionbeam):
   ``ceil(V·n)``-th hottest voxel, as in matRad's quality indicators.
 * **V_d** (``v_at_dose``): ``V(d)`` above, evaluated exactly.
 * Partial-volume weights (0–1 per voxel) count each voxel by its weight; the
-  maximum is then the highest dose that half a voxel's worth of the structure
-  receives (the minimum likewise), a point of the DVH (D2 does not exceed it
-  once 2 % of the structure is half a voxel or more).
+  maximum and minimum are then those of the voxels at least half inside.
 
 Doses may be physical (Gy) or RBE-weighted (Gy(RBE)); the functions do not
 care, and the ``_gy`` names stand for either.
