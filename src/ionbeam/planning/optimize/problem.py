@@ -123,8 +123,12 @@ class OptimizationProblem:
         for term in self.terms:
             values = q[term.positions]
             weight = term.objective.weight
-            total += weight * term.objective.value(values, term.voxel_weights)
-            dq[term.positions] += weight * term.objective.gradient(values, term.voxel_weights)
+            if term.voxel_weights is None:  # objectives without voxel weights keep working
+                total += weight * term.objective.value(values)
+                dq[term.positions] += weight * term.objective.gradient(values)
+            else:
+                total += weight * term.objective.value(values, term.voxel_weights)
+                dq[term.positions] += weight * term.objective.gradient(values, term.voxel_weights)
         return total, dq
 
 
