@@ -40,7 +40,7 @@ from ionbeam.patient.resample import resample
 from ionbeam.patient.structures import Structure
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning._beam_setup import BeamSetup, setup_beam
-from ionbeam.planning.dose_grid import calculation_mask, masks_on_grid
+from ionbeam.planning.dose_grid import calculation_mask, occupancy_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.plan import Plan
 from ionbeam.planning.scattering_power import relative_scattering_power
@@ -226,6 +226,7 @@ def calc_dose(
             s.cells,
             s.rays,
             s.model,
+            s.average,
             float(options.lateral_cutoff_sigma),
             forward_dose_chunks(grid.size),
         )
@@ -259,7 +260,8 @@ def _inputs(
             f"the plan is for {plan.particle} but the beam model is for {beam_model.particle}"
         )
     spr = ct.spr(calibration)
-    masks = masks_on_grid(list(structures), grid)
+    # every voxel a structure touches carries dose (metrics weigh it by its occupancy)
+    masks = {name: f > 0.0 for name, f in occupancy_on_grid(list(structures), grid).items()}
     spr_on_grid = None if masks else resample(spr, ct.grid, grid, method="linear")
     calc_index = np.flatnonzero(calculation_mask(masks, spr_on_grid))
     if tissue_map is None:
@@ -347,9 +349,9 @@ def _count_beam(s: BeamSetup, n_sigma: float) -> np.ndarray:
     """Number of stored voxels of each spot of one beam."""
     if s.fine:
         return kernels.count_entries_fine(
-            s.spots, s.voxels, s.cells, s.split, s.rays, s.model, n_sigma
+            s.spots, s.voxels, s.cells, s.split, s.rays, s.model, s.average, n_sigma
         )
-    return kernels.count_entries(s.spots, s.voxels, s.cells, s.rays, s.model, n_sigma)
+    return kernels.count_entries(s.spots, s.voxels, s.cells, s.rays, s.model, s.average, n_sigma)
 
 
 def _fill_beam(
@@ -378,6 +380,7 @@ def _fill_beam(
             s.split,
             s.rays,
             s.model,
+            s.average,
             n_sigma,
             with_let,
             with_biology,
@@ -391,6 +394,7 @@ def _fill_beam(
             s.cells,
             s.rays,
             s.model,
+            s.average,
             n_sigma,
             with_let,
             with_biology,
