@@ -122,7 +122,6 @@ def setup_beam(
         with_wepl=split is not None,
     )
     radius = _spot_radius(air_a, air_b, air_c, tables, spot_e, n_sub, w, mag, n_sigma)
-    radius = np.maximum(radius, _halo_radius(beam_model, radius, spot_e, mag, n_sigma))
     if split is not None:
         radius = radius + np.max(np.hypot(split[0], split[1]), axis=1)[spot_e]
     cell_mm = max(1.0, 0.5 * float(radius.min())) if spot_e.size else 10.0
@@ -253,37 +252,6 @@ def _spot_radius(
     )
     mcs = tables.sigma2_mm2.reshape(spot_e.size, n_sub, -1).max(axis=(1, 2))
     return n_sigma * np.sqrt(air[spot_e] + mcs) / float(mag.min())
-
-
-def _halo_radius(
-    beam_model: BeamModel,
-    core_radius: np.ndarray,
-    spot_e: np.ndarray,
-    mag: np.ndarray,
-    n_sigma: float,
-) -> np.ndarray:
-    """A bound on each spot's halo cut-off radius over the beam's voxels (isocentre-plane
-    mm; the kernels' ``_halo``): r_h² = 2σ₂² ln(1 + h σ₁² / (ε (1 − h) σ₂²)) grows with
-    σ₁², so it is evaluated at the largest σ₁² of the spots of each energy (from their
-    core radius), at every depth of the tables."""
-    if spot_e.size == 0:
-        return np.zeros(0)
-    q = 0.5 * n_sigma * n_sigma
-    excess = math.exp(-q) / -math.expm1(-q)
-    s1_spot = (core_radius * float(mag.min()) / n_sigma) ** 2
-    s1 = np.zeros(beam_model.n_energies)
-    np.maximum.at(s1, spot_e, s1_spot)
-    h = np.asarray(beam_model.halo_weight, dtype=np.float64)
-    extra = np.maximum(
-        np.asarray(beam_model.halo_sigma_mm2, dtype=np.float64)
-        - np.asarray(beam_model.sigma_mcs_mm2, dtype=np.float64),
-        0.0,
-    )
-    s2 = s1[:, None] + extra
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(h > 0.0, h * s1[:, None] / (excess * (1.0 - h) * s2), 0.0)
-    r2 = np.max(2.0 * s2 * np.log1p(ratio), axis=1)
-    return np.sqrt(r2[spot_e]) / float(mag.min())
 
 
 def _check_spots_hit_patient(

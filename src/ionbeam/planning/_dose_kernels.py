@@ -41,16 +41,11 @@ table's linear interpolant; a sub-beam shifts the span to its own WEPL),
 through the patient's materials; σ_air² includes the variance the voxel's
 lateral extent adds, the lateral half of the voxel average),
 σ₂² = σ₁² + [σ_halo² − σ_MCS²](e, wepl) (the halo's excess over the primaries'
-spread in water), h the halo weight, and Ĝ a 2-D Gaussian truncated at a cut-off
-radius and renormalised to unit integral over its disc: the core at r₁ = n σ₁, the
-halo at its own r_h ≥ r₁, where renormalising it raises the axis dose by at most the
-fraction ε = e^(−n²/2)/(1 − e^(−n²/2)) of the core's axis dose that the core's
-renormalisation adds (1.1 % at n = 3):
-r_h² = 2σ₂² ln(1 + h σ₁² / (ε (1 − h) σ₂²)). Every spot thus deposits its whole IDD
-at every depth (energy conservation: the core's share within r₁, the halo's within
-r_h), the matrix stays sparse, and neither component's energy beyond its radius is
-piled onto the axis (cutting the halo at the core's r₁, as before December 2026,
-put +5 … +12 % on the axis of single spots in water against MCsquare).
+spread in water), h the halo weight, and Ĝ a 2-D Gaussian cut at the radius r_c = n σ₁: lowered
+by its value at r_c (so that it falls continuously to zero there) and
+renormalised to unit integral over the disc. Every spot thus deposits its
+whole IDD at every depth (energy conservation), the matrix stays sparse, and
+summing over a voxel grid keeps the integral (no step at the edge).
 Tables are read by linear interpolation; the widths at the voxel's centre
 WEPL (clamped to the table). Beyond ``max_depth[e]`` a spot deposits nothing:
 a voxel counts when its WEPL span meets [0, max_depth[e]). Fine sampling
@@ -121,47 +116,15 @@ def _cell_range(x: float, radius: float, origin: float, cell_mm: float, n: int) 
 
 @numba.njit(cache=True, inline="always")
 def _cut_gaussian(r2: float, sigma2: float, q: float) -> float:
-    """2-D Gaussian of variance ``sigma2`` per axis truncated at the radius r_c
-    (q = r_c²/2σ²) and renormalised to unit integral over the disc:
-    e^(−r²/2σ²) / (2πσ² (1 − e^(−q))) inside, 0 beyond. The renormalisation raises it
-    by the fraction e^(−q)/(1 − e^(−q)) of itself (1.1 % at r_c = 3σ)."""
-    if r2 > 2.0 * q * sigma2:
+    """2-D Gaussian of variance ``sigma2`` per axis, lowered by its value at the cut-off
+    radius r_c (q = r_c²/2σ²) so that it reaches zero there, and renormalised to unit
+    integral over the disc: (e^(−r²/2σ²) − e^(−q)) / (2πσ² (1 − e^(−q)(1 + q)))."""
+    edge = math.exp(-q)
+    # 1 − e^(−q)(1 + q), by its series where it would cancel (q ≥ 0.15 in practice)
+    norm = q * q * (0.5 - q / 3.0) if q < 1e-2 else 1.0 - edge * (1.0 + q)
+    if norm <= 1e-12:
         return 0.0
-    return math.exp(-0.5 * r2 / sigma2) / (_TWO_PI * sigma2 * -math.expm1(-q))
-
-
-@numba.njit(cache=True, inline="always")
-def _core_excess(nsig2: float) -> float:
-    """Fraction by which renormalising the core cut at n σ₁ raises it: e^(−q)/(1 − e^(−q)),
-    q = n²/2 (the bound the halo's cut-off radius keeps too)."""
-    q = 0.5 * nsig2
-    return math.exp(-q) / -math.expm1(-q)
-
-
-@numba.njit(cache=True, inline="always")
-def _halo(
-    s1: float,
-    e: int,
-    k: int,
-    f: float,
-    halo_weight: np.ndarray,
-    halo_sigma2: np.ndarray,
-    sigma_mcs2: np.ndarray,
-    nsig2: float,
-    excess: float,
-) -> tuple[float, float, float]:
-    """Halo weight h, variance σ₂² = σ₁² + its excess over the primaries' MCS variance in
-    water, and the square of its cut-off radius: the radius r_h at which renormalising
-    the halo over its disc raises the axis dose by at most ``excess`` × the core's axis
-    dose, h/σ₂² · e^(−q)/(1 − e^(−q)) = excess (1 − h)/σ₁², i.e.
-    r_h² = 2σ₂² ln(1 + h σ₁² / (excess (1 − h) σ₂²)); never less than the core's n σ₁."""
-    h = _lookup(halo_weight, e, k, f)
-    core2 = nsig2 * s1
-    if h <= 0.0:
-        return 0.0, s1, core2
-    s2 = s1 + max(_lookup(halo_sigma2, e, k, f) - _lookup(sigma_mcs2, e, k, f), 0.0)
-    r2 = 2.0 * s2 * math.log1p(h * s1 / (excess * (1.0 - h) * s2))
-    return h, s2, max(r2, core2)
+    return (math.exp(-0.5 * r2 / sigma2) - edge) / (_TWO_PI * sigma2 * norm)
 
 
 @numba.njit(cache=True, inline="always")
@@ -202,15 +165,11 @@ def _geometry(
     air_b: np.ndarray,
     air_c: np.ndarray,
     n_depth: int,
-    halo_weight: np.ndarray,
-    halo_sigma2: np.ndarray,
-    sigma_mcs2: np.ndarray,
     nsig2: float,
-    excess: float,
 ) -> tuple[bool, float, float, float, int, float]:
     """A (sub-)beam of energy e on the axis (u, v) at voxel j, whose WEPL along it is
-    ``wepl`` and MCS variance there ``mcs2``: (inside the cut-off — the core's or the
-    halo's, whichever is wider —, r², σ_air², σ₁², depth bin k, fraction f)."""
+    ``wepl`` and MCS variance there ``mcs2``: (inside the cut-off, r², σ_air², σ₁², depth
+    bin k, fraction f)."""
     if wepl < 0.0 or wepl >= max_depth[e]:
         return False, 0.0, 0.0, 1.0, 0, 0.0
     x = (vox_u[j] - u) * mag_u[j]
@@ -222,15 +181,13 @@ def _geometry(
     w = vox_w[j]
     air = air_a[e] + w * (air_b[e] + w * air_c[e]) - split_var
     s1 = air + mcs2
-    if r2 <= nsig2 * s1:
-        return True, r2, air, s1, k, f
-    reach2 = _halo(s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2, excess)[2]
-    return r2 <= reach2, r2, air, s1, k, f
+    return r2 <= nsig2 * s1, r2, air, s1, k, f
 
 
 @numba.njit(cache=True, inline="always")
 def _lateral(
     r2: float,
+    air: float,
     s1: float,
     e: int,
     k: int,
@@ -239,14 +196,14 @@ def _lateral(
     halo_sigma2: np.ndarray,
     sigma_mcs2: np.ndarray,
     nsig2: float,
-    excess: float,
 ) -> float:
-    """Core and halo Gaussians at r² (mm⁻²), each truncated at its own cut-off radius
-    (n σ₁; the halo's from :func:`_halo`) and renormalised over its own disc."""
-    h, s2, halo_r2 = _halo(s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2, excess)
+    """Core and halo cut Gaussians at r² (mm⁻²), both cut at r_c = n σ₁; the halo is
+    wider than the core by its excess over the primaries' MCS variance in water."""
+    h = _lookup(halo_weight, e, k, f)
     g = (1.0 - h) * _cut_gaussian(r2, s1, 0.5 * nsig2)
     if h > 0.0:
-        g += h * _cut_gaussian(r2, s2, 0.5 * halo_r2 / s2)
+        s2 = s1 + max(_lookup(halo_sigma2, e, k, f) - _lookup(sigma_mcs2, e, k, f), 0.0)
+        g += h * _cut_gaussian(r2, s2, 0.5 * nsig2 * s1 / s2)
     return g
 
 
@@ -327,13 +284,12 @@ def _deposit(
     beta_dose: np.ndarray,
     beta_cum: np.ndarray,
     nsig2: float,
-    excess: float,
     with_let: bool,
     with_bio: bool,
 ) -> tuple[float, float, float, float]:
     """Voxel-averaged dose, LET×dose, α×dose and √β×dose (per particle) of a (sub-)beam
     of ``weight`` whose voxel spans [lo, hi] depth bins."""
-    g = weight * _lateral(r2, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2, excess)
+    g = weight * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2)
     n = idd.shape[1]
     k_lo, f_lo = _bin(lo, n)
     k_hi, f_hi = _bin(hi, n)
@@ -364,10 +320,9 @@ def count_entries(spots, voxels, cells, rays, model, average, n_sigma):
     _, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2, _, w0, dw, _ = rays
-    step, max_depth, air_a, air_b, air_c, idd, sigma_mcs2, halo_weight, halo_sigma2 = model[:9]
+    step, max_depth, air_a, air_b, air_c, idd = model[:6]
     wepl_up, wepl_down = average[0], average[1]
     nsig2 = n_sigma * n_sigma
-    excess = _core_excess(nsig2)
     n_depth = idd.shape[1]
     counts = np.zeros(spot_u.size, dtype=np.int64)
     for s in numba.prange(spot_u.size):
@@ -387,8 +342,7 @@ def count_entries(spots, voxels, cells, rays, model, average, n_sigma):
                     mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
                     if _geometry(
                         j, e, u, v, centre, mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
-                        vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
-                        halo_weight, halo_sigma2, sigma_mcs2, nsig2, excess,
+                        vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
                     )[0]:  # fmt: skip
                         count += 1
         counts[s] = count
@@ -425,7 +379,6 @@ def fill_entries(
     wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
     alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
     nsig2 = n_sigma * n_sigma
-    excess = _core_excess(nsig2)
     n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
         e, u, v = spot_e[s], spot_u[s], spot_v[s]
@@ -444,15 +397,14 @@ def fill_entries(
                     mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
                     inside, r2, air, s1, k, f = _geometry(
                         j, e, u, v, centre, mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
-                        vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
-                        halo_weight, halo_sigma2, sigma_mcs2, nsig2, excess,
+                        vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
                     )  # fmt: skip
                     if not inside:
                         continue
                     values = _deposit(
                         1.0, r2, air, s1, e, k, f, lo, hi, vox_tissue[j], idd, halo_weight,
                         halo_sigma2, sigma_mcs2, idd_cum, let_dose, let_cum, alpha_dose,
-                        alpha_cum, beta_dose, beta_cum, nsig2, excess, with_let, with_bio,
+                        alpha_cum, beta_dose, beta_cum, nsig2, with_let, with_bio,
                     )  # fmt: skip
                     _store(
                         p, vox_index[j], values, with_let, with_bio, out_index, out_dose,
@@ -483,10 +435,9 @@ def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigm
     cell_start, cell_origin, cell_mm, n_cells = cells
     du, dv, _, split_var = split
     ray_sigma2, ray_wepl, w0, dw, per_spot = rays
-    step, max_depth, air_a, air_b, air_c, idd, sigma_mcs2, halo_weight, halo_sigma2 = model[:9]
+    step, max_depth, air_a, air_b, air_c, idd = model[:6]
     wepl_up, wepl_down = average[0], average[1]
     nsig2 = n_sigma * n_sigma
-    excess = _core_excess(nsig2)
     n_depth = idd.shape[1]
     counts = np.zeros(spot_u.size, dtype=np.int64)
     for s in numba.prange(spot_u.size):
@@ -511,7 +462,7 @@ def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigm
                             if meets and _geometry(
                                 j, e, u, v, centre, mcs2, split_var[e], vox_u, vox_v, mag_u,
                                 mag_v, vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
-                                halo_weight, halo_sigma2, sigma_mcs2, nsig2, excess,
+                                nsig2,
                             )[0]:  # fmt: skip
                                 reached = True
                                 break
@@ -555,7 +506,6 @@ def fill_entries_fine(
     wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
     alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
     nsig2 = n_sigma * n_sigma
-    excess = _core_excess(nsig2)
     n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
         e = spot_e[s]
@@ -582,7 +532,7 @@ def fill_entries_fine(
                             inside, r2, air, s1, k, f = _geometry(
                                 j, e, u, v, centre, mcs2, split_var[e], vox_u, vox_v, mag_u,
                                 mag_v, vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
-                                halo_weight, halo_sigma2, sigma_mcs2, nsig2, excess,
+                                nsig2,
                             )  # fmt: skip
                             if not inside:
                                 continue
@@ -591,7 +541,7 @@ def fill_entries_fine(
                                 0.5 * sub_weight[m], r2, air, s1, e, k, f, lo, hi,
                                 vox_tissue[j], idd, halo_weight, halo_sigma2, sigma_mcs2,
                                 idd_cum, let_dose, let_cum, alpha_dose, alpha_cum, beta_dose,
-                                beta_cum, nsig2, excess, with_let, with_bio,
+                                beta_cum, nsig2, with_let, with_bio,
                             )  # fmt: skip
                             total = (
                                 total[0] + add[0],
@@ -625,7 +575,6 @@ def forward_dose(weights, n_out, spots, voxels, cells, rays, model, average, n_s
     idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
     wepl_up, wepl_down, idd_cum, let_table, let_cum = average[:5]
     nsig2 = n_sigma * n_sigma
-    excess = _core_excess(nsig2)
     n_depth = idd.shape[1]
     dose = np.zeros((n_chunks, n_out))
     let_dose = np.zeros((n_chunks, n_out))
@@ -646,15 +595,14 @@ def forward_dose(weights, n_out, spots, voxels, cells, rays, model, average, n_s
                         if not reached:
                             continue
                         mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
-                        inside, r2, _, s1, k, f = _geometry(
+                        inside, r2, air, s1, k, f = _geometry(
                             j, e, su, sv, centre, mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
-                            vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
-                        halo_weight, halo_sigma2, sigma_mcs2, nsig2, excess,
+                            vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
                         )  # fmt: skip
                         if not inside:
                             continue
                         g = weights[s] * _lateral(
-                            r2, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2, excess
+                            r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2
                         )
                         k_lo, f_lo = _bin(lo, n_depth)
                         k_hi, f_hi = _bin(hi, n_depth)

@@ -63,11 +63,9 @@ FORWARD_DOSE_CHUNK_BYTES = 1 << 30
 class DoseEngineOptions:
     """Options of the pencil-beam engine.
 
-    ``lateral_cutoff_sigma``: the core Gaussian is truncated at this many primary
-    sigmas and the halo at its own radius (where renormalising it adds no more to the
-    axis than the core's renormalisation does), each renormalised over its disc (energy
-    is conserved); 3 keeps 98.9 % of the core Gaussian before renormalisation.
-    ``with_let``: also compute LET×dose. ``with_biology``:
+    ``lateral_cutoff_sigma``: the lateral profile is cut at this many primary sigmas
+    and renormalised (energy is conserved); 3 keeps 98.9 % of the primary Gaussian
+    before renormalisation. ``with_let``: also compute LET×dose. ``with_biology``:
     also α×dose and √β×dose (None: when the beam model has biology tables).
     ``fine_sampling``: n ≥ 2 splits each spot into n × n sub-beams that each read
     their own WEPL (lateral heterogeneities; n² times the work); 0 turns it off.
