@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
     from ionbeam.patient.phantoms import make_phantom
     from ionbeam.planning.plan import Prescription
-    from ionbeam.planning.planner import PlanningOptions, plan_patient
+    from ionbeam.planning.planner import DEFAULT_DOSE_GRID_MM, PlanningOptions, plan_patient
 
     patient = make_phantom("head", spacing_mm=3.0 if quick else 2.0)
     total, fractions = DEMO_PRESCRIPTION
@@ -129,7 +129,7 @@ def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
         options = PlanningOptions(
             gantry_deg=_BEAMS,
             rbe_model=rbe_model,
-            dose_grid_mm=4.0 if quick else 3.0,
+            dose_grid_mm=4.0 if quick else DEFAULT_DOSE_GRID_MM,
             energy_stride=2 if quick else 1,
         )
         stage(f"{label}: planning {particle} ({rbe_model} RBE)")

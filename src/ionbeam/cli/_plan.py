@@ -3,7 +3,11 @@
 A thin shell around :func:`ionbeam.planning.planner.plan_patient`: the patient
 is a built-in phantom or a DICOM folder (CT + RTSTRUCT), the options come from
 an optional TOML plan file (see :mod:`ionbeam.io.plan_file`) and the command
-line (which wins). The output folder holds ``plan.json``, ``metrics.json``,
+line (which wins). Unless ``--no-grid-check``, the optimized plan is recomputed
+on a grid of 3/4 of the spacing and its target D95 and maximum doses compared
+with the planned ones (:mod:`ionbeam.cli._grid_check`: ``grid_check`` in
+``metrics.json``, a line on the terminal, a warning when one does not hold).
+The output folder holds ``plan.json``, ``metrics.json``,
 ``report.html`` and ``dicom/`` (CT and RTSTRUCT for phantoms, RT Ion Plan, RT
 Doses: physical, RBE-weighted, LET_d); it is written atomically (a temporary
 folder moved into place when complete). Doses are totals over all fractions.
@@ -62,7 +66,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--rbe-model", help="none, constant (protons), mcnamara2015, mkm (ions)")
     parser.add_argument("--spot-spacing", type=float, metavar="MM", help="spot spacing, mm")
-    parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm (3)")
+    parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm (2)")
     parser.add_argument(
         "--fine-sampling",
         type=int,
@@ -98,6 +102,11 @@ def register(subparsers: Any) -> None:
     _add_robust_arguments(parser)
     parser.add_argument("--no-dicom", action="store_true", help="do not write DICOM files")
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
+    parser.add_argument(
+        "--no-grid-check",
+        action="store_true",
+        help="skip recomputing the plan on a finer grid (faster)",
+    )
     parser.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_strict_argument(parser)
@@ -137,13 +146,14 @@ def run(args: argparse.Namespace) -> int:
         options = dataclasses.replace(options, energy_stride=args.energy_stride)
     stage = stage_printer(f"{inputs.particle}: ")
     robust = _robust(args, inputs.request)
+    machine = machine_for_plan(inputs.beam_model, inputs.machine)
     result = plan_patient(
         inputs.patient,
         inputs.prescription,
         particle=inputs.particle,
         objectives=inputs.objectives,
         options=options,
-        machine=machine_for_plan(inputs.beam_model, inputs.machine),
+        machine=machine,
         calibration=inputs.calibration,
         on_stage=stage,
         robust=robust,
@@ -152,6 +162,16 @@ def run(args: argparse.Namespace) -> int:
     goals = plan_goals(result, inputs.request)
     result = with_recorded_goals(result, goals)
     report = goal_report(result, goals)
+    check = None
+    if not args.no_grid_check:
+        from ionbeam.cli._grid_check import run_grid_check
+
+        check = run_grid_check(
+            inputs.patient,
+            result,
+            calibration=inputs.calibration,
+            machine=machine,
+        )
     with atomic_directory(args.out, overwrite=args.force) as folder:
         document = write_plan_folder(
             folder,
@@ -161,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
             dicom=not args.no_dicom,
             report=not args.no_report,
             goals=report,
+            extra=None if check is None else {"grid_check": check.to_dict()},
         )
         if robust is not None:
             robustness = _write_robustness(folder, inputs, result, robust, options, args)
@@ -176,6 +197,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if robust is not None and not args.json:
         print("\n".join(robustness.lines()))
+    if check is not None and not args.json:
+        from ionbeam.cli._grid_check import format_grid_check
+
+        unit = "Gy" if result.rbe_dose_gy is None else "Gy(RBE)"
+        print("\n".join(format_grid_check(check, unit)))
     return exit_status([report], strict=args.strict)
 
 

@@ -26,7 +26,7 @@ def evaluate(result: Any) -> Any:
     return dose_metrics(
         result.evaluated_dose_gy * prescription.fractions,
         result.grid,
-        dict(result.masks),
+        dict(result.structure_weights),
         prescription_gy=prescription.total_dose_gy,
         targets=(prescription.target,),
     )
@@ -110,10 +110,11 @@ def write_plan_folder(
     report: bool = True,
     label: str | None = None,
     goals: Any = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write a plan's files into the existing ``folder``; returns the metrics document.
-    ``goals``: the :class:`~ionbeam.evaluation.GoalReport` of the result (default:
-    its plan's goals)."""
+    """Write a plan's files into the existing ``folder``; returns the metrics document
+    (with the entries of ``extra`` added, e.g. the grid check). ``goals``: the
+    :class:`~ionbeam.evaluation.GoalReport` of the result (default: its plan's goals)."""
     from ionbeam.cli._goals import goal_report, plan_goals
     from ionbeam.cli._output import to_jsonable
     from ionbeam.io.plan_json import write_plan_json
@@ -121,6 +122,7 @@ def write_plan_folder(
     metrics = evaluate(result)
     goals = goal_report(result, plan_goals(result)) if goals is None else goals
     document = metrics_document(result, metrics, goals)
+    document.update(extra or {})
     write_plan_json(result.plan, folder / "plan.json")
     text = json.dumps(to_jsonable(document), indent=2, allow_nan=False)
     (folder / "metrics.json").write_text(text, encoding="utf-8")

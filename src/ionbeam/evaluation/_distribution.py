@@ -3,6 +3,12 @@
 The cumulative dose–volume relation of a structure is computed *exactly* from
 its voxels (no histogram binning): each voxel contributes its partial-volume
 weight at its dose. All D_x / V_x metrics of the package come from here.
+
+With partial-volume weights, the minimum and maximum are those of the voxels at
+least half inside the structure (of all its voxels when none is): a voxel
+mostly outside carries the dose next to the structure, not in it, and would
+make the maximum of an organ beside the target the target's dose on any grid
+fine enough to cut through the organ's edge.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ class DoseDistribution:
     cumulative_fraction: np.ndarray
     total_weight: float
     mean_gy: float
+    min_gy: float
+    max_gy: float
 
     @classmethod
     def from_arrays(cls, dose: np.ndarray, weights: np.ndarray) -> DoseDistribution:
@@ -37,21 +45,19 @@ class DoseDistribution:
         order = np.argsort(-d, kind="stable")
         cumulative = np.cumsum(w[order])
         total = float(cumulative[-1])
+        core = d[w >= 0.5] if np.any(w >= 0.5) else d
         return cls(
             dose_desc_gy=d[order],
             cumulative_fraction=cumulative / total,
             total_weight=total,
             mean_gy=float(np.dot(w, d) / total),
+            min_gy=float(core.min()),
+            max_gy=float(core.max()),
         )
 
     @property
-    def min_gy(self) -> float:
-        """Lowest dose in the structure."""
-        return float(self.dose_desc_gy[-1])
-
-    @property
-    def max_gy(self) -> float:
-        """Highest dose in the structure."""
+    def highest_gy(self) -> float:
+        """Highest dose of any voxel with a weight (the top of a DVH's dose axis)."""
         return float(self.dose_desc_gy[0])
 
     def dose_at_volume(self, volume_fraction: float | np.ndarray) -> np.ndarray:

@@ -12,7 +12,8 @@ Conventions (the same everywhere in ionbeam):
   minimum. For a structure of n equal voxels this is the dose of the
   ``ceil(V·n)``-th hottest voxel, as in matRad's quality indicators.
 * **V_d** (``v_at_dose``): ``V(d)`` above, evaluated exactly.
-* Partial-volume weights (0–1 per voxel) count each voxel by its weight.
+* Partial-volume weights (0–1 per voxel) count each voxel by its weight; the
+  maximum and minimum are then those of the voxels at least half inside.
 
 Doses may be physical (Gy) or RBE-weighted (Gy(RBE)); the functions do not
 care, and the ``_gy`` names stand for either.
@@ -113,7 +114,7 @@ def dose_volume_histogram(
     label = name if name is not None else str(getattr(mask, "name", "structure"))
     weights = as_structure_weights(mask, dose.shape, name=label, grid=grid)
     dist = DoseDistribution.from_arrays(dose, weights)
-    top = dist.max_gy if max_dose_gy is None else max_dose_gy
+    top = dist.highest_gy if max_dose_gy is None else max_dose_gy
     edges = _dose_edges(top, bin_width_gy)
     return _histogram(label, dist, edges, grid)
 
@@ -142,7 +143,7 @@ def dose_volume_histograms(
         )
         for name, m in named_structures(structures)
     ]
-    top = max(d.max_gy for _, d in dists) if max_dose_gy is None else max_dose_gy
+    top = max(d.highest_gy for _, d in dists) if max_dose_gy is None else max_dose_gy
     edges = _dose_edges(top, bin_width_gy)
     return tuple(_histogram(name, dist, edges, grid) for name, dist in dists)
 

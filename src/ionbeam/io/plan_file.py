@@ -25,7 +25,7 @@ the planner works per fraction. Angles are degrees in [0, 360). Example::
     beam_model = "room1/beam_model.toml"   # optional commissioned beam model (or a BDL)
     technique = "impt"            # or "sfud"
     rbe_model = "mkm"             # none, constant (protons), mcnamara2015, ..., mkm (ions)
-    dose_grid_mm = 3.0
+    dose_grid_mm = 2.0
     spot_spacing_mm = 3.0
     fine_sampling = 0             # 0 (off) or 2–9 sub-beams per side
     dose_engine = "pencil_beam"   # or "fine_sampling" (default: from fine_sampling)

@@ -17,6 +17,7 @@ from ionbeam.machine.beamline import RangeShifter
 from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning._ray_tables import RayTables, trace_ray_tables
+from ionbeam.planning._voxel_average import depth_tables, voxel_extent
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam
 from ionbeam.planning.raytrace import lattice_wepl, voxel_fan_coordinates, wepl_lattice
@@ -33,8 +34,9 @@ class BeamSetup:
     """The kernels' inputs for one beam, as the tuples :mod:`._dose_kernels` takes:
     ``spots``, ``voxels`` (sorted by isocentre-plane cell), ``cells``, ``split``
     (sub-beams; one central sub-beam without fine sampling), ``rays`` (σ²_MCS and WEPL
-    along each spot's or sub-beam's own ray) and ``model`` (the beam model's tables with
-    this beam's range shifter)."""
+    along each spot's or sub-beam's own ray), ``model`` (the beam model's tables with
+    this beam's range shifter) and ``average`` (each voxel's WEPL span and the depth
+    tables that average over it)."""
 
     spots: tuple
     voxels: tuple
@@ -42,6 +44,7 @@ class BeamSetup:
     split: tuple
     rays: tuple
     model: tuple
+    average: tuple
 
     @property
     def fine(self) -> bool:
@@ -81,12 +84,16 @@ def setup_beam(
     spots = beam.spots
     spot_e = beam_model.energy_index(spots.energy_mev_u).astype(np.int64)
     u, v, w = voxel_fan_coordinates(geometry, dose_grid, calc_index)
+    extent = voxel_extent(geometry, dose_grid)
+    half = 0.5 * extent.length_mm
     low = np.array([min(u.min(), spots.x_mm.min(initial=0)),
-                    min(v.min(), spots.y_mm.min(initial=0)), w.min()])  # fmt: skip
+                    min(v.min(), spots.y_mm.min(initial=0)), w.min() - half])  # fmt: skip
     high = np.array([max(u.max(), spots.x_mm.max(initial=0)),
-                     max(v.max(), spots.y_mm.max(initial=0)), w.max()])  # fmt: skip
+                     max(v.max(), spots.y_mm.max(initial=0)), w.max() + half])  # fmt: skip
     lattice = wepl_lattice(spr, ct_grid, geometry, within=(low, high))
     wepl = lattice_wepl(lattice, u, v, w)
+    wepl_up = np.maximum(wepl - lattice_wepl(lattice, u, v, w - half), 0.0)
+    wepl_down = np.maximum(lattice_wepl(lattice, u, v, w + half) - wepl, 0.0)
     inv_sad = np.array([0.0 if math.isinf(s) else 1.0 / s for s in geometry.sad_mm])
     mag = 1.0 + w[:, None] * inv_sad[None, :]
     if np.any(mag <= 0.05):
@@ -96,6 +103,7 @@ def setup_beam(
     _check_spots_hit_patient(beam, geometry, u, v, wepl - rs_wet)
     air_a, air_b, air_c = _air_coefficients(beam_model, rs_wet, beam)
     split = _sub_beams(air_a, air_b, air_c, w, fine_sampling, fine_sampling_fraction)
+    air_a = air_a + extent.lateral_variance_mm2  # the lateral half of the voxel average
     n_sub = 1 if split is None else split[0].shape[1]
     ray_u = spots.x_mm[:, None] + (0.0 if split is None else split[0][spot_e])
     ray_v = spots.y_mm[:, None] + (0.0 if split is None else split[1][spot_e])
@@ -130,7 +138,17 @@ def setup_beam(
     if split is None:
         n_e = beam_model.n_energies
         split = (np.zeros((n_e, 1)), np.zeros((n_e, 1)), np.ones(1), np.zeros(n_e))
+    rays = tables.as_kernel_tuple(n_sub)
     bio_shape = (1, 1, 2)
+    no_biology = np.zeros(bio_shape, np.float32)
+    biology = beam_model.has_biology
+    alpha = beam_model.alpha_gy if biology and beam_model.alpha_gy is not None else no_biology
+    sqrt_beta = (
+        beam_model.sqrt_beta_gy if biology and beam_model.sqrt_beta_gy is not None else no_biology
+    )
+    averaging = depth_tables(
+        beam_model.idd_gy_mm2, beam_model.let_d_kev_um, alpha, sqrt_beta, beam_model.has_biology
+    )
     return BeamSetup(
         spots=(spot_u, spot_v, spot_e, radius),
         voxels=(
@@ -145,7 +163,7 @@ def setup_beam(
         ),
         cells=(cell_start, lo, float(cell_mm), n_cells),
         split=split,
-        rays=tables.as_kernel_tuple(n_sub),
+        rays=rays,
         model=(
             beam_model.depth_step_mm,
             beam_model.max_depth_mm,
@@ -157,9 +175,10 @@ def setup_beam(
             beam_model.halo_weight,
             beam_model.halo_sigma_mm2,
             beam_model.let_d_kev_um,
-            beam_model.alpha_gy if beam_model.has_biology else np.zeros(bio_shape, np.float32),
-            beam_model.sqrt_beta_gy if beam_model.has_biology else np.zeros(bio_shape, np.float32),
+            alpha,
+            sqrt_beta,
         ),
+        average=(wepl_up[order], wepl_down[order], *averaging),
     )
 
 

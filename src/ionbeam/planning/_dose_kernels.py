@@ -24,24 +24,34 @@ grouped in tuples of arrays (see :mod:`._beam_setup`, which builds them):
   pair;
 * ``model`` = the beam model's tables on uniform depth grids (``step[e]``,
   ``max_depth[e]``, air variance coefficients a, b, c, IDD, σ_MCS², halo
-  weight and σ², LET_d, α and √β per tissue).
+  weight and σ², LET_d, α and √β per tissue);
+* ``average`` = what averages the dose over each voxel (see
+  :mod:`._voxel_average`): per voxel the WEPL from its upstream face to its
+  centre and from its centre to its downstream face (mm), then the depth
+  tables (IDD cumulative; IDD × LET_d, IDD × α, IDD × √β and their cumulatives,
+  the biology ones with a row per (tissue, energy)).
 
 The dose of one (sub-)beam at voxel j (Gy per particle) is
 
-    idd(e, wepl) · [(1 − h) Ĝ(r; σ₁) + h Ĝ(r; σ₂)]
+    ⟨idd⟩(e, wepl) · [(1 − h) Ĝ(r; σ₁) + h Ĝ(r; σ₂)]
 
-with σ₁² = σ_air(e, w)² + σ²_MCS(ray, w) (the Fermi–Eyges variance along the ray
-through the patient's materials), σ₂² = σ₁² + [σ_halo² − σ_MCS²](e, wepl) (the halo's
-excess over the primaries' spread in water),
-h the halo weight, and Ĝ a 2-D Gaussian cut at the radius r_c = n σ₁: lowered
+with ⟨idd⟩ the mean of the IDD over the voxel's WEPL span (exact for the
+table's linear interpolant; a sub-beam shifts the span to its own WEPL),
+σ₁² = σ_air(e, w)² + σ²_MCS(ray, w) (the Fermi–Eyges variance along the ray
+through the patient's materials; σ_air² includes the variance the voxel's
+lateral extent adds, the lateral half of the voxel average),
+σ₂² = σ₁² + [σ_halo² − σ_MCS²](e, wepl) (the halo's excess over the primaries'
+spread in water), h the halo weight, and Ĝ a 2-D Gaussian cut at the radius r_c = n σ₁: lowered
 by its value at r_c (so that it falls continuously to zero there) and
 renormalised to unit integral over the disc. Every spot thus deposits its
 whole IDD at every depth (energy conservation), the matrix stays sparse, and
 summing over a voxel grid keeps the integral (no step at the edge).
-Tables are read by linear interpolation. Beyond ``max_depth[e]`` a spot
-deposits nothing. Fine sampling (Soukup et al. 2005, as in matRad and
-RayStation) sums K sub-beams: a 2-D Gauss–Hermite split of the spot's
-Gaussian in air, each sub-beam with its own WEPL and spread along its own ray.
+Tables are read by linear interpolation; the widths at the voxel's centre
+WEPL (clamped to the table). Beyond ``max_depth[e]`` a spot deposits nothing:
+a voxel counts when its WEPL span meets [0, max_depth[e]). Fine sampling
+(Soukup et al. 2005, as in matRad and RayStation) sums K sub-beams: a 2-D
+Gauss–Hermite split of the spot's Gaussian in air, each sub-beam with its own WEPL
+and spread along its own ray.
 
 Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
 :func:`fill_entries` at the offsets of the prefix sum. Both run in parallel
@@ -198,6 +208,59 @@ def _lateral(
 
 
 @numba.njit(cache=True, inline="always")
+def _span(
+    wepl: float, up: float, down: float, step: float, max_depth: float
+) -> tuple[bool, float, float, float]:
+    """A voxel whose centre lies at ``wepl`` and whose faces ``up`` and ``down`` mm of
+    WEPL before and after it: (whether its span meets the table, centre WEPL clamped
+    into the table, span ends in depth bins)."""
+    lo = wepl - up
+    hi = wepl + down
+    if hi < 0.0 or lo >= max_depth:
+        return False, 0.0, 0.0, 0.0
+    centre = min(max(wepl, 0.0), max_depth * (1.0 - 1e-9))
+    return True, centre, lo / step, hi / step
+
+
+@numba.njit(cache=True, inline="always")
+def _bin(t: float, n: int) -> tuple[int, float]:
+    """Depth bin k and fraction f of t (in bins) clamped to a table of n depths; at the
+    ends the table's integral below is 0 (t ≤ 0) and its whole (t ≥ n − 1)."""
+    t = min(max(t, 0.0), n - 1.0)
+    k = min(int(t), n - 2)
+    return k, t - k
+
+
+@numba.njit(cache=True, inline="always")
+def _integral(table: np.ndarray, cum: np.ndarray, row: int, k: int, f: float) -> float:
+    """∫₀ of the linear interpolant of ``table[row]`` up to bin k + f, from its
+    cumulative table."""
+    a = table[row, k]
+    return cum[row, k] + f * (a + 0.5 * f * (table[row, k + 1] - a))
+
+
+@numba.njit(cache=True, inline="always")
+def _average(
+    table: np.ndarray,
+    cum: np.ndarray,
+    row: int,
+    span: float,
+    k_lo: int,
+    f_lo: float,
+    k_hi: int,
+    f_hi: float,
+    k: int,
+    f: float,
+) -> float:
+    """Mean of ``table[row]``'s linear interpolant over a voxel's span of ``span`` bins
+    (ends at bins k_lo + f_lo and k_hi + f_hi, clamped by :func:`_bin`); its value at
+    k + f when the span is shorter than 10⁻⁶ bin (a voxel in air)."""
+    if span < 1e-6:
+        return (1.0 - f) * table[row, k] + f * table[row, k + 1]
+    return (_integral(table, cum, row, k_hi, f_hi) - _integral(table, cum, row, k_lo, f_lo)) / span
+
+
+@numba.njit(cache=True, inline="always")
 def _deposit(
     weight: float,
     r2: float,
@@ -206,30 +269,41 @@ def _deposit(
     e: int,
     k: int,
     f: float,
+    lo: float,
+    hi: float,
     t: int,
     idd: np.ndarray,
     halo_weight: np.ndarray,
     halo_sigma2: np.ndarray,
     sigma_mcs2: np.ndarray,
-    let_d: np.ndarray,
-    alpha: np.ndarray,
-    sqrt_beta: np.ndarray,
+    idd_cum: np.ndarray,
+    let_dose: np.ndarray,
+    let_cum: np.ndarray,
+    alpha_dose: np.ndarray,
+    alpha_cum: np.ndarray,
+    beta_dose: np.ndarray,
+    beta_cum: np.ndarray,
     nsig2: float,
     with_let: bool,
     with_bio: bool,
 ) -> tuple[float, float, float, float]:
-    """Dose, LET×dose, α×dose and √β×dose (per particle) of a (sub-)beam of ``weight``."""
-    d = (
-        weight
-        * _lookup(idd, e, k, f)
-        * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2)
-    )
-    let_dose = d * _lookup(let_d, e, k, f) if with_let else 0.0
-    alpha_dose = sqrt_beta_dose = 0.0
+    """Voxel-averaged dose, LET×dose, α×dose and √β×dose (per particle) of a (sub-)beam
+    of ``weight`` whose voxel spans [lo, hi] depth bins."""
+    g = weight * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2)
+    n = idd.shape[1]
+    k_lo, f_lo = _bin(lo, n)
+    k_hi, f_hi = _bin(hi, n)
+    span = hi - lo
+    d = g * _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    let_value = 0.0
+    if with_let:
+        let_value = g * _average(let_dose, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    alpha_value = sqrt_beta_value = 0.0
     if with_bio:
-        alpha_dose = d * ((1.0 - f) * alpha[t, e, k] + f * alpha[t, e, k + 1])
-        sqrt_beta_dose = d * ((1.0 - f) * sqrt_beta[t, e, k] + f * sqrt_beta[t, e, k + 1])
-    return d, let_dose, alpha_dose, sqrt_beta_dose
+        row = t * idd.shape[0] + e
+        alpha_value = g * _average(alpha_dose, alpha_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f)
+        sqrt_beta_value = g * _average(beta_dose, beta_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    return d, let_value, alpha_value, sqrt_beta_value
 
 
 # The kernels unpack their tuples once, before the parallel loop, and pass plain arrays
@@ -240,13 +314,14 @@ def _deposit(
 
 
 @numba.njit(cache=True, parallel=True)
-def count_entries(spots, voxels, cells, rays, model, n_sigma):
-    """Number of voxels each spot reaches (r ≤ n σ₁, WEPL within the table)."""
+def count_entries(spots, voxels, cells, rays, model, average, n_sigma):
+    """Number of voxels each spot reaches (r ≤ n σ₁, WEPL span within the table)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     _, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2, _, w0, dw, _ = rays
     step, max_depth, air_a, air_b, air_c, idd = model[:6]
+    wepl_up, wepl_down = average[0], average[1]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
     counts = np.zeros(spot_u.size, dtype=np.int64)
@@ -259,9 +334,14 @@ def count_entries(spots, voxels, cells, rays, model, n_sigma):
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
+                    reached, centre, _, _ = _span(
+                        vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                    )
+                    if not reached:
+                        continue
                     mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
                     if _geometry(
-                        j, e, u, v, vox_wepl[j], mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
+                        j, e, u, v, centre, mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
                         vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
                     )[0]:  # fmt: skip
                         count += 1
@@ -277,6 +357,7 @@ def fill_entries(
     cells,
     rays,
     model,
+    average,
     n_sigma,
     with_let,
     with_bio,
@@ -286,15 +367,17 @@ def fill_entries(
     out_alpha,
     out_sqrt_beta,
 ):
-    """Write row indices and values (dose, LET×dose, α×dose, √β×dose per particle) of
-    every spot's column from ``indptr[s]`` on (same visiting order and criteria as
-    :func:`count_entries`)."""
+    """Write row indices and values (voxel-averaged dose, LET×dose, α×dose, √β×dose per
+    particle) of every spot's column from ``indptr[s]`` on (same visiting order and
+    criteria as :func:`count_entries`)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2, _, w0, dw, _ = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2, let_d, alpha, sqrt_beta = model[5:]
+    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
+    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
@@ -306,17 +389,22 @@ def fill_entries(
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
+                    reached, centre, lo, hi = _span(
+                        vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                    )
+                    if not reached:
+                        continue
                     mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
                     inside, r2, air, s1, k, f = _geometry(
-                        j, e, u, v, vox_wepl[j], mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
+                        j, e, u, v, centre, mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
                         vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
                     )  # fmt: skip
                     if not inside:
                         continue
                     values = _deposit(
-                        1.0, r2, air, s1, e, k, f, vox_tissue[j], idd, halo_weight,
-                        halo_sigma2, sigma_mcs2, let_d, alpha, sqrt_beta, nsig2, with_let,
-                        with_bio,
+                        1.0, r2, air, s1, e, k, f, lo, hi, vox_tissue[j], idd, halo_weight,
+                        halo_sigma2, sigma_mcs2, idd_cum, let_dose, let_cum, alpha_dose,
+                        alpha_cum, beta_dose, beta_cum, nsig2, with_let, with_bio,
                     )  # fmt: skip
                     _store(
                         p, vox_index[j], values, with_let, with_bio, out_index, out_dose,
@@ -339,15 +427,16 @@ def _store(
 
 
 @numba.njit(cache=True, parallel=True)
-def count_entries_fine(spots, voxels, cells, split, rays, model, n_sigma):
+def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigma):
     """:func:`count_entries` with fine sampling: a voxel counts when any sub-beam
-    reaches it along either ray of its pair."""
+    reaches it along either ray of its pair (the voxel's WEPL span shifted to it)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     _, vox_u, vox_v, mag_u, mag_v, vox_w, _, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     du, dv, _, split_var = split
     ray_sigma2, ray_wepl, w0, dw, per_spot = rays
     step, max_depth, air_a, air_b, air_c, idd = model[:6]
+    wepl_up, wepl_down = average[0], average[1]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
     counts = np.zeros(spot_u.size, dtype=np.int64)
@@ -367,8 +456,11 @@ def count_entries_fine(spots, voxels, cells, split, rays, model, n_sigma):
                         mcs2 = _along_ray(ray_sigma2, r, vox_w[j], w0, dw)
                         for i in range(2):
                             wepl = _pair_wepl(ray_wepl, r, i, vox_w[j], w0, dw)
-                            if _geometry(
-                                j, e, u, v, wepl, mcs2, split_var[e], vox_u, vox_v, mag_u,
+                            meets, centre, _, _ = _span(
+                                wepl, wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                            )
+                            if meets and _geometry(
+                                j, e, u, v, centre, mcs2, split_var[e], vox_u, vox_v, mag_u,
                                 mag_v, vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
                                 nsig2,
                             )[0]:  # fmt: skip
@@ -391,6 +483,7 @@ def fill_entries_fine(
     split,
     rays,
     model,
+    average,
     n_sigma,
     with_let,
     with_bio,
@@ -401,14 +494,17 @@ def fill_entries_fine(
     out_sqrt_beta,
 ):
     """:func:`fill_entries` with fine sampling: each stored value is the weighted sum
-    over the spot's sub-beams, each along its own ray (half at each ray of its pair)."""
+    over the spot's sub-beams, each along its own ray (half at each ray of its pair,
+    the voxel's WEPL span shifted to that ray's WEPL)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, _, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     du, dv, sub_weight, split_var = split
     ray_sigma2, ray_wepl, w0, dw, per_spot = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2, let_d, alpha, sqrt_beta = model[5:]
+    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
+    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
@@ -428,8 +524,13 @@ def fill_entries_fine(
                         mcs2 = _along_ray(ray_sigma2, r, vox_w[j], w0, dw)
                         for i in range(2):
                             wepl = _pair_wepl(ray_wepl, r, i, vox_w[j], w0, dw)
+                            meets, centre, lo, hi = _span(
+                                wepl, wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                            )
+                            if not meets:
+                                continue
                             inside, r2, air, s1, k, f = _geometry(
-                                j, e, u, v, wepl, mcs2, split_var[e], vox_u, vox_v, mag_u,
+                                j, e, u, v, centre, mcs2, split_var[e], vox_u, vox_v, mag_u,
                                 mag_v, vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
                                 nsig2,
                             )  # fmt: skip
@@ -437,9 +538,10 @@ def fill_entries_fine(
                                 continue
                             reached = True
                             add = _deposit(
-                                0.5 * sub_weight[m], r2, air, s1, e, k, f, vox_tissue[j], idd,
-                                halo_weight, halo_sigma2, sigma_mcs2, let_d, alpha, sqrt_beta,
-                                nsig2, with_let, with_bio,
+                                0.5 * sub_weight[m], r2, air, s1, e, k, f, lo, hi,
+                                vox_tissue[j], idd, halo_weight, halo_sigma2, sigma_mcs2,
+                                idd_cum, let_dose, let_cum, alpha_dose, alpha_cum, beta_dose,
+                                beta_cum, nsig2, with_let, with_bio,
                             )  # fmt: skip
                             total = (
                                 total[0] + add[0],
@@ -456,9 +558,9 @@ def fill_entries_fine(
 
 
 @numba.njit(cache=True, parallel=True)
-def forward_dose(weights, n_out, spots, voxels, cells, rays, model, n_sigma, n_chunks):
-    """Dose (Gy) and LET×dose of weighted spots on ``n_out`` voxels, without a matrix
-    (plain pencil beams: one sub-beam per spot).
+def forward_dose(weights, n_out, spots, voxels, cells, rays, model, average, n_sigma, n_chunks):
+    """Voxel-averaged dose (Gy) and LET×dose of weighted spots on ``n_out`` voxels,
+    without a matrix (plain pencil beams: one sub-beam per spot).
 
     Spots are split into ``n_chunks`` interleaved chunks, each accumulating into its
     own dose array (no write conflicts); the chunks are summed at the end, in order.
@@ -470,7 +572,8 @@ def forward_dose(weights, n_out, spots, voxels, cells, rays, model, n_sigma, n_c
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2, _, w0, dw, _ = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2, let_d = model[5:10]
+    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    wepl_up, wepl_down, idd_cum, let_table, let_cum = average[:5]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
     dose = np.zeros((n_chunks, n_out))
@@ -486,19 +589,30 @@ def forward_dose(weights, n_out, spots, voxels, cells, rays, model, n_sigma, n_c
                 for iv in range(iv0, iv1 + 1):
                     c = iu * n_cells[1] + iv
                     for j in range(cell_start[c], cell_start[c + 1]):
+                        reached, centre, lo, hi = _span(
+                            vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                        )
+                        if not reached:
+                            continue
                         mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
                         inside, r2, air, s1, k, f = _geometry(
-                            j, e, su, sv, vox_wepl[j], mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
+                            j, e, su, sv, centre, mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
                             vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
                         )  # fmt: skip
                         if not inside:
                             continue
-                        g = _lateral(
+                        g = weights[s] * _lateral(
                             r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2
                         )
-                        d = weights[s] * _lookup(idd, e, k, f) * g
-                        dose[chunk, vox_index[j]] += d
-                        let_dose[chunk, vox_index[j]] += d * _lookup(let_d, e, k, f)
+                        k_lo, f_lo = _bin(lo, n_depth)
+                        k_hi, f_hi = _bin(hi, n_depth)
+                        span = hi - lo
+                        dose[chunk, vox_index[j]] += g * _average(
+                            idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
+                        )
+                        let_dose[chunk, vox_index[j]] += g * _average(
+                            let_table, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
+                        )
     total = np.zeros(n_out)
     total_let = np.zeros(n_out)
     for chunk in range(n_chunks):

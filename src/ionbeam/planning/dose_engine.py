@@ -41,7 +41,7 @@ from ionbeam.patient.resample import resample
 from ionbeam.patient.structures import Structure
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning._beam_setup import BeamSetup, setup_beam
-from ionbeam.planning.dose_grid import calculation_mask, masks_on_grid
+from ionbeam.planning.dose_grid import calculation_mask, occupancy_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.plan import Plan
 from ionbeam.planning.scattering_power import relative_scattering_power
@@ -227,6 +227,7 @@ def calc_dose(
             s.cells,
             s.rays,
             s.model,
+            s.average,
             float(options.lateral_cutoff_sigma),
             forward_dose_chunks(grid.size),
         )
@@ -260,7 +261,8 @@ def _inputs(
             f"the plan is for {plan.particle} but the beam model is for {beam_model.particle}"
         )
     spr = ct.spr(calibration)
-    masks = masks_on_grid(list(structures), grid)
+    # every voxel a structure touches carries dose (metrics weigh it by its occupancy)
+    masks = {name: f > 0.0 for name, f in occupancy_on_grid(list(structures), grid).items()}
     spr_on_grid = None if masks else resample(spr, ct.grid, grid, method="linear")
     calc_index = np.flatnonzero(calculation_mask(masks, spr_on_grid))
     if tissue_map is None:
@@ -348,9 +350,9 @@ def _count_beam(s: BeamSetup, n_sigma: float) -> np.ndarray:
     """Number of stored voxels of each spot of one beam."""
     if s.fine:
         return kernels.count_entries_fine(
-            s.spots, s.voxels, s.cells, s.split, s.rays, s.model, n_sigma
+            s.spots, s.voxels, s.cells, s.split, s.rays, s.model, s.average, n_sigma
         )
-    return kernels.count_entries(s.spots, s.voxels, s.cells, s.rays, s.model, n_sigma)
+    return kernels.count_entries(s.spots, s.voxels, s.cells, s.rays, s.model, s.average, n_sigma)
 
 
 def _fill_beam(
@@ -379,6 +381,7 @@ def _fill_beam(
             s.split,
             s.rays,
             s.model,
+            s.average,
             n_sigma,
             with_let,
             with_biology,
@@ -392,6 +395,7 @@ def _fill_beam(
             s.cells,
             s.rays,
             s.model,
+            s.average,
             n_sigma,
             with_let,
             with_biology,

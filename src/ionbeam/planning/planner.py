@@ -16,7 +16,8 @@
 4. dose influence on a dose grid of ``dose_grid_mm``, with a tissue map: the
    target's tissue in the target, ``normal_tissue`` elsewhere, overrides per structure;
 5. optimization of the RBE-weighted dose (or the physical dose, ``rbe_model="none"``)
-   under per-structure objectives (default: :mod:`.optimize.templates`), with the
+   under per-structure objectives (default: :mod:`.optimize.templates`), each voxel
+   counted by the fraction of it inside the structure (its occupancy), with the
    overlap priority of matRad: IMPT (all fields together) or SFUD (each field alone
    to a uniform share 1/n of every dose level, as CNAO often plans; for an LQ model
    the summed fields are then scaled so that the target's mean meets the
@@ -57,7 +58,7 @@ from ionbeam.physics.radiobiology.lq import rbe_weighted_dose
 from ionbeam.physics.radiobiology.registry import rbe_models_for
 from ionbeam.physics.radiobiology.tissue import TissueParameters, get_tissue
 from ionbeam.planning.dose_engine import DoseEngineOptions
-from ionbeam.planning.dose_grid import make_dose_grid, masks_on_grid
+from ionbeam.planning.dose_grid import make_dose_grid, masks_from_occupancy, occupancy_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.engines import DOSE_ENGINES, InfluenceFunction, engine_name
 from ionbeam.planning.geometry import BeamGeometry
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
     from ionbeam.planning.robust.options import RobustOptions
 
 __all__ = [
+    "DEFAULT_DOSE_GRID_MM",
     "PlanningOptions",
     "PlanningResult",
     "dose_of_plan",
@@ -92,6 +94,12 @@ __all__ = [
 
 #: Default spot spacing in spot sigmas (in air, at the isocentre, middle energy).
 SPOT_SPACING_SIGMAS = 1.5
+#: Default dose grid spacing (mm). Doses are voxel averages, so a coarse grid hides
+#: nothing from the mean, but the optimizer cannot shape the dose inside a voxel: on
+#: 3 mm, the head demo's proton plan gains +8 % in PTV maximum and the water phantom's
+#: D95 loses 4 % when recomputed on a finer grid; on 2 mm both hold within 2–3 % (the
+#: grid check of ``ionbeam plan`` reports it for every plan).
+DEFAULT_DOSE_GRID_MM = 2.0
 _TECHNIQUES = ("impt", "sfud")
 _QUANTITIES = ("rbe_weighted_dose", "biological_effect")
 
@@ -110,7 +118,8 @@ class PlanningOptions:
     rounded to 0.5 mm: 4.5 mm for CNAO protons, 3.5 mm for carbon ions; scattering in
     the patient widens the spots further); ``spot_margin_mm``: spots cover the target grown by this
     margin (None: one spot spacing; as matRad's ``addMargin``, so that the target's
-    edges are not on the spots' penumbra); ``dose_grid_mm``; ``energy_stride`` (use
+    edges are not on the spots' penumbra); ``dose_grid_mm`` (default 2 mm, see
+    ``DEFAULT_DOSE_GRID_MM``); ``energy_stride`` (use
     every n-th library energy, for quick plans); ``target_tissue`` /
     ``normal_tissue`` / ``structure_tissues`` (tissue names or parameters; the latter
     override, in order); ``overlap_priority`` (None: serial organs, target, organs,
@@ -141,7 +150,7 @@ class PlanningOptions:
     biological_quantity: str = "rbe_weighted_dose"
     spot_spacing_mm: float | None = None
     spot_margin_mm: float | None = None
-    dose_grid_mm: float = 3.0
+    dose_grid_mm: float = DEFAULT_DOSE_GRID_MM
     energy_stride: int = 1
     lateral_cutoff_sigma: float = 3.0
     target_tissue: str | TissueParameters = "tumour"
@@ -212,9 +221,11 @@ class PlanningResult:
 
     ``dose_gy``: physical dose; ``rbe_dose_gy``: RBE-weighted dose (Gy(RBE); None
     without an RBE model); ``let_d_kev_um``: dose-averaged LET; ``masks``: the
-    structures on the dose grid; ``objectives``: per structure, as optimized;
-    ``optimization``: one result (IMPT) or one per beam (SFUD); ``timings_s``: wall
-    time per stage.
+    structures on the dose grid (voxels at least half inside); ``objectives``: per
+    structure, as optimized; ``optimization``: one result (IMPT) or one per beam
+    (SFUD); ``timings_s``: wall time per stage; ``occupancy``: the fraction of each
+    dose-grid voxel inside each structure (the voxel weights of metrics and DVHs;
+    None: use ``masks``).
     """
 
     plan: Plan
@@ -226,11 +237,17 @@ class PlanningResult:
     objectives: StructureObjectives
     optimization: tuple[OptimizationResult, ...]
     timings_s: Mapping[str, float]
+    occupancy: Mapping[str, np.ndarray] | None = None
 
     @property
     def grid(self) -> Grid:
         """The dose grid."""
         return self.influence.grid
+
+    @property
+    def structure_weights(self) -> Mapping[str, np.ndarray]:
+        """Voxel weights of each structure for metrics: its occupancy (or its mask)."""
+        return self.masks if self.occupancy is None else self.occupancy
 
     @property
     def evaluated_dose_gy(self) -> np.ndarray:
@@ -324,7 +341,8 @@ def plan_patient(
     plan = Plan(particle, beams, prescription, machine=machine.name, rbe_model=rbe_model)
     clock.lap("spots_s")
     grid = _dose_grid(patient, options)
-    masks = masks_on_grid(list(patient.structures.values()), grid)
+    occupancy = occupancy_on_grid(list(patient.structures.values()), grid)
+    masks = {name: masks_from_occupancy(f) for name, f in occupancy.items()}
     tissues, tissue_map = _tissue_map(masks, target, options)
     model = _dose_model(physics, plan, rbe_model, tissues)
     clock.lap("biology_model_s")
@@ -342,7 +360,7 @@ def plan_patient(
     limits = machine.spot_limit(particle)
     weights, results = run(
         influence,
-        masks,
+        occupancy,  # every voxel a structure touches, weighted by the fraction inside
         objectives,
         quantity=quantity,
         plan=plan,
@@ -372,6 +390,7 @@ def plan_patient(
         objectives=objectives,
         optimization=results,
         timings_s=timings,
+        occupancy=occupancy,
     )
 
 
@@ -396,7 +415,8 @@ def dose_of_plan(
     timings: dict[str, float] = {}
     clock = _Clock(timings, on_stage)
     grid = _dose_grid(patient, options)
-    masks = masks_on_grid(list(patient.structures.values()), grid)
+    occupancy = occupancy_on_grid(list(patient.structures.values()), grid)
+    masks = {name: masks_from_occupancy(f) for name, f in occupancy.items()}
     tissues, tissue_map = _tissue_map(masks, target, options)
     if plan.n_spots == 0:
         raise ConfigError("the plan has no spots; there is no dose to compute")
@@ -409,7 +429,9 @@ def dose_of_plan(
     alpha_x, beta_x = _photon_lq(tissues, tissue_map)
     doses = _final_doses(influence, plan.weights, rbe_model, options.constant_rbe, alpha_x, beta_x)
     clock.lap("final_dose_s")
-    return PlanningResult(plan, influence, masks, doses[0], doses[1], doses[2], {}, (), timings)
+    return PlanningResult(
+        plan, influence, masks, doses[0], doses[1], doses[2], {}, (), timings, occupancy
+    )
 
 
 def planning_options_from_settings(settings: Mapping[str, Any]) -> PlanningOptions:

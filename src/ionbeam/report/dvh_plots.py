@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from ionbeam.errors import ConfigError
 from ionbeam.evaluation import DoseVolumeHistogram, dose_volume_histograms
 from ionbeam.patient import Grid, Patient
-from ionbeam.planning.dose_grid import masks_on_grid
+from ionbeam.planning.dose_grid import occupancy_on_grid
 from ionbeam.report._style import PLAN_LINE_STYLES, new_figure, structure_colours
 from ionbeam.report.results import checked_volume
 
@@ -61,14 +61,14 @@ def structure_dvhs(
     *,
     max_dose_gy: float | None = None,
 ) -> tuple[DoseVolumeHistogram, ...]:
-    """Cumulative DVHs of the patient's structures ``names`` (resampled onto
-    ``dose_grid`` by nearest neighbour) on common bins from 0 to ``max_dose_gy``
-    (default: 5 % above the highest dose in them)."""
+    """Cumulative DVHs of the patient's structures ``names`` (each voxel of
+    ``dose_grid`` weighted by the fraction of it inside the structure) on common bins
+    from 0 to ``max_dose_gy`` (default: 5 % above the highest dose in them)."""
     dose = checked_volume(dose_gy, dose_grid, name="dose", unit="Gy")
     structures = [patient.structures[name] for name in names]  # unknown → UnknownNameError
-    masks = masks_on_grid(structures, dose_grid)
+    masks = occupancy_on_grid(structures, dose_grid)
     if max_dose_gy is None:
-        top = max(float(dose[mask].max()) if mask.any() else 0.0 for mask in masks.values())
+        top = max(float(dose[m > 0].max()) if m.any() else 0.0 for m in masks.values())
         max_dose_gy = _DOSE_AXIS_HEADROOM * top if top > 0 else 1.0
     return dose_volume_histograms(dose, dose_grid, masks, max_dose_gy=max_dose_gy)
 

@@ -59,6 +59,43 @@ def test_writes_plan_and_metrics(planned: Path) -> None:
     assert not list(planned.parent.glob(".water*"))  # no temporary folder left
 
 
+def test_grid_check_is_in_the_metrics(planned: Path) -> None:
+    """metrics.json holds the grid check: the plan (optimized on 4 mm) recomputed on
+    3 mm, the target's D95 and every maximum but the Body's (it holds the target), each
+    flagged by whether its difference is within its tolerance."""
+    check = json.loads((planned / "metrics.json").read_text())["grid_check"]
+    assert check["planned_grid_mm"] == 4.0 and check["fine_grid_mm"] == 3.0
+    items = {(i["structure"], i["metric"]): i for i in check["items"]}
+    assert set(items) == {("Target", "d95_gy"), ("Target", "max_gy")}
+    metrics = json.loads((planned / "metrics.json").read_text())["structures"]
+    assert items[("Target", "d95_gy")]["planned_gy"] == metrics["Target"]["d95_gy"]
+    for item in items.values():
+        assert item["passed"] == (abs(item["difference_percent"]) <= item["tolerance_percent"])
+    assert check["passed"] == all(i["passed"] for i in items.values())
+
+
+def test_a_plan_on_the_default_grid_holds_on_a_finer_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DESIGN.md: a plan's metrics hold on a finer grid. A water-phantom proton plan on
+    the default 2 mm grid (CT 2 mm), recomputed on 1.5 mm by the grid check: target D95
+    within 2 % and maximum within 3 %, and the terminal says so without a warning."""
+    out = tmp_path / "fine"
+    args = ["plan", "--phantom", "water", "--particle", "proton", "--beams", "90",
+            "--ct-spacing", "2", "--energy-stride", "2", "--spot-spacing", "5",
+            "--no-dicom", "--no-report", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    check = json.loads((out / "metrics.json").read_text())["grid_check"]
+    assert check["planned_grid_mm"] == 2.0 and check["fine_grid_mm"] == 1.5
+    items = {(i["structure"], i["metric"]): i for i in check["items"]}
+    assert abs(items[("Target", "d95_gy")]["difference_percent"]) <= 2.0
+    assert abs(items[("Target", "max_gy")]["difference_percent"]) <= 3.0
+    assert check["passed"]
+    assert "grid check: the plan recomputed on a 1.5 mm grid" in printed
+    assert "warning" not in printed
+
+
 def test_json_output_and_force(planned: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A second run into the same folder is refused without --force, replaces it with."""
     args = [

@@ -54,7 +54,8 @@ def _single_spot_dose(patient, model, energy, **kwargs):
 def test_laterally_integrated_dose_equals_the_idd(water, protons) -> None:
     """Energy conservation of the lateral model: at every depth with dose, the dose of
     one spot integrated over the plane normal to the beam equals the beam model's IDD
-    at that depth's WEPL (issue 4: within 1 %). Gantry 0 travels along +y."""
+    averaged over that voxel's WEPL span (issue 4: within 1 %; the dose of a voxel is
+    its mean over the voxel, DESIGN.md). Gantry 0 travels along +y."""
     energy = _energy_with_peak(protons, 100.0)
     _, dose = _single_spot_dose(water, protons, energy)
     dx, _, dz = water.grid.spacing_mm
@@ -63,7 +64,11 @@ def test_laterally_integrated_dose_equals_the_idd(water, protons) -> None:
     wepl = wepl_map(water.ct.spr(), water.grid, BeamGeometry(sad_mm=BEAM_LINE.sad_mm))
     depth = wepl[water.grid.shape[0] // 2, :, water.grid.shape[2] // 2]
     index = int(protons.energy_index([energy])[0])
-    idd = np.interp(depth, protons.depth_mm(index), protons.idd_gy_mm2[index])
+    # each voxel spans from the WEPL of its upstream face to that of its downstream one
+    faces = np.concatenate([[depth[0]], 0.5 * (depth[1:] + depth[:-1]), [depth[-1]]])
+    samples = np.linspace(faces[:-1], faces[1:], 401)  # [401, n_depth]
+    table = np.interp(samples, protons.depth_mm(index), protons.idd_gy_mm2[index])
+    idd = table.mean(axis=0)
     inside = (depth > 1.0) & (idd > 0.05 * idd.max())
     assert inside.sum() > 40
     np.testing.assert_allclose(integrated[inside], idd[inside], rtol=0.01)
@@ -86,7 +91,8 @@ def test_lateral_width_equals_the_model(water, protons) -> None:
     """The spread of one spot across x at a depth is that of the model's double Gaussian
     (σ₁² = σ_air² + σ_MCS², halo σ₂² = σ_air² + σ_halo², weight h), cut at 3 σ₁ and
     lowered to zero there and renormalised, evaluated independently here from the
-    tables: within 3 % in variance
+    tables, with the variance Δ²/12 the voxel's lateral extent adds (the dose of a
+    voxel is its mean over the voxel): within 3 % in variance
     (the 2 mm grid samples a σ ≈ 5 mm Gaussian)."""
     energy = _energy_with_peak(protons, 120.0)
     _, dose = _single_spot_dose(water, protons, energy)
@@ -107,6 +113,7 @@ def test_lateral_width_equals_the_model(water, protons) -> None:
         air = protons.sigma0_mm2[e] + w * (
             protons.sigma1_mm2_per_mm[e] + w * protons.sigma2_mm2_per_mm2[e]
         )
+        air += grid.spacing_mm[0] ** 2 / 12.0  # a box of one voxel across the beam
         s1, s2 = air + mcs2, air + halo2
         radius = 3.0 * math.sqrt(s1)
         expected = (1 - h) * _truncated_variance(s1, radius) + h * _truncated_variance(s2, radius)
@@ -253,7 +260,9 @@ def test_a_beam_with_a_ripple_filter_gets_the_broadened_peak() -> None:
     """``Beam.ripple_filter`` reaches the dose: the same carbon spot with the CNAO line's
     3 mm filter has a lower, wider peak that ends about the filter's mean WET (2 mm)
     upstream, and the same laterally integrated dose on the plateau (where the depth–dose
-    is flat; the filter's scattering widens the spot, it does not remove energy)."""
+    is flat; the filter's scattering widens the spot, it does not remove energy). Doses
+    are 1 mm voxel averages, which already lower the sharp pristine peak more than the
+    filtered one (the bound was 20 % on point doses): the filter lowers it by over 10 %."""
     energies = cnao_energy_library("carbon").energies_mev_u[10:11]
     model = build_beam_model("carbon", energies, BEAM_LINE)
     patient = make_phantom(
@@ -267,7 +276,7 @@ def test_a_beam_with_a_ripple_filter_gets_the_broadened_peak() -> None:
         structures = patient.structures.values()
         doses.append(calc_dose(patient.ct, plan, model, structures=structures).dose_gy)
     pristine, filtered = (d.sum(axis=(0, 2)) for d in doses)  # laterally integrated
-    assert filtered.max() < 0.8 * pristine.max()
+    assert filtered.max() < 0.9 * pristine.max()
     assert np.argmax(filtered) < np.argmax(pristine)
     entrance = int(np.flatnonzero(pristine > 0)[3])
     assert filtered[entrance] == pytest.approx(pristine[entrance], rel=0.03)

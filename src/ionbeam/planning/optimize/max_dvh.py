@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ionbeam.planning.optimize._dvh_common import hottest
+from ionbeam.planning.optimize._dvh_common import hottest, hottest_volume
 from ionbeam.planning.optimize.objective import (
     check_fraction,
     check_level,
     check_weight,
     convert_levels,
+    voxel_mean,
+    voxel_shares,
 )
 
 __all__ = ["MaxDVH"]
@@ -41,19 +43,23 @@ class MaxDVH:
         object.__setattr__(self, "max_volume_fraction", fraction)
         object.__setattr__(self, "weight", check_weight("MaxDVH", self.weight))
 
-    def _deviation(self, q: np.ndarray) -> np.ndarray:
-        allowed = math.floor(self.max_volume_fraction * q.size + 1e-9)
-        active = (q > self.dose_gy) & ~hottest(q, allowed)
+    def _deviation(self, q: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        if weights is None:
+            allowed = hottest(q, math.floor(self.max_volume_fraction * q.size + 1e-9))
+        else:
+            volume = self.max_volume_fraction * float(np.sum(weights))
+            allowed = hottest_volume(q, weights, volume, at_least=False)
+        active = (q > self.dose_gy) & ~allowed
         return np.where(active, q - self.dose_gy, 0.0)
 
-    def value(self, q: np.ndarray) -> float:
+    def value(self, q: np.ndarray, weights: np.ndarray | None = None) -> float:
         """Mean squared excess of the voxels that break the constraint (Gy²)."""
-        deviation = self._deviation(q)
-        return float(np.mean(deviation * deviation))
+        deviation = self._deviation(q, weights)
+        return voxel_mean(deviation * deviation, weights)
 
-    def gradient(self, q: np.ndarray) -> np.ndarray:
+    def gradient(self, q: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """2 (q − d) / N on those voxels, 0 elsewhere."""
-        return (2.0 / q.size) * self._deviation(q)
+        return 2.0 * voxel_shares(q.size, weights) * self._deviation(q, weights)
 
     def with_levels(self, convert: Callable[[float], float]) -> MaxDVH:
         """A copy with ``dose_gy`` converted."""

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ionbeam.planning.optimize.objective import check_level, check_weight, convert_levels
+from ionbeam.planning.optimize.objective import (
+    check_level,
+    check_weight,
+    convert_levels,
+    voxel_mean,
+    voxel_shares,
+)
 
 __all__ = ["MeanDose"]
 
@@ -27,15 +33,15 @@ class MeanDose:
         )
         object.__setattr__(self, "weight", check_weight("MeanDose", self.weight))
 
-    def value(self, q: np.ndarray) -> float:
+    def value(self, q: np.ndarray, weights: np.ndarray | None = None) -> float:
         """Squared excess of the mean (Gy²)."""
-        excess = max(float(np.mean(q)) - self.max_mean_gy, 0.0)
+        excess = max(voxel_mean(q, weights) - self.max_mean_gy, 0.0)
         return excess * excess
 
-    def gradient(self, q: np.ndarray) -> np.ndarray:
+    def gradient(self, q: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """2 max(mean − d, 0) / N in every voxel."""
-        excess = max(float(np.mean(q)) - self.max_mean_gy, 0.0)
-        return np.full(q.size, 2.0 * excess / q.size)
+        excess = max(voxel_mean(q, weights) - self.max_mean_gy, 0.0)
+        return np.broadcast_to(2.0 * excess * voxel_shares(q.size, weights), q.shape).copy()
 
     def with_levels(self, convert: Callable[[float], float]) -> MeanDose:
         """A copy with ``max_mean_gy`` converted."""

@@ -3,7 +3,9 @@
 An objective sees only ``q``, the optimized quantity (dose in Gy, RBE-weighted
 dose in Gy(RBE), or biological effect) in the voxels of its structure, and
 gives its ``value(q)`` (a mean over the voxels, so that structures of any
-size weigh alike) and ``gradient(q)`` (∂value/∂q per voxel). Its ``weight``
+size weigh alike) and ``gradient(q)`` (∂value/∂q per voxel). Both take
+optional per-voxel volume ``weights`` (the fraction of each voxel inside the
+structure): the mean is then weighted, so that a voxel half inside counts half. Its ``weight``
 (matRad's "priority") multiplies it in the total objective. Dose levels are
 fields named in ``LEVELS``; :meth:`with_levels` maps them (to effect units, or to
 one field's share in single-field uniform dose planning).
@@ -23,7 +25,15 @@ import numpy as np
 
 from ionbeam.errors import ConfigError
 
-__all__ = ["Objective", "check_fraction", "check_level", "check_weight", "convert_levels"]
+__all__ = [
+    "Objective",
+    "check_fraction",
+    "check_level",
+    "check_weight",
+    "convert_levels",
+    "voxel_mean",
+    "voxel_shares",
+]
 
 T = TypeVar("T")
 
@@ -36,17 +46,31 @@ class Objective(Protocol):
     @property
     def weight(self) -> float: ...
 
-    def value(self, q: np.ndarray) -> float:
-        """The penalty (≥ 0), without the weight."""
+    def value(self, q: np.ndarray, weights: np.ndarray | None = None) -> float:
+        """The penalty (≥ 0), without the weight; ``weights``: per-voxel volumes."""
         ...
 
-    def gradient(self, q: np.ndarray) -> np.ndarray:
+    def gradient(self, q: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """∂value/∂q per voxel, without the weight."""
         ...
 
     def with_levels(self, convert: Callable[[float], float]) -> Objective:
         """A copy whose dose levels are ``convert(level)``."""
         ...
+
+
+def voxel_mean(values: np.ndarray, weights: np.ndarray | None) -> float:
+    """The mean of per-voxel ``values``, weighted by the voxels' volumes (plain without)."""
+    if weights is None:
+        return float(np.mean(values))
+    return float(np.dot(weights, values) / np.sum(weights))
+
+
+def voxel_shares(n: int, weights: np.ndarray | None) -> float | np.ndarray:
+    """Each voxel's share of the mean: 1/n, or its weight over the total weight."""
+    if weights is None:
+        return 1.0 / n
+    return weights / np.sum(weights)
 
 
 def convert_levels(objective: T, fields: tuple[str, ...], convert: Callable[[float], float]) -> T:

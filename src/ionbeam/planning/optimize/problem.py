@@ -13,7 +13,9 @@ Scaling: the solver's variable is x = w / ``weight_unit``, where ``weight_unit``
 target) its prescribed level on average, so that x starts at 1; the objective is
 divided by that level squared, so that it is dimensionless and O(1) at the start.
 Objectives are means over their voxels (matRad's normalisation), so structure
-size does not weigh in, only the objective weights do.
+size does not weigh in, only the objective weights do. A structure given as
+fractions of each voxel inside it (its occupancy, 0–1) instead of a boolean mask
+has every voxel it touches in its objectives, each counted by its fraction.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ StructureObjectives = Mapping[str, Objective | Sequence[Objective]]
 @dataclass(frozen=True, eq=False)
 class ObjectiveTerm:
     """One objective on one structure: ``positions`` index the problem's kept voxels;
-    the objective's levels are in the quantity's units."""
+    the objective's levels are in the quantity's units; ``voxel_weights``: the fraction
+    of each of those voxels inside the structure (None: all of each)."""
 
     structure: str
     objective: Objective
     positions: np.ndarray
+    voxel_weights: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,8 +123,12 @@ class OptimizationProblem:
         for term in self.terms:
             values = q[term.positions]
             weight = term.objective.weight
-            total += weight * term.objective.value(values)
-            dq[term.positions] += weight * term.objective.gradient(values)
+            if term.voxel_weights is None:  # objectives without voxel weights keep working
+                total += weight * term.objective.value(values)
+                dq[term.positions] += weight * term.objective.gradient(values)
+            else:
+                total += weight * term.objective.value(values, term.voxel_weights)
+                dq[term.positions] += weight * term.objective.gradient(values, term.voxel_weights)
         return total, dq
 
 
@@ -136,17 +144,18 @@ def build_problem(
 ) -> OptimizationProblem:
     """The problem of optimizing ``quantity`` (default physical dose) under ``objectives``.
 
-    ``masks``: boolean masks on the influence's dose grid by structure name;
+    ``masks``: boolean masks (or voxel fractions 0–1) on the influence's dose grid by
+    structure name;
     ``spot_index``: the spots optimized (default all; e.g. one beam for SFUD);
     ``max_particles``: the upper bound per spot; ``reference``: the structure whose
     level sets the scaling (default: the first with a dose to reach, the target).
     """
     quantity = PhysicalDose() if quantity is None else quantity
     grid_size = influence.grid.size
-    flat = _structure_voxels(masks, objectives, grid_size)
+    flat, fractions = _structure_voxels(masks, objectives, grid_size)
     voxels = np.unique(np.concatenate(list(flat.values())))
     rows = restrict_influence(influence, voxels, spot_index=spot_index, matrices=quantity.matrices)
-    terms = tuple(_terms(objectives, flat, voxels, quantity))
+    terms = tuple(_terms(objectives, flat, fractions, voxels, quantity))
     bound = quantity.bind(rows, grid_size=grid_size)
     name, level = _reference(terms, reference)
     positions = np.unique(np.concatenate([t.positions for t in terms if t.structure == name]))
@@ -168,11 +177,13 @@ def build_problem(
 
 def _structure_voxels(
     masks: Mapping[str, np.ndarray], objectives: StructureObjectives, grid_size: int
-) -> dict[str, np.ndarray]:
-    """Flat dose-grid indices of each structure that has objectives."""
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray | None]]:
+    """Flat dose-grid indices of each structure that has objectives, and the fraction
+    of each of those voxels inside it (None for a boolean mask)."""
     if not objectives:
         raise ConfigError("give at least one objective (a mapping structure name → objectives)")
     flat = {}
+    fractions: dict[str, np.ndarray | None] = {}
     for name in objectives:
         if name not in masks:
             raise UnknownNameError("structure", name, masks)
@@ -188,12 +199,27 @@ def _structure_voxels(
                 f"structure {name!r} has no voxel on the dose grid; "
                 "remove its objectives or use a finer dose grid"
             )
-    return flat
+        fractions[name] = _fractions(name, mask, flat[name])
+    return flat, fractions
+
+
+def _fractions(name: str, mask: np.ndarray, flat: np.ndarray) -> np.ndarray | None:
+    """The voxel fractions of a non-boolean mask at ``flat`` (None when all are 1)."""
+    if mask.dtype == np.bool_:
+        return None
+    values = mask.reshape(-1)[flat].astype(np.float64)
+    if not (np.all(np.isfinite(values)) and values.min() > 0.0 and values.max() <= 1.0):
+        raise StructureError(
+            f"structure {name!r}: voxel fractions must lie in [0, 1]; got values in "
+            f"[{np.nanmin(values):g}, {np.nanmax(values):g}]; pass a boolean mask or occupancies"
+        )
+    return None if np.all(values == 1.0) else values
 
 
 def _terms(
     objectives: StructureObjectives,
     flat: dict[str, np.ndarray],
+    fractions: dict[str, np.ndarray | None],
     voxels: np.ndarray,
     quantity: Quantity,
 ) -> list[ObjectiveTerm]:
@@ -211,7 +237,7 @@ def _terms(
                     f"got {type(item).__name__}"
                 )
             objective = item if convert is None else item.with_levels(convert)
-            terms.append(ObjectiveTerm(name, objective, positions))
+            terms.append(ObjectiveTerm(name, objective, positions, fractions[name]))
     return terms
 
 

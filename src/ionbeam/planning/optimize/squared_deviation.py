@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ionbeam.planning.optimize.objective import check_level, check_weight, convert_levels
+from ionbeam.planning.optimize.objective import (
+    check_level,
+    check_weight,
+    convert_levels,
+    voxel_mean,
+    voxel_shares,
+)
 
 __all__ = ["SquaredDeviation"]
 
@@ -32,13 +38,13 @@ class SquaredDeviation:
         """The dose this objective asks the structure to reach."""
         return self.dose_gy
 
-    def value(self, q: np.ndarray) -> float:
+    def value(self, q: np.ndarray, weights: np.ndarray | None = None) -> float:
         """Mean squared deviation (Gy²)."""
-        return float(np.mean((q - self.dose_gy) ** 2))
+        return voxel_mean((q - self.dose_gy) ** 2, weights)
 
-    def gradient(self, q: np.ndarray) -> np.ndarray:
+    def gradient(self, q: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """2 (q − d) / N."""
-        return (2.0 / q.size) * (q - self.dose_gy)
+        return 2.0 * voxel_shares(q.size, weights) * (q - self.dose_gy)
 
     def with_levels(self, convert: Callable[[float], float]) -> SquaredDeviation:
         """A copy with ``dose_gy`` converted."""

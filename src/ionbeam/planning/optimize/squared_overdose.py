@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ionbeam.planning.optimize.objective import check_level, check_weight, convert_levels
+from ionbeam.planning.optimize.objective import (
+    check_level,
+    check_weight,
+    convert_levels,
+    voxel_mean,
+    voxel_shares,
+)
 
 __all__ = ["SquaredOverdose"]
 
@@ -26,14 +32,14 @@ class SquaredOverdose:
         object.__setattr__(self, "max_dose_gy", level)
         object.__setattr__(self, "weight", check_weight("SquaredOverdose", self.weight))
 
-    def value(self, q: np.ndarray) -> float:
+    def value(self, q: np.ndarray, weights: np.ndarray | None = None) -> float:
         """Mean squared excess (Gy²)."""
         excess = np.maximum(q - self.max_dose_gy, 0.0)
-        return float(np.mean(excess * excess))
+        return voxel_mean(excess * excess, weights)
 
-    def gradient(self, q: np.ndarray) -> np.ndarray:
+    def gradient(self, q: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """2 max(q − d, 0) / N."""
-        return (2.0 / q.size) * np.maximum(q - self.max_dose_gy, 0.0)
+        return 2.0 * voxel_shares(q.size, weights) * np.maximum(q - self.max_dose_gy, 0.0)
 
     def with_levels(self, convert: Callable[[float], float]) -> SquaredOverdose:
         """A copy with ``max_dose_gy`` converted."""

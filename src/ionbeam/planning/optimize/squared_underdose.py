@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ionbeam.planning.optimize.objective import check_level, check_weight, convert_levels
+from ionbeam.planning.optimize.objective import (
+    check_level,
+    check_weight,
+    convert_levels,
+    voxel_mean,
+    voxel_shares,
+)
 
 __all__ = ["SquaredUnderdose"]
 
@@ -31,14 +37,14 @@ class SquaredUnderdose:
         """The dose this objective asks the structure to reach."""
         return self.min_dose_gy
 
-    def value(self, q: np.ndarray) -> float:
+    def value(self, q: np.ndarray, weights: np.ndarray | None = None) -> float:
         """Mean squared shortfall (Gy²)."""
         shortfall = np.minimum(q - self.min_dose_gy, 0.0)
-        return float(np.mean(shortfall * shortfall))
+        return voxel_mean(shortfall * shortfall, weights)
 
-    def gradient(self, q: np.ndarray) -> np.ndarray:
+    def gradient(self, q: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """2 min(q − d, 0) / N."""
-        return (2.0 / q.size) * np.minimum(q - self.min_dose_gy, 0.0)
+        return 2.0 * voxel_shares(q.size, weights) * np.minimum(q - self.min_dose_gy, 0.0)
 
     def with_levels(self, convert: Callable[[float], float]) -> SquaredUnderdose:
         """A copy with ``min_dose_gy`` converted."""

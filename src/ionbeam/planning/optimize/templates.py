@@ -94,13 +94,34 @@ def overlap_priority(names: Sequence[str], target: str) -> tuple[str, ...]:
 def optimization_masks(
     masks: Mapping[str, np.ndarray], priority: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    """Each mask of ``priority`` without the voxels of the structures before it."""
-    taken: np.ndarray | None = None
-    out = {}
+    """Each mask of ``priority`` without the voxels of the structures before it.
+
+    Voxel fractions (occupancies 0–1, any non-boolean masks) share each voxel instead:
+    a structure keeps at most what those before it left of the voxel."""
     for name in priority:
         if name not in masks:
             raise UnknownNameError("structure", name, masks)
+    if any(np.asarray(masks[name]).dtype != np.bool_ for name in priority):
+        return _shared_fractions(masks, priority)
+    taken: np.ndarray | None = None
+    out = {}
+    for name in priority:
         mask = np.asarray(masks[name], dtype=bool)
         out[name] = mask if taken is None else mask & ~taken
         taken = mask.copy() if taken is None else taken | mask
+    return out
+
+
+def _shared_fractions(
+    masks: Mapping[str, np.ndarray], priority: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Voxel fractions in overlap priority: min(fraction, 1 − what earlier ones took)."""
+    taken = np.zeros(np.shape(masks[priority[0]]))
+    out = {}
+    for name in priority:
+        fraction = np.asarray(masks[name], dtype=np.float64)
+        share = np.minimum(fraction, 1.0 - taken)
+        share[share < 1e-6] = 0.0  # what rounding leaves of a voxel already taken
+        out[name] = share
+        taken = np.minimum(taken + share, 1.0)
     return out

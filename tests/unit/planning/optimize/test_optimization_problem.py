@@ -77,3 +77,34 @@ def test_bounds_are_checked(influence, structure_masks) -> None:
     problem = build_problem(influence, structure_masks, OBJECTIVES)
     with pytest.raises(GridMismatchError, match="lower ≤ upper"):
         problem.with_bounds(np.ones(problem.n_spots), np.zeros(problem.n_spots))
+
+
+def test_voxel_fractions_weigh_the_objective() -> None:
+    """A structure given as voxel fractions counts each voxel by its fraction: with
+    fractions (1, 0.5, 0.25) and doses (1, 2, 3) Gy a SquaredDeviation to 0 Gy is
+    (1·1 + 0.5·4 + 0.25·9) / 1.75 Gy², and its gradient 2 f q / Σf per voxel."""
+    from ionbeam.planning.optimize import SquaredDeviation
+
+    q = np.array([1.0, 2.0, 3.0])
+    f = np.array([1.0, 0.5, 0.25])
+    objective = SquaredDeviation(0.0)
+    assert objective.value(q, f) == pytest.approx((1.0 + 2.0 + 2.25) / 1.75)
+    np.testing.assert_allclose(objective.gradient(q, f), 2.0 * f * q / 1.75)
+    assert objective.value(q) == pytest.approx(14.0 / 3.0)  # no fractions: the plain mean
+
+
+@pytest.mark.parametrize("kind", ["min", "max"])
+def test_weighted_dvh_objectives_equal_duplicated_voxels(kind: str) -> None:
+    """A voxel of fraction 1 beside voxels of fraction 0.5 weighs as two of them: the
+    DVH objectives on (1, 2, 3) Gy with fractions (0.5, 0.5, 1) equal the unweighted
+    ones on (1, 2, 3, 3) Gy (value and the gradient summed over the copies)."""
+    from ionbeam.planning.optimize import MaxDVH, MinDVH
+
+    objective = MinDVH(4.0, 0.5) if kind == "min" else MaxDVH(0.5, 0.5)
+    q = np.array([1.0, 2.0, 3.0])
+    f = np.array([0.5, 0.5, 1.0])
+    copies = np.array([1.0, 2.0, 3.0, 3.0])
+    assert objective.value(q, f) == pytest.approx(objective.value(copies))
+    plain = objective.gradient(copies)
+    np.testing.assert_allclose(objective.gradient(q, f), [plain[0], plain[1], plain[2] + plain[3]])
+    assert objective.value(q, f) > 0
