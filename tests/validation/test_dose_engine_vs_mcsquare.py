@@ -40,6 +40,11 @@ Tolerances, and why:
 * Core σ of the lateral profile within 6 % at 10/50/90 % of the range — the
   spot-size tolerance of commissioning (±10 %) halved, above the ~2 %
   scatter of the σ fit on MC noise.
+* Axis dose (mean over r < 1.5 mm) with the default 3σ cut-off within 3 % from 10 mm
+  to 0.9 R80 — not met yet (issue 11, strict xfail): the engine lowers both Gaussians
+  to zero at 3σ₁ and renormalises the halo over the core's disc, +5 … +12 % on the
+  axis. A halo truncated at its own radius met it (−2.7 … +1.7 %, commit 356c490) but
+  made the TG-119 proton matrix 22× slower to build; see docs/validation.md.
 * Halo: the dose at 2σ relative to the axis within 15 % (relative) with a
   6σ cut-off (observed: within 12 %). The tail beyond 3σ is where pencil beams are known to differ
   most from MC; the test pins what the model must at least reproduce.
@@ -146,3 +151,21 @@ def test_lateral_width_against_depth(energy, pencil_beam):
         halo_mc = halo_ratios(radius, mc_profiles[k], sigma_mc)
         halo_pb = halo_ratios(radius, pb_profiles[k], sigma_mc)
         assert halo_pb[0] == pytest.approx(halo_mc[0], rel=0.15)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 11: the 3σ cut-off renormalises the halo onto the axis"
+)
+@pytest.mark.parametrize("energy", ENERGIES)
+def test_axis_dose_with_the_default_cutoff(energy, pencil_beam):
+    """Dose on the beam axis (r < 1.5 mm: the central voxel and its 8 neighbours) with
+    the default 3σ cut-off, every 2 mm from 10 mm to 0.9 R80: within 3 % of MCsquare."""
+    grid, dose = pencil_beam[energy, 3.0]
+    depth = _mc(energy, "radial_depth_mm")
+    r80 = depth_dose_metrics(_mc(energy, "depth_mm"), _mc(energy, "idd_mev_mm")).r80_mm
+    beyond_build_up = (depth >= 10.0) & (depth <= 0.9 * r80)
+    mc = _mc(energy, "radial_dose_gy")
+    pb = radial_profiles(dose, grid)
+    axis_mc = (mc[:, 0] + 8.0 * mc[:, 1]) / 9.0
+    axis_pb = (pb[:, 0] + 8.0 * pb[:, 1]) / 9.0
+    np.testing.assert_allclose(axis_pb[beyond_build_up], axis_mc[beyond_build_up], rtol=0.03)
