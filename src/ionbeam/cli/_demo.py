@@ -137,14 +137,34 @@ def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
         def on_stage(text: str, label: str = label) -> None:
             stage(f"{label}: {text}")
 
-        results[label] = plan_patient(
+        result = plan_patient(
             patient,
             prescription,
             particle=particle,
             options=options,
             on_stage=on_stage,
         )
+        results[label] = _with_phantom_record(result, patient)
     return patient, results
+
+
+def _with_phantom_record(result: Any, patient: Any) -> Any:
+    """Record the phantom in the plan, as ``ionbeam plan`` does, so that ``ionbeam dose``
+    recomputes a demo plan without being told its patient."""
+    import dataclasses
+
+    from ionbeam.patient.phantoms import phantom_parameters
+
+    settings = dict(result.plan.settings)
+    settings["phantom"] = {
+        "name": "head",
+        "parameters": {
+            **phantom_parameters("head"),
+            **dict(patient.metadata.get("parameters", {})),
+        },
+    }
+    plan = dataclasses.replace(result.plan, settings=settings)
+    return dataclasses.replace(result, plan=plan)
 
 
 def _check_out(out: Path) -> bool:

@@ -90,3 +90,27 @@ def test_goals_and_hot_spots_are_said_for_both_plans(demo_run: tuple[Path, str, 
     for stage in ("protons: dose influence done", "carbon: optimization done",
                   "comparison report written"):  # fmt: skip
         assert stage in stderr
+
+
+def test_demo_plans_record_their_phantom() -> None:
+    """A demo plan says which patient it was made on (the head phantom at its voxel size),
+    so that ``ionbeam dose PLAN_DIR`` recomputes it without --phantom (issue 11's grid check
+    of the demo was refused before: "the plan does not say which patient it was made on")."""
+    import dataclasses
+
+    from ionbeam.cli._demo import _with_phantom_record
+    from ionbeam.patient.phantoms import make_phantom
+
+    @dataclasses.dataclass(frozen=True)
+    class _Plan:
+        settings: dict
+
+    @dataclasses.dataclass(frozen=True)
+    class _Result:
+        plan: _Plan
+
+    patient = make_phantom("head", spacing_mm=3.0)
+    recorded = _with_phantom_record(_Result(_Plan({"x": 1})), patient).plan.settings
+    assert recorded["x"] == 1
+    assert recorded["phantom"]["name"] == "head"
+    assert recorded["phantom"]["parameters"]["spacing_mm"] == 3.0
