@@ -24,12 +24,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ionbeam.cli._beam_model import add_beam_model_argument
-from ionbeam.cli._plan import (
-    add_patient_arguments,
+from ionbeam.cli._plan import print_summary
+from ionbeam.cli._shared_options import (
+    add_recompute_arguments,
     add_strict_argument,
-    check_out,
-    print_summary,
+    check_recompute_out,
 )
 
 __all__ = ["register", "run"]
@@ -45,20 +44,7 @@ def register(subparsers: Any) -> None:
         description="Recompute the dose of a saved plan (plan folder or plan.json) or of a "
         "DICOM RT Ion Plan (with --dicom for its CT and structures) and evaluate it.",
     )
-    parser.add_argument("plan", type=Path, metavar="PLAN", help="plan folder, plan.json or RP.dcm")
-    add_patient_arguments(parser)
-    parser.add_argument("--machine", help="machine (default: the plan's; cnao for an RT Ion Plan)")
-    parser.add_argument(
-        "--particles-per-mu",
-        metavar="N|FILE",
-        help="RT Ion Plan in MU: particles per MU (a number, or a file of two columns: "
-        "energy MeV/u, particles per MU)",
-    )
-    parser.add_argument(
-        "--rbe-model", help="RBE model (default: the plan's; per particle for an RT Ion Plan)"
-    )
-    parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm")
-    add_beam_model_argument(parser, recompute=True)
+    add_recompute_arguments(parser)
     parser.add_argument("--out", type=Path, metavar="DIR", help="write a plan folder there")
     parser.add_argument("--no-dicom", action="store_true", help="with --out: no DICOM files")
     parser.add_argument("--no-report", action="store_true", help="with --out: no report.html")
@@ -79,17 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam.planning.planner import dose_of_plan
 
     _check_flags(args)
-    if args.out is not None:
-        plan_path = Path(args.plan)
-        check_out(
-            args.out,
-            args.force,
-            inputs=(
-                plan_path / "plan.json" if plan_path.is_dir() else plan_path,
-                args.dicom,
-                args.calibration,
-            ),
-        )
+    check_recompute_out(args)
     plan, patient, options, source, calibration = recompute_inputs(args)
     plan, beam_model = recompute_beam_model(args, plan)
     result = dose_of_plan(

@@ -47,8 +47,7 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add the ``robust`` sub-command."""
-    from ionbeam.cli._beam_model import add_beam_model_argument
-    from ionbeam.cli._shared_options import add_patient_arguments, add_strict_argument
+    from ionbeam.cli._shared_options import add_recompute_arguments, add_strict_argument
 
     parser = subparsers.add_parser(
         "robust",
@@ -56,18 +55,7 @@ def register(subparsers: Any) -> None:
         description="Recompute a plan's dose in error scenarios (range ± and set-up shifts) "
         "and report the worst-case metrics and DVH bands per structure.",
     )
-    parser.add_argument("plan", type=Path, metavar="PLAN", help="plan folder, plan.json or RP.dcm")
-    add_patient_arguments(parser)
-    parser.add_argument("--machine", help="machine of an RT Ion Plan (default: cnao)")
-    parser.add_argument("--rbe-model", help="RBE model of an RT Ion Plan (default per particle)")
-    parser.add_argument(
-        "--particles-per-mu",
-        metavar="N|FILE",
-        help="RT Ion Plan in MU: particles per MU (a number, or a file of two columns: "
-        "energy MeV/u, particles per MU)",
-    )
-    parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm")
-    add_beam_model_argument(parser, recompute=True)
+    add_recompute_arguments(parser)
     add_scenario_arguments(parser)
     parser.add_argument(
         "--workers", type=int, metavar="N", help="local Dask workers (default: cores; 0: serial)"
@@ -174,20 +162,10 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam.cli._beam_model import machine_for_plan
     from ionbeam.cli._output import print_json, to_jsonable
     from ionbeam.cli._recompute import recompute_beam_model, recompute_inputs
-    from ionbeam.cli._shared_options import check_out
+    from ionbeam.cli._shared_options import check_recompute_out
     from ionbeam.errors import ConfigError
 
-    if args.out is not None:
-        plan_path = Path(args.plan)
-        check_out(
-            args.out,
-            args.force,
-            inputs=(
-                plan_path / "plan.json" if plan_path.is_dir() else plan_path,
-                args.dicom,
-                args.calibration,
-            ),
-        )
+    check_recompute_out(args)
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be ≥ 0 (0: serially here); got {args.workers}")
     plan, patient, options, _, calibration = recompute_inputs(args)

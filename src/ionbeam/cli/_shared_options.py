@@ -9,7 +9,13 @@ from pathlib import Path
 
 from ionbeam.cli._plan_inputs import PHANTOM_DEFAULTS
 
-__all__ = ["add_patient_arguments", "add_strict_argument", "check_out"]
+__all__ = [
+    "add_patient_arguments",
+    "add_recompute_arguments",
+    "add_strict_argument",
+    "check_out",
+    "check_recompute_out",
+]
 
 
 def add_strict_argument(parser: argparse.ArgumentParser) -> None:
@@ -43,3 +49,41 @@ def check_out(out: Path, force: bool, *, inputs: Sequence[Path | None] = ()) -> 
     from ionbeam._atomic import check_output_folder
 
     check_output_folder(out, inputs=inputs, overwrite=force)
+
+
+def add_recompute_arguments(parser: argparse.ArgumentParser) -> None:
+    """The plan to recompute and how (shared by ``ionbeam dose`` and ``ionbeam robust``):
+    the plan, its patient, machine, RBE model, MU calibration, dose grid, beam model."""
+    from ionbeam.cli._beam_model import add_beam_model_argument
+
+    parser.add_argument("plan", type=Path, metavar="PLAN", help="plan folder, plan.json or RP.dcm")
+    add_patient_arguments(parser)
+    parser.add_argument("--machine", help="machine (default: the plan's; cnao for an RT Ion Plan)")
+    parser.add_argument(
+        "--particles-per-mu",
+        metavar="N|FILE",
+        help="RT Ion Plan in MU: particles per MU (a number, or a file of two columns: "
+        "energy MeV/u, particles per MU)",
+    )
+    parser.add_argument(
+        "--rbe-model", help="RBE model (default: the plan's; per particle for an RT Ion Plan)"
+    )
+    parser.add_argument("--grid", type=float, metavar="MM", help="dose grid spacing, mm")
+    add_beam_model_argument(parser, recompute=True)
+
+
+def check_recompute_out(args: argparse.Namespace) -> None:
+    """Refuse a recomputation's ``--out`` before the work (see :func:`check_out`): not empty
+    without --force, or the plan, its DICOM folder or its calibration file (or inside one)."""
+    if args.out is None:
+        return
+    plan_path = Path(args.plan)
+    check_out(
+        args.out,
+        args.force,
+        inputs=(
+            plan_path / "plan.json" if plan_path.is_dir() else plan_path,
+            args.dicom,
+            args.calibration,
+        ),
+    )
