@@ -55,23 +55,11 @@ def optimize_robust_impt(
     """All fields together over the scenarios of ``influences`` (the nominal first)."""
     solver = SolverOptions() if solver is None else solver
     opt_masks, objectives = _masks(masks, objectives, priority)
-    problem = build_robust_problem(
-        influences,
-        opt_masks,
-        objectives,
-        mode=choice.mode,
-        robustness=_present(choice.robustness, objectives),
-        probabilities=choice.probabilities,
-        quantity=quantity,
-        max_particles=max_particles,
-        reference=target,
-        sharpness=choice.sharpness,
-    )
     options = dataclasses.replace(solver, description=f"{solver.description} (robust)")
-    result = optimize_weights(problem, method=method, options=options)
-    result = apply_spot_limits(
-        problem, result, min_particles=min_particles, method=method, options=_polish(options)
-    )
+    result = _solve_robust(
+        influences, opt_masks, objectives, choice, quantity, target, None, max_particles,
+        min_particles, method, options,
+    )  # fmt: skip
     return result.x, (result,)
 
 
@@ -105,24 +93,11 @@ def optimize_robust_sfud(
     results = []
     for k, beam in enumerate(plan.beams):
         spots = np.arange(offsets[k], offsets[k + 1])
-        problem = build_robust_problem(
-            influences,
-            opt_masks,
-            shared,
-            mode=choice.mode,
-            robustness=_present(choice.robustness, shared),
-            probabilities=choice.probabilities,
-            quantity=quantity,
-            spot_index=spots,
-            max_particles=max_particles,
-            reference=target,
-            sharpness=choice.sharpness,
-        )
         options = dataclasses.replace(solver, description=f"optimizing {beam.name} (robust)")
-        result = optimize_weights(problem, method=method, options=options)
-        result = apply_spot_limits(
-            problem, result, min_particles=min_particles, method=method, options=_polish(options)
-        )
+        result = _solve_robust(
+            influences, opt_masks, shared, choice, quantity, target, spots, max_particles,
+            min_particles, method, options,
+        )  # fmt: skip
         weights[spots] = result.x
         results.append(result)
     if "dose" not in quantity.matrices:
@@ -130,6 +105,39 @@ def optimize_robust_sfud(
             influences[0], opt_masks[target], quantity, weights, level, min_particles
         )
     return weights, tuple(results)
+
+
+def _solve_robust(
+    influences: Iterable[DoseInfluence],
+    masks: Mapping[str, np.ndarray],
+    objectives: Mapping,
+    choice: RobustChoice,
+    quantity: Quantity,
+    target: str,
+    spot_index: np.ndarray | None,
+    max_particles: float,
+    min_particles: float,
+    method: str,
+    options: SolverOptions,
+) -> OptimizationResult:
+    """One robust problem (all spots, or ``spot_index``) optimized, then the spot limits."""
+    problem = build_robust_problem(
+        influences,
+        masks,
+        objectives,
+        mode=choice.mode,
+        robustness=_present(choice.robustness, objectives),
+        probabilities=choice.probabilities,
+        quantity=quantity,
+        spot_index=spot_index,
+        max_particles=max_particles,
+        reference=target,
+        sharpness=choice.sharpness,
+    )
+    result = optimize_weights(problem, method=method, options=options)
+    return apply_spot_limits(
+        problem, result, min_particles=min_particles, method=method, options=_polish(options)
+    )
 
 
 def _present(robustness: Mapping[str, str], objectives: Mapping) -> dict[str, str]:
