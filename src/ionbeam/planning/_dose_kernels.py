@@ -212,28 +212,49 @@ def _geometry(
 @numba.njit(cache=True, inline="always")
 def _lateral(
     r2: float,
-    air: float,
     s1: float,
+    h: float,
     e: int,
     k: int,
     f: float,
-    halo_weight: np.ndarray,
     halo_sigma2: np.ndarray,
     sigma_mcs2: np.ndarray,
     nsig2: float,
     core: float = 1.0,
     halo: float = 1.0,
 ) -> float:
-    """Core and halo Gaussians at r² (mm⁻²), both cut at r_c = n σ₁ and renormalised
-    over that disc (the core truncated, the halo lowered to zero there); the halo is
-    wider than the core by its excess over the primaries' MCS variance in water.
-    ``core`` and ``halo`` scale the two parts (1, 1: the whole profile)."""
-    h = _lookup(halo_weight, e, k, f)
+    """Core and halo Gaussians at r² (mm⁻²) with halo weight h, both cut at r_c = n σ₁
+    and renormalised over that disc (the core truncated, the halo lowered to zero
+    there); the halo is wider than the core by its excess over the primaries' MCS
+    variance in water. ``core`` and ``halo`` scale the two parts (1, 1: the whole)."""
     g = core * (1.0 - h) * _truncated_gaussian(r2, s1, 0.5 * nsig2) if core != 0.0 else 0.0
     if h > 0.0 and halo != 0.0:
         s2 = s1 + max(_lookup(halo_sigma2, e, k, f) - _lookup(sigma_mcs2, e, k, f), 0.0)
         g += halo * h * _cut_gaussian(r2, s2, 0.5 * nsig2 * s1 / s2)
     return g
+
+
+@numba.njit(cache=True, inline="always")
+def _halo_share(
+    idd_mean: float,
+    halo_idd: np.ndarray,
+    halo_cum: np.ndarray,
+    e: int,
+    span: float,
+    k_lo: int,
+    f_lo: float,
+    k_hi: int,
+    f_hi: float,
+    k: int,
+    f: float,
+) -> float:
+    """The halo's share of the voxel's dose, ⟨h·IDD⟩ / ⟨IDD⟩ over its WEPL span (the
+    halo weight of carbon jumps from ~0.1 to ~1 across the Bragg peak: its value at
+    the voxel's centre would misplace the tail's dose in a voxel that straddles it)."""
+    if idd_mean <= 0.0:
+        return 0.0
+    share = _average(halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f) / idd_mean
+    return min(max(share, 0.0), 1.0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -302,7 +323,8 @@ def _deposit(
     hi: float,
     t: int,
     idd: np.ndarray,
-    halo_weight: np.ndarray,
+    halo_idd: np.ndarray,
+    halo_cum: np.ndarray,
     halo_sigma2: np.ndarray,
     sigma_mcs2: np.ndarray,
     idd_cum: np.ndarray,
@@ -318,12 +340,14 @@ def _deposit(
 ) -> tuple[float, float, float, float]:
     """Voxel-averaged dose, LET×dose, α×dose and √β×dose (per particle) of a (sub-)beam
     of ``weight`` whose voxel spans [lo, hi] depth bins."""
-    g = weight * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2)
     n = idd.shape[1]
     k_lo, f_lo = _bin(lo, n)
     k_hi, f_hi = _bin(hi, n)
     span = hi - lo
-    d = g * _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    idd_mean = _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    h = _halo_share(idd_mean, halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    g = weight * _lateral(r2, s1, h, e, k, f, halo_sigma2, sigma_mcs2, nsig2)
+    d = g * idd_mean
     let_value = 0.0
     if with_let:
         let_value = g * _average(let_dose, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
@@ -407,9 +431,9 @@ def fill_entries(
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2, _, w0, dw, _ = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
     wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
-    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
+    alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum = average[5:]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
@@ -437,8 +461,8 @@ def fill_entries(
                     if not inside:
                         continue
                     values = _deposit(
-                        1.0, r2, air, s1, e, k, f, lo, hi, vox_tissue[j], idd, halo_weight,
-                        halo_sigma2, sigma_mcs2, idd_cum, let_dose, let_cum, alpha_dose,
+                        1.0, r2, air, s1, e, k, f, lo, hi, vox_tissue[j], idd, halo_idd,
+                        halo_cum, halo_sigma2, sigma_mcs2, idd_cum, let_dose, let_cum, alpha_dose,
                         alpha_cum, beta_dose, beta_cum, nsig2, with_let, with_bio,
                     )  # fmt: skip
                     _store(
@@ -537,9 +561,9 @@ def fill_entries_fine(
     du, dv, sub_weight, split_var = split
     ray_sigma2, ray_wepl, w0, dw, per_spot = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
     wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
-    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
+    alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum = average[5:]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
@@ -574,7 +598,7 @@ def fill_entries_fine(
                             reached = True
                             add = _deposit(
                                 0.5 * sub_weight[m], r2, air, s1, e, k, f, lo, hi,
-                                vox_tissue[j], idd, halo_weight, halo_sigma2, sigma_mcs2,
+                                vox_tissue[j], idd, halo_idd, halo_cum, halo_sigma2, sigma_mcs2,
                                 idd_cum, let_dose, let_cum, alpha_dose, alpha_cum, beta_dose,
                                 beta_cum, nsig2, with_let, with_bio,
                             )  # fmt: skip
@@ -612,9 +636,9 @@ def forward_dose(
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2, _, w0, dw, _ = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
     wepl_up, wepl_down, idd_cum, let_table, let_cum = average[:5]
-    alpha_table, alpha_cum, beta_table, beta_cum = average[5:]
+    alpha_table, alpha_cum, beta_table, beta_cum, halo_idd, halo_cum = average[5:]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
     n_bio = n_chunks if with_bio else 1
@@ -642,23 +666,24 @@ def forward_dose(
                         if not reached:
                             continue
                         mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
-                        inside, r2, air, s1, k, f = _geometry(
+                        inside, r2, _, s1, k, f = _geometry(
                             j, e, su, sv, centre, mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
                             vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
                         )  # fmt: skip
                         if not inside:
                             continue
-                        g = weights[s] * _lateral(
-                            r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2,
-                            core, halo,
-                        )  # fmt: skip
                         k_lo, f_lo = _bin(lo, n_depth)
                         k_hi, f_hi = _bin(hi, n_depth)
                         span = hi - lo
-                        i = vox_index[j]
-                        dose[chunk, i] += g * _average(
-                            idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
+                        idd_mean = _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+                        h = _halo_share(
+                            idd_mean, halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
                         )
+                        g = weights[s] * _lateral(
+                            r2, s1, h, e, k, f, halo_sigma2, sigma_mcs2, nsig2, core, halo
+                        )
+                        i = vox_index[j]
+                        dose[chunk, i] += g * idd_mean
                         let_dose[chunk, i] += g * _average(
                             let_table, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
                         )

@@ -76,14 +76,15 @@ def gather_halo(
     with_let, with_bio, out_dose, out_let, out_alpha, out_sqrt_beta,
 ):  # fmt: skip
     """Add the halo of energy ``e`` to every voxel: h · ⟨T⟩ · Φ_σ(u, v) / (mag_u mag_v)
-    for the voxel-averaged depth tables T (IDD, LET×IDD, α×IDD, √β×IDD), with Φ_σ the
+    for the voxel-averaged depth tables T (IDD, LET×IDD, α×IDD, √β×IDD) and the halo's
+    share h = ⟨h·IDD⟩ / ⟨IDD⟩ over the voxel (as the dose kernels), with Φ_σ the
     layer's fluence (particles/mm²) filtered by a Gaussian of the voxel's halo σ,
     interpolated between the two maps whose σ (``levels``, increasing) bracket it."""
     vox_index, vox_u, vox_v, mag_u, mag_v, _, vox_wepl, vox_tissue = voxels
     step, max_depth = model[0], model[1]
-    idd, halo_weight = model[5], model[7]
+    idd = model[5]
     wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
-    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
+    alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum = average[5:]
     n_levels = levels.size
     n_depth = idd.shape[1]
     for j in range(vox_u.size):
@@ -109,9 +110,14 @@ def gather_halo(
         lo = (vox_wepl[j] - wepl_up[j]) / step[e]
         hi = (vox_wepl[j] + wepl_down[j]) / step[e]
         centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
-        g = _at(halo_weight, e, centre) * phi / (mag_u[j] * mag_v[j])
+        idd_mean = _mean(idd, idd_cum, e, lo, hi, centre, n_depth)
+        if idd_mean <= 0.0:
+            continue
+        halo_mean = _mean(halo_idd, halo_cum, e, lo, hi, centre, n_depth)
+        h = min(max(halo_mean / idd_mean, 0.0), 1.0)
+        g = h * phi / (mag_u[j] * mag_v[j])
         i = vox_index[j]
-        out_dose[i] += g * _mean(idd, idd_cum, e, lo, hi, centre, n_depth)
+        out_dose[i] += g * idd_mean
         if with_let:
             out_let[i] += g * _mean(let_dose, let_cum, e, lo, hi, centre, n_depth)
         if with_bio:

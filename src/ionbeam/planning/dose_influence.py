@@ -16,11 +16,15 @@ engine) the products that report a dose (:meth:`DoseInfluence.dose_gy`,
 :meth:`~DoseInfluence.let_d_kev_um`, :meth:`~DoseInfluence.alpha_beta`,
 :meth:`~DoseInfluence.products`) also replace the halo each column holds inside its
 cut-off disc by the full-width halo computed by convolution; the matrices themselves
-(what the optimizer multiplies) keep the disc.
+(what the optimizer multiplies) keep the disc. ``optimizer_offsets`` (flat arrays on
+the grid by matrix name) are fixed products the optimizer adds to its own (the halo's
+correction for the weights of a first optimization: see
+:func:`~ionbeam.planning.planner.plan_patient`); the reported products ignore them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -48,6 +52,7 @@ class DoseInfluence:
     alpha_dose: sp.csc_matrix | None = None
     sqrt_beta_dose: sp.csc_matrix | None = None
     halo: HaloField | None = None
+    optimizer_offsets: Mapping[str, np.ndarray] | None = None
     _last: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
