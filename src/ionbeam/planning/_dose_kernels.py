@@ -33,19 +33,22 @@ grouped in tuples of arrays (see :mod:`._beam_setup`, which builds them):
 
 The dose of one (sub-)beam at voxel j (Gy per particle) is
 
-    ⟨idd⟩(e, wepl) · [(1 − h) Ĝ(r; σ₁) + h Ĝ(r; σ₂)]
+    ⟨idd⟩(e, wepl) · [(1 − h) Ĝ₁(r; σ₁) + h Ĝ₂(r; σ₂)]
 
 with ⟨idd⟩ the mean of the IDD over the voxel's WEPL span (exact for the
-table's linear interpolant; a sub-beam shifts the span to its own WEPL),
+table's linear interpolant; a sub-beam shifts the span to its own WEPL), h the
+halo's share of that dose, ⟨h·idd⟩ / ⟨idd⟩ over the same span,
 σ₁² = σ_air(e, w)² + σ²_MCS(ray, w) (the Fermi–Eyges variance along the ray
 through the patient's materials; σ_air² includes the variance the voxel's
 lateral extent adds, the lateral half of the voxel average),
 σ₂² = σ₁² + [σ_halo² − σ_MCS²](e, wepl) (the halo's excess over the primaries'
-spread in water), h the halo weight, and Ĝ a 2-D Gaussian cut at the radius r_c = n σ₁: lowered
-by its value at r_c (so that it falls continuously to zero there) and
-renormalised to unit integral over the disc. Every spot thus deposits its
-whole IDD at every depth (energy conservation), the matrix stays sparse, and
-summing over a voxel grid keeps the integral (no step at the edge).
+spread in water). Both are cut at r_c = n σ₁ and renormalised to unit integral over
+that disc: the core Ĝ₁ truncated (its own values times 1/(1 − e^(−n²/2))), the halo
+Ĝ₂ lowered by its value at r_c so that it falls continuously to zero there. Every
+spot thus deposits its whole IDD at every depth (energy conservation) and the matrix
+stays sparse. The halo's energy beyond r_c (up to ~15 % of a 220 MeV spot's) is thus
+held inside the disc; reported doses replace it by the halo at its full width
+(:mod:`.halo`, by convolution: ``forward_dose`` with ``halo`` = 0 gives the rest).
 Tables are read by linear interpolation; the widths at the voxel's centre
 WEPL (clamped to the table). Beyond ``max_depth[e]`` a spot deposits nothing:
 a voxel counts when its WEPL span meets [0, max_depth[e]). Fine sampling
