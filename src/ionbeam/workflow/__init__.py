@@ -35,7 +35,7 @@ from ionbeam.workflow.patients import (
     check_phantom_memory,
     load_patient,
 )
-from ionbeam.workflow.recipe import make_plan, with_patient_record
+from ionbeam.workflow.recipe import make_plan, robust_options_of, with_patient_record
 from ionbeam.workflow.recompute import (
     RecomputeInputs,
     RecomputeOptions,
@@ -82,6 +82,7 @@ __all__ = [
     "recorded_beam_model",
     "report_view",
     "resolve_inputs",
+    "robust_options_of",
     "run_grid_check",
     "to_jsonable",
     "with_beam_model_record",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ionbeam.planning.robust import RobustOptions
     from ionbeam.workflow.result import PlanOutcome
 
-__all__ = ["make_plan", "with_patient_record"]
+__all__ = ["make_plan", "robust_options_of", "with_patient_record"]
 
 
 def make_plan(
@@ -56,6 +56,8 @@ def make_plan(
             warnings.warn(text, UserWarning, stacklevel=2)
     elif machine is not None:
         inputs = dataclasses.replace(inputs, machine=machine)
+    if robust is None:
+        robust = robust_options_of(inputs.request)
     options = inputs.options
     if energy_stride is not None:
         options = dataclasses.replace(options, energy_stride=energy_stride)
@@ -90,6 +92,16 @@ def make_plan(
         source_dicom=inputs.source_dicom,
         grid_check=check,
     )
+
+
+def robust_options_of(request: PlanRequest | None) -> RobustOptions | None:
+    """The :class:`~ionbeam.planning.robust.RobustOptions` of a request's ``[robust]``
+    section (None: the request has none, the plan is nominal)."""
+    if request is None or request.robust is None:
+        return None
+    from ionbeam.planning.robust import RobustOptions
+
+    return RobustOptions(**dict(request.robust))
 
 
 def with_patient_record(
