@@ -1,11 +1,12 @@
 """``ionbeam plan``: plan a patient and write the plan, its doses, DICOM and a report.
 
-A thin shell around :func:`ionbeam.planning.planner.plan_patient`: the patient
+A thin shell around :func:`ionbeam.workflow.make_plan` and
+:func:`ionbeam.workflow.write_plan_folder`: the patient
 is a built-in phantom or a DICOM folder (CT + RTSTRUCT), the options come from
 an optional TOML plan file (see :mod:`ionbeam.io.plan_file`) and the command
 line (which wins). Unless ``--no-grid-check``, the optimized plan is recomputed
 on a grid of 3/4 of the spacing and its target D95 and maximum doses compared
-with the planned ones (:mod:`ionbeam.cli._grid_check`: ``grid_check`` in
+with the planned ones (:mod:`ionbeam.workflow.grid_check`: ``grid_check`` in
 ``metrics.json``, a line on the terminal, a warning when one does not hold).
 The output folder holds ``plan.json``, ``metrics.json``,
 ``report.html`` and ``dicom/`` (CT and RTSTRUCT for phantoms, RT Ion Plan, RT

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ionbeam.errors import ConfigError
 from ionbeam.workflow.beam_models import machine_for_plan, with_beam_model_record
 from ionbeam.workflow.goals import plan_goals, with_recorded_goals
 from ionbeam.workflow.requests import PlanInputs, resolve_inputs
@@ -54,8 +55,11 @@ def make_plan(
         inputs = resolve_inputs(inputs, machine=machine)
         for text in inputs.warnings:
             warnings.warn(text, UserWarning, stacklevel=2)
-    elif machine is not None:
-        inputs = dataclasses.replace(inputs, machine=machine)
+    elif machine is not None and machine is not inputs.machine:
+        raise ConfigError(
+            "the plan inputs were resolved for another machine; pass the machine to "
+            "resolve_inputs(request, machine=...) (its beams and energies are checked there)"
+        )
     if robust is None:
         robust = robust_options_of(inputs.request)
     options = inputs.options

@@ -109,6 +109,11 @@ def resolve_inputs(
         request = plan_from_file(request)
     if machine is None:
         machine = get_machine(request.machine or "cnao")
+    elif request.machine is not None and get_machine(request.machine).name != machine.name:
+        raise ConfigError(
+            f"the plan request names machine {request.machine!r}, but a machine named "
+            f"{machine.name!r} was given; leave the request's machine out or pass that machine"
+        )
     particle = _particle(request, machine)
     total_gy, fractions, warnings = _prescription_values(request, particle)
     source = request.patient

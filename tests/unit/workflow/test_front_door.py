@@ -154,3 +154,14 @@ def test_recompute_dose_reproduces_the_plan(
     np.testing.assert_allclose(
         again.dose_total_gy, outcome.dose_total_gy, atol=1e-4 * outcome.dose_total_gy.max()
     )
+
+
+def test_a_machine_that_contradicts_the_request_is_refused(machine: object) -> None:
+    """The request's ``machine`` is honoured or refused, never silently replaced: a
+    machine object of another name is refused, and so is one passed with inputs
+    resolved for another machine."""
+    with pytest.raises(ConfigError, match="names machine 'pimms'"):
+        ionbeam.resolve_inputs(_request(machine="pimms"), machine=machine)  # type: ignore[arg-type]
+    inputs = ionbeam.resolve_inputs(_request())
+    with pytest.raises(ConfigError, match="resolved for another machine"):
+        ionbeam.make_plan(inputs, machine=machine)  # type: ignore[arg-type]
