@@ -25,7 +25,7 @@ def _at(table: np.ndarray, row: int, x: float) -> float:
     return (1.0 - f) * table[row, k] + f * table[row, k + 1]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def halo_widths(e, voxels, model, average, mcs2_w, w0, dw):
     """Isocentre-plane σ (mm) of the halo of energy ``e`` at every voxel, 0 where the
     voxel's WEPL span misses the energy's depth table. σ₂² = σ_air² + σ²_MCS + the
@@ -38,7 +38,7 @@ def halo_widths(e, voxels, model, average, mcs2_w, w0, dw):
     wepl_up, wepl_down = average[0], average[1]
     n = vox_w.size
     out = np.zeros(n)
-    for j in range(n):
+    for j in numba.prange(n):
         if vox_wepl[j] + wepl_down[j] < 0.0 or vox_wepl[j] - wepl_up[j] >= max_depth[e]:
             continue
         centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
@@ -70,7 +70,7 @@ def _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, level, u, v) -> fl
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def gather_halo(
     e, voxels, model, average, sigma, levels, maps, start, origin_u, origin_v, pixel, nu, nv,
     with_let, with_bio, out_dose, out_let, out_alpha, out_sqrt_beta,
@@ -87,7 +87,7 @@ def gather_halo(
     alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum = average[5:]
     n_levels = levels.size
     n_depth = idd.shape[1]
-    for j in range(vox_u.size):
+    for j in numba.prange(vox_u.size):  # a beam's voxels are distinct: no write conflict
         s = sigma[j]
         if s <= 0.0:
             continue
