@@ -154,7 +154,7 @@ class HaloField:
         terms = self.full(weights)
         for setup, w in self._beams(weights):
             inside = kernels.forward_dose(
-                w, self.grid_size, setup.spots, setup.voxels, setup.cells, setup.rays,
+                w, self.grid_size, setup.spots, setup.voxels, setup.cells, _spot_rays(setup),
                 setup.model, setup.average, self.n_sigma, self.n_chunks, 0.0, 1.0, self.with_bio,
             )  # fmt: skip
             terms.dose[:] -= inside[0]
@@ -172,6 +172,18 @@ class HaloField:
             for b, s in enumerate(self.setups)
             if s.n_spots
         ]
+
+
+def _spot_rays(setup: BeamSetup) -> tuple:
+    """The ``rays`` tuple with one ray per spot: with fine sampling, the mean σ²_MCS of
+    each spot's sub-beams (the disc halo a split spot holds is, to the sub-beams' small
+    offsets against σ₂, that of the whole spot, which the plain kernel computes)."""
+    ray_sigma2, ray_wepl, w0, dw, per_spot = setup.rays
+    if per_spot == 1:
+        return setup.rays
+    n = setup.n_spots
+    mean = ray_sigma2.reshape(n, per_spot, -1).mean(axis=1)
+    return (np.ascontiguousarray(mean), ray_wepl, w0, dw, 1)
 
 
 def _zeros(n: int, with_let: bool, with_bio: bool) -> HaloTerms:
