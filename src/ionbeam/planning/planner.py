@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from scipy.optimize import brentq
 
 from ionbeam import __version__
 from ionbeam._memory import check_fits, dose_grid_bytes
@@ -72,6 +73,7 @@ from ionbeam.planning.optimize import (
     SolverOptions,
     StructureObjectives,
 )
+from ionbeam.planning.optimize.influence_rows import restrict_influence
 from ionbeam.planning.optimize.templates import default_objectives, overlap_priority
 from ionbeam.planning.optimize.weights import optimize_impt, optimize_sfud
 from ionbeam.planning.plan import Beam, Plan, Prescription
@@ -382,6 +384,9 @@ def plan_patient(
             else 0.0, max_particles=limits.max_particles,
         )  # fmt: skip
         clock.lap("halo_reoptimization_s")
+    elif robust is None and influence.halo is not None:  # SFUD: every field scaled alike
+        weights = _sfud_with_full_halo(influence, weights, masks[target], quantity)
+        clock.lap("halo_rescaling_s")
     doses = _final_doses(influence, weights, rbe_model, options.constant_rbe, alpha_x, beta_x)
     clock.lap("final_dose_s")
     settings = _settings(patient, options, rbe_model, quantity, tissues, objectives, grid, timings)
@@ -660,6 +665,31 @@ def _quantity(
     if options.biological_quantity == "biological_effect":
         return BiologicalEffect(alpha_x, beta_x)
     return RBEWeightedDose(alpha_x, beta_x)
+
+
+def _sfud_with_full_halo(
+    influence: DoseInfluence, weights: np.ndarray, target_mask: np.ndarray, quantity: Quantity
+) -> np.ndarray:
+    """SFUD weights scaled by the one factor that gives the target, with the full-width
+    halo (:mod:`ionbeam.planning.halo`), the mean quantity the optimization gave it with
+    the matrices' disc halo (the fields keep their shapes, as SFUD wants; the halo's
+    correction scales with the weights)."""
+    correction = influence.halo.correction(weights) if influence.halo is not None else None
+    if correction is None:
+        return weights
+    names = ("dose", "let_dose", "alpha_dose", "sqrt_beta_dose")
+    offsets = {n: c for n, c in zip(names, correction, strict=True) if c is not None}
+    rows = restrict_influence(influence, np.flatnonzero(target_mask), matrices=quantity.matrices)
+    kept = {n: offsets[n][rows.voxel_index] for n in quantity.matrices if n in offsets}
+    size = influence.grid.size
+    goal = float(np.mean(quantity.bind(rows, grid_size=size).forward(weights)[0]))
+
+    def excess(log_s: float) -> float:
+        s = math.exp(log_s)
+        scaled = dataclasses.replace(rows, offsets={n: s * v for n, v in kept.items()})
+        return float(np.mean(quantity.bind(scaled, grid_size=size).forward(s * weights)[0])) - goal
+
+    return weights * math.exp(brentq(excess, -0.5, 0.5, xtol=1e-10))
 
 
 def _with_full_halo(
