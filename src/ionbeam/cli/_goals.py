@@ -1,23 +1,8 @@
-"""Clinical goals of ``ionbeam plan``, ``ionbeam dose`` and ``ionbeam demo``.
-
-Which goals a plan gets (:func:`plan_goals`):
-
-1. the defaults of :func:`ionbeam.evaluation.default_goals` (target D98 ≥ 90 %,
-   D95 ≥ 95 %, V95 ≥ 95 %, D2 ≤ 107 %; outside the target at most 0.03 cm³ above
-   107 %), with, for every serial organ at risk (brainstem, spinal cord, optic
-   pathway), the optimizer's own maximum-dose constraint as a limit:
-   D0.03cc ≤ ``SERIAL_MAX_FRACTION`` (90 %) of the prescription;
-2. the plan file's ``max_dose`` objectives as limits (D0.03cc ≤ dose), its
-   ``mean_dose`` and ``max_dvh`` objectives as objectives (reported, never fatal);
-3. the plan file's ``[[goals]]`` and ``[hot_spot]``, which replace the above for
-   the same structure and metric.
-
-The goals are recorded in the plan's settings (``plan.json``), so that
-``ionbeam dose`` checks a recomputed dose against the same goals. Doses are totals
-over all fractions. Under ``--strict`` a failed limit or hot spot exits with
-:data:`GOALS_FAILED_STATUS`. Choosing and checking the goals is the library's
-(:mod:`ionbeam.workflow.goals`); here they are printed.
-"""
+"""Clinical goals of ``ionbeam plan``, ``ionbeam dose`` and ``ionbeam demo`` on the
+terminal. Which goals a plan gets and how they are checked is the library's
+(:mod:`ionbeam.workflow.goals`, where the rules are written down); here they are
+printed, and under ``--strict`` a failed limit or hot spot exits with
+:data:`GOALS_FAILED_STATUS`."""
 
 from __future__ import annotations
 
