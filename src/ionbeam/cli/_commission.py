@@ -64,7 +64,8 @@ def run_template(args: argparse.Namespace) -> int:
 
 def check_rows(commissioning: Any) -> list[dict[str, Any]]:
     """Per energy: nominal and mean energy, spread, spot σ (x, y) at the isocentre, R80 of
-    the file's curve (None without one) and of ionbeam's physics at the mean energy."""
+    the file's curve (None without one) and of ionbeam's physics at the mean energy
+    (with the ripple filter folded in when the curves were measured with it)."""
     import dataclasses
 
     from ionbeam.machine.beam_data import BeamEnergyData
@@ -74,6 +75,8 @@ def check_rows(commissioning: Any) -> list[dict[str, Any]]:
     bare = BeamEnergyData(e.particle, e.nominal_energies_mev_u, e.mean_energies_mev_u,
                           e.energy_spread_rel)  # fmt: skip
     physics = beam_model_from_commissioning(dataclasses.replace(commissioning, energies=bare))
+    # curves measured with the ripple filter are compared with the filtered physics
+    physics = physics.with_ripple_filter(e.curves_include_filter)
     rows = []
     for i in range(e.n_energies):
         curve = e.depth_dose(i)

@@ -11,7 +11,12 @@ Used by :func:`ionbeam.machine.beam_model.build_beam_model`. The rules (document
 * what the curve does not give comes from the physics, stretched in depth by
   R80(measured) / R80(physics) so that the LET_d rise, the halo and the MCS growth sit
   at the measured range (these tables are functions of the residual range);
-* the Bragg-peak depth and R80 of the model are those of the measured curve.
+* the Bragg-peak depth and R80 of the model are those of the measured curve;
+* curves measured with the ripple filter in the beam (``curves_include_filter``) make
+  the filtered model: the physics is the pristine physics folded with the filter
+  (:mod:`ionbeam.machine._ripple_fold`, which also adds the filter's scattering to the
+  spot in air), and the curves take its place as above (:func:`measured_on_model`),
+  so that the filter's broadening is in the model once, as measured.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -28,15 +34,21 @@ from ionbeam.physics.beam_model_tables import DepthDoseLibrary, compute_depth_do
 from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL
 from ionbeam.physics.particles import Particle
 
+if TYPE_CHECKING:
+    from ionbeam.machine.beam_model import BeamModel
+
 __all__ = [
     "CommissionedSource",
     "by_spread",
     "commissioned_source",
+    "measured_on_model",
     "measured_overrides",
     "physics_library",
     "replace_measured",
 ]
 
+#: The depth tables of a BeamModel [n_energy, n_depth].
+_TABLES = ("idd_gy_mm2", "sigma_mcs_mm2", "halo_weight", "halo_sigma_mm2", "let_d_kev_um")
 #: BeamModel tables a curve may give: (model table, curve field, squared in the model).
 _COLUMNS = (
     ("sigma_mcs_mm2", "sigma_mcs_mm", True),
@@ -167,3 +179,59 @@ def _on_grid(depth: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndar
     out = np.interp(grid, depth, values)
     out[grid > depth[-1] * (1 + 1e-12)] = 0.0
     return out
+
+
+def measured_on_model(model: BeamModel, source: CommissionedSource) -> BeamModel:
+    """``model`` (physics at the source's energies, e.g. folded with the ripple filter the
+    curves were measured with) with the source's measured curves in place, by the rules
+    of the module docstring: per energy with a curve, a depth grid to the curve's last
+    depth, the model's tables stretched by R80(model) / R80(curve), the curve's columns
+    replacing them, and the curve's Bragg peak and R80. Energies without a curve keep
+    the model's rows; the spot in air is the model's."""
+    n_depth = model.idd_gy_mm2.shape[1]
+    step = np.array(model.depth_step_mm, dtype=float)
+    end = np.array(model.max_depth_mm, dtype=float)
+    peak = np.array(model.bragg_peak_mm, dtype=float)
+    r80 = np.array(model.r80_mm, dtype=float)
+    tables = {name: np.array(getattr(model, name), dtype=float) for name in _TABLES}
+    biology = {
+        name: np.array(getattr(model, name), dtype=float)
+        for name in ("alpha_gy", "sqrt_beta_gy")
+        if getattr(model, name) is not None
+    }
+    grid = np.arange(n_depth)[None, :] * step[:, None]
+    for i, curve in enumerate(source.curves):
+        if curve is None:
+            continue
+        step[i] = float(curve.depth_mm[-1]) / (n_depth - 1)
+        grid[i] = np.arange(n_depth) * step[i]
+        physics_depth = model.depth_mm(i)
+        stretched = grid[i] * float(model.r80_mm[i]) / curve.r80_mm
+        for array in (*tables.values(), *biology.values()):  # [..., n_energy, n_depth]
+            array[..., i, :] = _interp_rows(stretched, physics_depth, array[..., i, :])
+        end[i] = float(curve.depth_mm[-1])
+        peak[i], r80[i] = curve.peak_depth_mm, curve.r80_mm
+    replace_measured(source, tables, grid)
+    frozen = {name: _frozen(values.astype(np.float32)) for name, values in
+              {**tables, **biology}.items()}  # fmt: skip
+    return dataclasses.replace(
+        model,
+        depth_step_mm=_frozen(step),
+        max_depth_mm=_frozen(end),
+        bragg_peak_mm=_frozen(peak),
+        r80_mm=_frozen(r80),
+        **cast("dict[str, Any]", frozen),
+    )
+
+
+def _interp_rows(at: np.ndarray, depth: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``rows`` [..., n_depth] on ``depth``, read at ``at`` (linear, clamped at the ends)."""
+    flat = rows.reshape(-1, rows.shape[-1])
+    out = np.stack([np.interp(at, depth, row) for row in flat])
+    return out.reshape(rows.shape)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.setflags(write=False)
+    return array

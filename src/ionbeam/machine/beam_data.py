@@ -108,13 +108,21 @@ class MeasuredDepthDose:
 class BeamEnergyData:
     """Per nominal energy (MeV/u, ascending) of one particle: ``mean_energies_mev_u`` at
     the patient, ``energy_spread_rel`` (rms σ_E/E) and ``depth_doses`` (one
-    :class:`MeasuredDepthDose` or None per energy; an empty tuple for none at all)."""
+    :class:`MeasuredDepthDose` or None per energy; an empty tuple for none at all).
+
+    ``curves_include_filter``: the curves were measured with the beam line's ripple
+    filter in the beam (usual for carbon at CNAO and HIT), so they already hold its
+    broadening. The beam model built from them is then the filtered model, which is not
+    folded again and has no unfiltered version
+    (:meth:`ionbeam.machine.beam_model.BeamModel.with_ripple_filter`). True needs at
+    least one curve; the beam line must carry the filter (:class:`BeamLine` checks)."""
 
     particle: str
     nominal_energies_mev_u: np.ndarray
     mean_energies_mev_u: np.ndarray
     energy_spread_rel: np.ndarray
     depth_doses: tuple[MeasuredDepthDose | None, ...] = ()
+    curves_include_filter: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "particle", get_particle(self.particle).name)
@@ -142,6 +150,16 @@ class BeamEnergyData:
             raise ConfigError(
                 f"{self.particle} energy data: {len(doses)} depth-dose curves for "
                 f"{nominal.size} energies; give one per energy (None where not measured)"
+            )
+        if not isinstance(self.curves_include_filter, bool):
+            raise ConfigError(
+                f"{self.particle} energy data: curves_include_filter must be true or false; "
+                f"got {self.curves_include_filter!r}"
+            )
+        if self.curves_include_filter and not any(c is not None for c in doses):
+            raise ConfigError(
+                f"{self.particle} energy data: curves_include_filter is true but no energy "
+                "has a depth-dose curve; set it false or give the measured curves"
             )
         for name, value in (("nominal", nominal), ("mean", mean), ("spread", spread)):
             object.__setattr__(self, _FIELDS[name], _frozen(value))

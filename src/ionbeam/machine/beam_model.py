@@ -20,7 +20,7 @@ matRad readers: this is ``machine.data`` in matRad's terms.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import numpy as np
@@ -30,6 +30,7 @@ from ionbeam.machine._commissioned_tables import (
     CommissionedSource,
     by_spread,
     commissioned_source,
+    measured_on_model,
     measured_overrides,
     physics_library,
     replace_measured,
@@ -99,9 +100,17 @@ class BeamModel:
         """This model for beams with (``use``) or without the beam line's ripple filter:
         the pristine tables folded with the filter's WET distribution
         (:mod:`ionbeam.machine._ripple_fold`), or the model itself when it already is
-        what is asked."""
+        what is asked. A model built from curves measured with the filter
+        (:attr:`BeamEnergyData.curves_include_filter`) is the filtered model: asking
+        for it with the filter returns it as it is, without the filter is refused."""
         if bool(use) == (self.ripple_filter is not None):
             return self
+        if not use and self.beam_line.curves_include_filter(self.particle):
+            raise ConfigError(
+                f"the {self.particle} depth-dose curves of beam line {self.beam_line.name!r} "
+                "were measured with its ripple filter, so its beams must use it; plan with "
+                "the filter (ripple_filter = true) or commission curves measured without it"
+            )
         if not use:
             raise ConfigError(
                 "this beam model has the ripple filter folded in; build the model without "
@@ -173,7 +182,7 @@ def build_beam_model(
     energy_spread_rel: float | None = None,
     water_i_value_ev: float | None = None,
     n_depth: int = DEFAULT_DEPTH_POINTS,
-    ripple_filter: bool = False,
+    ripple_filter: bool | None = None,
 ) -> BeamModel:
     """The beam model of ``particle`` at ``energies_mev_u`` on ``beam_line``.
 
@@ -186,8 +195,11 @@ def build_beam_model(
     measured depth–dose curves replace the computed ones (see
     :mod:`ionbeam.machine._commissioned_tables`).
     ``ripple_filter``: fold the beam
-    line's ripple filter into the tables (otherwise pristine peaks; the dose engine
+    line's ripple filter into the tables (False: pristine peaks; the dose engine
     folds it for the beams that use it, see :meth:`BeamModel.with_ripple_filter`).
+    None (default): as the beam line's data are, i.e. pristine, or filtered when the
+    commissioned curves were measured with the filter (``curves_include_filter``;
+    False is then refused: those curves have no pristine version).
     """
     ion = get_particle(particle)
     energies = np.unique(np.asarray(energies_mev_u, dtype=float))
@@ -198,6 +210,12 @@ def build_beam_model(
     bare_line = beam_line.with_range_shifter(None)
     bare_line.spot_table(ion).phase_space(energies)  # refuses energies outside the table
     source = commissioned_source(beam_line.energy_data_of(ion), energies, energy_spread_rel)
+    if beam_line.curves_include_filter(ion):
+        return _from_filtered_curves(
+            ion.name, energies, beam_line, source,
+            {"tissues": tissues, "biological_model": biological_model,
+             "water_i_value_ev": water_i_value_ev, "n_depth": n_depth},
+        ).with_ripple_filter(True if ripple_filter is None else ripple_filter)  # fmt: skip
     library = physics_library(ion, source, water_i_value_ev)
     depth_max, scale, peak, r80 = measured_overrides(source, library, _table_ends(library))
     step = depth_max / (n_depth - 1)
@@ -236,7 +254,26 @@ def build_beam_model(
         water_i_value_ev=float(library.water_i_value_ev),
         **cast("dict[str, Any]", {k: _frozen(v.astype(np.float32)) for k, v in tables.items()}),
     )
-    return model.with_ripple_filter(ripple_filter)
+    return model.with_ripple_filter(bool(ripple_filter))
+
+
+def _from_filtered_curves(
+    particle: str,
+    energies: np.ndarray,
+    beam_line: BeamLine,
+    source: CommissionedSource,
+    options: dict[str, Any],
+) -> BeamModel:
+    """The filtered model of curves measured with the line's ripple filter: the pristine
+    physics at the commissioned mean energies and spreads, folded with the filter, then
+    the curves in place (:func:`~ionbeam.machine._commissioned_tables.measured_on_model`).
+    """
+    data = beam_line.energy_data_of(particle)
+    assert data is not None
+    bare = replace(data, depth_doses=(), curves_include_filter=False)
+    physics_line = replace(beam_line, energy_data={**beam_line.energy_data, particle: bare})
+    physics = build_beam_model(particle, energies, physics_line, ripple_filter=True, **options)
+    return replace(measured_on_model(physics, source), beam_line=beam_line)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

@@ -228,6 +228,14 @@ class BeamLine:
         object.__setattr__(self, "sad_mm", sad)
         object.__setattr__(self, "spot_tables", MappingProxyType(dict(self.spot_tables)))
         object.__setattr__(self, "energy_data", MappingProxyType(dict(self.energy_data)))
+        if self.ripple_filter is None:
+            for particle, data in self.energy_data.items():
+                if data.curves_include_filter:
+                    raise ConfigError(
+                        f"the {particle} depth-dose curves of beam line {self.name!r} were "
+                        "measured with a ripple filter, but the line has none; mount the "
+                        "filter they were measured with"
+                    )
 
     def spot_table(self, particle: str | Particle) -> SpotSizeTable:
         """The spot-size table of ``particle``."""
@@ -239,6 +247,12 @@ class BeamLine:
     def energy_data_of(self, particle: str | Particle) -> BeamEnergyData | None:
         """The commissioned energy data of ``particle``, or None (generic model)."""
         return self.energy_data.get(get_particle(particle).name)
+
+    def curves_include_filter(self, particle: str | Particle) -> bool:
+        """Whether ``particle``'s commissioned depth–dose curves were measured with the
+        line's ripple filter in the beam (its beams then always use the filter)."""
+        data = self.energy_data_of(particle)
+        return data is not None and data.curves_include_filter
 
     def sigma_air_mm(
         self, particle: str | Particle, energy_mev_u: ArrayLike, z_mm: ArrayLike = 0.0
@@ -264,7 +278,14 @@ class BeamLine:
         return replace(self, range_shifter=range_shifter)
 
     def with_ripple_filter(self, ripple_filter: RippleFilter | None) -> BeamLine:
-        """A copy with ``ripple_filter`` mounted (None removes it)."""
+        """A copy with ``ripple_filter`` mounted (None removes it). A line whose curves
+        were measured with its filter keeps that filter (another one is refused)."""
+        measured = [p for p, d in self.energy_data.items() if d.curves_include_filter]
+        if measured and ripple_filter != self.ripple_filter:
+            raise ConfigError(
+                f"the {measured[0]} depth-dose curves of beam line {self.name!r} were measured "
+                "with its ripple filter; keep that filter or commission curves with the new one"
+            )
         return replace(self, ripple_filter=ripple_filter)
 
 

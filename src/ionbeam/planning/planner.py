@@ -288,7 +288,18 @@ def resolve_rbe_model(particle: str, rbe_model: str | None) -> str:
 def resolve_ripple_filter(particle: str, ripple_filter: bool | None, machine: Machine) -> bool:
     """Whether beams of ``particle`` use ``machine``'s ripple filter: ``ripple_filter`` when
     given (True on a line without one is refused), else the particle's default
-    (:func:`~ionbeam.machine.default_ripple_filter`) where the line has a filter."""
+    (:func:`~ionbeam.machine.default_ripple_filter`) where the line has a filter. Where
+    the particle's commissioned curves were measured with the filter, beams use it
+    (False is refused)."""
+    line = machine.beam_line
+    if line.curves_include_filter(particle):
+        if ripple_filter is False:
+            raise ConfigError(
+                f"ripple_filter = false, but the {get_particle(particle).name} depth-dose "
+                f"curves of beam line {line.name!r} were measured with its ripple filter; "
+                "plan with the filter or commission curves measured without it"
+            )
+        return True
     if ripple_filter is None:
         return machine.beam_line.ripple_filter is not None and default_ripple_filter(particle)
     if ripple_filter and machine.beam_line.ripple_filter is None:

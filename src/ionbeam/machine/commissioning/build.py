@@ -91,7 +91,9 @@ def commissioning_from_beam_model(
 ) -> Commissioning:
     """A commissioning description holding ``model`` as it is (a template for users, and
     the round trip's start): nominal = mean energies, the model's spread, its spot table,
-    SADs and mounted devices, and every energy's tables as a curve (IDD, MCS, halo, LET_d)."""
+    SADs and mounted devices, and every energy's tables as a curve (IDD, MCS, halo, LET_d).
+    The curves of a model with the ripple filter folded in are marked as measured with
+    it (``curves_include_filter``), so that reading them back does not fold it again."""
     particle = model.particle
     table = model.beam_line.spot_table(particle)
     sigma, divergence, rho = table.phase_space(model.energies_mev_u)
@@ -103,6 +105,7 @@ def commissioning_from_beam_model(
         model.energies_mev_u,
         np.full(model.n_energies, model.energy_spread_rel),
         curves,
+        curves_include_filter=model.ripple_filter is not None,
     )
     return Commissioning(
         name=name or f"{model.beam_line.name}-{particle}",
@@ -111,7 +114,7 @@ def commissioning_from_beam_model(
         spot_y=spot,
         sad_mm=model.beam_line.sad_mm,
         range_shifter=model.beam_line.range_shifter,
-        ripple_filter=model.beam_line.ripple_filter,
+        ripple_filter=model.ripple_filter or model.beam_line.ripple_filter,
         description=description
         or f"exported from ionbeam's {model.beam_line.name} beam model (physics, not measured)",
     )
@@ -133,6 +136,7 @@ def commissioning_record(commissioning: Commissioning) -> dict[str, Any]:
         "format": kind,
         "sha256": commissioning.sha256,
         "measured_depth_doses": sum(c is not None for c in commissioning.energies.depth_doses),
+        "curves_include_filter": commissioning.energies.curves_include_filter,
     }
 
 

@@ -129,6 +129,11 @@ class Commissioning:
         distance = self.nozzle_to_isocentre_mm
         if distance is not None and not (math.isfinite(distance) and distance >= 0):
             raise ConfigError(f"nozzle_to_isocentre_mm must be ≥ 0; got {distance}")
+        if self.energies.curves_include_filter and self.ripple_filter is None:
+            raise ConfigError(
+                "the depth-dose curves were measured with a ripple filter "
+                "(curves_include_filter), but none is given; describe it in [ripple_filter]"
+            )
         _check_round(self)
         _check_energy_balance(self.energies)
 

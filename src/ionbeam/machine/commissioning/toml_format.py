@@ -23,6 +23,9 @@ Every key carries its unit; unknown keys are errors; the format is versioned
     [ripple_filter]                          # optional
     wet_mm = 2.0
     modulation_mm = 3.0
+    distance_to_isocentre_mm = 500.0         # optional, downstream face to the isocentre
+    curves_include_filter = true             # required with depth_dose_files: were the
+                                             # curves measured with this filter in the beam?
 
     [[energies]]                             # one per nominal energy, ascending
     nominal_energy_mev_u = 150.0
@@ -71,7 +74,7 @@ _TOP = {"format", "format_version", "name", "particle", "description", "beam_lin
 _REQUIRED_TOP = ("format", "format_version", "name", "particle", "beam_line", "energies")
 _BEAM_LINE = {"sad_x_mm", "sad_y_mm", "spot_plane", "nozzle_to_isocentre_mm"}
 _RANGE_SHIFTER = {"wet_mm", "distance_to_isocentre_mm"}
-_RIPPLE_FILTER = {"wet_mm", "modulation_mm"}
+_RIPPLE_FILTER = {"wet_mm", "modulation_mm", "distance_to_isocentre_mm", "curves_include_filter"}
 _SPOT = ("spot_sigma_{}_mm", "spot_divergence_{}_mrad", "spot_correlation_{}")
 _ENERGY_REQUIRED = ("nominal_energy_mev_u", "mean_energy_mev_u", "energy_spread_rel",
                     *(k.format(p) for p in "xy" for k in _SPOT))  # fmt: skip
@@ -110,6 +113,7 @@ def read_beam_model_file(path: str | Path) -> Commissioning:
         _keys(row, _ENERGY, _ENERGY_REQUIRED, f"{where} [[energies]] {k + 1}")
     digest = hashlib.sha256(raw)
     curves = _curves(rows, source.parent, digest)
+    ripple_filter, curves_include_filter = _ripple_filter(data, bool(curves), where)
     column = {key: np.array([_number(r, key, where) for r in rows]) for key in _ENERGY_REQUIRED}
     particle = _text(data, "particle", where)
     energies = BeamEnergyData(
@@ -118,6 +122,7 @@ def read_beam_model_file(path: str | Path) -> Commissioning:
         column["mean_energy_mev_u"],
         column["energy_spread_rel"],
         curves,
+        curves_include_filter,
     )
     nozzle = (
         _number(beam_line, "nozzle_to_isocentre_mm", where)
@@ -135,7 +140,7 @@ def read_beam_model_file(path: str | Path) -> Commissioning:
         if nozzle is None
         else _number(beam_line, "nozzle_to_isocentre_mm", where),
         range_shifter=_range_shifter(data, where),
-        ripple_filter=_ripple_filter(data, where),
+        ripple_filter=ripple_filter,
         description=str(data.get("description", "")),
         source=str(source.resolve()),
         sha256=digest.hexdigest(),
@@ -193,11 +198,38 @@ def _range_shifter(data: Mapping[str, Any], where: str) -> RangeShifter | None:
     )
 
 
-def _ripple_filter(data: Mapping[str, Any], where: str) -> RippleFilter | None:
+def _ripple_filter(
+    data: Mapping[str, Any], has_curves: bool, where: str
+) -> tuple[RippleFilter | None, bool]:
+    """The mounted ripple filter and whether the file's curves were measured with it
+    (``curves_include_filter``: required when the file has a filter and curves)."""
     if "ripple_filter" not in data:
-        return None
-    table = _table(data, "ripple_filter", _RIPPLE_FILTER, tuple(_RIPPLE_FILTER), where)
-    return RippleFilter(_number(table, "wet_mm", where), _number(table, "modulation_mm", where))
+        return None, False
+    table = _table(data, "ripple_filter", _RIPPLE_FILTER, ("wet_mm", "modulation_mm"), where)
+    if has_curves and "curves_include_filter" not in table:
+        raise ConfigError(
+            f"{where} [ripple_filter]: say whether the depth-dose curves were measured with "
+            "this filter in the beam: add curves_include_filter = true (with it) or false "
+            "(without it)"
+        )
+    included = table.get("curves_include_filter", False)
+    if not isinstance(included, bool):
+        raise ConfigError(
+            f"{where} [ripple_filter]: curves_include_filter must be true or false; "
+            f"got {included!r}"
+        )
+    if included and not has_curves:
+        raise ConfigError(
+            f"{where} [ripple_filter]: curves_include_filter = true but no energy has a "
+            "depth_dose_file; set it false or add the measured curves"
+        )
+    distance = (
+        {"distance_to_isocentre_mm": _number(table, "distance_to_isocentre_mm", where)}
+        if "distance_to_isocentre_mm" in table
+        else {}
+    )
+    wet, modulation = _number(table, "wet_mm", where), _number(table, "modulation_mm", where)
+    return RippleFilter(wet, modulation, **distance), included
 
 
 def _keys(data: Any, allowed: set[str], required: tuple[str, ...], where: str) -> None:
@@ -284,8 +316,12 @@ def _toml_text(commissioning: Commissioning, curve_names: list[str | None]) -> s
                   f"distance_to_isocentre_mm = {float(rs.distance_to_isocentre_mm)!r}"]  # fmt: skip
     if c.ripple_filter is not None:
         rf = c.ripple_filter
+        included = "true" if c.energies.curves_include_filter else "false"
         lines += ["", "[ripple_filter]", f"wet_mm = {float(rf.wet_mm)!r}",
-                  f"modulation_mm = {float(rf.modulation_mm)!r}"]  # fmt: skip
+                  f"modulation_mm = {float(rf.modulation_mm)!r}",
+                  f"distance_to_isocentre_mm = {float(rf.distance_to_isocentre_mm)!r}",
+                  "# were the depth-dose curves measured with this filter in the beam?",
+                  f"curves_include_filter = {included}"]  # fmt: skip
     e = c.energies
     for i in range(e.n_energies):
         values = {
