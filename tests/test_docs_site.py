@@ -127,3 +127,13 @@ def test_sphinx_roles_become_optional_links() -> None:
         in out
     )
     assert "Example:\n\n    x = 1\n" in out and ":func:" not in out
+
+
+def test_readme_table_escapes_are_undone_for_the_home_page() -> None:
+    """GitHub's ``\\|`` inside a code span of a table row becomes ``|`` on the site's home
+    page (Python-Markdown would show the backslash); elsewhere the text is unchanged."""
+    hooks = _hooks()
+    readme = "A `a\\|b` line.\n| `x [--a\\|--b]` | c \\| d |\n"
+    assert hooks.readme_markdown(readme) == "A `a\\|b` line.\n| `x [--a|--b]` | c \\| d |\n"
+    site = hooks.readme_markdown((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert "ionbeam plan [PLAN_FILE]" in site and "pencil_beam|fine_sampling" in site

@@ -1,5 +1,8 @@
 """MkDocs hooks for the ionbeam site.
 
+The home page is the README (``docs/index.md`` is a placeholder), with the table
+escapes that GitHub needs and Python-Markdown does not undone.
+
 An API page may document a module that is still being written on another branch
 (``ionbeam.workflow``): where such an *optional* module is absent from ``src/``,
 its ``::: module`` block becomes a note instead of failing the strict build. Any
@@ -16,6 +19,21 @@ from typing import Any
 OPTIONAL_MODULES = frozenset({"ionbeam.workflow"})
 
 _BLOCK = re.compile(r"^::: *([\w.]+)[ \t]*$", re.MULTILINE)
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
+
+
+def readme_markdown(readme: str) -> str:
+    """The README as the site's home page. In a table GitHub needs ``\\|`` for a pipe
+    inside a code span; Python-Markdown keeps such a pipe in the cell as it is and would
+    show the backslash, so it goes there."""
+
+    def unescape(match: re.Match[str]) -> str:
+        return match.group(0).replace("\\|", "|")
+
+    return "".join(
+        _CODE_SPAN.sub(unescape, line) if line.lstrip().startswith("|") else line
+        for line in readme.splitlines(keepends=True)
+    )
 
 
 def module_exists(module: str, src: Path) -> bool:
@@ -44,6 +62,8 @@ def drop_absent_optional(markdown: str, src: Path) -> str:
     return "".join(out)
 
 
-def on_page_markdown(markdown: str, *, config: Any, **kwargs: Any) -> str:
-    src = Path(config.config_file_path).parent / "src"
-    return drop_absent_optional(markdown, src)
+def on_page_markdown(markdown: str, *, page: Any, config: Any, **kwargs: Any) -> str:
+    root = Path(config.config_file_path).parent
+    if page.file.src_uri == "index.md":
+        return readme_markdown((root / "README.md").read_text(encoding="utf-8"))
+    return drop_absent_optional(markdown, root / "src")
