@@ -41,10 +41,11 @@ Tolerances, and why:
   spot-size tolerance of commissioning (±10 %) halved, above the ~2 %
   scatter of the σ fit on MC noise.
 * Axis dose (mean over r < 1.5 mm) with the default 3σ cut-off within 3 % from 10 mm
-  to 0.9 R80 — not met yet (issue 11, strict xfail): the engine lowers both Gaussians
-  to zero at 3σ₁ and renormalises the halo over the core's disc, +5 … +12 % on the
-  axis. A halo truncated at its own radius met it (−2.7 … +1.7 %, commit 356c490) but
-  made the TG-119 proton matrix 22× slower to build; see docs/validation.md.
+  to 0.9 R80. Until the halo was computed at its full width by convolution
+  (``ionbeam.planning.halo``) the engine lowered both Gaussians to zero at 3σ₁ and
+  renormalised the halo over the core's disc: +5 … +12 % on the axis. Now −3.7 … +1.1 %:
+  met at 70–170 MeV; 220 MeV is a strict xfail (−3.1 % at every depth, with any cut-off:
+  the core σ there is 2–3 % wider than MCsquare's, a beam-model matter).
 * Halo: the dose at 2σ relative to the axis within 15 % (relative) with a
   6σ cut-off (observed: within 12 %). The tail beyond 3σ is where pencil beams are known to differ
   most from MC; the test pins what the model must at least reproduce.
@@ -153,10 +154,16 @@ def test_lateral_width_against_depth(energy, pencil_beam):
         assert halo_pb[0] == pytest.approx(halo_mc[0], rel=0.15)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 11: the 3σ cut-off renormalises the halo onto the axis"
+_AXIS_SHORT = pytest.mark.xfail(
+    strict=True,
+    reason="issue 11: at 220 MeV the axis is 3.1 % low at every depth, with any cut-off "
+    "(the core σ is 2–3 % wider than MCsquare's there), not the cut-off",
 )
-@pytest.mark.parametrize("energy", ENERGIES)
+
+
+@pytest.mark.parametrize(
+    "energy", [pytest.param(e, marks=_AXIS_SHORT) if e > 200 else e for e in ENERGIES]
+)
 def test_axis_dose_with_the_default_cutoff(energy, pencil_beam):
     """Dose on the beam axis (r < 1.5 mm: the central voxel and its 8 neighbours) with
     the default 3σ cut-off, every 2 mm from 10 mm to 0.9 R80: within 3 % of MCsquare."""

@@ -61,10 +61,10 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam demo``."""
     from ionbeam._atomic import atomic_directory
     from ionbeam._progress import stage_printer
-    from ionbeam.cli._goals import exit_status, goal_report, plan_goals, print_goals
+    from ionbeam.cli._goals import exit_status, print_goals
     from ionbeam.cli._output import print_table, to_jsonable
-    from ionbeam.cli._plan_output import evaluate, plan_result, write_plan_folder
     from ionbeam.report import write_comparison_report
+    from ionbeam.workflow import evaluate, report_view, write_plan_folder
 
     out = Path(args.out)
     overwrite = _check_out(out)
@@ -72,15 +72,16 @@ def run(args: argparse.Namespace) -> int:
     stage = stage_printer()
     patient, results = _plan_both(args.quick, stage)
     summary: dict[str, Any] = {"ionbeam": "demo", "patient": patient.name, "plans": {}}
-    reports = {label: goal_report(result, plan_goals(result)) for label, result in results.items()}
+    evaluations = {label: evaluate(outcome) for label, outcome in results.items()}
+    reports = {label: evaluation.goals for label, evaluation in evaluations.items()}
     with atomic_directory(out, overwrite=overwrite) as folder:
         views = []
-        for label, result in results.items():
+        for label, outcome in results.items():
             (folder / label).mkdir()
             document = write_plan_folder(
-                folder / label, patient=patient, result=result, label=label, goals=reports[label]
+                folder / label, outcome, label=label, evaluation=evaluations[label]
             )
-            views.append(plan_result(result, evaluate(result), label, reports[label]))
+            views.append(report_view(outcome, evaluations[label], label=label))
             summary["plans"][label] = {
                 "structures": document["structures"],
                 "spots": document["spots"],
@@ -117,13 +118,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
-    from ionbeam.patient.phantoms import make_phantom
+    """Both demo plans through the library's :func:`ionbeam.workflow.make_plan`."""
+    from ionbeam.machine import get_machine
     from ionbeam.planning.plan import Prescription
-    from ionbeam.planning.planner import DEFAULT_DOSE_GRID_MM, PlanningOptions, plan_patient
+    from ionbeam.planning.planner import DEFAULT_DOSE_GRID_MM, PlanningOptions
+    from ionbeam.workflow import PlanInputs, load_patient, make_plan
 
-    patient = make_phantom("head", spacing_mm=3.0 if quick else 2.0)
+    patient = load_patient(phantom="head", spacing_mm=3.0 if quick else 2.0)
     total, fractions = DEMO_PRESCRIPTION
     prescription = Prescription("PTV", total, fractions)
+    machine = get_machine("cnao")
     results = {}
     for label, particle, rbe_model in _PLANS:
         options = PlanningOptions(
@@ -137,34 +141,19 @@ def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
         def on_stage(text: str, label: str = label) -> None:
             stage(f"{label}: {text}")
 
-        result = plan_patient(
-            patient,
-            prescription,
-            particle=particle,
-            options=options,
-            on_stage=on_stage,
+        inputs = PlanInputs(
+            patient, prescription, options, particle, None, None, "head", machine=machine
         )
-        results[label] = _with_phantom_record(result, patient)
+        results[label] = make_plan(inputs, grid_check=False, on_stage=on_stage)
     return patient, results
 
 
 def _with_phantom_record(result: Any, patient: Any) -> Any:
     """Record the phantom in the plan, as ``ionbeam plan`` does, so that ``ionbeam dose``
     recomputes a demo plan without being told its patient."""
-    import dataclasses
+    from ionbeam.workflow import with_patient_record
 
-    from ionbeam.patient.phantoms import phantom_parameters
-
-    settings = dict(result.plan.settings)
-    settings["phantom"] = {
-        "name": "head",
-        "parameters": {
-            **phantom_parameters("head"),
-            **dict(patient.metadata.get("parameters", {})),
-        },
-    }
-    plan = dataclasses.replace(result.plan, settings=settings)
-    return dataclasses.replace(result, plan=plan)
+    return with_patient_record(result, patient, phantom="head")
 
 
 def _check_out(out: Path) -> bool:

@@ -55,41 +55,40 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Handler of ``ionbeam dose``."""
+    """Handler of ``ionbeam dose``: the library's :func:`ionbeam.workflow.recompute_dose`
+    (and :func:`~ionbeam.workflow.write_plan_folder` with ``--out``)."""
     from ionbeam._atomic import atomic_directory
     from ionbeam._progress import stage_printer
-    from ionbeam.cli._beam_model import machine_for_plan
-    from ionbeam.cli._goals import exit_status, goal_report, plan_goals
-    from ionbeam.cli._plan_output import evaluate, metrics_document, write_plan_folder
-    from ionbeam.cli._recompute import recompute_beam_model, recompute_inputs
-    from ionbeam.planning.planner import dose_of_plan
+    from ionbeam.cli._goals import exit_status
+    from ionbeam.cli._recompute import recompute_options
+    from ionbeam.workflow import (
+        evaluate,
+        metrics_document,
+        recompute_dose,
+        recompute_inputs,
+        write_plan_folder,
+    )
 
     _check_flags(args)
     check_recompute_out(args)
-    plan, patient, options, source, calibration = recompute_inputs(args)
-    plan, beam_model = recompute_beam_model(args, plan)
-    result = dose_of_plan(
-        patient,
-        plan,
-        options=options,
-        machine=machine_for_plan(beam_model, plan.machine),
-        calibration=calibration,
-        on_stage=stage_printer(f"{plan.particle}: "),
-    )
-    report = goal_report(result, plan_goals(result))
+    options = recompute_options(args)
+    inputs = recompute_inputs(args.plan, options)
+    stage = stage_printer(f"{inputs.plan.particle}: ")
+    outcome = recompute_dose(inputs, options=options, on_stage=stage)
+    evaluation = evaluate(outcome)
     if args.out is not None:
         with atomic_directory(args.out, overwrite=args.force) as folder:
             document = write_plan_folder(
                 folder,
-                patient=patient,
-                result=result,
-                source_dicom=source,
+                outcome,
                 dicom=not args.no_dicom,
                 report=not args.no_report,
-                goals=report,
+                evaluation=evaluation,
             )
     else:
-        document = metrics_document(result, evaluate(result), report)
+        document = metrics_document(outcome, evaluation)
+    plan, patient, result = outcome.plan, outcome.patient, outcome.planning
+    report = evaluation.goals
     previous = _previous_metrics(args.plan)
     if previous is not None:
         document["recomputed_vs_saved"] = _differences(document, previous)

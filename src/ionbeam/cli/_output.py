@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from ionbeam.workflow.outputs import to_jsonable
+
 __all__ = ["print_json", "print_table", "save_figure", "to_jsonable"]
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays (and nested containers) to JSON-ready Python values.
-
-    Non-finite floats become ``None`` so that the output is strict JSON.
-    """
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def print_json(value: Any) -> None:

@@ -1,11 +1,12 @@
 """``ionbeam plan``: plan a patient and write the plan, its doses, DICOM and a report.
 
-A thin shell around :func:`ionbeam.planning.planner.plan_patient`: the patient
+A thin shell around :func:`ionbeam.workflow.make_plan` and
+:func:`ionbeam.workflow.write_plan_folder`: the patient
 is a built-in phantom or a DICOM folder (CT + RTSTRUCT), the options come from
 an optional TOML plan file (see :mod:`ionbeam.io.plan_file`) and the command
 line (which wins). Unless ``--no-grid-check``, the optimized plan is recomputed
 on a grid of 3/4 of the spacing and its target D95 and maximum doses compared
-with the planned ones (:mod:`ionbeam.cli._grid_check`: ``grid_check`` in
+with the planned ones (:mod:`ionbeam.workflow.grid_check`: ``grid_check`` in
 ``metrics.json``, a line on the terminal, a warning when one does not hold).
 The output folder holds ``plan.json``, ``metrics.json``,
 ``report.html`` and ``dicom/`` (CT and RTSTRUCT for phantoms, RT Ion Plan, RT
@@ -126,83 +127,55 @@ def add_prescription_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Handler of ``ionbeam plan``."""
-    import dataclasses
-
+    """Handler of ``ionbeam plan``: the library's :func:`ionbeam.workflow.make_plan` and
+    :func:`ionbeam.workflow.write_plan_folder`, with the terminal output."""
     from ionbeam._atomic import atomic_directory
     from ionbeam._progress import stage_printer
-    from ionbeam.cli._beam_model import machine_for_plan
-    from ionbeam.cli._goals import exit_status, goal_report, plan_goals, with_recorded_goals
+    from ionbeam.cli._goals import exit_status
     from ionbeam.cli._plan_inputs import plan_inputs, plan_request
-    from ionbeam.cli._plan_output import write_plan_folder
-    from ionbeam.planning.planner import plan_patient
+    from ionbeam.workflow import evaluate, make_plan, write_plan_folder
 
     request = plan_request(args)
     source = request.patient
     check_out(args.out, args.force, inputs=(args.plan_file, source.dicom, source.calibration))
     inputs = plan_inputs(request)
-    options = inputs.options
-    if args.energy_stride != 1:
-        options = dataclasses.replace(options, energy_stride=args.energy_stride)
     stage = stage_printer(f"{inputs.particle}: ")
     robust = _robust(args, inputs.request)
-    machine = machine_for_plan(inputs.beam_model, inputs.machine)
-    result = plan_patient(
-        inputs.patient,
-        inputs.prescription,
-        particle=inputs.particle,
-        objectives=inputs.objectives,
-        options=options,
-        machine=machine,
-        calibration=inputs.calibration,
-        on_stage=stage,
+    outcome = make_plan(
+        inputs,
+        energy_stride=None if args.energy_stride == 1 else args.energy_stride,
         robust=robust,
+        grid_check=not args.no_grid_check,
+        on_stage=stage,
     )
-    result = _with_patient_settings(result, inputs, args)
-    goals = plan_goals(result, inputs.request)
-    result = with_recorded_goals(result, goals)
-    report = goal_report(result, goals)
-    check = None
-    if not args.no_grid_check:
-        from ionbeam.cli._grid_check import run_grid_check
-
-        check = run_grid_check(
-            inputs.patient,
-            result,
-            calibration=inputs.calibration,
-            machine=machine,
-        )
+    evaluation = evaluate(outcome)
     with atomic_directory(args.out, overwrite=args.force) as folder:
         document = write_plan_folder(
             folder,
-            patient=inputs.patient,
-            result=result,
-            source_dicom=inputs.source_dicom,
+            outcome,
             dicom=not args.no_dicom,
             report=not args.no_report,
-            goals=report,
-            extra=None if check is None else {"grid_check": check.to_dict()},
+            evaluation=evaluation,
         )
         if robust is not None:
-            robustness = _write_robustness(folder, inputs, result, robust, options, args)
+            robustness = _write_robustness(folder, outcome, robust, args)
             stage("robustness evaluated in the scenarios")
     stage(f"files written to {args.out}")
     print_summary(
         document,
-        result,
-        title=f"{inputs.patient.name} · {inputs.particle}",
+        outcome.planning,
+        title=f"{outcome.patient.name} · {inputs.particle}",
         out=args.out,
         as_json=args.json,
-        goals=report,
+        goals=evaluation.goals,
     )
     if robust is not None and not args.json:
         print("\n".join(robustness.lines()))
-    if check is not None and not args.json:
+    if outcome.grid_check is not None and not args.json:
         from ionbeam.cli._grid_check import format_grid_check
 
-        unit = "Gy" if result.rbe_dose_gy is None else "Gy(RBE)"
-        print("\n".join(format_grid_check(check, unit)))
-    return exit_status([report], strict=args.strict)
+        print("\n".join(format_grid_check(outcome.grid_check, outcome.dose_unit)))
+    return exit_status([evaluation.goals], strict=args.strict)
 
 
 def _add_robust_arguments(parser: argparse.ArgumentParser) -> None:
@@ -239,24 +212,21 @@ def _mode(recorded: Any, args: argparse.Namespace) -> Any:
     return {**recorded, "mode": args.robust}
 
 
-def _write_robustness(
-    folder: Path, inputs: Any, result: Any, robust: Any, options: Any, args: argparse.Namespace
-) -> Any:
-    """Evaluate the plan in its scenarios (here, serially) and add it to the folder."""
-    from ionbeam.cli._beam_model import machine_for_plan
+def _write_robustness(folder: Path, outcome: Any, robust: Any, args: argparse.Namespace) -> Any:
+    """Evaluate the plan in its scenarios (here, serially, on the machine it was planned
+    on) and add it to the folder."""
     from ionbeam.cli._robust import robustness_of, write_robustness
 
     evaluation = robustness_of(
-        inputs.patient,
-        result.plan,
+        outcome.patient,
+        outcome.plan,
         robust,
-        options=options,
-        machine=machine_for_plan(inputs.beam_model),
-        calibration=inputs.calibration,
+        options=outcome.options,
+        machine=outcome.machine,
+        calibration=outcome.calibration,
     )
-    unit = "Gy" if result.rbe_dose_gy is None else "Gy(RBE)"
-    title = f"{inputs.patient.name} · {inputs.particle} · robustness"
-    write_robustness(folder, evaluation, robust, title=title, unit=unit,
+    title = f"{outcome.patient.name} · {outcome.plan.particle} · robustness"
+    write_robustness(folder, evaluation, robust, title=title, unit=outcome.dose_unit,
                      report=not args.no_report)  # fmt: skip
     return evaluation
 
@@ -293,29 +263,3 @@ def print_summary(
     report = out / "report.html"
     if report.exists():
         print(f"report: {report}")
-
-
-def _with_patient_settings(result: Any, inputs: Any, args: argparse.Namespace) -> Any:
-    """Record in the plan where its patient comes from (so ``ionbeam dose`` finds it)."""
-    import dataclasses
-
-    from ionbeam.cli._beam_model import with_beam_model_record
-    from ionbeam.patient.phantoms import phantom_parameters
-
-    settings = with_beam_model_record(result.plan.settings, inputs.beam_model)
-    if inputs.phantom is not None:
-        settings["phantom"] = {
-            "name": inputs.phantom,
-            "parameters": {
-                **phantom_parameters(inputs.phantom),
-                **dict(inputs.patient.metadata.get("parameters", {})),
-            },
-        }
-    else:
-        settings["dicom"] = {"folder": str(Path(inputs.source_dicom).resolve())}
-        if inputs.ct_series is not None:
-            settings["dicom"]["ct_series"] = inputs.ct_series
-    if inputs.calibration is not None:
-        settings["hu_calibration_file"] = str(Path(inputs.calibration.source).resolve())
-    plan = dataclasses.replace(result.plan, settings=settings)
-    return dataclasses.replace(result, plan=plan)

@@ -147,7 +147,12 @@ def setup_beam(
         beam_model.sqrt_beta_gy if biology and beam_model.sqrt_beta_gy is not None else no_biology
     )
     averaging = depth_tables(
-        beam_model.idd_gy_mm2, beam_model.let_d_kev_um, alpha, sqrt_beta, beam_model.has_biology
+        beam_model.idd_gy_mm2,
+        beam_model.let_d_kev_um,
+        alpha,
+        sqrt_beta,
+        beam_model.has_biology,
+        beam_model.halo_weight,
     )
     return BeamSetup(
         spots=(spot_u, spot_v, spot_e, radius),

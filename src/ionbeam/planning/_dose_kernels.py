@@ -33,19 +33,22 @@ grouped in tuples of arrays (see :mod:`._beam_setup`, which builds them):
 
 The dose of one (sub-)beam at voxel j (Gy per particle) is
 
-    ⟨idd⟩(e, wepl) · [(1 − h) Ĝ(r; σ₁) + h Ĝ(r; σ₂)]
+    ⟨idd⟩(e, wepl) · [(1 − h) Ĝ₁(r; σ₁) + h Ĝ₂(r; σ₂)]
 
 with ⟨idd⟩ the mean of the IDD over the voxel's WEPL span (exact for the
-table's linear interpolant; a sub-beam shifts the span to its own WEPL),
+table's linear interpolant; a sub-beam shifts the span to its own WEPL), h the
+halo's share of that dose, ⟨h·idd⟩ / ⟨idd⟩ over the same span,
 σ₁² = σ_air(e, w)² + σ²_MCS(ray, w) (the Fermi–Eyges variance along the ray
 through the patient's materials; σ_air² includes the variance the voxel's
 lateral extent adds, the lateral half of the voxel average),
 σ₂² = σ₁² + [σ_halo² − σ_MCS²](e, wepl) (the halo's excess over the primaries'
-spread in water), h the halo weight, and Ĝ a 2-D Gaussian cut at the radius r_c = n σ₁: lowered
-by its value at r_c (so that it falls continuously to zero there) and
-renormalised to unit integral over the disc. Every spot thus deposits its
-whole IDD at every depth (energy conservation), the matrix stays sparse, and
-summing over a voxel grid keeps the integral (no step at the edge).
+spread in water). Both are cut at r_c = n σ₁ and renormalised to unit integral over
+that disc: the core Ĝ₁ truncated (its own values times 1/(1 − e^(−n²/2))), the halo
+Ĝ₂ lowered by its value at r_c so that it falls continuously to zero there. Every
+spot thus deposits its whole IDD at every depth (energy conservation) and the matrix
+stays sparse. The halo's energy beyond r_c (up to ~15 % of a 220 MeV spot's) is thus
+held inside the disc; reported doses replace it by the halo at its full width
+(:mod:`.halo`, by convolution: ``forward_dose`` with ``halo`` = 0 gives the rest).
 Tables are read by linear interpolation; the widths at the voxel's centre
 WEPL (clamped to the table). Beyond ``max_depth[e]`` a spot deposits nothing:
 a voxel counts when its WEPL span meets [0, max_depth[e]). Fine sampling
@@ -128,6 +131,16 @@ def _cut_gaussian(r2: float, sigma2: float, q: float) -> float:
 
 
 @numba.njit(cache=True, inline="always")
+def _truncated_gaussian(r2: float, sigma2: float, q: float) -> float:
+    """2-D Gaussian of variance ``sigma2`` per axis truncated at the cut-off radius r_c
+    (q = r_c²/2σ²) and renormalised to unit integral over the disc:
+    e^(−r²/2σ²) / (2πσ² (1 − e^(−q))). Unlike :func:`_cut_gaussian` its value inside
+    the disc is the Gaussian's own (times 1/(1 − e^(−q)), +1.1 % at 3σ): lowering it to
+    zero at 3σ raised the axis by 5 % against Monte Carlo (issue 11)."""
+    return math.exp(-0.5 * r2 / sigma2) / (_TWO_PI * sigma2 * -math.expm1(-q))
+
+
+@numba.njit(cache=True, inline="always")
 def _along_ray(table: np.ndarray, r: int, w: float, w0: float, dw: float) -> float:
     """Linear interpolation of a ray table [n_rays, nw] at depth w (clamped)."""
     x = min(max((w - w0) / dw, 0.0), table.shape[1] - 1.0)
@@ -202,24 +215,49 @@ def _geometry(
 @numba.njit(cache=True, inline="always")
 def _lateral(
     r2: float,
-    air: float,
     s1: float,
+    h: float,
     e: int,
     k: int,
     f: float,
-    halo_weight: np.ndarray,
     halo_sigma2: np.ndarray,
     sigma_mcs2: np.ndarray,
     nsig2: float,
+    core: float = 1.0,
+    halo: float = 1.0,
 ) -> float:
-    """Core and halo cut Gaussians at r² (mm⁻²), both cut at r_c = n σ₁; the halo is
-    wider than the core by its excess over the primaries' MCS variance in water."""
-    h = _lookup(halo_weight, e, k, f)
-    g = (1.0 - h) * _cut_gaussian(r2, s1, 0.5 * nsig2)
-    if h > 0.0:
+    """Core and halo Gaussians at r² (mm⁻²) with halo weight h, both cut at r_c = n σ₁
+    and renormalised over that disc (the core truncated, the halo lowered to zero
+    there); the halo is wider than the core by its excess over the primaries' MCS
+    variance in water. ``core`` and ``halo`` scale the two parts (1, 1: the whole)."""
+    g = core * (1.0 - h) * _truncated_gaussian(r2, s1, 0.5 * nsig2) if core != 0.0 else 0.0
+    if h > 0.0 and halo != 0.0:
         s2 = s1 + max(_lookup(halo_sigma2, e, k, f) - _lookup(sigma_mcs2, e, k, f), 0.0)
-        g += h * _cut_gaussian(r2, s2, 0.5 * nsig2 * s1 / s2)
+        g += halo * h * _cut_gaussian(r2, s2, 0.5 * nsig2 * s1 / s2)
     return g
+
+
+@numba.njit(cache=True, inline="always")
+def _halo_share(
+    idd_mean: float,
+    halo_idd: np.ndarray,
+    halo_cum: np.ndarray,
+    e: int,
+    span: float,
+    k_lo: int,
+    f_lo: float,
+    k_hi: int,
+    f_hi: float,
+    k: int,
+    f: float,
+) -> float:
+    """The halo's share of the voxel's dose, ⟨h·IDD⟩ / ⟨IDD⟩ over its WEPL span (the
+    halo weight of carbon jumps from ~0.1 to ~1 across the Bragg peak: its value at
+    the voxel's centre would misplace the tail's dose in a voxel that straddles it)."""
+    if idd_mean <= 0.0:
+        return 0.0
+    share = _average(halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f) / idd_mean
+    return min(max(share, 0.0), 1.0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -288,7 +326,8 @@ def _deposit(
     hi: float,
     t: int,
     idd: np.ndarray,
-    halo_weight: np.ndarray,
+    halo_idd: np.ndarray,
+    halo_cum: np.ndarray,
     halo_sigma2: np.ndarray,
     sigma_mcs2: np.ndarray,
     idd_cum: np.ndarray,
@@ -304,12 +343,14 @@ def _deposit(
 ) -> tuple[float, float, float, float]:
     """Voxel-averaged dose, LET×dose, α×dose and √β×dose (per particle) of a (sub-)beam
     of ``weight`` whose voxel spans [lo, hi] depth bins."""
-    g = weight * _lateral(r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2)
     n = idd.shape[1]
     k_lo, f_lo = _bin(lo, n)
     k_hi, f_hi = _bin(hi, n)
     span = hi - lo
-    d = g * _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    idd_mean = _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    h = _halo_share(idd_mean, halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    g = weight * _lateral(r2, s1, h, e, k, f, halo_sigma2, sigma_mcs2, nsig2)
+    d = g * idd_mean
     let_value = 0.0
     if with_let:
         let_value = g * _average(let_dose, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
@@ -393,9 +434,9 @@ def fill_entries(
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2, _, w0, dw, _ = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
     wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
-    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
+    alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum = average[5:]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
@@ -423,8 +464,8 @@ def fill_entries(
                     if not inside:
                         continue
                     values = _deposit(
-                        1.0, r2, air, s1, e, k, f, lo, hi, vox_tissue[j], idd, halo_weight,
-                        halo_sigma2, sigma_mcs2, idd_cum, let_dose, let_cum, alpha_dose,
+                        1.0, r2, air, s1, e, k, f, lo, hi, vox_tissue[j], idd, halo_idd,
+                        halo_cum, halo_sigma2, sigma_mcs2, idd_cum, let_dose, let_cum, alpha_dose,
                         alpha_cum, beta_dose, beta_cum, nsig2, with_let, with_bio,
                     )  # fmt: skip
                     _store(
@@ -523,9 +564,9 @@ def fill_entries_fine(
     du, dv, sub_weight, split_var = split
     ray_sigma2, ray_wepl, w0, dw, per_spot = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
     wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
-    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:]
+    alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum = average[5:]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
@@ -560,7 +601,7 @@ def fill_entries_fine(
                             reached = True
                             add = _deposit(
                                 0.5 * sub_weight[m], r2, air, s1, e, k, f, lo, hi,
-                                vox_tissue[j], idd, halo_weight, halo_sigma2, sigma_mcs2,
+                                vox_tissue[j], idd, halo_idd, halo_cum, halo_sigma2, sigma_mcs2,
                                 idd_cum, let_dose, let_cum, alpha_dose, alpha_cum, beta_dose,
                                 beta_cum, nsig2, with_let, with_bio,
                             )  # fmt: skip
@@ -579,26 +620,35 @@ def fill_entries_fine(
 
 
 @numba.njit(cache=True, parallel=True)
-def forward_dose(weights, n_out, spots, voxels, cells, rays, model, average, n_sigma, n_chunks):
-    """Voxel-averaged dose (Gy) and LET×dose of weighted spots on ``n_out`` voxels,
-    without a matrix (plain pencil beams: one sub-beam per spot).
+def forward_dose(
+    weights, n_out, spots, voxels, cells, rays, model, average, n_sigma, n_chunks,
+    core, halo, with_bio,
+):  # fmt: skip
+    """Voxel-averaged dose (Gy), LET×dose, α×dose and √β×dose (the last two zero unless
+    ``with_bio``) of weighted spots on ``n_out`` voxels, without a matrix (plain pencil
+    beams: one sub-beam per spot); ``core`` and ``halo`` scale the two parts of the
+    lateral profile (1, 1: the whole dose the matrix would hold).
 
     Spots are split into ``n_chunks`` interleaved chunks, each accumulating into its
-    own dose array (no write conflicts); the chunks are summed at the end, in order.
+    own arrays (no write conflicts); the chunks are summed at the end, in order.
     The result depends on ``n_chunks`` (the grouping of the sums), never on the number
     of threads: callers pass a count fixed by the inputs.
     """
     spot_u, spot_v, spot_e, spot_radius = spots
-    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
+    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2, _, w0, dw, _ = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, halo_weight, halo_sigma2 = model[5:9]
+    idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
     wepl_up, wepl_down, idd_cum, let_table, let_cum = average[:5]
+    alpha_table, alpha_cum, beta_table, beta_cum, halo_idd, halo_cum = average[5:]
     nsig2 = n_sigma * n_sigma
     n_depth = idd.shape[1]
+    n_bio = n_chunks if with_bio else 1
     dose = np.zeros((n_chunks, n_out))
     let_dose = np.zeros((n_chunks, n_out))
+    alpha_dose = np.zeros((n_bio, n_out if with_bio else 1))
+    beta_dose = np.zeros((n_bio, n_out if with_bio else 1))
     for chunk in numba.prange(n_chunks):
         for s in range(chunk, spot_u.size, n_chunks):
             if weights[s] == 0.0:
@@ -606,37 +656,56 @@ def forward_dose(weights, n_out, spots, voxels, cells, rays, model, average, n_s
             e, su, sv = spot_e[s], spot_u[s], spot_v[s]
             iu0, iu1 = _cell_range(su, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
             iv0, iv1 = _cell_range(sv, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
+            reach2 = _reach2(spot_radius[s])
             for iu in range(iu0, iu1 + 1):
                 for iv in range(iv0, iv1 + 1):
                     c = iu * n_cells[1] + iv
                     for j in range(cell_start[c], cell_start[c + 1]):
+                        if _beyond(vox_u[j] - su, vox_v[j] - sv, reach2):
+                            continue
                         reached, centre, lo, hi = _span(
                             vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
                         )
                         if not reached:
                             continue
                         mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
-                        inside, r2, air, s1, k, f = _geometry(
+                        inside, r2, _, s1, k, f = _geometry(
                             j, e, su, sv, centre, mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
                             vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
                         )  # fmt: skip
                         if not inside:
                             continue
-                        g = weights[s] * _lateral(
-                            r2, air, s1, e, k, f, halo_weight, halo_sigma2, sigma_mcs2, nsig2
-                        )
                         k_lo, f_lo = _bin(lo, n_depth)
                         k_hi, f_hi = _bin(hi, n_depth)
                         span = hi - lo
-                        dose[chunk, vox_index[j]] += g * _average(
-                            idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
+                        idd_mean = _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+                        h = _halo_share(
+                            idd_mean, halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
                         )
-                        let_dose[chunk, vox_index[j]] += g * _average(
+                        g = weights[s] * _lateral(
+                            r2, s1, h, e, k, f, halo_sigma2, sigma_mcs2, nsig2, core, halo
+                        )
+                        i = vox_index[j]
+                        dose[chunk, i] += g * idd_mean
+                        let_dose[chunk, i] += g * _average(
                             let_table, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
                         )
+                        if with_bio:
+                            row = vox_tissue[j] * idd.shape[0] + e
+                            alpha_dose[chunk, i] += g * _average(
+                                alpha_table, alpha_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f
+                            )
+                            beta_dose[chunk, i] += g * _average(
+                                beta_table, beta_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f
+                            )
     total = np.zeros(n_out)
     total_let = np.zeros(n_out)
+    total_alpha = np.zeros(n_out)
+    total_beta = np.zeros(n_out)
     for chunk in range(n_chunks):
         total += dose[chunk]
         total_let += let_dose[chunk]
-    return total, total_let
+        if with_bio:
+            total_alpha += alpha_dose[chunk]
+            total_beta += beta_dose[chunk]
+    return total, total_let, total_alpha, total_beta

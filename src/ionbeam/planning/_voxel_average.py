@@ -64,12 +64,14 @@ def depth_tables(
     alpha: np.ndarray,
     sqrt_beta: np.ndarray,
     with_biology: bool,
+    halo_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Depth tables for voxel averages, on the beam model's depth grids [rows, n_depth]:
     (IDD cumulative, IDD × LET_d, its cumulative, IDD × α, its cumulative, IDD × √β, its
-    cumulative). Cumulative tables hold ∫₀^k of the table's linear interpolant in units
-    of table × depth bins (trapezoids, exact for that interpolant); the biology tables
-    have one row per (tissue, energy): row t · n_energy + e."""
+    cumulative, IDD × halo weight, its cumulative). Cumulative tables hold ∫₀^k of the
+    table's linear interpolant in units of table × depth bins (trapezoids, exact for that
+    interpolant); the biology tables have one row per (tissue, energy): row
+    t · n_energy + e."""
     idd64 = np.asarray(idd, dtype=np.float64)
     let_dose = idd64 * np.asarray(let_d, dtype=np.float64)
     if with_biology:
@@ -78,6 +80,7 @@ def depth_tables(
         beta_dose = (np.asarray(sqrt_beta, dtype=np.float64) * idd64[None]).reshape(n_t * n_e, n_k)
     else:
         alpha_dose = beta_dose = np.zeros((1, 2))
+    halo_dose = idd64 * (0.0 if halo_weight is None else np.asarray(halo_weight, np.float64))
     return (
         _cumulative(idd64),
         let_dose,
@@ -86,6 +89,8 @@ def depth_tables(
         _cumulative(alpha_dose),
         beta_dose,
         _cumulative(beta_dose),
+        halo_dose,
+        _cumulative(halo_dose),
     )
 
 

@@ -43,6 +43,7 @@ from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning._beam_setup import BeamSetup, setup_beam
 from ionbeam.planning.dose_grid import calculation_mask, occupancy_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
+from ionbeam.planning.halo import HaloField, HaloTerms, beam_halo
 from ionbeam.planning.plan import Plan
 from ionbeam.planning.scattering_power import relative_scattering_power
 
@@ -58,6 +59,8 @@ __all__ = [
 FORWARD_DOSE_MAX_CHUNKS = 16
 #: … holding together at most this many bytes (dose and LET×dose, float64).
 FORWARD_DOSE_CHUNK_BYTES = 1 << 30
+#: How reported doses treat the nuclear halo (see :class:`DoseEngineOptions`).
+HALO_MODES = ("convolution", "disc")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,10 @@ class DoseEngineOptions:
     ``fine_sampling``: n ≥ 2 splits each spot into n × n sub-beams that each read
     their own WEPL (lateral heterogeneities; n² times the work); 0 turns it off.
     ``fine_sampling_fraction``: the share (0–1) of the spot's smallest variance in air
-    that the sub-beams' spread represents.
+    that the sub-beams' spread represents. ``halo``: "convolution" (default) reports
+    doses with each spot's nuclear halo at its full width (:mod:`ionbeam.planning.halo`);
+    "disc" keeps the halo inside the cut-off disc, as the matrices hold it (faster,
+    4–8 % high on a single spot's axis above 120 MeV).
     """
 
     lateral_cutoff_sigma: float = 3.0
@@ -79,6 +85,7 @@ class DoseEngineOptions:
     with_biology: bool | None = None
     fine_sampling: int = 0
     fine_sampling_fraction: float = 0.5
+    halo: str = "convolution"
 
     def __post_init__(self) -> None:
         n = self.lateral_cutoff_sigma
@@ -90,6 +97,8 @@ class DoseEngineOptions:
             raise ConfigError(
                 f"fine_sampling_fraction must be within (0, 1); got {self.fine_sampling_fraction}"
             )
+        if self.halo not in HALO_MODES:
+            raise ConfigError(f"halo must be one of {', '.join(HALO_MODES)}; got {self.halo!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,7 +176,19 @@ def calc_dose_influence(
             out,
         )
         offset += count.size
-    return out.influence(grid, plan, indptr)
+    influence = out.influence(grid, plan, indptr)
+    if options.halo != "convolution":
+        return influence
+    field = HaloField(
+        tuple(setups),
+        np.asarray(plan.beam_offsets),
+        grid.size,
+        n_sigma,
+        forward_dose_chunks(grid.size),
+        options.with_let,
+        with_biology,
+    )
+    return replace(influence, halo=field)
 
 
 def calc_dose(
@@ -219,8 +240,10 @@ def calc_dose(
             n_sigma=options.lateral_cutoff_sigma,
             scattering=scattering,
         )
-        d, ld = kernels.forward_dose(
-            np.ascontiguousarray(beam.spots.weight, dtype=np.float64),
+        weights = np.ascontiguousarray(beam.spots.weight, dtype=np.float64)
+        convolved = options.halo == "convolution"
+        d, ld, _, _ = kernels.forward_dose(
+            weights,
             grid.size,
             s.spots,
             s.voxels,
@@ -230,9 +253,15 @@ def calc_dose(
             s.average,
             float(options.lateral_cutoff_sigma),
             forward_dose_chunks(grid.size),
+            1.0,
+            0.0 if convolved else 1.0,
+            False,
         )
         dose += d
         let_dose += ld
+        if convolved:
+            halo = HaloTerms(dose, let_dose, None, None)
+            beam_halo(s, weights, halo, with_let=True, with_bio=False)
     let_d = np.zeros_like(dose)
     np.divide(let_dose, dose, out=let_d, where=dose > 0)
     return ForwardDose(grid, dose.reshape(grid.shape), let_d.reshape(grid.shape))

@@ -10,11 +10,23 @@ weights w (particles)
 
     D = dose @ w,    LET_d = (let_dose @ w) / D,
     α = (alpha_dose @ w) / D,    √β = (sqrt_beta_dose @ w) / D   (dose-weighted mixing).
+
+With ``halo`` (:class:`~ionbeam.planning.halo.HaloField`, the default of the dose
+engine) the products that report a dose (:meth:`DoseInfluence.dose_gy`,
+:meth:`~DoseInfluence.let_d_kev_um`, :meth:`~DoseInfluence.alpha_beta`,
+:meth:`~DoseInfluence.products`) also replace the halo each column holds inside its
+cut-off disc by the full-width halo computed by convolution; the matrices themselves
+(what the optimizer multiplies) keep the disc. ``optimizer_offsets`` (flat arrays on
+the grid by matrix name) are fixed products the optimizer adds to its own (the halo's
+correction for the weights of a first optimization: see
+:func:`~ionbeam.planning.planner.plan_patient`); the reported products ignore them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,6 +34,9 @@ import scipy.sparse as sp
 from ionbeam.errors import GridMismatchError
 from ionbeam.patient.grid import Grid
 from ionbeam.planning._influence_kernels import csc_times
+
+if TYPE_CHECKING:
+    from ionbeam.planning.halo import HaloField, HaloTerms
 
 __all__ = ["DoseInfluence"]
 
@@ -36,6 +51,9 @@ class DoseInfluence:
     let_dose: sp.csc_matrix | None = None
     alpha_dose: sp.csc_matrix | None = None
     sqrt_beta_dose: sp.csc_matrix | None = None
+    halo: HaloField | None = None
+    optimizer_offsets: Mapping[str, np.ndarray] | None = None
+    _last: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_spots(self) -> int:
@@ -56,26 +74,54 @@ class DoseInfluence:
             )
         return w
 
+    def products(self, weights: np.ndarray) -> HaloTerms:
+        """Flat products with spot ``weights`` (particles): dose (Gy), LET×dose, α×dose,
+        √β×dose (None for a matrix not computed), with the full-width halo when
+        ``halo`` is set. The last call's result is kept (final doses ask for several
+        quantities of the same weights)."""
+        from ionbeam.planning.halo import HaloTerms
+
+        w = self._weights(weights)
+        key = w.tobytes()
+        if self._last.get("key") == key:
+            return self._last["value"]
+
+        def times(matrix: sp.csc_matrix | None) -> np.ndarray | None:
+            return None if matrix is None else _times(matrix, w)
+
+        out = HaloTerms(
+            _times(self.dose, w), times(self.let_dose), times(self.alpha_dose),
+            times(self.sqrt_beta_dose),
+        )  # fmt: skip
+        if self.halo is not None:
+            correction = self.halo.correction(w)
+            for total, extra in zip(out, correction, strict=True):
+                if total is not None and extra is not None:
+                    total += extra
+        self._last.clear()
+        self._last.update(key=key, value=out)
+        return out
+
     def dose_gy(self, weights: np.ndarray) -> np.ndarray:
         """Dose (Gy) on the grid [x, y, z] for spot weights in particles."""
-        return _times(self.dose, self._weights(weights)).reshape(self.grid.shape)
+        return self.products(weights).dose.reshape(self.grid.shape).copy()
 
     def let_d_kev_um(self, weights: np.ndarray) -> np.ndarray:
         """Dose-averaged LET (keV/µm) on the grid; 0 where there is no dose."""
         if self.let_dose is None:
             raise GridMismatchError("this dose-influence matrix was computed without LET")
-        w = self._weights(weights)
-        dose = _times(self.dose, w)
-        return _ratio(_times(self.let_dose, w), dose).reshape(self.grid.shape)
+        p = self.products(weights)
+        assert p.let_dose is not None
+        return _ratio(p.let_dose, p.dose).reshape(self.grid.shape)
 
     def alpha_beta(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Dose-weighted α (Gy⁻¹) and β (Gy⁻²) on the grid; 0 where there is no dose."""
         if self.alpha_dose is None or self.sqrt_beta_dose is None:
             raise GridMismatchError("this dose-influence matrix was computed without biology")
-        w = self._weights(weights)
-        dose = _times(self.dose, w)
-        alpha = _ratio(_times(self.alpha_dose, w), dose)
-        sqrt_beta = _ratio(_times(self.sqrt_beta_dose, w), dose)
+        p = self.products(weights)
+        assert p.alpha_dose is not None and p.sqrt_beta_dose is not None
+        alpha = _ratio(p.alpha_dose, p.dose)
+        sqrt_beta = _ratio(p.sqrt_beta_dose, p.dose)
         return alpha.reshape(self.grid.shape), (sqrt_beta**2).reshape(self.grid.shape)
 
 

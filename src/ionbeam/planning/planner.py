@@ -259,9 +259,10 @@ class PlanningResult:
         offsets = self.plan.beam_offsets
         if not 0 <= index < len(self.plan.beams):
             raise UnknownNameError("beam index", index, [str(i) for i in range(len(offsets) - 1)])
+        weights = np.zeros(self.plan.n_spots)
         columns = slice(int(offsets[index]), int(offsets[index + 1]))
-        weights = self.plan.weights[columns]
-        return (self.influence.dose[:, columns] @ weights).reshape(self.grid.shape)
+        weights[columns] = self.plan.weights[columns]
+        return self.influence.dose_gy(weights)
 
 
 def resolve_rbe_model(particle: str, rbe_model: str | None) -> str:
@@ -373,6 +374,14 @@ def plan_patient(
         max_particles=limits.max_particles,
     )
     clock.lap("optimization_s")
+    if robust is None and options.technique != "sfud" and influence.halo is not None:
+        weights, results = _with_full_halo(
+            run, influence, weights, results, occupancy, objectives, quantity=quantity,
+            plan=plan, target=target, level=dose_gy, priority=priority, method=options.method,
+            solver=options.solver, min_particles=limits.min_particles if options.spot_limits
+            else 0.0, max_particles=limits.max_particles,
+        )  # fmt: skip
+        clock.lap("halo_reoptimization_s")
     doses = _final_doses(influence, weights, rbe_model, options.constant_rbe, alpha_x, beta_x)
     clock.lap("final_dose_s")
     settings = _settings(patient, options, rbe_model, quantity, tissues, objectives, grid, timings)
@@ -653,6 +662,39 @@ def _quantity(
     return RBEWeightedDose(alpha_x, beta_x)
 
 
+def _with_full_halo(
+    run: Callable[..., tuple[np.ndarray, tuple[OptimizationResult, ...]]],
+    influence: DoseInfluence,
+    weights: np.ndarray,
+    results: tuple[OptimizationResult, ...],
+    masks: Mapping[str, np.ndarray],
+    objectives: StructureObjectives,
+    **settings: Any,
+) -> tuple[np.ndarray, tuple[OptimizationResult, ...]]:
+    """Re-optimize once from ``weights`` with the full-width halo's correction for them
+    held fixed (the matrices keep each spot's halo inside its cut-off disc; the reported
+    dose carries it at full width: :mod:`ionbeam.planning.halo`). The correction is
+    linear in the weights and the second optimization moves them by a few per cent, so
+    the objectives are met on the reported dose to second order."""
+    correction = influence.halo.correction(weights) if influence.halo is not None else None
+    if correction is None:
+        return weights, results
+    offsets = {
+        name: value
+        for name, value in zip(
+            ("dose", "let_dose", "alpha_dose", "sqrt_beta_dose"), correction, strict=True
+        )
+        if value is not None and name != "let_dose"
+    }
+    solver = settings.get("solver") or SolverOptions()
+    settings["solver"] = dataclasses.replace(
+        solver, description=f"{solver.description} (full halo)"
+    )
+    corrected = dataclasses.replace(influence, optimizer_offsets=offsets)
+    new_weights, more = run(corrected, masks, objectives, initial_weights=weights, **settings)
+    return new_weights, (*results, *more)
+
+
 def _final_doses(
     influence: DoseInfluence,
     weights: np.ndarray,
@@ -668,9 +710,10 @@ def _final_doses(
         return dose, None, let_d
     if rbe_model == "constant":
         return dose, constant_rbe * dose, let_d
-    effect = np.maximum(
-        influence.alpha_dose @ weights + (influence.sqrt_beta_dose @ weights) ** 2, 0.0
-    )
+    products = influence.products(weights)
+    if products.alpha_dose is None or products.sqrt_beta_dose is None:
+        raise ConfigError(f"the {rbe_model} RBE model needs a dose influence with α/β tables")
+    effect = np.maximum(products.alpha_dose + products.sqrt_beta_dose**2, 0.0)
     rbe_dose = rbe_weighted_dose(effect, alpha_x.reshape(-1), beta_x.reshape(-1))
     return dose, rbe_dose.reshape(influence.grid.shape), let_d
 

@@ -75,12 +75,11 @@ def test_laterally_integrated_dose_equals_the_idd(water, protons) -> None:
 
 
 def _truncated_variance(sigma2: float, radius: float) -> float:
-    """Variance along x of the engine's cut Gaussian: density ∝ e^(−r²/2σ²) − e^(−R²/2σ²)
-    on the disc r ≤ R (numerical quadrature, independent of the kernel)."""
-    edge = math.exp(-(radius**2) / (2 * sigma2))
+    """Variance along x of a 2-D Gaussian truncated at r = R (density ∝ e^(−r²/2σ²) on
+    the disc; numerical quadrature, independent of the kernel)."""
 
     def density(r: float) -> float:
-        return (math.exp(-(r**2) / (2 * sigma2)) - edge) * r
+        return math.exp(-(r**2) / (2 * sigma2)) * r
 
     mass = quad(density, 0.0, radius)[0]
     second = quad(lambda r: density(r) * r * r, 0.0, radius)[0]
@@ -89,11 +88,11 @@ def _truncated_variance(sigma2: float, radius: float) -> float:
 
 def test_lateral_width_equals_the_model(water, protons) -> None:
     """The spread of one spot across x at a depth is that of the model's double Gaussian
-    (σ₁² = σ_air² + σ_MCS², halo σ₂² = σ_air² + σ_halo², weight h), cut at 3 σ₁ and
-    lowered to zero there and renormalised, evaluated independently here from the
-    tables, with the variance Δ²/12 the voxel's lateral extent adds (the dose of a
-    voxel is its mean over the voxel): within 3 % in variance
-    (the 2 mm grid samples a σ ≈ 5 mm Gaussian)."""
+    (σ₁² = σ_air² + σ_MCS², halo σ₂² = σ_air² + σ_halo², weight h): the core truncated
+    at 3 σ₁ and renormalised, the halo at its full width (the default halo by
+    convolution), evaluated independently here from the tables, with the variance
+    Δ²/12 the voxel's lateral extent adds (the dose of a voxel is its mean over the
+    voxel): within 3 % in variance (the 2 mm grid samples a σ ≈ 5 mm Gaussian)."""
     energy = _energy_with_peak(protons, 120.0)
     _, dose = _single_spot_dose(water, protons, energy)
     grid = water.grid
@@ -116,7 +115,7 @@ def test_lateral_width_equals_the_model(water, protons) -> None:
         air += grid.spacing_mm[0] ** 2 / 12.0  # a box of one voxel across the beam
         s1, s2 = air + mcs2, air + halo2
         radius = 3.0 * math.sqrt(s1)
-        expected = (1 - h) * _truncated_variance(s1, radius) + h * _truncated_variance(s2, radius)
+        expected = (1 - h) * _truncated_variance(s1, radius) + h * s2
         assert measured == pytest.approx(expected, rel=0.03)
 
 

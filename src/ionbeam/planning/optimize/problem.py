@@ -159,7 +159,11 @@ def build_problem(
     bound = quantity.bind(rows, grid_size=grid_size)
     name, level = _reference(terms, reference)
     positions = np.unique(np.concatenate([t.positions for t in terms if t.structure == name]))
-    unit = _uniform_weight(bound, positions, level, rows.n_spots)
+    # the scale of the weights from the matrices alone (fixed offsets do not scale)
+    plain = bound
+    if rows.offsets:
+        plain = quantity.bind(replace(rows, offsets={}), grid_size=grid_size)
+    unit = _uniform_weight(plain, positions, level, rows.n_spots)
     if not (isinstance(max_particles, (int, float)) and max_particles > 0):
         raise ConfigError(f"max_particles must be > 0; got {max_particles!r}")
     return OptimizationProblem(

@@ -51,9 +51,11 @@ def optimize_impt(
     solver: SolverOptions | None = None,
     min_particles: float = 0.0,
     max_particles: float = math.inf,
+    initial_weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[OptimizationResult, ...]]:
-    """All fields optimized together (multi-field IMPT). ``level`` is unused (the
-    objectives carry the prescription); it keeps the signature of :func:`optimize_sfud`."""
+    """All fields optimized together (multi-field IMPT), from ``initial_weights``
+    (particles; default: uniform). ``level`` is unused (the objectives carry the
+    prescription); it keeps the signature of :func:`optimize_sfud`."""
     solver = SolverOptions() if solver is None else solver
     opt_masks, objectives = _masks(masks, objectives, priority)
     problem = build_problem(
@@ -64,7 +66,9 @@ def optimize_impt(
         max_particles=max_particles,
         reference=target,
     )
-    result = optimize_weights(problem, method=method, options=solver)
+    result = optimize_weights(
+        problem, method=method, options=solver, initial_weights=initial_weights
+    )
     result = apply_spot_limits(
         problem, result, min_particles=min_particles, method=method, options=_polish(solver)
     )

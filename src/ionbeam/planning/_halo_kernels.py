@@ -1,0 +1,144 @@
+"""Numba kernels of the halo by convolution (:mod:`.halo`): per-voxel halo widths of
+one energy layer, and the gather of the layer's Gaussian-filtered fluence maps.
+
+Inputs are the tuples of :mod:`._dose_kernels` (``voxels``, ``model``, ``average``);
+the maps are stacked flat, level after level, with per-level origin, pixel size and
+shape (each level has its own pixel size, a third of its σ).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["gather_halo", "halo_widths"]
+
+
+@numba.njit(cache=True, inline="always")
+def _at(table: np.ndarray, row: int, x: float) -> float:
+    """Linear interpolation of ``table[row]`` at fractional bin x (clamped)."""
+    x = min(max(x, 0.0), table.shape[1] - 1.0)
+    k = min(int(x), table.shape[1] - 2)
+    f = x - k
+    return (1.0 - f) * table[row, k] + f * table[row, k + 1]
+
+
+@numba.njit(cache=True)
+def halo_widths(e, voxels, model, average, mcs2_w, w0, dw):
+    """Isocentre-plane σ (mm) of the halo of energy ``e`` at every voxel, 0 where the
+    voxel's WEPL span misses the energy's depth table. σ₂² = σ_air² + σ²_MCS + the
+    halo's excess over the primaries' MCS variance in water (as in the dose kernels),
+    with σ²_MCS the layer's fluence-weighted mean along its rays (``mcs2_w`` at depths
+    w₀ + k Δw), divided by the magnification (geometric mean of the two axes)."""
+    _, _, _, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
+    step, max_depth, air_a, air_b, air_c = model[:5]
+    sigma_mcs2, _, halo_sigma2 = model[6], model[7], model[8]
+    wepl_up, wepl_down = average[0], average[1]
+    n = vox_w.size
+    out = np.zeros(n)
+    for j in range(n):
+        if vox_wepl[j] + wepl_down[j] < 0.0 or vox_wepl[j] - wepl_up[j] >= max_depth[e]:
+            continue
+        centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
+        w = vox_w[j]
+        x = min(max((w - w0) / dw, 0.0), mcs2_w.size - 1.0)
+        k = min(int(x), mcs2_w.size - 2)
+        mcs2 = (1.0 - (x - k)) * mcs2_w[k] + (x - k) * mcs2_w[k + 1]
+        excess = max(_at(halo_sigma2, e, centre) - _at(sigma_mcs2, e, centre), 0.0)
+        s2 = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2 + excess
+        out[j] = math.sqrt(max(s2, 1e-6) / (mag_u[j] * mag_v[j]))
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, level, u, v) -> float:
+    """Bilinear interpolation of map ``level`` at (u, v) (0 outside it)."""
+    x = (u - origin_u[level]) / pixel[level]
+    y = (v - origin_v[level]) / pixel[level]
+    if x < 0.0 or y < 0.0 or x > nu[level] - 1.0 or y > nv[level] - 1.0:
+        return 0.0
+    i = min(int(x), nu[level] - 2)
+    k = min(int(y), nv[level] - 2)
+    fx = x - i
+    fy = y - k
+    base = start[level] + i * nv[level] + k
+    n = nv[level]
+    return (1.0 - fx) * ((1.0 - fy) * maps[base] + fy * maps[base + 1]) + fx * (
+        (1.0 - fy) * maps[base + n] + fy * maps[base + n + 1]
+    )
+
+
+@numba.njit(cache=True)
+def gather_halo(
+    e, voxels, model, average, sigma, levels, maps, start, origin_u, origin_v, pixel, nu, nv,
+    with_let, with_bio, out_dose, out_let, out_alpha, out_sqrt_beta,
+):  # fmt: skip
+    """Add the halo of energy ``e`` to every voxel: h · ⟨T⟩ · Φ_σ(u, v) / (mag_u mag_v)
+    for the voxel-averaged depth tables T (IDD, LET×IDD, α×IDD, √β×IDD) and the halo's
+    share h = ⟨h·IDD⟩ / ⟨IDD⟩ over the voxel (as the dose kernels), with Φ_σ the
+    layer's fluence (particles/mm²) filtered by a Gaussian of the voxel's halo σ,
+    interpolated between the two maps whose σ (``levels``, increasing) bracket it."""
+    vox_index, vox_u, vox_v, mag_u, mag_v, _, vox_wepl, vox_tissue = voxels
+    step, max_depth = model[0], model[1]
+    idd = model[5]
+    wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
+    alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum = average[5:]
+    n_levels = levels.size
+    n_depth = idd.shape[1]
+    for j in range(vox_u.size):
+        s = sigma[j]
+        if s <= 0.0:
+            continue
+        if s <= levels[0]:
+            a, t = 0, 0.0
+        elif s >= levels[n_levels - 1]:
+            a, t = n_levels - 1, 0.0
+        else:
+            a = 0
+            while levels[a + 1] < s:
+                a += 1
+            t = (s - levels[a]) / (levels[a + 1] - levels[a])
+        phi = (1.0 - t) * _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, a,
+                                    vox_u[j], vox_v[j])  # fmt: skip
+        if t > 0.0:
+            phi += t * _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, a + 1,
+                                 vox_u[j], vox_v[j])  # fmt: skip
+        if phi == 0.0:
+            continue
+        lo = (vox_wepl[j] - wepl_up[j]) / step[e]
+        hi = (vox_wepl[j] + wepl_down[j]) / step[e]
+        centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
+        idd_mean = _mean(idd, idd_cum, e, lo, hi, centre, n_depth)
+        if idd_mean <= 0.0:
+            continue
+        halo_mean = _mean(halo_idd, halo_cum, e, lo, hi, centre, n_depth)
+        h = min(max(halo_mean / idd_mean, 0.0), 1.0)
+        g = h * phi / (mag_u[j] * mag_v[j])
+        i = vox_index[j]
+        out_dose[i] += g * idd_mean
+        if with_let:
+            out_let[i] += g * _mean(let_dose, let_cum, e, lo, hi, centre, n_depth)
+        if with_bio:
+            row = vox_tissue[j] * idd.shape[0] + e
+            out_alpha[i] += g * _mean(alpha_dose, alpha_cum, row, lo, hi, centre, n_depth)
+            out_sqrt_beta[i] += g * _mean(beta_dose, beta_cum, row, lo, hi, centre, n_depth)
+
+
+@numba.njit(cache=True, inline="always")
+def _integral(table, cum, row, t, n):
+    t = min(max(t, 0.0), n - 1.0)
+    k = min(int(t), n - 2)
+    f = t - k
+    a = table[row, k]
+    return cum[row, k] + f * (a + 0.5 * f * (table[row, k + 1] - a))
+
+
+@numba.njit(cache=True, inline="always")
+def _mean(table, cum, row, lo, hi, centre, n) -> float:
+    """Mean of ``table[row]`` over [lo, hi] bins (its value at ``centre`` for a span
+    under 10⁻⁶ bin), as the dose kernels average it."""
+    if hi - lo < 1e-6:
+        return _at(table, row, centre)
+    return (_integral(table, cum, row, hi, n) - _integral(table, cum, row, lo, n)) / (hi - lo)

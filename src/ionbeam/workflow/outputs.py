@@ -1,0 +1,131 @@
+"""A plan's output folder: ``plan.json``, ``metrics.json``, ``dicom/`` (CT and RTSTRUCT
+for phantoms, RT Ion Plan, RT Doses: physical, RBE-weighted; LET_d as ``LETd.mha``) and
+``report.html``.
+
+Doses in the metrics, the DICOM RT Doses and the report are totals over all fractions,
+RBE-weighted where an RBE model applies. :func:`write_outputs` writes the folder
+atomically (a temporary folder moved into place when complete), so a failure leaves
+nothing half-written; :func:`write_plan_folder` fills a folder the caller made (e.g.
+inside its own atomic folder, beside other files).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ionbeam.workflow.evaluation import Evaluation
+    from ionbeam.workflow.result import PlanOutcome
+
+__all__ = ["to_jsonable", "write_outputs", "write_plan_folder"]
+
+
+def write_outputs(
+    outcome: PlanOutcome,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    dicom: bool = True,
+    report: bool = True,
+    label: str | None = None,
+    inputs: Sequence[str | Path | None] = (),
+) -> dict[str, Any]:
+    """Write the plan folder ``out_dir`` atomically; returns the ``metrics.json`` document.
+
+    A non-empty ``out_dir`` is refused unless ``overwrite`` (then replaced as a whole), and
+    so is one that is, contains or lies inside one of ``inputs`` (files or folders the
+    plan was read from) or the patient's DICOM folder."""
+    from ionbeam._atomic import atomic_directory, check_output_folder
+
+    out = Path(out_dir)
+    guarded = tuple(Path(p) for p in (*inputs, outcome.source_dicom) if p is not None)
+    check_output_folder(out, inputs=guarded, overwrite=overwrite)
+    with atomic_directory(out, overwrite=overwrite) as folder:
+        return write_plan_folder(folder, outcome, dicom=dicom, report=report, label=label)
+
+
+def write_plan_folder(
+    folder: Path,
+    outcome: PlanOutcome,
+    *,
+    dicom: bool = True,
+    report: bool = True,
+    label: str | None = None,
+    evaluation: Evaluation | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write a plan's files into the existing ``folder``; returns the metrics document
+    (with the entries of ``extra`` added). ``evaluation``: the plan's (default: computed)."""
+    from ionbeam.io.plan_json import write_plan_json
+    from ionbeam.workflow.evaluation import evaluate, metrics_document, report_view
+
+    evaluation = evaluate(outcome) if evaluation is None else evaluation
+    document = metrics_document(outcome, evaluation)
+    document.update(extra or {})
+    write_plan_json(outcome.plan, folder / "plan.json")
+    text = json.dumps(to_jsonable(document), indent=2, allow_nan=False)
+    (folder / "metrics.json").write_text(text, encoding="utf-8")
+    if dicom:
+        _write_dicom(folder / "dicom", outcome)
+    if report:
+        from ionbeam.report import write_report
+        from ionbeam.workflow.beam_models import beam_model_of_plan
+
+        write_report(
+            folder / "report.html",
+            patient=outcome.patient,
+            result=report_view(outcome, evaluation, label=label),
+            beam_model=beam_model_of_plan(outcome.plan, outcome.beam_model),
+            settings=dict(outcome.plan.settings),
+        )
+    return document
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays (and nested containers) to JSON-ready Python values.
+
+    Non-finite floats become ``None`` so that the output is strict JSON.
+    """
+    import numpy as np
+
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _write_dicom(folder: Path, outcome: PlanOutcome) -> None:
+    """The DICOM files; spot sizes from the outcome's own machine (kept when custom)."""
+    from ionbeam.io.dicom.plan_export import PlanDoses, write_plan_dicom
+
+    plan = outcome.plan
+    doses = PlanDoses(
+        grid=outcome.grid,
+        physical_gy=outcome.physical_dose_total_gy,
+        rbe_weighted_gy=outcome.rbe_dose_total_gy,
+        let_d_kev_um=outcome.let_d_kev_um,
+    )
+    beam_line = outcome.machine.beam_line
+
+    def spot_fwhm_mm(energy: float) -> tuple[float, float]:
+        fwhm = float(beam_line.fwhm_air_mm(plan.particle, energy))
+        return fwhm, fwhm
+
+    folder.mkdir()
+    write_plan_dicom(
+        folder, outcome.patient, plan, doses, source=outcome.source_dicom, spot_fwhm_mm=spot_fwhm_mm
+    )
