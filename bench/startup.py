@@ -10,9 +10,11 @@ Prints:
   proton``, no DICOM, no report) three ways: warm (numba's and ionbeam's caches
   filled by a first run), numba cold (``NUMBA_CACHE_DIR`` an empty folder, so every
   kernel compiles) and all cold (also an empty ``IONBEAM_CACHE_DIR``, so the beam
-  model tables are computed too).
+  model tables are computed too);
+* with ``--demo``, the same for ``ionbeam demo`` (the README's quick start; a few
+  minutes), and ``ionbeam demo --quick`` warm.
 
-Usage: python bench/startup.py [--repeat 7] [--no-plan]
+Usage: python bench/startup.py [--repeat 7] [--no-plan] [--demo]
 """
 
 from __future__ import annotations
@@ -57,6 +59,50 @@ def _help_times(repeat: int) -> None:
     print(f"heavy packages imported by --help: {loaded or 'none'}")
 
 
+def _cold_and_warm(label: str, args: tuple[str, ...]) -> dict[str, float]:
+    """Wall times of ``ionbeam ARGS --out ...``: all cold, numba cold, warm (in that
+    order, so the warm run follows a run that filled both caches)."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        times = {}
+        for run, fresh_numba, fresh_tables in (
+            ("all cold", True, True),
+            ("numba cold", True, False),
+            ("warm", False, False),
+        ):
+            tag = run.replace(" ", "-")
+            tables = root / (f"tables-{tag}" if fresh_tables else "tables")
+            kernels = root / (f"kernels-{tag}" if fresh_numba else "kernels")
+            if run == "all cold":  # the cold run fills the caches the others reuse
+                tables, kernels = root / "tables", root / "kernels"
+            tables.mkdir(exist_ok=True)
+            kernels.mkdir(exist_ok=True)
+            env = dict(os.environ, IONBEAM_PROGRESS="0")
+            env.update(IONBEAM_CACHE_DIR=str(tables), NUMBA_CACHE_DIR=str(kernels))
+            out = root / f"out-{label}-{tag}"
+            command = [sys.executable, "-m", "ionbeam.cli.main", *args, "--out", str(out)]
+            times[run] = _run(command, env)
+        return times
+
+
+def _demo_times() -> None:
+    full = _cold_and_warm("demo", ("demo",))
+    with tempfile.TemporaryDirectory() as folder:  # --quick, warm: reuse a filled cache
+        root = Path(folder)
+        env = dict(os.environ, IONBEAM_PROGRESS="0", IONBEAM_CACHE_DIR=str(root / "tables"))
+        env["NUMBA_CACHE_DIR"] = str(root / "kernels")
+        command = [sys.executable, "-m", "ionbeam.cli.main", "demo", "--quick", "--out"]
+        _run([*command, str(root / "first")], env)
+        quick = _run([*command, str(root / "warm")], env)
+    print("ionbeam demo")
+    for run, seconds in full.items():
+        print(f"  {run:<42} {seconds:7.1f} s")
+    print(f"  all cold / warm                            {full['all cold'] / full['warm']:7.2f}")
+    print(f"  numba cold / warm                          {full['numba cold'] / full['warm']:7.2f}")
+    print(f"ionbeam demo --quick, warm                   {quick:7.1f} s")
+    print(f"  speed-up of --quick (warm)                 {full['warm'] / quick:7.2f}")
+
+
 def _plan_times() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -91,11 +137,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--no-plan", action="store_true", help="only the --help timing")
+    parser.add_argument("--demo", action="store_true", help="also time ionbeam demo (minutes)")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     _help_times(args.repeat)
     if not args.no_plan:
         _plan_times()
+    if args.demo:
+        _demo_times()
 
 
 if __name__ == "__main__":

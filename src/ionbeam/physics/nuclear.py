@@ -4,7 +4,7 @@
   Ca (10–250 MeV, :mod:`ionbeam.physics._icru63_data`; constant above 250 MeV,
   with the Letaw shape below 10 MeV); for other elements the semi-empirical
   formula of Letaw, Silberberg & Tsao (1983, Astrophys. J. Suppl. 51, 271),
-  σ = 45 A^0.7 [1 + 0.016 sin(5.3 − 2.63 ln A)] [1 − 0.62 e^(−E/200) sin(10.9 E^−0.28)] mb,
+  ``σ = 45 A^0.7 [1 + 0.016 sin(5.3 − 2.63 ln A)] [1 − 0.62 e^(−E/200) sin(10.9 E^−0.28)] mb``,
   closed below the Coulomb barrier (it lies 5–20 % below ICRU 63 for O).
   Protons on hydrogen have no non-elastic channel below the pion threshold
   (~290 MeV); above it the small inelastic p–p cross section is neglected.

@@ -147,6 +147,10 @@ def _upstream_depth(
 ) -> float:
     """A depth w upstream of every corner of the grid (where rays start)."""
     low, high = grid.extent_mm
-    corners = np.array(np.meshgrid(*zip(low, high, strict=True), indexing="ij")).reshape(3, -1).T
+    # C order: rows of the transposed array would be another numba type (layout "A"),
+    # and fan_coordinates would compile a second time for them on a cold start.
+    corners = np.ascontiguousarray(
+        np.array(np.meshgrid(*zip(low, high, strict=True), indexing="ij")).reshape(3, -1).T
+    )
     depth = min(kernels.fan_coordinates(corner, iso, rotation, inv_sad)[2] for corner in corners)
     return float(depth) - 1.0

@@ -95,7 +95,9 @@ def _checked_spr(spr: np.ndarray, grid: Grid) -> np.ndarray:
 
 
 def _finite_points(points: np.ndarray, name: str) -> np.ndarray:
-    array = np.array(points, dtype=float)
+    # C order always: the kernels then compile once, not once more for Fortran-ordered
+    # points (e.g. from a transposed product) and their non-contiguous rows.
+    array = np.array(points, dtype=float, order="C")
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2 or array.shape[1] != 3 or not np.all(np.isfinite(array)):
