@@ -220,7 +220,7 @@ def fragment_packets(
 ) -> SecondaryPackets:
     """Packets of projectile fragments born at depths ``birth_z0`` (mm) from ``reactions``
     of primaries of mean energy ``reacting_energy_mev_u`` there. The fragments' ranges
-    spread by Goldhaber's momentum width (three nodes for forward H and He) and by the
+    spread by Goldhaber's momentum width (three nodes) and by the
     primaries' own range
     spread (``primary_range_sigma_mm`` scaled by the fragment-to-primary range ratio;
     smoothed into the energy tables, so that track ends do not alias onto the bins)."""
@@ -259,11 +259,10 @@ def fragment_packets(
             - _fragment_range(fragment, water, np.maximum(momentum - spread, 1e-3), max_energy)
         )
         tan2 = (spread / (channel.a * p_reference)) ** 2
-        # Goldhaber's range spread matters for forward H and He only; for heavier
-        # fragments it is small next to the inherited spread smoothed into the tables
-        three = fragment.z <= 2
-        nodes, weights = (_HERMITE_NODES, _HERMITE_WEIGHTS) if three else ([0.0], [1.0])
-        for node, w_node in zip(nodes, weights, strict=True):
+        # Goldhaber's range spread, for every spectator: σ_R/R ≈ 3 σ_p/p at 400 MeV/u,
+        # 9 mm for 11B and 26 mm for 7Be born at the entrance, against the 1.7 mm
+        # inherited from the primaries' range spread and smoothed into the tables
+        for node, w_node in zip(_HERMITE_NODES, _HERMITE_WEIGHTS, strict=True):
             r0 = np.maximum(mean_range + node * range_sigma, 0.0) + shifts[s]
             weight = np.where(reactions > 0, channel.multiplicity * w_node * reactions, 0.0)
             rows.append((s, r0, weight, 1.0, tan2, sigma, local))
