@@ -112,7 +112,7 @@ class _Secondaries:
     spectra: np.ndarray  # (n_keys, n_energy, n_bins) or a dummy
     neutral_mev: float
     beyond_mev: float
-    cone: np.ndarray | None = None  # (n_keys, n_bins): fluence within the cone, or None
+    cone: np.ndarray | None = None  # like ``spectra``, within the cone; or None
 
 
 def _spectrum_index(keys: list[tuple[int, int, bool]], packets: SecondaryPackets) -> np.ndarray:
@@ -147,12 +147,13 @@ def _cone_fluence(
     log_edges: np.ndarray,
     cone_rad: float | None,
 ) -> np.ndarray | None:
-    """Track-length fluence (n_keys, n_bins) of the packets' particles within a cone of
-    half-angle ``cone_rad`` around the beam (their Goldhaber angles at birth), or None."""
+    """Track-length fluence spectra (n_keys, n_energy, n_bins) of the packets' particles
+    within a cone of half-angle ``cone_rad`` around the beam (their Goldhaber angles at
+    birth), or None."""
     if cone_rad is None:
         return None
     inside = replace(packets, birth_weight=packets.cone_weights(cone_rad))
-    return _transport(inside, edges, keys, log_edges, True).spectra.sum(axis=1)
+    return _transport(inside, edges, keys, log_edges, True).spectra
 
 
 def _secondaries(
@@ -374,8 +375,8 @@ def assemble_depth_dose(
             "fluence": fluence,
         }
         if secondaries.cone is not None and cone_rad is not None:  # primaries: all inside
-            cone = _padded_sum(secondaries.cone, np.zeros((len(keys), centres.size)))
-            cone[0] += primaries.sum(axis=0)
+            cone = _padded_sum(secondaries.cone, np.zeros_like(fluence))
+            cone[0] += primaries
             spectra["cone_fluence"] = cone
             spectra["cone_half_angle_deg"] = float(np.degrees(cone_rad))
     primary_beyond = primary.survival_edges[-1] * primary.mean_energy_edges_mev[-1]

@@ -49,9 +49,10 @@ import numpy as np
 
 from ionbeam.errors import ConfigError, OutOfRangeError
 from ionbeam.physics._depth_dose_assembly import assemble_depth_dose
-from ionbeam.physics.materials import WATER_I_VALUE_EV
+from ionbeam.physics.fragmentation import fragment_particle
+from ionbeam.physics.materials import WATER_I_VALUE_EV, get_material
 from ionbeam.physics.particles import Particle, get_particle
-from ionbeam.physics.ranges import MAX_ENERGY_MEV_U, MIN_ENERGY_MEV_U
+from ionbeam.physics.ranges import MAX_ENERGY_MEV_U, MIN_ENERGY_MEV_U, range_table
 from ionbeam.physics.stopping import checked_energies
 
 __all__ = [
@@ -73,8 +74,8 @@ class FluenceSpectra:
     [n_species, n_energy, n_depth] (see the module docstring). ``participant`` flags the
     rows of wide-angle participant particles (knocked-out nucleons, 20°–70°), kept apart
     from the forward spectator fragments of the same (Z, A); empty: none.
-    ``cone_fluence`` [n_species, n_depth] (ion beams, when asked for): the fluence, summed
-    over energy, of the particles within ``cone_half_angle_deg`` of the beam axis (as a
+    ``cone_fluence`` (like ``fluence``; ion beams, when asked for): the fluence of the
+    particles within ``cone_half_angle_deg`` of the beam axis (as a
     detector far downstream that accepts that cone counts them; each fragment with the
     Goldhaber angle of its birth, the participants on their cones beyond 19°, the
     primaries all in; the fragments' own multiple scattering, ≲ 1.5° for protons over
@@ -96,18 +97,38 @@ class FluenceSpectra:
             if z == charge and not wide
         ]
 
-    def forward_fluence(self, charge: int, *, within_cone: bool = False) -> np.ndarray:
+    def forward_fluence(
+        self, charge: int, *, within_cone: bool = False, min_residual_range_mm: float = 0.0
+    ) -> np.ndarray:
         """Fluence per depth of the forward particles of ``charge``: all of them, or
-        (``within_cone``) those within ``cone_half_angle_deg``."""
-        rows = self.forward_rows(charge)
-        if not within_cone:
-            return np.asarray(self.fluence[rows].sum(axis=(0, 1)))
-        if self.cone_fluence is None:
-            raise ConfigError(
-                "these spectra have no cone fluence; compute them with "
-                "depth_dose(..., with_spectra=True, cone_half_angle_deg=...) for an ion beam"
-            )
-        return np.asarray(self.cone_fluence[rows].sum(axis=0))
+        (``within_cone``) those within ``cone_half_angle_deg``; only those whose residual
+        range in water exceeds ``min_residual_range_mm`` (what still crosses that much
+        water-equivalent material, e.g. a tank wall and air before a detector; the energy
+        bin that holds the threshold counts in proportion to its log-energy share)."""
+        if not (np.isfinite(min_residual_range_mm) and min_residual_range_mm >= 0.0):
+            raise OutOfRangeError("minimum residual range (mm)", min_residual_range_mm, 0.0, np.inf)
+        table = self.fluence
+        if within_cone:
+            if self.cone_fluence is None:
+                raise ConfigError(
+                    "these spectra have no cone fluence; compute them with depth_dose(..., "
+                    "with_spectra=True, cone_half_angle_deg=...) for an ion beam"
+                )
+            table = self.cone_fluence
+        log_lo = np.log(self.energy_edges_mev_u[:-1])
+        log_hi = np.log(self.energy_edges_mev_u[1:])
+        total = np.zeros(table.shape[2])
+        for row in self.forward_rows(charge):
+            share = np.ones_like(log_lo)
+            if min_residual_range_mm > 0.0:
+                z, a = self.species[row]
+                water = get_material("water")
+                e_min = range_table(fragment_particle(z, a), water).energy_at(
+                    np.array(float(min_residual_range_mm))
+                )
+                share = np.clip((log_hi - np.log(float(e_min))) / (log_hi - log_lo), 0.0, 1.0)
+            total += (table[row] * share[:, None]).sum(axis=0)
+        return total
 
 
 @dataclass(frozen=True, eq=False)

@@ -178,7 +178,12 @@ def test_cone_fluence_only_when_asked_for(carbon: DepthDose) -> None:
     assert carbon.spectra.cone_fluence is None
     with pytest.raises(ConfigError, match="cone_half_angle_deg"):
         carbon.spectra.forward_fluence(1, within_cone=True)
+    with pytest.raises(OutOfRangeError):
+        carbon.spectra.forward_fluence(1, min_residual_range_mm=-1.0)
     rows = carbon.spectra.forward_rows(2)
-    assert np.array_equal(
-        carbon.spectra.forward_fluence(2), carbon.spectra.fluence[rows].sum(axis=(0, 1))
+    assert np.allclose(
+        carbon.spectra.forward_fluence(2),
+        carbon.spectra.fluence[rows].sum(axis=(0, 1)),
+        rtol=1e-12,
+        atol=0.0,
     )
