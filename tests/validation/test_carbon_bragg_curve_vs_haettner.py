@@ -83,9 +83,11 @@ TOLERANCE = {1: 0.20, 2: 0.20, 3: 0.30, 4: 0.30, 5: 0.30}
 # 11B born in the first 4 cm, at the end of its range at 34.9 cm (43 MeV/u on average,
 # 44 % of them below 40 MeV/u): the yield depends on the telescope's threshold, of which
 # only the lower bound below is known (without it +97 %; 1 mm more of water-equivalent
-# before identification, +21 %, would bring it within 30 %).
+# before identification, +21 %, would bring it within 30 %). The three-node Goldhaber
+# range spread adds ~5 pp here: with 15 nodes the model gives +27 %.
 KNOWN_GAPS = {
-    (5, 34.9): "+32 % of a yield of 0.002 (11B at the end of its range; detector threshold)",
+    (5, 34.9): "+32 % of a yield of 0.002 (11B at the end of its range: detector threshold, "
+    "3-node range spread; +27 % with 15 nodes)",
 }  # fmt: skip
 CONE_DEG = 10.0
 #: Water-equivalent thickness between the water and the telescope, mm (see above).
