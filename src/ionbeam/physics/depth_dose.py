@@ -38,7 +38,9 @@ Data model of the result (:class:`DepthDose`), all per primary particle:
   on 200 log-spaced energy edges from 0.1 MeV/u to 1.3 E + 5 MeV/u. The
   transported-particle IDD is Σ fluence × S(E) (S in MeV/mm; within ~2 % given the
   binning), so the MKM can form dose-weighted α and √β per depth. Primaries are
-  species 0.
+  species 0. With ``cone_half_angle_deg`` (ions) also ``cone_fluence``: the same
+  spectra for the particles within that cone around the beam, as a forward detector
+  counts them (:meth:`FluenceSpectra.forward_fluence`).
 """
 
 from __future__ import annotations
