@@ -6,7 +6,7 @@ and wraps the arrays returned here into a ``DepthDose``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -112,6 +112,7 @@ class _Secondaries:
     spectra: np.ndarray  # (n_keys, n_energy, n_bins) or a dummy
     neutral_mev: float
     beyond_mev: float
+    cone: np.ndarray | None = None  # like ``spectra``, within the cone; or None
 
 
 def _spectrum_index(keys: list[tuple[int, int, bool]], packets: SecondaryPackets) -> np.ndarray:
@@ -139,6 +140,22 @@ def _transport(
     )  # fmt: skip
 
 
+def _cone_fluence(
+    packets: SecondaryPackets,
+    edges: np.ndarray,
+    keys: list[tuple[int, int, bool]],
+    log_edges: np.ndarray,
+    cone_rad: float | None,
+) -> np.ndarray | None:
+    """Track-length fluence spectra (n_keys, n_energy, n_bins) of the packets' particles
+    within a cone of half-angle ``cone_rad`` around the beam (their Goldhaber angles at
+    birth), or None."""
+    if cone_rad is None:
+        return None
+    inside = replace(packets, birth_weight=packets.cone_weights(cone_rad))
+    return _transport(inside, edges, keys, log_edges, True).spectra
+
+
 def _secondaries(
     ion: Particle,
     water: Material,
@@ -149,9 +166,11 @@ def _secondaries(
     keys: list[tuple[int, int, bool]],
     log_edges: np.ndarray,
     with_spectra: bool,
+    cone_rad: float | None = None,
 ) -> _Secondaries:
     """Transport the secondaries: one generation for protons; for ions the projectile
-    fragments, then the H and He made when heavier fragments react in turn."""
+    fragments, then the H and He made when heavier fragments react in turn (and, given
+    ``cone_rad``, their fluence within that cone)."""
     centres = 0.5 * (edges[1:] + edges[:-1])
     csda = float(range_table(ion, water).range_at(np.array(energy)))
     # merging plateau births halves the cost for ions, whose fragments all travel far;
@@ -165,8 +184,9 @@ def _secondaries(
     counts, energies = moved.reactions, moved.reacting_energy
     escaped, beyond = moved.escaped_mev, moved.beyond_mev
     first = _Secondaries(
-        packets.species, dep, mom, let_w, local + loc, spec, neutral + escaped, beyond
-    )
+        packets.species, dep, mom, let_w, local + loc, spec, neutral + escaped, beyond,
+        None if ion.a == 1 else _cone_fluence(packets, edges, keys, log_edges, cone_rad),
+    )  # fmt: skip
     if ion.a == 1:
         return _with_elastic(
             first, ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra
@@ -185,6 +205,7 @@ def _secondaries(
     dep, loc, let_w = moved.deposit, moved.local, moved.let_weighted
     mom, spec = moved.moment, moved.spectra
     escaped, beyond = moved.escaped_mev, moved.beyond_mev
+    cone = _cone_fluence(tertiary, edges, keys, log_edges, cone_rad)
     return _Secondaries(
         species=first.species + tertiary.species,
         deposit=np.vstack((first.deposit, dep)),
@@ -194,6 +215,7 @@ def _secondaries(
         spectra=_padded_sum(first.spectra, spec) if with_spectra else first.spectra,
         neutral_mev=first.neutral_mev - heavy_local.sum() - tertiary.initial_energy_mev() + escaped,
         beyond_mev=first.beyond_mev + beyond,
+        cone=None if cone is None or first.cone is None else _padded_sum(first.cone, cone),
     )
 
 
@@ -308,8 +330,10 @@ def assemble_depth_dose(
     water_i_value_ev: float,
     edges: np.ndarray | None,
     with_spectra: bool,
+    cone_half_angle_deg: float | None = None,
 ) -> dict[str, Any]:
-    """All arrays of a ``DepthDose`` (see :mod:`ionbeam.physics.depth_dose`)."""
+    """All arrays of a ``DepthDose`` (see :mod:`ionbeam.physics.depth_dose`); with
+    ``cone_half_angle_deg`` (ions, with spectra) the fluence within that cone too."""
     water = get_material("water", i_value_ev=water_i_value_ev)
     table = range_table(ion, water)
     csda = float(table.range_at(np.array(energy)))
@@ -322,8 +346,11 @@ def assemble_depth_dose(
     primary = primary_transport(ion, table, water, edges, csda, sigma_r)
     keys = [(ion.z, ion.a, False)]
     log_edges = np.log(np.geomspace(_SPECTRUM_MIN_MEV_U, 1.3 * energy + 5.0, _SPECTRUM_BINS + 1))
+    cone_rad = None
+    if with_spectra and ion.a > 1 and cone_half_angle_deg is not None:
+        cone_rad = float(np.radians(cone_half_angle_deg))
     secondaries = _secondaries(
-        ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra
+        ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra, cone_rad
     )
     doses = _dose_arrays(ion, primary, secondaries, widths)
     profile_depth, profile_sigma = mcs_sigma_profile(ion, energy, water)
@@ -336,16 +363,22 @@ def assemble_depth_dose(
         sigma_mcs,
         doses["idd_mev_mm"] * widths,
     )
-    spectra = None
+    spectra: dict[str, Any] | None = None
     if with_spectra:
         fluence = np.array(secondaries.spectra)
-        fluence[0] += _primary_spectrum(table, edges, log_edges, csda, sigma_r, primary)
+        primaries = _primary_spectrum(table, edges, log_edges, csda, sigma_r, primary)
+        fluence[0] += primaries
         spectra = {
             "species": tuple((z, a) for z, a, _ in keys),
             "participant": tuple(wide for _, _, wide in keys),
             "energy_edges_mev_u": np.exp(log_edges),
             "fluence": fluence,
         }
+        if secondaries.cone is not None and cone_rad is not None:  # primaries: all inside
+            cone = _padded_sum(secondaries.cone, np.zeros_like(fluence))
+            cone[0] += primaries
+            spectra["cone_fluence"] = cone
+            spectra["cone_half_angle_deg"] = float(np.degrees(cone_rad))
     primary_beyond = primary.survival_edges[-1] * primary.mean_energy_edges_mev[-1]
     return {
         "depth_mm": centres,

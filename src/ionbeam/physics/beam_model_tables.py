@@ -31,7 +31,7 @@ from ionbeam.physics.stopping import checked_energies
 __all__ = ["MODEL_VERSION", "DepthDoseLibrary", "compute_depth_dose_library"]
 
 #: Bumped whenever the physics of the depth–dose model changes (part of the cache key).
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 
 _TABLE_FIELDS = (
     "depth_mm",

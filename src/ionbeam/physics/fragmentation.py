@@ -26,9 +26,11 @@ The multiplicities are representative values for 12C, 16O and 4He on water at
 with the measured partial charge-changing cross sections of Golovchenko et al.
 (2002, Phys. Rev. C 66, 014609), Toshito et al. (2007, Phys. Rev. C 75,
 054606) and Zeitlin et al. (2007, Phys. Rev. C 76, 014911), and with the forward
-fragment yields of Haettner et al. (2013, Phys. Med. Biol. 58, 8265): H and He within
-~20 %, Li–B within ~30 % (``tests/validation``). They are energy independent. They are
-a calibration handle, not a fit; ``FragmentationModel`` takes any other set.
+fragment yields of Haettner et al. (2013, Phys. Med. Biol. 58, 8265), counted as the
+measurement counts them (within 10°, above the threshold of the tank wall and the air):
+H and He within ~20 %, Li–B within ~30 % (``tests/validation``). They are energy
+independent. They are a calibration handle, not a fit; ``FragmentationModel`` takes any
+other set.
 
 Proton beams have no projectile fragments; their nuclear secondaries are
 described by :class:`ionbeam.physics.nuclear.ProtonReactionEnergySplit`.

@@ -153,3 +153,37 @@ def test_proton_spectra_include_the_scattered_protons() -> None:
     charged = d.idd_mev_mm - d.nuclear_local_idd_mev_mm
     plateau = d.depth_mm < 0.8 * d.csda_range_mm
     np.testing.assert_allclose(dose[plateau], charged[plateau], rtol=0.03)
+
+
+@pytest.mark.parametrize(
+    ("particle", "with_spectra", "cone", "error"),
+    [
+        ("proton", True, 10.0, ConfigError),
+        ("carbon", False, 10.0, ConfigError),
+        ("carbon", True, 0.0, OutOfRangeError),
+        ("carbon", True, 95.0, OutOfRangeError),
+        ("carbon", True, float("nan"), OutOfRangeError),
+    ],
+)
+def test_cone_needs_an_ion_beam_with_spectra_and_an_angle_up_to_90_degrees(
+    particle: str, with_spectra: bool, cone: float, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        depth_dose(particle, 200.0, with_spectra=with_spectra, cone_half_angle_deg=cone)
+
+
+def test_cone_fluence_only_when_asked_for(carbon: DepthDose) -> None:
+    """Without a cone the spectra say how to get one instead of answering wrongly."""
+    assert carbon.spectra is not None
+    assert carbon.spectra.cone_fluence is None
+    with pytest.raises(ConfigError, match="cone_half_angle_deg"):
+        carbon.spectra.forward_fluence(1, within_cone=True)
+    with pytest.raises(OutOfRangeError):
+        carbon.spectra.forward_fluence(1, min_residual_range_mm=-1.0)
+    rows = carbon.spectra.forward_rows(2)
+    assert np.allclose(
+        carbon.spectra.forward_fluence(2),
+        carbon.spectra.fluence[rows].sum(axis=(0, 1)),
+        rtol=1e-12,
+        atol=0.0,
+    )
