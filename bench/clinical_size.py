@@ -18,6 +18,13 @@ under ``ionbeam plan``). The project's memory estimate is applied as everywhere:
 that would not fit (``--memory-gb``, default 24 GB, or what the machine has) is refused
 with the estimate printed instead of the figures.
 
+Measured (protons, 17 067 spots, 163 M non-zeros, 2 cores under a load of ~17, so the
+seconds are several times a quiet machine's): L-BFGS memory 10 with spinning OpenMP
+threads: Dij 149 s, optimization 488 s (188 iterations), final dose 108 s; memory 10,
+passive threads: 81 s, 242 s (188 it.), 39 s; memory 30, passive threads: 146 s, 161 s
+(155 it.), 119 s; the same plan quality (target D95 0.949, D5 0.989-0.990, rectum max
+0.94). Iterations are the figure that load does not change.
+
 Usage: ``python bench/clinical_size.py [--particles proton carbon] [--slices 150]
 [--ct-mm 1.0] [--grid 2.0]``
 """
