@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -71,9 +70,7 @@ class _VersionAction(argparse.Action):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ionbeam`` command; returns the exit status."""
-    # numba's OpenMP threads spin between parallel regions unless told to wait
-    # passively, which slows the optimizer ~3x on a busy machine.
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+    # OMP_WAIT_POLICY=passive is set when ionbeam is imported (ionbeam/__init__.py)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
