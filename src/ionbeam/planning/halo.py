@@ -22,7 +22,7 @@ the matrix products so that they carry this halo instead of the one in the disc.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -141,34 +141,55 @@ class HaloField:
     n_chunks: int
     with_let: bool
     with_bio: bool
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def full(self, weights: np.ndarray) -> HaloTerms:
         """The halo by convolution alone (flat arrays on the dose grid)."""
         terms = _zeros(self.grid_size, self.with_let, self.with_bio)
-        for setup, w in self._beams(weights):
+        for _, setup, w in self._beams(weights):
             beam_halo(setup, w, terms, with_let=self.with_let, with_bio=self.with_bio)
         return terms
 
     def correction(self, weights: np.ndarray) -> HaloTerms:
-        """Halo by convolution minus the matrix's own halo, for spot ``weights``."""
-        terms = self.full(weights)
-        for setup, w in self._beams(weights):
-            inside = kernels.forward_dose(
-                w, self.grid_size, setup.spots, setup.voxels, setup.cells, _spot_rays(setup),
-                setup.model, setup.average, self.n_sigma, self.n_chunks, 0.0, 1.0, self.with_bio,
-            )  # fmt: skip
-            terms.dose[:] -= inside[0]
-            if terms.let_dose is not None:
-                terms.let_dose[:] -= inside[1]
-            if terms.alpha_dose is not None and terms.sqrt_beta_dose is not None:
-                terms.alpha_dose[:] -= inside[2]
-                terms.sqrt_beta_dose[:] -= inside[3]
+        """Halo by convolution minus the matrix's own halo, for spot ``weights``. Each
+        beam's part is kept for the last weights it was asked for (a plan's total dose,
+        then its per-beam doses in the report, ask for the same beams again)."""
+        terms = _zeros(self.grid_size, self.with_let, self.with_bio)
+        for b, setup, w in self._beams(weights):
+            if not np.any(w):
+                continue
+            index = setup.voxels[0]
+            for total, part in zip(terms, self._beam_correction(b, setup, w), strict=True):
+                if total is not None and part is not None:
+                    total[index] += part
         return terms
 
-    def _beams(self, weights: np.ndarray) -> list[tuple[BeamSetup, np.ndarray]]:
+    def _beam_correction(
+        self, b: int, setup: BeamSetup, w: np.ndarray
+    ) -> tuple[np.ndarray | None, ...]:
+        """Beam ``b``'s correction on its calculation voxels (``setup.voxels[0]``)."""
+        key = w.tobytes()
+        cached = self._cache.get(b)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        terms = _zeros(self.grid_size, self.with_let, self.with_bio)
+        beam_halo(setup, w, terms, with_let=self.with_let, with_bio=self.with_bio)
+        inside = kernels.forward_dose(
+            w, self.grid_size, setup.spots, setup.voxels, setup.cells, _spot_rays(setup),
+            setup.model, setup.average, self.n_sigma, self.n_chunks, 0.0, 1.0, self.with_bio,
+        )  # fmt: skip
+        index = setup.voxels[0]
+        parts = tuple(
+            None if total is None else total[index] - disc[index]
+            for total, disc in zip(terms, inside, strict=True)
+        )
+        self._cache[b] = (key, parts)
+        return parts
+
+    def _beams(self, weights: np.ndarray) -> list[tuple[int, BeamSetup, np.ndarray]]:
         w = np.asarray(weights, dtype=np.float64).reshape(-1)
         return [
-            (s, np.ascontiguousarray(w[self.beam_offsets[b] : self.beam_offsets[b + 1]]))
+            (b, s, np.ascontiguousarray(w[self.beam_offsets[b] : self.beam_offsets[b + 1]]))
             for b, s in enumerate(self.setups)
             if s.n_spots
         ]
