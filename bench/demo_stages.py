@@ -17,14 +17,29 @@ model tables exist: a cold start is what ``bench/startup.py`` measures.
 Usage: python bench/demo_stages.py [--quick] [--repeat 2] [--warm-up] [--no-command]
        [--profile FILE]  (cProfile of the output stages only, for pstats/snakeviz)
 
-Measured on the 2-core development machine (shared with other jobs, load 8-10, so
-± 30 %), warm, default (not ``--quick``) demo, seconds:
+Measured on the 2-core development machine on 7 Dec 2026 while it was shared with
+other jobs (load average 8-18: wall times were 5-10x the CPU times, so the CPU time of
+this process, all threads, is the figure to compare), warm, default (not ``--quick``)
+demo, plans loaded with ``--load-plans`` so that before and after time the same plans:
 
-=======================================  ==========  ==========
-stage                                    before      after
-=======================================  ==========  ==========
-(filled in by the commit that speeds the output up; see its message)
-=======================================  ==========  ==========
+=======================================  ===================  ===================
+stage (CPU s, wall s)                    before               after
+=======================================  ===================  ===================
+planning, both plans (in process)        85.0 CPU, 205 wall   (unchanged)
+evaluation, both plans                   1.25, 14             0.95, 9
+patient CT + RTSTRUCT datasets (once)    (in each folder)     1.94, 23
+protons: report view (beam doses)        6.61, 55 (x2)        6.91, 55 (once)
+protons: plan folder (DICOM, report)     13.95, 149           5.17, 37
+carbon: report view (beam doses)         9.01, 80 (x2)        9.59, 59 (once)
+carbon: plan folder (DICOM, report)      16.12, 142           5.11, 34
+comparison report                        9.69, 91             9.80, 51
+outputs, all                             57.1, 536            40.2, 276
+=======================================  ===================  ===================
+
+(The folder's stage held a second computation of the view before.) Inside a plan's
+report (before): PNG rendering ~60 % of its wall time, the viewer's data ~10 %.
+Whole ``ionbeam demo`` warm (fresh interpreter, IONBEAM_PROGRESS=0): before 627 s
+wall / 108.5 s CPU and 913 s / 114.7 s; cold (empty numba and ionbeam caches): 407 s / 172 s.
 """
 
 from __future__ import annotations
