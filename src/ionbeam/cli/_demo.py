@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam._progress import stage_printer
     from ionbeam.cli._goals import exit_status, print_goals
     from ionbeam.cli._output import print_table, to_jsonable
+    from ionbeam.io.dicom.patient_io import patient_datasets
     from ionbeam.report import write_comparison_report
     from ionbeam.workflow import evaluate, report_view, write_plan_folder
 
@@ -74,14 +75,21 @@ def run(args: argparse.Namespace) -> int:
     summary: dict[str, Any] = {"ionbeam": "demo", "patient": patient.name, "plans": {}}
     evaluations = {label: evaluate(outcome) for label, outcome in results.items()}
     reports = {label: evaluation.goals for label, evaluation in evaluations.items()}
+    patient_dicom = patient_datasets(patient)  # the CT and RTSTRUCT of both plan folders
     with atomic_directory(out, overwrite=overwrite) as folder:
         views = []
         for label, outcome in results.items():
             (folder / label).mkdir()
+            view = report_view(outcome, evaluations[label], label=label)
             document = write_plan_folder(
-                folder / label, outcome, label=label, evaluation=evaluations[label]
+                folder / label,
+                outcome,
+                label=label,
+                evaluation=evaluations[label],
+                view=view,
+                patient_dicom=patient_dicom,
             )
-            views.append(report_view(outcome, evaluations[label], label=label))
+            views.append(view)
             summary["plans"][label] = {
                 "structures": document["structures"],
                 "spots": document["spots"],

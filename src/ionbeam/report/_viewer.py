@@ -18,13 +18,14 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
 
+from ionbeam.evaluation import DoseVolumeHistogram
 from ionbeam.patient import Grid, Patient
 from ionbeam.report._html import element, escape
 from ionbeam.report._style import structure_colours
@@ -41,10 +42,16 @@ _COLOUR_MAPS = {"dose": "turbo", "let": "viridis"}
 
 
 def viewer_block(
-    patient: Patient, results: Sequence[PlanResult], options: ReportOptions, *, element_id: str
+    patient: Patient,
+    results: Sequence[PlanResult],
+    options: ReportOptions,
+    *,
+    element_id: str,
+    dvhs: Mapping[str, tuple[DoseVolumeHistogram, ...]] | None = None,
 ) -> str:
-    """The viewer's markup: a container, its data as JSON, and the script."""
-    data = viewer_data(patient, results, options)
+    """The viewer's markup: a container, its data as JSON, and the script. ``dvhs``: each
+    plan's DVHs (label → DVHs) as :func:`viewer_data` computes them, made before."""
+    data = viewer_data(patient, results, options, dvhs=dvhs)
     text = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     script = resources.files("ionbeam.report").joinpath("viewer.js").read_text(encoding="utf-8")
     fallback = element("noscript", element("p", escape("The interactive viewer needs JavaScript.")))
@@ -73,9 +80,16 @@ def viewer_grid(ct_grid: Grid, options: ReportOptions) -> tuple[Grid, tuple[int,
 
 
 def viewer_data(
-    patient: Patient, results: Sequence[PlanResult], options: ReportOptions
+    patient: Patient,
+    results: Sequence[PlanResult],
+    options: ReportOptions,
+    *,
+    dvhs: Mapping[str, tuple[DoseVolumeHistogram, ...]] | None = None,
 ) -> dict[str, Any]:
-    """Everything the viewer draws, as JSON-ready values."""
+    """Everything the viewer draws, as JSON-ready values. ``dvhs``: each plan's DVHs
+    (label → DVHs of the metrics' structures on bins from 0 to 5 % above the highest
+    dose of all plans) when the caller has them; a plan with robustness scenarios, whose
+    bins also reach its scenarios' doses, gets its own."""
     grid, strides = viewer_grid(patient.grid, options)
     thin = tuple(slice(None, None, s) for s in strides)
     low, high = options.ct_window_hu
@@ -98,7 +112,10 @@ def viewer_data(
         "start_index": [int(v) for v in start],
         "isodose_percent": list(options.isodose_percent),
         "colour_maps": {key: _lut(name) for key, name in _COLOUR_MAPS.items()},
-        "plans": [_plan_data(patient, r, results, options, top) for r in results],
+        "plans": [
+            _plan_data(patient, r, results, options, top, None if dvhs is None else dvhs[r.label])
+            for r in results
+        ],
     }
 
 
@@ -121,6 +138,7 @@ def _plan_data(
     results: Sequence[PlanResult],
     options: ReportOptions,
     top: float,
+    dvhs: tuple[DoseVolumeHistogram, ...] | None,
 ) -> dict[str, Any]:
     threshold = options.dose_threshold_fraction
     unit = result.dose_unit
@@ -155,7 +173,7 @@ def _plan_data(
             }
             for beam in result.plan.beams
         ],
-        "dvh": _dvh_data(patient, result, results, options),
+        "dvh": _dvh_data(patient, result, results, options, dvhs),
     }
 
 
@@ -208,7 +226,11 @@ def _let_quantity(patient: Patient, result: PlanResult, threshold: float) -> dic
 
 
 def _dvh_data(
-    patient: Patient, result: PlanResult, results: Sequence[PlanResult], options: ReportOptions
+    patient: Patient,
+    result: PlanResult,
+    results: Sequence[PlanResult],
+    options: ReportOptions,
+    shared: tuple[DoseVolumeHistogram, ...] | None,
 ) -> dict[str, Any]:
     """Cumulative DVHs (and scenario bands) of the metrics' structures on common bins."""
     names = (
@@ -219,7 +241,11 @@ def _dvh_data(
     everything = [r.dose_gy for r in results] + list(result.scenario_doses_gy)
     top = 1.05 * max(float(d.max()) for d in everything) or 1.0
     colours = structure_colours(patient.structures)
-    nominal = structure_dvhs(result.dose_gy, result.dose_grid, patient, names, max_dose_gy=top)
+    nominal = (
+        shared
+        if shared is not None and not result.scenario_doses_gy
+        else structure_dvhs(result.dose_gy, result.dose_grid, patient, names, max_dose_gy=top)
+    )
     scenarios = [
         structure_dvhs(d, result.dose_grid, patient, names, max_dose_gy=top)
         for d in result.scenario_doses_gy

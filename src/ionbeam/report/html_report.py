@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from ionbeam import __version__
 from ionbeam.errors import ConfigError, GridMismatchError
+from ionbeam.evaluation import DoseVolumeHistogram
 from ionbeam.machine.beam_model import BeamModel
 from ionbeam.patient import Grid, Patient, resample
 from ionbeam.report import _sections as sections
@@ -144,8 +145,11 @@ def render_report(
         _section("Warnings", sections.warnings_block(lines)),
         _section("Clinical goals", goals_section_content([result])),
         _section("Dose metrics", sections.metrics_table([result], names=names)),
-        _viewer_section(patient, [result], options),
-        _dvh_section(patient, [result], names, figure),
+    ]
+    dvhs = _shared_dvhs(patient, [result], names)
+    body += [
+        _viewer_section(patient, [result], options, dvhs),
+        _dvh_section([result], dvhs, structure_colours(patient.structures), figure),
         _dose_section(patient, [result], options, figure),
     ]
     body += _let_and_beam_sections(patient, result, beam_model, options, figure)
@@ -186,8 +190,11 @@ def render_comparison_report(
         _section("Warnings", sections.warnings_block([*lines, *map(str, warnings)])),
         _section("Clinical goals", goals_section_content(results)),
         _section("Dose metrics", sections.metrics_table(results, names=names)),
-        _viewer_section(patient, results, options),
-        _dvh_section(patient, results, names, figure),
+    ]
+    dvhs = _shared_dvhs(patient, results, names)
+    body += [
+        _viewer_section(patient, results, options, dvhs),
+        _dvh_section(results, dvhs, structure_colours(patient.structures), figure),
         _dose_section(patient, results, options, figure),
         _section("Dose differences", _difference_figures(patient, results, options, figure)),
     ]
@@ -204,28 +211,39 @@ def render_comparison_report(
 _STYLE_NAMES = ("solid", "dashed", "dotted", "dash-dotted")
 
 
-def _viewer_section(patient: Patient, results: Sequence[PlanResult], options: ReportOptions) -> str:
+def _viewer_section(
+    patient: Patient,
+    results: Sequence[PlanResult],
+    options: ReportOptions,
+    dvhs: Mapping[str, tuple[DoseVolumeHistogram, ...]],
+) -> str:
     """The interactive viewer (empty when ``options.viewer`` is off)."""
     if not options.viewer:
         return ""
-    block = viewer_block(patient, results, options, element_id="ionbeam-viewer-data")
+    block = viewer_block(patient, results, options, element_id="ionbeam-viewer-data", dvhs=dvhs)
     return element("section", element("h2", escape("Interactive viewer")) + block, id="viewer")
 
 
-def _dvh_section(
-    patient: Patient,
-    results: Sequence[PlanResult],
-    names: Sequence[str],
-    figure: Callable[[Figure, str], str],
-) -> str:
-    """The DVHs of all plans on one axis, on common dose bins."""
+def _shared_dvhs(
+    patient: Patient, results: Sequence[PlanResult], names: Sequence[str]
+) -> dict[str, tuple[DoseVolumeHistogram, ...]]:
+    """Each plan's DVHs of ``names`` on common bins from 0 to 5 % above the highest dose
+    of all plans: computed once for the DVH figure and the viewer."""
     top = max(float(r.dose_gy.max()) for r in results)
     bins_top = 1.05 * top if top > 0 else 1.0
-    dvhs = {r.label: structure_dvhs(r.dose_gy, r.dose_grid, patient, names, max_dose_gy=bins_top)
+    return {r.label: structure_dvhs(r.dose_gy, r.dose_grid, patient, names, max_dose_gy=bins_top)
             for r in results}  # fmt: skip
+
+
+def _dvh_section(
+    results: Sequence[PlanResult],
+    dvhs: Mapping[str, tuple[DoseVolumeHistogram, ...]],
+    colours: Mapping[str, str],
+    figure: Callable[[Figure, str], str],
+) -> str:
+    """The DVHs of all plans on one axis, on common dose bins (:func:`_shared_dvhs`)."""
     unit = results[0].dose_unit
     prescription = results[0].metrics.prescription_gy
-    colours = structure_colours(patient.structures)
     if len(results) == 1:
         fig = dvh_figure(dvhs[results[0].label], prescription_gy=prescription, dose_unit=unit,
                          colours=colours)  # fmt: skip

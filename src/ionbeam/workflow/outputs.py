@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ionbeam.io.dicom.patient_io import PatientDatasets
+    from ionbeam.report import PlanResult
     from ionbeam.workflow.evaluation import Evaluation
     from ionbeam.workflow.result import PlanOutcome
 
@@ -57,20 +59,29 @@ def write_plan_folder(
     label: str | None = None,
     evaluation: Evaluation | None = None,
     extra: Mapping[str, Any] | None = None,
+    view: PlanResult | None = None,
+    patient_dicom: PatientDatasets | None = None,
 ) -> dict[str, Any]:
     """Write a plan's files into the existing ``folder``; returns the metrics document
-    (with the entries of ``extra`` added). ``evaluation``: the plan's (default: computed)."""
+    (with the entries of ``extra`` added). ``evaluation``: the plan's (default: computed);
+    ``view``: the report's view of the plan, :func:`~ionbeam.workflow.report_view` of
+    ``outcome``, ``evaluation`` and ``label`` (default: computed; a caller that also
+    shows the plan in a comparison passes the one it made, so that the beam doses are
+    computed once); ``patient_dicom``: the CT and RT Structure Set datasets of the
+    outcome's patient (:func:`ionbeam.io.dicom.patient_io.patient_datasets`) when several
+    plans of one patient made by ionbeam are written (built once, written into each)."""
     from ionbeam.io.plan_json import write_plan_json
     from ionbeam.workflow.evaluation import evaluate, metrics_document, report_view
 
     evaluation = evaluate(outcome) if evaluation is None else evaluation
+    _check_shared(outcome, label, view, patient_dicom)
     document = metrics_document(outcome, evaluation)
     document.update(extra or {})
     write_plan_json(outcome.plan, folder / "plan.json")
     text = json.dumps(to_jsonable(document), indent=2, allow_nan=False)
     (folder / "metrics.json").write_text(text, encoding="utf-8")
     if dicom:
-        _write_dicom(folder / "dicom", outcome)
+        _write_dicom(folder / "dicom", outcome, patient_dicom)
     if report:
         from ionbeam.report import write_report
         from ionbeam.workflow.beam_models import beam_model_of_plan
@@ -78,11 +89,39 @@ def write_plan_folder(
         write_report(
             folder / "report.html",
             patient=outcome.patient,
-            result=report_view(outcome, evaluation, label=label),
+            result=view if view is not None else report_view(outcome, evaluation, label=label),
             beam_model=beam_model_of_plan(outcome.plan, outcome.beam_model),
             settings=dict(outcome.plan.settings),
         )
     return document
+
+
+def _check_shared(
+    outcome: PlanOutcome,
+    label: str | None,
+    view: PlanResult | None,
+    patient_dicom: PatientDatasets | None,
+) -> None:
+    """Refuse, before anything is written, a report view made of another plan (or under
+    another label) and patient datasets of another patient (or of a DICOM patient)."""
+    from ionbeam.errors import ConfigError
+
+    if view is not None and (
+        view.plan is not outcome.plan or (label is not None and view.label != label)
+    ):
+        raise ConfigError(
+            f"the report view {view.label!r} was made of another plan or label than "
+            f"{label or outcome.plan.particle!r}; pass report_view(outcome, evaluation, "
+            "label=label) of this outcome, or leave view out"
+        )
+    if patient_dicom is not None and (
+        patient_dicom.patient is not outcome.patient or outcome.source_dicom is not None
+    ):
+        raise ConfigError(
+            "the patient datasets were built for another patient (or the plan's patient "
+            "was read from DICOM, whose files it refers to); build them with "
+            "patient_datasets(outcome.patient), or leave them out"
+        )
 
 
 def to_jsonable(value: Any) -> Any:
@@ -108,7 +147,9 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def _write_dicom(folder: Path, outcome: PlanOutcome) -> None:
+def _write_dicom(
+    folder: Path, outcome: PlanOutcome, patient_dicom: PatientDatasets | None = None
+) -> None:
     """The DICOM files; spot sizes from the outcome's own machine (kept when custom)."""
     from ionbeam.io.dicom.plan_export import PlanDoses, write_plan_dicom
 
@@ -127,5 +168,11 @@ def _write_dicom(folder: Path, outcome: PlanOutcome) -> None:
 
     folder.mkdir()
     write_plan_dicom(
-        folder, outcome.patient, plan, doses, source=outcome.source_dicom, spot_fwhm_mm=spot_fwhm_mm
+        folder,
+        outcome.patient,
+        plan,
+        doses,
+        source=outcome.source_dicom,
+        spot_fwhm_mm=spot_fwhm_mm,
+        patient_files=patient_dicom,
     )

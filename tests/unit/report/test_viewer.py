@@ -179,3 +179,22 @@ def test_plan_settings_are_shown_once(patient: Patient, result: PlanResult) -> N
         patient=patient, result=result, settings={"phantom": "water"}, options=QUICK
     )
     assert "Run settings" in other
+
+
+def test_dvhs_made_once_for_the_report_give_the_same_viewer_data(
+    patient: Patient, result: PlanResult
+) -> None:
+    """The report hands the viewer the DVHs of its DVH figure (made once): the viewer's
+    data are then those it computes itself; a plan with scenarios, whose bins also reach
+    its scenarios' doses, ignores them and gets its own (with its bands)."""
+    names = list(result.metrics.names)
+    top = 1.05 * float(result.dose_gy.max())
+    shared = {result.label: structure_dvhs(result.dose_gy, result.dose_grid, patient, names,
+                                           max_dose_gy=top)}  # fmt: skip
+    assert viewer_data(patient, [result], QUICK, dvhs=shared) == viewer_data(
+        patient, [result], QUICK
+    )
+    robust = dataclasses.replace(result, scenario_doses_gy=(1.2 * result.dose_gy,))
+    own = viewer_data(patient, [robust], QUICK)
+    assert viewer_data(patient, [robust], QUICK, dvhs=shared) == own
+    assert own["plans"][0]["dvh"]["curves"][0]["band"]  # bins up to 1.2 × the dose

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from ionbeam.errors import DicomError, IonbeamError
+from ionbeam.errors import ConfigError, DicomError, IonbeamError
 from ionbeam.io.dicom._common import StudyInfo
 from ionbeam.io.dicom._files import atomic_directory, read_headers, write_dataset
 from ionbeam.io.dicom.ct import ct_datasets, series_from_headers
@@ -15,6 +16,8 @@ from ionbeam.patient.patient import Patient
 from ionbeam.patient.structures import StructureSet
 
 __all__ = [
+    "PatientDatasets",
+    "patient_datasets",
     "read_dicom_patient",
     "registered_structure_sets",
     "roi_types",
@@ -42,21 +45,53 @@ def write_dicom_patient(
     return out
 
 
-def write_patient_files(
-    folder: Path, patient: Patient, *, study: StudyInfo | None = None
-) -> tuple[StudyInfo, Dataset]:
-    """Write the CT series and ``RS.dcm`` of ``patient`` into the existing ``folder``
-    (not atomic: use inside :func:`atomic_directory`); returns the study and the
-    RT Structure Set dataset, which an RT Ion Plan refers to."""
+@dataclass(frozen=True, eq=False)
+class PatientDatasets:
+    """The DICOM datasets of a patient ionbeam made (CT slices in ascending z and the
+    RT Structure Set) with their ``study``, built once by :func:`patient_datasets` and
+    written into as many folders as need them (e.g. each plan folder of a demo)."""
+
+    patient: Patient
+    study: StudyInfo
+    ct_slices: tuple[Dataset, ...]
+    structure_set: Dataset
+
+
+def patient_datasets(patient: Patient, *, study: StudyInfo | None = None) -> PatientDatasets:
+    """The CT series and RT Structure Set of ``patient`` as datasets (nothing written).
+
+    Without ``study``, UIDs are derived from the patient's name and metadata, so the
+    same patient always gets the same UIDs."""
     study = study or StudyInfo.new(
         patient.name, seed=repr(sorted(patient.metadata.items())), study_description="ionbeam"
     )
     datasets, series = ct_datasets(patient.ct, study)
     structure_set = rtstruct_dataset(patient.structures, series, roi_types=roi_types(patient))
-    for k, ds in enumerate(datasets, start=1):
+    return PatientDatasets(patient, study, tuple(datasets), structure_set)
+
+
+def write_patient_files(
+    folder: Path,
+    patient: Patient,
+    *,
+    study: StudyInfo | None = None,
+    datasets: PatientDatasets | None = None,
+) -> tuple[StudyInfo, Dataset]:
+    """Write the CT series and ``RS.dcm`` of ``patient`` into the existing ``folder``
+    (not atomic: use inside :func:`atomic_directory`); returns the study and the
+    RT Structure Set dataset, which an RT Ion Plan refers to. ``datasets``: those of
+    :func:`patient_datasets` for this patient, built before (then ``study`` is theirs)."""
+    if datasets is None:
+        datasets = patient_datasets(patient, study=study)
+    elif datasets.patient is not patient or (study is not None and study != datasets.study):
+        raise ConfigError(
+            "the patient datasets were built for another patient or study; build them with "
+            "patient_datasets(patient) of this patient, or leave them out"
+        )
+    for k, ds in enumerate(datasets.ct_slices, start=1):
         write_dataset(ds, folder / f"CT_{k:04d}.dcm")
-    write_dataset(structure_set, folder / "RS.dcm")
-    return study, structure_set
+    write_dataset(datasets.structure_set, folder / "RS.dcm")
+    return datasets.study, datasets.structure_set
 
 
 def roi_types(patient: Patient) -> dict[str, str]:

@@ -21,10 +21,15 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
+from ionbeam.errors import ConfigError
 from ionbeam.io.dicom._common import StudyInfo
 from ionbeam.io.dicom._files import DicomWarning, read_dataset, read_headers, write_dataset
 from ionbeam.io.dicom.ct import series_from_headers
-from ionbeam.io.dicom.patient_io import registered_structure_sets, write_patient_files
+from ionbeam.io.dicom.patient_io import (
+    PatientDatasets,
+    registered_structure_sets,
+    write_patient_files,
+)
 from ionbeam.io.dicom.rt_ion_plan import rt_ion_plan_dataset
 from ionbeam.io.dicom.rtdose import rt_dose_dataset
 from ionbeam.io.dicom.rtstruct import roi_names
@@ -55,19 +60,28 @@ def write_plan_dicom(
     *,
     source: str | Path | None = None,
     spot_fwhm_mm: Callable[[float], tuple[float, float]] | None = None,
+    patient_files: PatientDatasets | None = None,
 ) -> dict[str, Path]:
     """Write the DICOM files of a plan into the existing ``folder``.
 
     ``source``: the DICOM folder the patient was read from (then its study and
     RT Structure Set are referenced); None for a patient ionbeam built (then
     ``CT_*.dcm`` and ``RS.dcm`` are written too). ``spot_fwhm_mm``: the machine's
-    spot size in air per energy, for ``ScanningSpotSize``. Returns the paths by role.
+    spot size in air per energy, for ``ScanningSpotSize``; ``patient_files``: the CT and
+    RT Structure Set datasets of ``patient`` built before
+    (:func:`~ionbeam.io.dicom.patient_io.patient_datasets`: several plans of one patient
+    build them once; not with ``source``). Returns the paths by role.
     """
     out = Path(folder)
     written: dict[str, Path] = {}
     if source is None:
-        study, structure_set = write_patient_files(out, patient)
+        study, structure_set = write_patient_files(out, patient, datasets=patient_files)
         written["rtstruct"] = out / "RS.dcm"
+    elif patient_files is not None:
+        raise ConfigError(
+            "patient_files are the CT and RTSTRUCT of a patient ionbeam made; a plan of a "
+            f"patient read from {source} refers to that folder's files: leave them out"
+        )
     else:
         study, structure_set = _source_references(Path(source), plan.prescription.target)
     plan_ds = rt_ion_plan_dataset(
