@@ -15,6 +15,14 @@ series needs ``--ct-series UID``.
 
 The clinical goals recorded in the plan (or the defaults) are checked on the recomputed
 dose; ``--strict`` exits with status 3 when one fails.
+
+``--robust`` also recomputes the dose in the error scenarios, as ``ionbeam robust``
+does and with its options (``--scenarios``, ``--range-error``, ``--setup-error``,
+``--workers``, ``--scheduler``; default: what the plan was optimized with, else 9 /
+3.5 % / 3 mm): the worst-case table is printed and, with ``--out``, added to
+``metrics.json`` (key ``robustness``), drawn as DVH bands in ``report.html`` and
+written as ``robustness.html``; with ``--strict`` a target whose D95 falls below 95 %
+of the prescription in some scenario also exits with status 3.
 """
 
 from __future__ import annotations
@@ -51,7 +59,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_strict_argument(parser)
+    _add_robust_arguments(parser)
     parser.set_defaults(handler=run)
+
+
+def _add_robust_arguments(parser: argparse.ArgumentParser) -> None:
+    from ionbeam.cli._robust import add_cluster_arguments, add_scenario_arguments
+
+    parser.add_argument(
+        "--robust",
+        action="store_true",
+        help="also evaluate the plan in range/set-up error scenarios (as `ionbeam robust`; "
+        "DVH bands in the report)",
+    )
+    add_scenario_arguments(parser)
+    add_cluster_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,15 +90,19 @@ def run(args: argparse.Namespace) -> int:
     check_recompute_out(args)
     plan, patient, options, source, calibration = recompute_inputs(args)
     plan, beam_model = recompute_beam_model(args, plan)
+    machine = machine_for_plan(beam_model, plan.machine)
     result = dose_of_plan(
         patient,
         plan,
         options=options,
-        machine=machine_for_plan(beam_model, plan.machine),
+        machine=machine,
         calibration=calibration,
         on_stage=stage_printer(f"{plan.particle}: "),
     )
     report = goal_report(result, plan_goals(result))
+    robust, robustness, scenario_doses = _robustness(
+        args, patient, plan, options=options, machine=machine, calibration=calibration
+    )
     if args.out is not None:
         with atomic_directory(args.out, overwrite=args.force) as folder:
             document = write_plan_folder(
@@ -87,7 +113,10 @@ def run(args: argparse.Namespace) -> int:
                 dicom=not args.no_dicom,
                 report=not args.no_report,
                 goals=report,
+                scenario_doses_gy=scenario_doses,
             )
+            if robust is not None:
+                _write_robustness(folder, args, patient, result, robust, robustness)
     else:
         document = metrics_document(result, evaluate(result), report)
     previous = _previous_metrics(args.plan)
@@ -107,12 +136,72 @@ def run(args: argparse.Namespace) -> int:
             default=0.0,
         )
         print(f"largest difference from the saved metrics: {worst:.3g} Gy")
-    return exit_status([report], strict=args.strict)
+    if robustness is not None and not args.json:
+        print("\n".join(robustness.lines()))
+    status = exit_status([report], strict=args.strict)
+    if status == 0 and args.strict and robustness is not None:
+        return 3 if any(robustness.underdosed_scenarios().values()) else 0
+    return status
+
+
+def _robustness(
+    args: argparse.Namespace,
+    patient: Any,
+    plan: Any,
+    *,
+    options: Any,
+    machine: Any,
+    calibration: Any,
+) -> tuple[Any, Any, list]:
+    """With ``--robust``: the robust options, the evaluation in their scenarios and the
+    scenario doses the report draws as DVH bands (kept only when a report is written)."""
+    if not args.robust:
+        return None, None, []
+    from ionbeam.cli._robust import (
+        client_of,
+        evaluate_scenarios,
+        robust_options,
+        scenario_total_doses,
+    )
+
+    robust = robust_options(args, recorded=plan.settings.get("robust"))
+    with client_of(args) as client:
+        doses = scenario_total_doses(
+            patient, plan, robust, options=options,
+            machine=machine, calibration=calibration,
+            client=client,
+        )  # fmt: skip
+        keep = args.out is not None and not args.no_report
+        kept = list(doses) if keep else []
+        evaluation = evaluate_scenarios(
+            kept if keep else doses, patient, plan, robust, options=options
+        )
+    return robust, evaluation, kept
+
+
+def _write_robustness(
+    folder: Path, args: argparse.Namespace, patient: Any, result: Any, robust: Any, evaluation: Any
+) -> None:
+    from ionbeam.cli._robust import write_robustness
+
+    unit = "Gy" if result.rbe_dose_gy is None else "Gy(RBE)"
+    title = f"{patient.name} · {result.plan.particle} · robustness"
+    write_robustness(folder, evaluation, robust, title=title, unit=unit,
+                     report=not args.no_report)  # fmt: skip
 
 
 def _check_flags(args: argparse.Namespace) -> None:
     """Options that would be ignored are refused."""
+    from ionbeam.cli._robust import check_workers
     from ionbeam.errors import ConfigError
+
+    if not args.robust:
+        for flag, value in (("--scenarios", args.scenarios), ("--range-error", args.range_error),
+                            ("--setup-error", args.setup_error), ("--workers", args.workers),
+                            ("--scheduler", args.scheduler)):  # fmt: skip
+            if value is not None:
+                raise ConfigError(f"{flag} applies with --robust only (no scenarios are computed)")
+    check_workers(args)
 
     if args.out is None:
         for flag, given in (("--no-dicom", args.no_dicom), ("--no-report", args.no_report),

@@ -172,6 +172,10 @@ def run(args: argparse.Namespace) -> int:
             calibration=inputs.calibration,
             machine=machine,
         )
+    scenario_doses: list = []
+    if robust is not None:
+        robustness, scenario_doses = _robustness(inputs, result, robust, options, args)
+        stage("robustness evaluated in the scenarios")
     with atomic_directory(args.out, overwrite=args.force) as folder:
         document = write_plan_folder(
             folder,
@@ -182,10 +186,10 @@ def run(args: argparse.Namespace) -> int:
             report=not args.no_report,
             goals=report,
             extra=None if check is None else {"grid_check": check.to_dict()},
+            scenario_doses_gy=scenario_doses,
         )
         if robust is not None:
-            robustness = _write_robustness(folder, inputs, result, robust, options, args)
-            stage("robustness evaluated in the scenarios")
+            _write_robustness(folder, inputs, result, robust, robustness, args)
     stage(f"files written to {args.out}")
     print_summary(
         document,
@@ -239,14 +243,15 @@ def _mode(recorded: Any, args: argparse.Namespace) -> Any:
     return {**recorded, "mode": args.robust}
 
 
-def _write_robustness(
-    folder: Path, inputs: Any, result: Any, robust: Any, options: Any, args: argparse.Namespace
-) -> Any:
-    """Evaluate the plan in its scenarios (here, serially) and add it to the folder."""
+def _robustness(
+    inputs: Any, result: Any, robust: Any, options: Any, args: argparse.Namespace
+) -> tuple[Any, list]:
+    """The plan's robust evaluation in its scenarios (here, serially) and, for the
+    report's DVH bands, the scenario doses (none without a report)."""
     from ionbeam.cli._beam_model import machine_for_plan
-    from ionbeam.cli._robust import robustness_of, write_robustness
+    from ionbeam.cli._robust import evaluate_scenarios, scenario_total_doses
 
-    evaluation = robustness_of(
+    doses = scenario_total_doses(
         inputs.patient,
         result.plan,
         robust,
@@ -254,11 +259,28 @@ def _write_robustness(
         machine=machine_for_plan(inputs.beam_model),
         calibration=inputs.calibration,
     )
+    kept = [] if args.no_report else list(doses)
+    evaluation = evaluate_scenarios(
+        kept if kept else doses, inputs.patient, result.plan, robust, options=options
+    )
+    return evaluation, kept
+
+
+def _write_robustness(
+    folder: Path,
+    inputs: Any,
+    result: Any,
+    robust: Any,
+    evaluation: Any,
+    args: argparse.Namespace,
+) -> None:
+    """Add the robust evaluation to the plan folder (metrics.json, robustness.html)."""
+    from ionbeam.cli._robust import write_robustness
+
     unit = "Gy" if result.rbe_dose_gy is None else "Gy(RBE)"
     title = f"{inputs.patient.name} · {inputs.particle} · robustness"
     write_robustness(folder, evaluation, robust, title=title, unit=unit,
                      report=not args.no_report)  # fmt: skip
-    return evaluation
 
 
 def print_summary(

@@ -68,10 +68,13 @@ def metrics_document(result: Any, metrics: Any, goals: Any = None) -> dict[str, 
     return document
 
 
-def plan_result(result: Any, metrics: Any, label: str, goals: Any = None) -> Any:
+def plan_result(
+    result: Any, metrics: Any, label: str, goals: Any = None, scenario_doses_gy: Any = ()
+) -> Any:
     """The report's view of a planning result (total doses) and its clinical goals; the
-    viewer also gets the physical dose beside an RBE-weighted one and, with several
-    beams, each beam's physical dose."""
+    viewer also gets the physical dose beside an RBE-weighted one, with several beams
+    each beam's physical dose, and the total doses of robustness scenarios (drawn as
+    DVH bands; the report stores the bands, not the volumes)."""
     from ionbeam.report import PlanResult
 
     fractions = result.plan.prescription.fractions
@@ -97,6 +100,7 @@ def plan_result(result: Any, metrics: Any, label: str, goals: Any = None) -> Any
         goals=goals,
         physical_dose_gy=None if result.rbe_dose_gy is None else result.dose_gy * fractions,
         beam_doses_gy=beam_doses,
+        scenario_doses_gy=tuple(scenario_doses_gy),
     )
 
 
@@ -111,10 +115,12 @@ def write_plan_folder(
     label: str | None = None,
     goals: Any = None,
     extra: dict[str, Any] | None = None,
+    scenario_doses_gy: Any = (),
 ) -> dict[str, Any]:
     """Write a plan's files into the existing ``folder``; returns the metrics document
     (with the entries of ``extra`` added, e.g. the grid check). ``goals``: the
-    :class:`~ionbeam.evaluation.GoalReport` of the result (default: its plan's goals)."""
+    :class:`~ionbeam.evaluation.GoalReport` of the result (default: its plan's goals);
+    ``scenario_doses_gy``: total doses of robustness scenarios, DVH bands in the report."""
     from ionbeam.cli._goals import goal_report, plan_goals
     from ionbeam.cli._output import to_jsonable
     from ionbeam.io.plan_json import write_plan_json
@@ -135,7 +141,9 @@ def write_plan_folder(
         write_report(
             folder / "report.html",
             patient=patient,
-            result=plan_result(result, metrics, label or result.plan.particle, goals),
+            result=plan_result(
+                result, metrics, label or result.plan.particle, goals, scenario_doses_gy
+            ),
             beam_model=beam_model_of_plan(result.plan),
             settings=dict(result.plan.settings),
         )

@@ -20,16 +20,22 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "add_cluster_arguments",
     "add_scenario_arguments",
+    "check_workers",
+    "client_of",
+    "evaluate_scenarios",
     "register",
     "robust_options",
     "robustness_of",
     "run",
+    "scenario_total_doses",
     "write_robustness",
 ]
 
@@ -45,6 +51,14 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--workers`` and ``--scheduler`` (shared with ``dose --robust``)."""
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="local Dask workers (default: cores; 0: serial)"
+    )
+    parser.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler, tcp://HOST:PORT")
+
+
 def register(subparsers: Any) -> None:
     """Add the ``robust`` sub-command."""
     from ionbeam.cli._shared_options import add_recompute_arguments, add_strict_argument
@@ -57,10 +71,7 @@ def register(subparsers: Any) -> None:
     )
     add_recompute_arguments(parser)
     add_scenario_arguments(parser)
-    parser.add_argument(
-        "--workers", type=int, metavar="N", help="local Dask workers (default: cores; 0: serial)"
-    )
-    parser.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler, tcp://HOST:PORT")
+    add_cluster_arguments(parser)
     parser.add_argument("--out", type=Path, metavar="DIR", help="write the results there")
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--no-report", action="store_true", help="no robustness.html")
@@ -106,28 +117,55 @@ def robustness_of(
     client: Any = None,
 ) -> Any:
     """The :class:`~ionbeam.evaluation.robust.RobustEvaluation` of ``plan``'s total dose."""
-    from ionbeam.evaluation.robust import robust_evaluation
-    from ionbeam.planning.dose_grid import make_dose_grid, masks_on_grid
+    doses = scenario_total_doses(
+        patient, plan, robust, options=options, machine=machine, calibration=calibration,
+        client=client,
+    )  # fmt: skip
+    return evaluate_scenarios(doses, patient, plan, robust, options=options)
+
+
+def scenario_total_doses(
+    patient: Any,
+    plan: Any,
+    robust: Any,
+    *,
+    options: Any,
+    machine: Any,
+    calibration: Any,
+    client: Any = None,
+) -> Iterator[Any]:
+    """``plan``'s evaluated dose over all fractions (Gy or Gy(RBE)) in each of
+    ``robust``'s scenarios, the nominal first, one at a time."""
     from ionbeam.planning.robust.cluster import scenario_doses
 
-    scenarios = robust.scenarios().scenarios
-    grid = make_dose_grid(patient.grid, options.dose_grid_mm)
-    masks = masks_on_grid(list(patient.structures.values()), grid)
-    prescription = plan.prescription
     doses = scenario_doses(
         patient,
         plan,
-        scenarios,
+        robust.scenarios().scenarios,
         options=options,
         machine=machine,
         calibration=calibration,
         client=client,
     )
+    return (d * plan.prescription.fractions for d in doses)
+
+
+def evaluate_scenarios(
+    doses: Iterable[Any], patient: Any, plan: Any, robust: Any, *, options: Any
+) -> Any:
+    """The :class:`~ionbeam.evaluation.robust.RobustEvaluation` of the total scenario
+    ``doses`` (in the order of ``robust``'s scenarios) on the plan's dose grid."""
+    from ionbeam.evaluation.robust import robust_evaluation
+    from ionbeam.planning.dose_grid import make_dose_grid, masks_on_grid
+
+    grid = make_dose_grid(patient.grid, options.dose_grid_mm)
+    masks = masks_on_grid(list(patient.structures.values()), grid)
+    prescription = plan.prescription
     return robust_evaluation(
-        (d * prescription.fractions for d in doses),
+        doses,
         grid,
         masks,
-        labels=[s.label for s in scenarios],
+        labels=[s.label for s in robust.scenarios().scenarios],
         targets=(prescription.target,),
         prescription_gy=prescription.total_dose_gy,
     )
@@ -163,15 +201,13 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam.cli._output import print_json, to_jsonable
     from ionbeam.cli._recompute import recompute_beam_model, recompute_inputs
     from ionbeam.cli._shared_options import check_recompute_out
-    from ionbeam.errors import ConfigError
 
     check_recompute_out(args)
-    if args.workers is not None and args.workers < 0:
-        raise ConfigError(f"--workers must be ≥ 0 (0: serially here); got {args.workers}")
+    check_workers(args)
     plan, patient, options, _, calibration = recompute_inputs(args)
     plan, beam_model = recompute_beam_model(args, plan)
     robust = robust_options(args, recorded=plan.settings.get("robust"))
-    with _client(args) as client:
+    with client_of(args) as client:
         evaluation = robustness_of(
             patient,
             plan,
@@ -200,7 +236,15 @@ def run(args: argparse.Namespace) -> int:
     return 3 if args.strict and failing else 0
 
 
-def _client(args: argparse.Namespace) -> Any:
+def check_workers(args: argparse.Namespace) -> None:
+    """``--workers`` is a count ≥ 0."""
+    from ionbeam.errors import ConfigError
+
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers must be ≥ 0 (0: serially here); got {args.workers}")
+
+
+def client_of(args: argparse.Namespace) -> Any:
     """A context giving the Dask client (None: serially here)."""
     if args.scheduler is None and args.workers == 0:
         return nullcontext(None)
