@@ -57,6 +57,8 @@ def _setup(args):
         dose_grid_mm=args.grid,
         energy_stride=args.energy_stride,
         spot_spacing_mm=args.spot_spacing,
+        rbe_model=args.rbe_model,
+        ripple_filter={None: None, "on": True, "off": False}[args.ripple_filter],
         solver=SolverOptions(
             progress=False, relative_tolerance=args.tolerance, max_iterations=args.max_iterations
         ),
@@ -139,6 +141,8 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--brainstem-weight", type=float, help="default 3000 (the template's)")
     parser.add_argument("--spot-spacing", type=float, help="mm (default: the planner's)")
+    parser.add_argument("--rbe-model", help="default: the particle's (carbon: mMKM)")
+    parser.add_argument("--ripple-filter", choices=("on", "off"), help="default: the line's")
     parser.add_argument("--max-iterations", type=int, default=300)
     parser.add_argument("--tolerance", type=float, default=1e-3)
     parser.add_argument("--plans", default="nominal,robust", help="which plans to make")

@@ -197,7 +197,8 @@ def _check_flags(args: argparse.Namespace) -> None:
 
     if not args.robust:
         for flag, value in (("--scenarios", args.scenarios), ("--range-error", args.range_error),
-                            ("--setup-error", args.setup_error), ("--workers", args.workers),
+                            ("--setup-error", args.setup_error), ("--rbe-error", args.rbe_error),
+                            ("--workers", args.workers),
                             ("--scheduler", args.scheduler)):  # fmt: skip
             if value is not None:
                 raise ConfigError(f"{flag} applies with --robust only (no scenarios are computed)")

@@ -228,10 +228,12 @@ def _robust(args: argparse.Namespace, request: Any) -> Any:
     from ionbeam.errors import ConfigError
 
     recorded = None if request is None else request.robust
-    scenario_flags = (args.scenarios, args.range_error, args.setup_error)
+    scenario_flags = (args.scenarios, args.range_error, args.setup_error, args.rbe_error)
     if args.robust is None and recorded is None:
         if any(v is not None for v in scenario_flags):
-            raise ConfigError("--scenarios, --range-error and --setup-error need --robust MODE")
+            raise ConfigError(
+                "--scenarios, --range-error, --setup-error and --rbe-error need --robust MODE"
+            )
         return None
     return robust_options(args, mode=args.robust or "minimax", recorded=_mode(recorded, args))
 

@@ -41,13 +41,20 @@ __all__ = [
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--scenarios``, ``--range-error``, ``--setup-error`` (shared with ``plan``)."""
+    """``--scenarios``, ``--range-error``, ``--setup-error``, ``--rbe-error`` (shared with
+    ``plan`` and ``dose``)."""
     parser.add_argument("--scenarios", choices=("9", "21"), help="scenario set (default 9)")
     parser.add_argument(
         "--range-error", type=float, metavar="PCT", help="range (SPR) error, %% (default 3.5)"
     )
     parser.add_argument(
         "--setup-error", type=float, metavar="MM", help="set-up error per axis, mm (default 3)"
+    )
+    parser.add_argument(
+        "--rbe-error",
+        type=float,
+        metavar="PCT",
+        help="constant-RBE error, %%: every scenario also with RBE × (1 ± it) (default 0)",
     )
 
 
@@ -92,7 +99,7 @@ def robust_options(args: argparse.Namespace, mode: str = "minimax", recorded: An
         "scenario_set": str(base.get("scenario_set", "9")),
         "structures": dict(base.get("structures", {})),
     }
-    for key in ("range_error", "setup_error_mm", "sharpness"):
+    for key in ("range_error", "setup_error_mm", "sharpness", "rbe_error"):
         if key in base:
             values[key] = base[key]
     if args.scenarios is not None:
@@ -103,6 +110,10 @@ def robust_options(args: argparse.Namespace, mode: str = "minimax", recorded: An
         values["range_error"] = args.range_error / 100.0
     if args.setup_error is not None:
         values["setup_error_mm"] = args.setup_error
+    if args.rbe_error is not None:
+        if not 0 <= args.rbe_error < 50:
+            raise ConfigError(f"--rbe-error is a percentage in [0, 50); got {args.rbe_error}")
+        values["rbe_error"] = args.rbe_error / 100.0
     return RobustOptions(**values)
 
 

@@ -148,4 +148,10 @@ def test_dose_scenario_options_need_robust(nominal_plan: Path, tmp_path: Path, c
     assert "--robust" in capsys.readouterr().err
     assert main(["dose", str(nominal_plan), "--workers", "2"]) == 2
     assert "--robust" in capsys.readouterr().err
+    assert main(["dose", str(nominal_plan), "--rbe-error", "10"]) == 2
+    assert "--robust" in capsys.readouterr().err
+    assert main(["dose", str(nominal_plan), "--robust", "--rbe-error", "60"]) == 2
+    assert "--rbe-error" in capsys.readouterr().err
     assert not out.exists()
+    request = plan_request_from_dict({"robust": {"rbe_error_percent": 10}})
+    assert request.robust["rbe_error"] == pytest.approx(0.1)
