@@ -64,7 +64,7 @@ def robust_strategy(
             )
 
     def influences() -> Iterator[DoseInfluence]:
-        return scaled_runs(geometries(), runs, scaled_influence)  # type: ignore[return-value]
+        return scaled_runs(geometries(), runs, scaled_influence)
 
     choice = RobustChoice(
         mode=robust.mode,

@@ -12,13 +12,16 @@ refused, as is an RBE error on a physical-dose plan (no RBE to be wrong).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from ionbeam.errors import ConfigError
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.robust.scenarios import Scenario
 
-__all__ = ["check_rbe_errors", "geometry_runs", "scaled_influence"]
+__all__ = ["check_rbe_errors", "geometry_runs", "scaled_influence", "scaled_runs"]
+
+T = TypeVar("T")
 
 
 def check_rbe_errors(scenarios: Iterable[Scenario], rbe_model: str) -> None:
@@ -53,8 +56,10 @@ def scaled_influence(influence: DoseInfluence, factor: float) -> DoseInfluence:
 
 
 def scaled_runs(
-    base: Iterable[object], runs: Sequence[tuple[Scenario, list[float]]], scale
-) -> Iterator[object]:
+    base: Iterable[T],
+    runs: Sequence[tuple[Scenario, list[float]]],
+    scale: Callable[[T, float], T],
+) -> Iterator[T]:
     """For each geometry's item of ``base`` (in the order of ``runs``) each scaled one."""
     for item, (_, factors) in zip(base, runs, strict=True):
         for factor in factors:
