@@ -8,10 +8,18 @@ prints per plan: CTV D95/D98 per scenario, the worst case, the brainstem's worst
 D0.03cc beside its limit (90 % of the prescription, the planner's serial-organ limit),
 and the scenarios where the CTV D95 falls below 95 %. Writes a DVH-band figure and a
 JSON summary to --out, and the bytes one scenario's matrix rows take (how many
-scenarios fit in 24 GB).
+scenarios fit in 24 GB). First it prints the geometric bound
+(:func:`ionbeam.evaluation.robust_geometry.shift_conflict_fractions`): per scenario the
+share of the CTV that any plan keeping the brainstem within its limit in all 9 must
+leave at or below that limit.
+
+Levers (docs/robust.md, "Levers, each measured"): --structure-mode GTV=voxelwise,...,
+--brainstem-weight, --spot-spacing, --max-iterations, --tolerance, --rbe-model,
+--ripple-filter; --plans robust makes only the robust plan.
 
 Usage: python bench/robust_head.py [--particle proton] [--ct-spacing 3] [--grid 3]
-       [--energy-stride 2] [--mode minimax] [--out bench/out/robust_head]
+       [--energy-stride 2] [--mode minimax] [--plans nominal,robust]
+       [--out bench/out/robust_head]
 """
 
 from __future__ import annotations
