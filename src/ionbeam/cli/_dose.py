@@ -18,7 +18,7 @@ dose; ``--strict`` exits with status 3 when one fails.
 
 ``--robust`` also recomputes the dose in the error scenarios, as ``ionbeam robust``
 does and with its options (``--scenarios``, ``--range-error``, ``--setup-error``,
-``--workers``, ``--scheduler``; default: what the plan was optimized with, else 9 /
+``--rbe-error``, ``--workers``, ``--scheduler``; default: what the plan was optimized with, else 9 /
 3.5 % / 3 mm): the worst-case table is printed and, with ``--out``, added to
 ``metrics.json`` (key ``robustness``), drawn as DVH bands in ``report.html`` and
 written as ``robustness.html``; with ``--strict`` a target whose D95 falls below 95 %
