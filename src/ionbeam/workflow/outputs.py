@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ionbeam.workflow.evaluation import Evaluation
     from ionbeam.workflow.result import PlanOutcome
 
@@ -57,9 +59,13 @@ def write_plan_folder(
     label: str | None = None,
     evaluation: Evaluation | None = None,
     extra: Mapping[str, Any] | None = None,
+    scenario_doses_gy: Sequence[np.ndarray] = (),
 ) -> dict[str, Any]:
     """Write a plan's files into the existing ``folder``; returns the metrics document
-    (with the entries of ``extra`` added). ``evaluation``: the plan's (default: computed)."""
+    (with the entries of ``extra`` added). ``evaluation``: the plan's (default: computed);
+    ``scenario_doses_gy``: total doses of error scenarios (e.g. from
+    :func:`~ionbeam.workflow.robustness.robustness_with_doses`), drawn as DVH bands in
+    the report (which stores the bands, not the doses)."""
     from ionbeam.io.plan_json import write_plan_json
     from ionbeam.workflow.evaluation import evaluate, metrics_document, report_view
 
@@ -78,7 +84,9 @@ def write_plan_folder(
         write_report(
             folder / "report.html",
             patient=outcome.patient,
-            result=report_view(outcome, evaluation, label=label),
+            result=report_view(
+                outcome, evaluation, label=label, scenario_doses_gy=scenario_doses_gy
+            ),
             beam_model=beam_model_of_plan(outcome.plan, outcome.beam_model),
             settings=dict(outcome.plan.settings),
         )
