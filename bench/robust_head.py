@@ -8,10 +8,18 @@ prints per plan: CTV D95/D98 per scenario, the worst case, the brainstem's worst
 D0.03cc beside its limit (90 % of the prescription, the planner's serial-organ limit),
 and the scenarios where the CTV D95 falls below 95 %. Writes a DVH-band figure and a
 JSON summary to --out, and the bytes one scenario's matrix rows take (how many
-scenarios fit in 24 GB).
+scenarios fit in 24 GB). First it prints the geometric bound
+(:func:`ionbeam.evaluation.robust_geometry.shift_conflict_fractions`): per scenario the
+share of the CTV that any plan keeping the brainstem within its limit in all 9 must
+leave at or below that limit.
+
+Levers (docs/robust.md, "Levers, each measured"): --structure-mode GTV=voxelwise,...,
+--brainstem-weight, --spot-spacing, --max-iterations, --tolerance, --rbe-model,
+--ripple-filter; --plans robust makes only the robust plan.
 
 Usage: python bench/robust_head.py [--particle proton] [--ct-spacing 3] [--grid 3]
-       [--energy-stride 2] [--mode minimax] [--out bench/out/robust_head]
+       [--energy-stride 2] [--mode minimax] [--plans nominal,robust]
+       [--out bench/out/robust_head]
 """
 
 from __future__ import annotations
@@ -41,6 +49,12 @@ def _setup(args):
     prescription = Prescription(TARGET, dose * fractions, fractions)
     names = [n for n in patient.structures if n != "PTV"]  # the CTV is the target here
     objectives = default_objectives(names, TARGET, dose)
+    if args.brainstem_weight is not None:  # the limit as a harder penalty
+        from ionbeam.planning.optimize import SquaredOverdose
+
+        limit = BRAINSTEM_LIMIT * dose
+        brainstem = (SquaredOverdose(limit, weight=args.brainstem_weight),)
+        objectives = {**objectives, "Brainstem": brainstem}
     if args.coverage:  # the goal itself (D95 ≥ 95 %, with a margin) instead of a uniform dose
         from ionbeam.planning.optimize import MinDVH, SquaredOverdose
 
@@ -50,7 +64,12 @@ def _setup(args):
         gantry_deg=(90.0, 270.0),
         dose_grid_mm=args.grid,
         energy_stride=args.energy_stride,
-        solver=SolverOptions(progress=False, relative_tolerance=1e-3, max_iterations=300),
+        spot_spacing_mm=args.spot_spacing,
+        rbe_model=args.rbe_model,
+        ripple_filter={None: None, "on": True, "off": False}[args.ripple_filter],
+        solver=SolverOptions(
+            progress=False, relative_tolerance=args.tolerance, max_iterations=args.max_iterations
+        ),
     )
     return patient, prescription, objectives, options
 
@@ -63,7 +82,10 @@ def worker(args) -> dict:
     from ionbeam.planning.robust import RobustOptions
 
     patient, prescription, objectives, options = _setup(args)
-    robust = None if args.worker == "nominal" else RobustOptions(mode=args.mode)
+    structures = dict(item.split("=") for item in args.structure_mode.split(",") if item)
+    robust = (
+        None if args.worker == "nominal" else RobustOptions(mode=args.mode, structures=structures)
+    )
     start = time.perf_counter()
     result = plan_patient(
         patient, prescription, particle=args.particle, objectives=objectives,
@@ -121,6 +143,17 @@ def main() -> None:
         "--coverage", action="store_true",
         help="CTV objectives: at least 97 %% of it at 97 %% (MinDVH) and none above 104 %%",
     )  # fmt: skip
+    parser.add_argument(
+        "--structure-mode", default="",
+        help="per-structure robustness, e.g. GTV=voxelwise,Brainstem=minimax",
+    )  # fmt: skip
+    parser.add_argument("--brainstem-weight", type=float, help="default 3000 (the template's)")
+    parser.add_argument("--spot-spacing", type=float, help="mm (default: the planner's)")
+    parser.add_argument("--rbe-model", help="default: the particle's (carbon: mMKM)")
+    parser.add_argument("--ripple-filter", choices=("on", "off"), help="default: the line's")
+    parser.add_argument("--max-iterations", type=int, default=300)
+    parser.add_argument("--tolerance", type=float, default=1e-3)
+    parser.add_argument("--plans", default="nominal,robust", help="which plans to make")
     parser.add_argument("--out", default=str(HERE / "out" / "robust_head"))
     parser.add_argument("--worker", choices=("nominal", "robust"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -128,15 +161,17 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args)))
         return
+    plans = [p for p in args.plans.split(",") if p]
+    _print_bound(args)
     runs = {}
-    for name in ("nominal", "robust"):
+    for name in plans:
         command = [sys.executable, __file__, *sys.argv[1:], "--worker", name]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         runs[name] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"{name}: {json.dumps(runs[name])}", flush=True)
     summary = {"settings": vars(args), "runs": runs, "evaluations": {}}
     evaluations = {}
-    for name in ("nominal", "robust"):
+    for name in plans:
         evaluations[name] = evaluate(args, name)
         summary["evaluations"][name] = evaluations[name].to_dict()
         ev = evaluations[name]
@@ -146,7 +181,7 @@ def main() -> None:
         print("\n".join(ev.lines()))
         print(f"  Brainstem worst D0.03cc {brainstem:.2f} (limit {limit:.2f}): "
               f"{'within' if brainstem <= limit else 'ABOVE'}")  # fmt: skip
-    per = runs["robust"]["rows_bytes_per_scenario"]
+    per = runs[plans[-1]]["rows_bytes_per_scenario"]
     fits = int(24e9 // per)
     print(f"\none scenario's objective rows: {per / 1e6:.0f} MB; 24 GB hold {fits} "
           "scenarios (streamed: one full matrix at a time)")  # fmt: skip
@@ -154,12 +189,29 @@ def main() -> None:
     (Path(args.out) / f"robust_head_{args.particle}.json").write_text(json.dumps(summary, indent=1))
 
 
+def _print_bound(args) -> None:
+    """What the geometry alone allows: per scenario, the CTV fraction that must stay at or
+    below the brainstem's limit for the brainstem to meet it in every scenario."""
+    from ionbeam.evaluation.robust_geometry import shift_conflict_fractions
+    from ionbeam.planning.robust import scenario_set
+
+    patient, _, _, _ = _setup(args)
+    scenarios = scenario_set("9").scenarios
+    shifts = [s.shift_mm for s in scenarios]
+    fractions = shift_conflict_fractions(
+        patient.structures[TARGET], patient.structures["Brainstem"], patient.grid, shifts
+    )
+    print("CTV fraction that must stay <= the brainstem limit (rigid shifts, geometry only):")
+    pairs = zip(scenarios, fractions, strict=True)
+    print("  " + ", ".join(f"{s.label} {100 * f:.1f} %" for s, f in pairs))
+
+
 def _figure(evaluations, path: Path) -> None:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     for k, (name, ev) in enumerate(evaluations.items()):
-        ax = fig.add_subplot(1, 2, k + 1)
+        ax = fig.add_subplot(1, len(evaluations), k + 1)
         for band_name, colour in ((TARGET, "tab:red"), ("Brainstem", "tab:blue")):
             band = ev.structure(band_name)
             ax.fill_between(band.dose_edges_gy, 100 * band.volume_low, 100 * band.volume_high,

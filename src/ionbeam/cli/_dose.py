@@ -15,6 +15,15 @@ series needs ``--ct-series UID``.
 
 The clinical goals recorded in the plan (or the defaults) are checked on the recomputed
 dose; ``--strict`` exits with status 3 when one fails.
+
+``--robust`` also recomputes the dose in the error scenarios, as ``ionbeam robust``
+does and with its options (``--scenarios``, ``--range-error``, ``--setup-error``,
+``--rbe-error``, ``--workers``, ``--scheduler``; default: what the plan was optimized with, else 9 /
+3.5 % / 3 mm), with :func:`ionbeam.workflow.robustness_with_doses`: the worst-case table
+is printed and, with ``--out``, added to ``metrics.json`` (key ``robustness``), drawn as
+DVH bands in ``report.html`` and written as ``robustness.html``; with ``--strict`` a
+target whose D95 falls below 95 % of the prescription in some scenario also exits with
+status 3.
 """
 
 from __future__ import annotations
@@ -51,7 +60,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_strict_argument(parser)
+    _add_robust_arguments(parser)
     parser.set_defaults(handler=run)
+
+
+def _add_robust_arguments(parser: argparse.ArgumentParser) -> None:
+    from ionbeam.cli._robust import add_cluster_arguments, add_scenario_arguments
+
+    parser.add_argument(
+        "--robust",
+        action="store_true",
+        help="also evaluate the plan in range/set-up error scenarios (as `ionbeam robust`; "
+        "DVH bands in the report)",
+    )
+    add_scenario_arguments(parser)
+    add_cluster_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         recompute_dose,
         recompute_inputs,
         write_plan_folder,
+        write_robustness,
     )
 
     _check_flags(args)
@@ -76,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     stage = stage_printer(f"{inputs.plan.particle}: ")
     outcome = recompute_dose(inputs, options=options, on_stage=stage)
     evaluation = evaluate(outcome)
+    robust, robustness, scenario_doses = _robustness(args, outcome)
     if args.out is not None:
         with atomic_directory(args.out, overwrite=args.force) as folder:
             document = write_plan_folder(
@@ -84,7 +109,12 @@ def run(args: argparse.Namespace) -> int:
                 dicom=not args.no_dicom,
                 report=not args.no_report,
                 evaluation=evaluation,
+                scenario_doses_gy=scenario_doses,
             )
+            if robustness is not None:
+                title = f"{outcome.patient.name} · {outcome.plan.particle} · robustness"
+                write_robustness(folder, robustness, robust, title=title,
+                                 unit=outcome.dose_unit, report=not args.no_report)  # fmt: skip
     else:
         document = metrics_document(outcome, evaluation)
     plan, patient, result = outcome.plan, outcome.patient, outcome.planning
@@ -106,12 +136,43 @@ def run(args: argparse.Namespace) -> int:
             default=0.0,
         )
         print(f"largest difference from the saved metrics: {worst:.3g} Gy")
-    return exit_status([report], strict=args.strict)
+    if robustness is not None and not args.json:
+        print("\n".join(robustness.lines()))
+    status = exit_status([report], strict=args.strict)
+    if status == 0 and args.strict and robustness is not None:
+        return 3 if any(robustness.underdosed_scenarios().values()) else 0
+    return status
+
+
+def _robustness(args: argparse.Namespace, outcome: Any) -> tuple[Any, Any, tuple[Any, ...]]:
+    """With ``--robust``: the robust options (the command line over what the plan was
+    optimized with), the evaluation in their scenarios and the scenario doses the report
+    draws as DVH bands (kept only when a report is written)."""
+    if not args.robust:
+        return None, None, ()
+    from ionbeam.cli._robust import client_of, robust_options
+    from ionbeam.workflow import robustness_with_doses
+
+    robust = robust_options(args, recorded=outcome.plan.settings.get("robust"))
+    keep = args.out is not None and not args.no_report
+    with client_of(args) as client:
+        evaluation, doses = robustness_with_doses(outcome, robust, client=client, keep_doses=keep)
+    return robust, evaluation, doses
 
 
 def _check_flags(args: argparse.Namespace) -> None:
     """Options that would be ignored are refused."""
+    from ionbeam.cli._robust import check_workers
     from ionbeam.errors import ConfigError
+
+    if not args.robust:
+        for flag, value in (("--scenarios", args.scenarios), ("--range-error", args.range_error),
+                            ("--setup-error", args.setup_error), ("--rbe-error", args.rbe_error),
+                            ("--workers", args.workers),
+                            ("--scheduler", args.scheduler)):  # fmt: skip
+            if value is not None:
+                raise ConfigError(f"{flag} applies with --robust only (no scenarios are computed)")
+    check_workers(args)
 
     if args.out is None:
         for flag, given in (("--no-dicom", args.no_dicom), ("--no-report", args.no_report),

@@ -133,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam._progress import stage_printer
     from ionbeam.cli._goals import exit_status
     from ionbeam.cli._plan_inputs import plan_inputs, plan_request
-    from ionbeam.workflow import evaluate, make_plan, write_plan_folder
+    from ionbeam.workflow import (
+        evaluate,
+        make_plan,
+        robustness_with_doses,
+        write_plan_folder,
+        write_robustness,
+    )
 
     request = plan_request(args)
     source = request.patient
@@ -149,6 +155,15 @@ def run(args: argparse.Namespace) -> int:
         on_stage=stage,
     )
     evaluation = evaluate(outcome)
+    robustness = None
+    scenario_doses: tuple[Any, ...] = ()
+    if robust is not None:
+        # here, serially, on the machine it was planned on; the scenario doses are kept
+        # for the report's DVH bands only
+        robustness, scenario_doses = robustness_with_doses(
+            outcome, robust, keep_doses=not args.no_report
+        )
+        stage("robustness evaluated in the scenarios")
     with atomic_directory(args.out, overwrite=args.force) as folder:
         document = write_plan_folder(
             folder,
@@ -156,10 +171,12 @@ def run(args: argparse.Namespace) -> int:
             dicom=not args.no_dicom,
             report=not args.no_report,
             evaluation=evaluation,
+            scenario_doses_gy=scenario_doses,
         )
-        if robust is not None:
-            robustness = _write_robustness(folder, outcome, robust, args)
-            stage("robustness evaluated in the scenarios")
+        if robustness is not None:
+            title = f"{outcome.patient.name} · {outcome.plan.particle} · robustness"
+            write_robustness(folder, robustness, robust, title=title, unit=outcome.dose_unit,
+                             report=not args.no_report)  # fmt: skip
     stage(f"files written to {args.out}")
     print_summary(
         document,
@@ -169,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         as_json=args.json,
         goals=evaluation.goals,
     )
-    if robust is not None and not args.json:
+    if robustness is not None and not args.json:
         print("\n".join(robustness.lines()))
     if outcome.grid_check is not None and not args.json:
         from ionbeam.cli._grid_check import format_grid_check
@@ -197,10 +214,12 @@ def _robust(args: argparse.Namespace, request: Any) -> Any:
     from ionbeam.errors import ConfigError
 
     recorded = None if request is None else request.robust
-    scenario_flags = (args.scenarios, args.range_error, args.setup_error)
+    scenario_flags = (args.scenarios, args.range_error, args.setup_error, args.rbe_error)
     if args.robust is None and recorded is None:
         if any(v is not None for v in scenario_flags):
-            raise ConfigError("--scenarios, --range-error and --setup-error need --robust MODE")
+            raise ConfigError(
+                "--scenarios, --range-error, --setup-error and --rbe-error need --robust MODE"
+            )
         return None
     return robust_options(args, mode=args.robust or "minimax", recorded=_mode(recorded, args))
 
@@ -210,25 +229,6 @@ def _mode(recorded: Any, args: argparse.Namespace) -> Any:
     if recorded is None or args.robust is None:
         return recorded
     return {**recorded, "mode": args.robust}
-
-
-def _write_robustness(folder: Path, outcome: Any, robust: Any, args: argparse.Namespace) -> Any:
-    """Evaluate the plan in its scenarios (here, serially, on the machine it was planned
-    on) and add it to the folder."""
-    from ionbeam.cli._robust import robustness_of, write_robustness
-
-    evaluation = robustness_of(
-        outcome.patient,
-        outcome.plan,
-        robust,
-        options=outcome.options,
-        machine=outcome.machine,
-        calibration=outcome.calibration,
-    )
-    title = f"{outcome.patient.name} · {outcome.plan.particle} · robustness"
-    write_robustness(folder, evaluation, robust, title=title, unit=outcome.dose_unit,
-                     report=not args.no_report)  # fmt: skip
-    return evaluation
 
 
 def print_summary(

@@ -19,23 +19,31 @@ the same scenarios and adds the robustness to its outputs.
 from __future__ import annotations
 
 import argparse
-import json
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from ionbeam.workflow.robustness import evaluate_scenario_doses as evaluate_scenarios
+from ionbeam.workflow.robustness import scenario_total_doses, write_robustness
+
 __all__ = [
+    "add_cluster_arguments",
     "add_scenario_arguments",
+    "check_workers",
+    "client_of",
+    "evaluate_scenarios",
     "register",
     "robust_options",
     "robustness_of",
     "run",
+    "scenario_total_doses",
     "write_robustness",
 ]
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--scenarios``, ``--range-error``, ``--setup-error`` (shared with ``plan``)."""
+    """``--scenarios``, ``--range-error``, ``--setup-error``, ``--rbe-error`` (shared with
+    ``plan`` and ``dose``)."""
     parser.add_argument("--scenarios", choices=("9", "21"), help="scenario set (default 9)")
     parser.add_argument(
         "--range-error", type=float, metavar="PCT", help="range (SPR) error, %% (default 3.5)"
@@ -43,6 +51,20 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--setup-error", type=float, metavar="MM", help="set-up error per axis, mm (default 3)"
     )
+    parser.add_argument(
+        "--rbe-error",
+        type=float,
+        metavar="PCT",
+        help="constant-RBE error, %%: every scenario also with RBE × (1 ± it) (default 0)",
+    )
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--workers`` and ``--scheduler`` (shared with ``dose --robust``)."""
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="local Dask workers (default: cores; 0: serial)"
+    )
+    parser.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler, tcp://HOST:PORT")
 
 
 def register(subparsers: Any) -> None:
@@ -57,10 +79,7 @@ def register(subparsers: Any) -> None:
     )
     add_recompute_arguments(parser)
     add_scenario_arguments(parser)
-    parser.add_argument(
-        "--workers", type=int, metavar="N", help="local Dask workers (default: cores; 0: serial)"
-    )
-    parser.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler, tcp://HOST:PORT")
+    add_cluster_arguments(parser)
     parser.add_argument("--out", type=Path, metavar="DIR", help="write the results there")
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
     parser.add_argument("--no-report", action="store_true", help="no robustness.html")
@@ -81,7 +100,7 @@ def robust_options(args: argparse.Namespace, mode: str = "minimax", recorded: An
         "scenario_set": str(base.get("scenario_set", "9")),
         "structures": dict(base.get("structures", {})),
     }
-    for key in ("range_error", "setup_error_mm", "sharpness"):
+    for key in ("range_error", "setup_error_mm", "sharpness", "rbe_error"):
         if key in base:
             values[key] = base[key]
     if args.scenarios is not None:
@@ -92,6 +111,10 @@ def robust_options(args: argparse.Namespace, mode: str = "minimax", recorded: An
         values["range_error"] = args.range_error / 100.0
     if args.setup_error is not None:
         values["setup_error_mm"] = args.setup_error
+    if args.rbe_error is not None:
+        if not 0 <= args.rbe_error < 50:
+            raise ConfigError(f"--rbe-error is a percentage in [0, 50); got {args.rbe_error}")
+        values["rbe_error"] = args.rbe_error / 100.0
     return RobustOptions(**values)
 
 
@@ -105,55 +128,13 @@ def robustness_of(
     calibration: Any,
     client: Any = None,
 ) -> Any:
-    """The :class:`~ionbeam.evaluation.robust.RobustEvaluation` of ``plan``'s total dose."""
-    from ionbeam.evaluation.robust import robust_evaluation
-    from ionbeam.planning.dose_grid import make_dose_grid, masks_on_grid
-    from ionbeam.planning.robust.cluster import scenario_doses
-
-    scenarios = robust.scenarios().scenarios
-    grid = make_dose_grid(patient.grid, options.dose_grid_mm)
-    masks = masks_on_grid(list(patient.structures.values()), grid)
-    prescription = plan.prescription
-    doses = scenario_doses(
-        patient,
-        plan,
-        scenarios,
-        options=options,
-        machine=machine,
-        calibration=calibration,
+    """The :class:`~ionbeam.evaluation.robust.RobustEvaluation` of ``plan``'s total dose
+    (:mod:`ionbeam.workflow.robustness`)."""
+    doses = scenario_total_doses(
+        patient, plan, robust, options=options, machine=machine, calibration=calibration,
         client=client,
-    )
-    return robust_evaluation(
-        (d * prescription.fractions for d in doses),
-        grid,
-        masks,
-        labels=[s.label for s in scenarios],
-        targets=(prescription.target,),
-        prescription_gy=prescription.total_dose_gy,
-    )
-
-
-def write_robustness(
-    folder: Path, evaluation: Any, robust: Any, *, title: str, unit: str, report: bool
-) -> None:
-    """Add ``robustness`` to ``folder/metrics.json`` (when there is one, else write
-    ``robustness.json``) and write ``robustness.html``, each file atomically."""
-    from ionbeam._atomic import write_text_atomically
-    from ionbeam.cli._output import to_jsonable
-
-    section = {"settings": robust.to_dict(), **evaluation.to_dict()}
-    metrics = folder / "metrics.json"
-    if metrics.exists():
-        document = json.loads(metrics.read_text(encoding="utf-8"))
-        document["robustness"] = section
-        name = metrics
-    else:
-        document, name = section, folder / "robustness.json"
-    write_text_atomically(name, json.dumps(to_jsonable(document), indent=2, allow_nan=False))
-    if report:
-        from ionbeam.report.robust_report import write_robust_report
-
-        write_robust_report(folder / "robustness.html", evaluation, title=title, unit=unit)
+    )  # fmt: skip
+    return evaluate_scenarios(doses, patient, plan, robust, options=options)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,15 +144,13 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam.cli._output import print_json, to_jsonable
     from ionbeam.cli._recompute import recompute_beam_model, recompute_inputs
     from ionbeam.cli._shared_options import check_recompute_out
-    from ionbeam.errors import ConfigError
 
     check_recompute_out(args)
-    if args.workers is not None and args.workers < 0:
-        raise ConfigError(f"--workers must be ≥ 0 (0: serially here); got {args.workers}")
+    check_workers(args)
     plan, patient, options, _, calibration = recompute_inputs(args)
     plan, beam_model = recompute_beam_model(args, plan)
     robust = robust_options(args, recorded=plan.settings.get("robust"))
-    with _client(args) as client:
+    with client_of(args) as client:
         evaluation = robustness_of(
             patient,
             plan,
@@ -200,7 +179,15 @@ def run(args: argparse.Namespace) -> int:
     return 3 if args.strict and failing else 0
 
 
-def _client(args: argparse.Namespace) -> Any:
+def check_workers(args: argparse.Namespace) -> None:
+    """``--workers`` is a count ≥ 0."""
+    from ionbeam.errors import ConfigError
+
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers must be ≥ 0 (0: serially here); got {args.workers}")
+
+
+def client_of(args: argparse.Namespace) -> Any:
     """A context giving the Dask client (None: serially here)."""
     if args.scheduler is None and args.workers == 0:
         return nullcontext(None)

@@ -67,6 +67,7 @@ the planner works per fraction. Angles are degrees in [0, 360). Example::
     scenarios = "9"               # or "21" (matRad-like sets)
     range_error_percent = 3.5     # SPR scaling ±
     setup_error_mm = 3.0          # rigid shifts ± along x, y, z
+    rbe_error_percent = 0.0       # constant RBE × (1 ± it) with every scenario (e.g. 10)
     structures = { Body = "nominal" }   # per-structure robustness
 
 Goals replace the default goals (:func:`ionbeam.evaluation.default_goals`) of the
@@ -133,7 +134,7 @@ _TISSUE_KEYS = {"target", "normal", "structures"}
 _GOAL_KEYS = {"structure", "metric", "at_least", "at_most", "unit", "severity"}
 _HOT_SPOT_KEYS = {"threshold_percent", "volume_cm3"}
 _ROBUST_KEYS = {"mode", "scenarios", "range_error_percent", "setup_error_mm", "structures",
-                "sharpness"}  # fmt: skip
+                "sharpness", "rbe_error_percent"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -286,9 +287,10 @@ def _robust(data: Mapping[str, Any], source: str) -> dict[str, Any] | None:
     out: dict[str, Any] = {"mode": _text(section, "mode", source) or "minimax"}
     if "scenarios" in section:
         out["scenario_set"] = str(section["scenarios"])
-    percent = _number(section, "range_error_percent", source)
-    if percent is not None:
-        out["range_error"] = percent / 100.0
+    for key in ("range_error", "rbe_error"):
+        percent = _number(section, f"{key}_percent", source)
+        if percent is not None:
+            out[key] = percent / 100.0
     for key in ("setup_error_mm", "sharpness"):
         value = _number(section, key, source)
         if value is not None:

@@ -50,7 +50,11 @@ from ionbeam.workflow.requests import (
     resolve_inputs,
 )
 from ionbeam.workflow.result import PlanOutcome
-from ionbeam.workflow.robustness import evaluate_robustness
+from ionbeam.workflow.robustness import (
+    evaluate_robustness,
+    robustness_with_doses,
+    write_robustness,
+)
 
 __all__ = [
     "FINE_GRID_FRACTION",
@@ -83,6 +87,7 @@ __all__ = [
     "report_view",
     "resolve_inputs",
     "robust_options_of",
+    "robustness_with_doses",
     "run_grid_check",
     "to_jsonable",
     "with_beam_model_record",
@@ -90,4 +95,5 @@ __all__ = [
     "with_recorded_goals",
     "write_outputs",
     "write_plan_folder",
+    "write_robustness",
 ]

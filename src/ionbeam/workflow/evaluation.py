@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ionbeam.evaluation import DoseMetrics, GoalReport
     from ionbeam.report import PlanResult
     from ionbeam.workflow.result import PlanOutcome
@@ -82,11 +85,16 @@ def metrics_document(outcome: PlanOutcome, evaluation: Evaluation | None = None)
 
 
 def report_view(
-    outcome: PlanOutcome, evaluation: Evaluation | None = None, *, label: str | None = None
+    outcome: PlanOutcome,
+    evaluation: Evaluation | None = None,
+    *,
+    label: str | None = None,
+    scenario_doses_gy: Sequence[np.ndarray] = (),
 ) -> PlanResult:
     """The report's view of a plan (:class:`ionbeam.report.PlanResult`: total doses, its
-    metrics and goals); the viewer also gets the physical dose beside an RBE-weighted one
-    and, with several beams, each beam's physical dose."""
+    metrics and goals); the viewer also gets the physical dose beside an RBE-weighted one,
+    with several beams each beam's physical dose, and the total doses of error scenarios
+    (``scenario_doses_gy``, drawn as DVH bands)."""
     from ionbeam.report import PlanResult
 
     evaluation = evaluate(outcome) if evaluation is None else evaluation
@@ -113,4 +121,5 @@ def report_view(
         goals=evaluation.goals,
         physical_dose_gy=None if result.rbe_dose_gy is None else outcome.physical_dose_total_gy,
         beam_doses_gy=beam_doses,
+        scenario_doses_gy=tuple(scenario_doses_gy),
     )

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ionbeam.io.dicom.patient_io import PatientDatasets
     from ionbeam.report import PlanResult
     from ionbeam.workflow.evaluation import Evaluation
@@ -61,20 +63,32 @@ def write_plan_folder(
     extra: Mapping[str, Any] | None = None,
     view: PlanResult | None = None,
     patient_dicom: PatientDatasets | None = None,
+    scenario_doses_gy: Sequence[np.ndarray] = (),
 ) -> dict[str, Any]:
     """Write a plan's files into the existing ``folder``; returns the metrics document
     (with the entries of ``extra`` added). ``evaluation``: the plan's (default: computed);
     ``view``: the report's view of the plan, :func:`~ionbeam.workflow.report_view` of
     ``outcome``, ``evaluation`` and ``label`` (default: computed; a caller that also
     shows the plan in a comparison passes the one it made, so that the beam doses are
-    computed once); ``patient_dicom``: the CT and RT Structure Set datasets of the
-    outcome's patient (:func:`ionbeam.io.dicom.patient_io.patient_datasets`) when several
-    plans of one patient made by ionbeam are written (built once, written into each)."""
+    computed once; not with ``scenario_doses_gy``, which the view would have to carry);
+    ``patient_dicom``: the CT and RT Structure Set datasets of the outcome's patient
+    (:func:`ionbeam.io.dicom.patient_io.patient_datasets`) when several plans of one
+    patient made by ionbeam are written (built once, written into each);
+    ``scenario_doses_gy``: total doses of error scenarios (e.g. from
+    :func:`~ionbeam.workflow.robustness.robustness_with_doses`), drawn as DVH bands in
+    the report (which stores the bands, not the doses)."""
     from ionbeam.io.plan_json import write_plan_json
     from ionbeam.workflow.evaluation import evaluate, metrics_document, report_view
 
     evaluation = evaluate(outcome) if evaluation is None else evaluation
     _check_shared(outcome, label, view, patient_dicom)
+    if view is not None and len(scenario_doses_gy):
+        from ionbeam.errors import ConfigError
+
+        raise ConfigError(
+            "pass the scenario doses to report_view(..., scenario_doses_gy=...) when you "
+            "also pass view; write_plan_folder cannot add them to a view already made"
+        )
     document = metrics_document(outcome, evaluation)
     document.update(extra or {})
     write_plan_json(outcome.plan, folder / "plan.json")
@@ -89,7 +103,9 @@ def write_plan_folder(
         write_report(
             folder / "report.html",
             patient=outcome.patient,
-            result=view if view is not None else report_view(outcome, evaluation, label=label),
+            result=view
+            if view is not None
+            else report_view(outcome, evaluation, label=label, scenario_doses_gy=scenario_doses_gy),
             beam_model=beam_model_of_plan(outcome.plan, outcome.beam_model),
             settings=dict(outcome.plan.settings),
         )

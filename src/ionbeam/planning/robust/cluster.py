@@ -25,7 +25,8 @@ from ionbeam.machine import Machine
 from ionbeam.patient.calibration import HUCalibration
 from ionbeam.patient.patient import Patient
 from ionbeam.planning.plan import Plan
-from ionbeam.planning.planner import PlanningOptions
+from ionbeam.planning.planner import PlanningOptions, resolve_rbe_model
+from ionbeam.planning.robust.rbe_error import check_rbe_errors, geometry_runs, scaled_runs
 from ionbeam.planning.robust.scenario_dose import scenario_dose
 from ionbeam.planning.robust.scenarios import Scenario
 
@@ -85,7 +86,30 @@ def scenario_doses(
     max_in_flight: int | None = None,
 ) -> Iterator[np.ndarray]:
     """The evaluated dose of ``plan`` in each of ``scenarios``, in order (see the module
-    docstring); ``client``: a ``distributed.Client`` (None: serially here)."""
+    docstring); ``client``: a ``distributed.Client`` (None: serially here). Scenarios that
+    differ only in their RBE error share one dose calculation (:mod:`.rbe_error`)."""
+    scenarios = list(scenarios)
+    check_rbe_errors(scenarios, resolve_rbe_model(plan.particle, plan.rbe_model))
+    runs = geometry_runs(scenarios)
+    base = _geometry_doses(
+        patient, plan, [g for g, _ in runs], options=options, machine=machine,
+        calibration=calibration, client=client, max_in_flight=max_in_flight,
+    )  # fmt: skip
+    yield from scaled_runs(base, runs, lambda dose, f: dose if f == 1.0 else dose * f)
+
+
+def _geometry_doses(
+    patient: Patient,
+    plan: Plan,
+    scenarios: Sequence[Scenario],
+    *,
+    options: PlanningOptions | None,
+    machine: Machine | None,
+    calibration: HUCalibration | None,
+    client: Any,
+    max_in_flight: int | None,
+) -> Iterator[np.ndarray]:
+    """The dose of each scenario, serially or as tasks on ``client``."""
     kwargs: dict[str, Any] = {"options": options, "machine": machine, "calibration": calibration}
     if client is None:
         for scenario in scenarios:

@@ -28,8 +28,9 @@ class RobustOptions:
     ``voxelwise``: voxel-wise worst case, ``stochastic``: expected value, ``nominal``);
     ``structures``: per structure name another robustness (e.g. ``{"Body": "nominal"}``);
     ``scenario_set``: ``"9"`` or ``"21"`` (see :func:`.scenario_set`); ``range_error``
-    (relative, 0.035 = 3.5 %) and ``setup_error_mm`` (per axis); ``sharpness``: the
-    exponent of the composite worst case's smooth maximum.
+    (relative, 0.035 = 3.5 %) and ``setup_error_mm`` (per axis); ``rbe_error``
+    (relative, 0.1 = 10 %; 0: none): each scenario also with a constant RBE × (1 ± it);
+    ``sharpness``: the exponent of the composite worst case's smooth maximum.
     """
 
     mode: str = "minimax"
@@ -38,6 +39,7 @@ class RobustOptions:
     setup_error_mm: float = DEFAULT_SETUP_ERROR_MM
     structures: Mapping[str, str] = field(default_factory=dict)
     sharpness: float = DEFAULT_SHARPNESS
+    rbe_error: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", normalize_robustness(self.mode))
@@ -55,7 +57,10 @@ class RobustOptions:
     def scenarios(self) -> ScenarioSet:
         """The scenario set (the nominal first)."""
         return scenario_set(
-            self.scenario_set, range_error=self.range_error, setup_error_mm=self.setup_error_mm
+            self.scenario_set,
+            range_error=self.range_error,
+            setup_error_mm=self.setup_error_mm,
+            rbe_error=self.rbe_error,
         )
 
     def spot_options(self, options: Any, spot_spacing_mm: float) -> Any:
@@ -78,5 +83,6 @@ class RobustOptions:
             "setup_error_mm": self.setup_error_mm,
             "structures": dict(self.structures),
             "sharpness": self.sharpness,
+            "rbe_error": self.rbe_error,
             "scenarios": [s.label for s in self.scenarios().scenarios],
         }

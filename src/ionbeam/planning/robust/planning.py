@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ionbeam.errors import UnknownNameError
+from ionbeam.errors import ConfigError, UnknownNameError
 from ionbeam.patient.patient import Patient
 from ionbeam.planning.dose_influence import DoseInfluence
+from ionbeam.planning.optimize.quantities import ConstantRBEDose
 from ionbeam.planning.optimize.robust_weights import (
     RobustChoice,
     optimize_robust_impt,
@@ -23,6 +24,7 @@ from ionbeam.planning.optimize.robust_weights import (
 )
 from ionbeam.planning.plan import Plan
 from ionbeam.planning.robust.options import RobustOptions
+from ionbeam.planning.robust.rbe_error import geometry_runs, scaled_influence, scaled_runs
 from ionbeam.planning.robust.scenario_inputs import scenario_calibration, scenario_plan
 
 __all__ = ["robust_strategy"]
@@ -46,18 +48,23 @@ def robust_strategy(
     scenarios = robust.scenarios()
     model, grid, calibration, tissue_map, options = stage_arguments
 
-    def influences() -> Iterator[DoseInfluence]:
+    runs = geometry_runs(scenarios.scenarios)
+
+    def geometries() -> Iterator[DoseInfluence]:
         yield nominal
-        for scenario in scenarios.scenarios[1:]:
+        for geometry, _ in runs[1:]:
             yield influence_stage(
                 patient,
-                scenario_plan(plan, scenario),
+                scenario_plan(plan, geometry),
                 model,
                 grid,
-                scenario_calibration(calibration, scenario),
+                scenario_calibration(calibration, geometry),
                 tissue_map,
                 options,
             )
+
+    def influences() -> Iterator[DoseInfluence]:
+        return scaled_runs(geometries(), runs, scaled_influence)
 
     choice = RobustChoice(
         mode=robust.mode,
@@ -68,6 +75,13 @@ def robust_strategy(
     run = optimize_robust_sfud if technique == "sfud" else optimize_robust_impt
 
     def strategy(influence: DoseInfluence, masks: Any, objectives: Any, **kwargs: Any) -> Any:
+        quantity = kwargs.get("quantity")
+        if robust.rbe_error and not isinstance(quantity, ConstantRBEDose):
+            name = getattr(quantity, "name", type(quantity).__name__)
+            raise ConfigError(
+                f"RBE-error scenarios scale a constant RBE; this plan optimizes {name}: "
+                "leave the RBE error out (an LQ model's (α/β)_x variation is not modelled yet)"
+            )
         return run(influences(), masks, objectives, choice=choice, **kwargs)
 
     return strategy

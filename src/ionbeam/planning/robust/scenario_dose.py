@@ -24,7 +24,8 @@ from ionbeam.machine import Machine
 from ionbeam.patient.calibration import HUCalibration
 from ionbeam.patient.patient import Patient
 from ionbeam.planning.plan import Plan
-from ionbeam.planning.planner import PlanningOptions, dose_of_plan
+from ionbeam.planning.planner import PlanningOptions, dose_of_plan, resolve_rbe_model
+from ionbeam.planning.robust.rbe_error import check_rbe_errors
 from ionbeam.planning.robust.scenario_inputs import scenario_calibration, scenario_plan
 from ionbeam.planning.robust.scenarios import Scenario
 
@@ -42,12 +43,17 @@ def scenario_dose(
 ) -> np.ndarray:
     """The evaluated dose per fraction (RBE-weighted with the plan's RBE model, else
     physical; Gy or Gy(RBE)) of ``plan``'s weights in ``scenario``, on the dose grid of
-    ``options`` [x, y, z]. The matrix is dropped on return: one scenario at a time."""
+    ``options`` [x, y, z]. The matrix is dropped on return: one scenario at a time. An
+    RBE error scales the dose of the scenario's geometry (constant RBE only,
+    :mod:`.rbe_error`)."""
+    check_rbe_errors([scenario], resolve_rbe_model(plan.particle, plan.rbe_model))
+    geometry = scenario.geometry
     result = dose_of_plan(
         patient,
-        scenario_plan(plan, scenario),
+        scenario_plan(plan, geometry),
         options=options,
         machine=machine,
-        calibration=scenario_calibration(calibration, scenario),
+        calibration=scenario_calibration(calibration, geometry),
     )
-    return np.asarray(result.evaluated_dose_gy, dtype=np.float64)
+    dose = np.asarray(result.evaluated_dose_gy, dtype=np.float64)
+    return dose * (1.0 + scenario.rbe_error) if scenario.rbe_error else dose

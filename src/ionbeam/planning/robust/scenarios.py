@@ -1,9 +1,11 @@
-"""Uncertainty scenarios: range errors, set-up errors and their combinations.
+"""Uncertainty scenarios: range errors, set-up errors, RBE errors and their combinations.
 
 A :class:`Scenario` is a plain frozen value: a relative range error (the CT's
 stopping-power ratios scaled by ``1 + range_error``, so +0.035 is a beam that
-stops 3.5 % short, the patient being "denser" than planned) and a rigid set-up
-shift of the patient (mm, patient LPS axes). Its dose is computed on demand by
+stops 3.5 % short, the patient being "denser" than planned), a rigid set-up
+shift of the patient (mm, patient LPS axes) and a relative error of a constant RBE
+(``rbe_error``: the RBE times ``1 + rbe_error``; protons' 1.1 is uncertain by about
+±10 %, Paganetti 2014, *Phys. Med. Biol.* 59, R419). Its dose is computed on demand by
 :mod:`.scenario_dose`; nothing here holds a matrix.
 
 Standard sets (matRad's ``wcScen`` conventions, Wieser et al. 2017, *Med. Phys.*
@@ -16,6 +18,11 @@ Paganetti 2012, *Phys. Med. Biol.* 57, R99) and set-up error s (default 3 mm):
   (−r, 0, +r): 7 × 3 = 21;
 * :func:`sampled_scenarios` — systematic errors drawn from Gaussians (σ_range,
   σ_setup per axis) with an explicit ``rng``, the nominal first.
+
+With an RBE error e (``scenario_set(…, rbe_error=e)``) every scenario of the set is
+taken with the RBE times 1, 1 + e and 1 − e, in that order, one after the other
+(27 for the 9-set): the three share the physical dose of their geometry, so a
+scenario's dose is computed once and scaled.
 
 Probabilities (for the expected-value objective) are equal within a set unless
 given; worst-case objectives ignore them.
@@ -51,10 +58,12 @@ SCENARIO_SETS = ("nominal", "9", "21")
 @dataclass(frozen=True)
 class Scenario:
     """One error scenario: ``range_error`` (relative SPR scaling − 1, e.g. 0.035) and
-    ``shift_mm`` (the patient's rigid displacement, mm, LPS x, y, z)."""
+    ``shift_mm`` (the patient's rigid displacement, mm, LPS x, y, z), ``rbe_error``
+    (relative change of a constant RBE, e.g. 0.1)."""
 
     range_error: float = 0.0
     shift_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    rbe_error: float = 0.0
 
     def __post_init__(self) -> None:
         r = self.range_error
@@ -68,13 +77,24 @@ class Scenario:
                 f"a set-up shift is three finite mm values (x, y, z) under 100 mm; "
                 f"got {self.shift_mm!r}"
             )
+        e = self.rbe_error
+        if not (isinstance(e, (int, float)) and math.isfinite(e) and -0.5 < e < 0.5):
+            raise ConfigError(
+                f"an RBE error is a relative RBE change within ±0.5 (e.g. 0.1); got {e!r}"
+            )
         object.__setattr__(self, "range_error", float(r))
         object.__setattr__(self, "shift_mm", shift)
+        object.__setattr__(self, "rbe_error", float(e))
 
     @property
     def is_nominal(self) -> bool:
         """Whether this is the scenario without errors."""
-        return self.range_error == 0.0 and self.shift_mm == (0.0, 0.0, 0.0)
+        return self.range_error == 0.0 and self.shift_mm == (0.0, 0.0, 0.0) and not self.rbe_error
+
+    @property
+    def geometry(self) -> Scenario:
+        """This scenario without its RBE error (what the physical dose depends on)."""
+        return Scenario(self.range_error, self.shift_mm) if self.rbe_error else self
 
     @property
     def label(self) -> str:
@@ -87,11 +107,16 @@ class Scenario:
         for axis, value in zip("XYZ", self.shift_mm, strict=True):
             if value:
                 parts.append(f"{axis}{value:+.3g}mm")
+        if self.rbe_error:
+            parts.append(f"RBE{100 * self.rbe_error:+.3g}%")
         return " ".join(parts)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready."""
-        return {"range_error": self.range_error, "shift_mm": list(self.shift_mm)}
+        out: dict[str, object] = {"range_error": self.range_error, "shift_mm": list(self.shift_mm)}
+        if self.rbe_error:
+            out["rbe_error"] = self.rbe_error
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,15 +165,18 @@ def scenario_set(
     *,
     range_error: float = DEFAULT_RANGE_ERROR,
     setup_error_mm: float = DEFAULT_SETUP_ERROR_MM,
+    rbe_error: float = 0.0,
 ) -> ScenarioSet:
     """The standard set ``name`` (``"nominal"``, ``"9"`` or ``"21"``; see the module
-    docstring) for a relative ``range_error`` and a ``setup_error_mm`` per axis."""
+    docstring) for a relative ``range_error`` and a ``setup_error_mm`` per axis; with a
+    relative ``rbe_error`` > 0 each of them also with the RBE × (1 ± rbe_error)."""
     key = str(name).strip().lower()
     if key not in SCENARIO_SETS:
         raise UnknownNameError("scenario set", name, SCENARIO_SETS)
     for label, value, top in (
         ("range error", range_error, 0.5),
         ("set-up error", setup_error_mm, 100),
+        ("RBE error", rbe_error, 0.5),
     ):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value < top):
             raise ConfigError(f"the {label} must be a number in [0, {top}); got {value!r}")
@@ -166,6 +194,10 @@ def scenario_set(
         chosen = [Scenario(0.0, s) for s in shifts] + [Scenario(r) for r in ranges[1:]]
     else:
         chosen = [Scenario(r, s) for r in ranges for s in shifts]
+    if rbe_error > 0:
+        factors = (0.0, float(rbe_error), -float(rbe_error))
+        chosen = [Scenario(c.range_error, c.shift_mm, e) for c in chosen for e in factors]
+        key = f"{key}+rbe"
     return ScenarioSet.equal(tuple(chosen), key)
 
 
