@@ -64,6 +64,7 @@ from _scanner import calibration_scanner  # noqa: E402
 from _water_spots import (  # noqa: E402
     core_sigma_mm,
     depth_dose_metrics,
+    energy_within,
     halo_ratios,
     idd_mev_mm,
     ionbeam_dose,
@@ -108,7 +109,8 @@ def _spot(data: np.lib.npyio.NpzFile, energy: float) -> dict[str, object]:
         s_mc = core_sigma_mm(radius, profiles["MC"][k])
         halos = [halo_ratios(radius, profiles[key][k], s_mc) for key in ("MC", 3.0, 6.0)]
         axis = [profiles[cut][k][0] / profiles["MC"][k][0] for cut in (3.0, 6.0)]
-        lateral.append((rd[k], s_mc, core_sigma_mm(radius, profiles[3.0][k]), halos, axis))
+        inside = [energy_within(radius, profiles[key][k]) for key in ("MC", 6.0)]
+        lateral.append((rd[k], s_mc, core_sigma_mm(radius, profiles[3.0][k]), halos, axis, inside))
     return {
         "mc": mc,
         "pb": depth_dose_metrics(depth, idd_pb),
@@ -152,20 +154,23 @@ def _print_lateral(spots: dict[float, dict[str, object]]) -> None:
     print(
         "\n   Lateral profile: core σ (mm; fit of ln D vs r² above 30 % of the axis dose); "
         "dose at 2σ / 3σ / 4σ (σ of MC) relative to the axis, %;\n   PB with the default 3σ "
-        "cut-off and with 6σ; axis dose PB/MC"
+        "cut-off and with 6σ; axis dose PB/MC; share of the energy (annuli to 60 mm)\n   "
+        "within 10 / 20 / 40 mm of the axis, MC and PB (6σ): where core and halo put it"
     )
     print(
         f"   {'E MeV':>5}{'depth':>6}{'σ MC':>6}{'σ PB':>6}{'Δσ':>6} |{'halo MC':>20} |"
-        f"{'halo PB (3σ cut)':>20} |{'halo PB (6σ cut)':>20} |{'axis 3σ':>8}{'6σ':>6}"
+        f"{'halo PB (3σ cut)':>20} |{'halo PB (6σ cut)':>20} |{'axis 3σ':>8}{'6σ':>6} |"
+        f"{'energy within, MC':>20} |{'PB':>18}"
     )
     for energy, r in spots.items():
-        for depth, s_mc, s_pb, halos, axis in r["lateral"]:
+        for depth, s_mc, s_pb, halos, axis, inside in r["lateral"]:
             text = " |".join(
                 f"{100 * h[0]:>7.2f}{100 * h[1]:>6.2f}{100 * h[2]:>7.3f}" for h in halos
             )
             print(
                 f"   {energy:>5.0f}{depth:>6.0f}{s_mc:>6.2f}{s_pb:>6.2f}"
-                f"{100 * (s_pb / s_mc - 1):>+5.1f}% |{text} |{axis[0]:>8.3f}{axis[1]:>6.3f}"
+                f"{100 * (s_pb / s_mc - 1):>+5.1f}% |{text} |{axis[0]:>8.3f}{axis[1]:>6.3f} |"
+                + " |".join("".join(f"{100 * v:>6.1f}" for v in share) for share in inside)
             )
 
 

@@ -139,6 +139,15 @@ def halo_ratios(radius_mm: np.ndarray, profile: np.ndarray, sigma_mm: float) -> 
     return np.interp(np.array([2.0, 3.0, 4.0]) * sigma_mm, radius_mm, profile) / profile[0]
 
 
+def energy_within(
+    radius_mm: np.ndarray, profile: np.ndarray, radii_mm: tuple[float, ...] = (10.0, 20.0, 40.0)
+) -> np.ndarray:
+    """Share of the annuli's energy (Σ D·r, 1 mm annuli) inside each of ``radii_mm``: where
+    a profile puts the energy its core and halo carry."""
+    weight = np.cumsum(profile * radius_mm)
+    return np.interp(np.asarray(radii_mm), radius_mm, weight) / weight[-1]
+
+
 @dataclass(frozen=True)
 class DepthDoseMetrics:
     """Bragg-peak depth, R80, R80−R20 (mm) and peak/plateau (plateau: mean IDD over
