@@ -107,6 +107,27 @@ class OptimizationProblem:
             )
         return replace(self, lower_particles=lower, upper_particles=upper)
 
+    def with_offsets(
+        self, offsets: Mapping[str, np.ndarray], *, grid_size: int
+    ) -> OptimizationProblem:
+        """A copy whose matrices' products carry fixed ``offsets`` (flat arrays on the dose
+        grid of ``grid_size`` voxels, by matrix name; those of matrices the quantity does
+        not use are ignored), in place of any it had. The kept rows, objectives, bounds and
+        scaling are shared: only the offsets at the kept voxels are new."""
+        kept = {}
+        for name, values in offsets.items():
+            if not self.rows.has(name):
+                continue
+            flat = np.asarray(values, dtype=np.float64).reshape(-1)
+            if flat.size != grid_size:
+                raise GridMismatchError(
+                    f"the {name} offsets have {flat.size} values but the dose grid has "
+                    f"{grid_size} voxels"
+                )
+            kept[name] = flat[self.rows.voxel_index]
+        rows = replace(self.rows, offsets=kept)
+        return replace(self, rows=rows, bound=self.quantity.bind(rows, grid_size=grid_size))
+
     def initial_weights(self) -> np.ndarray:
         """Uniform weights (particles) giving the reference structure its level on average."""
         return np.full(self.n_spots, self.weight_unit)
