@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from ionbeam.errors import ConfigError
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning import _halo_kernels as halo_kernels
 from ionbeam.planning._beam_setup import BeamSetup
@@ -164,6 +165,21 @@ class HaloField:
                 if total is not None and part is not None:
                     total[index] += part
         return terms
+
+    def keep_scaled(self, weights: np.ndarray, factor: float) -> None:
+        """Keep, for spot weights ``factor`` × ``weights`` (factor > 0), the correction
+        of ``weights`` times ``factor``, for each beam whose correction for ``weights``
+        is kept: the correction scales with a common factor (each layer's halo width is
+        a fluence-weighted mean, which the factor leaves as it is), so SFUD's rescaled
+        plan needs no second halo calculation."""
+        if not (math.isfinite(factor) and factor > 0.0):
+            raise ConfigError(f"the weights' factor must be finite and > 0; got {factor!r}")
+        for b, _, w in self._beams(weights):
+            cached = self._cache.get(b)
+            if cached is None or cached[0] != w.tobytes():
+                continue
+            parts = tuple(None if p is None else p * factor for p in cached[1])
+            self._cache[b] = ((w * factor).tobytes(), parts)
 
     def _beam_correction(
         self, b: int, setup: BeamSetup, w: np.ndarray

@@ -679,9 +679,10 @@ def _sfud_with_full_halo(
     halo (:mod:`ionbeam.planning.halo`), the mean quantity the optimization gave it with
     the matrices' disc halo (the fields keep their shapes, as SFUD wants; the halo's
     correction scales with the weights)."""
-    correction = influence.halo.correction(weights) if influence.halo is not None else None
-    if correction is None:
+    halo = influence.halo
+    if halo is None:
         return weights
+    correction = halo.correction(weights)
     names = ("dose", "let_dose", "alpha_dose", "sqrt_beta_dose")
     offsets = {n: c for n, c in zip(names, correction, strict=True) if c is not None}
     rows = restrict_influence(influence, np.flatnonzero(target_mask), matrices=quantity.matrices)
@@ -694,7 +695,9 @@ def _sfud_with_full_halo(
         scaled = dataclasses.replace(rows, offsets={n: s * v for n, v in kept.items()})
         return float(np.mean(quantity.bind(scaled, grid_size=size).forward(s * weights)[0])) - goal
 
-    return weights * math.exp(brentq(excess, -0.5, 0.5, xtol=1e-10))
+    factor = math.exp(brentq(excess, -0.5, 0.5, xtol=1e-10))
+    halo.keep_scaled(weights, factor)  # the final dose's correction, computed once
+    return weights * factor
 
 
 def _with_full_halo(
