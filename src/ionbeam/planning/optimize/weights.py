@@ -37,7 +37,13 @@ from ionbeam.planning.plan import Plan
 __all__ = ["FIRST_LEG_TOLERANCE", "optimize_impt", "optimize_sfud"]
 
 #: The first leg of an optimization with weight-dependent offsets stops at this many
-#: times the solver's relative tolerance (see :func:`optimize_impt`).
+#: times the solver's relative tolerance (see :func:`optimize_impt`). Measured on the
+#: demo's plans (head phantom, 2 mm; iterations of the two legs, final objective):
+#: 1× protons 110 + 10 (0.4167), carbon 107 + 12 (0.7975); 3× 70 + 10 (0.4523) and
+#: 70 + 16 (0.8330): fewer iterations, but the second leg restarts L-BFGS-B without its
+#: memory, its relative rule stops it within ~10 iterations, 5-8 % above, and organ
+#: metrics move by up to 1.9 % of the prescription; 10× 43 + 87 (0.4120) and 38 + 83
+#: (0.7886): no fewer in all. So the first leg runs to the full rule.
 FIRST_LEG_TOLERANCE = 1.0
 
 
