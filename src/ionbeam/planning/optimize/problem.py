@@ -29,7 +29,11 @@ from scipy.optimize import brentq
 
 from ionbeam.errors import ConfigError, GridMismatchError, StructureError, UnknownNameError
 from ionbeam.planning.dose_influence import DoseInfluence
-from ionbeam.planning.optimize.influence_rows import InfluenceRows, restrict_influence
+from ionbeam.planning.optimize.influence_rows import (
+    InfluenceRows,
+    restrict_influence,
+    sorted_unique,
+)
 from ionbeam.planning.optimize.objective import Objective
 from ionbeam.planning.optimize.quantities import BoundQuantity, PhysicalDose, Quantity
 
@@ -174,12 +178,13 @@ def build_problem(
     quantity = PhysicalDose() if quantity is None else quantity
     grid_size = influence.grid.size
     flat, fractions = _structure_voxels(masks, objectives, grid_size)
-    voxels = np.unique(np.concatenate(list(flat.values())))
+    voxels = sorted_unique(np.concatenate(list(flat.values())), grid_size)
     rows = restrict_influence(influence, voxels, spot_index=spot_index, matrices=quantity.matrices)
     terms = tuple(_terms(objectives, flat, fractions, voxels, quantity))
     bound = quantity.bind(rows, grid_size=grid_size)
     name, level = _reference(terms, reference)
-    positions = np.unique(np.concatenate([t.positions for t in terms if t.structure == name]))
+    reference_positions = [t.positions for t in terms if t.structure == name]
+    positions = sorted_unique(np.concatenate(reference_positions), rows.n_voxels)
     # the scale of the weights from the matrices alone (fixed offsets do not scale)
     plain = bound
     if rows.offsets:
