@@ -148,7 +148,12 @@ class OptimizationProblem:
         for term in self.terms:
             values = q[term.positions]
             weight = term.objective.weight
-            if term.voxel_weights is None:  # objectives without voxel weights keep working
+            both = getattr(term.objective, "value_and_gradient", None)
+            if both is not None:  # one pass for both (the same numbers as value, gradient)
+                value, gradient = both(values, term.voxel_weights)
+                total += weight * value
+                dq[term.positions] += weight * gradient
+            elif term.voxel_weights is None:  # objectives without voxel weights keep working
                 total += weight * term.objective.value(values)
                 dq[term.positions] += weight * term.objective.gradient(values)
             else:
