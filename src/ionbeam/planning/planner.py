@@ -383,7 +383,7 @@ def plan_patient(
         min_particles=limits.min_particles if options.spot_limits else 0.0,
         max_particles=limits.max_particles,
     )  # fmt: skip
-    # every voxel a structure touches, weighted by the fraction inside (occupancy)
+    # the structures as occupancies: every voxel a structure touches, weighted by its share
     if robust is None and options.technique != "sfud" and influence.halo is not None:
         weights, results = _with_full_halo(influence, occupancy, objectives, clock, **settings)
     else:
@@ -710,9 +710,10 @@ def _with_full_halo(
     """IMPT for the dose with the full-width halo (:mod:`ionbeam.planning.halo`): the
     matrices keep each spot's halo inside its cut-off disc, the reported dose carries
     it at full width. The correction (halo by convolution − disc halo) costs a dose
-    calculation, so it is held fixed: the optimization runs to a looser stopping rule,
-    the correction of its weights becomes a fixed offset of the products and the same
-    problem is optimized on to the full rule
+    calculation, so it is held fixed: the optimization runs to its stopping rule (times
+    :data:`~ionbeam.planning.optimize.weights.FIRST_LEG_TOLERANCE`), the correction of
+    its weights becomes a fixed offset of the products and the same problem is optimized
+    on from there, without rebuilding it and with the spot limits applied once
     (:func:`~ionbeam.planning.optimize.weights.optimize_impt` with ``offsets``). The
     correction is linear in the weights, which then move by a few per cent, so the
     objectives are met on the reported dose to second order. Where the correction of
