@@ -21,6 +21,7 @@ the matrix products so that they carry this halo instead of the one in the disc.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -28,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from ionbeam.errors import ConfigError
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning import _halo_kernels as halo_kernels
 from ionbeam.planning._beam_setup import BeamSetup
@@ -164,23 +166,42 @@ class HaloField:
                     total[index] += part
         return terms
 
+    def keep_scaled(self, weights: np.ndarray, factor: float) -> None:
+        """Keep, for spot weights ``factor`` × ``weights`` (factor > 0), the correction
+        of ``weights`` times ``factor``, for each beam whose correction for ``weights``
+        is kept: the correction scales with a common factor (each layer's halo width is
+        a fluence-weighted mean, which the factor leaves as it is), so SFUD's rescaled
+        plan needs no second halo calculation."""
+        if not (math.isfinite(factor) and factor > 0.0):
+            raise ConfigError(f"the weights' factor must be finite and > 0; got {factor!r}")
+        for b, _, w in self._beams(weights):
+            cached = self._cache.get(b)
+            if cached is None or cached[0] != w.tobytes():
+                continue
+            parts = tuple(None if p is None else p * factor for p in cached[1])
+            self._cache[b] = ((w * factor).tobytes(), parts)
+
     def _beam_correction(
         self, b: int, setup: BeamSetup, w: np.ndarray
     ) -> tuple[np.ndarray | None, ...]:
-        """Beam ``b``'s correction on its calculation voxels (``setup.voxels[0]``)."""
+        """Beam ``b``'s correction on its calculation voxels (``setup.voxels[0]``),
+        computed on arrays of those voxels alone (a beam reaches about a third of the
+        grid; the kernels' per-chunk sums over the whole grid cost more than the dose):
+        the same sums in the same order as on the grid, so the same numbers."""
         key = w.tobytes()
         cached = self._cache.get(b)
         if cached is not None and cached[0] == key:
             return cached[1]
-        terms = _zeros(self.grid_size, self.with_let, self.with_bio)
-        beam_halo(setup, w, terms, with_let=self.with_let, with_bio=self.with_bio)
+        local = _on_own_voxels(setup)
+        n_local = int(setup.voxels[0].size)
+        terms = _zeros(n_local, self.with_let, self.with_bio)
+        beam_halo(local, w, terms, with_let=self.with_let, with_bio=self.with_bio)
         inside = kernels.forward_dose(
-            w, self.grid_size, setup.spots, setup.voxels, setup.cells, _spot_rays(setup),
-            setup.model, setup.average, self.n_sigma, self.n_chunks, 0.0, 1.0, self.with_bio,
+            w, n_local, local.spots, local.voxels, local.cells, _spot_rays(local),
+            local.model, local.average, self.n_sigma, self.n_chunks, 0.0, 1.0, self.with_bio,
         )  # fmt: skip
-        index = setup.voxels[0]
         parts = tuple(
-            None if total is None else total[index] - disc[index]
+            None if total is None else total - disc
             for total, disc in zip(terms, inside, strict=True)
         )
         self._cache[b] = (key, parts)
@@ -193,6 +214,14 @@ class HaloField:
             for b, s in enumerate(self.setups)
             if s.n_spots
         ]
+
+
+def _on_own_voxels(setup: BeamSetup) -> BeamSetup:
+    """``setup`` with its calculation voxels numbered 0… in their order, so that the
+    kernels write arrays of the beam's voxels instead of the whole grid."""
+    index = setup.voxels[0]
+    own = np.arange(index.size, dtype=index.dtype)
+    return dataclasses.replace(setup, voxels=(own, *setup.voxels[1:]))
 
 
 def _spot_rays(setup: BeamSetup) -> tuple:

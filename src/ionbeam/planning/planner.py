@@ -63,6 +63,7 @@ from ionbeam.planning.dose_grid import make_dose_grid, masks_from_occupancy, occ
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.engines import DOSE_ENGINES, InfluenceFunction, engine_name
 from ionbeam.planning.geometry import BeamGeometry
+from ionbeam.planning.halo import HaloTerms
 from ionbeam.planning.optimize import (
     BiologicalEffect,
     ConstantRBEDose,
@@ -102,6 +103,10 @@ SPOT_SPACING_SIGMAS = 1.5
 #: D95 loses 4 % when recomputed on a finer grid; on 2 mm both hold within 2–3 % (the
 #: grid check of ``ionbeam plan`` reports it for every plan).
 DEFAULT_DOSE_GRID_MM = 2.0
+#: The IMPT optimization holds the full-width halo's correction of its first leg's weights
+#: fixed; when that of the final weights differs from it by more than this fraction of
+#: the target's mean dose anywhere in the target, it runs once more (see _with_full_halo).
+HALO_CHANGE_TOLERANCE = 0.01
 _TECHNIQUES = ("impt", "sfud")
 _QUANTITIES = ("rbe_weighted_dose", "biological_effect")
 
@@ -372,30 +377,19 @@ def plan_patient(
         run = robust_strategy(robust, options.technique, patient, plan, influence, _influence,
                               (model, grid, calibration, tissue_map, options))  # fmt: skip
     limits = machine.spot_limit(particle)
-    weights, results = run(
-        influence,
-        occupancy,  # every voxel a structure touches, weighted by the fraction inside
-        objectives,
-        quantity=quantity,
-        plan=plan,
-        target=target,
-        level=dose_gy,
-        priority=priority,
-        method=options.method,
-        solver=options.solver,
+    settings = dict(
+        quantity=quantity, plan=plan, target=target, level=dose_gy, priority=priority,
+        method=options.method, solver=options.solver,
         min_particles=limits.min_particles if options.spot_limits else 0.0,
         max_particles=limits.max_particles,
-    )
-    clock.lap("optimization_s")
+    )  # fmt: skip
+    # the structures as occupancies: every voxel a structure touches, weighted by its share
     if robust is None and options.technique != "sfud" and influence.halo is not None:
-        weights, results = _with_full_halo(
-            run, influence, weights, results, occupancy, objectives, quantity=quantity,
-            plan=plan, target=target, level=dose_gy, priority=priority, method=options.method,
-            solver=options.solver, min_particles=limits.min_particles if options.spot_limits
-            else 0.0, max_particles=limits.max_particles,
-        )  # fmt: skip
-        clock.lap("halo_reoptimization_s")
-    elif robust is None and influence.halo is not None:  # SFUD: every field scaled alike
+        weights, results = _with_full_halo(influence, occupancy, objectives, clock, **settings)
+    else:
+        weights, results = run(influence, occupancy, objectives, **settings)
+        clock.lap("optimization_s")
+    if robust is None and options.technique == "sfud" and influence.halo is not None:
         weights = _sfud_with_full_halo(influence, weights, masks[target], quantity)
         clock.lap("halo_rescaling_s")
     doses = _final_doses(influence, weights, rbe_model, options.constant_rbe, alpha_x, beta_x)
@@ -685,9 +679,10 @@ def _sfud_with_full_halo(
     halo (:mod:`ionbeam.planning.halo`), the mean quantity the optimization gave it with
     the matrices' disc halo (the fields keep their shapes, as SFUD wants; the halo's
     correction scales with the weights)."""
-    correction = influence.halo.correction(weights) if influence.halo is not None else None
-    if correction is None:
+    halo = influence.halo
+    if halo is None:
         return weights
+    correction = halo.correction(weights)
     names = ("dose", "let_dose", "alpha_dose", "sqrt_beta_dose")
     offsets = {n: c for n, c in zip(names, correction, strict=True) if c is not None}
     rows = restrict_influence(influence, np.flatnonzero(target_mask), matrices=quantity.matrices)
@@ -700,40 +695,80 @@ def _sfud_with_full_halo(
         scaled = dataclasses.replace(rows, offsets={n: s * v for n, v in kept.items()})
         return float(np.mean(quantity.bind(scaled, grid_size=size).forward(s * weights)[0])) - goal
 
-    return weights * math.exp(brentq(excess, -0.5, 0.5, xtol=1e-10))
+    factor = math.exp(brentq(excess, -0.5, 0.5, xtol=1e-10))
+    halo.keep_scaled(weights, factor)  # the final dose's correction, computed once
+    return weights * factor
 
 
 def _with_full_halo(
-    run: Callable[..., tuple[np.ndarray, tuple[OptimizationResult, ...]]],
     influence: DoseInfluence,
-    weights: np.ndarray,
-    results: tuple[OptimizationResult, ...],
     masks: Mapping[str, np.ndarray],
     objectives: StructureObjectives,
+    clock: _Clock,
     **settings: Any,
 ) -> tuple[np.ndarray, tuple[OptimizationResult, ...]]:
-    """Re-optimize once from ``weights`` with the full-width halo's correction for them
-    held fixed (the matrices keep each spot's halo inside its cut-off disc; the reported
-    dose carries it at full width: :mod:`ionbeam.planning.halo`). The correction is
-    linear in the weights and the second optimization moves them by a few per cent, so
-    the objectives are met on the reported dose to second order."""
-    correction = influence.halo.correction(weights) if influence.halo is not None else None
-    if correction is None:
-        return weights, results
-    offsets = {
-        name: value
-        for name, value in zip(
-            ("dose", "let_dose", "alpha_dose", "sqrt_beta_dose"), correction, strict=True
+    """IMPT for the dose with the full-width halo (:mod:`ionbeam.planning.halo`): the
+    matrices keep each spot's halo inside its cut-off disc, the reported dose carries
+    it at full width. The correction (halo by convolution − disc halo) costs a dose
+    calculation, so it is held fixed: the optimization runs to its stopping rule (times
+    :data:`~ionbeam.planning.optimize.weights.FIRST_LEG_TOLERANCE`), the correction of
+    its weights becomes a fixed offset of the products and the same problem is optimized
+    on from there, without rebuilding it and with the spot limits applied once
+    (:func:`~ionbeam.planning.optimize.weights.optimize_impt` with ``offsets``). The
+    correction is linear in the weights, which then move by a few per cent, so the
+    objectives are met on the reported dose to second order. Where the correction of
+    the final weights differs from the one held by more than
+    :data:`HALO_CHANGE_TOLERANCE` of the target's mean dose anywhere in the target, one
+    more optimization runs with the new correction held."""
+    held: list[HaloTerms] = []
+
+    def halo_offsets(weights: np.ndarray) -> dict[str, np.ndarray]:
+        clock.lap("optimization_s")
+        held.append(_halo_correction(influence, weights))
+        return _as_offsets(held[-1])
+
+    weights, results = optimize_impt(influence, masks, objectives, offsets=halo_offsets, **settings)
+    target = np.flatnonzero(np.asarray(masks[settings["target"]]).reshape(-1) > 0)
+    now = _halo_correction(influence, weights)  # kept by the halo for the final dose
+    if _halo_change(influence, weights, held[-1], now, target) > HALO_CHANGE_TOLERANCE:
+        corrected = dataclasses.replace(influence, optimizer_offsets=_as_offsets(now))
+        solver = settings.get("solver") or SolverOptions()
+        settings["solver"] = dataclasses.replace(solver, description=f"{solver.description} (halo)")
+        weights, more = optimize_impt(
+            corrected, masks, objectives, initial_weights=weights, **settings
         )
+        results = (*results, *more)
+    clock.lap("halo_reoptimization_s")
+    return weights, results
+
+
+def _halo_correction(influence: DoseInfluence, weights: np.ndarray) -> HaloTerms:
+    if influence.halo is None:
+        raise ConfigError("the dose influence carries no halo field; there is no correction")
+    return influence.halo.correction(weights)
+
+
+def _as_offsets(correction: HaloTerms) -> dict[str, np.ndarray]:
+    """The halo's correction as the optimizer's offsets (the optimizer reads no LET)."""
+    return {
+        name: value
+        for name, value in correction._asdict().items()
         if value is not None and name != "let_dose"
     }
-    solver = settings.get("solver") or SolverOptions()
-    settings["solver"] = dataclasses.replace(
-        solver, description=f"{solver.description} (full halo)"
-    )
-    corrected = dataclasses.replace(influence, optimizer_offsets=offsets)
-    new_weights, more = run(corrected, masks, objectives, initial_weights=weights, **settings)
-    return new_weights, (*results, *more)
+
+
+def _halo_change(
+    influence: DoseInfluence,
+    weights: np.ndarray,
+    held: HaloTerms,
+    now: HaloTerms,
+    target: np.ndarray,
+) -> float:
+    """The largest change in the target of the halo's dose correction from the one held
+    to the one of ``weights``, as a fraction of the target's mean dose there."""
+    mean = float(np.mean(influence.products(weights).dose[target]))
+    change = float(np.max(np.abs(now.dose[target] - held.dose[target])))
+    return change / mean if mean > 0.0 else 0.0
 
 
 def _final_doses(

@@ -115,3 +115,28 @@ def test_matrix_and_forward_dose_agree_with_the_halo(water, protons) -> None:
 def test_an_unknown_halo_mode_is_refused() -> None:
     with pytest.raises(ConfigError, match="halo must be one of"):
         DoseEngineOptions(halo="wide")
+
+
+def test_the_correction_of_scaled_weights_is_the_scaled_correction(water, protons) -> None:
+    """The halo's correction scales with a common factor of the weights (each layer's
+    halo width is a fluence-weighted mean, which the factor leaves as it is), so
+    ``keep_scaled`` keeps factor × the correction for the scaled weights (SFUD's
+    rescaling computes the halo once): it equals a fresh computation to rounding (1e-12
+    of its largest value), and a non-positive factor is refused."""
+    energy = float(protons.energies_mev_u[0])
+    xs, ys = np.meshgrid([-10.0, 0.0, 10.0], [-10.0, 0.0, 10.0])
+    geometry = BeamGeometry(gantry_deg=0.0, sad_mm=BEAM_LINE.sad_mm)
+    spots = SpotMap([energy] * 9, xs.ravel(), ys.ravel(), np.linspace(1e6, 3e6, 9))
+    plan = Plan("proton", (Beam("B1", geometry, spots),), Prescription("Target", 2.0))
+    influence = calc_dose_influence(water.ct, plan, protons, structures=water.structures.values())
+    halo = influence.halo
+    weights, factor = plan.weights, 1.0371
+    fresh = halo.correction(factor * weights).dose.copy()
+    halo.correction(weights)
+    halo.keep_scaled(weights, factor)
+    assert halo._cache[0][0] == (factor * weights).tobytes()  # kept, not recomputed
+    kept = halo.correction(factor * weights).dose
+    assert np.abs(fresh).max() > 0.0
+    np.testing.assert_allclose(kept, fresh, rtol=0, atol=1e-12 * np.abs(fresh).max())
+    with pytest.raises(ConfigError, match="finite and > 0"):
+        halo.keep_scaled(weights, 0.0)

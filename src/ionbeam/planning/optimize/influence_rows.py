@@ -23,7 +23,7 @@ from ionbeam.errors import GridMismatchError, StructureError
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.optimize import _product_kernels as kernels
 
-__all__ = ["InfluenceRows", "restrict_influence"]
+__all__ = ["InfluenceRows", "restrict_influence", "sorted_unique"]
 
 #: Spot indices of the compressed rows are stored as uint16 when there are at most this
 #: many spots: D·w then reads 6 instead of 8 bytes per entry (25 % faster, measured).
@@ -147,15 +147,16 @@ def restrict_influence(
 ) -> InfluenceRows:
     """The rows ``voxel_index`` (flat dose-grid indices) of ``matrices`` for the spots
     ``spot_index`` (default: all; a contiguous range, e.g. one beam, is cheapest)."""
-    voxels = np.unique(np.asarray(voxel_index, dtype=np.int64).reshape(-1))
+    given = np.asarray(voxel_index, dtype=np.int64).reshape(-1)
     n_voxels_grid, n_spots = influence.dose.shape
-    if voxels.size == 0:
+    if given.size == 0:
         raise StructureError("no voxel carries an objective; give at least one objective")
-    if voxels[0] < 0 or voxels[-1] >= n_voxels_grid:
+    low, high = int(given.min()), int(given.max())
+    if low < 0 or high >= n_voxels_grid:
         raise GridMismatchError(
-            f"voxel indices must lie in 0…{n_voxels_grid - 1} (the dose grid); "
-            f"got {voxels[0]}…{voxels[-1]}"
+            f"voxel indices must lie in 0…{n_voxels_grid - 1} (the dose grid); got {low}…{high}"
         )
+    voxels = sorted_unique(given, n_voxels_grid)
     spots = np.arange(n_spots) if spot_index is None else np.asarray(spot_index, dtype=np.int64)
     if spots.size == 0 or spots.min() < 0 or spots.max() >= n_spots:
         raise GridMismatchError(f"spot indices must lie in 0…{n_spots - 1}; got {spots.size} spots")
@@ -197,3 +198,12 @@ def _matrix(influence: DoseInfluence, name: str) -> sp.csc_matrix:
             "build the beam model with tissues=[...] for biological optimization"
         )
     return matrix
+
+
+def sorted_unique(index: np.ndarray, size: int) -> np.ndarray:
+    """The distinct values of ``index`` (integers in 0…size − 1), ascending: what
+    ``np.unique`` gives, through a mask of ``size`` entries (a few ms for a dose grid,
+    where sorting 10⁵-10⁶ indices takes a few hundred)."""
+    seen = np.zeros(size, dtype=bool)
+    seen[index] = True
+    return np.flatnonzero(seen)

@@ -29,7 +29,11 @@ from scipy.optimize import brentq
 
 from ionbeam.errors import ConfigError, GridMismatchError, StructureError, UnknownNameError
 from ionbeam.planning.dose_influence import DoseInfluence
-from ionbeam.planning.optimize.influence_rows import InfluenceRows, restrict_influence
+from ionbeam.planning.optimize.influence_rows import (
+    InfluenceRows,
+    restrict_influence,
+    sorted_unique,
+)
 from ionbeam.planning.optimize.objective import Objective
 from ionbeam.planning.optimize.quantities import BoundQuantity, PhysicalDose, Quantity
 
@@ -107,6 +111,27 @@ class OptimizationProblem:
             )
         return replace(self, lower_particles=lower, upper_particles=upper)
 
+    def with_offsets(
+        self, offsets: Mapping[str, np.ndarray], *, grid_size: int
+    ) -> OptimizationProblem:
+        """A copy whose matrices' products carry fixed ``offsets`` (flat arrays on the dose
+        grid of ``grid_size`` voxels, by matrix name; those of matrices the quantity does
+        not use are ignored), in place of any it had. The kept rows, objectives, bounds and
+        scaling are shared: only the offsets at the kept voxels are new."""
+        kept = {}
+        for name, values in offsets.items():
+            if not self.rows.has(name):
+                continue
+            flat = np.asarray(values, dtype=np.float64).reshape(-1)
+            if flat.size != grid_size:
+                raise GridMismatchError(
+                    f"the {name} offsets have {flat.size} values but the dose grid has "
+                    f"{grid_size} voxels"
+                )
+            kept[name] = flat[self.rows.voxel_index]
+        rows = replace(self.rows, offsets=kept)
+        return replace(self, rows=rows, bound=self.quantity.bind(rows, grid_size=grid_size))
+
     def initial_weights(self) -> np.ndarray:
         """Uniform weights (particles) giving the reference structure its level on average."""
         return np.full(self.n_spots, self.weight_unit)
@@ -123,7 +148,12 @@ class OptimizationProblem:
         for term in self.terms:
             values = q[term.positions]
             weight = term.objective.weight
-            if term.voxel_weights is None:  # objectives without voxel weights keep working
+            both = getattr(term.objective, "value_and_gradient", None)
+            if both is not None:  # one pass for both (the same numbers as value, gradient)
+                value, gradient = both(values, term.voxel_weights)
+                total += weight * value
+                dq[term.positions] += weight * gradient
+            elif term.voxel_weights is None:  # objectives without voxel weights keep working
                 total += weight * term.objective.value(values)
                 dq[term.positions] += weight * term.objective.gradient(values)
             else:
@@ -153,12 +183,13 @@ def build_problem(
     quantity = PhysicalDose() if quantity is None else quantity
     grid_size = influence.grid.size
     flat, fractions = _structure_voxels(masks, objectives, grid_size)
-    voxels = np.unique(np.concatenate(list(flat.values())))
+    voxels = sorted_unique(np.concatenate(list(flat.values())), grid_size)
     rows = restrict_influence(influence, voxels, spot_index=spot_index, matrices=quantity.matrices)
     terms = tuple(_terms(objectives, flat, fractions, voxels, quantity))
     bound = quantity.bind(rows, grid_size=grid_size)
     name, level = _reference(terms, reference)
-    positions = np.unique(np.concatenate([t.positions for t in terms if t.structure == name]))
+    reference_positions = [t.positions for t in terms if t.structure == name]
+    positions = sorted_unique(np.concatenate(reference_positions), rows.n_voxels)
     # the scale of the weights from the matrices alone (fixed offsets do not scale)
     plain = bound
     if rows.offsets:

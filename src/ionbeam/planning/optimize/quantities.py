@@ -22,12 +22,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
 
 from ionbeam.errors import ConfigError, GridMismatchError
-from ionbeam.physics.radiobiology.lq import rbe_weighted_dose, rbe_weighted_dose_derivative
 from ionbeam.planning.optimize.influence_rows import InfluenceRows
 
 __all__ = [
@@ -132,20 +132,34 @@ class ConstantRBEDose:
 
 @dataclass(frozen=True, eq=False)
 class _LQ:
-    """E = A w + (B w)², optionally mapped to D_RBE (``as_dose``)."""
+    """E = A w + (B w)², optionally mapped to D_RBE (``as_dose``).
+
+    D_RBE and its slope share one root, r = √(α_x² + 4 β_x E): D_RBE = 2E / (r + α_x)
+    and dD_RBE/dE = 1/r (:func:`~ionbeam.physics.radiobiology.lq.rbe_weighted_dose`
+    and its derivative, the same expressions), evaluated once per iteration here with
+    α_x² and 4β_x kept from binding (α_x, β_x were checked there)."""
 
     rows: InfluenceRows
     alpha_x: np.ndarray
     beta_x: np.ndarray
     as_dose: bool
 
+    @cached_property
+    def _alpha_x_squared(self) -> np.ndarray:
+        return self.alpha_x * self.alpha_x
+
+    @cached_property
+    def _four_beta_x(self) -> np.ndarray:
+        return 4.0 * self.beta_x
+
     def forward(self, w: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray | None]]:
         a, b = self.rows.times_pair("alpha_dose", "sqrt_beta_dose", w)
         effect = np.maximum(a + b * b, 0.0)
         if not self.as_dose:
             return effect, (b, None)
-        slope = rbe_weighted_dose_derivative(effect, self.alpha_x, self.beta_x)
-        return rbe_weighted_dose(effect, self.alpha_x, self.beta_x), (b, slope)
+        root = np.sqrt(self._alpha_x_squared + self._four_beta_x * effect)
+        dose = 2.0 * effect / (root + self.alpha_x)
+        return dose, (b, 1.0 / root)
 
     def backward(self, cache: tuple[np.ndarray, np.ndarray | None], dq: np.ndarray) -> np.ndarray:
         b, slope = cache

@@ -141,12 +141,28 @@ class OptimizationResult:
 class _Monitor:
     """Keeps the objective history, drives the progress bar, applies the stopping rule."""
 
-    def __init__(self, options: SolverOptions, first: float, advance: Callable[[float], None]):
+    def __init__(
+        self,
+        options: SolverOptions,
+        first: float,
+        advance: Callable[[float], None],
+        start: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
         self.options = options
         self.floor = FLOOR_FRACTION * abs(first)
         self.history = [first]
         self.advance = advance
         self.converged = False
+        self.start = start  # (x₀, gradient there): the solver's first call, if it asks for x₀
+        self.reused = False
+
+    def first_evaluation(self, x: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """The objective and gradient at x₀, once, when ``x`` is x₀ (they are computed
+        for the stopping rule before the solver starts: one evaluation fewer)."""
+        if self.start is None or self.reused or not np.array_equal(x, self.start[0]):
+            return None
+        self.reused = True
+        return self.history[0], self.start[1].copy()
 
     def __call__(self, intermediate_result: OptimizeResult) -> None:
         self.history.append(float(intermediate_result.fun))
@@ -187,7 +203,9 @@ def _lbfgsb(
     unit = problem.weight_unit
 
     def scaled(y: np.ndarray) -> tuple[float, np.ndarray]:
-        value, gradient = problem.value_and_gradient(y * scale)
+        x = y * scale
+        known = monitor.first_evaluation(x)
+        value, gradient = problem.value_and_gradient(x) if known is None else known
         return value, gradient * scale
 
     bounds = Bounds(problem.lower_particles / unit / scale, problem.upper_particles / unit / scale)
@@ -254,8 +272,8 @@ def optimize_weights(
             bar.update(task, advance=1, description=f"{options.description} f={value:.4g}")
 
         with threadpool_limits(limits=1, user_api="blas"):  # as in the solver: same f₀
-            first = problem.value_and_gradient(x0)[0]
-        monitor = _Monitor(options, first, advance)
+            first, gradient = problem.value_and_gradient(x0)
+        monitor = _Monitor(options, first, advance, start=(x0, gradient))
         x, success, message, nit, nfev = SOLVERS[key](problem, x0, options, monitor)
     weights = np.clip(
         np.asarray(x) * problem.weight_unit, problem.lower_particles, problem.upper_particles
@@ -265,7 +283,7 @@ def optimize_weights(
         success=success,
         message=message,
         nit=nit,
-        n_evaluations=nfev + 1,
+        n_evaluations=nfev + (0 if monitor.reused else 1),
         objective_history=np.asarray(monitor.history),
         time_s=time.perf_counter() - start,
         method=key,

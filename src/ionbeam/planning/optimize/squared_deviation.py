@@ -46,6 +46,13 @@ class SquaredDeviation:
         """2 (q − d) / N."""
         return 2.0 * voxel_shares(q.size, weights) * (q - self.dose_gy)
 
+    def value_and_gradient(
+        self, q: np.ndarray, weights: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """:meth:`value` and :meth:`gradient` from one deviation (the same numbers)."""
+        deviation = q - self.dose_gy
+        return voxel_mean(deviation**2, weights), 2.0 * voxel_shares(q.size, weights) * deviation
+
     def with_levels(self, convert: Callable[[float], float]) -> SquaredDeviation:
         """A copy with ``dose_gy`` converted."""
         return convert_levels(self, self.LEVELS, convert)

@@ -41,6 +41,13 @@ class SquaredOverdose:
         """2 max(q − d, 0) / N."""
         return 2.0 * voxel_shares(q.size, weights) * np.maximum(q - self.max_dose_gy, 0.0)
 
+    def value_and_gradient(
+        self, q: np.ndarray, weights: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """:meth:`value` and :meth:`gradient` from one excess (the same numbers)."""
+        excess = np.maximum(q - self.max_dose_gy, 0.0)
+        return voxel_mean(excess * excess, weights), 2.0 * voxel_shares(q.size, weights) * excess
+
     def with_levels(self, convert: Callable[[float], float]) -> SquaredOverdose:
         """A copy with ``max_dose_gy`` converted."""
         return convert_levels(self, self.LEVELS, convert)

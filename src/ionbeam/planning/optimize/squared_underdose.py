@@ -46,6 +46,14 @@ class SquaredUnderdose:
         """2 min(q − d, 0) / N."""
         return 2.0 * voxel_shares(q.size, weights) * np.minimum(q - self.min_dose_gy, 0.0)
 
+    def value_and_gradient(
+        self, q: np.ndarray, weights: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """:meth:`value` and :meth:`gradient` from one shortfall (the same numbers)."""
+        shortfall = np.minimum(q - self.min_dose_gy, 0.0)
+        value = voxel_mean(shortfall * shortfall, weights)
+        return value, 2.0 * voxel_shares(q.size, weights) * shortfall
+
     def with_levels(self, convert: Callable[[float], float]) -> SquaredUnderdose:
         """A copy with ``min_dose_gy`` converted."""
         return convert_levels(self, self.LEVELS, convert)

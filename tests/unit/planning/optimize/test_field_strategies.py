@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,40 @@ def test_impt_returns_one_result_and_all_weights(influence, structure_masks) -> 
     )  # fmt: skip
     assert len(results) == 1 and weights.shape == (24,)
     np.testing.assert_array_equal(weights, results[0].x)
+
+
+def test_impt_with_offsets_holds_those_of_its_first_leg(influence, structure_masks) -> None:
+    """With weight-dependent ``offsets`` (the planner's full-width halo correction) IMPT
+    runs two legs on one problem: the offsets are asked for once, with the first leg's
+    weights, and the second leg optimizes the dose with them held fixed: its result is
+    the optimum of that problem (the same weights as an optimization that starts from
+    the first leg's weights with the offsets in the influence, within the solver's
+    tolerance), and the target's mean dose with the offsets meets the prescription."""
+    target = structure_masks["Target"]
+    seen = []
+
+    def offsets(weights: np.ndarray) -> dict[str, np.ndarray]:
+        seen.append(weights.copy())
+        extra = np.zeros(influence.grid.size)
+        extra[np.flatnonzero(target)] = 0.1  # 5 % of the prescription, as a halo might add
+        return {"dose": extra, "let_dose": extra}  # a matrix the problem lacks: ignored
+
+    weights, results = optimize_impt(
+        influence, structure_masks, {"Target": OBJECTIVES["Target"]}, quantity=PhysicalDose(),
+        plan=_plan(), target="Target", level=2.0, priority=("Target",), solver=QUIET,
+        offsets=offsets,
+    )  # fmt: skip
+    assert len(seen) == 1 and len(results) == 2
+    np.testing.assert_array_equal(seen[0], results[0].x)
+    held = dataclasses.replace(influence, optimizer_offsets=offsets(seen[0]))
+    again, _ = optimize_impt(
+        held, structure_masks, {"Target": OBJECTIVES["Target"]}, quantity=PhysicalDose(),
+        plan=_plan(), target="Target", level=2.0, priority=("Target",), solver=QUIET,
+        initial_weights=seen[0],
+    )  # fmt: skip
+    np.testing.assert_allclose(weights, again, rtol=1e-3, atol=1e-3 * weights.max())
+    plain = _target_mean(influence, target, PhysicalDose(), weights)
+    assert plain + 0.1 == pytest.approx(2.0, rel=0.01)
+    assert _target_mean(influence, target, PhysicalDose(), results[0].x) == pytest.approx(
+        2.0, rel=0.01
+    )

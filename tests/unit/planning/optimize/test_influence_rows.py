@@ -79,3 +79,16 @@ def test_no_voxel_or_bad_indices_raise(influence) -> None:
         restrict_influence(influence, np.array([0]), spot_index=np.array([99]))
     with pytest.raises(GridMismatchError, match="unknown influence"):
         restrict_influence(influence, np.array([0]), matrices=("let_dose",))
+
+
+def test_sorted_unique_is_numpys_unique() -> None:
+    """The mask-based distinct indices equal np.unique (values, order and dtype) for
+    unsorted indices with repeats, the first and last index of the range included."""
+    from ionbeam.planning.optimize.influence_rows import sorted_unique
+
+    rng = np.random.default_rng(7)
+    index = np.concatenate([rng.integers(0, 5000, 20000), [0, 4999, 17, 17]])
+    expected = np.unique(index)
+    got = sorted_unique(index, 5000)
+    np.testing.assert_array_equal(got, expected)
+    assert got.dtype == expected.dtype

@@ -104,3 +104,20 @@ def test_with_levels_converts_every_dose_level() -> None:
 def test_bad_levels_weights_and_fractions_raise(make) -> None:
     with pytest.raises(ConfigError, match="must be"):
         make()
+
+
+@pytest.mark.parametrize(
+    "objective",
+    [SquaredDeviation(2.0, 3.0), SquaredOverdose(2.1, 5.0), SquaredUnderdose(1.9, 2.0)],
+    ids=["deviation", "overdose", "underdose"],
+)
+def test_value_and_gradient_in_one_pass_are_value_and_gradient(objective) -> None:
+    """The one-pass ``value_and_gradient`` the optimizer calls gives exactly (bit for bit)
+    ``value`` and ``gradient``, with and without voxel fractions, for doses on both sides
+    of the level."""
+    rng = np.random.default_rng(3)
+    q = rng.uniform(1.5, 2.5, 1000)
+    for weights in (None, rng.uniform(0.1, 1.0, 1000)):
+        value, gradient = objective.value_and_gradient(q, weights)
+        assert value == objective.value(q, weights) and value > 0.0
+        np.testing.assert_array_equal(gradient, objective.gradient(q, weights))

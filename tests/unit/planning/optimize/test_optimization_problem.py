@@ -108,3 +108,29 @@ def test_weighted_dvh_objectives_equal_duplicated_voxels(kind: str) -> None:
     plain = objective.gradient(copies)
     np.testing.assert_allclose(objective.gradient(q, f), [plain[0], plain[1], plain[2] + plain[3]])
     assert objective.value(q, f) > 0
+
+
+def test_offsets_added_to_a_built_problem_equal_offsets_in_the_influence(
+    influence, structure_masks
+) -> None:
+    """``with_offsets`` gives the problem that ``build_problem`` builds from an influence
+    carrying the same ``optimizer_offsets`` (same scaling, same quantity per voxel),
+    sharing the kept rows; offsets that are not one value per grid voxel are refused."""
+    import dataclasses
+
+    objectives = {"Target": SquaredDeviation(2.0)}
+    plain = build_problem(influence, structure_masks, objectives)
+    extra = np.linspace(0.0, 0.3, influence.grid.size)
+    held = build_problem(
+        dataclasses.replace(influence, optimizer_offsets={"dose": extra}),
+        structure_masks,
+        objectives,
+    )
+    added = plain.with_offsets({"dose": extra}, grid_size=influence.grid.size)
+    w = plain.initial_weights() * np.linspace(0.5, 1.5, plain.n_spots)
+    assert added.weight_unit == held.weight_unit
+    assert added.rows.row_indices is plain.rows.row_indices  # nothing re-restricted
+    np.testing.assert_array_equal(added.quantity_values(w), held.quantity_values(w))
+    assert not np.array_equal(added.quantity_values(w), plain.quantity_values(w))
+    with pytest.raises(GridMismatchError, match="offsets have"):
+        plain.with_offsets({"dose": extra[:-1]}, grid_size=influence.grid.size)

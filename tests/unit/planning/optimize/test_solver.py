@@ -184,3 +184,27 @@ def test_longer_lbfgs_memory_is_honoured_and_converges_in_fewer_iterations(
     }
     assert all(r.fun <= best * (1 + 1e-9) for r in runs.values())
     assert 0 < reached[30] < reached[3]
+
+
+def test_each_reported_evaluation_is_one_evaluation_of_the_problem(
+    influence, structure_masks
+) -> None:
+    """The stopping rule's f₀ and the solver's first call are one evaluation at x₀: the
+    result's ``n_evaluations`` is the number of times the problem was evaluated, and
+    the weights are those of a solver that evaluated x₀ twice (the same numbers)."""
+    problem, _ = _reachable_problem(influence, structure_masks)
+    calls = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(problem, name)
+
+        def value_and_gradient(self, x):
+            calls.append(np.array(x))
+            return problem.value_and_gradient(x)
+
+    options = SolverOptions(progress=False, relative_tolerance=1e-4)
+    result = optimize_weights(Counting(), options=options)  # type: ignore[arg-type]
+    assert result.n_evaluations == len(calls)
+    assert sum(np.array_equal(c, calls[0]) for c in calls) == 1  # x₀ evaluated once
+    np.testing.assert_array_equal(result.x, optimize_weights(problem, options=options).x)
