@@ -99,11 +99,17 @@ def _outputs(
     patient: Any, results: dict[str, Any], folder: Path, rows: list[tuple[str, float]]
 ) -> None:
     """The demo's outputs, each stage timed (the same calls as ``ionbeam demo``; a tree
-    from before ``write_plan_folder(view=, patient_dicom=)`` is timed as it ran then)."""
+    from before ``write_plan_folder(view=, patient_dicom=)`` or ``report_cache=`` is timed
+    as it ran then)."""
     from ionbeam.report import write_comparison_report
     from ionbeam.workflow import evaluate, report_view, write_plan_folder
 
     shared = "view" in inspect.signature(write_plan_folder).parameters
+    comparison: dict[str, Any] = {}
+    if "report_cache" in inspect.signature(write_plan_folder).parameters:
+        from ionbeam.report import ReportCache
+
+        comparison["cache"] = ReportCache()
     with _timer("evaluation (both plans)", rows):
         evaluations = {label: evaluate(outcome) for label, outcome in results.items()}
     extra: dict[str, Any] = {}
@@ -120,9 +126,9 @@ def _outputs(
                 views.append(report_view(outcome, evaluations[label], label=label))
             extra["view"] = views[-1]
         with _timer(f"{label}: plan folder (all)", rows):
-            write_plan_folder(
-                folder / label, outcome, label=label, evaluation=evaluations[label], **extra
-            )
+            write_plan_folder(folder / label, outcome, label=label,
+                              evaluation=evaluations[label], **extra,
+                              **{f"report_{k}": v for k, v in comparison.items()})  # fmt: skip
         if not shared:
             with _timer(f"{label}: report view", rows):
                 views.append(report_view(outcome, evaluations[label], label=label))
@@ -132,6 +138,7 @@ def _outputs(
             patient=patient,
             results=views,
             title="ionbeam demo: skull-base chordoma, protons vs carbon ions",
+            **comparison,
         )
 
 
