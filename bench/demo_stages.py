@@ -17,33 +17,40 @@ model tables exist: a cold start is what ``bench/startup.py`` measures.
 Usage: python bench/demo_stages.py [--quick] [--repeat 2] [--warm-up] [--no-command]
        [--profile FILE]  (cProfile of the output stages only, for pstats/snakeviz)
 
-Measured on the 2-core development machine on 7 Dec 2026 while it was shared with
-other jobs (load average 8-18: wall times were 5-10x the CPU times, so the CPU time of
-this process, all threads, is the figure to compare), warm, default (not ``--quick``)
-demo, plans loaded with ``--load-plans`` so that before and after time the same plans:
+Measured on the 2-core development machine on 7 Dec 2026 (14:18-14:26 UTC) while it
+was shared with other jobs (load average 10-13: wall times 2-4x the CPU times, so the
+CPU time of this process, all threads, is the figure to compare), warm, default (not
+``--quick``) demo, the same plans loaded with ``--load-plans`` into ``44a3749`` (before)
+and into the tree with :class:`ionbeam.report.ReportCache` and the CT/RTSTRUCT encoded
+once (after), alternately, twice each (the first "before" also compiled numba's kernels
+of its fresh tree: its second run is the one to compare):
 
-=======================================  ===================  ===================
-stage (CPU s, wall s)                    before               after
-=======================================  ===================  ===================
-planning, both plans (in process)        85.0 CPU, 205 wall   (unchanged)
-evaluation, both plans                   1.25, 14             0.95, 9
-patient CT + RTSTRUCT datasets (once)    (in each folder)     1.94, 23
-protons: report view (beam doses)        6.61, 55 (x2)        6.91, 55 (once)
-protons: plan folder (DICOM, report)     13.95, 149           5.17, 37
-carbon: report view (beam doses)         9.01, 80 (x2)        9.59, 59 (once)
-carbon: plan folder (DICOM, report)      16.12, 142           5.11, 34
-comparison report                        9.69, 91             9.80, 51
-outputs, all                             57.1, 536            40.2, 276
-=======================================  ===================  ===================
+=======================================  =========================  =========================
+stage (CPU s / wall s)                   before: run 1, run 2       after: run 1, run 2
+=======================================  =========================  =========================
+evaluation, both plans                   1.24 / 5.9, 1.28 / 3.3     1.29 / 3.3, 1.27 / 3.3
+patient CT + RTSTRUCT datasets (once)    3.13 / 16, 2.03 / 5.2      1.20 / 3.1, 1.26 / 3.2
+protons: report view                     0.52 / 2.8, 0.23 / 0.6     0.15 / 0.4, 0.14 / 0.4
+protons: plan folder (DICOM, report)     13.69 / 49, 5.46 / 14.1    5.04 / 13.4, 5.27 / 13.4
+carbon: report view                      0.33 / 0.9, 0.24 / 0.7     0.25 / 0.5, 0.34 / 0.9
+carbon: plan folder (DICOM, report)      5.61 / 14.9, 5.69 / 14.6   4.81 / 9.9, 5.63 / 14.4
+comparison report                        10.40 / 27, 10.64 / 28     3.96 / 8.3, 4.19 / 10.3
+outputs, all                             35.6 / 120, 26.3 / 68      17.4 / 41, 18.8 / 48
+=======================================  =========================  =========================
 
-(The folder's stage held a second computation of the view before.) Inside a plan's
-report (before): PNG rendering ~60 % of its wall time, the viewer's data ~10 %.
-Whole ``ionbeam demo`` warm (fresh interpreter, IONBEAM_PROGRESS=0), wall / CPU: before
-627 s / 108.5 s and 913 s / 114.7 s, after 702 s / 99.9 s and 372 s / 105.2 s (the
-planning's CPU varies by ±10 s under such load); cold (empty numba and ionbeam caches,
-before): 407 s / 172 s. The files written are the same before and after: DICOM (CT,
-RTSTRUCT, RT Ion Plan, RT Doses, LETd.mha) byte for byte, JSON and HTML up to dates and
-the planning's timings.
+The comparison report now takes each plan's LET_d figure and spot maps (6 of its 14
+PNGs), the viewer's CT, structures and plan volumes, and the structures' occupancy of the
+dose grid from the plans' own reports; the patient's CT slices and RT Structure Set are
+encoded once for both folders, and ContourData is stored as the strings ionbeam formats
+(no per-value conversion by pydicom: the patient datasets 2.0 -> 1.2 CPU s). A plan's
+folder is ~0.8 CPU s of DICOM and ~4.5 of report, of which PNG rendering (matplotlib:
+tick and text layout, constrained layout's two draws) is ~2/3: 22 distinct figures of
+0.4-0.65 s each, which cannot get cheaper without drawing them differently. Files
+written: the same before and after, DICOM (CT, RTSTRUCT, RT Ion Plan, RT Doses,
+LETd.mha) byte for byte, JSON and HTML (every PNG byte for byte) up to dates and the
+planning's timings. An earlier round (before ``44a3749``) made the report view and the
+patient datasets once per demo (outputs 57 -> 40 CPU s then); whole ``ionbeam demo``
+warm then: 372-913 s wall, 100-115 CPU s under load, planning ~85 % of the CPU.
 """
 
 from __future__ import annotations
