@@ -286,13 +286,13 @@ def _dose_section(
     top = max(float(r.dose_gy.max()) for r in results)
     several = len(results) > 1
     caption = _slices_caption(options) + (" Same colour scale for all plans." if several else "")
-    parts = [
-        figure(partial(dose_slices_figure, patient, r.dose_gy, r.dose_grid,
-                       dose_unit=r.dose_unit, plan=r.plan, max_dose_gy=top,
-                       title=f"Dose: {r.label}" if several else "Dose", options=options),
-               caption)
-        for r in results
-    ]  # fmt: skip
+    parts = []
+    for r in results:
+        title = f"Dose: {r.label}" if several else "Dose"
+        fig = partial(dose_slices_figure, patient, r.dose_gy, r.dose_grid, dose_unit=r.dose_unit,
+                      plan=r.plan, max_dose_gy=top, title=title, options=options)  # fmt: skip
+        key = _figure_key("dose planes", patient, r, options=options, details=(top, title, None))
+        parts.append(figure(fig, caption, key=key))
     parts += [_hottest_point_figure(patient, r, top, options, figure) for r in results if r.goals]
     return _section("Dose", "".join(parts))
 
@@ -327,10 +327,13 @@ def _hottest_point_figure(
         f"radiological convention); same colour scale as above."
     )
     title = f"Dose through the hottest point: {result.label}"
+    through = replace(options, point_mm=point)
     fig = partial(dose_slices_figure, patient, result.dose_gy, result.dose_grid,
                   dose_unit=result.dose_unit, plan=result.plan, max_dose_gy=top, title=title,
-                  options=replace(options, point_mm=point), marker_mm=point)  # fmt: skip
-    return figure(fig, caption)
+                  options=through, marker_mm=point)  # fmt: skip
+    # the same figure in a comparison for the plan of the highest dose (same colour scale)
+    key = _figure_key("dose planes", patient, result, options=through, details=(top, title, point))
+    return figure(fig, caption, key=key)
 
 
 #: The key of a figure in a :class:`ReportCache`, made with the cache (which holds the
@@ -425,12 +428,15 @@ def _let_and_beam_sections(
     return parts
 
 
-def _figure_key(kind: str, *sources: object, options: ReportOptions) -> _Key:
+def _figure_key(
+    kind: str, *sources: object, options: ReportOptions, details: tuple[Hashable, ...] = ()
+) -> _Key:
     """The key of a figure made by ``kind`` of ``sources`` (patient, result, plan, beam,
-    beam model: immutable, so their identity stands for their content) with ``options``."""
+    beam model: immutable, so their identity stands for their content) with ``options``
+    and the other values it is drawn with (``details``: colour-scale top, title, …)."""
 
     def key(cache: ReportCache) -> tuple[Hashable, ...]:
-        return (kind, *(cache.identity(s) for s in sources), options)
+        return (kind, *(cache.identity(s) for s in sources), options, details)
 
     return key
 
