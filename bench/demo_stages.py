@@ -17,40 +17,39 @@ model tables exist: a cold start is what ``bench/startup.py`` measures.
 Usage: python bench/demo_stages.py [--quick] [--repeat 2] [--warm-up] [--no-command]
        [--profile FILE]  (cProfile of the output stages only, for pstats/snakeviz)
 
-Measured on the 2-core development machine on 7 Dec 2026 (14:18-14:26 UTC) while it
-was shared with other jobs (load average 10-13: wall times 2-4x the CPU times, so the
+Measured on the 2-core development machine on 7 Dec 2026 (14:30-14:38 UTC) while it
+was shared with other jobs (load average 8-11: wall times 2-4x the CPU times, so the
 CPU time of this process, all threads, is the figure to compare), warm, default (not
 ``--quick``) demo, the same plans loaded with ``--load-plans`` into ``44a3749`` (before)
-and into the tree with :class:`ionbeam.report.ReportCache` and the CT/RTSTRUCT encoded
-once (after), alternately, twice each (the first "before" also compiled numba's kernels
-of its fresh tree: its second run is the one to compare):
+and into this tree (after), alternately, twice each (CPU s, wall s in brackets):
 
 =======================================  =========================  =========================
-stage (CPU s / wall s)                   before: run 1, run 2       after: run 1, run 2
+stage                                    before: run 1, run 2       after: run 1, run 2
 =======================================  =========================  =========================
-evaluation, both plans                   1.24 / 5.9, 1.28 / 3.3     1.29 / 3.3, 1.27 / 3.3
-patient CT + RTSTRUCT datasets (once)    3.13 / 16, 2.03 / 5.2      1.20 / 3.1, 1.26 / 3.2
-protons: report view                     0.52 / 2.8, 0.23 / 0.6     0.15 / 0.4, 0.14 / 0.4
-protons: plan folder (DICOM, report)     13.69 / 49, 5.46 / 14.1    5.04 / 13.4, 5.27 / 13.4
-carbon: report view                      0.33 / 0.9, 0.24 / 0.7     0.25 / 0.5, 0.34 / 0.9
-carbon: plan folder (DICOM, report)      5.61 / 14.9, 5.69 / 14.6   4.81 / 9.9, 5.63 / 14.4
-comparison report                        10.40 / 27, 10.64 / 28     3.96 / 8.3, 4.19 / 10.3
-outputs, all                             35.6 / 120, 26.3 / 68      17.4 / 41, 18.8 / 48
+evaluation, both plans                   1.32 (2.3), 1.26 (3.1)     1.05 (2.9), 1.03 (2.6)
+patient CT + RTSTRUCT datasets (once)    1.91 (2.9), 1.92 (4.9)     1.11 (3.7), 1.15 (2.9)
+protons: plan folder (DICOM, report)     4.55 (7.0), 4.76 (12.3)    4.49 (11.4), 4.61 (12.0)
+carbon: plan folder (DICOM, report)      4.77 (8.5), 5.07 (13.3)    4.37 (11.0), 4.70 (12.0)
+comparison report                        8.34 (13.7), 9.66 (25.1)   2.90 (7.3), 3.49 (9.1)
+outputs, all                             22.1 (36), 23.8 (61)       15.0 (39), 16.0 (41)
+one plan's DICOM export (alone)          2.25, 2.54                 1.35, 1.30
 =======================================  =========================  =========================
 
-The comparison report now takes each plan's LET_d figure and spot maps (6 of its 14
-PNGs), the viewer's CT, structures and plan volumes, and the structures' occupancy of the
-dose grid from the plans' own reports; the patient's CT slices and RT Structure Set are
-encoded once for both folders, and ContourData is stored as the strings ionbeam formats
-(no per-value conversion by pydicom: the patient datasets 2.0 -> 1.2 CPU s). A plan's
-folder is ~0.8 CPU s of DICOM and ~4.5 of report, of which PNG rendering (matplotlib:
-tick and text layout, constrained layout's two draws) is ~2/3: 22 distinct figures of
-0.4-0.65 s each, which cannot get cheaper without drawing them differently. Files
-written: the same before and after, DICOM (CT, RTSTRUCT, RT Ion Plan, RT Doses,
-LETd.mha) byte for byte, JSON and HTML (every PNG byte for byte) up to dates and the
-planning's timings. An earlier round (before ``44a3749``) made the report view and the
-patient datasets once per demo (outputs 57 -> 40 CPU s then); whole ``ionbeam demo``
-warm then: 372-913 s wall, 100-115 CPU s under load, planning ~85 % of the CPU.
+The comparison report now takes from the plans' own reports (one
+:class:`ionbeam.report.ReportCache` for the three) each plan's LET_d figure and spot
+maps and the planes through the hottest point of the plan with the highest dose (7 of
+its 14 PNGs), the viewer's CT, structures and plan volumes, and the structures'
+occupancy of the dose grid; the patient's CT slices and RT Structure Set are encoded
+once for both folders, and ContourData is stored as the strings ionbeam formats (no
+per-value conversion by pydicom). A plan's folder is ~0.8 CPU s of DICOM and ~4 of
+report, of which PNG rendering (matplotlib: tick and text layout, and two draws per
+figure with constrained layout) is ~2/3: 21 distinct figures of 0.3-0.65 s each in the
+demo, which cannot get cheaper without drawing them differently. Files written: the
+same before and after, DICOM (CT, RTSTRUCT, RT Ion Plan, RT Doses, LETd.mha) byte for
+byte, JSON and HTML (every PNG byte for byte) up to dates and the planning's timings.
+An earlier round (before ``44a3749``) made the report view and the patient datasets
+once per demo (outputs 57 -> 40 CPU s under heavier load); whole ``ionbeam demo`` warm
+then: 372-913 s wall, 100-115 CPU s under load, the planning ~85 % of the CPU.
 """
 
 from __future__ import annotations

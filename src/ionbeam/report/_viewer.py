@@ -108,7 +108,7 @@ def viewer_data(
     def mask(name: str) -> str:
         return encode_uint8(patient.structures[name].mask[thin])
 
-    def key(*what: Hashable) -> Callable[[ReportCache], tuple[Hashable, ...]]:
+    def volume_key(*what: Hashable) -> Callable[[ReportCache], tuple[Hashable, ...]]:
         return lambda cache: ("viewer", cache.identity(patient), strides, *what)
 
     names = shown_structures(patient, options)
@@ -117,12 +117,12 @@ def viewer_data(
     start = np.clip(np.rint(grid.world_to_index(point)).astype(int), 0, np.asarray(grid.shape) - 1)
     top = max(float(r.dose_gy.max()) for r in results)
     return {
-        "ct": {"grid": _grid(grid), "data": cached(cache, key("ct", low, high), grey)},
+        "ct": {"grid": _grid(grid), "data": cached(cache, volume_key("ct", low, high), grey)},
         "structures": [
             {
                 "name": name,
                 "colour": colours[name],
-                "data": cached(cache, key("mask", name), partial(mask, name)),
+                "data": cached(cache, volume_key("mask", name), partial(mask, name)),
             }
             for name in names
         ],
