@@ -36,20 +36,21 @@ one plan's DICOM export (alone)          2.25, 2.54                 1.35, 1.30
 =======================================  =========================  =========================
 
 The comparison report now takes from the plans' own reports (one
-:class:`ionbeam.report.ReportCache` for the three) each plan's LET_d figure and spot
-maps and the planes through the hottest point of the plan with the highest dose (7 of
-its 14 PNGs), the viewer's CT, structures and plan volumes, and the structures'
-occupancy of the dose grid; the patient's CT slices and RT Structure Set are encoded
-once for both folders, and ContourData is stored as the strings ionbeam formats (no
-per-value conversion by pydicom). A plan's folder is ~0.8 CPU s of DICOM and ~4 of
-report, of which PNG rendering (matplotlib: tick and text layout, and two draws per
-figure with constrained layout) is ~2/3: 21 distinct figures of 0.3-0.65 s each in the
-demo, which cannot get cheaper without drawing them differently. Files written: the
-same before and after, DICOM (CT, RTSTRUCT, RT Ion Plan, RT Doses, LETd.mha) byte for
-byte, JSON and HTML (every PNG byte for byte) up to dates and the planning's timings.
-An earlier round (before ``44a3749``) made the report view and the patient datasets
-once per demo (outputs 57 -> 40 CPU s under heavier load); whole ``ionbeam demo`` warm
-then: 372-913 s wall, 100-115 CPU s under load, the planning ~85 % of the CPU.
+:class:`ionbeam.report.ReportCache` for the three) each plan's LET_d figure, Bragg
+curves and spot maps and the planes through the hottest point of the plan with the
+highest dose (9 of its 14 PNGs: it draws 5), the viewer's CT, structures and plan
+volumes, and the structures' occupancy of the dose grid; the patient's CT slices and
+RT Structure Set are encoded once for both folders, and ContourData is stored as the
+strings ionbeam formats (no per-value conversion by pydicom). A plan's folder is ~0.8
+CPU s of DICOM and ~4 of report, of which PNG rendering (matplotlib: tick and text
+layout, and two draws per figure with constrained layout) is ~2/3: 19 distinct figures
+of 0.3-0.65 s each in the demo, which cannot get cheaper without drawing them
+differently. Files written: the same before and after, DICOM (CT, RTSTRUCT, RT Ion
+Plan, RT Doses, LETd.mha) byte for byte, JSON and HTML (every PNG byte for byte) up to
+dates and the planning's timings. An earlier round (before ``44a3749``) made the report
+view and the patient datasets once per demo (outputs 57 -> 40 CPU s under heavier
+load); whole ``ionbeam demo`` warm then: 372-913 s wall, 100-115 CPU s under load, the
+planning ~85 % of the CPU.
 """
 
 from __future__ import annotations
