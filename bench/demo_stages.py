@@ -52,7 +52,7 @@ view and the patient datasets once per demo (outputs 57 -> 40 CPU s under heavie
 load). Whole ``ionbeam demo`` warm after (fresh interpreter, IONBEAM_PROGRESS=0, load
 5-9, 14:43 UTC): 128 s wall, 60 CPU s (user 52, sys 8), 2.2 GB peak; its files are those
 written from the pickled plans up to the planning's timings (every PNG and DICOM file
-byte for byte): the planning is ~3/4 of its CPU time.
+byte for byte); the outputs are ~16 of its 60 CPU s, the planning most of the rest.
 """
 
 from __future__ import annotations
