@@ -17,33 +17,42 @@ model tables exist: a cold start is what ``bench/startup.py`` measures.
 Usage: python bench/demo_stages.py [--quick] [--repeat 2] [--warm-up] [--no-command]
        [--profile FILE]  (cProfile of the output stages only, for pstats/snakeviz)
 
-Measured on the 2-core development machine on 7 Dec 2026 while it was shared with
-other jobs (load average 8-18: wall times were 5-10x the CPU times, so the CPU time of
-this process, all threads, is the figure to compare), warm, default (not ``--quick``)
-demo, plans loaded with ``--load-plans`` so that before and after time the same plans:
+Measured on the 2-core development machine on 7 Dec 2026 (14:30-14:38 UTC) while it
+was shared with other jobs (load average 8-11: wall times 2-4x the CPU times, so the
+CPU time of this process, all threads, is the figure to compare), warm, default (not
+``--quick``) demo, the same plans loaded with ``--load-plans`` into ``44a3749`` (before)
+and into this tree (after), alternately, twice each (CPU s, wall s in brackets):
 
-=======================================  ===================  ===================
-stage (CPU s, wall s)                    before               after
-=======================================  ===================  ===================
-planning, both plans (in process)        85.0 CPU, 205 wall   (unchanged)
-evaluation, both plans                   1.25, 14             0.95, 9
-patient CT + RTSTRUCT datasets (once)    (in each folder)     1.94, 23
-protons: report view (beam doses)        6.61, 55 (x2)        6.91, 55 (once)
-protons: plan folder (DICOM, report)     13.95, 149           5.17, 37
-carbon: report view (beam doses)         9.01, 80 (x2)        9.59, 59 (once)
-carbon: plan folder (DICOM, report)      16.12, 142           5.11, 34
-comparison report                        9.69, 91             9.80, 51
-outputs, all                             57.1, 536            40.2, 276
-=======================================  ===================  ===================
+=======================================  =========================  =========================
+stage                                    before: run 1, run 2       after: run 1, run 2
+=======================================  =========================  =========================
+evaluation, both plans                   1.32 (2.3), 1.26 (3.1)     1.05 (2.9), 1.03 (2.6)
+patient CT + RTSTRUCT datasets (once)    1.91 (2.9), 1.92 (4.9)     1.11 (3.7), 1.15 (2.9)
+protons: plan folder (DICOM, report)     4.55 (7.0), 4.76 (12.3)    4.49 (11.4), 4.61 (12.0)
+carbon: plan folder (DICOM, report)      4.77 (8.5), 5.07 (13.3)    4.37 (11.0), 4.70 (12.0)
+comparison report                        8.34 (13.7), 9.66 (25.1)   2.90 (7.3), 3.49 (9.1)
+outputs, all                             22.1 (36), 23.8 (61)       15.0 (39), 16.0 (41)
+one plan's DICOM export (alone)          2.25, 2.54                 1.35, 1.30
+=======================================  =========================  =========================
 
-(The folder's stage held a second computation of the view before.) Inside a plan's
-report (before): PNG rendering ~60 % of its wall time, the viewer's data ~10 %.
-Whole ``ionbeam demo`` warm (fresh interpreter, IONBEAM_PROGRESS=0), wall / CPU: before
-627 s / 108.5 s and 913 s / 114.7 s, after 702 s / 99.9 s and 372 s / 105.2 s (the
-planning's CPU varies by ±10 s under such load); cold (empty numba and ionbeam caches,
-before): 407 s / 172 s. The files written are the same before and after: DICOM (CT,
-RTSTRUCT, RT Ion Plan, RT Doses, LETd.mha) byte for byte, JSON and HTML up to dates and
-the planning's timings.
+The comparison report now takes from the plans' own reports (one
+:class:`ionbeam.report.ReportCache` for the three) each plan's LET_d figure, Bragg
+curves and spot maps and the planes through the hottest point of the plan with the
+highest dose (9 of its 14 PNGs: it draws 5), the viewer's CT, structures and plan
+volumes, and the structures' occupancy of the dose grid; the patient's CT slices and
+RT Structure Set are encoded once for both folders, and ContourData is stored as the
+strings ionbeam formats (no per-value conversion by pydicom). A plan's folder is ~0.8
+CPU s of DICOM and ~4 of report, of which PNG rendering (matplotlib: tick and text
+layout, and two draws per figure with constrained layout) is ~2/3: 19 distinct figures
+of 0.3-0.65 s each in the demo, which cannot get cheaper without drawing them
+differently. Files written: the same before and after, DICOM (CT, RTSTRUCT, RT Ion
+Plan, RT Doses, LETd.mha) byte for byte, JSON and HTML (every PNG byte for byte) up to
+dates and the planning's timings. An earlier round (before ``44a3749``) made the report
+view and the patient datasets once per demo (outputs 57 -> 40 CPU s under heavier
+load). Whole ``ionbeam demo`` warm after (fresh interpreter, IONBEAM_PROGRESS=0, load
+5-9, 14:43 UTC): 128 s wall, 60 CPU s (user 52, sys 8), 2.2 GB peak; its files are those
+written from the pickled plans up to the planning's timings (every PNG and DICOM file
+byte for byte); the outputs are ~16 of its 60 CPU s, the planning most of the rest.
 """
 
 from __future__ import annotations
@@ -99,11 +108,17 @@ def _outputs(
     patient: Any, results: dict[str, Any], folder: Path, rows: list[tuple[str, float]]
 ) -> None:
     """The demo's outputs, each stage timed (the same calls as ``ionbeam demo``; a tree
-    from before ``write_plan_folder(view=, patient_dicom=)`` is timed as it ran then)."""
+    from before ``write_plan_folder(view=, patient_dicom=)`` or ``report_cache=`` is timed
+    as it ran then)."""
     from ionbeam.report import write_comparison_report
     from ionbeam.workflow import evaluate, report_view, write_plan_folder
 
     shared = "view" in inspect.signature(write_plan_folder).parameters
+    comparison: dict[str, Any] = {}
+    if "report_cache" in inspect.signature(write_plan_folder).parameters:
+        from ionbeam.report import ReportCache
+
+        comparison["cache"] = ReportCache()
     with _timer("evaluation (both plans)", rows):
         evaluations = {label: evaluate(outcome) for label, outcome in results.items()}
     extra: dict[str, Any] = {}
@@ -120,9 +135,9 @@ def _outputs(
                 views.append(report_view(outcome, evaluations[label], label=label))
             extra["view"] = views[-1]
         with _timer(f"{label}: plan folder (all)", rows):
-            write_plan_folder(
-                folder / label, outcome, label=label, evaluation=evaluations[label], **extra
-            )
+            write_plan_folder(folder / label, outcome, label=label,
+                              evaluation=evaluations[label], **extra,
+                              **{f"report_{k}": v for k, v in comparison.items()})  # fmt: skip
         if not shared:
             with _timer(f"{label}: report view", rows):
                 views.append(report_view(outcome, evaluations[label], label=label))
@@ -132,6 +147,7 @@ def _outputs(
             patient=patient,
             results=views,
             title="ionbeam demo: skull-base chordoma, protons vs carbon ions",
+            **comparison,
         )
 
 

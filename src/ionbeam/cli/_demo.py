@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam.cli._goals import exit_status, print_goals
     from ionbeam.cli._output import print_table, to_jsonable
     from ionbeam.io.dicom.patient_io import patient_datasets
-    from ionbeam.report import write_comparison_report
+    from ionbeam.report import ReportCache, write_comparison_report
     from ionbeam.workflow import evaluate, report_view, write_plan_folder
 
     out = Path(args.out)
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     evaluations = {label: evaluate(outcome) for label, outcome in results.items()}
     reports = {label: evaluation.goals for label, evaluation in evaluations.items()}
     patient_dicom = patient_datasets(patient)  # the CT and RTSTRUCT of both plan folders
+    shared = ReportCache()  # what the comparison shows as each plan's report does
     with atomic_directory(out, overwrite=overwrite) as folder:
         views = []
         for label, outcome in results.items():
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
                 evaluation=evaluations[label],
                 view=view,
                 patient_dicom=patient_dicom,
+                report_cache=shared,
             )
             views.append(view)
             summary["plans"][label] = {
@@ -102,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             patient=patient,
             results=views,
             title="ionbeam demo: skull-base chordoma, protons vs carbon ions",
+            cache=shared,
         )
         stage("comparison report written")
         summary["elapsed_s"] = time.perf_counter() - start

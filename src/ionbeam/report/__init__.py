@@ -6,6 +6,7 @@ functions return :class:`matplotlib.figure.Figure` objects (no pyplot, no
 global state) for use elsewhere.
 """
 
+from ionbeam.report._cache import ReportCache
 from ionbeam.report.beam_plots import bragg_curves_figure, spot_maps_figure
 from ionbeam.report.dvh_plots import dvh_comparison_figure, dvh_figure, structure_dvhs
 from ionbeam.report.html_report import (
@@ -25,6 +26,7 @@ from ionbeam.report.slices import (
 __all__ = [
     "DOSE_KINDS",
     "PlanResult",
+    "ReportCache",
     "ReportOptions",
     "bragg_curves_figure",
     "dose_difference_figure",

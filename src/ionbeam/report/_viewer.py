@@ -18,7 +18,8 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from functools import partial
 from importlib import resources
 from typing import Any
 
@@ -27,6 +28,7 @@ from matplotlib import colormaps
 
 from ionbeam.evaluation import DoseVolumeHistogram
 from ionbeam.patient import Grid, Patient
+from ionbeam.report._cache import ReportCache, cached
 from ionbeam.report._html import element, escape
 from ionbeam.report._style import structure_colours
 from ionbeam.report._volume_codec import encode_uint8, encode_uint16, quantize
@@ -48,10 +50,12 @@ def viewer_block(
     *,
     element_id: str,
     dvhs: Mapping[str, tuple[DoseVolumeHistogram, ...]] | None = None,
+    cache: ReportCache | None = None,
 ) -> str:
     """The viewer's markup: a container, its data as JSON, and the script. ``dvhs``: each
-    plan's DVHs (label → DVHs) as :func:`viewer_data` computes them, made before."""
-    data = viewer_data(patient, results, options, dvhs=dvhs)
+    plan's DVHs (label → DVHs) as :func:`viewer_data` computes them, made before;
+    ``cache``: see :func:`viewer_data`."""
+    data = viewer_data(patient, results, options, dvhs=dvhs, cache=cache)
     text = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     script = resources.files("ionbeam.report").joinpath("viewer.js").read_text(encoding="utf-8")
     fallback = element("noscript", element("p", escape("The interactive viewer needs JavaScript.")))
@@ -85,27 +89,40 @@ def viewer_data(
     options: ReportOptions,
     *,
     dvhs: Mapping[str, tuple[DoseVolumeHistogram, ...]] | None = None,
+    cache: ReportCache | None = None,
 ) -> dict[str, Any]:
     """Everything the viewer draws, as JSON-ready values. ``dvhs``: each plan's DVHs
     (label → DVHs of the metrics' structures on bins from 0 to 5 % above the highest
     dose of all plans) when the caller has them; a plan with robustness scenarios, whose
-    bins also reach its scenarios' doses, gets its own."""
+    bins also reach its scenarios' doses, gets its own. ``cache``: a
+    :class:`~ionbeam.report.ReportCache` of reports of this patient, which then encode
+    the CT, each structure and each plan's volumes once."""
     grid, strides = viewer_grid(patient.grid, options)
     thin = tuple(slice(None, None, s) for s in strides)
     low, high = options.ct_window_hu
-    grey = np.rint(255 * np.clip((patient.ct.hu[thin] - low) / (high - low), 0, 1))
+
+    def grey() -> str:
+        hu = patient.ct.hu[thin]
+        return encode_uint8(np.rint(255 * np.clip((hu - low) / (high - low), 0, 1)))
+
+    def mask(name: str) -> str:
+        return encode_uint8(patient.structures[name].mask[thin])
+
+    def volume_key(*what: Hashable) -> Callable[[ReportCache], tuple[Hashable, ...]]:
+        return lambda cache: ("viewer", cache.identity(patient), strides, *what)
+
     names = shown_structures(patient, options)
     colours = structure_colours(patient.structures)
     point = slice_point_mm(patient, options)
     start = np.clip(np.rint(grid.world_to_index(point)).astype(int), 0, np.asarray(grid.shape) - 1)
     top = max(float(r.dose_gy.max()) for r in results)
     return {
-        "ct": {"grid": _grid(grid), "data": encode_uint8(grey)},
+        "ct": {"grid": _grid(grid), "data": cached(cache, volume_key("ct", low, high), grey)},
         "structures": [
             {
                 "name": name,
                 "colour": colours[name],
-                "data": encode_uint8(patient.structures[name].mask[thin]),
+                "data": cached(cache, volume_key("mask", name), partial(mask, name)),
             }
             for name in names
         ],
@@ -113,7 +130,9 @@ def viewer_data(
         "isodose_percent": list(options.isodose_percent),
         "colour_maps": {key: _lut(name) for key, name in _COLOUR_MAPS.items()},
         "plans": [
-            _plan_data(patient, r, results, options, top, None if dvhs is None else dvhs[r.label])
+            _plan_data(
+                patient, r, results, options, top, None if dvhs is None else dvhs[r.label], cache
+            )
             for r in results
         ],
     }
@@ -139,24 +158,32 @@ def _plan_data(
     options: ReportOptions,
     top: float,
     dvhs: tuple[DoseVolumeHistogram, ...] | None,
+    cache: ReportCache | None,
 ) -> dict[str, Any]:
     threshold = options.dose_threshold_fraction
     unit = result.dose_unit
     main = "RBE-weighted dose" if result.dose_kind == "rbe" else "dose"
-    quantities = [_dose_quantity(main, result.dose_gy, unit, top, threshold)]
+    quantities = [_dose_quantity(main, result.dose_gy, unit, top, threshold, cache)]
     prescription = result.metrics.prescription_gy
     if prescription:
         quantities[0].update(isodose_reference=float(prescription), isodose_of="the prescription")
     if result.physical_dose_gy is not None:
         physical_top = float(result.physical_dose_gy.max())
         quantities.append(
-            _dose_quantity("physical dose", result.physical_dose_gy, "Gy", physical_top, threshold)
+            _dose_quantity(
+                "physical dose", result.physical_dose_gy, "Gy", physical_top, threshold, cache
+            )
         )
     if result.let_d_kev_um is not None:
-        quantities.append(_let_quantity(patient, result, threshold))
+
+        def let_key(cache: ReportCache) -> tuple[Hashable, ...]:
+            return ("viewer LET", cache.identity(patient), cache.identity(result), threshold)
+
+        let = cached(cache, let_key, partial(_let_quantity, patient, result, threshold))
+        quantities.append(dict(let))
     for name, dose in result.beam_doses_gy.items():
         label = f"beam {name}, physical dose"
-        beam = _dose_quantity(label, dose, "Gy", float(dose.max()), threshold)
+        beam = _dose_quantity(label, dose, "Gy", float(dose.max()), threshold, cache)
         beam["readout"] = False
         quantities.append(beam)
     return {
@@ -173,19 +200,28 @@ def _plan_data(
             }
             for beam in result.plan.beams
         ],
-        "dvh": _dvh_data(patient, result, results, options, dvhs),
+        "dvh": _dvh_data(patient, result, results, options, dvhs, cache),
     }
 
 
 def _dose_quantity(
-    name: str, dose: np.ndarray, unit: str, top: float, threshold: float
+    name: str,
+    dose: np.ndarray,
+    unit: str,
+    top: float,
+    threshold: float,
+    cache: ReportCache | None = None,
 ) -> dict[str, Any]:
-    codes, scale = quantize(dose)
+    def encoded() -> tuple[str, float]:
+        codes, scale = quantize(dose)
+        return encode_uint16(codes), scale
+
+    data, scale = cached(cache, lambda cache: ("viewer volume", cache.identity(dose)), encoded)
     top = top if top > 0 else 1.0
     return {
         "name": name,
         "unit": unit,
-        "data": encode_uint16(codes),
+        "data": data,
         "scale": scale,
         "max": float(dose.max()),
         "range": [0.0, top],
@@ -231,6 +267,7 @@ def _dvh_data(
     results: Sequence[PlanResult],
     options: ReportOptions,
     shared: tuple[DoseVolumeHistogram, ...] | None,
+    cache: ReportCache | None,
 ) -> dict[str, Any]:
     """Cumulative DVHs (and scenario bands) of the metrics' structures on common bins."""
     names = (
@@ -244,10 +281,12 @@ def _dvh_data(
     nominal = (
         shared
         if shared is not None and not result.scenario_doses_gy
-        else structure_dvhs(result.dose_gy, result.dose_grid, patient, names, max_dose_gy=top)
+        else structure_dvhs(
+            result.dose_gy, result.dose_grid, patient, names, max_dose_gy=top, cache=cache
+        )
     )
     scenarios = [
-        structure_dvhs(d, result.dose_grid, patient, names, max_dose_gy=top)
+        structure_dvhs(d, result.dose_grid, patient, names, max_dose_gy=top, cache=cache)
         for d in result.scenario_doses_gy
     ]
     edges = nominal[0].dose_edges_gy if nominal else np.array([0.0, top])

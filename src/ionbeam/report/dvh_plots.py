@@ -8,7 +8,8 @@ second dashed, …). A vertical line marks the prescription.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -19,6 +20,7 @@ from ionbeam.errors import ConfigError
 from ionbeam.evaluation import DoseVolumeHistogram, dose_volume_histograms
 from ionbeam.patient import Grid, Patient
 from ionbeam.planning.dose_grid import occupancy_on_grid
+from ionbeam.report._cache import ReportCache, cached
 from ionbeam.report._style import PLAN_LINE_STYLES, new_figure, structure_colours
 from ionbeam.report.results import checked_volume
 
@@ -60,17 +62,34 @@ def structure_dvhs(
     names: Iterable[str],
     *,
     max_dose_gy: float | None = None,
+    cache: ReportCache | None = None,
 ) -> tuple[DoseVolumeHistogram, ...]:
     """Cumulative DVHs of the patient's structures ``names`` (each voxel of
     ``dose_grid`` weighted by the fraction of it inside the structure) on common bins
-    from 0 to ``max_dose_gy`` (default: 5 % above the highest dose in them)."""
+    from 0 to ``max_dose_gy`` (default: 5 % above the highest dose in them).
+
+    ``cache``: a :class:`~ionbeam.report.ReportCache` of reports of this patient; the
+    structures' occupancy of ``dose_grid``, and the DVHs of this very ``dose_gy`` array
+    on the same bins, are then computed once for all of them."""
     dose = checked_volume(dose_gy, dose_grid, name="dose", unit="Gy")
+    names = tuple(names)
     structures = [patient.structures[name] for name in names]  # unknown → UnknownNameError
-    masks = occupancy_on_grid(structures, dose_grid)
-    if max_dose_gy is None:
-        top = max(float(dose[m > 0].max()) if m.any() else 0.0 for m in masks.values())
-        max_dose_gy = _DOSE_AXIS_HEADROOM * top if top > 0 else 1.0
-    return dose_volume_histograms(dose, dose_grid, masks, max_dose_gy=max_dose_gy)
+
+    def dvhs() -> tuple[DoseVolumeHistogram, ...]:
+        masks = cached(cache, occupancy_key, partial(occupancy_on_grid, structures, dose_grid))
+        top = max_dose_gy
+        if top is None:
+            highest = max(float(dose[m > 0].max()) if m.any() else 0.0 for m in masks.values())
+            top = _DOSE_AXIS_HEADROOM * highest if highest > 0 else 1.0
+        return dose_volume_histograms(dose, dose_grid, masks, max_dose_gy=top)
+
+    def occupancy_key(cache: ReportCache) -> tuple[Hashable, ...]:
+        return ("occupancy", cache.identity(patient), names, dose_grid)
+
+    def dvhs_key(cache: ReportCache) -> tuple[Hashable, ...]:
+        return ("dvhs", cache.identity(dose_gy), *occupancy_key(cache), max_dose_gy)
+
+    return cached(cache, dvhs_key, dvhs)
 
 
 def dvh_figure(

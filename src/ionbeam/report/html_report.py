@@ -13,11 +13,12 @@ external resource), so a failure leaves nothing behind. Unless
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -28,6 +29,7 @@ from ionbeam.evaluation import DoseVolumeHistogram
 from ionbeam.machine.beam_model import BeamModel
 from ionbeam.patient import Grid, Patient, resample
 from ionbeam.report import _sections as sections
+from ionbeam.report._cache import ReportCache, cached
 from ionbeam.report._goal_sections import goal_warnings, goals_section_content
 from ionbeam.report._html import (
     check_destination,
@@ -63,13 +65,17 @@ def write_report(
     warnings: Sequence[str] = (),
     created: datetime | None = None,
     options: ReportOptions | None = None,
+    cache: ReportCache | None = None,
 ) -> Path:
     """Write the report of one plan to ``path`` (one HTML file); returns the path.
 
     ``beam_model``: the one the dose was computed with (for the Bragg curves;
     without it they come from :func:`ionbeam.physics.depth_dose.depth_dose`);
     ``settings``: the run's settings, shown as a table; ``warnings``: extra
-    lines for the warnings section; ``created``: the date shown (default now).
+    lines for the warnings section; ``created``: the date shown (default now);
+    ``cache``: a :class:`ReportCache` shared with other reports of this patient (e.g. a
+    comparison of this plan with another), which then reuse the figures, volumes and
+    DVHs they have in common with this one (the HTML is the same with or without it).
     """
     check_destination(path)
     text = render_report(
@@ -81,6 +87,7 @@ def write_report(
         warnings=warnings,
         created=created,
         options=options,
+        cache=cache,
     )
     return write_text_atomically(path, text)
 
@@ -96,11 +103,14 @@ def write_comparison_report(
     warnings: Sequence[str] = (),
     created: datetime | None = None,
     options: ReportOptions | None = None,
+    cache: ReportCache | None = None,
 ) -> Path:
     """Write a report comparing two or more plans of one patient (same dose kind) to
     ``path``; the first plan is the reference of the dose differences.
 
-    ``beam_models`` maps a result's label to its beam model (for its Bragg curves).
+    ``beam_models`` maps a result's label to its beam model (for its Bragg curves);
+    ``cache``: as for :func:`write_report` (the plans' own reports written with the same
+    cache share their LET_d figures, spot maps, viewer volumes and DVHs with this one).
     """
     check_destination(path)
     text = render_comparison_report(
@@ -112,6 +122,7 @@ def write_comparison_report(
         warnings=warnings,
         created=created,
         options=options,
+        cache=cache,
     )
     return write_text_atomically(path, text)
 
@@ -126,13 +137,14 @@ def render_report(
     warnings: Sequence[str] = (),
     created: datetime | None = None,
     options: ReportOptions | None = None,
+    cache: ReportCache | None = None,
 ) -> str:
     """The HTML text of :func:`write_report`."""
     options = options or ReportOptions()
     _check_result(patient, result)
     names = _dvh_names(patient, [result], options)
     title = title or f"ionbeam plan report: {patient.name}, {result.plan.particle}"
-    figure = _renderer(options)
+    figure = _renderer(options, cache)
     lines = [
         *sections.automatic_warnings(result),
         *goal_warnings(result),
@@ -146,9 +158,9 @@ def render_report(
         _section("Clinical goals", goals_section_content([result])),
         _section("Dose metrics", sections.metrics_table([result], names=names)),
     ]
-    dvhs = _shared_dvhs(patient, [result], names)
+    dvhs = _shared_dvhs(patient, [result], names, cache)
     body += [
-        _viewer_section(patient, [result], options, dvhs),
+        _viewer_section(patient, [result], options, dvhs, cache),
         _dvh_section([result], dvhs, structure_colours(patient.structures), figure),
         _dose_section(patient, [result], options, figure),
     ]
@@ -168,6 +180,7 @@ def render_comparison_report(
     warnings: Sequence[str] = (),
     created: datetime | None = None,
     options: ReportOptions | None = None,
+    cache: ReportCache | None = None,
 ) -> str:
     """The HTML text of :func:`write_comparison_report`."""
     options = options or ReportOptions()
@@ -176,7 +189,7 @@ def render_comparison_report(
     names = _dvh_names(patient, results, options)
     labels = " vs ".join(r.label for r in results)
     title = title or f"ionbeam plan comparison: {patient.name}, {labels}"
-    figure = _renderer(options)
+    figure = _renderer(options, cache)
     lines = [
         line
         for r in results
@@ -191,9 +204,9 @@ def render_comparison_report(
         _section("Clinical goals", goals_section_content(results)),
         _section("Dose metrics", sections.metrics_table(results, names=names)),
     ]
-    dvhs = _shared_dvhs(patient, results, names)
+    dvhs = _shared_dvhs(patient, results, names, cache)
     body += [
-        _viewer_section(patient, results, options, dvhs),
+        _viewer_section(patient, results, options, dvhs, cache),
         _dvh_section(results, dvhs, structure_colours(patient.structures), figure),
         _dose_section(patient, results, options, figure),
         _section("Dose differences", _difference_figures(patient, results, options, figure)),
@@ -216,22 +229,29 @@ def _viewer_section(
     results: Sequence[PlanResult],
     options: ReportOptions,
     dvhs: Mapping[str, tuple[DoseVolumeHistogram, ...]],
+    cache: ReportCache | None,
 ) -> str:
     """The interactive viewer (empty when ``options.viewer`` is off)."""
     if not options.viewer:
         return ""
-    block = viewer_block(patient, results, options, element_id="ionbeam-viewer-data", dvhs=dvhs)
+    block = viewer_block(
+        patient, results, options, element_id="ionbeam-viewer-data", dvhs=dvhs, cache=cache
+    )
     return element("section", element("h2", escape("Interactive viewer")) + block, id="viewer")
 
 
 def _shared_dvhs(
-    patient: Patient, results: Sequence[PlanResult], names: Sequence[str]
+    patient: Patient,
+    results: Sequence[PlanResult],
+    names: Sequence[str],
+    cache: ReportCache | None,
 ) -> dict[str, tuple[DoseVolumeHistogram, ...]]:
     """Each plan's DVHs of ``names`` on common bins from 0 to 5 % above the highest dose
     of all plans: computed once for the DVH figure and the viewer."""
     top = max(float(r.dose_gy.max()) for r in results)
     bins_top = 1.05 * top if top > 0 else 1.0
-    return {r.label: structure_dvhs(r.dose_gy, r.dose_grid, patient, names, max_dose_gy=bins_top)
+    return {r.label: structure_dvhs(r.dose_gy, r.dose_grid, patient, names, max_dose_gy=bins_top,
+                                    cache=cache)
             for r in results}  # fmt: skip
 
 
@@ -239,18 +259,18 @@ def _dvh_section(
     results: Sequence[PlanResult],
     dvhs: Mapping[str, tuple[DoseVolumeHistogram, ...]],
     colours: Mapping[str, str],
-    figure: Callable[[Figure, str], str],
+    figure: _Render,
 ) -> str:
     """The DVHs of all plans on one axis, on common dose bins (:func:`_shared_dvhs`)."""
     unit = results[0].dose_unit
     prescription = results[0].metrics.prescription_gy
     if len(results) == 1:
-        fig = dvh_figure(dvhs[results[0].label], prescription_gy=prescription, dose_unit=unit,
-                         colours=colours)  # fmt: skip
+        fig = partial(dvh_figure, dvhs[results[0].label], prescription_gy=prescription,
+                      dose_unit=unit, colours=colours)  # fmt: skip
         caption = f"Cumulative DVHs ({unit}); dashed line: prescription."
     else:
-        fig = dvh_comparison_figure(dvhs, prescription_gy=prescription, dose_unit=unit,
-                                    colours=colours)  # fmt: skip
+        fig = partial(dvh_comparison_figure, dvhs, prescription_gy=prescription, dose_unit=unit,
+                      colours=colours)  # fmt: skip
         styles = ", ".join(f"{r.label} {s}" for r, s in zip(results, _STYLE_NAMES, strict=False))
         caption = f"Cumulative DVHs ({unit}): {styles}; thin dashed line: prescription."
     return _section("Dose–volume histograms", figure(fig, caption))
@@ -260,19 +280,19 @@ def _dose_section(
     patient: Patient,
     results: Sequence[PlanResult],
     options: ReportOptions,
-    figure: Callable[[Figure, str], str],
+    figure: _Render,
 ) -> str:
     """The dose of each plan, on one colour scale when there are several."""
     top = max(float(r.dose_gy.max()) for r in results)
     several = len(results) > 1
     caption = _slices_caption(options) + (" Same colour scale for all plans." if several else "")
-    parts = [
-        figure(dose_slices_figure(patient, r.dose_gy, r.dose_grid, dose_unit=r.dose_unit,
-                                  plan=r.plan, max_dose_gy=top,
-                                  title=f"Dose: {r.label}" if several else "Dose",
-                                  options=options), caption)
-        for r in results
-    ]  # fmt: skip
+    parts = []
+    for r in results:
+        title = f"Dose: {r.label}" if several else "Dose"
+        fig = partial(dose_slices_figure, patient, r.dose_gy, r.dose_grid, dose_unit=r.dose_unit,
+                      plan=r.plan, max_dose_gy=top, title=title, options=options)  # fmt: skip
+        key = _figure_key("dose planes", patient, r, options=options, details=(top, title, None))
+        parts.append(figure(fig, caption, key=key))
     parts += [_hottest_point_figure(patient, r, top, options, figure) for r in results if r.goals]
     return _section("Dose", "".join(parts))
 
@@ -282,7 +302,7 @@ def _hottest_point_figure(
     result: PlanResult,
     top: float,
     options: ReportOptions,
-    figure: Callable[[Figure, str], str],
+    figure: _Render,
 ) -> str:
     """The dose on the planes through the hot spot outside the target (when it is not
     acceptable) or through the hottest point, so that no hot spot hides between the
@@ -307,19 +327,39 @@ def _hottest_point_figure(
         f"radiological convention); same colour scale as above."
     )
     title = f"Dose through the hottest point: {result.label}"
-    fig = dose_slices_figure(patient, result.dose_gy, result.dose_grid, dose_unit=result.dose_unit,
-                             plan=result.plan, max_dose_gy=top, title=title,
-                             options=replace(options, point_mm=point),
-                             marker_mm=point)  # fmt: skip
-    return figure(fig, caption)
+    through = replace(options, point_mm=point)
+    fig = partial(dose_slices_figure, patient, result.dose_gy, result.dose_grid,
+                  dose_unit=result.dose_unit, plan=result.plan, max_dose_gy=top, title=title,
+                  options=through, marker_mm=point)  # fmt: skip
+    # the same figure in a comparison for the plan of the highest dose (same colour scale)
+    key = _figure_key("dose planes", patient, result, options=through, details=(top, title, point))
+    return figure(fig, caption, key=key)
 
 
-def _renderer(options: ReportOptions) -> Callable[[Figure, str], str]:
+#: The key of a figure in a :class:`ReportCache`, made with the cache (which holds the
+#: objects whose identity the key holds).
+_Key = Callable[[ReportCache], tuple[Hashable, ...]]
+
+
+class _Render(Protocol):
+    """Builds a figure (``make()``) and embeds it as a ``<figure>`` with ``caption``;
+    a figure with a ``key`` is built once per :class:`ReportCache`."""
+
+    def __call__(
+        self, make: Callable[[], Figure], caption: str, *, key: _Key | None = None
+    ) -> str: ...
+
+
+def _renderer(options: ReportOptions, cache: ReportCache | None) -> _Render:
     """A function turning a figure and its caption into an embedded ``<figure>``."""
 
-    def render(fig: Figure, caption: str) -> str:
-        title = fig.get_suptitle() or caption
-        return figure_block(figure_png(fig, dpi=options.dpi), caption=caption, alt=title)
+    def png_and_title(make: Callable[[], Figure]) -> tuple[bytes, str]:
+        fig = make()
+        return figure_png(fig, dpi=options.dpi), fig.get_suptitle()
+
+    def render(make: Callable[[], Figure], caption: str, *, key: _Key | None = None) -> str:
+        png, title = cached(cache, key, partial(png_and_title, make))
+        return figure_block(png, caption=caption, alt=title or caption)
 
     return render
 
@@ -342,13 +382,14 @@ def _let_and_beam_sections(
     result: PlanResult,
     beam_model: BeamModel | None,
     options: ReportOptions,
-    figure: Callable[[Figure, str], str],
+    figure: _Render,
     *,
     level: str = "h2",
 ) -> list[str]:
     parts = []
     if result.let_d_kev_um is not None:
-        fig = let_slices_figure(
+        fig = partial(
+            let_slices_figure,
             patient,
             result.let_d_kev_um,
             result.dose_gy,
@@ -361,24 +402,43 @@ def _let_and_beam_sections(
             f"Dose-averaged LET (keV/µm) where the dose exceeds "
             f"{100 * options.dose_threshold_fraction:g} % of its maximum."
         )
-        parts.append(_section("Dose-averaged LET", figure(fig, caption), level=level))
+        key = _figure_key("let", patient, result, options=options)
+        parts.append(_section("Dose-averaged LET", figure(fig, caption, key=key), level=level))
     if options.bragg_curves and result.plan.n_spots:
-        fig = bragg_curves_figure(
-            result.plan, beam_model=beam_model, max_curves=options.max_bragg_curves
+        fig = partial(
+            bragg_curves_figure,
+            result.plan,
+            beam_model=beam_model,
+            max_curves=options.max_bragg_curves,
         )
         caption = "Integrated depth–dose in water of the plan's energies (no range shifter)."
-        parts.append(_section("Bragg curves", figure(fig, caption), level=level))
+        key = _figure_key("bragg", result.plan, beam_model, options=options)
+        parts.append(_section("Bragg curves", figure(fig, caption, key=key), level=level))
     if options.spot_maps:
         maps = "".join(
             figure(
-                spot_maps_figure(beam, max_layers=options.max_layers_per_beam),
+                partial(spot_maps_figure, beam, max_layers=options.max_layers_per_beam),
                 f"Spots of beam {beam.name} in the beam's-eye view at the isocentre; colour: "
                 "particles per spot; grey: spots of weight 0.",
+                key=_figure_key("spot maps", beam, options=options),
             )
             for beam in result.plan.beams
         )
         parts.append(_section("Spot maps", maps, level=level))
     return parts
+
+
+def _figure_key(
+    kind: str, *sources: object, options: ReportOptions, details: tuple[Hashable, ...] = ()
+) -> _Key:
+    """The key of a figure made by ``kind`` of ``sources`` (patient, result, plan, beam,
+    beam model: immutable, so their identity stands for their content) with ``options``
+    and the other values it is drawn with (``details``: colour-scale top, title, …)."""
+
+    def key(cache: ReportCache) -> tuple[Hashable, ...]:
+        return (kind, *(cache.identity(s) for s in sources), options, details)
+
+    return key
 
 
 def _plan_section(result: PlanResult, settings: Mapping[str, Any] | None) -> str:
@@ -404,14 +464,15 @@ def _difference_figures(
     patient: Patient,
     results: Sequence[PlanResult],
     options: ReportOptions,
-    figure: Callable[[Figure, str], str],
+    figure: _Render,
 ) -> str:
     """Each plan after the first minus the first, on the first plan's dose grid."""
     reference = results[0]
     parts = []
     for other in results[1:]:
         dose = _on_grid(other.dose_gy, other.dose_grid, reference.dose_grid)
-        fig = dose_difference_figure(
+        fig = partial(
+            dose_difference_figure,
             patient,
             dose,
             reference.dose_gy,

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ionbeam.io.dicom.patient_io import PatientDatasets
-    from ionbeam.report import PlanResult
+    from ionbeam.report import PlanResult, ReportCache
     from ionbeam.workflow.evaluation import Evaluation
     from ionbeam.workflow.result import PlanOutcome
 
@@ -64,6 +64,7 @@ def write_plan_folder(
     view: PlanResult | None = None,
     patient_dicom: PatientDatasets | None = None,
     scenario_doses_gy: Sequence[np.ndarray] = (),
+    report_cache: ReportCache | None = None,
 ) -> dict[str, Any]:
     """Write a plan's files into the existing ``folder``; returns the metrics document
     (with the entries of ``extra`` added). ``evaluation``: the plan's (default: computed);
@@ -76,7 +77,10 @@ def write_plan_folder(
     patient made by ionbeam are written (built once, written into each);
     ``scenario_doses_gy``: total doses of error scenarios (e.g. from
     :func:`~ionbeam.workflow.robustness.robustness_with_doses`), drawn as DVH bands in
-    the report (which stores the bands, not the doses)."""
+    the report (which stores the bands, not the doses); ``report_cache``: a
+    :class:`~ionbeam.report.ReportCache` that other reports of this patient (e.g. a
+    comparison of this plan with another, made of the same ``view``) are written with,
+    so that they reuse the figures, viewer volumes and DVHs they share with this one."""
     from ionbeam.io.plan_json import write_plan_json
     from ionbeam.workflow.evaluation import evaluate, metrics_document, report_view
 
@@ -108,6 +112,7 @@ def write_plan_folder(
             else report_view(outcome, evaluation, label=label, scenario_doses_gy=scenario_doses_gy),
             beam_model=beam_model_of_plan(outcome.plan, outcome.beam_model),
             settings=dict(outcome.plan.settings),
+            cache=report_cache,
         )
     return document
 

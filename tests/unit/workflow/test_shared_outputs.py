@@ -1,6 +1,7 @@
 """What several plan folders of one patient share (``ionbeam demo``: protons and carbon):
-the report's view of a plan (its beam doses are the costly part) and the patient's CT and
-RT Structure Set datasets are made once and handed to :func:`write_plan_folder`. The
+the report's view of a plan (its beam doses are the costly part), the patient's CT and
+RT Structure Set datasets and a report cache are made once and handed to
+:func:`write_plan_folder`. The
 folder written with them must be the one written without them, byte for byte where the
 files are deterministic (CT, RTSTRUCT, plan.json, metrics.json) and up to the creation
 date in the report; handing those of another plan or patient is refused."""
@@ -17,6 +18,7 @@ import ionbeam
 from ionbeam.errors import ConfigError
 from ionbeam.io.dicom.patient_io import patient_datasets
 from ionbeam.io.plan_file import BeamRequest, PatientRequest, PlanRequest
+from ionbeam.report import ReportCache
 from ionbeam.workflow import evaluate, report_view, write_plan_folder
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}")
@@ -40,13 +42,21 @@ def outcome() -> ionbeam.PlanOutcome:
 @pytest.fixture(scope="module")
 def folders(outcome: ionbeam.PlanOutcome, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """The plan folder written alone, then twice with the same patient files (with the
-    shared view, then without the report)."""
+    shared view and a report cache that already holds this plan's figures, then without
+    the report)."""
     root = tmp_path_factory.mktemp("shared")
     evaluation = evaluate(outcome)
     view = report_view(outcome, evaluation, label="p")
     shared = patient_datasets(outcome.patient)
+    cache = ReportCache()
+    scratch = root / "scratch"
+    scratch.mkdir()
+    write_plan_folder(scratch, outcome, label="p", evaluation=evaluation, view=view,
+                      report_cache=cache, dicom=False)  # fmt: skip
+    assert len(cache) > 5
     out = []
-    for k, extra in enumerate(({}, {"view": view}, {"report": False})):
+    shared_report = {"view": view, "report_cache": cache}
+    for k, extra in enumerate(({}, shared_report, {"report": False})):
         folder = root / f"f{k}"
         folder.mkdir()
         write_plan_folder(folder, outcome, label="p", evaluation=evaluation,

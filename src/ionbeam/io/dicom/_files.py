@@ -8,6 +8,7 @@ truncated) is refused, naming it.
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -23,6 +24,7 @@ __all__ = [
     "DicomWarning",
     "atomic_directory",
     "dicom_files",
+    "encode_dataset",
     "read_dataset",
     "read_headers",
     "write_dataset",
@@ -106,6 +108,15 @@ def write_dataset(dataset: Dataset, path: Path) -> None:
     checking that every text value fits its VR (see :mod:`._limits`)."""
     check_value_lengths(dataset)
     dataset.save_as(path, enforce_file_format=True)
+
+
+def encode_dataset(dataset: Dataset) -> bytes:
+    """The bytes :func:`write_dataset` writes for ``dataset`` (checked the same way), for
+    a file written into several folders."""
+    check_value_lengths(dataset)
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
 
 
 def write_dicom_file(dataset: Dataset, path: str | Path, *, overwrite: bool = False) -> Path:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 
 from ionbeam.errors import ConfigError, DicomError, IonbeamError
 from ionbeam.io.dicom._common import StudyInfo
-from ionbeam.io.dicom._files import atomic_directory, read_headers, write_dataset
+from ionbeam.io.dicom._files import atomic_directory, encode_dataset, read_headers
 from ionbeam.io.dicom.ct import ct_datasets, series_from_headers
 from ionbeam.io.dicom.rtstruct import read_rtstruct, rtstruct_dataset
 from ionbeam.patient.patient import Patient
@@ -56,6 +57,15 @@ class PatientDatasets:
     ct_slices: tuple[Dataset, ...]
     structure_set: Dataset
 
+    @cached_property
+    def files(self) -> tuple[tuple[str, bytes], ...]:
+        """(file name, bytes) of each CT slice (``CT_0001.dcm``, …) and of ``RS.dcm``,
+        encoded on first use and then written as they are into every folder (the
+        datasets must not be changed after that)."""
+        names = [f"CT_{k:04d}.dcm" for k in range(1, len(self.ct_slices) + 1)]
+        datasets = [*self.ct_slices, self.structure_set]
+        return tuple(zip([*names, "RS.dcm"], map(encode_dataset, datasets), strict=True))
+
 
 def patient_datasets(patient: Patient, *, study: StudyInfo | None = None) -> PatientDatasets:
     """The CT series and RT Structure Set of ``patient`` as datasets (nothing written).
@@ -88,9 +98,8 @@ def write_patient_files(
             "the patient datasets were built for another patient or study; build them with "
             "patient_datasets(patient) of this patient, or leave them out"
         )
-    for k, ds in enumerate(datasets.ct_slices, start=1):
-        write_dataset(ds, folder / f"CT_{k:04d}.dcm")
-    write_dataset(datasets.structure_set, folder / "RS.dcm")
+    for name, data in datasets.files:
+        (folder / name).write_bytes(data)
     return datasets.study, datasets.structure_set
 
 

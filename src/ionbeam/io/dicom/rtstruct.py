@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
@@ -251,6 +252,16 @@ def _referenced_frame(ct_series: CTSeries) -> Dataset:
     return frame
 
 
+def _decimal_strings(keyword: str, values: np.ndarray) -> DataElement:
+    """A DS element of ``values`` written with three decimals (µm). The strings are
+    valid decimal strings by construction (at most 16 characters for any coordinate
+    within ±10⁹ mm, as :func:`~ionbeam.io.dicom._limits.check_value_lengths` checks
+    before writing), so they are stored as they are: pydicom's conversion of each one
+    into a checked number (10⁵ of them for a head) cost a second and wrote the same
+    bytes."""
+    return DataElement(keyword, "DS", [f"{v:.3f}" for v in values], already_converted=True)
+
+
 def _roi_contour(number: int, structure: Structure, ct_series: CTSeries) -> Dataset:
     grid = structure.grid
     (ox, oy, _), (dx, dy, _) = grid.origin_mm, grid.spacing_mm
@@ -266,7 +277,7 @@ def _roi_contour(number: int, structure: Structure, ct_series: CTSeries) -> Data
             contour.ContourImageSequence = DicomSequence([_contour_image(ct_series, int(k))])
             contour.ContourGeometricType = "CLOSED_PLANAR"
             contour.NumberOfContourPoints = len(points)
-            contour.ContourData = [f"{v:.3f}" for v in points.reshape(-1)]
+            contour.add(_decimal_strings("ContourData", points.reshape(-1)))
             contours.append(contour)
     item = Dataset()
     item.ReferencedROINumber = number
