@@ -47,6 +47,18 @@ def scenarios(influence_factory):
     return [influence_factory(seed) for seed in range(5)]
 
 
+def _fractions(masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The masks as voxel fractions (the planner's occupancy): each structure's voxels at
+    1, with one more layer along x partly inside (0.3–0.7), as a contour cutting voxels."""
+    fractions = {}
+    for k, (name, mask) in enumerate(masks.items()):
+        f = mask.astype(float)
+        rim = np.roll(mask, 1, axis=0) & ~mask
+        f[rim] = 0.3 + 0.2 * k
+        fractions[name] = f
+    return fractions
+
+
 def _central_differences(problem, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     numeric = np.empty(x.size)
     for j in range(x.size):
@@ -59,14 +71,20 @@ def _central_differences(problem, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     return numeric
 
 
+@pytest.mark.parametrize("fractional", [False, True], ids=["masks", "fractions"])
 @pytest.mark.parametrize("quantity", QUANTITIES, ids=lambda q: q.name)
 @pytest.mark.parametrize("mode", ["minimax", "voxelwise", "stochastic", "mixed"])
-def test_robust_gradient_matches_central_differences(scenarios, structure_masks, quantity, mode):
+def test_robust_gradient_matches_central_differences(
+    scenarios, structure_masks, quantity, mode, fractional
+):
     """Issue 13: the analytic gradient of every robust objective (smooth maximum over
     scenarios, voxel-wise smooth min/max, expected value; and all three at once, per
     structure) equals central differences within 1e-4 relative, for physical,
-    constant-RBE, LQ RBE-weighted dose and effect. Steps of 1e-6 of a weight keep the
+    constant-RBE, LQ RBE-weighted dose and effect, on boolean masks and on voxel
+    fractions (the planner's occupancy). Steps of 1e-6 of a weight keep the
     piecewise objectives on one piece (as in the nominal problem's test)."""
+    if fractional:
+        structure_masks = _fractions(structure_masks)
     per_structure = (
         {"Target": "voxelwise", "OAR": "minimax", "Body": "stochastic"} if mode == "mixed" else None
     )
@@ -85,10 +103,15 @@ def test_robust_gradient_matches_central_differences(scenarios, structure_masks,
     np.testing.assert_allclose(gradient, numeric, rtol=1e-4, atol=1e-4 * np.abs(numeric).max())
 
 
-def test_one_scenario_is_the_nominal_problem(influence, structure_masks) -> None:
+@pytest.mark.parametrize("fractional", [False, True], ids=["masks", "fractions"])
+def test_one_scenario_is_the_nominal_problem(influence, structure_masks, fractional) -> None:
     """With only the nominal scenario, every robustness gives the nominal objective
     (the smooth maximum of one value is that value; voxel-wise extremes of one scenario
-    are its values up to the smoothing, which is exact for one value)."""
+    are its values up to the smoothing, which is exact for one value) — also on voxel
+    fractions, where each voxel counts by the fraction of it inside its structure (a
+    robust problem that counted every touched voxel whole would differ here)."""
+    if fractional:
+        structure_masks = _fractions(structure_masks)
     nominal = build_problem(influence, structure_masks, OBJECTIVES)
     x = np.random.default_rng(2).uniform(0.5, 1.5, nominal.n_spots)
     expected = nominal.value_and_gradient(x)
