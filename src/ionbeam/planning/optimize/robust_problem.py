@@ -37,7 +37,7 @@ dose, biological effect). All scenarios share the nominal problem's scaling
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -123,6 +123,22 @@ class RobustProblem:
         problems = tuple(p.with_bounds(lower_particles, upper_particles) for p in self.scenarios)
         return replace(self, scenarios=problems)
 
+    def with_offsets(self, offsets: Sequence[Mapping[str, np.ndarray]]) -> RobustProblem:
+        """A copy whose scenario ``s`` adds the fixed ``offsets[s]`` (flat arrays on the
+        whole dose grid by matrix name, e.g. the full-width halo's correction) to its
+        products; scaling and bounds stay."""
+        if len(offsets) != len(self.scenarios):
+            raise GridMismatchError(
+                f"need fixed offsets for each of the {len(self.scenarios)} scenarios; "
+                f"got {len(offsets)}"
+            )
+        return replace(
+            self,
+            scenarios=tuple(
+                _with_offsets(p, o) for p, o in zip(self.scenarios, offsets, strict=True)
+            ),
+        )
+
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Scaled robust objective and its gradient at x = w / ``weight_unit``."""
         w = np.asarray(x, dtype=np.float64) * self.weight_unit
@@ -204,6 +220,22 @@ def _term(term: ObjectiveTerm, values: np.ndarray) -> tuple[float, np.ndarray]:
         weight * objective.value(values, fractions),
         weight * objective.gradient(values, fractions),
     )
+
+
+def _with_offsets(
+    problem: OptimizationProblem, offsets: Mapping[str, np.ndarray]
+) -> OptimizationProblem:
+    """One scenario's problem with fixed offsets (grid-sized arrays) on its kept voxels."""
+    names = [n for n in problem.quantity.matrices if n in offsets]
+    if not names:
+        return problem
+    sizes = {np.asarray(offsets[n]).size for n in names}
+    if len(sizes) > 1:
+        raise GridMismatchError("the fixed offsets of one scenario must share one dose grid")
+    index = problem.rows.voxel_index
+    kept = {n: np.asarray(offsets[n], dtype=np.float64)[index] for n in names}
+    rows = replace(problem.rows, offsets=kept)
+    return replace(problem, rows=rows, bound=problem.quantity.bind(rows, grid_size=sizes.pop()))
 
 
 def _smooth_max(values: np.ndarray, p: float) -> tuple[float, np.ndarray]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
 from ionbeam.errors import ConfigError, UnknownNameError
 from ionbeam.patient.patient import Patient
 from ionbeam.planning.dose_influence import DoseInfluence
@@ -23,6 +25,7 @@ from ionbeam.planning.optimize.robust_weights import (
     optimize_robust_sfud,
 )
 from ionbeam.planning.plan import Plan
+from ionbeam.planning.robust.halo_offsets import scenario_halo_offsets
 from ionbeam.planning.robust.options import RobustOptions
 from ionbeam.planning.robust.rbe_error import geometry_runs, scaled_influence, scaled_runs
 from ionbeam.planning.robust.scenario_inputs import scenario_calibration, scenario_plan
@@ -82,6 +85,13 @@ def robust_strategy(
                 f"RBE-error scenarios scale a constant RBE; this plan optimizes {name}: "
                 "leave the RBE error out (an LQ model's (α/β)_x variation is not modelled yet)"
             )
-        return run(influences(), masks, objectives, choice=choice, **kwargs)
+        if technique == "sfud":
+            return run(influences(), masks, objectives, choice=choice, **kwargs)
+
+        def offsets_for(weights: np.ndarray) -> list[dict[str, np.ndarray]] | None:
+            return scenario_halo_offsets(nominal, weights, scenarios.scenarios)
+
+        return run(influences(), masks, objectives, choice=choice, offsets_for=offsets_for,
+                   **kwargs)  # fmt: skip
 
     return strategy
