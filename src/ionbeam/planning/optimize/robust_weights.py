@@ -4,7 +4,8 @@ As :mod:`.weights` (the same overlap priority, spot limits and SFUD shares), wit
 :class:`~.robust_problem.RobustProblem` in place of the nominal problem. IMPT reads
 the scenario matrices once, one at a time (each is cut to the voxels with objectives
 as it arrives); SFUD optimizes each field alone over the scenarios, so it keeps the
-scenario matrices for all fields.
+scenario matrices for all fields. IMPT keeps its robust problem for a second pass with
+fixed per-scenario offsets (the full-width halo's correction; ``offsets_for``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ strategy with the signature of :func:`~ionbeam.planning.optimize.weights.optimiz
 that optimizes over the scenarios of a :class:`.RobustOptions`: the nominal matrix (the
 recipe's own) first, then each scenario's, computed by the recipe's own influence
 stage on the scenario's plan (isocentre shifted) and calibration (SPR scaled), with the
-same beam model, dose grid, tissues and engine options.
+same beam model, dose grid, tissues and engine options. IMPT is then optimized once
+more with the full-width halo's correction for its weights held fixed in every scenario
+(:mod:`.halo_offsets`), as the nominal planner does; robust SFUD keeps the disc halo.
 """
 
 from __future__ import annotations
