@@ -67,6 +67,7 @@ def _setup(args):
         spot_spacing_mm=args.spot_spacing,
         rbe_model=args.rbe_model,
         ripple_filter={None: None, "on": True, "off": False}[args.ripple_filter],
+        **({} if args.target_tissue is None else {"target_tissue": args.target_tissue}),
         solver=SolverOptions(
             progress=False, relative_tolerance=args.tolerance, max_iterations=args.max_iterations
         ),
@@ -151,6 +152,11 @@ def main() -> None:
     parser.add_argument("--spot-spacing", type=float, help="mm (default: the planner's)")
     parser.add_argument("--rbe-model", help="default: the particle's (carbon: mMKM)")
     parser.add_argument("--ripple-filter", choices=("on", "off"), help="default: the line's")
+    parser.add_argument(
+        "--target-tissue",
+        help="the CTV's LQ tissue (default: the planner's 'tumour', α/β 10 Gy; "
+        "'late_normal': α/β 2 Gy, as the brainstem's)",
+    )  # fmt: skip
     parser.add_argument("--max-iterations", type=int, default=300)
     parser.add_argument("--tolerance", type=float, default=1e-3)
     parser.add_argument("--plans", default="nominal,robust", help="which plans to make")
