@@ -77,7 +77,6 @@ def robust_strategy(
         probabilities=scenarios.probabilities,
         sharpness=robust.sharpness,
     )
-    run = optimize_robust_sfud if technique == "sfud" else optimize_robust_impt
 
     def strategy(influence: DoseInfluence, masks: Any, objectives: Any, **kwargs: Any) -> Any:
         quantity = kwargs.get("quantity")
@@ -88,12 +87,12 @@ def robust_strategy(
                 "leave the RBE error out (an LQ model's (α/β)_x variation is not modelled yet)"
             )
         if technique == "sfud":
-            return run(influences(), masks, objectives, choice=choice, **kwargs)
+            return optimize_robust_sfud(influences(), masks, objectives, choice=choice, **kwargs)
 
         def offsets_for(weights: np.ndarray) -> list[dict[str, np.ndarray]] | None:
             return scenario_halo_offsets(nominal, weights, scenarios.scenarios)
 
-        return run(influences(), masks, objectives, choice=choice, offsets_for=offsets_for,
-                   **kwargs)  # fmt: skip
+        return optimize_robust_impt(influences(), masks, objectives, choice=choice,
+                                    offsets_for=offsets_for, **kwargs)  # fmt: skip
 
     return strategy
