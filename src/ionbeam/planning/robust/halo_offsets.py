@@ -4,7 +4,7 @@ The dose-influence matrices keep each spot's halo inside its cut-off disc; the r
 dose carries it at full width (:mod:`ionbeam.planning.halo`). The nominal planner
 re-optimizes once with the halo's correction for its weights held fixed; a robust plan
 needs the same in every scenario, or the dose it reports differs from the one it
-optimized (less at the target's edge, more in an organ beside it).
+optimized (less in a small target and at a target's edge, more around it).
 
 :func:`scenario_halo_offsets` takes the nominal geometry's correction for the weights
 and gives each scenario its own: moved with the scenario's set-up shift (the dose at a
