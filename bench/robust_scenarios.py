@@ -7,6 +7,11 @@ LocalClusters of N single-threaded worker processes (numba inside each worker us
 own threads), after one untimed warm-up scenario per run; checks that every cluster
 dose equals the serial one bit for bit. Prints scenarios per second per setting.
 
+Figures (docs/robust.md; the shared 2-core machine, so load sets them): 7 Dec on
+main's 44a3749 engine, 755 spots, load 9–10, two runs: serial 0.67 and 0.99 scenarios/s,
+1 worker 0.88 and 1.30/s, 2 workers 0.54 and 1.30/s, every cluster dose identical to the
+serial one (before, a54de62 engine, load ≈ 11: 1.52, 0.90, 0.76/s).
+
 Usage: python bench/robust_scenarios.py [--workers 1 2] [--scenarios 9] [--ct-spacing 4]
 """
 

@@ -37,7 +37,7 @@ dose, biological effect). All scenarios share the nominal problem's scaling
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -48,6 +48,7 @@ from ionbeam.planning.optimize.max_dvh import MaxDVH
 from ionbeam.planning.optimize.mean_dose import MeanDose
 from ionbeam.planning.optimize.min_dvh import MinDVH
 from ionbeam.planning.optimize.problem import (
+    ObjectiveTerm,
     OptimizationProblem,
     StructureObjectives,
     build_problem,
@@ -122,6 +123,22 @@ class RobustProblem:
         problems = tuple(p.with_bounds(lower_particles, upper_particles) for p in self.scenarios)
         return replace(self, scenarios=problems)
 
+    def with_offsets(self, offsets: Sequence[Mapping[str, np.ndarray]]) -> RobustProblem:
+        """A copy whose scenario ``s`` adds the fixed ``offsets[s]`` (flat arrays on the
+        whole dose grid by matrix name, e.g. the full-width halo's correction) to its
+        products; scaling and bounds stay."""
+        if len(offsets) != len(self.scenarios):
+            raise GridMismatchError(
+                f"need fixed offsets for each of the {len(self.scenarios)} scenarios; "
+                f"got {len(offsets)}"
+            )
+        return replace(
+            self,
+            scenarios=tuple(
+                _with_offsets(p, o) for p, o in zip(self.scenarios, offsets, strict=True)
+            ),
+        )
+
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Scaled robust objective and its gradient at x = w / ``weight_unit``."""
         w = np.asarray(x, dtype=np.float64) * self.weight_unit
@@ -148,18 +165,21 @@ class RobustProblem:
         composite = np.zeros(len(q))
         composite_dq = [np.zeros_like(qs) for qs in q]
         for t, (term, mode) in enumerate(zip(self.nominal.terms, self.modes, strict=True)):
-            objective, pos, weight = term.objective, term.positions, term.objective.weight
+            pos = term.positions
             if mode == "nominal":
-                total += weight * objective.value(q[0][pos])
-                dq[0][pos] += weight * objective.gradient(q[0][pos])
+                value, grad = _term(term, q[0][pos])
+                total += value
+                dq[0][pos] += grad
             elif mode == "stochastic":
                 for s, p in enumerate(self.probabilities):
-                    total += p * weight * objective.value(q[s][pos])
-                    dq[s][pos] += p * weight * objective.gradient(q[s][pos])
+                    value, grad = _term(term, q[s][pos])
+                    total += p * value
+                    dq[s][pos] += p * grad
             elif mode == "minimax":
                 for s in range(len(q)):
-                    composite[s] += weight * objective.value(q[s][pos])
-                    composite_dq[s][pos] += weight * objective.gradient(q[s][pos])
+                    value, grad = _term(term, q[s][pos])
+                    composite[s] += value
+                    composite_dq[s][pos] += grad
             else:
                 total += self._voxelwise(t, [qs[pos] for qs in q], dq, pos)
         if np.any(np.asarray(self.modes) == "minimax"):
@@ -179,15 +199,43 @@ class RobustProblem:
         self, t: int, values: list[np.ndarray], dq: list[np.ndarray], pos: np.ndarray
     ) -> float:
         """Add the voxel-wise worst-case gradient of term ``t`` to ``dq``; its value."""
-        objective = self.nominal.terms[t].objective
+        term = self.nominal.terms[t]
         tau = self.voxel_temperature * self.nominal.reference[1]
         stack = np.stack(values)  # [scenario, voxel]
-        worst, share = _worst(objective, stack, tau)
-        weight = objective.weight
-        g = weight * objective.gradient(worst)
+        worst, share = _worst(term.objective, stack, tau)
+        value, g = _term(term, worst)
         for s in range(stack.shape[0]):
             dq[s][pos] += g * share[s]
-        return weight * objective.value(worst)
+        return value
+
+
+def _term(term: ObjectiveTerm, values: np.ndarray) -> tuple[float, np.ndarray]:
+    """The weighted value of one term on its voxels' values and ∂/∂values, each voxel
+    counted by the fraction of it inside the structure (as the nominal problem does)."""
+    objective, weight = term.objective, term.objective.weight
+    if term.voxel_weights is None:
+        return weight * objective.value(values), weight * objective.gradient(values)
+    fractions = term.voxel_weights
+    return (
+        weight * objective.value(values, fractions),
+        weight * objective.gradient(values, fractions),
+    )
+
+
+def _with_offsets(
+    problem: OptimizationProblem, offsets: Mapping[str, np.ndarray]
+) -> OptimizationProblem:
+    """One scenario's problem with fixed offsets (grid-sized arrays) on its kept voxels."""
+    names = [n for n in problem.quantity.matrices if n in offsets]
+    if not names:
+        return problem
+    sizes = {np.asarray(offsets[n]).size for n in names}
+    if len(sizes) > 1:
+        raise GridMismatchError("the fixed offsets of one scenario must share one dose grid")
+    index = problem.rows.voxel_index
+    kept = {n: np.asarray(offsets[n], dtype=np.float64)[index] for n in names}
+    rows = replace(problem.rows, offsets=kept)
+    return replace(problem, rows=rows, bound=problem.quantity.bind(rows, grid_size=sizes.pop()))
 
 
 def _smooth_max(values: np.ndarray, p: float) -> tuple[float, np.ndarray]:

@@ -66,7 +66,7 @@ def cluster_client(scheduler: str | None = None, *, n_workers: int | None = None
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never collide with another cluster
             silence_logs=40,
         ) as cluster,
         Client(cluster) as client,

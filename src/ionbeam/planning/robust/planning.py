@@ -5,13 +5,17 @@ strategy with the signature of :func:`~ionbeam.planning.optimize.weights.optimiz
 that optimizes over the scenarios of a :class:`.RobustOptions`: the nominal matrix (the
 recipe's own) first, then each scenario's, computed by the recipe's own influence
 stage on the scenario's plan (isocentre shifted) and calibration (SPR scaled), with the
-same beam model, dose grid, tissues and engine options.
+same beam model, dose grid, tissues and engine options. IMPT is then optimized once
+more with the full-width halo's correction for its weights held fixed in every scenario
+(:mod:`.halo_offsets`), as the nominal planner does; robust SFUD keeps the disc halo.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import numpy as np
 
 from ionbeam.errors import ConfigError, UnknownNameError
 from ionbeam.patient.patient import Patient
@@ -23,6 +27,7 @@ from ionbeam.planning.optimize.robust_weights import (
     optimize_robust_sfud,
 )
 from ionbeam.planning.plan import Plan
+from ionbeam.planning.robust.halo_offsets import scenario_halo_offsets
 from ionbeam.planning.robust.options import RobustOptions
 from ionbeam.planning.robust.rbe_error import geometry_runs, scaled_influence, scaled_runs
 from ionbeam.planning.robust.scenario_inputs import scenario_calibration, scenario_plan
@@ -72,7 +77,6 @@ def robust_strategy(
         probabilities=scenarios.probabilities,
         sharpness=robust.sharpness,
     )
-    run = optimize_robust_sfud if technique == "sfud" else optimize_robust_impt
 
     def strategy(influence: DoseInfluence, masks: Any, objectives: Any, **kwargs: Any) -> Any:
         quantity = kwargs.get("quantity")
@@ -82,6 +86,13 @@ def robust_strategy(
                 f"RBE-error scenarios scale a constant RBE; this plan optimizes {name}: "
                 "leave the RBE error out (an LQ model's (α/β)_x variation is not modelled yet)"
             )
-        return run(influences(), masks, objectives, choice=choice, **kwargs)
+        if technique == "sfud":
+            return optimize_robust_sfud(influences(), masks, objectives, choice=choice, **kwargs)
+
+        def offsets_for(weights: np.ndarray) -> list[dict[str, np.ndarray]] | None:
+            return scenario_halo_offsets(nominal, weights, scenarios.scenarios)
+
+        return optimize_robust_impt(influences(), masks, objectives, choice=choice,
+                                    offsets_for=offsets_for, **kwargs)  # fmt: skip
 
     return strategy

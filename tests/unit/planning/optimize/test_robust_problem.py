@@ -47,6 +47,18 @@ def scenarios(influence_factory):
     return [influence_factory(seed) for seed in range(5)]
 
 
+def _fractions(masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The masks as voxel fractions (the planner's occupancy): each structure's voxels at
+    1, with one more layer along x partly inside (0.3–0.7), as a contour cutting voxels."""
+    fractions = {}
+    for k, (name, mask) in enumerate(masks.items()):
+        f = mask.astype(float)
+        rim = np.roll(mask, 1, axis=0) & ~mask
+        f[rim] = 0.3 + 0.2 * k
+        fractions[name] = f
+    return fractions
+
+
 def _central_differences(problem, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     numeric = np.empty(x.size)
     for j in range(x.size):
@@ -59,14 +71,20 @@ def _central_differences(problem, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     return numeric
 
 
+@pytest.mark.parametrize("fractional", [False, True], ids=["masks", "fractions"])
 @pytest.mark.parametrize("quantity", QUANTITIES, ids=lambda q: q.name)
 @pytest.mark.parametrize("mode", ["minimax", "voxelwise", "stochastic", "mixed"])
-def test_robust_gradient_matches_central_differences(scenarios, structure_masks, quantity, mode):
+def test_robust_gradient_matches_central_differences(
+    scenarios, structure_masks, quantity, mode, fractional
+):
     """Issue 13: the analytic gradient of every robust objective (smooth maximum over
     scenarios, voxel-wise smooth min/max, expected value; and all three at once, per
     structure) equals central differences within 1e-4 relative, for physical,
-    constant-RBE, LQ RBE-weighted dose and effect. Steps of 1e-6 of a weight keep the
+    constant-RBE, LQ RBE-weighted dose and effect, on boolean masks and on voxel
+    fractions (the planner's occupancy). Steps of 1e-6 of a weight keep the
     piecewise objectives on one piece (as in the nominal problem's test)."""
+    if fractional:
+        structure_masks = _fractions(structure_masks)
     per_structure = (
         {"Target": "voxelwise", "OAR": "minimax", "Body": "stochastic"} if mode == "mixed" else None
     )
@@ -85,10 +103,15 @@ def test_robust_gradient_matches_central_differences(scenarios, structure_masks,
     np.testing.assert_allclose(gradient, numeric, rtol=1e-4, atol=1e-4 * np.abs(numeric).max())
 
 
-def test_one_scenario_is_the_nominal_problem(influence, structure_masks) -> None:
+@pytest.mark.parametrize("fractional", [False, True], ids=["masks", "fractions"])
+def test_one_scenario_is_the_nominal_problem(influence, structure_masks, fractional) -> None:
     """With only the nominal scenario, every robustness gives the nominal objective
     (the smooth maximum of one value is that value; voxel-wise extremes of one scenario
-    are its values up to the smoothing, which is exact for one value)."""
+    are its values up to the smoothing, which is exact for one value) — also on voxel
+    fractions, where each voxel counts by the fraction of it inside its structure (a
+    robust problem that counted every touched voxel whole would differ here)."""
+    if fractional:
+        structure_masks = _fractions(structure_masks)
     nominal = build_problem(influence, structure_masks, OBJECTIVES)
     x = np.random.default_rng(2).uniform(0.5, 1.5, nominal.n_spots)
     expected = nominal.value_and_gradient(x)
@@ -222,3 +245,44 @@ def test_robust_strategies_with_one_scenario_are_the_nominal_ones(
     )[0]
     np.testing.assert_allclose(robust, nominal, rtol=1e-10, atol=1e-12 * nominal.max())
     assert nominal.max() > 0
+
+
+def test_robust_impt_with_fixed_offsets_is_the_nominal_halo_pass(
+    dense_influence, structure_masks
+) -> None:
+    """The full-width halo's second pass: robust IMPT over the nominal scenario alone with
+    fixed offsets gives the nominal planner's weights (optimize_impt from the first pass's
+    weights on the influence with those ``optimizer_offsets``, to 1e-8), and the target's
+    mean of matrix dose + offset meets the level (2 Gy) within 2 %, where the matrix dose
+    alone would put it 10 % high (offset mean 0.2 Gy)."""
+    from ionbeam.planning.optimize.robust_weights import RobustChoice, optimize_robust_impt
+    from ionbeam.planning.optimize.weights import optimize_impt
+
+    offsets = {"dose": np.random.default_rng(5).uniform(0.1, 0.3, GRID_SIZE)}
+    objectives = {"Target": SquaredDeviation(2.0, weight=100.0), "OAR": SquaredOverdose(1.0)}
+    kwargs = dict(
+        quantity=PhysicalDose(), plan=_strategy_inputs(), target="Target", level=2.0,
+        priority=("OAR", "Target"), solver=SolverOptions(progress=False, max_iterations=200),
+    )  # fmt: skip
+    robust, results = optimize_robust_impt(
+        [dense_influence], structure_masks, objectives, choice=RobustChoice(),
+        offsets_for=lambda w: [offsets], **kwargs,
+    )  # fmt: skip
+    first, _ = optimize_impt(dense_influence, structure_masks, objectives, **kwargs)
+    corrected = dataclasses.replace(dense_influence, optimizer_offsets=offsets)
+    nominal, _ = optimize_impt(
+        corrected, structure_masks, objectives, initial_weights=first, **kwargs
+    )
+    assert len(results) == 2
+    np.testing.assert_allclose(robust, nominal, rtol=1e-8, atol=1e-8 * nominal.max())
+    target = structure_masks["Target"].reshape(-1)
+    total = dense_influence.dose @ robust + offsets["dose"]
+    assert np.mean(total[target]) == pytest.approx(2.0, rel=0.02)
+    assert np.mean(offsets["dose"][target]) > 0.15
+
+
+def test_with_offsets_needs_one_set_per_scenario(scenarios, structure_masks) -> None:
+    """Fixed offsets are per scenario: a wrong count is refused with what to give."""
+    problem = build_robust_problem(scenarios[:3], structure_masks, OBJECTIVES)
+    with pytest.raises(GridMismatchError, match="each of the 3 scenarios"):
+        problem.with_offsets([{"dose": np.zeros(GRID_SIZE)}])
