@@ -370,7 +370,7 @@ def plan_patient(
     alpha_x, beta_x = _photon_lq(tissues, tissue_map)
     quantity = _quantity(rbe_model, options, alpha_x, beta_x)
     priority = options.overlap_priority or overlap_priority(list(objectives), target)
-    run = optimize_sfud if options.technique == "sfud" else optimize_impt
+    run: Callable[..., Any] = optimize_sfud if options.technique == "sfud" else optimize_impt
     if robust is not None:  # the scenarios' matrices, computed as the optimizer reads them
         from ionbeam.planning.robust.planning import robust_strategy
 
