@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--primaries", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20261207)
     parser.add_argument("--fine", type=int, nargs="*", default=[3, 5], help="sub-beams per side")
+    parser.add_argument("--spots", nargs="*", default=[s.name for s in SPOTS])
     args = parser.parse_args()
     engines = [("plain", {})] + [(f"fine {n}x{n}", {"fine_sampling": n}) for n in args.fine]
     machine = cnao_machine()
@@ -140,7 +141,7 @@ def main() -> None:
         f"{'spot':<11}{'engine':<10}{'tumour':>8}{'edge 5mm':>9}{'lung side':>10}"
         f"{'lung behind':>12}{'γ2/2':>7}{'RMS %':>7}   (region dose ionbeam/MC − 1, %)"
     )
-    for spot in SPOTS:
+    for spot in (s for s in SPOTS if s.name in args.spots):
         mc = np.asarray(stored[f"{spot.name}_plane_dose_gy"], dtype=float)
         planes = {}
         for label, options in engines:

@@ -11,7 +11,10 @@ calibration, as for the slabs (``_slabs.py``).
 Spots (``SPOTS``): a low energy whose Bragg peak lies in the tumour's distal part
 (peak WEPL 60 mm along the tumour's rays) and a high one that crosses the tumour and
 stops in the lung behind it (peak WEPL 100 mm), each aimed at the interface (x = 0)
-or 4 mm to either side of it.
+or 4 mm to either side of it; and a spot in the lung 5 mm beside the tumour whose
+peak lies at the tumour's depths along its own (lung) ray (peak WEPL 35 mm), as the
+spots of a lung plan's margin: its lateral tail reaches tumour voxels whose own WEPL
+lies beyond its range.
 
 Pure numpy and ionbeam; no MCsquare here.
 """
@@ -50,6 +53,7 @@ SPOTS: tuple[EdgeSpot, ...] = (
     EdgeSpot("low_lung", 60.0, 4.0),
     EdgeSpot("low_tumour", 60.0, -4.0),
     EdgeSpot("high_edge", 100.0, 0.0),
+    EdgeSpot("lung_matched", 35.0, 5.0),
 )
 
 
