@@ -54,7 +54,25 @@ WEPL (clamped to the table). Beyond ``max_depth[e]`` a spot deposits nothing:
 a voxel counts when its WEPL span meets [0, max_depth[e]). Fine sampling
 (Soukup et al. 2005, as in matRad and RayStation) sums K sub-beams: a 2-D
 Gauss–Hermite split of the spot's Gaussian in air, each sub-beam with its own WEPL
-and spread along its own ray.
+and spread along its own ray, and with *lateral range mixing*: a sub-beam's remaining
+lateral variance at a voxel is its residual spread in air, σ²_air − split (protons that
+entered off the sub-beam's axis and travel parallel to it, through the voxel's own
+ray), plus its multiple scattering σ²_MCS (protons that entered on the axis and were
+deflected, through the sub-beam's ray). A proton arriving at lateral offset x entered,
+by Gaussian conditioning, at a · x on average, a = (σ²_air − split) / (σ²_air − split +
+σ²_MCS); the kernel takes the two-point model of that: the share a of the sub-beam's
+dose at the voxel at the voxel's own WEPL span (as the plain pencil beam, Schaffner et
+al. 1999), 1 − a at the sub-beam's (half at each ray of its pair; Hong et al. 1996,
+Soukup et al. 2005). A sub-beam in lung whose residual spread reaches into a dense
+tumour then carries much less of its lung range into the tumour's voxels (a lung-margin
+spot: tumour dose +91 % against MC before, +21 % now, the plain pencil beam −17 %;
+``bench/lung_edge.py``), while the scattered protons keep their sub-beam's ray, which
+keeps R80 beside a bone edge on the axis within 0.3 mm of MC. As the split takes all
+the spread in air (a → 0), every sub-beam reads its own ray only. The scattered
+protons' mean path drifts towards where they arrive (Fermi–Eyges: on average 3/8 of
+the way over a path of constant scattering power); counting that drift on the voxel's
+ray regardless of where along the path the heterogeneity lies was measured to help in
+lung and to undo the bone edge (``docs/validation.md``), so it is left out.
 
 Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
 :func:`fill_entries` at the offsets of the prefix sum. Both run in parallel
@@ -488,12 +506,73 @@ def _store(
         out_sqrt_beta[p] = values[3]
 
 
+@numba.njit(cache=True, inline="always")
+def _parallel_share(
+    e: int,
+    w: float,
+    mcs2: float,
+    split_var: float,
+    air_a: np.ndarray,
+    air_b: np.ndarray,
+    air_c: np.ndarray,
+) -> float:
+    """The share a of a sub-beam's dose at depth w taken at the voxel's own WEPL (lateral
+    range mixing, see the module's docstring): a = (σ²_air − split) / (σ²_air − split +
+    σ²_MCS), the part of its lateral variance whose protons travel parallel to its axis."""
+    air = air_a[e] + w * (air_b[e] + w * air_c[e]) - split_var
+    if air <= 0.0:
+        return 0.0
+    return air / (air + max(mcs2, 0.0))
+
+
+@numba.njit(cache=True, inline="always")
+def _depth_means(
+    e: int,
+    k: int,
+    f: float,
+    lo: float,
+    hi: float,
+    t: int,
+    idd: np.ndarray,
+    halo_idd: np.ndarray,
+    halo_cum: np.ndarray,
+    idd_cum: np.ndarray,
+    let_dose: np.ndarray,
+    let_cum: np.ndarray,
+    alpha_dose: np.ndarray,
+    alpha_cum: np.ndarray,
+    beta_dose: np.ndarray,
+    beta_cum: np.ndarray,
+    with_let: bool,
+    with_bio: bool,
+) -> tuple[float, float, float, float, float]:
+    """The depth part of :func:`_deposit` over a voxel's span [lo, hi] depth bins: mean
+    IDD, halo share, and the means of IDD × LET_d, IDD × α and IDD × √β (0 when not
+    asked for). Every sub-beam's share at the voxel's own WEPL multiplies these by its
+    own lateral factor."""
+    n = idd.shape[1]
+    k_lo, f_lo = _bin(lo, n)
+    k_hi, f_hi = _bin(hi, n)
+    span = hi - lo
+    idd_mean = _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    h = _halo_share(idd_mean, halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    let_mean = alpha_mean = beta_mean = 0.0
+    if with_let:
+        let_mean = _average(let_dose, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    if with_bio:
+        row = t * idd.shape[0] + e
+        alpha_mean = _average(alpha_dose, alpha_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f)
+        beta_mean = _average(beta_dose, beta_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f)
+    return idd_mean, h, let_mean, alpha_mean, beta_mean
+
+
 @numba.njit(cache=True, parallel=True)
 def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigma):
     """:func:`count_entries` with fine sampling: a voxel counts when any sub-beam
-    reaches it along either ray of its pair (the voxel's WEPL span shifted to it)."""
+    reaches it along either ray of its pair (the voxel's WEPL span shifted to it) or
+    along the voxel's own ray (the parallel share of its spread)."""
     spot_u, spot_v, spot_e, spot_radius = spots
-    _, vox_u, vox_v, mag_u, mag_v, vox_w, _, _ = voxels
+    _, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     du, dv, _, split_var = split
     ray_sigma2, ray_wepl, w0, dw, per_spot = rays
@@ -511,16 +590,20 @@ def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigm
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
+                    own = _span(vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e])
                     reached = False
                     for m in range(du.shape[1]):
                         r = s * per_spot + m
                         u, v = spot_u[s] + du[e, m], spot_v[s] + dv[e, m]
                         mcs2 = _along_ray(ray_sigma2, r, vox_w[j], w0, dw)
-                        for i in range(2):
-                            wepl = _pair_wepl(ray_wepl, r, i, vox_w[j], w0, dw)
-                            meets, centre, _, _ = _span(
-                                wepl, wepl_up[j], wepl_down[j], step[e], max_depth[e]
-                            )
+                        for i in range(3):
+                            if i < 2:
+                                wepl = _pair_wepl(ray_wepl, r, i, vox_w[j], w0, dw)
+                                meets, centre, _, _ = _span(
+                                    wepl, wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                                )
+                            else:
+                                meets, centre = own[0], own[1]
                             if meets and _geometry(
                                 j, e, u, v, centre, mcs2, split_var[e], vox_u, vox_v, mag_u,
                                 mag_v, vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
@@ -556,10 +639,12 @@ def fill_entries_fine(
     out_sqrt_beta,
 ):
     """:func:`fill_entries` with fine sampling: each stored value is the weighted sum
-    over the spot's sub-beams, each along its own ray (half at each ray of its pair,
-    the voxel's WEPL span shifted to that ray's WEPL)."""
+    over the spot's sub-beams, each with lateral range mixing: the parallel share a of
+    its spread (:func:`_parallel_share`) at the voxel's own WEPL span, the rest along
+    its own ray (half at each ray of its pair, the voxel's WEPL span shifted to that
+    ray's WEPL)."""
     spot_u, spot_v, spot_e, spot_radius = spots
-    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, _, vox_tissue = voxels
+    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     du, dv, sub_weight, split_var = split
     ray_sigma2, ray_wepl, w0, dw, per_spot = rays
@@ -580,10 +665,40 @@ def fill_entries_fine(
                 for j in range(cell_start[c], cell_start[c + 1]):
                     reached = False
                     total = (0.0, 0.0, 0.0, 0.0)
+                    own_meets, own_centre, own_lo, own_hi = _span(
+                        vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                    )
+                    own_k, own_f = _bin(own_centre / step[e], n_depth)
+                    own = (0.0, 0.0, 0.0, 0.0, 0.0)
+                    if own_meets:
+                        own = _depth_means(
+                            e, own_k, own_f, own_lo, own_hi, vox_tissue[j], idd, halo_idd,
+                            halo_cum, idd_cum, let_dose, let_cum, alpha_dose, alpha_cum,
+                            beta_dose, beta_cum, with_let, with_bio,
+                        )  # fmt: skip
                     for m in range(du.shape[1]):
                         r = s * per_spot + m
                         u, v = spot_u[s] + du[e, m], spot_v[s] + dv[e, m]
                         mcs2 = _along_ray(ray_sigma2, r, vox_w[j], w0, dw)
+                        a = _parallel_share(e, vox_w[j], mcs2, split_var[e], air_a, air_b, air_c)
+                        if own_meets:
+                            inside, r2, _, s1, _, _ = _geometry(
+                                j, e, u, v, own_centre, mcs2, split_var[e], vox_u, vox_v, mag_u,
+                                mag_v, vox_w, step, max_depth, air_a, air_b, air_c, n_depth,
+                                nsig2,
+                            )  # fmt: skip
+                            if inside:
+                                reached = True
+                                g = a * sub_weight[m] * _lateral(
+                                    r2, s1, own[1], e, own_k, own_f, halo_sigma2, sigma_mcs2,
+                                    nsig2,
+                                )  # fmt: skip
+                                total = (
+                                    total[0] + g * own[0],
+                                    total[1] + g * own[2],
+                                    total[2] + g * own[3],
+                                    total[3] + g * own[4],
+                                )
                         for i in range(2):
                             wepl = _pair_wepl(ray_wepl, r, i, vox_w[j], w0, dw)
                             meets, centre, lo, hi = _span(
@@ -600,7 +715,7 @@ def fill_entries_fine(
                                 continue
                             reached = True
                             add = _deposit(
-                                0.5 * sub_weight[m], r2, air, s1, e, k, f, lo, hi,
+                                0.5 * (1.0 - a) * sub_weight[m], r2, air, s1, e, k, f, lo, hi,
                                 vox_tissue[j], idd, halo_idd, halo_cum, halo_sigma2, sigma_mcs2,
                                 idd_cum, let_dose, let_cum, alpha_dose, alpha_cum, beta_dose,
                                 beta_cum, nsig2, with_let, with_bio,

@@ -1,0 +1,82 @@
+"""Fine sampling against MCsquare at the lateral edge of a tumour inside lung.
+
+Reference: MCsquare 1.1 (K. Souris, J. A. Lee, E. Sterpin, Med. Phys. 43 (2016)
+2447–2459), run by ``bench/lung_edge.py --simulate``: single spots of ionbeam's CNAO
+beam in a 1 mm box of lung (−750 HU) with a water tumour at x < 0 (depths 40–90 mm), its
+face x = 0 parallel to the beam; dose to water, 10⁶ primaries per spot (1.3–1.6 %
+statistical uncertainty in the high-dose voxels). Stored planes:
+``tests/data/mcsquare/lung_edge_spots.npz`` (README there); set-up and metrics:
+``bench/mcsquare/_lung_edge.py``.
+
+Fine sampling with lateral range mixing (a sub-beam's residual spread in air read along
+the voxel's own ray, :mod:`ionbeam.planning._dose_kernels`), and what it must do here:
+
+* ``low_edge`` (Bragg peak in the tumour's distal part, the spot on the interface):
+  fine sampling 3 × 3 no worse than the plain pencil beam in the plane z = 0, gamma
+  2 %/2 mm and RMS difference (observed 97.2 % / 4.8 % against 93.2 % / 9.5 %; before,
+  with every sub-beam's whole dose along its own ray, 73.6 % / 5.9 %: worse than plain).
+* ``lung_matched`` (a spot in the lung 5 mm beside the tumour, its peak at the tumour's
+  depths along its lung ray, as a lung plan's margin spots): the dose it puts into the
+  tumour within 25 % of MC's (observed +21 %; before +91 %: the sub-beams carried the
+  lung range into the tumour's voxels, the mechanism of fine sampling's +9 % excess in
+  the lung phantom's GTV). The plain pencil beam is −17 % there: fine sampling is not
+  yet better on this spot (``docs/validation.md``). The MC's statistical uncertainty
+  summed over a region is well below 1 %.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data" / "mcsquare" / "lung_edge_spots.npz"
+sys.path.insert(0, str(REPO / "bench" / "mcsquare"))
+from _lung_edge import (  # noqa: E402
+    SPOTS,
+    edge_grid,
+    ionbeam_plane,
+    plane_gamma_percent,
+    plane_rms_percent,
+    region_ratios,
+)
+
+from ionbeam.machine import cnao_beam_line  # noqa: E402
+from ionbeam.machine.beam_model import build_beam_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def stored():
+    with np.load(DATA) as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.fixture(scope="module")
+def model(stored):
+    energies = sorted({float(stored[f"{s.name}_energy_mev"]) for s in SPOTS})
+    return build_beam_model("proton", energies, cnao_beam_line())
+
+
+def _planes(name: str, stored, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    spot = next(s for s in SPOTS if s.name == name)
+    mc = stored[f"{name}_plane_dose_gy"].astype(float)
+    return mc, ionbeam_plane(spot, model), ionbeam_plane(spot, model, fine_sampling=3)
+
+
+def test_fine_sampling_on_the_interface_is_no_worse_than_plain(stored, model) -> None:
+    mc, plain, fine = _planes("low_edge", stored, model)
+    grid = edge_grid()
+    assert plane_gamma_percent(fine, mc, grid) >= plane_gamma_percent(plain, mc, grid)
+    assert plane_rms_percent(fine, mc) <= plane_rms_percent(plain, mc)
+
+
+def test_margin_spot_in_lung_does_not_carry_its_range_into_the_tumour(stored, model) -> None:
+    mc, plain, fine = _planes("lung_matched", stored, model)
+    grid = edge_grid()
+    plain_error = region_ratios(plain, mc, grid)["tumour"]
+    fine_error = region_ratios(fine, mc, grid)["tumour"]
+    assert -25.0 < plain_error < -10.0  # the set-up: −17 %
+    assert abs(fine_error) < 25.0, fine_error
