@@ -42,11 +42,6 @@ __all__ = ["ROW", "count_layers", "fill_layers"]
 #: Depth part of one (layer, voxel): reached (1/0), σ_air², ⟨IDD⟩, halo share h, halo
 #: excess variance, ⟨IDD × LET_d⟩, ⟨IDD × α⟩, ⟨IDD × √β⟩.
 ROW = 8
-#: Spots (or cells) a thread takes at a time: the spots of a layer reach very different
-#: numbers of voxels (a layer's edge against its centre), so they are dealt out in
-#: small chunks rather than in one block per thread. Scheduling only: every entry is
-#: computed alone and written at its own offset.
-_CHUNK = 4
 
 
 @numba.njit(cache=True)
@@ -200,7 +195,6 @@ def count_layers(spots, voxels, cells, rays, model, average, n_sigma):
     air = np.empty(vox_u.size)  # σ_air² of the layer; NaN: the voxel's span misses the table
     stamp = np.full(n_cells[0] * n_cells[1], -1, dtype=np.int64)
     counts = np.zeros(spot_u.size, dtype=np.int64)
-    numba.set_parallel_chunksize(_CHUNK)
     for e in range(step.size):
         layer = order[start[e] : start[e + 1]]
         if layer.size == 0:
@@ -233,7 +227,6 @@ def count_layers(spots, voxels, cells, rays, model, average, n_sigma):
                         if x * x + y * y <= nsig2 * (air[j] + mcs2):
                             count += 1
             counts[s] = count
-    numba.set_parallel_chunksize(0)
     return counts
 
 
@@ -272,7 +265,6 @@ def fill_layers(
     ray_k, ray_f = _ray_bins(vox_w, w0, dw, ray_sigma2.shape[1])
     rows = np.zeros((vox_u.size, ROW))
     stamp = np.full(n_cells[0] * n_cells[1], -1, dtype=np.int64)
-    numba.set_parallel_chunksize(_CHUNK)
     for e in range(step.size):
         layer = order[start[e] : start[e + 1]]
         if layer.size == 0:
@@ -326,5 +318,4 @@ def fill_layers(
                             out_alpha[p] = g * row[6]
                             out_sqrt_beta[p] = g * row[7]
                         p += 1
-    numba.set_parallel_chunksize(0)
     return None
