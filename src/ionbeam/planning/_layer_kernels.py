@@ -61,6 +61,32 @@ def _layer_order(spot_e: np.ndarray, n_energy: int) -> tuple[np.ndarray, np.ndar
 
 
 @numba.njit(cache=True)
+def _cell_bounds(vox_u: np.ndarray, vox_v: np.ndarray, cell_start: np.ndarray) -> np.ndarray:
+    """Smallest and largest u and v of the voxels of each cell [n_cells, 4]."""
+    n = cell_start.size - 1
+    bounds = np.empty((n, 4))
+    for c in range(n):
+        bounds[c, 0] = bounds[c, 2] = np.inf
+        bounds[c, 1] = bounds[c, 3] = -np.inf
+        for j in range(cell_start[c], cell_start[c + 1]):
+            bounds[c, 0] = min(bounds[c, 0], vox_u[j])
+            bounds[c, 1] = max(bounds[c, 1], vox_u[j])
+            bounds[c, 2] = min(bounds[c, 2], vox_v[j])
+            bounds[c, 3] = max(bounds[c, 3], vox_v[j])
+    return bounds
+
+
+@numba.njit(cache=True, inline="always")
+def _cell_beyond(bounds: np.ndarray, c: int, u: float, v: float, reach2: float) -> bool:
+    """Whether every voxel of cell c lies beyond a spot's largest cut-off radius (``_beyond``
+    for each of them): the distance to the cell's bounding box exceeds it. Exact: rounding
+    is monotonic, so no voxel's computed distance is below the box's."""
+    du = max(bounds[c, 0] - u, 0.0, u - bounds[c, 1])
+    dv = max(bounds[c, 2] - v, 0.0, v - bounds[c, 3])
+    return du * du + dv * dv > reach2
+
+
+@numba.njit(cache=True)
 def _layer_cells(
     spots: np.ndarray,
     spot_u: np.ndarray,
@@ -69,19 +95,22 @@ def _layer_cells(
     cell_origin: np.ndarray,
     cell_mm: float,
     n_cells: np.ndarray,
+    bounds: np.ndarray,
     stamp: np.ndarray,
     layer: int,
 ) -> np.ndarray:
-    """The cells any of ``spots`` visits (``stamp``: scratch per cell, last layer seen)."""
+    """The cells whose voxels any of ``spots`` may reach (``stamp``: scratch per cell, the
+    last layer that marked it)."""
     marked = np.empty(stamp.size, dtype=np.int64)
     n = 0
     for s in spots:
         iu0, iu1 = _cell_range(spot_u[s], spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
         iv0, iv1 = _cell_range(spot_v[s], spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
+        reach2 = _reach2(spot_radius[s])
         for iu in range(iu0, iu1 + 1):
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
-                if stamp[c] != layer:
+                if stamp[c] != layer and not _cell_beyond(bounds, c, spot_u[s], spot_v[s], reach2):
                     stamp[c] = layer
                     marked[n] = c
                     n += 1
@@ -125,7 +154,7 @@ def _reaches(
 
 @numba.njit(cache=True, inline="always")
 def _depth_row(
-    row: np.ndarray,
+    rows: np.ndarray,
     j: int,
     e: int,
     vox_w: np.ndarray,
@@ -153,10 +182,10 @@ def _depth_row(
     with_let: bool,
     with_bio: bool,
 ) -> None:
-    """Write voxel j's depth part for energy e into ``row`` (see :data:`ROW`)."""
+    """Write voxel j's depth part for energy e into ``rows[j]`` (see :data:`ROW`)."""
     reached, centre, lo, hi = _reaches(j, e, vox_wepl, wepl_up, wepl_down, step, max_depth)
     if not reached:
-        row[0] = 0.0
+        rows[j, 0] = 0.0
         return
     n_depth = idd.shape[1]
     depth = centre / step[e]
@@ -167,17 +196,17 @@ def _depth_row(
     span = hi - lo
     idd_mean = _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
     h = _halo_share(idd_mean, halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
-    row[0] = 1.0
-    row[1] = _air(e, vox_w[j], air_a, air_b, air_c)
-    row[2] = idd_mean
-    row[3] = h
-    row[4] = max(_lookup(halo_sigma2, e, k, f) - _lookup(sigma_mcs2, e, k, f), 0.0)
+    rows[j, 0] = 1.0
+    rows[j, 1] = _air(e, vox_w[j], air_a, air_b, air_c)
+    rows[j, 2] = idd_mean
+    rows[j, 3] = h
+    rows[j, 4] = max(_lookup(halo_sigma2, e, k, f) - _lookup(sigma_mcs2, e, k, f), 0.0)
     if with_let:
-        row[5] = _average(let_dose, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+        rows[j, 5] = _average(let_dose, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
     if with_bio:
         t = vox_tissue[j] * idd.shape[0] + e
-        row[6] = _average(alpha_dose, alpha_cum, t, span, k_lo, f_lo, k_hi, f_hi, k, f)
-        row[7] = _average(beta_dose, beta_cum, t, span, k_lo, f_lo, k_hi, f_hi, k, f)
+        rows[j, 6] = _average(alpha_dose, alpha_cum, t, span, k_lo, f_lo, k_hi, f_hi, k, f)
+        rows[j, 7] = _average(beta_dose, beta_cum, t, span, k_lo, f_lo, k_hi, f_hi, k, f)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -193,6 +222,7 @@ def count_layers(spots, voxels, cells, rays, model, average, n_sigma):
     order, start = _layer_order(spot_e, step.size)
     ray_k, ray_f = _ray_bins(vox_w, w0, dw, ray_sigma2.shape[1])
     air = np.empty(vox_u.size)  # σ_air² of the layer; NaN: the voxel's span misses the table
+    bounds = _cell_bounds(vox_u, vox_v, cell_start)
     stamp = np.full(n_cells[0] * n_cells[1], -1, dtype=np.int64)
     counts = np.zeros(spot_u.size, dtype=np.int64)
     for e in range(step.size):
@@ -200,7 +230,7 @@ def count_layers(spots, voxels, cells, rays, model, average, n_sigma):
         if layer.size == 0:
             continue
         marked = _layer_cells(
-            layer, spot_u, spot_v, spot_radius, cell_origin, cell_mm, n_cells, stamp, e
+            layer, spot_u, spot_v, spot_radius, cell_origin, cell_mm, n_cells, bounds, stamp, e
         )
         for i in numba.prange(marked.size):
             c = marked[i]
@@ -217,6 +247,8 @@ def count_layers(spots, voxels, cells, rays, model, average, n_sigma):
             for iu in range(iu0, iu1 + 1):
                 for iv in range(iv0, iv1 + 1):
                     c = iu * n_cells[1] + iv
+                    if _cell_beyond(bounds, c, u, v, reach2):
+                        continue
                     for j in range(cell_start[c], cell_start[c + 1]):
                         if _beyond(vox_u[j] - u, vox_v[j] - v, reach2) or math.isnan(air[j]):
                             continue
@@ -264,19 +296,20 @@ def fill_layers(
     order, start = _layer_order(spot_e, step.size)
     ray_k, ray_f = _ray_bins(vox_w, w0, dw, ray_sigma2.shape[1])
     rows = np.zeros((vox_u.size, ROW))
+    bounds = _cell_bounds(vox_u, vox_v, cell_start)
     stamp = np.full(n_cells[0] * n_cells[1], -1, dtype=np.int64)
     for e in range(step.size):
         layer = order[start[e] : start[e + 1]]
         if layer.size == 0:
             continue
         marked = _layer_cells(
-            layer, spot_u, spot_v, spot_radius, cell_origin, cell_mm, n_cells, stamp, e
+            layer, spot_u, spot_v, spot_radius, cell_origin, cell_mm, n_cells, bounds, stamp, e
         )
         for i in numba.prange(marked.size):
             c = marked[i]
             for j in range(cell_start[c], cell_start[c + 1]):
                 _depth_row(
-                    rows[j], j, e, vox_w, vox_wepl, vox_tissue, step, max_depth, air_a, air_b,
+                    rows, j, e, vox_w, vox_wepl, vox_tissue, step, max_depth, air_a, air_b,
                     air_c, idd, sigma_mcs2, halo_sigma2, wepl_up, wepl_down, idd_cum, let_dose,
                     let_cum, alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum,
                     with_let, with_bio,
@@ -291,31 +324,32 @@ def fill_layers(
             for iu in range(iu0, iu1 + 1):
                 for iv in range(iv0, iv1 + 1):
                     c = iu * n_cells[1] + iv
+                    if _cell_beyond(bounds, c, u, v, reach2):
+                        continue
                     for j in range(cell_start[c], cell_start[c + 1]):
                         if _beyond(vox_u[j] - u, vox_v[j] - v, reach2):
                             continue
-                        row = rows[j]
-                        if row[0] == 0.0:
+                        if rows[j, 0] == 0.0:  # indexed, not sliced: a view costs a refcount
                             continue
                         k, f = ray_k[j], ray_f[j]
                         mcs2 = (1.0 - f) * ray_sigma2[s, k] + f * ray_sigma2[s, k + 1]
                         x = (vox_u[j] - u) * mag_u[j]
                         y = (vox_v[j] - v) * mag_v[j]
                         r2 = x * x + y * y
-                        s1 = row[1] + mcs2
+                        s1 = rows[j, 1] + mcs2
                         if not r2 <= nsig2 * s1:
                             continue
-                        h = row[3]
+                        h = rows[j, 3]
                         g = (1.0 - h) * (math.exp(-0.5 * r2 / s1) / (_TWO_PI * s1 * core_norm))
                         if h > 0.0:
-                            s2 = s1 + row[4]
+                            s2 = s1 + rows[j, 4]
                             g += h * _cut_gaussian(r2, s2, q * s1 / s2)
                         out_index[p] = vox_index[j]
-                        out_dose[p] = g * row[2]
+                        out_dose[p] = g * rows[j, 2]
                         if with_let:
-                            out_let[p] = g * row[5]
+                            out_let[p] = g * rows[j, 5]
                         if with_bio:
-                            out_alpha[p] = g * row[6]
-                            out_sqrt_beta[p] = g * row[7]
+                            out_alpha[p] = g * rows[j, 6]
+                            out_sqrt_beta[p] = g * rows[j, 7]
                         p += 1
     return None
