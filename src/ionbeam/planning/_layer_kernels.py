@@ -60,6 +60,25 @@ def _layer_order(spot_e: np.ndarray, n_energy: int) -> tuple[np.ndarray, np.ndar
     return order, start
 
 
+@numba.njit(cache=True, inline="always")
+def _dealt(i: int, n: int, n_threads: int) -> int:
+    """Position in a list of n items of iteration i of ``prange(n_threads * ceil(n /
+    n_threads))``, or -1 past its end. Numba gives each thread one contiguous block of
+    iterations; this deals every block a strip of each part of the list (a layer's spots
+    and cells come in raster order, and the edge of a field reaches fewer voxels than its
+    centre), so that the threads finish together. Scheduling only: each item is computed
+    alone and written at its own offset."""
+    block = (n + n_threads - 1) // n_threads
+    position = (i % n_threads) * block + i // n_threads
+    return position if position < n else -1
+
+
+@numba.njit(cache=True, inline="always")
+def _n_dealt(n: int, n_threads: int) -> int:
+    """Iterations of a dealt loop over n items (see :func:`_dealt`)."""
+    return n_threads * ((n + n_threads - 1) // n_threads)
+
+
 @numba.njit(cache=True)
 def _cell_bounds(vox_u: np.ndarray, vox_v: np.ndarray, cell_start: np.ndarray) -> np.ndarray:
     """Smallest and largest u and v of the voxels of each cell [n_cells, 4]."""
@@ -210,8 +229,10 @@ def _depth_row(
 
 
 @numba.njit(cache=True, parallel=True)
-def count_layers(spots, voxels, cells, rays, model, average, n_sigma):
-    """Number of stored voxels of each spot (the criteria of ``count_entries``)."""
+def count_layers(spots, voxels, cells, rays, model, average, n_sigma, n_threads):
+    """Number of stored voxels of each spot (the criteria of ``count_entries``).
+    ``n_threads``: numba's thread count (``numba.get_num_threads()``, which the kernel
+    cannot call and stay cached); it deals the work out, the result does not depend on it."""
     spot_u, spot_v, spot_e, spot_radius = spots
     _, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
@@ -232,13 +253,19 @@ def count_layers(spots, voxels, cells, rays, model, average, n_sigma):
         marked = _layer_cells(
             layer, spot_u, spot_v, spot_radius, cell_origin, cell_mm, n_cells, bounds, stamp, e
         )
-        for i in numba.prange(marked.size):
-            c = marked[i]
+        for i in numba.prange(_n_dealt(marked.size, n_threads)):
+            m = _dealt(i, marked.size, n_threads)
+            if m < 0:
+                continue
+            c = marked[m]
             for j in range(cell_start[c], cell_start[c + 1]):
                 reached = _reaches(j, e, vox_wepl, wepl_up, wepl_down, step, max_depth)[0]
                 air[j] = _air(e, vox_w[j], air_a, air_b, air_c) if reached else np.nan
-        for i in numba.prange(layer.size):
-            s = layer[i]
+        for i in numba.prange(_n_dealt(layer.size, n_threads)):
+            m = _dealt(i, layer.size, n_threads)
+            if m < 0:
+                continue
+            s = layer[m]
             u, v = spot_u[s], spot_v[s]
             iu0, iu1 = _cell_range(u, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
             iv0, iv1 = _cell_range(v, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
@@ -279,9 +306,11 @@ def fill_layers(
     out_let,
     out_alpha,
     out_sqrt_beta,
+    n_threads,
 ):
     """Row indices and values of every spot's column from ``indptr[s]`` on: the entries
-    of ``fill_entries``, bit for bit, with the depth part computed once per layer."""
+    of ``fill_entries``, bit for bit, with the depth part computed once per layer
+    (``n_threads`` as in :func:`count_layers`)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
@@ -305,8 +334,11 @@ def fill_layers(
         marked = _layer_cells(
             layer, spot_u, spot_v, spot_radius, cell_origin, cell_mm, n_cells, bounds, stamp, e
         )
-        for i in numba.prange(marked.size):
-            c = marked[i]
+        for i in numba.prange(_n_dealt(marked.size, n_threads)):
+            m = _dealt(i, marked.size, n_threads)
+            if m < 0:
+                continue
+            c = marked[m]
             for j in range(cell_start[c], cell_start[c + 1]):
                 _depth_row(
                     rows, j, e, vox_w, vox_wepl, vox_tissue, step, max_depth, air_a, air_b,
@@ -314,8 +346,11 @@ def fill_layers(
                     let_cum, alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum,
                     with_let, with_bio,
                 )  # fmt: skip
-        for i in numba.prange(layer.size):
-            s = layer[i]
+        for i in numba.prange(_n_dealt(layer.size, n_threads)):
+            m = _dealt(i, layer.size, n_threads)
+            if m < 0:
+                continue
+            s = layer[m]
             u, v = spot_u[s], spot_v[s]
             iu0, iu1 = _cell_range(u, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
             iv0, iv1 = _cell_range(v, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -383,7 +384,7 @@ def _count_beam(s: BeamSetup, n_sigma: float) -> np.ndarray:
             s.spots, s.voxels, s.cells, s.split, s.rays, s.model, s.average, n_sigma
         )
     return layer_kernels.count_layers(
-        s.spots, s.voxels, s.cells, s.rays, s.model, s.average, n_sigma
+        s.spots, s.voxels, s.cells, s.rays, s.model, s.average, n_sigma, numba.get_num_threads()
     )
 
 
@@ -432,4 +433,5 @@ def _fill_beam(
             with_let,
             with_biology,
             *outputs,
+            numba.get_num_threads(),
         )

@@ -48,31 +48,33 @@ def _setup(model, *, gantry_deg: float, range_shifter_mm: float = 0.0):
     return setup_beam(beam, model, spr, grid, grid, index, tissue, n_sigma=3.0)
 
 
-def _fill(kernel, s, indptr, n_sigma, with_let, with_bio):
+def _fill(kernel, s, indptr, n_sigma, with_let, with_bio, *n_threads):
     nnz = int(indptr[-1])
     outputs = (np.empty(nnz, np.int32), *(np.empty(nnz, np.float32) for _ in range(4)))
     kernel(
         indptr, s.spots, s.voxels, s.cells, s.rays, s.model, s.average, n_sigma, with_let,
-        with_bio, *outputs,
+        with_bio, *outputs, *n_threads,
     )  # fmt: skip
     return outputs
 
 
 @pytest.mark.parametrize(
-    ("gantry_deg", "range_shifter_mm", "n_sigma"), [(0.0, 0.0, 3.0), (35.0, 30.0, 2.5)]
+    ("gantry_deg", "range_shifter_mm", "n_sigma", "n_threads"),
+    [(0.0, 0.0, 3.0, 1), (35.0, 30.0, 2.5, 5)],
 )
 def test_layer_kernels_equal_spot_kernels_bit_for_bit(
-    carbon, gantry_deg: float, range_shifter_mm: float, n_sigma: float
+    carbon, gantry_deg: float, range_shifter_mm: float, n_sigma: float, n_threads: int
 ) -> None:
-    """Counts, row indices, dose, LET×dose, α×dose and √β×dose identical (array_equal)."""
+    """Counts, row indices, dose, LET×dose, α×dose and √β×dose identical (array_equal),
+    however the work is dealt out (``n_threads``, scheduling only)."""
     s = _setup(carbon, gantry_deg=gantry_deg, range_shifter_mm=range_shifter_mm)
     args = (s.spots, s.voxels, s.cells, s.rays, s.model, s.average, n_sigma)
-    counts = layered.count_layers(*args)
+    counts = layered.count_layers(*args, n_threads)
     expected_counts = reference.count_entries(*args)
     np.testing.assert_array_equal(counts, expected_counts)
     assert counts.sum() > 1000 and counts.min() > 0
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    got = _fill(layered.fill_layers, s, indptr, n_sigma, True, True)
+    got = _fill(layered.fill_layers, s, indptr, n_sigma, True, True, n_threads)
     want = _fill(reference.fill_entries, s, indptr, n_sigma, True, True)
     for name, a, b in zip(("index", "dose", "let", "alpha", "sqrt_beta"), got, want, strict=True):
         assert np.array_equal(a, b), name
@@ -84,13 +86,13 @@ def test_layer_kernels_without_let_or_biology_leave_those_outputs_alone(carbon) 
     √β outputs are not written (a sentinel survives)."""
     s = _setup(carbon, gantry_deg=0.0)
     args = (s.spots, s.voxels, s.cells, s.rays, s.model, s.average, 3.0)
-    counts = layered.count_layers(*args)
+    counts = layered.count_layers(*args, 2)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     nnz = int(indptr[-1])
     index, dose = np.empty(nnz, np.int32), np.empty(nnz, np.float32)
     sentinel = np.full(nnz, -7.0, np.float32)
     let, alpha, beta = sentinel.copy(), sentinel.copy(), sentinel.copy()
-    layered.fill_layers(indptr, *args, False, False, index, dose, let, alpha, beta)
+    layered.fill_layers(indptr, *args, False, False, index, dose, let, alpha, beta, 2)
     want = _fill(reference.fill_entries, s, indptr, 3.0, False, False)
     assert np.array_equal(index, want[0]) and np.array_equal(dose, want[1])
     assert np.all(let == -7.0) and np.all(alpha == -7.0) and np.all(beta == -7.0)
