@@ -79,6 +79,12 @@ Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
 over spots and visit voxels in the same order, so the matrix is
 deterministic. :func:`forward_dose` accumulates w_s × dose into per-chunk dose
 arrays without storing the matrix.
+
+The dose engine builds plain pencil beams' matrices with :mod:`._layer_kernels`, which
+computes each voxel's depth part once per energy layer rather than once per spot;
+:func:`count_entries` and :func:`fill_entries` stay as its reference, equal to it bit for
+bit (``tests/unit/planning/test_layer_kernels.py``): a change to the physics of one is
+made in the other.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -40,6 +41,7 @@ from ionbeam.patient.grid import Grid
 from ionbeam.patient.resample import resample
 from ionbeam.patient.structures import Structure
 from ionbeam.planning import _dose_kernels as kernels
+from ionbeam.planning import _layer_kernels as layer_kernels
 from ionbeam.planning._beam_setup import BeamSetup, setup_beam
 from ionbeam.planning.dose_grid import calculation_mask, occupancy_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
@@ -381,7 +383,9 @@ def _count_beam(s: BeamSetup, n_sigma: float) -> np.ndarray:
         return kernels.count_entries_fine(
             s.spots, s.voxels, s.cells, s.split, s.rays, s.model, s.average, n_sigma
         )
-    return kernels.count_entries(s.spots, s.voxels, s.cells, s.rays, s.model, s.average, n_sigma)
+    return layer_kernels.count_layers(
+        s.spots, s.voxels, s.cells, s.rays, s.model, s.average, n_sigma, numba.get_num_threads()
+    )
 
 
 def _fill_beam(
@@ -417,7 +421,7 @@ def _fill_beam(
             *outputs,
         )
     else:
-        kernels.fill_entries(
+        layer_kernels.fill_layers(
             indptr,
             s.spots,
             s.voxels,
@@ -429,4 +433,5 @@ def _fill_beam(
             with_let,
             with_biology,
             *outputs,
+            numba.get_num_threads(),
         )
