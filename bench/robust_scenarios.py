@@ -11,6 +11,11 @@ Figures (docs/robust.md; the shared 2-core machine, so load sets them): 7 Dec on
 main's 44a3749 engine, 755 spots, load 9–10, two runs: serial 0.67 and 0.99 scenarios/s,
 1 worker 0.88 and 1.30/s, 2 workers 0.54 and 1.30/s, every cluster dose identical to the
 serial one (before, a54de62 engine, load ≈ 11: 1.52, 0.90, 0.76/s).
+Quiet (load < 1), end of the same day, final engine: 4 mm, 755 spots: serial 5.20/s,
+1 worker 3.94/s, 2 workers 5.64/s; ``--ct-spacing 2 --grid 2`` (1848 spots): serial
+0.86/s, 1 worker 0.58/s, 2 workers 0.78/s — all identical to serial. On 2 cores the
+serial path already uses both (numba threads), so a cluster adds only its overhead
+there; 2 workers are 1.34–1.43× one worker. The cluster pays off across machines.
 
 Usage: python bench/robust_scenarios.py [--workers 1 2] [--scenarios 9] [--ct-spacing 4]
 """
