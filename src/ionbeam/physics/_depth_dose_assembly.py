@@ -7,11 +7,12 @@ and wraps the arrays returned here into a ``DepthDose``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.special import ndtr
 
+from ionbeam.physics._halo_split import SPREAD_CLASS_LOG_EDGES, split_halo
 from ionbeam.physics._primary_transport import PrimaryTransport, primary_transport
 from ionbeam.physics._secondary_sources import (
     SecondaryPackets,
@@ -112,6 +113,7 @@ class _Secondaries:
     spectra: np.ndarray  # (n_keys, n_energy, n_bins) or a dummy
     neutral_mev: float
     beyond_mev: float
+    classes: np.ndarray  # (2, n_classes, n_bins): deposit (MeV) and its lateral variance sum
     cone: np.ndarray | None = None  # like ``spectra``, within the cone; or None
 
 
@@ -124,12 +126,27 @@ def _spectrum_index(keys: list[tuple[int, int, bool]], packets: SecondaryPackets
     return np.array([keys.index(key) for key in wanted], dtype=np.int64)
 
 
+class _Spread(NamedTuple):
+    """What the lateral classes of the secondaries need: the projectile's Z/A and the
+    primaries' MCS variance at the bin centres (mm²)."""
+
+    z_over_a: float
+    sigma_mcs2: np.ndarray
+
+    def base_variance(self, species: tuple[Particle, ...]) -> np.ndarray:
+        """(n_species, n_bins): each species' share of the primaries' MCS variance,
+        scaled by ((Z/A) / (Z/A)_projectile)² as MCS scales at equal velocity."""
+        ratio = np.array([((p.z / p.a) / self.z_over_a) ** 2 for p in species])
+        return ratio[:, None] * self.sigma_mcs2[None, :]
+
+
 def _transport(
     packets: SecondaryPackets,
     edges: np.ndarray,
     keys: list[tuple[int, int, bool]],
     log_edges: np.ndarray,
     with_spectra: bool,
+    spread: _Spread,
 ) -> SecondaryTransport:
     return transport_secondaries(
         edges, packets.birth_z0, packets.birth_r0, packets.birth_weight,
@@ -137,6 +154,7 @@ def _transport(
         packets.packet_local, packets.energy_tables, packets.let_tables, packets.alive_tables,
         packets.table_du, packets.table_n, _spectrum_index(keys, packets), log_edges,
         np.array([float(p.a) for p in packets.species]), with_spectra,
+        spread.base_variance(packets.species), SPREAD_CLASS_LOG_EDGES,
     )  # fmt: skip
 
 
@@ -146,6 +164,7 @@ def _cone_fluence(
     keys: list[tuple[int, int, bool]],
     log_edges: np.ndarray,
     cone_rad: float | None,
+    spread: _Spread,
 ) -> np.ndarray | None:
     """Track-length fluence spectra (n_keys, n_energy, n_bins) of the packets' particles
     within a cone of half-angle ``cone_rad`` around the beam (their Goldhaber angles at
@@ -153,7 +172,7 @@ def _cone_fluence(
     if cone_rad is None:
         return None
     inside = replace(packets, birth_weight=packets.cone_weights(cone_rad))
-    return _transport(inside, edges, keys, log_edges, True).spectra
+    return _transport(inside, edges, keys, log_edges, True, spread).spectra
 
 
 def _secondaries(
@@ -166,6 +185,7 @@ def _secondaries(
     keys: list[tuple[int, int, bool]],
     log_edges: np.ndarray,
     with_spectra: bool,
+    spread: _Spread,
     cone_rad: float | None = None,
 ) -> _Secondaries:
     """Transport the secondaries: one generation for protons; for ions the projectile
@@ -178,19 +198,21 @@ def _secondaries(
     plateau_end = csda - 6.0 * sigma_r - 0.03 * csda if ion.a > 1 else -1.0
     births = _births(centres, primary, plateau_end)
     packets, local, neutral = _packets(ion, water, primary, energy, births, sigma_r)
-    moved = _transport(packets, edges, keys, log_edges, with_spectra)
+    moved = _transport(packets, edges, keys, log_edges, with_spectra, spread)
     dep, loc, let_w = moved.deposit, moved.local, moved.let_weighted
     mom, spec = moved.moment, moved.spectra
     counts, energies = moved.reactions, moved.reacting_energy
     escaped, beyond = moved.escaped_mev, moved.beyond_mev
     first = _Secondaries(
         packets.species, dep, mom, let_w, local + loc, spec, neutral + escaped, beyond,
-        None if ion.a == 1 else _cone_fluence(packets, edges, keys, log_edges, cone_rad),
+        moved.spread_classes,
+        None if ion.a == 1 else _cone_fluence(packets, edges, keys, log_edges, cone_rad, spread),
     )  # fmt: skip
     if ion.a == 1:
         return _with_elastic(
-            first, ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra
-        )
+            first, ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra,
+            spread,
+        )  # fmt: skip
     heavy = np.array([p.z >= 2 for p in packets.species])
     # removed energy of Z >= 2 fragments is wholly in `escaped` (packet_local = 0); per
     # removal, the local share of a real reaction is scaled by 1/(1 - residue fraction)
@@ -201,11 +223,11 @@ def _secondaries(
     heavy_local = FRAGMENT_REACTION_LOCAL_FRACTION * (energies[heavy] / (1.0 - keep)[:, None]).sum(
         axis=0
     )
-    moved = _transport(tertiary, edges, keys, log_edges, with_spectra)
+    moved = _transport(tertiary, edges, keys, log_edges, with_spectra, spread)
     dep, loc, let_w = moved.deposit, moved.local, moved.let_weighted
     mom, spec = moved.moment, moved.spectra
     escaped, beyond = moved.escaped_mev, moved.beyond_mev
-    cone = _cone_fluence(tertiary, edges, keys, log_edges, cone_rad)
+    cone = _cone_fluence(tertiary, edges, keys, log_edges, cone_rad, spread)
     return _Secondaries(
         species=first.species + tertiary.species,
         deposit=np.vstack((first.deposit, dep)),
@@ -215,6 +237,7 @@ def _secondaries(
         spectra=_padded_sum(first.spectra, spec) if with_spectra else first.spectra,
         neutral_mev=first.neutral_mev - heavy_local.sum() - tertiary.initial_energy_mev() + escaped,
         beyond_mev=first.beyond_mev + beyond,
+        classes=first.classes + moved.spread_classes,
         cone=None if cone is None or first.cone is None else _padded_sum(first.cone, cone),
     )
 
@@ -230,6 +253,7 @@ def _with_elastic(
     keys: list[tuple[int, int, bool]],
     log_edges: np.ndarray,
     with_spectra: bool,
+    spread: _Spread,
 ) -> _Secondaries:
     """Add the elastically scattered protons (p–p and p–nucleus) to ``first``; the
     nuclear recoils deposit locally and energy books stay closed (the table-sampled
@@ -239,7 +263,7 @@ def _with_elastic(
         proton, water, centres, primary.elastic_reactions, primary.reacting_energy_mev_u,
         energy, sigma_r,
     )  # fmt: skip
-    moved = _transport(packets, edges, keys, log_edges, with_spectra)
+    moved = _transport(packets, edges, keys, log_edges, with_spectra, spread)
     dep, loc, let_w = moved.deposit, moved.local, moved.let_weighted
     mom, spec = moved.moment, moved.spectra
     escaped, beyond = moved.escaped_mev, moved.beyond_mev
@@ -254,6 +278,7 @@ def _with_elastic(
         spectra=first.spectra + spec if with_spectra else first.spectra,
         neutral_mev=first.neutral_mev + escaped + mismatch,
         beyond_mev=first.beyond_mev + beyond,
+        classes=first.classes + moved.spread_classes,
     )
 
 
@@ -278,25 +303,6 @@ def _primary_spectrum(
     cdf = ndtr((centres[None, :] + residual_edges[:, None] - csda_mm) / sigma_mm)
     survival_mid = 0.5 * (primary.survival_edges[1:] + primary.survival_edges[:-1])
     return np.diff(cdf, axis=0) * survival_mid[None, :]
-
-
-def _lateral(
-    ion: Particle,
-    species: tuple[Particle, ...],
-    deposit: np.ndarray,
-    moment: np.ndarray,
-    sigma_mcs: np.ndarray,
-    energy_per_bin: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Halo weight and halo sigma: second-moment match of the secondaries' lateral spread
-    (their angles plus MCS scaled by (z/A)² relative to the primary)."""
-    ratio = np.array([((p.z / p.a) / (ion.z / ion.a)) ** 2 for p in species])
-    halo = deposit.sum(axis=0)
-    variance = (deposit * ratio[:, None]).sum(axis=0) * sigma_mcs**2 + moment.sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        weight = np.where(energy_per_bin > 0, halo / energy_per_bin, 0.0)
-        halo_sigma = np.where(halo > 0, np.sqrt(variance / halo), sigma_mcs)
-    return np.clip(weight, 0.0, 1.0), np.maximum(halo_sigma, sigma_mcs)
 
 
 def _dose_arrays(
@@ -349,20 +355,15 @@ def assemble_depth_dose(
     cone_rad = None
     if with_spectra and ion.a > 1 and cone_half_angle_deg is not None:
         cone_rad = float(np.radians(cone_half_angle_deg))
-    secondaries = _secondaries(
-        ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra, cone_rad
-    )
-    doses = _dose_arrays(ion, primary, secondaries, widths)
     profile_depth, profile_sigma = mcs_sigma_profile(ion, energy, water)
     sigma_mcs = np.interp(centres, profile_depth, profile_sigma)
-    halo_weight, halo_sigma = _lateral(
-        ion,
-        secondaries.species,
-        secondaries.deposit,
-        secondaries.moment,
-        sigma_mcs,
-        doses["idd_mev_mm"] * widths,
-    )
+    spread = _Spread(ion.z / ion.a, sigma_mcs**2)
+    secondaries = _secondaries(
+        ion, water, primary, energy, sigma_r, edges, keys, log_edges, with_spectra, spread,
+        cone_rad,
+    )  # fmt: skip
+    doses = _dose_arrays(ion, primary, secondaries, widths)
+    halo = split_halo(secondaries.classes, sigma_mcs, doses["idd_mev_mm"] * widths)
     spectra: dict[str, Any] | None = None
     if with_spectra:
         fluence = np.array(secondaries.spectra)
@@ -385,8 +386,10 @@ def assemble_depth_dose(
         "depth_edges_mm": edges,
         **doses,
         "sigma_mcs_mm": sigma_mcs,
-        "halo_weight": halo_weight,
-        "halo_sigma_mm": halo_sigma,
+        "halo_weight": halo.weight,
+        "halo_sigma_mm": halo.sigma_mm,
+        "halo_narrow_weight": halo.narrow_weight,
+        "halo_narrow_sigma_mm": halo.narrow_sigma_mm,
         "primary_fluence": primary.fluence,
         "csda_range_mm": csda,
         "energy_neutral_mev": secondaries.neutral_mev,

@@ -40,6 +40,7 @@ class SecondaryTransport(NamedTuple):
     reacting_energy: np.ndarray
     escaped_mev: float
     beyond_mev: float
+    spread_classes: np.ndarray
 
 
 #: Where, as a fraction of the residual range, the stopping power equals the mean
@@ -84,12 +85,18 @@ def _transport_packet(
     spectrum_row: np.ndarray,
     rows: np.ndarray,
     with_spectra: bool,
+    base_var: np.ndarray,
+    class_var_edges: np.ndarray,
+    classes: np.ndarray,
 ) -> tuple[float, float]:
     """Transport all births of packet ``p``; accumulate into ``rows`` (7, n_bins): deposit,
     moment, LET-weighted deposit, local deposit, reaction count, reaction energy and (row 6)
-    unused; returns (escaped, beyond) energies."""
+    unused, and into ``classes`` (2, n_classes, n_bins) the deposit and its lateral
+    variance (``tan2`` Δz² + ``base_var``) by the class of its lateral σ; returns
+    (escaped, beyond) energies."""
     n_bins = widths.shape[0]
     n_e = spectrum_row.shape[0]
+    n_classes = classes.shape[1]
     bin_survival = np.empty(n_bins)
     for i in range(n_bins):
         bin_survival[i] = math.exp(-sigma * widths[i] / c)
@@ -107,6 +114,7 @@ def _transport_packet(
         s_a = 1.0
         path_done = 0.0
         moving = True
+        k = 0  # lateral class; the variance grows with depth, so k mostly steps up
         for i in range(max(start_bin[b], 0), n_bins):
             start = max(edges[i], z0)
             stop = edges[i + 1]
@@ -123,6 +131,14 @@ def _transport_packet(
             removed = w * (s_a - s_b) * 0.5 * (e_a + e_b)
             rows[0, i] += lost
             rows[1, i] += lost * tan2 * dz * dz
+            if lost > 0.0:
+                var = tan2 * dz * dz + base_var[i]
+                while k < n_classes - 1 and var >= class_var_edges[k + 1]:
+                    k += 1
+                while k > 0 and var < class_var_edges[k]:
+                    k -= 1
+                classes[0, k, i] += lost
+                classes[1, k, i] += lost * var
             rows[2, i] += w * s_mid * (q_a - q_b)
             rows[3, i] += removed * local_fraction
             rows[4, i] += w * (s_a - s_b)
@@ -169,6 +185,8 @@ def transport_secondaries(
     log_e_edges: np.ndarray,
     mass_numbers: np.ndarray,
     with_spectra: bool,
+    base_var: np.ndarray,
+    class_log_edges: np.ndarray,
 ) -> SecondaryTransport:
     """Transport packets p born at depths ``birth_z0[b]`` through the depth bins ``edges``
     (each packet into its own rows, summed afterwards in packet order). Serial on purpose:
@@ -183,6 +201,10 @@ def transport_secondaries(
     LET-weighted deposit Σ ∫S dE (n_bins; exact within a bin, where the LET of a stopping
     particle varies fastest), the lateral second moment Σ dE·tan2·Δz² (n_species, n_bins),
     the track-length fluence spectra (n_spectrum_species, n_e, n_bins; per mm of depth),
+    the deposit and its summed lateral variance by class of lateral σ (2, n_classes,
+    n_bins; a deposit's variance is ``tan2`` Δz² plus ``base_var`` (n_species, n_bins),
+    its class the interval of ``class_log_edges`` (ln σ/mm, increasing; clamped) that
+    holds ln σ),
     the number of reactions and the kinetic energy of the reacting particles per species
     and bin (n_species, n_bins each), the energy not deposited locally by those reactions
     (share ``1 − packet_local``; MeV) and the energy carried past the last edge (MeV).
@@ -199,13 +221,16 @@ def transport_secondaries(
         (n_packets, max(n_e, 1) if with_spectra else 1, n_bins if with_spectra else 1)
     )
     energies = np.zeros((n_packets, 2))
-    for p in range(n_packets):
+    n_classes = class_log_edges.shape[0] - 1
+    class_var_edges = np.exp(2.0 * class_log_edges)  # variance at the class edges, mm²
+    classes = np.zeros((2, max(n_classes, 1), n_bins))
+    for p in range(n_packets):  # serial: the classes are summed in packet order
         s = packet_species[p]
         escaped, beyond = _transport_packet(
             p, edges, widths, start_bin, birth_z0, birth_r0, birth_weight, s, packet_c[p],
             packet_tan2[p], packet_sigma[p], packet_local[p], energy_tables[s], let_tables[s],
             alive_tables[s], table_du[s], table_n[s], mass_numbers[s], log_lo, log_step,
-            spectrum_rows[p], rows[p], with_spectra,
+            spectrum_rows[p], rows[p], with_spectra, base_var[s], class_var_edges, classes,
         )  # fmt: skip
         energies[p, 0] = escaped
         energies[p, 1] = beyond
@@ -238,4 +263,5 @@ def transport_secondaries(
         reacted,
         float(energies[:, 0].sum()),
         float(energies[:, 1].sum()),
+        classes,
     )

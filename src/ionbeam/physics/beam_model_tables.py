@@ -30,8 +30,9 @@ from ionbeam.physics.stopping import checked_energies
 
 __all__ = ["MODEL_VERSION", "DepthDoseLibrary", "compute_depth_dose_library"]
 
-#: Bumped whenever the physics of the depth–dose model changes (part of the cache key).
-MODEL_VERSION = 4
+#: Bumped whenever the physics of the depth–dose model changes (part of the cache key;
+#: 5 was a reverted attempt, so 6 follows 4: the halo split by lateral width).
+MODEL_VERSION = 6
 
 _TABLE_FIELDS = (
     "depth_mm",
@@ -41,6 +42,8 @@ _TABLE_FIELDS = (
     "sigma_mcs_mm",
     "halo_weight",
     "halo_sigma_mm",
+    "halo_narrow_weight",
+    "halo_narrow_sigma_mm",
 )
 _SCALAR_FIELDS = ("bragg_peak_mm", "r80_mm", "csda_range_mm")
 
@@ -50,9 +53,10 @@ class DepthDoseLibrary:
     """Depth–dose tables of one particle for a set of energies (per primary particle).
 
     ``energies_mev_u`` [n_energy]; ``depth_mm`` (bin centres) and the tables ``idd_mev_mm``,
-    ``let_d_kev_um``, ``sigma_mcs_mm``, ``halo_weight``, ``halo_sigma_mm``
-    [n_energy, n_depth]; ``depth_edges_mm`` [n_energy, n_depth + 1]; ``bragg_peak_mm``,
-    ``r80_mm``, ``csda_range_mm`` [n_energy]. The meaning of each table is that of the
+    ``let_d_kev_um``, ``sigma_mcs_mm``, ``halo_weight``, ``halo_sigma_mm``,
+    ``halo_narrow_weight``, ``halo_narrow_sigma_mm`` [n_energy, n_depth];
+    ``depth_edges_mm`` [n_energy, n_depth + 1]; ``bragg_peak_mm``, ``r80_mm``,
+    ``csda_range_mm`` [n_energy]. The meaning of each table is that of the
     same field of :class:`ionbeam.physics.depth_dose.DepthDose`.
     """
 
@@ -67,6 +71,8 @@ class DepthDoseLibrary:
     sigma_mcs_mm: np.ndarray
     halo_weight: np.ndarray
     halo_sigma_mm: np.ndarray
+    halo_narrow_weight: np.ndarray
+    halo_narrow_sigma_mm: np.ndarray
     bragg_peak_mm: np.ndarray
     r80_mm: np.ndarray
     csda_range_mm: np.ndarray

@@ -26,7 +26,12 @@ Data model of the result (:class:`DepthDose`), all per primary particle:
   ``exp(−r²/2σ²)/(2πσ²)``, ``w = halo_weight``, σ₁² = ``sigma_mcs_mm``² + σ_beam² and
   σ₂² = ``halo_sigma_mm``² + σ_beam² (σ_beam: the initial spot size, added by the
   machine/dose engine). ``sigma_mcs_mm`` is the primaries' MCS sigma; the halo is
-  the secondary protons (protons) or all fragments (ions);
+  the secondaries (secondary and scattered protons; fragments) whose lateral variance
+  exceeds twice the primaries' MCS variance (the narrower ones are in the core), σ₂
+  the rms width of all of them. The halo is itself two Gaussians
+  (:mod:`ionbeam.physics._halo_split`): a narrow one, ``halo_narrow_weight`` (a share
+  of the whole energy, ≤ ``halo_weight``) and ``halo_narrow_sigma_mm``, and a wide one
+  that holds the rest of the halo's weight and second moment;
 * ``bragg_peak_mm``, ``r80_mm`` (distal 80 % of the maximum), ``csda_range_mm``;
 * energy bookkeeping: ``energy_neutral_mev`` (escaped with neutrons/γ) and
   ``energy_beyond_mev`` (carried past the last bin); with the deposited energy they
@@ -151,6 +156,8 @@ class DepthDose:
     sigma_mcs_mm: np.ndarray
     halo_weight: np.ndarray
     halo_sigma_mm: np.ndarray
+    halo_narrow_weight: np.ndarray
+    halo_narrow_sigma_mm: np.ndarray
     primary_fluence: np.ndarray
     csda_range_mm: float
     bragg_peak_mm: float
