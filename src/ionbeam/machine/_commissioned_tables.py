@@ -47,8 +47,16 @@ __all__ = [
     "replace_measured",
 ]
 
-#: The depth tables of a BeamModel [n_energy, n_depth].
-_TABLES = ("idd_gy_mm2", "sigma_mcs_mm2", "halo_weight", "halo_sigma_mm2", "let_d_kev_um")
+#: The depth tables of a BeamModel [n_energy, n_depth] (the last two may be None).
+_TABLES = (
+    "idd_gy_mm2",
+    "sigma_mcs_mm2",
+    "halo_weight",
+    "halo_sigma_mm2",
+    "let_d_kev_um",
+    "halo_narrow_weight",
+    "halo_narrow_sigma_mm2",
+)
 #: BeamModel tables a curve may give: (model table, curve field, squared in the model).
 _COLUMNS = (
     ("sigma_mcs_mm2", "sigma_mcs_mm", True),
@@ -172,6 +180,9 @@ def replace_measured(
             if values is not None:
                 resampled = _on_grid(curve.depth_mm, values, depth)
                 tables[table][i] = resampled**2 if square else resampled
+        measured_halo = curve.halo_weight is not None or curve.halo_sigma_mm is not None
+        if measured_halo and "halo_narrow_weight" in tables:
+            tables["halo_narrow_weight"][i] = 0.0  # a measured halo is one Gaussian
 
 
 def _on_grid(depth: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -193,7 +204,11 @@ def measured_on_model(model: BeamModel, source: CommissionedSource) -> BeamModel
     end = np.array(model.max_depth_mm, dtype=float)
     peak = np.array(model.bragg_peak_mm, dtype=float)
     r80 = np.array(model.r80_mm, dtype=float)
-    tables = {name: np.array(getattr(model, name), dtype=float) for name in _TABLES}
+    tables = {
+        name: np.array(getattr(model, name), dtype=float)
+        for name in _TABLES
+        if getattr(model, name) is not None
+    }
     biology = {
         name: np.array(getattr(model, name), dtype=float)
         for name in ("alpha_gy", "sqrt_beta_gy")

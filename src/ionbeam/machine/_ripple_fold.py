@@ -63,6 +63,10 @@ def _fold(
         "core_var": idd * (1.0 - w) * model.sigma_mcs_mm2,
         "halo_var": idd * w * model.halo_sigma_mm2,
     }
+    if model.halo_narrow_weight is not None and model.halo_narrow_sigma_mm2 is not None:
+        narrow = idd * np.asarray(model.halo_narrow_weight, dtype=np.float64)
+        weighted["narrow"] = narrow
+        weighted["narrow_var"] = narrow * model.halo_narrow_sigma_mm2
     if model.has_biology:
         weighted["alpha"] = idd[None] * np.asarray(model.alpha_gy, dtype=np.float64)
         weighted["sqrt_beta"] = idd[None] * np.asarray(model.sqrt_beta_gy, dtype=np.float64)
@@ -116,6 +120,11 @@ def fold_ripple_filter(model: BeamModel, ripple_filter: RippleFilter) -> BeamMod
         "sigma_mcs_mm2": _ratio(f["core_var"], idd - f["halo"], model.sigma_mcs_mm2),
         "halo_sigma_mm2": _ratio(f["halo_var"], f["halo"], model.halo_sigma_mm2),
     }
+    if "narrow" in f:
+        tables["halo_narrow_weight"] = _ratio(f["narrow"], idd, model.halo_narrow_weight)
+        tables["halo_narrow_sigma_mm2"] = _ratio(
+            f["narrow_var"], f["narrow"], model.halo_narrow_sigma_mm2
+        )
     biology: dict[str, np.ndarray] = {}
     if model.has_biology and model.alpha_gy is not None and model.sqrt_beta_gy is not None:
         biology = {

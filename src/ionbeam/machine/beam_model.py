@@ -72,6 +72,11 @@ class BeamModel:
     ran at each one's mean energy and spread (``energy_spread_rel`` is then their mean).
     ``ripple_filter``: the ripple filter folded into the tables (None: pristine peaks);
     :meth:`with_ripple_filter` gives the model a beam with or without one needs.
+    ``halo_narrow_weight`` / ``halo_narrow_sigma_mm2`` [n_energy, n_depth] (or None: a
+    one-Gaussian halo): the narrow one of the halo's two Gaussians
+    (:mod:`ionbeam.physics._halo_split`); ``halo_weight`` / ``halo_sigma_mm2`` are the
+    whole halo (its weight and rms variance), which the dose-influence matrices use; the
+    reported doses carry the two Gaussians (:mod:`ionbeam.planning.halo`).
     """
 
     particle: str
@@ -95,6 +100,8 @@ class BeamModel:
     energy_spread_rel: float = DEFAULT_ENERGY_SPREAD_REL
     water_i_value_ev: float = 0.0
     ripple_filter: RippleFilter | None = None
+    halo_narrow_weight: np.ndarray | None = None
+    halo_narrow_sigma_mm2: np.ndarray | None = None
 
     def with_ripple_filter(self, use: bool) -> BeamModel:
         """This model for beams with (``use``) or without the beam line's ripple filter:
@@ -229,6 +236,8 @@ def build_beam_model(
             ("halo_weight", "halo_weight", False),
             ("halo_sigma_mm2", "halo_sigma_mm", True),
             ("let_d_kev_um", "let_d_kev_um", False),
+            ("halo_narrow_weight", "halo_narrow_weight", False),
+            ("halo_narrow_sigma_mm2", "halo_narrow_sigma_mm", True),
         )
     }
     tables["idd_gy_mm2"] *= MEV_PER_MM_TO_GY_MM2

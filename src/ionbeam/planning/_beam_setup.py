@@ -17,7 +17,7 @@ from ionbeam.machine.beamline import RangeShifter
 from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning._ray_tables import RayTables, trace_ray_tables
-from ionbeam.planning._voxel_average import depth_tables, voxel_extent
+from ionbeam.planning._voxel_average import depth_tables, halo_components, voxel_extent
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam
 from ionbeam.planning.raytrace import lattice_wepl, voxel_fan_coordinates, wepl_lattice
@@ -36,7 +36,8 @@ class BeamSetup:
     (sub-beams; one central sub-beam without fine sampling), ``rays`` (σ²_MCS and WEPL
     along each spot's or sub-beam's own ray), ``model`` (the beam model's tables with
     this beam's range shifter) and ``average`` (each voxel's WEPL span and the depth
-    tables that average over it)."""
+    tables that average over it). ``halo_parts``: the halo's Gaussians at full width
+    (:func:`._voxel_average.halo_components`; ``()``: the whole halo as ``model`` has it)."""
 
     spots: tuple
     voxels: tuple
@@ -45,6 +46,7 @@ class BeamSetup:
     rays: tuple
     model: tuple
     average: tuple
+    halo_parts: tuple = ()
 
     @property
     def fine(self) -> bool:
@@ -184,7 +186,16 @@ def setup_beam(
             sqrt_beta,
         ),
         average=(wepl_up[order], wepl_down[order], *averaging),
+        halo_parts=_halo_parts(beam_model),
     )
+
+
+def _halo_parts(beam_model: BeamModel) -> tuple:
+    """The halo's Gaussians for :mod:`.halo` (see ``BeamSetup``)."""
+    return halo_components(
+        beam_model.idd_gy_mm2, beam_model.halo_weight, beam_model.halo_sigma_mm2,
+        beam_model.halo_narrow_weight, beam_model.halo_narrow_sigma_mm2,
+    )  # fmt: skip
 
 
 def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ionbeam.patient.grid import Grid
+from ionbeam.physics._halo_split import wide_halo
 from ionbeam.planning.geometry import BeamGeometry
 
-__all__ = ["VoxelExtent", "depth_tables", "voxel_extent"]
+__all__ = ["VoxelExtent", "depth_tables", "halo_components", "voxel_extent"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,39 @@ def depth_tables(
         halo_dose,
         _cumulative(halo_dose),
     )
+
+
+def halo_components(
+    idd: np.ndarray,
+    halo_weight: np.ndarray,
+    halo_sigma2: np.ndarray,
+    narrow_weight: np.ndarray | None,
+    narrow_sigma2: np.ndarray | None,
+) -> tuple[tuple[np.ndarray, ...], ...]:
+    """The halo's Gaussians as the halo kernels read them: per Gaussian (weight table,
+    σ² table, IDD × weight, its cumulative), on the beam model's depth grids. One
+    Gaussian, the whole halo, without narrow tables; else the narrow one and the wide
+    one (the rest of the halo's weight and second moment:
+    :func:`ionbeam.physics._halo_split.wide_halo`)."""
+    idd64 = np.asarray(idd, dtype=np.float64)
+    if narrow_weight is None or narrow_sigma2 is None:
+        parts = [(np.asarray(halo_weight, np.float64), np.asarray(halo_sigma2, np.float64))]
+    else:
+        narrow = np.minimum(np.asarray(narrow_weight, np.float64), halo_weight)
+        wide, wide_sigma2 = wide_halo(halo_weight, halo_sigma2, narrow, narrow_sigma2)
+        parts = [(narrow, np.asarray(narrow_sigma2, np.float64)), (wide, wide_sigma2)]
+    out = []
+    for weight, sigma2 in parts:
+        dose = idd64 * weight
+        # the types of the tables they stand in for (the kernels compile once)
+        out.append((_read_only32(weight), _read_only32(sigma2), dose, _cumulative(dose)))
+    return tuple(out)
+
+
+def _read_only32(array: np.ndarray) -> np.ndarray:
+    view = np.ascontiguousarray(array, dtype=np.float32).view()
+    view.setflags(write=False)
+    return view
 
 
 def _cumulative(table: np.ndarray) -> np.ndarray:

@@ -15,8 +15,11 @@ bracket its own halo σ (σ₂ at its depth, divided by the magnification):
 
 σ²_MCS of the halo is the layer's fluence-weighted mean along its spots' rays (the
 halo's own excess over the primaries' spread dominates it); fine sampling's sub-beams
-share their spot's halo. :class:`HaloField` gives, for spot weights, what to add to
-the matrix products so that they carry this halo instead of the one in the disc.
+share their spot's halo. The halo is two Gaussians where the beam model has them
+(narrow and wide, :mod:`ionbeam.physics._halo_split`), each convolved apart; the
+matrices' disc holds the whole halo as one. :class:`HaloField` gives, for spot
+weights, what to add to the matrix products so that they carry this halo instead of
+the one in the disc.
 """
 
 from __future__ import annotations
@@ -62,7 +65,27 @@ class HaloTerms(NamedTuple):
 def beam_halo(
     setup: BeamSetup, weights: np.ndarray, terms: HaloTerms, *, with_let: bool, with_bio: bool
 ) -> None:
-    """Add one beam's full-width halo for spot ``weights`` (particles) to ``terms``."""
+    """Add one beam's full-width halo for spot ``weights`` (particles) to ``terms``: each
+    of the halo's Gaussians (``setup.halo_parts``; the whole halo when there are none)."""
+    for part in setup.halo_parts or (None,):
+        _gaussian_halo(_with_part(setup, part), weights, terms, with_let, with_bio)
+
+
+def _with_part(setup: BeamSetup, part: tuple[np.ndarray, ...] | None) -> BeamSetup:
+    """``setup`` whose halo tables (weight and σ² in ``model``, IDD × weight and its
+    cumulative in ``average``) are those of one Gaussian of the halo."""
+    if part is None:
+        return setup
+    weight, sigma2, dose, cumulative = part
+    model = (*setup.model[:7], weight, sigma2, *setup.model[9:])
+    average = (*setup.average[:-2], dose, cumulative)
+    return dataclasses.replace(setup, model=model, average=average)
+
+
+def _gaussian_halo(
+    setup: BeamSetup, weights: np.ndarray, terms: HaloTerms, with_let: bool, with_bio: bool
+) -> None:
+    """Add the halo of ``setup``'s halo tables (one Gaussian) for spot ``weights``."""
     spot_u, spot_v, spot_e, _ = setup.spots
     ray_sigma2, _, w0, dw, per_spot = setup.rays
     weights = np.asarray(weights, dtype=np.float64)
