@@ -27,7 +27,7 @@ Data model of the result (:class:`DepthDose`), all per primary particle:
   σ₂² = ``halo_sigma_mm``² + σ_beam² (σ_beam: the initial spot size, added by the
   machine/dose engine). ``sigma_mcs_mm`` is the primaries' MCS sigma; the halo is
   the secondaries (secondary and scattered protons; fragments) whose lateral variance
-  exceeds twice the primaries' MCS variance (the narrower ones are in the core), σ₂
+  exceeds the primaries' MCS variance (the narrower ones are in the core), σ₂
   the rms width of all of them. The halo is itself two Gaussians
   (:mod:`ionbeam.physics._halo_split`): a narrow one, ``halo_narrow_weight`` (a share
   of the whole energy, ≤ ``halo_weight``) and ``halo_narrow_sigma_mm``, and a wide one
