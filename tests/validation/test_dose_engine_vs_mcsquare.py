@@ -43,13 +43,13 @@ Tolerances, and why:
 * Axis dose (mean over r < 1.5 mm) with the default 3σ cut-off within 3 % from 10 mm
   to 0.9 R80. Until the halo was computed at its full width by convolution
   (``ionbeam.planning.halo``) the engine lowered both Gaussians to zero at 3σ₁ and
-  renormalised the halo over the core's disc: +5 … +12 % on the axis. Now −3.7 … +1.1 %:
-  met at 70–170 MeV; 220 MeV is a strict xfail (−3.1 % at every depth, with any cut-off).
-  The core σ agrees within 1 % there; the energy is in the halo, which is wider than
-  MCsquare's: at 152 mm MC keeps 88.9 % of the energy within 10 mm of the axis and
-  93.9 % within 20 mm, the pencil beam 82.5 % and 87.0 % (``bench/accuracy_vs_mc.py
-  --parts spots``). The halo is one Gaussian matched to the second moment of the
-  secondaries' lateral spread, which the few far-travelling knock-out protons dominate.
+  renormalised the halo over the core's disc: +5 … +12 % on the axis. With the halo as
+  one Gaussian matched to the second moment of all secondaries (MODEL_VERSION ≤ 4) it
+  was −3.7 … +1.1 %, 220 MeV failing (−3.1 % at every depth beyond 40 mm: the few
+  far-travelling knock-out protons set that moment, so the Gaussian was too wide for the
+  bulk of the halo's energy). Since MODEL_VERSION 6 the secondaries are sorted by their
+  own lateral width (``ionbeam.physics._halo_split``: those no wider than the primaries
+  in the core, the rest two Gaussians): −1.3 … +2.5 % at 70–220 MeV.
 * Halo: the dose at 2σ relative to the axis within 15 % (relative) with a
   6σ cut-off (observed: within 12 %). The tail beyond 3σ is where pencil beams are known to differ
   most from MC; the test pins what the model must at least reproduce.
@@ -158,17 +158,7 @@ def test_lateral_width_against_depth(energy, pencil_beam):
         assert halo_pb[0] == pytest.approx(halo_mc[0], rel=0.15)
 
 
-_AXIS_SHORT = pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: at 220 MeV the axis is 3.1 % low at every depth, with any cut-off: "
-    "the halo (one Gaussian matched to the secondaries' second moment) puts ~6 % of the "
-    "energy beyond 20 mm that MCsquare keeps inside (core σ within 1 %)",
-)
-
-
-@pytest.mark.parametrize(
-    "energy", [pytest.param(e, marks=_AXIS_SHORT) if e > 200 else e for e in ENERGIES]
-)
+@pytest.mark.parametrize("energy", ENERGIES)
 def test_axis_dose_with_the_default_cutoff(energy, pencil_beam):
     """Dose on the beam axis (r < 1.5 mm: the central voxel and its 8 neighbours) with
     the default 3σ cut-off, every 2 mm from 10 mm to 0.9 R80: within 3 % of MCsquare."""

@@ -114,7 +114,7 @@ def _transport_packet(
         s_a = 1.0
         path_done = 0.0
         moving = True
-        k = 0  # lateral class; the variance grows with depth, so k mostly steps up
+        cls = 0  # lateral class; the variance grows with depth, so it mostly steps up
         for i in range(max(start_bin[b], 0), n_bins):
             start = max(edges[i], z0)
             stop = edges[i + 1]
@@ -133,12 +133,12 @@ def _transport_packet(
             rows[1, i] += lost * tan2 * dz * dz
             if lost > 0.0:
                 var = tan2 * dz * dz + base_var[i]
-                while k < n_classes - 1 and var >= class_var_edges[k + 1]:
-                    k += 1
-                while k > 0 and var < class_var_edges[k]:
-                    k -= 1
-                classes[0, k, i] += lost
-                classes[1, k, i] += lost * var
+                while cls < n_classes - 1 and var >= class_var_edges[cls + 1]:
+                    cls += 1
+                while cls > 0 and var < class_var_edges[cls]:
+                    cls -= 1
+                classes[0, cls, i] += lost
+                classes[1, cls, i] += lost * var
             rows[2, i] += w * s_mid * (q_a - q_b)
             rows[3, i] += removed * local_fraction
             rows[4, i] += w * (s_a - s_b)
