@@ -120,6 +120,8 @@ def depth_dose_summary(
         "sigma_mm": curve.sigma_mcs_mm,
         "halo_weight": curve.halo_weight,
         "halo_sigma_mm": curve.halo_sigma_mm,
+        "halo_narrow_weight": curve.halo_narrow_weight,
+        "halo_narrow_sigma_mm": curve.halo_narrow_sigma_mm,
     }  # fmt: skip
 
 

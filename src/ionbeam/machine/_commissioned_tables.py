@@ -63,6 +63,8 @@ _COLUMNS = (
     ("halo_weight", "halo_weight", False),
     ("halo_sigma_mm2", "halo_sigma_mm", True),
     ("let_d_kev_um", "let_d_kev_um", False),
+    ("halo_narrow_weight", "halo_narrow_weight", False),
+    ("halo_narrow_sigma_mm2", "halo_narrow_sigma_mm", True),
 )
 
 
@@ -177,12 +179,12 @@ def replace_measured(
         tables["idd_gy_mm2"][i] = _on_grid(curve.depth_mm, curve.idd_gy_mm2, depth)
         for table, column, square in _COLUMNS:
             values = getattr(curve, column)
-            if values is not None:
+            if values is not None and table in tables:
                 resampled = _on_grid(curve.depth_mm, values, depth)
                 tables[table][i] = resampled**2 if square else resampled
         measured_halo = curve.halo_weight is not None or curve.halo_sigma_mm is not None
-        if measured_halo and "halo_narrow_weight" in tables:
-            tables["halo_narrow_weight"][i] = 0.0  # a measured halo is one Gaussian
+        if measured_halo and curve.halo_narrow_weight is None and "halo_narrow_weight" in tables:
+            tables["halo_narrow_weight"][i] = 0.0  # a halo given without its parts: one Gaussian
 
 
 def _on_grid(depth: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -31,7 +31,14 @@ MAX_FIRST_DEPTH_MM = 5.0
 #: A curve must end beyond its distal fall-off: its last value below this fraction of
 #: its maximum (the dose beyond the last depth is taken as zero).
 _MAX_LAST_FRACTION = 0.5
-_OPTIONAL = ("sigma_mcs_mm", "halo_weight", "halo_sigma_mm", "let_d_kev_um")
+_OPTIONAL = (
+    "sigma_mcs_mm",
+    "halo_weight",
+    "halo_sigma_mm",
+    "let_d_kev_um",
+    "halo_narrow_weight",
+    "halo_narrow_sigma_mm",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,9 +46,11 @@ class MeasuredDepthDose:
     """One energy's depth–dose in water: ``depth_mm`` (ascending, from the surface) and
     ``idd_gy_mm2`` (Gy·mm² per particle, laterally integrated); optionally the lateral
     tables ``sigma_mcs_mm`` (rms MCS width of the primaries), ``halo_weight`` (dose
-    fraction in the nuclear halo, 0–1), ``halo_sigma_mm`` and ``let_d_kev_um`` on the same
-    depths. What is not given comes from ionbeam's physics. ``label`` names the curve in
-    error messages (e.g. its file)."""
+    fraction in the nuclear halo, 0–1), ``halo_sigma_mm`` (its rms width), ``let_d_kev_um``
+    and, for a halo of two Gaussians, ``halo_narrow_weight`` (≤ ``halo_weight``) and
+    ``halo_narrow_sigma_mm`` of the narrow one, on the same depths (without them a given
+    halo is one Gaussian). What is not given comes from ionbeam's physics. ``label`` names
+    the curve in error messages (e.g. its file)."""
 
     depth_mm: np.ndarray
     idd_gy_mm2: np.ndarray
@@ -50,6 +59,8 @@ class MeasuredDepthDose:
     halo_sigma_mm: np.ndarray | None = None
     let_d_kev_um: np.ndarray | None = None
     label: str = "depth-dose curve"
+    halo_narrow_weight: np.ndarray | None = None
+    halo_narrow_sigma_mm: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         depth = _column(self.depth_mm, "depth_mm", self.label)
@@ -85,9 +96,25 @@ class MeasuredDepthDose:
                     f"{self.label}: {name} needs one value ≥ 0 per depth; got {column.size} "
                     f"values for {depth.size} depths"
                 )
-            if name == "halo_weight" and np.any(column > 1):
-                raise ConfigError(f"{self.label}: halo_weight is a fraction, 0–1")
+            if name in ("halo_weight", "halo_narrow_weight") and np.any(column > 1):
+                raise ConfigError(f"{self.label}: {name} is a fraction, 0–1")
             object.__setattr__(self, name, _frozen(column))
+        self._check_narrow_halo()
+
+    def _check_narrow_halo(self) -> None:
+        narrow = (self.halo_narrow_weight, self.halo_narrow_sigma_mm)
+        if all(v is None for v in narrow):
+            return
+        if any(v is None for v in (*narrow, self.halo_weight, self.halo_sigma_mm)):
+            raise ConfigError(
+                f"{self.label}: a narrow halo needs all four halo columns (halo_weight, "
+                "halo_sigma_mm, halo_narrow_weight, halo_narrow_sigma_mm); give all or "
+                "only the first two"
+            )
+        if np.any(np.asarray(self.halo_narrow_weight) > np.asarray(self.halo_weight) + 1e-6):
+            raise ConfigError(
+                f"{self.label}: halo_narrow_weight is part of halo_weight; it cannot exceed it"
+            )
 
     @property
     def peak_depth_mm(self) -> float:

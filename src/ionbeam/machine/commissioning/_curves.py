@@ -3,7 +3,8 @@
 A header line names the columns; lines starting with ``#`` are comments. Columns:
 ``depth_mm`` (required), exactly one of ``idd_gy_mm2`` (Gy·mm² per primary particle)
 or ``idd_mev_mm`` (MeV/mm per primary particle), and optionally ``sigma_mcs_mm``,
-``halo_weight``, ``halo_sigma_mm``, ``let_d_kev_um``.
+``halo_weight``, ``halo_sigma_mm``, ``let_d_kev_um``, ``halo_narrow_weight``,
+``halo_narrow_sigma_mm``.
 """
 
 from __future__ import annotations
@@ -29,8 +30,17 @@ CURVE_COLUMNS = {
     "halo_weight": "fraction of the dose in the nuclear halo, 0–1",
     "halo_sigma_mm": "rms width of the nuclear halo, mm",
     "let_d_kev_um": "dose-averaged LET, keV/µm",
+    "halo_narrow_weight": "fraction of the dose in the halo's narrow Gaussian, ≤ halo_weight",
+    "halo_narrow_sigma_mm": "rms width of the halo's narrow Gaussian, mm",
 }
-_OPTIONAL = ("sigma_mcs_mm", "halo_weight", "halo_sigma_mm", "let_d_kev_um")
+_OPTIONAL = (
+    "sigma_mcs_mm",
+    "halo_weight",
+    "halo_sigma_mm",
+    "let_d_kev_um",
+    "halo_narrow_weight",
+    "halo_narrow_sigma_mm",
+)
 
 
 def read_curve(path: Path) -> MeasuredDepthDose:

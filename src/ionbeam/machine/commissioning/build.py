@@ -150,7 +150,19 @@ def _curve_of(model: BeamModel, index: int) -> MeasuredDepthDose:
         halo_sigma_mm=np.sqrt(model.halo_sigma_mm2[index, :n]),
         let_d_kev_um=model.let_d_kev_um[index, :n],
         label=f"{model.particle} {model.energies_mev_u[index]:g} MeV/u",
+        **_narrow_halo(model, index, n),
     )
+
+
+def _narrow_halo(model: BeamModel, index: int, n: int) -> dict[str, np.ndarray]:
+    """The halo's narrow Gaussian columns of energy ``index`` (none for a one-Gaussian
+    halo)."""
+    if model.halo_narrow_weight is None or model.halo_narrow_sigma_mm2 is None:
+        return {}
+    return {
+        "halo_narrow_weight": model.halo_narrow_weight[index, :n],
+        "halo_narrow_sigma_mm": np.sqrt(model.halo_narrow_sigma_mm2[index, :n]),
+    }
 
 
 def _curves(energies: BeamEnergyData) -> tuple[MeasuredDepthDose | None, ...]:
