@@ -11,6 +11,7 @@ from ionbeam.errors import ConfigError
 from ionbeam.machine import cnao_beam_line, cnao_energy_library
 from ionbeam.machine.beam_model import build_beam_model
 from ionbeam.patient.phantoms import make_phantom
+from ionbeam.physics._halo_split import wide_halo
 from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose, calc_dose_influence
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.halo import _filtered_map
@@ -63,9 +64,10 @@ def test_a_filtered_map_is_the_gaussian() -> None:
 
 def test_dose_beyond_the_cutoff_is_the_halo(water, protons) -> None:
     """Beyond the core's 3σ₁ cut-off only the halo remains: at 4–6 σ₁ from the axis at
-    half the range the dose equals h·IDD·G(r; σ₂) of the beam model's tables (computed
-    here from them, σ₂² = σ_air² + σ_halo² plus a 2 mm voxel's Δ²/12), within 3 %. Before
-    the halo was convolved at full width the engine put nothing there at all."""
+    half the range the dose equals IDD·[h_n G(r; σ_n) + h_w G(r; σ_w)] of the beam
+    model's tables, its narrow and wide Gaussians (computed here from them, σ² = σ_air² +
+    the Gaussian's σ² plus a 2 mm voxel's Δ²/12), within 3 %. Before the halo was
+    convolved at full width the engine put nothing there at all."""
     plan = _one_spot(protons)
     dose = calc_dose(water.ct, plan, protons).dose_gy
     none = calc_dose(water.ct, plan, protons, options=DoseEngineOptions(halo="disc")).dose_gy
@@ -75,22 +77,31 @@ def test_dose_beyond_the_cutoff_is_the_halo(water, protons) -> None:
     j = int(np.argmin(np.abs(y - (y[0] - 1.0 + depth))))  # the CT starts 1 mm before y[0]
     wepl = y[j] - y[0] + 1.0 + 1.0  # water from the phantom's upstream face (1 mm margin)
     tables = protons.depth_mm(0)
-    h = float(np.interp(wepl, tables, protons.halo_weight[0]))
-    idd = float(np.interp(wepl, tables, protons.idd_gy_mm2[0]))
-    mcs2 = float(np.interp(wepl, tables, protons.sigma_mcs_mm2[0]))
-    halo2 = float(np.interp(wepl, tables, protons.halo_sigma_mm2[0]))
+
+    def at(table: np.ndarray) -> float:
+        return float(np.interp(wepl, tables, table[0]))
+
+    idd, mcs2 = at(protons.idd_gy_mm2), at(protons.sigma_mcs_mm2)
+    narrow, narrow2 = at(protons.halo_narrow_weight), at(protons.halo_narrow_sigma_mm2)
+    wide, wide2 = (
+        float(v)
+        for v in wide_halo(at(protons.halo_weight), at(protons.halo_sigma_mm2), narrow, narrow2)
+    )
     w = y[j]
     air = protons.sigma0_mm2[0] + w * (
         protons.sigma1_mm2_per_mm[0] + w * protons.sigma2_mm2_per_mm2[0]
     )
     air += 4.0 / 12.0
-    s1, s2 = air + mcs2, air + max(halo2, mcs2)
+    s1 = air + mcs2
+    parts = [(narrow, air + max(narrow2, mcs2)), (wide, air + max(wide2, mcs2))]
     k = z.size // 2
     checked = 0
     for i in range(x.size):
         r = math.hypot(x[i], z[k])
         if 4.0 * math.sqrt(s1) <= r <= 6.0 * math.sqrt(s1):
-            expected = h * idd * math.exp(-(r**2) / (2 * s2)) / (2 * math.pi * s2)
+            expected = idd * sum(
+                h * math.exp(-(r**2) / (2 * s2)) / (2 * math.pi * s2) for h, s2 in parts
+            )
             assert dose[i, j, k] == pytest.approx(expected, rel=0.03)
             assert none[i, j, k] == 0.0
             checked += 1
