@@ -27,9 +27,10 @@ class's energy and summed variance. :func:`split_halo` makes of them, per depth 
    reference: the classes are the model's own secondaries.
 
 Multi-Gaussian lateral models are the published practice for the same reason: for
-carbon the triple-Gaussian pencil beam of NIRS/HIMAC (Inaniwa and Kanematsu, Phys. Med.
-Biol. 2015, the "trichrome" beam model: a core and two halo Gaussians, the wider one of
-the light fragments); for protons the core-plus-halo models fitted to measured or MC
+carbon the triple-Gaussian lateral model of NIRS/HIMAC's scanned beams and its
+"trichrome" beam model (Inaniwa and Kanematsu, Phys. Med. Biol. 2015), which gives the
+primaries, the heavy fragments and the light fragments lateral spreads of their own; for
+protons the core-plus-halo models fitted to measured or MC
 halos (Gottschalk et al., Phys. Med. Biol. 60 (2015) 5627; Embriaco, Bellinzona et al.,
 2017: Molière core plus a nuclear term).
 
