@@ -56,6 +56,7 @@ import numpy as np
 
 from ionbeam.errors import ConfigError, OutOfRangeError
 from ionbeam.physics._depth_dose_assembly import assemble_depth_dose
+from ionbeam.physics._halo_split import wide_halo
 from ionbeam.physics.fragmentation import fragment_particle
 from ionbeam.physics.materials import WATER_I_VALUE_EV, get_material
 from ionbeam.physics.particles import Particle, get_particle
@@ -67,6 +68,7 @@ __all__ = [
     "DepthDose",
     "FluenceSpectra",
     "depth_dose",
+    "wide_halo",
 ]
 
 #: Default relative energy spread σ_E/E of the beam: 0.2 %, typical of a synchrotron

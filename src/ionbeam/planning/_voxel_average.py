@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ionbeam.patient.grid import Grid
-from ionbeam.physics._halo_split import wide_halo
+from ionbeam.physics.depth_dose import wide_halo
 from ionbeam.planning.geometry import BeamGeometry
 
 __all__ = ["VoxelExtent", "depth_tables", "halo_components", "voxel_extent"]
@@ -106,7 +106,7 @@ def halo_components(
     σ² table, IDD × weight, its cumulative), on the beam model's depth grids. One
     Gaussian, the whole halo, without narrow tables; else the narrow one and the wide
     one (the rest of the halo's weight and second moment:
-    :func:`ionbeam.physics._halo_split.wide_halo`)."""
+    :func:`ionbeam.physics.depth_dose.wide_halo`)."""
     idd64 = np.asarray(idd, dtype=np.float64)
     if narrow_weight is None or narrow_sigma2 is None:
         parts = [(np.asarray(halo_weight, np.float64), np.asarray(halo_sigma2, np.float64))]
