@@ -1,7 +1,7 @@
 """What the optimizer's sub-voxels cost: the head demo's plan with and without them.
 
 Plans the head phantom (2 mm CT and dose grid, the demo's two lateral fields and
-prescription, the demo's ring around the PTV) with ``oar_supersampling_mm`` = 0 and the
+prescription, tissue and ring around the PTV) with ``oar_supersampling_mm`` = 0 and the
 given band (default 4 mm), and prints per run: the rows the optimizer keeps (dose-grid
 voxels with an objective, sub-voxel rows), their stored entries and bytes, the time of
 the dose influence, of the sub-voxels' influence and of the optimization (both legs),
@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from ionbeam.cli._demo import _BEAMS, DEMO_PRESCRIPTION, _with_ring
+from ionbeam.cli._demo import _BEAMS, DEMO_PRESCRIPTION, DEMO_TARGET_TISSUE, _with_ring
 from ionbeam.planning.optimize.influence_rows import restrict_influence
 from ionbeam.planning.plan import Prescription
 from ionbeam.planning.planner import PlanningOptions, _sub_voxels, plan_patient
@@ -38,7 +38,8 @@ def main() -> None:
     prescription = Prescription("PTV", total, fractions)
     rbe = "constant" if args.particle == "proton" else "mkm"
     for band in (0.0, args.band):
-        options = PlanningOptions(gantry_deg=_BEAMS, rbe_model=rbe, oar_supersampling_mm=band)
+        options = PlanningOptions(gantry_deg=_BEAMS, rbe_model=rbe, oar_supersampling_mm=band,
+                                  target_tissue=DEMO_TARGET_TISSUE)  # fmt: skip
         start = time.perf_counter()
         result = plan_patient(patient, prescription, particle=args.particle, options=options)
         elapsed = time.perf_counter() - start

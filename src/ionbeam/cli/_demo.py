@@ -48,7 +48,7 @@ __all__ = ["DEMO_PRESCRIPTION", "register", "run"]
 DEMO_PRESCRIPTION = (70.4, 16)
 _BEAMS = (90.0, 270.0)
 #: The optimizer's sub-voxels reach this far (mm) from the PTV's surface.
-DEMO_SUPERSAMPLING_MM = 4.0
+DEMO_SUPERSAMPLING_MM = 2.0
 #: Width (mm) of the ring around the PTV whose objective holds hot spots down.
 DEMO_RING_MM = 15.0
 #: The chordoma's tissue (α/β ≈ 2 Gy, as the brain around it).

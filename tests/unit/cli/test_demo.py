@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ionbeam.cli._demo import DEMO_SUPERSAMPLING_MM
 from ionbeam.cli.main import main
 from ionbeam.io.plan_json import read_plan_json
 
@@ -48,7 +49,7 @@ def test_both_plans_cover_the_chordoma(demo: Path) -> None:
         assert all(beam.ripple_filter == (particle == "carbon") for beam in plan.beams)
         # optimized with sub-voxels near the PTV, a ring, the chordoma at alpha/beta 2 Gy
         planning = plan.settings["planning"]
-        assert planning["oar_supersampling_mm"] == 4.0
+        assert planning["oar_supersampling_mm"] == DEMO_SUPERSAMPLING_MM
         assert planning["target_tissue"] == "late_normal"
         assert "Ring_PTV" in plan.settings["objectives"]
 
