@@ -768,7 +768,8 @@ def _with_full_halo(
 
     weights, results = optimize_impt(influence, masks, objectives, offsets=halo_offsets, **settings)
     target = np.flatnonzero(np.asarray(masks[settings["target"]]).reshape(-1) > 0)
-    target = target[target < influence.grid.size]  # the sub-voxels' parents are there
+    if influence.sub_voxels is not None:  # a sub-voxel's correction is its parent's
+        target = influence.sub_voxels.parents_of(target)
     now = _halo_correction(influence, weights)  # kept by the halo for the final dose
     if _halo_change(influence, weights, held[-1], now, target) > HALO_CHANGE_TOLERANCE:
         offsets = _as_offsets(now, influence.sub_voxels)

@@ -40,11 +40,13 @@ from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.optimize.templates import optimization_masks
 
 __all__ = [
+    "MAX_BAND_MM",
     "SUB_VOXELS_PER_AXIS",
     "SubVoxels",
     "band_voxels",
     "split_voxels",
     "sub_voxel_fractions",
+    "sub_voxel_influence",
 ]
 
 #: Each split voxel becomes this many sub-voxels along each axis.
@@ -94,6 +96,13 @@ class SubVoxels:
                 f"expected one value per dose-grid voxel ({self.grid.size}); got {flat.size}"
             )
         return np.concatenate([flat, flat[self.parent]])
+
+    def parents_of(self, rows: np.ndarray) -> np.ndarray:
+        """The dose-grid voxels of optimizer ``rows`` (a sub-voxel's row → its parent),
+        distinct and ascending."""
+        rows = np.asarray(rows, dtype=np.int64)
+        n = self.grid.size
+        return np.unique(np.where(rows >= n, self.parent[np.maximum(rows - n, 0)], rows))
 
     def mask(self) -> np.ndarray:
         """The sub-voxels as a boolean volume on ``fine_grid``."""

@@ -108,6 +108,8 @@ def test_split_voxels_are_the_finer_grids_voxels() -> None:
     np.testing.assert_allclose(on_fine, np.round(on_fine), atol=1e-9)
     values = np.arange(coarse.size, dtype=float)
     np.testing.assert_array_equal(sub.extend(values)[coarse.size :], sub.parent)
+    rows = np.array([5, coarse.size, coarse.size + 23])
+    np.testing.assert_array_equal(sub.parents_of(rows), np.sort([5, *sub.parent[[0, 23]]]))
     with pytest.raises(ConfigError, match="oar_supersampling_mm = 0"):
         split_voxels(coarse, np.array([], dtype=np.int64))
 
