@@ -30,6 +30,7 @@ the planner works per fraction. Angles are degrees in [0, 360). Example::
     fine_sampling = 0             # 0 (off) or 2–9 sub-beams per side
     dose_engine = "pencil_beam"   # or "fine_sampling" (default: from fine_sampling)
     ripple_filter = true          # default: true for carbon (CNAO's 3 mm filter), else false
+    oar_supersampling_mm = 4.0    # sub-voxels for the optimizer within 4 mm of the target (0: off)
 
     [[beams]]
     name = "Left"                 # optional; default B1_G90
@@ -127,7 +128,7 @@ _PATIENT_KEYS = {"phantom", "dicom", "target", "spacing_mm", "calibration", "ct_
 _PRESCRIPTION_KEYS = {"total_dose_gy", "dose_per_fraction_gy", "fractions"}
 _PLAN_KEYS = {"particle", "machine", "technique", "rbe_model", "dose_grid_mm",
               "spot_spacing_mm", "fine_sampling", "dose_engine", "beam_model",
-              "ripple_filter"}  # fmt: skip
+              "ripple_filter", "oar_supersampling_mm"}  # fmt: skip
 _BEAM_KEYS = {"gantry_deg", "couch_deg", "line", "name", "range_shifter_wet_mm"}
 _OBJECTIVE_KEYS = {"structure", "type", "total_dose_gy", "volume_percent", "weight"}
 _TISSUE_KEYS = {"target", "normal", "structures"}
@@ -191,6 +192,7 @@ class PlanRequest:
     dose_engine: str | None = None
     beam_model: Path | None = None
     ripple_filter: bool | None = None
+    oar_supersampling_mm: float | None = None
     beams: tuple[BeamRequest, ...] = ()
     #: Every beam's range shifter (mm WET), overriding the beams' (``ionbeam plan
     #: --range-shifter-wet-mm``; a plan file gives it per beam).
@@ -260,6 +262,7 @@ def plan_request_from_dict(
         dose_engine=_dose_engine(plan, source),
         beam_model=_path(plan, "beam_model", base),
         ripple_filter=_boolean(plan, "ripple_filter", source),
+        oar_supersampling_mm=_number(plan, "oar_supersampling_mm", source),
         beams=tuple(
             _beam(b, f"{source} beam {i + 1}") for i, b in enumerate(_list(data, "beams", source))
         ),

@@ -20,6 +20,9 @@ cut-off disc by the full-width halo computed by convolution; the matrices themse
 the grid by matrix name) are fixed products the optimizer adds to its own (the halo's
 correction for the weights of a first optimization: see
 :func:`~ionbeam.planning.planner.plan_patient`); the reported products ignore them.
+With ``sub_voxels`` (:mod:`ionbeam.planning.sub_voxels`) the optimizer's rows go on
+past the grid's N voxels with those of sub-voxels near the target (``n_rows`` in all;
+``optimizer_offsets`` then have ``n_rows`` values); the reported products ignore them.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from ionbeam.planning._influence_kernels import csc_times
 
 if TYPE_CHECKING:
     from ionbeam.planning.halo import HaloField, HaloTerms
+    from ionbeam.planning.sub_voxels import SubVoxels
 
 __all__ = ["DoseInfluence"]
 
@@ -53,12 +57,19 @@ class DoseInfluence:
     sqrt_beta_dose: sp.csc_matrix | None = None
     halo: HaloField | None = None
     optimizer_offsets: Mapping[str, np.ndarray] | None = None
+    sub_voxels: SubVoxels | None = None
     _last: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_spots(self) -> int:
         """Number of spots (columns)."""
         return int(self.dose.shape[1])
+
+    @property
+    def n_rows(self) -> int:
+        """Rows the optimizer can address: the grid's voxels, then any sub-voxels."""
+        extra = 0 if self.sub_voxels is None else self.sub_voxels.n_rows
+        return int(self.grid.size) + extra
 
     @property
     def nnz(self) -> int:

@@ -264,7 +264,7 @@ def _options(request: PlanRequest, phantom: str | None, machine: Machine) -> Pla
         "range_shifter_wet_mm": tuple(b.range_shifter_wet_mm for b in beams),
     }
     for field in ("technique", "rbe_model", "spot_spacing_mm", "dose_grid_mm", "fine_sampling",
-                  "dose_engine", "ripple_filter"):  # fmt: skip
+                  "dose_engine", "ripple_filter", "oar_supersampling_mm"):  # fmt: skip
         if getattr(request, field) is not None:
             values[field] = getattr(request, field)
     if request.target_tissue:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ionbeam.cli._demo import DEMO_SUPERSAMPLING_MM
 from ionbeam.cli.main import main
 from ionbeam.io.plan_json import read_plan_json
 
@@ -46,6 +47,11 @@ def test_both_plans_cover_the_chordoma(demo: Path) -> None:
         assert plan.particle == particle and plan.n_spots == metrics["spots"]
         # CNAO's carbon beams use the 3 mm ripple filter, its proton beams none
         assert all(beam.ripple_filter == (particle == "carbon") for beam in plan.beams)
+        # optimized with sub-voxels near the PTV, a ring, the chordoma at alpha/beta 2 Gy
+        planning = plan.settings["planning"]
+        assert planning["oar_supersampling_mm"] == DEMO_SUPERSAMPLING_MM
+        assert planning["target_tissue"] == "late_normal"
+        assert "Ring_PTV" in plan.settings["objectives"]
 
 
 @pytest.mark.slow  # the whole quick demo (two plans); .ci/run also runs the demo
@@ -114,3 +120,19 @@ def test_demo_plans_record_their_phantom() -> None:
     assert recorded["x"] == 1
     assert recorded["phantom"]["name"] == "head"
     assert recorded["phantom"]["parameters"]["spacing_mm"] == 3.0
+
+
+def test_the_demo_ring_surrounds_the_ptv() -> None:
+    """The demo's ring: the tissue within 15 mm of the PTV, inside the body, none of the
+    PTV; it gets the ring's hot-spot objective (the prescription as a maximum)."""
+    from ionbeam.cli._demo import DEMO_RING_MM, _with_ring
+    from ionbeam.patient.phantoms import make_phantom
+    from ionbeam.planning.optimize.templates import RING_MAX_FRACTION, default_objectives
+
+    patient = _with_ring(make_phantom("head", spacing_mm=3.0))
+    s = patient.structures
+    ring, ptv = s["Ring_PTV"].mask, s["PTV"].mask
+    assert not (ring & ptv).any() and not (ring & ~s["Body"].mask).any()
+    assert (ring | ptv).sum() == (s["PTV"].expand(DEMO_RING_MM).mask & s["Body"].mask).sum()
+    objective = default_objectives(list(s), "PTV", 4.4)["Ring_PTV"][0]
+    assert objective.max_dose_gy == RING_MAX_FRACTION * 4.4

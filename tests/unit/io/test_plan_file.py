@@ -192,3 +192,16 @@ def test_ripple_filter_is_read_and_must_be_a_boolean() -> None:
     assert plan_request_from_dict({}).ripple_filter is None
     with pytest.raises(ConfigError, match="ripple_filter must be true or false"):
         plan_request_from_dict({"plan": {"ripple_filter": "off"}})
+
+
+def test_oar_supersampling_is_read_and_must_be_a_number() -> None:
+    """``oar_supersampling_mm`` reaches the planning options (honoured by the planner)."""
+    from ionbeam.planning.planner import PlanningOptions
+
+    request = plan_request_from_dict({"plan": {"oar_supersampling_mm": 4.0}})
+    assert request.oar_supersampling_mm == 4.0
+    assert plan_request_from_dict({}).oar_supersampling_mm is None
+    with pytest.raises(ConfigError, match="oar_supersampling_mm must be a finite number"):
+        plan_request_from_dict({"plan": {"oar_supersampling_mm": "4"}})
+    with pytest.raises(ConfigError, match="oar_supersampling_mm"):
+        PlanningOptions(oar_supersampling_mm=-1.0)

@@ -145,39 +145,49 @@ def restrict_influence(
     spot_index: np.ndarray | None = None,
     matrices: tuple[str, ...] = ("dose",),
 ) -> InfluenceRows:
-    """The rows ``voxel_index`` (flat dose-grid indices) of ``matrices`` for the spots
-    ``spot_index`` (default: all; a contiguous range, e.g. one beam, is cheapest)."""
+    """The rows ``voxel_index`` (flat dose-grid indices; past the grid's N voxels, the
+    influence's sub-voxels: :mod:`ionbeam.planning.sub_voxels`) of ``matrices`` for the
+    spots ``spot_index`` (default: all; a contiguous range, e.g. one beam, is cheapest)."""
     given = np.asarray(voxel_index, dtype=np.int64).reshape(-1)
-    n_voxels_grid, n_spots = influence.dose.shape
+    n_grid, n_spots = influence.dose.shape
+    n_rows = influence.n_rows
     if given.size == 0:
         raise StructureError("no voxel carries an objective; give at least one objective")
     low, high = int(given.min()), int(given.max())
-    if low < 0 or high >= n_voxels_grid:
+    if low < 0 or high >= n_rows:
         raise GridMismatchError(
-            f"voxel indices must lie in 0…{n_voxels_grid - 1} (the dose grid); got {low}…{high}"
+            f"voxel indices must lie in 0…{n_rows - 1} (the dose grid); got {low}…{high}"
         )
-    voxels = sorted_unique(given, n_voxels_grid)
+    voxels = sorted_unique(given, n_rows)
     spots = np.arange(n_spots) if spot_index is None else np.asarray(spot_index, dtype=np.int64)
     if spots.size == 0 or spots.min() < 0 or spots.max() >= n_spots:
         raise GridMismatchError(f"spot indices must lie in 0…{n_spots - 1}; got {spots.size} spots")
-    sources = {name: _matrix(influence, name) for name in matrices}
-    base = sources["dose"] if "dose" in sources else next(iter(sources.values()))
-    row_map = np.full(n_voxels_grid, -1, dtype=np.int32 if voxels.size < 2**31 else np.int64)
-    row_map[voxels] = np.arange(voxels.size)
-    indptr = np.asarray(base.indptr, dtype=np.int64)
-    row_indptr = kernels.count_kept_rows(indptr, base.indices, spots, row_map)
-    nnz = int(row_indptr[-1])
+    parts = [(influence, voxels[voxels < n_grid])]
+    sub = influence.sub_voxels
+    if sub is not None and voxels[-1] >= n_grid:
+        if sub.influence is None:
+            raise GridMismatchError("the sub-voxels carry no dose-influence matrices")
+        parts.append((sub.influence, sub.fine_index[voxels[voxels >= n_grid] - n_grid]))
+    patterns = [_kept_pattern(_base(source, matrices), rows, spots) for source, rows in parts]
+    starts = np.cumsum([0] + [int(p[1][-1]) for p in patterns])
+    row_indptr = np.concatenate(
+        [[0]] + [p[1][1:] + start for p, start in zip(patterns, starts, strict=False)]
+    ).astype(np.int64)
+    nnz = int(starts[-1])
     narrow = spots.size <= NARROW_INDEX_LIMIT
     row_indices = np.empty(nnz, dtype=np.uint16 if narrow else np.int32)
-    values = {}
-    for k, (name, matrix) in enumerate(sources.items()):
-        if not (np.array_equal(matrix.indptr, base.indptr)):
-            raise GridMismatchError(f"the {name} matrix does not share the dose's pattern")
-        values[name] = np.empty(nnz, dtype=np.float32)
-        kernels.fill_kept_rows(
-            indptr, matrix.indices, matrix.data, spots, row_map, row_indptr,
-            row_indices, values[name], k == 0,
-        )  # fmt: skip
+    values = {name: np.empty(nnz, dtype=np.float32) for name in matrices}
+    for (source, _), (indptr, kept, row_map), start in zip(parts, patterns, starts, strict=False):
+        stop = start + int(kept[-1])
+        base = _base(source, matrices)
+        for k, name in enumerate(matrices):
+            matrix = _matrix(source, name)
+            if not (np.array_equal(matrix.indptr, base.indptr)):
+                raise GridMismatchError(f"the {name} matrix does not share the dose's pattern")
+            kernels.fill_kept_rows(
+                indptr, matrix.indices, matrix.data, spots, row_map, kept,
+                row_indices[start:stop], values[name][start:stop], k == 0,
+            )  # fmt: skip
     offsets = {}
     if influence.optimizer_offsets is not None and spot_index is None:
         offsets = {
@@ -186,6 +196,24 @@ def restrict_influence(
             if name in influence.optimizer_offsets
         }
     return InfluenceRows(voxels, spots, row_indptr, row_indices, values, offsets)
+
+
+def _base(influence: DoseInfluence, matrices: tuple[str, ...]) -> sp.csc_matrix:
+    """The matrix whose pattern the rows share (the dose, else the first asked for)."""
+    return _matrix(influence, "dose" if "dose" in matrices else matrices[0])
+
+
+def _kept_pattern(
+    base: sp.csc_matrix, rows: np.ndarray, spots: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The base's column pointers, the kept rows' pointers (from 0) and the row map
+    (matrix row → kept row, −1 elsewhere) of the matrix rows ``rows`` (ascending)."""
+    n_matrix_rows = base.shape[0]
+    row_map = np.full(n_matrix_rows, -1, dtype=np.int32 if rows.size < 2**31 else np.int64)
+    row_map[rows] = np.arange(rows.size)
+    indptr = np.asarray(base.indptr, dtype=np.int64)
+    kept = kernels.count_kept_rows(indptr, base.indices, spots, row_map)
+    return indptr, kept, row_map
 
 
 def _matrix(influence: DoseInfluence, name: str) -> sp.csc_matrix:

@@ -175,13 +175,13 @@ def build_problem(
     """The problem of optimizing ``quantity`` (default physical dose) under ``objectives``.
 
     ``masks``: boolean masks (or voxel fractions 0–1) on the influence's dose grid by
-    structure name;
+    structure name (flat, with ``influence.n_rows`` values where it has sub-voxels);
     ``spot_index``: the spots optimized (default all; e.g. one beam for SFUD);
     ``max_particles``: the upper bound per spot; ``reference``: the structure whose
     level sets the scaling (default: the first with a dose to reach, the target).
     """
     quantity = PhysicalDose() if quantity is None else quantity
-    grid_size = influence.grid.size
+    grid_size = influence.n_rows  # the grid's voxels and any sub-voxels
     flat, fractions = _structure_voxels(masks, objectives, grid_size)
     voxels = sorted_unique(np.concatenate(list(flat.values())), grid_size)
     rows = restrict_influence(influence, voxels, spot_index=spot_index, matrices=quantity.matrices)

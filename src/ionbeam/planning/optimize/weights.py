@@ -89,7 +89,7 @@ def optimize_impt(
         first = optimize_weights(
             problem, method=method, options=_first_leg(solver), initial_weights=initial_weights
         )
-        problem = problem.with_offsets(offsets(first.x), grid_size=influence.grid.size)
+        problem = problem.with_offsets(offsets(first.x), grid_size=influence.n_rows)
         legs, initial_weights = (first,), first.x
         solver = dataclasses.replace(solver, description=f"{solver.description} (offsets held)")
     result = optimize_weights(
@@ -196,7 +196,7 @@ def _scaled_to_level(
 ) -> np.ndarray:
     """``weights`` times the factor that brings the target's mean quantity to ``level``."""
     rows = restrict_influence(influence, np.flatnonzero(target_mask), matrices=quantity.matrices)
-    bound = quantity.bind(rows, grid_size=influence.grid.size)
+    bound = quantity.bind(rows, grid_size=influence.n_rows)
     convert = quantity.level_converter(rows.voxel_index)
     goal = level if convert is None else convert(level)
 

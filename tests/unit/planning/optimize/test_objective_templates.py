@@ -5,13 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ionbeam.errors import UnknownNameError
+from ionbeam.errors import ConfigError, UnknownNameError
+from ionbeam.patient.grid import Grid
+from ionbeam.patient.structures import Structure
 from ionbeam.planning.optimize import SquaredDeviation, SquaredOverdose
 from ionbeam.planning.optimize.templates import (
+    RING_MAX_FRACTION,
     SERIAL_MAX_FRACTION,
     default_objectives,
     optimization_masks,
     overlap_priority,
+    ring_structure,
 )
 
 HEAD = ["Body", "Brain", "Skull", "Eye_L", "Eye_R", "Brainstem", "OpticChiasm", "GTV", "PTV"]
@@ -58,3 +62,30 @@ def test_optimization_masks_remove_earlier_structures() -> None:
     assert masks["PTV"].sum() == 3 and not masks["PTV"][2, 2, 0]
     assert masks["Body"].sum() == 16 - 4 - 3
     assert not np.any(masks["Body"] & (ptv | stem))
+
+
+def test_a_ring_gets_a_hot_spot_objective_and_comes_before_the_other_organs() -> None:
+    """A ring around the target: max the prescription (RING_MAX_FRACTION), weight 1000,
+    ranked right after the target so that the brain's objective does not take its
+    voxels; a ring around a box is the box grown by its width minus the box, inside
+    the body."""
+    names = [*HEAD, "Ring_PTV"]
+    objectives = default_objectives(names, "PTV", 3.0)
+    assert objectives["Ring_PTV"] == (SquaredOverdose(RING_MAX_FRACTION * 3.0, 1000.0),)
+    priority = overlap_priority(names, "PTV")
+    assert priority.index("Ring_PTV") == priority.index("PTV") + 1
+    assert priority[-1] == "Body"
+    grid = Grid((20, 20, 20), (2.0, 2.0, 2.0))
+    box = np.zeros(grid.shape, dtype=bool)
+    box[8:12, 8:12, 8:12] = True
+    body = np.zeros(grid.shape, dtype=bool)
+    body[:, :, :15] = True  # the ring is cut at the body's edge
+    ring = ring_structure(Structure("PTV", box, grid), Structure("Body", body, grid), width_mm=4.0)
+    assert ring.name == "Ring_PTV"
+    assert not (ring.mask & box).any() and not (ring.mask & ~body).any()
+    assert ring.mask[10, 10, 13] and ring.mask[10, 10, 6] and not ring.mask[10, 10, 5]
+    assert not ring.mask[10, 10, 14 + 1]
+    with pytest.raises(ConfigError, match="width"):
+        ring_structure(Structure("PTV", box, grid), Structure("Body", body, grid), width_mm=0)
+    with pytest.raises(ConfigError, match="Ring"):
+        ring_structure(Structure("PTV", box, grid), Structure("Body", body, grid), name="Shell")
