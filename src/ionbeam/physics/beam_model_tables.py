@@ -94,7 +94,8 @@ def _compute(
     """The library's arrays, each energy's row from the disk cache when present (computed
     and stored otherwise), stacked [n_energy, ...]."""
     columns: dict[str, list[np.ndarray]] = {name: [] for name in _FIELDS}
-    for energy in track(energies, f"{particle.name} depth–dose library"):
+    many = energies.size > 1  # no progress bar for one curve
+    for energy in track(energies, f"{particle.name} depth–dose library") if many else energies:
         row = _cached_row(particle, float(energy), spread, i_value)
         for name in columns:
             columns[name].append(row[name])
@@ -147,10 +148,12 @@ def compute_depth_dose_library(
         water_i_value_ev=i_value,
         model=MODEL_VERSION,
     )
-    arrays = load_arrays(key)
+    single = energies.size == 1  # its row is the whole library: no second file
+    arrays = None if single else load_arrays(key)
     if arrays is None or set(arrays) != set(_FIELDS):
         arrays = _compute(ion, energies, spread, i_value)
-        save_arrays(key, arrays)
+        if not single:
+            save_arrays(key, arrays)
     for array in arrays.values():
         array.setflags(write=False)
     energies.setflags(write=False)
