@@ -40,7 +40,7 @@ from ionbeam.machine.beamline import BeamLine, RippleFilter
 from ionbeam.physics.beam_model_tables import DepthDoseLibrary
 from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL
 from ionbeam.physics.particles import get_particle
-from ionbeam.physics.radiobiology.tables import BiologyTables, compute_biology_tables
+from ionbeam.physics.radiobiology.tables import compute_biology_tables_per_tissue
 from ionbeam.physics.radiobiology.tissue import TissueParameters, get_tissue
 
 __all__ = ["DEFAULT_DEPTH_POINTS", "MEV_PER_MM_TO_GY_MM2", "BeamModel", "build_beam_model"]
@@ -335,20 +335,18 @@ def _biology(
     resolved = tuple(get_tissue(t) for t in tissues)
     alpha = np.empty((len(resolved), *grid.shape), dtype=np.float32)
     sqrt_beta = np.empty_like(alpha)
-    for k, tissue in enumerate(resolved):
+    names = ("depth_mm", "alpha_gy", "sqrt_beta_gy")
 
-        def compute(means: np.ndarray, spread: float, tissue=tissue) -> dict[str, np.ndarray]:
-            tables: BiologyTables = compute_biology_tables(
-                particle,
-                means,
-                tissue,
-                model=model,
-                energy_spread_rel=spread,
-                water_i_value_ev=water_i_value_ev,
-            )
-            return {n: getattr(tables, n) for n in ("depth_mm", "alpha_gy", "sqrt_beta_gy")}
+    def compute(means: np.ndarray, spread: float) -> dict[str, np.ndarray]:
+        per_tissue = compute_biology_tables_per_tissue(
+            particle, means, resolved, model=model, energy_spread_rel=spread,
+            water_i_value_ev=water_i_value_ev,
+        )  # fmt: skip
+        return {f"{n}/{k}": getattr(t, n) for k, t in enumerate(per_tissue) for n in names}
 
-        tables = by_spread(source, compute)
-        alpha[k] = _resample(tables["depth_mm"], tables["alpha_gy"], grid, False)
-        sqrt_beta[k] = _resample(tables["depth_mm"], tables["sqrt_beta_gy"], grid, False)
+    tables = by_spread(source, compute)
+    for k in range(len(resolved)):
+        depth = tables[f"depth_mm/{k}"]
+        alpha[k] = _resample(depth, tables[f"alpha_gy/{k}"], grid, False)
+        sqrt_beta[k] = _resample(depth, tables[f"sqrt_beta_gy/{k}"], grid, False)
     return _frozen(alpha), _frozen(sqrt_beta), resolved

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import fftconvolve
 from scipy.special import erfc
 
 from ionbeam.physics._secondary_sources import LARGE_ANGLE_GROUPS
@@ -79,6 +78,8 @@ def _convolved(
     u = np.arange(-reach, reach + step / 2, step)
     kernel = np.exp(-0.5 * (u / sigma_mm) ** 2)
     kernel /= kernel.sum()
+    from scipy.signal import fftconvolve  # here: scipy.signal (and scipy.stats) cost ~0.4 s
+
     smooth = [fftconvolve(f, kernel, mode="same") for f in (energy, stopping, stopping**2)]
     return t, smooth[0], smooth[1], smooth[2]
 

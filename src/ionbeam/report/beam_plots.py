@@ -4,7 +4,8 @@ spot maps of each beam's energy layers.
 Bragg curves are the laterally integrated depth–dose in water (MeV/mm per
 primary particle), without range shifter, from the plan's
 :class:`~ionbeam.machine.beam_model.BeamModel` when given (what the dose
-engine used) or else from :func:`ionbeam.physics.depth_dose.depth_dose`.
+engine used) or else from :func:`ionbeam.physics.depth_dose.depth_dose` (through the
+disk cache of :func:`~ionbeam.physics.beam_model_tables.compute_depth_dose_library`).
 Spot maps show each layer's spots in the beam's-eye view at the isocentre,
 coloured by their weight (particles per fraction, one colour scale per
 beam); spots of weight 0 are drawn as small grey dots.
@@ -25,7 +26,7 @@ from matplotlib.ticker import ScalarFormatter
 
 from ionbeam.errors import ConfigError
 from ionbeam.machine.beam_model import MEV_PER_MM_TO_GY_MM2, BeamModel
-from ionbeam.physics.depth_dose import depth_dose
+from ionbeam.physics.beam_model_tables import compute_depth_dose_library
 from ionbeam.planning import Beam, Plan
 from ionbeam.report._style import new_figure
 
@@ -91,9 +92,9 @@ def _curve(
     particle: str, energy_mev_u: float, beam_model: BeamModel | None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Depth (mm), IDD (MeV/mm per particle) and Bragg-peak depth (mm) of one energy."""
-    if beam_model is None:
-        result = depth_dose(particle, energy_mev_u)
-        return result.depth_mm, result.idd_mev_mm, result.bragg_peak_mm
+    if beam_model is None:  # the physics' curve, from the disk cache when computed before
+        library = compute_depth_dose_library(particle, [energy_mev_u])
+        return library.depth_mm[0], library.idd_mev_mm[0], float(library.bragg_peak_mm[0])
     i = int(beam_model.energy_index(np.array([energy_mev_u]))[0])  # not in the model → raises
     idd = np.asarray(beam_model.idd_gy_mm2[i], dtype=float) / MEV_PER_MM_TO_GY_MM2
     return beam_model.depth_mm(i), idd, float(beam_model.bragg_peak_mm[i])

@@ -31,7 +31,7 @@ def test_library_rows_equal_single_depth_doses(cache: Path) -> None:
 
 def test_library_is_cached_and_reused(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = compute_depth_dose_library("carbon", [150.0, 200.0], energy_spread_rel=0.001)
-    assert len(list(cache.glob("*.npz"))) == 1
+    assert len(list(cache.glob("depth-dose-library-*.npz"))) == 1
     import ionbeam.physics.beam_model_tables as tables
 
     with monkeypatch.context() as patch:
@@ -40,7 +40,34 @@ def test_library_is_cached_and_reused(cache: Path, monkeypatch: pytest.MonkeyPat
     np.testing.assert_array_equal(first.idd_mev_mm, second.idd_mev_mm)
     # any parameter change is a different entry
     compute_depth_dose_library("carbon", [150.0, 200.0], energy_spread_rel=0.002)
-    assert len(list(cache.glob("*.npz"))) == 2
+    assert len(list(cache.glob("depth-dose-library-*.npz"))) == 2
+    assert len(list(cache.glob("depth-dose-row-*.npz"))) == 4  # and each energy's row
+
+
+def test_a_new_energy_set_computes_only_its_new_energies(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are cached per energy: a set sharing energies with an earlier one (a plan's
+    energies after the machine's whole set) computes only the energies never seen, and
+    equals the library computed from nothing, bit for bit."""
+    import ionbeam.physics.beam_model_tables as tables
+
+    computed: list[float] = []
+    original = tables.depth_dose
+
+    def counting(particle, energy, **options):
+        computed.append(energy)
+        return original(particle, energy, **options)
+
+    monkeypatch.setattr(tables, "depth_dose", counting)
+    compute_depth_dose_library("proton", [80.0, 120.0, 160.0])
+    assert computed == [80.0, 120.0, 160.0]
+    subset = compute_depth_dose_library("proton", [120.0, 140.0, 160.0])
+    assert computed[3:] == [140.0]
+    monkeypatch.setenv("IONBEAM_CACHE", "0")
+    fresh = compute_depth_dose_library("proton", [120.0, 140.0, 160.0])
+    for name in ("idd_mev_mm", "depth_edges_mm", "halo_sigma_mm", "r80_mm", "bragg_peak_mm"):
+        np.testing.assert_array_equal(getattr(subset, name), getattr(fresh, name))
 
 
 def test_library_arrays_are_read_only(cache: Path) -> None:

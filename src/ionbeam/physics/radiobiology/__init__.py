@@ -30,7 +30,11 @@ from ionbeam.physics.radiobiology.proton_rbe import (
     Wedenberg2013,
     get_proton_rbe_model,
 )
-from ionbeam.physics.radiobiology.tables import BiologyTables, compute_biology_tables
+from ionbeam.physics.radiobiology.tables import (
+    BiologyTables,
+    compute_biology_tables,
+    compute_biology_tables_per_tissue,
+)
 from ionbeam.physics.radiobiology.tissue import (
     TISSUES,
     MKMParameters,
@@ -52,6 +56,7 @@ __all__ = [
     "Wedenberg2013",
     "biological_effect",
     "compute_biology_tables",
+    "compute_biology_tables_per_tissue",
     "effect_from_rbe_weighted_dose",
     "get_proton_rbe_model",
     "get_tissue",

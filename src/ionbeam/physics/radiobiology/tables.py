@@ -18,12 +18,14 @@ Tables are cached on disk (:mod:`ionbeam._cache`) one beam energy at a time, und
 of every input of that row (particle, energy, tissue, model, depth–dose options and the
 physics ``MODEL_VERSION``), so that a new set of energies costs only the energies not seen
 before, and a new tissue only its own rows; the whole set is cached too, for a one-file
-load when the same set comes back.
+load when the same set comes back. :func:`compute_biology_tables_per_tissue` makes the
+tables of several tissues from one depth–dose (with its fluence spectra) per energy.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -33,7 +35,12 @@ from ionbeam._cache import cache_key, load_arrays, save_arrays
 from ionbeam._progress import track
 from ionbeam.errors import ConfigError, UnknownNameError
 from ionbeam.physics.beam_model_tables import MODEL_VERSION as PHYSICS_MODEL_VERSION
-from ionbeam.physics.depth_dose import DEFAULT_ENERGY_SPREAD_REL, FluenceSpectra, depth_dose
+from ionbeam.physics.depth_dose import (
+    DEFAULT_ENERGY_SPREAD_REL,
+    DepthDose,
+    FluenceSpectra,
+    depth_dose,
+)
 from ionbeam.physics.particles import Particle, get_particle
 from ionbeam.physics.radiobiology.mixed_field import mixed_field_lq
 from ionbeam.physics.radiobiology.proton_rbe import (
@@ -45,7 +52,7 @@ from ionbeam.physics.radiobiology.tissue import TissueParameters, get_tissue
 from ionbeam.physics.ranges import MAX_ENERGY_MEV_U, MIN_ENERGY_MEV_U
 from ionbeam.physics.stopping import checked_energies
 
-__all__ = ["BiologyTables", "compute_biology_tables"]
+__all__ = ["BiologyTables", "compute_biology_tables", "compute_biology_tables_per_tissue"]
 
 #: Bumped whenever the content of the tables changes for the same inputs.
 _TABLE_FORMAT = 2
@@ -95,17 +102,17 @@ def _resolve_model(ion: Particle, model: str | ProtonRBEModel | None) -> str | P
     return resolved
 
 
+def _curve(ion: Particle, energy: float, model: str | ProtonRBEModel, options: dict) -> DepthDose:
+    """The depth–dose of one beam energy that the rows of every tissue are made from (with
+    the fluence spectra for the mMKM)."""
+    return depth_dose(ion, energy, with_spectra=model == "mkm", **options)
+
+
 def _row(
-    ion: Particle,
-    energy: float,
-    tissue: TissueParameters,
-    model: str | ProtonRBEModel,
-    options: dict,
+    curve: DepthDose, tissue: TissueParameters, model: str | ProtonRBEModel
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(depth_mm, alpha_gy, sqrt_beta_gy) of one beam energy."""
-    mkm = model == "mkm"
-    curve = depth_dose(ion, energy, with_spectra=mkm, **options)
-    if mkm:
+    """(depth_mm, alpha_gy, sqrt_beta_gy) of one beam energy's ``curve`` in ``tissue``."""
+    if model == "mkm":
         lq = mixed_field_lq(cast(FluenceSpectra, curve.spectra), tissue.mkm_parameters())
         return curve.depth_mm, lq.alpha_gy, lq.sqrt_beta_gy
     alpha, beta = cast(ProtonRBEModel, model).alpha_beta(
@@ -138,41 +145,58 @@ def _key(
     )
 
 
-def _cached_row(
+def _valid(arrays: dict[str, np.ndarray] | None) -> bool:
+    return arrays is not None and set(arrays) == set(_FIELDS)
+
+
+def _energy_rows(
     ion: Particle,
     energy: float,
-    tissue: TissueParameters,
+    tissues: Sequence[TissueParameters],
     model: str | ProtonRBEModel,
     options: dict,
-) -> dict[str, np.ndarray]:
-    """One energy's row from the disk cache, computed and stored when absent."""
-    key = _key(ion, energy, tissue, model, options)
-    row = load_arrays(key)
-    if row is None or set(row) != set(_FIELDS):
-        row = dict(zip(_FIELDS, _row(ion, energy, tissue, model, options), strict=True))
-        save_arrays(key, row)
-    return row
+) -> list[dict[str, np.ndarray]]:
+    """One energy's row of each tissue from the disk cache; the rows absent are computed
+    from one depth–dose of the energy (shared by the tissues) and stored."""
+    keys = [_key(ion, energy, tissue, model, options) for tissue in tissues]
+    rows = [load_arrays(key) for key in keys]
+    if all(_valid(row) for row in rows):
+        return cast("list[dict[str, np.ndarray]]", rows)
+    curve = _curve(ion, energy, model, options)
+    out = []
+    for key, tissue, row in zip(keys, tissues, rows, strict=True):
+        if row is None or not _valid(row):
+            row = dict(zip(_FIELDS, _row(curve, tissue, model), strict=True))
+            save_arrays(key, row)
+        out.append(row)
+    return out
 
 
 def _rows(
     ion: Particle,
     energies: np.ndarray,
-    tissue: TissueParameters,
+    tissues: Sequence[TissueParameters],
     model: str | ProtonRBEModel,
     options: dict,
-) -> dict[str, np.ndarray]:
-    """The stacked rows of ``energies``: the whole set from the cache, else row by row
-    (each row cached on its own, so only energies never seen before are computed)."""
-    key = _key(ion, energies, tissue, model, options)
-    cached = load_arrays(key)
-    if cached is not None and set(cached) == set(_FIELDS):
-        return cached
-    name = model if isinstance(model, str) else model.name
-    label = f"Biology tables ({ion.name}, {tissue.name}, {name})"
-    rows = [_cached_row(ion, float(e), tissue, model, options) for e in track(energies, label)]
-    stacked = {field: np.stack([row[field] for row in rows]) for field in _FIELDS}
-    save_arrays(key, stacked)
-    return stacked
+) -> list[dict[str, np.ndarray]]:
+    """The stacked rows of ``energies`` per tissue: each tissue's whole set from the cache,
+    else row by row (each row cached on its own, so only energies never seen before are
+    computed, each energy's depth–dose once for all the tissues that lack it)."""
+    keys = [_key(ion, energies, tissue, model, options) for tissue in tissues]
+    stacked = [load_arrays(key) for key in keys]
+    missing = [k for k, tables in enumerate(stacked) if not _valid(tables)]
+    if missing:
+        name = model if isinstance(model, str) else model.name
+        names = ", ".join(tissues[k].name for k in missing)
+        label = f"Biology tables ({ion.name}, {names}, {name})"
+        lacking = [tissues[k] for k in missing]
+        rows = [
+            _energy_rows(ion, float(e), lacking, model, options) for e in track(energies, label)
+        ]
+        for i, k in enumerate(missing):
+            stacked[k] = {field: np.stack([row[i][field] for row in rows]) for field in _FIELDS}
+            save_arrays(keys[k], cast("dict[str, np.ndarray]", stacked[k]))
+    return cast("list[dict[str, np.ndarray]]", stacked)
 
 
 def compute_biology_tables(
@@ -191,8 +215,30 @@ def compute_biology_tables(
     ``"mcnamara2015"`` for protons); ``energy_spread_rel``, ``depth_mm`` and
     ``water_i_value_ev`` are passed to :func:`~ionbeam.physics.depth_dose.depth_dose`.
     """
+    (tables,) = compute_biology_tables_per_tissue(
+        particle, energies_mev_u, (tissue,), model=model, energy_spread_rel=energy_spread_rel,
+        depth_mm=depth_mm, water_i_value_ev=water_i_value_ev,
+    )  # fmt: skip
+    return tables
+
+
+def compute_biology_tables_per_tissue(
+    particle: str | Particle,
+    energies_mev_u: np.ndarray,
+    tissues: Sequence[str | TissueParameters],
+    *,
+    model: str | ProtonRBEModel | None = None,
+    energy_spread_rel: float = DEFAULT_ENERGY_SPREAD_REL,
+    depth_mm: np.ndarray | None = None,
+    water_i_value_ev: float | None = None,
+) -> tuple[BiologyTables, ...]:
+    """:func:`compute_biology_tables` of each of ``tissues`` (in that order), the same tables
+    at less cost: the depth–dose of each energy (with its fluence spectra, most of the time
+    of a row) is computed once for all the tissues."""
     ion = get_particle(particle)
-    tissue = get_tissue(tissue)
+    resolved_tissues = [get_tissue(tissue) for tissue in tissues]
+    if not resolved_tissues:
+        raise ConfigError("biology tables need at least one tissue; got none")
     energies = np.array(energies_mev_u, dtype=float, ndmin=1)  # a copy, frozen below
     if energies.ndim != 1 or energies.size == 0:
         raise ConfigError(
@@ -204,15 +250,22 @@ def compute_biology_tables(
     options = {"energy_spread_rel": energy_spread_rel, "depth_mm": depth_mm,
                "water_i_value_ev": water_i_value_ev}  # fmt: skip
     name = resolved if isinstance(resolved, str) else resolved.name
-    cached = _rows(ion, energies, tissue, resolved, options)
-    for array in (*cached.values(), energies):
-        array.setflags(write=False)
-    return BiologyTables(
-        particle=ion.name,
-        tissue=tissue,
-        model=name,
-        energies_mev_u=energies,
-        depth_mm=cached["depth_mm"],
-        alpha_gy=cached["alpha_gy"],
-        sqrt_beta_gy=cached["sqrt_beta_gy"],
-    )
+    energies.setflags(write=False)
+    out = []
+    for tissue, cached in zip(
+        resolved_tissues, _rows(ion, energies, resolved_tissues, resolved, options), strict=True
+    ):
+        for array in cached.values():
+            array.setflags(write=False)
+        out.append(
+            BiologyTables(
+                particle=ion.name,
+                tissue=tissue,
+                model=name,
+                energies_mev_u=energies,
+                depth_mm=cached["depth_mm"],
+                alpha_gy=cached["alpha_gy"],
+                sqrt_beta_gy=cached["sqrt_beta_gy"],
+            )
+        )
+    return tuple(out)

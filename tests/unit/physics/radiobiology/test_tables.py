@@ -9,7 +9,10 @@ from ionbeam.errors import ConfigError, OutOfRangeError, UnknownNameError
 from ionbeam.physics.depth_dose import depth_dose
 from ionbeam.physics.radiobiology.mkm import single_ion_alpha_gy
 from ionbeam.physics.radiobiology.proton_rbe import McNamara2015
-from ionbeam.physics.radiobiology.tables import compute_biology_tables
+from ionbeam.physics.radiobiology.tables import (
+    compute_biology_tables,
+    compute_biology_tables_per_tissue,
+)
 from ionbeam.physics.radiobiology.tissue import TISSUES
 
 
@@ -90,9 +93,9 @@ def test_a_new_energy_set_computes_only_its_new_energies(monkeypatch) -> None:
     computed: list[tuple[float, str]] = []
     original = module._row
 
-    def counting(ion, energy, tissue, model, options):
-        computed.append((energy, tissue.name))
-        return original(ion, energy, tissue, model, options)
+    def counting(curve, tissue, model):
+        computed.append((curve.energy_mev_u, tissue.name))
+        return original(curve, tissue, model)
 
     monkeypatch.setattr(module, "_row", counting)
     first = compute_biology_tables("proton", [100.0, 150.0], "tumour")
@@ -105,3 +108,37 @@ def test_a_new_energy_set_computes_only_its_new_energies(monkeypatch) -> None:
     np.testing.assert_array_equal(alone.sqrt_beta_gy[0], second.sqrt_beta_gy[1])
     compute_biology_tables("proton", [150.0], "late_normal")
     assert computed[3:] == [(150.0, "late_normal")]  # a new tissue: its own rows only
+
+
+def test_tissues_together_share_each_energys_depth_dose(monkeypatch) -> None:
+    """Several tissues at once compute each energy's depth–dose (with its fluence spectra,
+    most of a row's time) once, and give the tables each tissue gets alone, bit for bit;
+    a tissue whose rows are cached costs no depth–dose."""
+    from ionbeam.physics.radiobiology import tables as module
+
+    curves: list[float] = []
+    original = module._curve
+
+    def counting(ion, energy, model, options):
+        curves.append(energy)
+        return original(ion, energy, model, options)
+
+    monkeypatch.setattr(module, "_curve", counting)
+    energies = [200.0, 290.0]
+    hsg, tumour = compute_biology_tables_per_tissue("carbon", energies, ["hsg", "tumour"])
+    assert curves == energies and hsg.tissue.name == "hsg" and tumour.tissue.name == "tumour"
+    monkeypatch.setenv("IONBEAM_CACHE", "0")  # alone: computed afresh
+    for together in (hsg, tumour):
+        alone = compute_biology_tables("carbon", energies, together.tissue)
+        np.testing.assert_array_equal(alone.alpha_gy, together.alpha_gy)
+        np.testing.assert_array_equal(alone.sqrt_beta_gy, together.sqrt_beta_gy)
+        np.testing.assert_array_equal(alone.depth_mm, together.depth_mm)
+    monkeypatch.setenv("IONBEAM_CACHE", "1")
+    curves.clear()
+    compute_biology_tables_per_tissue("carbon", [290.0], ["tumour", "late_normal"])
+    assert curves == [290.0]  # late_normal's row needs the curve; tumour's is cached
+    curves.clear()
+    compute_biology_tables_per_tissue("carbon", [200.0], ["tumour", "hsg"])
+    assert curves == []
+    with pytest.raises(ConfigError):
+        compute_biology_tables_per_tissue("carbon", [200.0], [])
