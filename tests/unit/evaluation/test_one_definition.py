@@ -67,8 +67,9 @@ def test_metrics_goals_and_dvh_give_one_d98() -> None:
     grid, dose, occupancy, _ = _case()
     assert np.any((occupancy > 0) & (occupancy < 1))  # the partial voxels are there
     metrics = dose_metrics(dose, grid, {"PTV": occupancy}, prescription_gy=PRESCRIPTION_GY)
-    goals = GoalSet("PTV", (Goal("PTV", "D98", "at_least", 90.0), Goal("PTV", "D95", "at_least", 95.0),
-                            Goal("PTV", "D2", "at_most", 107.0), Goal("PTV", "max", "at_most", 110.0)))  # fmt: skip
+    limits = (("D98", "at_least", 90.0), ("D95", "at_least", 95.0), ("D2", "at_most", 107.0),
+              ("max", "at_most", 110.0))  # fmt: skip
+    goals = GoalSet("PTV", tuple(Goal("PTV", *limit) for limit in limits))
     report = evaluate_goals(dose, grid, {"PTV": masks_from_occupancy(occupancy)}, goals,
                             prescription_gy=PRESCRIPTION_GY)  # fmt: skip
     achieved = {r.goal.metric: r.achieved_gy for r in report.results}
