@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--dicompyler", help="a Python with dicompyler-core installed")
     args = parser.parse_args()
     names = args.structures.split(",")
-    header = ("plan", "structure", "metric", "metrics.json", "goal", "RT Dose (ionbeam)",
+    header = ("plan", "structure", "metric", "metrics.json", "goal (max: D0.03cc)", "RT Dose",
               "RT Dose (occupancy-weighted)", "dicompyler-core")  # fmt: skip
     print(" | ".join(header))
     for folder in args.folders:
