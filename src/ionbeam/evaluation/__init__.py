@@ -1,7 +1,8 @@
 """Plan evaluation: DVHs, dose metrics, clinical goals and hot spots, conformity/homogeneity,
 gamma index.
 
-Structures are passed as boolean masks, partial-volume weight arrays (0–1),
+Structures are passed as boolean masks, partial-volume weight arrays (0–1; the
+voxels at least half inside count, each whole, as in external DVH tools),
 or objects with ``.mask`` and ``.name``; doses as arrays on a
 :class:`~ionbeam.patient.Grid` in Gy (or Gy(RBE)).
 """

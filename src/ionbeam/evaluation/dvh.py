@@ -12,8 +12,12 @@ Conventions (the same everywhere in ionbeam):
   minimum. For a structure of n equal voxels this is the dose of the
   ``ceil(V·n)``-th hottest voxel, as in matRad's quality indicators.
 * **V_d** (``v_at_dose``): ``V(d)`` above, evaluated exactly.
-* Partial-volume weights (0–1 per voxel) count each voxel by its weight; the
-  maximum and minimum are then those of the voxels at least half inside.
+* A structure given as partial-volume weights (its occupancy, 0–1 per voxel)
+  counts the voxels at least half inside it, each whole (every voxel it touches
+  when none is): the voxels an external DVH tool counts from the contour, so
+  that ionbeam's D95 is the one a physicist recomputes from the RT Dose and
+  RTSTRUCT (:mod:`ionbeam.evaluation._distribution`). ``volume_cm3`` stays the
+  sum of the occupancy, the contour's own volume.
 
 Doses may be physical (Gy) or RBE-weighted (Gy(RBE)); the functions do not
 care, and the ``_gy`` names stand for either.
@@ -163,7 +167,7 @@ def v_at_dose(dose_gy: np.ndarray, mask: Any, dose_threshold_gy: float) -> float
 
 
 def mean_dose(dose_gy: np.ndarray, mask: Any) -> float:
-    """Volume-weighted mean dose in the structure, Gy."""
+    """Mean dose of the structure's voxels (those at least half inside), Gy."""
     return _distribution(dose_gy, mask).mean_gy
 
 

@@ -5,9 +5,10 @@ spacing; its voxel centres sit symmetrically inside the CT box. A structure
 lands on it as its *occupancy*: the fraction of each dose voxel that the
 structure's mask (on the CT grid) covers, from the exact overlap of the two
 grids' voxel boxes, so that Σ occupancy × voxel volume is the structure's own
-volume (a 0.4 cm³ optic chiasm stays 0.4 cm³ on a 3 mm grid). Metrics and DVHs
-weigh each voxel by it; the boolean masks (tissue maps, the optimizer's voxel
-sets) are the voxels at least half inside. The voxels where dose is computed
+volume (a 0.4 cm³ optic chiasm stays 0.4 cm³ on a 3 mm grid). The optimizer's
+objectives weigh each voxel by it; the boolean masks (tissue maps, the optimizer's
+voxel sets) are the voxels at least half inside, and metrics, goals and DVHs count
+those, each whole (:mod:`ionbeam.evaluation._distribution`). The voxels where dose is computed
 are those that any structure touches (the ``Body`` at least), as in matRad,
 or, for a patient without structures, those with SPR above air.
 """

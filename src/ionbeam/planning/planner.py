@@ -277,7 +277,8 @@ class PlanningResult:
 
     @property
     def structure_weights(self) -> Mapping[str, np.ndarray]:
-        """Voxel weights of each structure for metrics: its occupancy (or its mask)."""
+        """Each structure's occupancy (or its mask) for metrics: they count the voxels
+        at least half inside, each whole, and take the volume from the occupancy."""
         return self.masks if self.occupancy is None else self.occupancy
 
     @property

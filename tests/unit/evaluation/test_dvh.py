@@ -55,22 +55,37 @@ def test_d_and_v_are_consistent_on_random_weighted_doses() -> None:
         d = d_at_volume(dose, weights, fraction)
         # at least the fraction receives D_V, and any higher dose is received by less
         assert v_at_dose(dose, weights, d) >= fraction - 1e-12
-        higher = dose[(dose > d) & (weights > 0)]
+        higher = dose[(dose > d) & (weights >= 0.5)]  # the voxels counted
         if higher.size:
             assert v_at_dose(dose, weights, higher.min()) < fraction
 
 
-def test_partial_volume_weights_count_by_weight() -> None:
+def test_partial_volume_voxels_count_whole_when_at_least_half_inside() -> None:
+    """Occupancy decides membership (≥ 0.5), not weight: the voxels an external DVH tool
+    counts from the contour (dicompyler-core, plastimatch), each whole. Before issue 11
+    the 0.5 voxel counted half and the 0.3 voxel 0.3, so that V(2 Gy) read 1/1.8."""
     dose = np.zeros(GRID.shape)
     weights = np.zeros(GRID.shape)
     dose[0, 0, 0], weights[0, 0, 0] = 2.0, 1.0
     dose[1, 0, 0], weights[1, 0, 0] = 1.0, 0.5
-    assert v_at_dose(dose, weights, 2.0) == pytest.approx(2 / 3)
-    assert d_at_volume(dose, weights, 0.6) == 2.0
-    assert d_at_volume(dose, weights, 0.7) == 1.0
-    assert mean_dose(dose, weights) == pytest.approx((2.0 + 0.5) / 1.5)
-    # voxels with zero weight do not count for min/max
+    dose[2, 0, 0], weights[2, 0, 0] = 0.5, 0.3  # less than half inside: not counted
+    assert v_at_dose(dose, weights, 2.0) == pytest.approx(1 / 2)
+    assert d_at_volume(dose, weights, 0.5) == 2.0
+    assert d_at_volume(dose, weights, 0.6) == 1.0
+    assert d_at_volume(dose, weights, 1.0) == 1.0
+    assert mean_dose(dose, weights) == pytest.approx(1.5)
     assert min_dose(dose, weights) == 1.0 and max_dose(dose, weights) == 2.0
+    # the volume stays the contour's: the sum of the occupancy (1.8 voxels of 10 mm³)
+    dvh = dose_volume_histogram(dose, GRID, weights)
+    assert dvh.volume_cm3 == pytest.approx(1.8 * 10.0 / 1000.0)
+
+
+def test_a_structure_smaller_than_half_a_voxel_keeps_the_voxels_it_touches() -> None:
+    dose = _ramp()
+    weights = np.zeros(GRID.shape)
+    weights[0, 0, 0], weights[0, 1, 0] = 0.2, 0.1  # doses 1 and 2
+    assert (min_dose(dose, weights), max_dose(dose, weights)) == (1.0, 2.0)
+    assert d_at_volume(dose, weights, 0.5) == 2.0
 
 
 def test_mean_min_max_inside_the_mask_only() -> None:

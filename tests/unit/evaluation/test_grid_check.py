@@ -61,6 +61,8 @@ def test_maximum_of_a_partial_volume_structure_is_that_of_its_voxels_half_inside
     weights = np.array([0.1, 0.3, 1.0, 1.0, 0.5, 0.2, 0.0, 0.0, 0.0, 0.0]).reshape(GRID.shape)
     metrics = dose_metrics(dose, GRID, {"Organ": weights}).structures[0]
     assert (metrics.max_gy, metrics.min_gy) == (50.0, 10.0)
-    assert metrics.d2_gy == 80.0  # the sliver still counts in the DVH, by its volume
+    # the DVH counts the same voxels (issue 11): before, the sliver counted by its volume
+    # and D2 read 80 Gy, above the maximum of 50 Gy
+    assert metrics.d2_gy == 50.0 and metrics.d98_gy == 10.0 and metrics.mean_gy == 100.0 / 3
     boolean = dose_metrics(dose, GRID, {"Organ": weights > 0}).structures[0]
     assert (boolean.max_gy, boolean.min_gy) == (80.0, 5.0)
