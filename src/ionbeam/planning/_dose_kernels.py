@@ -71,20 +71,19 @@ voxel (:func:`_mean_path`): a proton that entered on the sub-beam's axis and arr
 lateral offset x was, on average, at x · g(w') at depth w', with g = C(w', w) / σ²_MCS(w)
 the Fermi–Eyges covariance of its positions over its variance (the most likely path of
 proton CT, Schulte et al. 2008), which grows from 0 at entry to 1 at the voxel, late
-where the scattering is late. The first 40 % of that path is read along the sub-beam's
-own ray pair (half at each ray; Hong et al. 1996, Soukup et al. 2005), exact at an
-interface on its axis (a half bone slab: R80 beside the edge within 0.3 mm of MC); the
-rest in three straight segments at the mean path's position at their middles, in the
-beam's WEPL lattice interpolated between its rays (one voxel apart, about the spread
-of the paths around their mean, which the model otherwise leaves out). A sub-beam in
-lung beside a dense tumour then reaches the tumour's voxels only through the tumour's
-last millimetres along its path, as its protons do: a lung-margin spot's tumour dose
-−5 % against MC (the plain pencil beam −17 %; the sub-beam's ray alone +21 %, its whole
-dose along it +91 %; ``bench/lung_edge.py``). Before the mean path, the scattered
-protons' share read the sub-beam's ray to the voxel (lung phantom γ 2 %/2 mm 93.1 %,
-target mean +8.1 % against the plain pencil beam's 95.9 %, +3.9 %; now 95.9 %, +5.0 %).
-As the split takes all the spread in air (a → 0), every sub-beam reads its mean paths
-only.
+where the scattering is late, and the paths spread around that mean with the
+conditional variance σ²(w') − C²/σ²(w) (two paths, half each). The first 40 % of the way
+is read along the sub-beam's own ray pair (half at each ray; Hong et al. 1996, Soukup et
+al. 2005), exact at an interface on its axis (a half bone slab: R80 beside the edge
+within 0.3 mm of MC); the rest in three straight segments at the paths' positions at
+their middles, each on the beam's WEPL-lattice ray nearest it (the lattice's rays run
+through the voxel centres). A sub-beam in lung beside a dense tumour then reaches the
+tumour's voxels only through the tumour's last millimetres along its path, as its
+protons do: a lung-margin spot's tumour dose −6 % against MC (the plain pencil beam
+−17 %; the sub-beam's ray alone +21 %, its whole dose along it +91 %;
+``bench/lung_edge.py``). Lung phantom IMPT against MC: γ 2 %/2 mm 96.7 %, target mean
++5.2 % (plain 95.9 %, +3.9 %; with the sub-beam's ray alone 93.1 %, +8.1 %). As the
+split takes all the spread in air (a → 0), every sub-beam reads its paths only.
 
 Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
 :func:`fill_entries` at the offsets of the prefix sum. Both run in parallel
@@ -581,28 +580,19 @@ def _lattice_rise(
     start: np.ndarray,
     step: np.ndarray,
 ) -> float:
-    """WEPL gained between depths ``lo`` and ``hi`` along the ray of isocentre-plane
-    position (u, v): the difference of the WEPL lattice's trilinear interpolant (clamped
-    to the lattice) at the two depths."""
+    """WEPL gained between depths ``lo`` and ``hi`` along the lattice ray nearest the
+    isocentre-plane position (u, v) (linear in depth, clamped to the lattice): the
+    lattice's rays run through the voxel centres one voxel apart, so a path beside an
+    interface reads the side it is on."""
     nu, nv, nw = table.shape
-    fu = min(max((u - start[0]) / step[0], 0.0), nu - 1.0)
-    fv = min(max((v - start[1]) / step[1], 0.0), nv - 1.0)
-    i0 = min(int(fu), nu - 2) if nu > 1 else 0
-    j0 = min(int(fv), nv - 2) if nv > 1 else 0
-    i1 = min(i0 + 1, nu - 1)
-    j1 = min(j0 + 1, nv - 1)
-    a = fu - i0
-    b = fv - j0
+    i = int(min(max((u - start[0]) / step[0] + 0.5, 0.0), nu - 0.5))  # nearest, clamped
+    k = int(min(max((v - start[1]) / step[1] + 0.5, 0.0), nv - 0.5))
     total = 0.0
     for n in range(2):
         fw = min(max(((hi if n == 0 else lo) - start[2]) / step[2], 0.0), nw - 1.0)
         k0 = min(int(fw), nw - 2) if nw > 1 else 0
-        k1 = min(k0 + 1, nw - 1)
         c = fw - k0
-        value = (1 - a) * (1 - b) * ((1 - c) * table[i0, j0, k0] + c * table[i0, j0, k1])
-        value += a * (1 - b) * ((1 - c) * table[i1, j0, k0] + c * table[i1, j0, k1])
-        value += (1 - a) * b * ((1 - c) * table[i0, j1, k0] + c * table[i0, j1, k1])
-        value += a * b * ((1 - c) * table[i1, j1, k0] + c * table[i1, j1, k1])
+        value = (1.0 - c) * table[i, k, k0] + c * table[i, k, min(k0 + 1, nw - 1)]
         total += value if n == 0 else -value
     return total
 
@@ -612,10 +602,10 @@ def _lattice_rise(
 #: sub-beam's ray pair (exact at interfaces; the mean path lies within 0.2 of the way to
 #: the voxel there, 1.5 t² − 0.5 t³ in a uniform medium), then one straight segment
 #: between each pair of fractions at the mean path's lateral position at its middle.
-#: Measured (``bench/lung_edge.py``, the spot on a lung–tumour interface): ten segments
-#: from 0.1 on gave γ 2 %/2 mm 96.0 % (95.7 % with the lattice's nearest ray instead of
-#: its interpolation) instead of these fractions' 98.2 %: MC spreads the paths around
-#: their mean by ~1–2 mm, which a sharper single path leaves out (plain pencil beam 93.2 %).
+#: The paths spread around their mean (:func:`_mean_path`), so a denser sampling of one
+#: mean path is not the better model: ten segments from 0.1 on, without the spread, gave
+#: the spot on a lung–tumour interface γ 2 %/2 mm 96.0 % against MC where these
+#: fractions with the spread give 98.0 % (``bench/lung_edge.py``; plain 93.2 %).
 _PATH_FRACTIONS = (0.4, 0.65, 0.85, 1.0)
 
 
@@ -636,36 +626,46 @@ def _mean_path(
     lattice: np.ndarray,
     lattice_start: np.ndarray,
     lattice_step: np.ndarray,
-) -> tuple[float, float]:
-    """The WEPL of the mean path of sub-beam ``r``'s scattered protons that reach the
-    voxel at (``to_u``, ``to_v``, depth ``w``) from its axis (``u``, ``v``): (depth b up to
-    which the path follows the sub-beam's ray, WEPL the path adds beyond b).
+) -> tuple[float, float, float]:
+    """The WEPL of the paths of sub-beam ``r``'s scattered protons that reach the voxel at
+    (``to_u``, ``to_v``, depth ``w``) from its axis (``u``, ``v``): (depth b up to which
+    they follow the sub-beam's ray, WEPL each of two paths adds beyond b).
 
     Given its lateral offset x at w, a proton that entered on the axis was at depth
     w' < w at x · g(w'), g = C(w', w) / σ²(w), the Fermi–Eyges covariance of its positions
     C(w', w) = σ²(w') + (w − w') M₁(w') over its variance at w (the most likely path of
     proton CT: Schulte et al., Med. Phys. 35 (2008) 4849; Williams, Phys. Med. Biol. 49
     (2004) 2899), from the moments along the sub-beam's own ray (:mod:`._ray_tables`):
-    g grows from 0 at entry to 1 at the voxel, late where the scattering is late. The
-    WEPL beyond b is read in the beam's WEPL lattice along each segment."""
+    g grows from 0 at entry to 1 at the voxel, late where the scattering is late. Around
+    that mean the paths spread with the conditional variance σ²(w') − C(w', w)² / σ²(w)
+    per axis (0 at the voxel); two paths at ± its square root in u and in v (a two-point
+    rule with that mean and variance on each axis) carry half each, the first continuing
+    the first ray of the sub-beam's pair, the second the other. Beyond b each path reads
+    the WEPL of the lattice ray nearest it, segment by segment (isocentre-plane offsets;
+    the magnification, within a few % of 1, is left out)."""
     if mcs2 <= 0.0 or w <= enter:
-        return w, 0.0
+        return w, 0.0, 0.0
     length = w - enter
     lo = enter + _PATH_FRACTIONS[0] * length
     bend = lo
-    extra = 0.0
+    plus = minus = 0.0
     for n in range(1, len(_PATH_FRACTIONS)):
         hi = enter + _PATH_FRACTIONS[n] * length
         mid = 0.5 * (lo + hi)
-        cov = _along_ray(ray_sigma2, r, mid, w0, dw) + (w - mid) * _along_ray(
-            path_m1, r, mid, w0, dw
-        )
+        var = _along_ray(ray_sigma2, r, mid, w0, dw)
+        cov = var + (w - mid) * _along_ray(path_m1, r, mid, w0, dw)
         g = min(max(cov / mcs2, 0.0), 1.0)
+        spread = math.sqrt(max(var - cov * cov / mcs2, 0.0))
         pu = u + g * (to_u - u)
         pv = v + g * (to_v - v)
-        extra += _lattice_rise(lattice, pu, pv, lo, hi, lattice_start, lattice_step)
+        plus += _lattice_rise(
+            lattice, pu + spread, pv + spread, lo, hi, lattice_start, lattice_step
+        )
+        minus += _lattice_rise(
+            lattice, pu - spread, pv - spread, lo, hi, lattice_start, lattice_step
+        )
         lo = hi
-    return bend, max(extra, 0.0)
+    return bend, max(plus, 0.0), max(minus, 0.0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -745,15 +745,16 @@ def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigm
                             air_a, air_b, air_c, nsig2,
                         ):  # fmt: skip
                             continue
-                        bend = extra = 0.0
+                        bend = plus = minus = 0.0
                         for i in (2, 0, 1):
                             if i < 2:
                                 if i == 0:
-                                    bend, extra = _mean_path(
+                                    bend, plus, minus = _mean_path(
                                         r, vox_w[j], u, v, vox_u[j], vox_v[j], mcs2, ray_sigma2,
                                         path_m1, w0, dw, path_enter[r], lattice, lattice_start,
                                         lattice_step,
                                     )  # fmt: skip
+                                extra = plus if i == 0 else minus
                                 wepl = _pair_wepl(ray_wepl, r, i, bend, w0, dw) + extra
                                 meets, centre, _, _ = _span(
                                     wepl, wepl_up[j], wepl_down[j], step[e], max_depth[e]
@@ -860,11 +861,12 @@ def fill_entries_fine(
                                     total[2] + g * own[3],
                                     total[3] + g * own[4],
                                 )
-                        bend, extra = _mean_path(
+                        bend, plus, minus = _mean_path(
                             r, vox_w[j], u, v, vox_u[j], vox_v[j], mcs2, ray_sigma2, path_m1,
                             w0, dw, path_enter[r], lattice, lattice_start, lattice_step,
                         )  # fmt: skip
                         for i in range(2):
+                            extra = plus if i == 0 else minus
                             wepl = _pair_wepl(ray_wepl, r, i, bend, w0, dw) + extra
                             meets, centre, lo, hi = _span(
                                 wepl, wepl_up[j], wepl_down[j], step[e], max_depth[e]
