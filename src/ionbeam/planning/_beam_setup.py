@@ -27,13 +27,18 @@ __all__ = ["DEFAULT_RANGE_SHIFTER_DISTANCE_MM", "BeamSetup", "setup_beam"]
 #: Distance from a range shifter's downstream face to the isocentre when the machine's
 #: beam line does not say (ionbeam default, mm).
 DEFAULT_RANGE_SHIFTER_DISTANCE_MM = 500.0
+#: WEPL (mm) beyond which a ray counts as inside the patient (air upstream adds ~0.1 mm
+#: per 100 mm): where a sub-beam's scattered protons' mean path starts to bend.
+ENTRY_WEPL_MM = 0.5
 
 
 @dataclass(frozen=True, eq=False)
 class BeamSetup:
     """The kernels' inputs for one beam, as the tuples :mod:`._dose_kernels` takes:
     ``spots``, ``voxels`` (sorted by isocentre-plane cell), ``cells``, ``split``
-    (sub-beams; one central sub-beam without fine sampling), ``rays`` (σ²_MCS and WEPL
+    (sub-beams and what their mean paths read: each sub-beam ray's angle–position
+    covariance M₁ and entry depth, the beam's WEPL lattice; one central sub-beam and
+    empty path tables without fine sampling), ``rays`` (σ²_MCS and WEPL
     along each spot's or sub-beam's own ray), ``model`` (the beam model's tables with
     this beam's range shifter) and ``average`` (each voxel's WEPL span and the depth
     tables that average over it). ``halo_parts``: the halo's Gaussians at full width
@@ -92,6 +97,13 @@ def setup_beam(
                     min(v.min(), spots.y_mm.min(initial=0)), w.min() - half])  # fmt: skip
     high = np.array([max(u.max(), spots.x_mm.max(initial=0)),
                      max(v.max(), spots.y_mm.max(initial=0)), w.max() + half])  # fmt: skip
+    rs_wet = float(beam.range_shifter_wet_mm)
+    air_a, air_b, air_c = _air_coefficients(beam_model, rs_wet, beam)
+    split = _sub_beams(air_a, air_b, air_c, w, fine_sampling, fine_sampling_fraction)
+    if split is not None:  # the sub-beams' mean paths read the lattice out to their axes
+        reach = float(np.max(np.abs(split[:2])))
+        low[:2] -= reach
+        high[:2] += reach
     lattice = wepl_lattice(spr, ct_grid, geometry, within=(low, high))
     wepl = lattice_wepl(lattice, u, v, w)
     wepl_up = np.maximum(wepl - lattice_wepl(lattice, u, v, w - half), 0.0)
@@ -100,11 +112,8 @@ def setup_beam(
     mag = 1.0 + w[:, None] * inv_sad[None, :]
     if np.any(mag <= 0.05):
         raise GeometryError("part of the patient lies upstream of a scanning magnet's source")
-    rs_wet = float(beam.range_shifter_wet_mm)
     wepl = wepl + rs_wet
     _check_spots_hit_patient(beam, geometry, u, v, wepl - rs_wet)
-    air_a, air_b, air_c = _air_coefficients(beam_model, rs_wet, beam)
-    split = _sub_beams(air_a, air_b, air_c, w, fine_sampling, fine_sampling_fraction)
     air_a = air_a + extent.lateral_variance_mm2  # the lateral half of the voxel average
     n_sub = 1 if split is None else split[0].shape[1]
     ray_u = spots.x_mm[:, None] + (0.0 if split is None else split[0][spot_e])
@@ -140,6 +149,17 @@ def setup_beam(
     if split is None:
         n_e = beam_model.n_energies
         split = (np.zeros((n_e, 1)), np.zeros((n_e, 1)), np.ones(1), np.zeros(n_e))
+        paths = (np.zeros((0, 1), np.float32), np.zeros(0), np.zeros((1, 1, 1), np.float32),
+                 np.zeros(3), np.ones(3))  # fmt: skip
+    else:
+        paths = (
+            tables.m1_mm,
+            _entry_depths(tables, rs_wet),
+            np.ascontiguousarray(lattice.table, dtype=np.float32),
+            np.asarray(lattice.start, dtype=np.float64),
+            np.asarray(lattice.step, dtype=np.float64),
+        )
+    split = (*split, *paths)
     rays = tables.as_kernel_tuple(n_sub)
     bio_shape = (1, 1, 2)
     no_biology = np.zeros(bio_shape, np.float32)
@@ -210,6 +230,15 @@ def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
         view.setflags(write=False)
         views.append(view)
     return tuple(views)
+
+
+def _entry_depths(tables: RayTables, wepl_offset_mm: float) -> np.ndarray:
+    """Depth w (mm) at which each traced ray enters the patient: its first table depth
+    where the WEPL (mean of the pair, beyond ``wepl_offset_mm``) exceeds
+    :data:`ENTRY_WEPL_MM`; the table's last depth where it never does."""
+    inside = tables.wepl_mm.mean(axis=1) - wepl_offset_mm > ENTRY_WEPL_MM
+    first = np.where(inside.any(axis=1), np.argmax(inside, axis=1), inside.shape[1] - 1)
+    return tables.w_start + tables.w_step * first.astype(np.float64)
 
 
 def _sub_beams(

@@ -51,14 +51,17 @@ _MIN_ENERGY_MEV_U = 1.0
 @dataclass(frozen=True, eq=False)
 class RayTables:
     """Along each ray, at depths ``w_start + k × w_step`` (k < nw; mm downstream of the
-    isocentre plane): ``sigma2_mm2`` [n_rays, nw] (MCS variance, mean of the pair) and
+    isocentre plane): ``sigma2_mm2`` [n_rays, nw] (MCS variance, mean of the pair),
     ``wepl_mm`` [n_rays, 2, nw] (WEPL of each ray of the pair, range shifter included;
-    [0, 2, 1] when not traced)."""
+    [0, 2, 1] when not traced) and ``m1_mm`` [n_rays, nw] (the angle–position covariance
+    M₁(w) = ∫ T(z) (w − z) dz, mean of the pair: the covariance of an ion's lateral
+    position at depths w' < w is σ²(w') + (w − w') M₁(w'))."""
 
     sigma2_mm2: np.ndarray
     wepl_mm: np.ndarray
     w_start: float
     w_step: float
+    m1_mm: np.ndarray
 
     def as_kernel_tuple(self, rays_per_spot: int) -> tuple:
         """The ``rays`` tuple of :mod:`._dose_kernels`."""
@@ -118,7 +121,7 @@ def trace_ray_tables(
     w_nodes = first - 0.5 * depth_step_mm + depth_step_mm * np.arange(n_nodes)
     w_start = min(w_start, float(w_nodes[0]))
     power, power_step, csda = water_scattering_power(beam_model)
-    wepl, sigma2 = kernels.ray_tables(
+    wepl, sigma2, m1 = kernels.ray_tables(
         np.ascontiguousarray(spr, dtype=np.float64).reshape(-1),
         np.ascontiguousarray(scattering, dtype=np.float64).reshape(-1),
         low,
@@ -139,7 +142,7 @@ def trace_ray_tables(
         power_step,
         csda,
     )
-    return RayTables(sigma2, wepl, float(w_nodes[0]), float(depth_step_mm))
+    return RayTables(sigma2, wepl, float(w_nodes[0]), float(depth_step_mm), m1)
 
 
 def _upstream_depth(

@@ -471,17 +471,18 @@ def _variance_at(
     p: float,
     q: float,
     step: float,
-) -> float:
-    """Fermi–Eyges σ² at distance d inside a segment that starts at ``start`` (moments
-    a0…a2 up to there, WEPL ``wepl`` there, SPR p and relative scattering power q)."""
+) -> tuple[float, float]:
+    """Fermi–Eyges σ² and angle–position covariance M₁ = ∫ T (d − z) dz at distance d
+    inside a segment that starts at ``start`` (moments a0…a2 up to there, WEPL ``wepl``
+    there, SPR p and relative scattering power q)."""
     part = d - start
     if part <= 0.0:
-        return max(d * d * a0 - 2.0 * d * a1 + a2, 0.0)
+        return max(d * d * a0 - 2.0 * d * a1 + a2, 0.0), max(d * a0 - a1, 0.0)
     t = q * _water_power(power, e, wepl + 0.5 * p * part, step)
     b0 = a0 + t * part
     b1 = a1 + t * 0.5 * (d * d - start * start)
     b2 = a2 + t * (d * d * d - start * start * start) / 3.0
-    return max(d * d * b0 - 2.0 * d * b1 + b2, 0.0)
+    return max(d * d * b0 - 2.0 * d * b1 + b2, 0.0), max(d * b0 - b1, 0.0)
 
 
 @numba.njit(cache=True)
@@ -500,14 +501,18 @@ def _sample_ray(
     range_end: float,
     wepl_out: np.ndarray,
     var_out: np.ndarray,
+    m1_out: np.ndarray,
 ) -> None:
     """Along one traced ray (``n`` segments), write the WEPL at each of the ascending
     ``distances`` (mm from the ray's start) into ``wepl_out`` and add half its Fermi–Eyges
-    σ² there to ``var_out`` (see :func:`ray_tables`)."""
+    σ² and half its angle–position covariance M₁ there to ``var_out`` and ``m1_out`` (see
+    :func:`ray_tables`)."""
     wepl = wepl_offset
     a0 = a1 = a2 = 0.0
     frozen = -1.0
     frozen_here = 0.0
+    frozen_m1 = 0.0
+    frozen_m1_here = 0.0
     k = 0
     nw = distances.size
     for s in range(n + 1):
@@ -525,22 +530,26 @@ def _sample_ray(
         cross = math.inf
         if frozen < 0.0 and p > 0.0 and wepl + p * (end - start) >= range_end:
             cross = start + max(range_end - wepl, 0.0) / p
-            frozen_here = _variance_at(cross, start, a0, a1, a2, power, e, wepl, p, q, step)
+            frozen_here, frozen_m1_here = _variance_at(
+                cross, start, a0, a1, a2, power, e, wepl, p, q, step
+            )
         while k < nw and distances[k] <= end:
             d = distances[k]
             wepl_out[k] = wepl + p * max(d - start, 0.0)
             if frozen >= 0.0:
-                var = frozen
+                var, m1 = frozen, frozen_m1
             elif d >= cross:
-                var = frozen_here
+                var, m1 = frozen_here, frozen_m1_here
             else:
-                var = _variance_at(d, start, a0, a1, a2, power, e, wepl, p, q, step)
+                var, m1 = _variance_at(d, start, a0, a1, a2, power, e, wepl, p, q, step)
             var_out[k] += np.float32(0.5 * var)
+            m1_out[k] += np.float32(0.5 * m1)
             k += 1
         if s == n or k >= nw:
             break
         if cross < math.inf:
             frozen = frozen_here
+            frozen_m1 = frozen_m1_here
         length = end - start
         power_mid = q * _water_power(power, e, wepl + 0.5 * p * length, step)
         a0 += power_mid * length
@@ -570,11 +579,12 @@ def ray_tables(
     power: np.ndarray,
     power_step: np.ndarray,
     range_end: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """WEPL and Fermi–Eyges variance along the rays of isocentre-plane positions (u, v),
-    each traced as a pair of rays offset by ± ``pair_offset`` (mm) in u and in v:
-    ([n_rays, 2, nw] WEPL of each ray of the pair (mm, ``wepl_offset`` included; [0, 2, 1]
-    unless ``with_wepl``), [n_rays, nw] σ² (mm², mean of the pair)), float32, at the
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """WEPL, Fermi–Eyges variance and angle–position covariance along the rays of
+    isocentre-plane positions (u, v), each traced as a pair of rays offset by
+    ± ``pair_offset`` (mm) in u and in v: ([n_rays, 2, nw] WEPL of each ray of the pair (mm,
+    ``wepl_offset`` included; [0, 2, 1] unless ``with_wepl``), [n_rays, nw] σ² (mm², mean of
+    the pair), [n_rays, nw] M₁ = ∫ T (z − z') dz' (mm, mean of the pair)), float32, at the
     depths ``w_nodes`` (ascending, downstream of ``w_start``, where each ray starts
     upstream of the grid).
 
@@ -582,13 +592,16 @@ def ray_tables(
     the start) the scattering power is ``scattering`` (per geometric mm relative to
     water) × water's scattering power ``power[e]`` of the ray's energy index e at the
     segment's mid-WEPL (its table has step ``power_step[e]`` in WEPL), and the moments
-    A_n = ∫ T z^n dz accumulate exactly over the segment; σ²(z) = z² A₀ − 2 z A₁ + A₂.
+    A_n = ∫ T z^n dz accumulate exactly over the segment; σ²(z) = z² A₀ − 2 z A₁ + A₂ and
+    M₁(z) = z A₀ − A₁ (the covariance of position at z' and z is σ²(z') + (z − z') M₁(z'),
+    which fine sampling's mean paths need).
     Once the WEPL passes ``range_end[e]`` (the end of the ion's range) σ² stays at its
     value there (the water tables' convention)."""
     n_rays = ray_u.size
     nw = w_nodes.size
     wepl_out = np.zeros((n_rays if with_wepl else 0, 2, nw if with_wepl else 1), np.float32)
     var_out = np.zeros((n_rays, nw), dtype=np.float32)
+    m1_out = np.zeros((n_rays, nw), dtype=np.float32)
     capacity = max_segments(shape)
     for r in numba.prange(n_rays):
         voxels = np.empty(capacity, dtype=np.int64)
@@ -618,5 +631,6 @@ def ray_tables(
                 spr, scattering, voxels, lengths, entries, n, (w_nodes - w_start) * norm,
                 wepl_offset, power, ray_energy[r], power_step[ray_energy[r]],
                 range_end[ray_energy[r]], wepl_out[r, i] if with_wepl else scratch, var_out[r],
+                m1_out[r],
             )  # fmt: skip
-    return wepl_out, var_out
+    return wepl_out, var_out, m1_out
