@@ -11,7 +11,7 @@ energy lost. Nuclear interactions remove primaries at the rate Σ(E(R − z))
 which telescopes to the total energy. The dose-averaged LET is (S² ⋆ g)/(S ⋆ g).
 
 For protons Σ is the non-elastic plus the elastic cross section (p–p on hydrogen,
-p–nucleus at lab angles beyond ~10°, ICRU 63): an elastically scattered proton
+p–nucleus at ICRU 63's angles, from 5° in the centre of mass): an elastically scattered proton
 leaves the primaries (it no longer stops at their range) and is transported as a
 secondary by the caller; the share of each channel among the removals of a bin is
 returned.

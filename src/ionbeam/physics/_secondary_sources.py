@@ -20,11 +20,14 @@ the depth bins:
 * elastically scattered protons (:func:`proton_elastic_packets`): p–p scattering,
   isotropic in the centre of mass (so each of the two outgoing protons carries a
   fraction f of the energy, uniform in [0, 1], at cos²θ = f(1 + τ)/(1 + fτ),
-  τ = T/2m), in five groups of f; p–nucleus scattering in the three wider angular
-  groups of the ICRU 63 distribution (1 − cos θ ≈ 0.02, 0.05, 0.13; the ≈ 5° group
-  stays with the primaries: it shortens their residual range by only 0.3 %), the
-  proton keeping its energy less the recoil's (deposited locally) and the
-  primaries' range spread.
+  τ = T/2m), in five groups of f; p–nucleus scattering in the four angular groups
+  of the ICRU 63 distribution (1 − cos θ ≈ 0.0033, 0.02, 0.05, 0.13), the proton
+  keeping its energy less the recoil's (deposited locally) and the primaries' range
+  spread. The ≈ 5° group (MODEL_VERSION ≤ 6 kept it with the primaries: it shortens
+  their residual range by only 0.3 %) is transported too since MODEL_VERSION 7: its
+  deflection (rms 4.7°, projected 3.3°) is not in the primaries' Highland MCS, which
+  is Coulomb scattering only, and over the last few centimetres it widens the 4–8 %
+  of the primaries that scattered so (see :mod:`._halo_split`).
 """
 
 from __future__ import annotations
@@ -449,9 +452,10 @@ def tertiary_packets(
 
 
 _PP_GROUPS = 5
-#: The angular groups of p–nucleus elastic scattering transported as scattered protons;
-#: the first (≈ 5°: the residual range shortens by 0.3 %) stays with the primaries.
-LARGE_ANGLE_GROUPS = slice(1, None)
+#: The angular groups of p–nucleus elastic scattering transported as scattered protons:
+#: all of ICRU 63's (from 5° in the centre of mass), as Monte Carlo codes do; until
+#: MODEL_VERSION 6 the first (≈ 5°) stayed with the primaries without its deflection.
+LARGE_ANGLE_GROUPS = slice(0, None)
 #: Relative range straggling (σ/R) of a proton of therapeutic energy in water (~1.1 %,
 #: Janni 1982), applied to the p–p products' ranges.
 _RELATIVE_STRAGGLING = 0.011

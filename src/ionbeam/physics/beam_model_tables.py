@@ -35,8 +35,9 @@ from ionbeam.physics.stopping import checked_energies
 __all__ = ["MODEL_VERSION", "DepthDoseLibrary", "compute_depth_dose_library"]
 
 #: Bumped whenever the physics of the depth–dose model changes (part of the cache key;
-#: 5 was a reverted attempt, so 6 follows 4: the halo split by lateral width).
-MODEL_VERSION = 6
+#: 5 was a reverted attempt, so 6 follows 4: the halo split by lateral width; 7: the
+#: ≈ 5° p–nucleus elastic group transported with its deflection).
+MODEL_VERSION = 7
 
 _TABLE_FIELDS = (
     "depth_mm",

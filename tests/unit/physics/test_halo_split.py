@@ -63,11 +63,12 @@ def test_proton_halo_at_220_mev_is_a_narrow_and_a_wide_gaussian() -> None:
     """220 MeV at 152 mm (half the range): the knock-out protons make a wide Gaussian
     (σ of centimetres) and the scattered protons born just upstream a narrow one; the whole
     halo (weight and rms width, as the matrices use it) is what it was as one Gaussian
-    (MODEL_VERSION 4: 0.198, 24.8 mm; see docs/validation.md)."""
+    (MODEL_VERSION 4: 0.198, 24.8 mm; see docs/validation.md) plus the ≈ 5° p–nucleus
+    elastic scatterings transported since MODEL_VERSION 7 (+0.012: 0.210, 24.1 mm)."""
     curve = depth_dose("proton", 220.0)
     i = int(np.argmin(np.abs(curve.depth_mm - 152.0)))
-    assert curve.halo_weight[i] == pytest.approx(0.198, abs=0.005)
-    assert curve.halo_sigma_mm[i] == pytest.approx(24.8, rel=0.03)
+    assert curve.halo_weight[i] == pytest.approx(0.210, abs=0.005)
+    assert curve.halo_sigma_mm[i] == pytest.approx(24.1, rel=0.03)
     assert 0.2 < curve.halo_narrow_weight[i] / curve.halo_weight[i] < 0.6
     assert 2.0 * curve.sigma_mcs_mm[i] < curve.halo_narrow_sigma_mm[i] < 10.0
     _, wide2 = wide_halo(

@@ -49,12 +49,19 @@ def _dose(ct, body, model, options):
 
 def test_fine_sampling_changes_nothing_in_water(phantoms, model) -> None:
     """In a homogeneous medium all sub-beams see the same WEPL: the split spot equals
-    the unsplit one up to the Gauss–Hermite quadrature of its Gaussian (3 % of max)."""
+    the unsplit one up to the Gauss–Hermite quadrature of its Gaussian (3 % of max, with
+    a 6σ cut-off: 2.3 %). With the default 3σ cut-off each sub-beam's disc halo is
+    renormalised inside its own, narrower disc, which adds to the axis at the peak in
+    proportion to the halo's weight there: 2.8 % of max with MODEL_VERSION 6, 3.1 % since
+    the ≈ 5° elastic scatterings joined the halo (weight at the peak 0.10 → 0.19); 3.5 %."""
     water, _ = phantoms
     body = water.structures["Body"]
-    plain = _dose(water.ct, body, model, DoseEngineOptions())
-    split = _dose(water.ct, body, model, DoseEngineOptions(fine_sampling=3))
-    assert np.abs(split - plain).max() < 0.03 * plain.max()
+    for cut, tolerance in ((6.0, 0.03), (3.0, 0.035)):
+        plain = _dose(water.ct, body, model, DoseEngineOptions(lateral_cutoff_sigma=cut))
+        split = _dose(
+            water.ct, body, model, DoseEngineOptions(fine_sampling=3, lateral_cutoff_sigma=cut)
+        )
+        assert np.abs(split - plain).max() < tolerance * plain.max(), cut
     # and the laterally integrated dose (the IDD) is the same at every depth, within the
     # 0.5 % that the voxel sums of the truncated cores (a 1 % step at 3σ₁, sub-beams
     # narrower than the spot) can differ by
