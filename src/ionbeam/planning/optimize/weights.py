@@ -93,7 +93,11 @@ def optimize_impt(
         legs, initial_weights = (first,), first.x
         solver = dataclasses.replace(solver, description=f"{solver.description} (offsets held)")
     result = optimize_weights(
-        problem, method=method, options=solver, initial_weights=initial_weights
+        problem,
+        method=method,
+        options=solver,
+        initial_weights=initial_weights,
+        warm_start=legs[0] if legs else None,
     )
     result = apply_spot_limits(
         problem, result, min_particles=min_particles, method=method, options=_polish(solver)
