@@ -73,6 +73,9 @@ class RowSkip:
     ):
         self.rows = rows
         self.factor = float(factor)
+        self.levels: np.ndarray
+        self.row_l1: np.ndarray
+        self.nonnegative: bool
         if like is not None:  # the same rows with other offsets: the same levels and norms
             self.levels, self.row_l1, self.nonnegative = like.levels, like.row_l1, like.nonnegative
         else:
