@@ -23,7 +23,7 @@ objective is a :class:`~.squared_overdose.SquaredOverdose`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -74,25 +74,31 @@ class RowSkip:
         self.rows = rows
         self.factor = float(factor)
         self.levels: np.ndarray
-        self.row_l1: np.ndarray
-        self.nonnegative: bool
+        # the rows' ℓ1 norms and whether D ≥ 0, computed at the first use (a problem that
+        # is never solved, a robust scenario's, costs no pass) and shared with ``like``
+        self._norms: dict[str, Any]
         if like is not None:  # the same rows with other offsets: the same levels and norms
-            self.levels, self.row_l1, self.nonnegative = like.levels, like.row_l1, like.nonnegative
+            self.levels, self._norms = like.levels, like._norms
         else:
             # in units of the product D·w (+ offsets), lowered by the rounding margin
             scaled = np.asarray(levels, dtype=np.float64) / self.factor
             finite = np.isfinite(scaled)
             lowered = scaled - _MARGIN * np.abs(np.where(finite, scaled, 0.0))
             self.levels = np.where(finite, lowered, scaled)
-            values = rows.values["dose"]
-            self.row_l1 = kernels.rows_abs_sums(rows.row_indptr, values)
-            # Σ D_ij Δw_j ≤ ‖D_i‖₁ max(Δw)⁺ needs D ≥ 0; else the bound takes max |Δw|
-            self.nonnegative = bool(values.size == 0 or values.min() >= 0.0)
-        self.row_lengths = rows.row_lengths
+            self._norms = {}
         self.w_ref: np.ndarray | None = None
         self.q_ref: np.ndarray | None = None
         self.read = 0  # entries read, for the benches
         self.evaluations = 0
+
+    def _norm_bound(self) -> tuple[np.ndarray, bool]:
+        """(‖D_i‖₁ per kept voxel, D ≥ 0): Σ D_ij Δw_j ≤ ‖D_i‖₁ max(Δw)⁺ needs D ≥ 0,
+        else the bound takes max |Δw|."""
+        if not self._norms:
+            values = self.rows.values["dose"]
+            self._norms["l1"] = kernels.rows_abs_sums(self.rows.row_indptr, values)
+            self._norms["nonnegative"] = bool(values.size == 0 or values.min() >= 0.0)
+        return self._norms["l1"], self._norms["nonnegative"]
 
     @property
     def useful(self) -> bool:
@@ -107,11 +113,11 @@ class RowSkip:
 
     def _product(self, w: np.ndarray) -> np.ndarray:
         if self.w_ref is not None and self.q_ref is not None:
+            row_l1, nonnegative = self._norm_bound()
             change = w - self.w_ref
-            rise = float(np.max(change) if self.nonnegative else np.max(np.abs(change)))
-            rise = max(rise, 0.0)
-            need = np.flatnonzero(self.q_ref + self.row_l1 * rise >= self.levels)
-            count = int(self.row_lengths[need].sum())
+            rise = max(float(np.max(change) if nonnegative else np.max(np.abs(change))), 0.0)
+            need = np.flatnonzero(self.q_ref + row_l1 * rise >= self.levels)
+            count = int(self.rows.row_lengths[need].sum())
             if count <= REFRESH_FRACTION * self.rows.nnz:
                 self.read += count
                 q = self.q_ref.copy()
