@@ -35,7 +35,7 @@ from ionbeam.planning.optimize.influence_rows import (
     sorted_unique,
 )
 from ionbeam.planning.optimize.objective import Objective
-from ionbeam.planning.optimize.quantities import BoundQuantity, PhysicalDose, Quantity, _Linear
+from ionbeam.planning.optimize.quantities import BoundQuantity, PhysicalDose, Quantity
 from ionbeam.planning.optimize.row_skip import RowSkip, skip_levels
 
 __all__ = ["ObjectiveTerm", "OptimizationProblem", "StructureObjectives", "build_problem"]
@@ -220,13 +220,14 @@ def build_problem(
 def _row_skip(
     bound: BoundQuantity, terms: Sequence[ObjectiveTerm], like: RowSkip | None = None
 ) -> RowSkip | None:
-    """The rows of a linear quantity's D·w that may be skipped (None: none or not linear);
-    ``like``: the skip of the same rows with other offsets (its levels and norms reused)."""
-    if not isinstance(bound, _Linear):
+    """The rows of the quantity's products that may be skipped (None: none, or a
+    quantity that does not say how it is built from its products); ``like``: the skip
+    of the same rows with other offsets (its levels and norms reused)."""
+    if not (hasattr(bound, "from_products") and hasattr(bound, "products")):
         return None
     if like is not None:
-        return RowSkip(bound.rows, like.levels, bound.factor, like=like)
-    skip = RowSkip(bound.rows, skip_levels(terms, bound.rows.n_voxels), bound.factor)
+        return RowSkip(bound, like.levels, like=like)
+    skip = RowSkip(bound, skip_levels(terms, bound.rows.n_voxels))  # type: ignore[attr-defined]
     return skip if skip.useful else None
 
 

@@ -16,8 +16,10 @@ skipping. w_ref is renewed (a full product) when more than ``REFRESH_FRACTION`` 
 entries would be read anyway. Measured on TG-119 (protons, 3 mm; simulated on the
 weights of a whole optimization): 0.67 of the entries read per evaluation on average.
 
-Only for linear quantities (physical dose, constant RBE) and voxels whose every
-objective is a :class:`~.squared_overdose.SquaredOverdose`.
+The LQ quantities (RBE-weighted dose, effect) rise with the magnitudes of their two
+products A·w and B·w (E = A w + (B w)², D_RBE increasing in E), so the same bound on
+each product (with max |w − w_ref|) bounds them too. Only voxels whose every objective
+is a :class:`~.squared_overdose.SquaredOverdose` are skipped.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ionbeam.planning.optimize import _product_kernels as kernels
-from ionbeam.planning.optimize.influence_rows import InfluenceRows
 from ionbeam.planning.optimize.squared_overdose import SquaredOverdose
 
 if TYPE_CHECKING:
@@ -59,71 +60,84 @@ def skip_levels(terms: Sequence[ObjectiveTerm], n_voxels: int) -> np.ndarray:
 
 
 class RowSkip:
-    """D·w (× ``factor``) on the kept voxels with the rows below their level skipped
-    (see the module docstring). Holds the reference weights and product between calls:
-    one per problem (its offsets and rows), never shared between threads."""
+    """A bound quantity's forward pass with the rows below their level skipped (see the
+    module docstring). Holds the reference weights and products between calls: one per
+    problem (its offsets and rows), never shared between threads."""
 
-    def __init__(
-        self,
-        rows: InfluenceRows,
-        levels: np.ndarray,
-        factor: float = 1.0,
-        *,
-        like: RowSkip | None = None,
-    ):
-        self.rows = rows
-        self.factor = float(factor)
+    def __init__(self, bound: Any, levels: np.ndarray, *, like: RowSkip | None = None):
+        self.bound = bound
+        self.rows = bound.rows
+        self.names: tuple[str, ...] = tuple(bound.products)
         self.levels: np.ndarray
-        # the rows' ℓ1 norms and whether D ≥ 0, computed at the first use (a problem that
-        # is never solved, a robust scenario's, costs no pass) and shared with ``like``
+        # the rows' ℓ1 norms per product and whether all entries are ≥ 0, computed at the
+        # first use (a problem never solved, a robust scenario's, costs no pass) and
+        # shared with ``like`` (the same rows with other offsets)
         self._norms: dict[str, Any]
-        if like is not None:  # the same rows with other offsets: the same levels and norms
+        if like is not None:
             self.levels, self._norms = like.levels, like._norms
-        else:
-            # in units of the product D·w (+ offsets), lowered by the rounding margin
-            scaled = np.asarray(levels, dtype=np.float64) / self.factor
-            finite = np.isfinite(scaled)
-            lowered = scaled - _MARGIN * np.abs(np.where(finite, scaled, 0.0))
-            self.levels = np.where(finite, lowered, scaled)
+        else:  # lowered by the rounding margin
+            levels = np.asarray(levels, dtype=np.float64)
+            finite = np.isfinite(levels)
+            lowered = levels - _MARGIN * np.abs(np.where(finite, levels, 0.0))
+            self.levels = np.where(finite, lowered, levels)
             self._norms = {}
         self.w_ref: np.ndarray | None = None
-        self.q_ref: np.ndarray | None = None
+        self.p_ref: tuple[np.ndarray, ...] | None = None
         self.read = 0  # entries read, for the benches
         self.evaluations = 0
-
-    def _norm_bound(self) -> tuple[np.ndarray, bool]:
-        """(‖D_i‖₁ per kept voxel, D ≥ 0): Σ D_ij Δw_j ≤ ‖D_i‖₁ max(Δw)⁺ needs D ≥ 0,
-        else the bound takes max |Δw|."""
-        if not self._norms:
-            values = self.rows.values["dose"]
-            self._norms["l1"] = kernels.rows_abs_sums(self.rows.row_indptr, values)
-            self._norms["nonnegative"] = bool(values.size == 0 or values.min() >= 0.0)
-        return self._norms["l1"], self._norms["nonnegative"]
 
     @property
     def useful(self) -> bool:
         """Whether any voxel can be skipped at all."""
         return bool(np.any(np.isfinite(self.levels)))
 
-    def forward(self, w: np.ndarray) -> tuple[np.ndarray, None]:
-        """(factor · D·w on the kept voxels, with stale values below the levels; None)."""
+    def forward(self, w: np.ndarray) -> tuple[np.ndarray, Any]:
+        """The bound quantity's (q, cache), with stale values below the levels."""
         self.evaluations += 1
-        q = self._product(np.asarray(w, dtype=np.float64))
-        return (q if self.factor == 1.0 else self.factor * q), None
+        return self.bound.from_products(self._products(np.asarray(w, dtype=np.float64)))
 
-    def _product(self, w: np.ndarray) -> np.ndarray:
-        if self.w_ref is not None and self.q_ref is not None:
-            row_l1, nonnegative = self._norm_bound()
-            change = w - self.w_ref
-            rise = max(float(np.max(change) if nonnegative else np.max(np.abs(change))), 0.0)
-            need = np.flatnonzero(self.q_ref + row_l1 * rise >= self.levels)
+    def _norm_bound(self) -> tuple[list[np.ndarray], bool]:
+        if not self._norms:
+            values = [self.rows.values[name] for name in self.names]
+            self._norms["l1"] = [kernels.rows_abs_sums(self.rows.row_indptr, v) for v in values]
+            self._norms["nonnegative"] = all(v.size == 0 or v.min() >= 0.0 for v in values)
+        return self._norms["l1"], self._norms["nonnegative"]
+
+    def _upper(self, w: np.ndarray) -> np.ndarray:
+        """An upper bound of q at ``w`` per kept voxel, from the reference products."""
+        assert self.w_ref is not None and self.p_ref is not None
+        norms, nonnegative = self._norm_bound()
+        change = w - self.w_ref
+        if len(self.names) == 1 and nonnegative:  # q = c·(D w + offset), D ≥ 0, c > 0
+            rise = max(float(np.max(change)), 0.0)
+            return self.bound.from_products((self.p_ref[0] + norms[0] * rise,))[0]
+        rise = float(np.max(np.abs(change)))
+        upper = tuple(np.abs(p) + n * rise for p, n in zip(self.p_ref, norms, strict=True))
+        return self.bound.from_products(upper)[0]
+
+    def _products(self, w: np.ndarray) -> tuple[np.ndarray, ...]:
+        if self.w_ref is not None and self.p_ref is not None:
+            need = np.flatnonzero(self._upper(w) >= self.levels)
             count = int(self.rows.row_lengths[need].sum())
             if count <= REFRESH_FRACTION * self.rows.nnz:
                 self.read += count
-                q = self.q_ref.copy()
-                q[need] = self.rows.times_rows("dose", w, need)
-                return q
-        q = self.rows.times("dose", w)
+                products = tuple(p.copy() for p in self.p_ref)
+                for product, part in zip(products, self._rows(w, need), strict=True):
+                    product[need] = part
+                return products
+        products = self._rows(w, None)
         self.read += self.rows.nnz
-        self.w_ref, self.q_ref = w.copy(), q.copy()
-        return q
+        self.w_ref, self.p_ref = w.copy(), tuple(p.copy() for p in products)
+        return products
+
+    def _rows(self, w: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """The products on ``rows`` (None: all), as the bound quantity computes them."""
+        if len(self.names) == 1:
+            name = self.names[0]
+            return (
+                self.rows.times(name, w) if rows is None else self.rows.times_rows(name, w, rows),
+            )
+        first, second = self.names
+        if rows is None:
+            return self.rows.times_pair(first, second, w)
+        return self.rows.times_pair_rows(first, second, w, rows)

@@ -6,11 +6,15 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from ionbeam.patient import Grid
 from ionbeam.planning.dose_influence import DoseInfluence
 from ionbeam.planning.optimize import (
+    BiologicalEffect,
+    ConstantRBEDose,
+    RBEWeightedDose,
     SolverOptions,
     SquaredDeviation,
     SquaredOverdose,
@@ -33,21 +37,38 @@ def _influence() -> tuple[DoseInfluence, dict[str, np.ndarray]]:
     falloff = np.logspace(0.0, -2.0, GRID.shape[0])[:, None, None] * np.ones(GRID.shape)
     dense *= falloff.reshape(-1, 1)
     dose = sp.csc_matrix(dense * 1e-8, dtype=np.float32)
+
+    def companion(low: float, high: float) -> sp.csc_matrix:
+        factors = rng.uniform(low, high, dose.nnz)
+        data = (dose.data.astype(np.float64) * factors).astype(np.float32)
+        return sp.csc_matrix((data, dose.indices, dose.indptr), shape=dose.shape)
+
     target = np.zeros(GRID.shape, dtype=bool)
     target[0:2, 2:6, 2:4] = True
     body = np.ones(GRID.shape, dtype=bool)
-    influence = DoseInfluence(grid=GRID, dose=dose, beam_offsets=np.array([0, n_spots]))
+    influence = DoseInfluence(
+        grid=GRID,
+        dose=dose,
+        beam_offsets=np.array([0, n_spots]),
+        alpha_dose=companion(0.3, 0.9),
+        sqrt_beta_dose=companion(0.15, 0.25),
+    )
     return influence, {"Target": target, "Body": body & ~target}
 
 
-def _problem():
+def _problem(quantity=None):
     influence, masks = _influence()
     objectives = {"Target": SquaredDeviation(2.0, 100.0), "Body": SquaredOverdose(1.0, 10.0)}
-    return build_problem(influence, masks, objectives), influence
+    return build_problem(influence, masks, objectives, quantity=quantity), influence
 
 
-def test_skipping_gives_the_same_optimization_bit_for_bit() -> None:
-    problem, _ = _problem()
+QUANTITIES = [None, ConstantRBEDose(1.1), RBEWeightedDose(0.1, 0.05), BiologicalEffect(0.1, 0.05)]
+IDS = ["dose", "constant_rbe", "rbe_weighted", "effect"]
+
+
+@pytest.mark.parametrize("quantity", QUANTITIES, ids=IDS)
+def test_skipping_gives_the_same_optimization_bit_for_bit(quantity) -> None:
+    problem, _ = _problem(quantity)
     assert problem.skip is not None
     options = SolverOptions(progress=False, relative_tolerance=1e-6)
     skipped = optimize_weights(problem, options=options)
@@ -58,9 +79,10 @@ def test_skipping_gives_the_same_optimization_bit_for_bit() -> None:
     assert problem.skip.read < 0.9 * full  # rows were skipped
 
 
-def test_stale_rows_lie_below_their_level() -> None:
+@pytest.mark.parametrize("quantity", QUANTITIES, ids=IDS)
+def test_stale_rows_lie_below_their_level(quantity) -> None:
     """Where the skipping product differs from D·w, both lie below the voxel's level."""
-    problem, _ = _problem()
+    problem, _ = _problem(quantity)
     skip = problem.skip
     rng = np.random.default_rng(0)
     w = np.full(problem.n_spots, problem.weight_unit)
