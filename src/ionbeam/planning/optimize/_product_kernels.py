@@ -28,8 +28,11 @@ __all__ = [
     "active_rows_scatter",
     "count_kept_rows",
     "fill_kept_rows",
+    "rows_abs_sums",
     "rows_dot",
     "rows_dot_pair",
+    "rows_dot_pair_subset",
+    "rows_dot_subset",
     "rows_squared_sums",
 ]
 
@@ -162,3 +165,58 @@ def rows_squared_sums(
             v = np.float64(values[p])
             out[indices[p]] += v * v
     return out
+
+
+@numba.njit(cache=True, parallel=True)
+def rows_dot_subset(
+    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, x: np.ndarray, rows: np.ndarray
+) -> np.ndarray:
+    """y[t] = Σ_p values[p] x[indices[p]] over the entries p of compressed row ``rows[t]``
+    (each row summed in the same order as :func:`rows_dot`: the same numbers)."""
+    out = np.empty(rows.size, dtype=np.float64)
+    for t in numba.prange(rows.size):
+        r = rows[t]
+        acc = 0.0
+        for p in range(indptr[r], indptr[r + 1]):
+            acc += values[p] * x[indices[p]]
+        out[t] = acc
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def rows_abs_sums(indptr: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Σ_p |values[p]| over the entries p of each compressed row (the rows' ℓ1 norms)."""
+    n = indptr.size - 1
+    out = np.empty(n, dtype=np.float64)
+    for i in numba.prange(n):
+        acc = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            acc += abs(np.float64(values[p]))
+        out[i] = acc
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def rows_dot_pair_subset(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    x: np.ndarray,
+    rows: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(A x, B x) on the compressed rows ``rows`` only, each row summed as in
+    :func:`rows_dot_pair` (the same numbers)."""
+    out_a = np.empty(rows.size, dtype=np.float64)
+    out_b = np.empty(rows.size, dtype=np.float64)
+    for t in numba.prange(rows.size):
+        r = rows[t]
+        acc_a = 0.0
+        acc_b = 0.0
+        for p in range(indptr[r], indptr[r + 1]):
+            xi = x[indices[p]]
+            acc_a += a[p] * xi
+            acc_b += b[p] * xi
+        out_a[t] = acc_a
+        out_b[t] = acc_b
+    return out_a, out_b

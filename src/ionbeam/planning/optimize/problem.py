@@ -36,6 +36,7 @@ from ionbeam.planning.optimize.influence_rows import (
 )
 from ionbeam.planning.optimize.objective import Objective
 from ionbeam.planning.optimize.quantities import BoundQuantity, PhysicalDose, Quantity
+from ionbeam.planning.optimize.row_skip import RowSkip, skip_levels
 
 __all__ = ["ObjectiveTerm", "OptimizationProblem", "StructureObjectives", "build_problem"]
 
@@ -60,7 +61,9 @@ class OptimizationProblem:
     """A spot-weight optimization problem (see the module docstring).
 
     ``lower_particles`` / ``upper_particles``: bounds per spot (particles);
-    ``reference``: (structure, level) that set ``weight_unit`` and ``value_scale``.
+    ``reference``: (structure, level) that set ``weight_unit`` and ``value_scale``;
+    ``skip``: the rows of D·w that :meth:`value_and_gradient` may skip (:mod:`.row_skip`;
+    None: none).
     """
 
     rows: InfluenceRows
@@ -72,6 +75,7 @@ class OptimizationProblem:
     lower_particles: np.ndarray
     upper_particles: np.ndarray
     reference: tuple[str, float]
+    skip: RowSkip | None = None
 
     @property
     def n_spots(self) -> int:
@@ -80,7 +84,8 @@ class OptimizationProblem:
 
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Scaled objective and its gradient at x = w / ``weight_unit``."""
-        q, cache = self.bound.forward(np.asarray(x, dtype=np.float64) * self.weight_unit)
+        w = np.asarray(x, dtype=np.float64) * self.weight_unit
+        q, cache = self.bound.forward(w) if self.skip is None else self.skip.forward(w)
         value, dq = self._objectives(q)
         gradient = self.bound.backward(cache, dq)
         return value * self.value_scale, gradient * (self.value_scale * self.weight_unit)
@@ -130,7 +135,8 @@ class OptimizationProblem:
                 )
             kept[name] = flat[self.rows.voxel_index]
         rows = replace(self.rows, offsets=kept)
-        return replace(self, rows=rows, bound=self.quantity.bind(rows, grid_size=grid_size))
+        bound = self.quantity.bind(rows, grid_size=grid_size)
+        return replace(self, rows=rows, bound=bound, skip=_row_skip(bound, self.terms, self.skip))
 
     def initial_weights(self) -> np.ndarray:
         """Uniform weights (particles) giving the reference structure its level on average."""
@@ -207,7 +213,22 @@ def build_problem(
         lower_particles=np.zeros(rows.n_spots),
         upper_particles=np.full(rows.n_spots, float(max_particles)),
         reference=(name, level),
+        skip=_row_skip(bound, terms),
     )
+
+
+def _row_skip(
+    bound: BoundQuantity, terms: Sequence[ObjectiveTerm], like: RowSkip | None = None
+) -> RowSkip | None:
+    """The rows of the quantity's products that may be skipped (None: none, or a
+    quantity that does not say how it is built from its products); ``like``: the skip
+    of the same rows with other offsets (its levels and norms reused)."""
+    if not (hasattr(bound, "from_products") and hasattr(bound, "products")):
+        return None
+    if like is not None:
+        return RowSkip(bound, like.levels, like=like)
+    skip = RowSkip(bound, skip_levels(terms, bound.rows.n_voxels))  # type: ignore[attr-defined]
+    return skip if skip.useful else None
 
 
 def _structure_voxels(

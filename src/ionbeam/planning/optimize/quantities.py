@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -82,8 +82,16 @@ class _Linear:
     rows: InfluenceRows
     factor: float
 
+    #: the products :meth:`from_products` takes, by matrix name: q of products no larger
+    #: in magnitude than some bounds is at most q of those bounds (:mod:`.row_skip`)
+    products: ClassVar[tuple[str, ...]] = ("dose",)
+
     def forward(self, w: np.ndarray) -> tuple[np.ndarray, None]:
-        q = self.rows.times("dose", w)
+        return self.from_products((self.rows.times("dose", w),))
+
+    def from_products(self, products: tuple[np.ndarray, ...]) -> tuple[np.ndarray, None]:
+        """(q, cache) from the products D·w (+ offsets) on the kept voxels."""
+        q = products[0]
         return (q if self.factor == 1.0 else self.factor * q), None
 
     def backward(self, cache: None, dq: np.ndarray) -> np.ndarray:
@@ -152,8 +160,16 @@ class _LQ:
     def _four_beta_x(self) -> np.ndarray:
         return 4.0 * self.beta_x
 
+    products: ClassVar[tuple[str, ...]] = ("alpha_dose", "sqrt_beta_dose")
+
     def forward(self, w: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray | None]]:
-        a, b = self.rows.times_pair("alpha_dose", "sqrt_beta_dose", w)
+        return self.from_products(self.rows.times_pair("alpha_dose", "sqrt_beta_dose", w))
+
+    def from_products(
+        self, products: tuple[np.ndarray, ...]
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray | None]]:
+        """(q, cache) from A·w and B·w (+ offsets) on the kept voxels."""
+        a, b = products
         effect = np.maximum(a + b * b, 0.0)
         if not self.as_dose:
             return effect, (b, None)

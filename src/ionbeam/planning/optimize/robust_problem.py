@@ -235,7 +235,10 @@ def _with_offsets(
     index = problem.rows.voxel_index
     kept = {n: np.asarray(offsets[n], dtype=np.float64)[index] for n in names}
     rows = replace(problem.rows, offsets=kept)
-    return replace(problem, rows=rows, bound=problem.quantity.bind(rows, grid_size=sizes.pop()))
+    bound = problem.quantity.bind(rows, grid_size=sizes.pop())
+    # the nominal rows' skip would multiply without these offsets: the scenarios' products
+    # go through ``bound`` (RobustProblem.value_and_gradient), none is skipped
+    return replace(problem, rows=rows, bound=bound, skip=None)
 
 
 def _smooth_max(values: np.ndarray, p: float) -> tuple[float, np.ndarray]:

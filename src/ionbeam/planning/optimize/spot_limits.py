@@ -75,7 +75,9 @@ def apply_spot_limits(
             message=f"{result.message}; then {what} (objective +"
             f"{100 * (rounded / result.fun - 1):.2g} %, not re-optimized)",
         )
-    second = optimize_weights(limited, method=method, initial_weights=start, options=options)
+    second = optimize_weights(
+        limited, method=method, initial_weights=start, options=options, warm_start=result
+    )
     return replace(
         second,
         nit=result.nit + second.nit,

@@ -43,7 +43,10 @@ __all__ = ["FIRST_LEG_TOLERANCE", "optimize_impt", "optimize_sfud"]
 #: 70 + 16 (0.8330): fewer iterations, but the second leg restarts L-BFGS-B without its
 #: memory, its relative rule stops it within ~10 iterations, 5-8 % above, and organ
 #: metrics move by up to 1.9 % of the prescription; 10× 43 + 87 (0.4120) and 38 + 83
-#: (0.7886): no fewer in all. So the first leg runs to the full rule.
+#: (0.7886): no fewer in all. So the first leg runs to the full rule. With
+#: ``method="projected_lbfgs"`` the second leg keeps the first's curvature pairs, and a
+#: looser first leg still saves nothing (TG-119 protons, 3 mm: 1× 184 + 70 iterations,
+#: objective 0.318; 3× 130 + 124, 0.312; ``bench/optimizer_legs.py``).
 FIRST_LEG_TOLERANCE = 1.0
 
 
@@ -73,7 +76,8 @@ def optimize_impt(
     on the dose grid by matrix name. The optimization then runs in two legs on one
     problem: the first to a stopping rule :data:`FIRST_LEG_TOLERANCE` times looser,
     then ``offsets`` of its weights are held fixed and the second leg goes on from
-    there to ``solver``'s rule; the spot limits follow the second leg only."""
+    there to ``solver``'s rule (from the first leg's curvature pairs where the method
+    keeps them); the spot limits follow the second leg only."""
     solver = SolverOptions() if solver is None else solver
     opt_masks, objectives = _masks(masks, objectives, priority)
     problem = build_problem(
@@ -93,7 +97,11 @@ def optimize_impt(
         legs, initial_weights = (first,), first.x
         solver = dataclasses.replace(solver, description=f"{solver.description} (offsets held)")
     result = optimize_weights(
-        problem, method=method, options=solver, initial_weights=initial_weights
+        problem,
+        method=method,
+        options=solver,
+        initial_weights=initial_weights,
+        warm_start=legs[0] if legs else None,
     )
     result = apply_spot_limits(
         problem, result, min_particles=min_particles, method=method, options=_polish(solver)
