@@ -120,11 +120,10 @@ def fold_ripple_filter(model: BeamModel, ripple_filter: RippleFilter) -> BeamMod
         "sigma_mcs_mm2": _ratio(f["core_var"], idd - f["halo"], model.sigma_mcs_mm2),
         "halo_sigma_mm2": _ratio(f["halo_var"], f["halo"], model.halo_sigma_mm2),
     }
-    if "narrow" in f:
-        tables["halo_narrow_weight"] = _ratio(f["narrow"], idd, model.halo_narrow_weight)
-        tables["halo_narrow_sigma_mm2"] = _ratio(
-            f["narrow_var"], f["narrow"], model.halo_narrow_sigma_mm2
-        )
+    narrow_w, narrow_s2 = model.halo_narrow_weight, model.halo_narrow_sigma_mm2
+    if "narrow" in f and narrow_w is not None and narrow_s2 is not None:
+        tables["halo_narrow_weight"] = _ratio(f["narrow"], idd, narrow_w)
+        tables["halo_narrow_sigma_mm2"] = _ratio(f["narrow_var"], f["narrow"], narrow_s2)
     biology: dict[str, np.ndarray] = {}
     if model.has_biology and model.alpha_gy is not None and model.sqrt_beta_gy is not None:
         biology = {

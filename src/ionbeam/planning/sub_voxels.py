@@ -150,7 +150,8 @@ def split_voxels(grid: Grid, voxels: np.ndarray) -> SubVoxels:
     ijk = np.stack(np.unravel_index(parents, grid.shape), axis=1)
     low, high = ijk.min(axis=0), ijk.max(axis=0)
     spacing = np.asarray(grid.spacing_mm)
-    fine_shape = tuple(int(v) for v in SUB_VOXELS_PER_AXIS * (high - low + 1))
+    nx, ny, nz = (int(v) for v in SUB_VOXELS_PER_AXIS * (high - low + 1))
+    fine_shape = (nx, ny, nz)
     origin = np.asarray(grid.origin_mm) + (low - 0.25) * spacing
     fine_grid = Grid(fine_shape, tuple(spacing / SUB_VOXELS_PER_AXIS), tuple(origin))
     children = SUB_VOXELS_PER_AXIS * (ijk - low)[:, None, :] + _OFFSETS[None, :, :]

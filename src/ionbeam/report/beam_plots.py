@@ -93,7 +93,7 @@ def _curve(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Depth (mm), IDD (MeV/mm per particle) and Bragg-peak depth (mm) of one energy."""
     if beam_model is None:  # the physics' curve, from the disk cache when computed before
-        library = compute_depth_dose_library(particle, [energy_mev_u])
+        library = compute_depth_dose_library(particle, np.array([energy_mev_u]))
         return library.depth_mm[0], library.idd_mev_mm[0], float(library.bragg_peak_mm[0])
     i = int(beam_model.energy_index(np.array([energy_mev_u]))[0])  # not in the model → raises
     idd = np.asarray(beam_model.idd_gy_mm2[i], dtype=float) / MEV_PER_MM_TO_GY_MM2
