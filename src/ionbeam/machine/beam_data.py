@@ -31,7 +31,8 @@ MAX_FIRST_DEPTH_MM = 5.0
 #: A curve must end beyond its distal fall-off: its last value below this fraction of
 #: its maximum (the dose beyond the last depth is taken as zero).
 _MAX_LAST_FRACTION = 0.5
-_OPTIONAL = (
+#: The optional per-depth columns of a measured curve (the commissioning files' too).
+OPTIONAL_COLUMNS = (
     "sigma_mcs_mm",
     "halo_weight",
     "halo_sigma_mm",
@@ -86,7 +87,7 @@ class MeasuredDepthDose:
             )
         object.__setattr__(self, "depth_mm", _frozen(depth))
         object.__setattr__(self, "idd_gy_mm2", _frozen(idd))
-        for name in _OPTIONAL:
+        for name in OPTIONAL_COLUMNS:
             value = getattr(self, name)
             if value is None:
                 continue

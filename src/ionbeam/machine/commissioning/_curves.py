@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ionbeam.errors import ConfigError
-from ionbeam.machine.beam_data import MeasuredDepthDose
+from ionbeam.machine.beam_data import OPTIONAL_COLUMNS, MeasuredDepthDose
 from ionbeam.machine.beam_model import MEV_PER_MM_TO_GY_MM2
 
 __all__ = ["CURVE_COLUMNS", "curve_text", "read_curve"]
@@ -33,14 +33,6 @@ CURVE_COLUMNS = {
     "halo_narrow_weight": "fraction of the dose in the halo's narrow Gaussian, ≤ halo_weight",
     "halo_narrow_sigma_mm": "rms width of the halo's narrow Gaussian, mm",
 }
-_OPTIONAL = (
-    "sigma_mcs_mm",
-    "halo_weight",
-    "halo_sigma_mm",
-    "let_d_kev_um",
-    "halo_narrow_weight",
-    "halo_narrow_sigma_mm",
-)
 
 
 def read_curve(path: Path) -> MeasuredDepthDose:
@@ -99,7 +91,8 @@ def _check_header(header: list[str], label: str) -> None:
 
 def curve_text(curve: MeasuredDepthDose, comment: str = "") -> str:
     """The CSV text of ``curve`` (IDD in Gy·mm²; float32-exact digits)."""
-    names = ["depth_mm", "idd_gy_mm2", *(n for n in _OPTIONAL if getattr(curve, n) is not None)]
+    given = [n for n in OPTIONAL_COLUMNS if getattr(curve, n) is not None]
+    names = ["depth_mm", "idd_gy_mm2", *given]
     columns = [np.asarray(getattr(curve, n), dtype=float) for n in names]
     out = io.StringIO()
     if comment:
