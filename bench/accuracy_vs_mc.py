@@ -147,8 +147,9 @@ def report_spots() -> None:
             f"{ratio.mean():>10.3f} [{ratio.min():.3f}, {ratio.max():.3f}]"
         )
     print(
-        "   (peak/plateau: maximum over the mean IDD at 10–20 mm; 'PB' at voxel centres as the "
-        "engine computes, 'PB 1mm' the beam model's IDD averaged over the MC's 1 mm voxels)"
+        "   (peak/plateau: maximum over the mean IDD at 10–20 mm; 'PB' the engine's 1 mm voxels "
+        "(each the mean over its WEPL span), 'PB 1mm' the beam model's IDD averaged over the "
+        "MC's 1 mm voxels)"
     )
     _print_equal_r80(spots)
     _print_lateral(spots)
