@@ -68,6 +68,7 @@ from _water_spots import (  # noqa: E402
     halo_ratios,
     idd_mev_mm,
     ionbeam_dose,
+    peak_at_equal_r80,
     radial_profiles,
     voxel_averaged_idd,
 )
@@ -115,6 +116,8 @@ def _spot(data: np.lib.npyio.NpzFile, energy: float) -> dict[str, object]:
         "mc": mc,
         "pb": depth_dose_metrics(depth, idd_pb),
         "pb_1mm": depth_dose_metrics(depth, voxel_averaged_idd(model, energy, depth)),
+        "equal_r80": peak_at_equal_r80(model, energy, depth, idd_mc),
+        "engine_peak": float(idd_pb[np.argmax(idd_mc)] / idd_mc[np.argmax(idd_mc)]),
         "plateau": idd_pb[plateau] / idd_mc[plateau],
         "primaries": int(data[p + "primaries"]),
         "uncertainty": float(data[p + "uncertainty_percent"]),
@@ -144,10 +147,34 @@ def report_spots() -> None:
             f"{ratio.mean():>10.3f} [{ratio.min():.3f}, {ratio.max():.3f}]"
         )
     print(
-        "   (peak/plateau: maximum over the mean IDD at 10–20 mm; 'PB' at voxel centres as the "
-        "engine computes, 'PB 1mm' the beam model's IDD averaged over the MC's 1 mm voxels)"
+        "   (peak/plateau: maximum over the mean IDD at 10–20 mm; 'PB' the engine's 1 mm voxels "
+        "(each the mean over its WEPL span), 'PB 1mm' the beam model's IDD averaged over the "
+        "MC's 1 mm voxels)"
     )
+    _print_equal_r80(spots)
     _print_lateral(spots)
+
+
+def _print_equal_r80(spots: dict[float, dict[str, object]]) -> None:
+    print(
+        "\n   At the same R80 (the beam model's IDD averaged over MC's 1 mm voxels, shifted until "
+        "the R80 of those voxels equals MC's;\n   targets: peak 3 %, mid-range 1.5 %): PB/MC - 1 "
+        "in MC's highest voxel, the two highest, 0.4-0.6 R80; the engine's own dose in MC's\n   "
+        "highest voxel (no shift); and, for comparison, the peak when the curve's continuous R80 "
+        "is put at MC's voxel R80"
+    )
+    print(
+        f"   {'E MeV':>5}{'shift':>8}{'peak':>8}{'two':>8}{'mid':>8} |{'engine':>8} |"
+        f"{'shift':>8}{'peak':>8}  (continuous R80)"
+    )
+    for energy, r in spots.items():
+        q = r["equal_r80"]
+        print(
+            f"   {energy:>5.0f}{q.shift_mm:>+7.2f}m{100 * (q.peak_ratio - 1):>+7.1f}%"
+            f"{100 * (q.pair_ratio - 1):>+7.1f}%{100 * (q.mid_range_ratio - 1):>+7.1f}% |"
+            f"{100 * (r['engine_peak'] - 1):>+7.1f}% |{q.centre_shift_mm:>+7.2f}m"
+            f"{100 * (q.centre_peak_ratio - 1):>+7.1f}%"
+        )
 
 
 def _print_lateral(spots: dict[float, dict[str, object]]) -> None:

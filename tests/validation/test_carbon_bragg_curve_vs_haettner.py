@@ -79,16 +79,15 @@ YIELDS = {
         (34.8939945001, 0.00225039918389)],
 }  # fmt: skip
 TOLERANCE = {1: 0.20, 2: 0.20, 3: 0.30, 4: 0.30, 5: 0.30}
-# (charge, depth cm): the model's excess where it misses the tolerance (December 2026).
-# 11B born in the first 4 cm, at the end of its range at 34.9 cm (43 MeV/u on average,
-# 44 % of them below 40 MeV/u): the yield depends on the telescope's threshold, of which
-# only the lower bound below is known (without it +97 %; 1 mm more of water-equivalent
-# before identification, +21 %, would bring it within 30 %). The three-node Goldhaber
-# range spread adds ~5 pp here: with 15 nodes the model gives +27 %.
-KNOWN_GAPS = {
-    (5, 34.9): "+32 % of a yield of 0.002 (11B at the end of its range: detector threshold, "
-    "3-node range spread; +27 % with 15 nodes)",
-}  # fmt: skip
+# (charge, depth cm): the model's excess where it misses the tolerance, as a strict xfail
+# with the measured discrepancy (none since MODEL_VERSION 8). B at 34.9 cm (11B born in
+# the first 4 cm, at the end of its range: 43 MeV/u on average, 44 % below 40 MeV/u) was
+# +32 % with the fragments' Goldhaber range spread on three Gauss–Hermite nodes; the
+# yield there is the tail of that spread, which three nodes overstate: seven give +27.9 %
+# (9 / 15 / 25 nodes: +27.6 / +27.4 / +28.3 %). Still a lower bound on the threshold:
+# the ΔE detector's own thickness is not known (1 mm more water-equivalent, about −10
+# points).
+KNOWN_GAPS: dict[tuple[int, float], str] = {}
 CONE_DEG = 10.0
 #: Water-equivalent thickness between the water and the telescope, mm (see above).
 DETECTOR_WET_MM = 2.0 * 1.165 + 2800.0 * 1.205e-3 * 0.88

@@ -82,6 +82,7 @@ from _water_spots import (  # noqa: E402
     halo_ratios,
     idd_mev_mm,
     ionbeam_dose,
+    peak_at_equal_r80,
     radial_profiles,
     voxel_averaged_idd,
 )
@@ -149,6 +150,40 @@ def test_peak_to_plateau(energy, model):
     mc = depth_dose_metrics(depth, _mc(energy, "idd_mev_mm"))
     pb = depth_dose_metrics(depth, voxel_averaged_idd(model, energy, depth))
     assert pb.peak_to_plateau == pytest.approx(mc.peak_to_plateau, rel=0.03)
+
+
+@pytest.mark.parametrize("energy", ENERGIES)
+def test_peak_and_mid_range_dose_at_equal_r80(energy, model):
+    """Issue 11's measure: the beam model's IDD averaged over MCsquare's 1 mm voxels and
+    shifted until the R80 of those voxels equals MCsquare's — one R80 estimator on both
+    curves — then the peak (MC's highest voxel) within 3 % and the mid-range (0.4–0.6
+    R80) within 1.5 % of MCsquare, and the shift within 0.3 mm (the done-when range
+    tolerance). Observed (MODEL_VERSION 7): peak −0.0 / +1.0 / +1.3 / +1.6 %, mid-range
+    within 0.2 %, shift 0.09–0.27 mm at 70 / 120 / 170 / 220 MeV. Putting the curve's
+    *continuous* R80 at MC's voxel R80 instead gave −3.3 % at 70 MeV: there the distal
+    fall-off (R80−R20 = 1.1 mm) is about a voxel wide and R80 interpolated between voxel
+    centres lies 0.19 mm upstream of the curve's own, so that comparison moved ionbeam's
+    peak 0.14 mm too far upstream against the voxel grid (docs/validation.md)."""
+    depth = _mc(energy, "depth_mm").astype(float)
+    q = peak_at_equal_r80(model, energy, depth, _mc(energy, "idd_mev_mm").astype(float))
+    assert abs(q.shift_mm) < 0.3
+    assert q.peak_ratio == pytest.approx(1.0, abs=0.03)
+    assert q.mid_range_ratio == pytest.approx(1.0, abs=0.015)
+
+
+@pytest.mark.parametrize("energy", ENERGIES)
+def test_engine_peak_voxel(energy, pencil_beam):
+    """The dose engine's own 1 mm voxels (each the mean over its WEPL span, laterally
+    integrated, default 3σ cut-off, no shift): MCsquare's highest voxel within 3 %
+    (observed within 0.6 % at 70–220 MeV) and R80 of the voxels within 0.3 mm."""
+    grid, dose = pencil_beam[energy, 3.0]
+    depth = _mc(energy, "depth_mm")
+    idd_mc = _mc(energy, "idd_mev_mm")
+    idd_pb = idd_mev_mm(dose, grid)
+    i = int(np.argmax(idd_mc))
+    assert idd_pb[i] == pytest.approx(float(idd_mc[i]), rel=0.03)
+    r80_mc = depth_dose_metrics(depth, idd_mc).r80_mm
+    assert depth_dose_metrics(depth, idd_pb).r80_mm == pytest.approx(r80_mc, abs=0.3)
 
 
 @pytest.mark.parametrize("energy", ENERGIES)

@@ -217,9 +217,10 @@ def transport_secondaries(
     start_bin = np.searchsorted(edges, birth_z0, side="right") - 1
     widths = edges[1:] - edges[:-1]
     rows = np.zeros((n_packets, 7, n_bins))
-    spectrum_rows = np.zeros(
-        (n_packets, max(n_e, 1) if with_spectra else 1, n_bins if with_spectra else 1)
-    )
+    # spectra accumulate straight into each species' row (packets in order, serially):
+    # one (n_packets, n_e, n_bins) array per call would be ~80 MB for a carbon beam
+    n_spec = int(spectrum_species.max()) + 1 if with_spectra else 1
+    spectra = np.zeros((n_spec, max(n_e, 1), n_bins if with_spectra else 1))
     energies = np.zeros((n_packets, 2))
     n_classes = class_log_edges.shape[0] - 1
     class_var_edges = np.exp(2.0 * class_log_edges)  # variance at the class edges, mm²
@@ -230,7 +231,8 @@ def transport_secondaries(
             p, edges, widths, start_bin, birth_z0, birth_r0, birth_weight, s, packet_c[p],
             packet_tan2[p], packet_sigma[p], packet_local[p], energy_tables[s], let_tables[s],
             alive_tables[s], table_du[s], table_n[s], mass_numbers[s], log_lo, log_step,
-            spectrum_rows[p], rows[p], with_spectra, base_var[s], class_var_edges, classes,
+            spectra[spectrum_species[s] if with_spectra else 0], rows[p], with_spectra,
+            base_var[s], class_var_edges, classes,
         )  # fmt: skip
         energies[p, 0] = escaped
         energies[p, 1] = beyond
@@ -241,8 +243,6 @@ def transport_secondaries(
     reacted = np.zeros((n_species, n_bins))
     let_weighted = np.zeros(n_bins)
     local = np.zeros(n_bins)
-    n_spec = int(spectrum_species.max()) + 1 if with_spectra else 1
-    spectra = np.zeros((n_spec, max(n_e, 1), n_bins if with_spectra else 1))
     for p in range(n_packets):  # serial reduction in packet order: reproducible sums
         s = packet_species[p]
         deposit[s] += rows[p, 0]
@@ -251,8 +251,6 @@ def transport_secondaries(
         local += rows[p, 3]
         count[s] += rows[p, 4]
         reacted[s] += rows[p, 5]
-        if with_spectra:
-            spectra[spectrum_species[s]] += spectrum_rows[p]
     return SecondaryTransport(
         deposit,
         local,

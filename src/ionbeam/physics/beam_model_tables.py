@@ -36,8 +36,9 @@ __all__ = ["MODEL_VERSION", "DepthDoseLibrary", "compute_depth_dose_library"]
 
 #: Bumped whenever the physics of the depth–dose model changes (part of the cache key;
 #: 5 was a reverted attempt, so 6 follows 4: the halo split by lateral width; 7: the
-#: ≈ 5° p–nucleus elastic group transported with its deflection).
-MODEL_VERSION = 7
+#: ≈ 5° p–nucleus elastic group transported with its deflection; 8: seven Gauss–Hermite
+#: nodes for the ion fragments' Goldhaber range spread instead of three).
+MODEL_VERSION = 8
 
 _TABLE_FIELDS = (
     "depth_mm",
