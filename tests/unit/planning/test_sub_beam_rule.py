@@ -78,7 +78,7 @@ def test_split_tables(n: int) -> None:
 def test_options_refuse_a_split_that_departs_from_the_gaussian() -> None:
     assert DoseEngineOptions(fine_sampling=3).fine_sampling_fraction is None
     assert DoseEngineOptions(fine_sampling=3, fine_sampling_fraction=0.45)
-    with pytest.raises(ConfigError, match="at most 0.49"):
+    with pytest.raises(ConfigError, match=r"at most 0\.49"):
         DoseEngineOptions(fine_sampling=3, fine_sampling_fraction=0.6)
     with pytest.raises(ConfigError, match="within"):
         DoseEngineOptions(fine_sampling=3, fine_sampling_fraction=1.0)
