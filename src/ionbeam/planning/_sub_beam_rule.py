@@ -146,8 +146,9 @@ def check_split(n: int, fraction: float) -> None:
         raise ConfigError(
             f"fine_sampling_fraction {fraction} is too large for {n} × {n} sub-beams: their "
             f"sum departs from the spot's Gaussian by {100 * deviation:.1f} % of its peak "
-            f"(at most {100 * MAX_DEVIATION:.0f} %); use at most {LARGEST_FRACTION[n]}, "
-            f"more sub-beams, or leave it unset ({DEFAULT_FRACTION[n]} for {n} × {n})"
+            f"(at most {100 * MAX_DEVIATION:.0f} %); use at most {LARGEST_FRACTION[n]}"
+            f"{', more sub-beams' if n < 9 else ''} or leave it unset "
+            f"({DEFAULT_FRACTION[n]} for {n} × {n})"
         )
 
 
