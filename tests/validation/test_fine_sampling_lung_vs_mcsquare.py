@@ -15,17 +15,19 @@ what it must do here:
 
 * ``low_edge`` (Bragg peak in the tumour's distal part, the spot on the interface):
   fine sampling 3 × 3 no worse than the plain pencil beam in the plane z = 0, gamma
-  2 %/2 mm and RMS difference (observed 98.0 % / 6.2 % against 93.2 % / 9.5 %; with
-  every sub-beam's whole dose along its own ray 73.6 % / 5.9 %: worse than plain).
+  2 %/2 mm and RMS difference (observed 97.5 % / 6.1 % against 93.2 % / 9.6 %;
+  98.0 % / 6.2 % with the Gauss–Hermite split before December 2026; with every
+  sub-beam's whole dose along its own ray 73.6 % / 5.9 %: worse than plain).
 * ``high_edge`` (the spot on the interface, crossing the tumour into the lung behind
-  it): the same (observed 96.6 % / 7.7 % against 89.6 % / 15.2 %).
+  it): the same (observed 96.5 % / 7.6 % against 89.6 % / 15.5 %).
 * ``lung_matched`` (a spot in the lung 5 mm beside the tumour, its peak at the tumour's
   depths along its lung ray, as a lung plan's margin spots): the dose it puts into the
-  tumour no further from MC's than the plain pencil beam's (observed −5.8 % against
-  −16.9 %). With the scattered protons along the sub-beam's ray (7 December 2026) it
-  was +20.6 %, and with every sub-beam's whole dose along its ray +91 %: the sub-beams
-  carried the lung range into the tumour's voxels, the mechanism of fine sampling's
-  excess in the lung phantom's GTV (+9.6 % then, +4.4 % now, plain +3.8 %). The MC's
+  tumour no further from MC's than the plain pencil beam's (observed −7.3 % against
+  −17.1 %; −5.8 % with the Gauss–Hermite split). With the scattered protons along
+  the sub-beam's ray (7 December 2026) it was +20.6 %, and with every sub-beam's
+  whole dose along its ray +91 %: the sub-beams carried the lung range into the
+  tumour's voxels, the mechanism of fine sampling's excess in the lung phantom's GTV
+  (+9.6 % then, +4.4 % in the second round, plain +3.8 %). The MC's
   statistical uncertainty summed over a region is well below 1 %.
 """
 

@@ -24,10 +24,17 @@ Tolerances, and why:
   pinned here: in water itself ionbeam's pencil beam is up to 18 % above MC at the
   Bragg peak (its peak height, ``test_dose_engine_vs_mcsquare.py``) and the
   renormalised 3σ cut-off adds ≈ 8 % on the axis; neither is the heterogeneity's.
-* Half bone slab, edge on the axis: fine sampling (3 × 3) must be no worse than the
-  plain pencil beam in the plane through the edge (gamma 2 %/2 mm and RMS dose
-  difference), and its R80 beside the edge within 1 mm of MC on both sides (observed
-  0.03 and −0.14 mm; a sub-beam WEPL interpolated across the edge gave +4.3 mm).
+* Half bone slab, edge on the axis: fine sampling (3 × 3) in the plane through the
+  edge: RMS dose difference at most half the plain pencil beam's (observed 2.3 %
+  against 7.4 %), gamma 2 %/2 mm within 0.5 percentage points of plain's (observed
+  97.8 % against 98.2 %), and its R80 beside the edge within 1 mm of MC on both sides
+  (observed −0.20 and +0.41 mm; plain −0.47 and +8.52 mm; a sub-beam WEPL interpolated
+  across the edge gave +4.3 mm). Gamma was ≥ plain's (100 %) until December 2026, when
+  fine sampling's sub-beams summed to a spot 2–10 % more peaked than its Gaussian and
+  the halo correction left 2 % more on a split spot's axis (both fixed: a spot in
+  water is now the plain pencil beam's within 1.5 %). MC has a local maximum 0.5 mm
+  beside the edge on the bone side, 40–90 mm deep (5 % above the water side), which
+  neither engine has; the old excess on the axis happened to fill it.
 """
 
 from __future__ import annotations
@@ -90,7 +97,7 @@ def test_fine_sampling_at_a_slab_edge_is_no_worse_than_plain(stored, model) -> N
     fine = edge_agreement(
         central_plane(ionbeam_slab_dose(case, model, fine_sampling=3), grid), mc, grid
     )
-    assert fine.gamma_2_2 >= plain.gamma_2_2
-    assert fine.rms_percent <= plain.rms_percent
+    assert fine.gamma_2_2 >= plain.gamma_2_2 - 0.5
+    assert fine.rms_percent <= 0.5 * plain.rms_percent
     assert abs(fine.r80_shift_bone_mm) < 1.0
     assert abs(fine.r80_shift_water_mm) < 1.0

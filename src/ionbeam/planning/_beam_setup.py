@@ -17,6 +17,7 @@ from ionbeam.machine.beamline import RangeShifter
 from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning._ray_tables import RayTables, trace_ray_tables
+from ionbeam.planning._sub_beam_rule import default_fraction, split_rule
 from ionbeam.planning._voxel_average import depth_tables, halo_components, voxel_extent
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam
@@ -59,6 +60,35 @@ class BeamSetup:
         return self.split[0].shape[1] > 1
 
     @property
+    def disc_model(self) -> tuple:
+        """``model`` as each sub-beam's cut-off disc sees it: σ²_air less the variance the
+        split takes (the sub-beams' residual spread, whose n σ₁ disc holds their halo in
+        the matrix); ``model`` itself without fine sampling."""
+        if not self.fine:
+            return self.model
+        return (*self.model[:2], *_read_only(self.model[2] - self.split[3]), *self.model[3:])
+
+    def sub_beams_as_spots(self, weights: np.ndarray) -> tuple[tuple, np.ndarray, tuple]:
+        """Every sub-beam as a plain spot, for the plain kernels: (``spots``, their weights
+        (``weights`` [n_spots] × each sub-beam's share), ``rays`` with one ray per spot);
+        without fine sampling ``spots``, ``weights`` and ``rays`` themselves. With
+        :attr:`disc_model` the plain kernel then gives the halo each sub-beam holds in its
+        disc, as the matrix holds it (in a homogeneous medium exactly)."""
+        if not self.fine:
+            return self.spots, np.asarray(weights, dtype=np.float64), self.rays
+        spot_u, spot_v, spot_e, radius = self.spots
+        du, dv, share = self.split[:3]
+        n_sub = share.size
+        spots = (
+            (spot_u[:, None] + du[spot_e]).reshape(-1),
+            (spot_v[:, None] + dv[spot_e]).reshape(-1),
+            np.repeat(spot_e, n_sub),
+            np.repeat(radius, n_sub),
+        )
+        sub_weights = (np.asarray(weights, dtype=np.float64)[:, None] * share[None, :]).reshape(-1)
+        return spots, sub_weights, (*self.rays[:4], 1)
+
+    @property
     def n_spots(self) -> int:
         """Number of spots of the beam."""
         return int(self.spots[0].size)
@@ -75,14 +105,15 @@ def setup_beam(
     *,
     n_sigma: float,
     fine_sampling: int = 0,
-    fine_sampling_fraction: float = 0.5,
+    fine_sampling_fraction: float | None = None,
     scattering: np.ndarray | None = None,
 ) -> BeamSetup:
     """Kernel inputs for ``beam``: the calculation voxels (flat indices ``calc_index`` on
     ``dose_grid``, their ``tissue`` indices), WEPL traced through ``spr`` on ``ct_grid``.
 
     ``fine_sampling`` = n ≥ 2 splits every spot into n × n sub-beams that take
-    ``fine_sampling_fraction`` of the smallest variance in air of each energy.
+    ``fine_sampling_fraction`` (None: n's default, :mod:`._sub_beam_rule`) of the
+    smallest variance in air of each energy.
     ``scattering`` (on ``ct_grid``) is the relative scattering power per geometric mm
     (:func:`~ionbeam.planning.scattering_power.relative_scattering_power`); None takes
     the SPR instead (scattering scaled with stopping, the water-equivalent
@@ -247,23 +278,22 @@ def _sub_beams(
     air_c: np.ndarray,
     depth: np.ndarray,
     n: int,
-    fraction: float,
+    fraction: float | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Sub-beam offsets [n_energy, n²] (mm), weights [n²] and split variance [n_energy]:
-    a product Gauss–Hermite rule for a Gaussian of variance ``fraction`` × the smallest
-    variance in air of each energy over the beam's depths."""
+    the n × n area-weighted split of :mod:`._sub_beam_rule` taking ``fraction`` (None:
+    :data:`._sub_beam_rule.DEFAULT_FRACTION` of n) of the smallest variance in air of
+    each energy over the beam's depths; its sub-beams sum to the spot's Gaussian."""
     if n < 2:
         return None
-    nodes, weights = np.polynomial.hermite_e.hermegauss(n)
-    weights = weights / weights.sum()
+    rule = split_rule(n, default_fraction(n) if fraction is None else fraction)
     w = np.array([depth.min(), depth.max()])
     smallest = np.min(air_a[:, None] + w[None, :] * (air_b[:, None] + w[None, :] * air_c[:, None]),
                       axis=1)  # fmt: skip
-    split_var = fraction * smallest
-    sigma = np.sqrt(split_var)[:, None]
-    du = (sigma * np.repeat(nodes, n)[None, :]).copy()
-    dv = (sigma * np.tile(nodes, n)[None, :]).copy()
-    return du, dv, np.outer(weights, weights).ravel(), split_var
+    sigma = np.sqrt(smallest)[:, None]
+    du = (sigma * np.repeat(rule.nodes, n)[None, :]).copy()
+    dv = (sigma * np.tile(rule.nodes, n)[None, :]).copy()
+    return du, dv, np.outer(rule.weights, rule.weights).ravel(), rule.fraction * smallest
 
 
 def _air_coefficients(

@@ -57,7 +57,8 @@ Tables are read by linear interpolation; the widths at the voxel's centre
 WEPL (clamped to the table). Beyond ``max_depth[e]`` a spot deposits nothing:
 a voxel counts when its WEPL span meets [0, max_depth[e]). Fine sampling
 (Soukup et al. 2005, as in matRad and RayStation) sums K sub-beams: a 2-D
-Gauss–Hermite split of the spot's Gaussian in air, each sub-beam with its own WEPL
+area-weighted split of the spot's Gaussian in air whose sub-beams sum to it within 1 %
+of its peak (:mod:`._sub_beam_rule`), each sub-beam with its own WEPL
 and spread along its own ray, and with *lateral range mixing*: a sub-beam's remaining
 lateral variance at a voxel is its residual spread in air, σ²_air − split (protons that
 entered off the sub-beam's axis and travel parallel to it, through the voxel's own

@@ -219,9 +219,10 @@ class HaloField:
         n_local = int(setup.voxels[0].size)
         terms = _zeros(n_local, self.with_let, self.with_bio)
         beam_halo(local, w, terms, with_let=self.with_let, with_bio=self.with_bio)
+        spots, spot_w, rays = local.sub_beams_as_spots(w)  # the disc halo the matrix holds
         inside = kernels.forward_dose(
-            w, n_local, local.spots, local.voxels, local.cells, _spot_rays(local),
-            local.model, local.average, self.n_sigma, self.n_chunks, 0.0, 1.0, self.with_bio,
+            spot_w, n_local, spots, local.voxels, local.cells, rays, local.disc_model,
+            local.average, self.n_sigma, self.n_chunks, 0.0, 1.0, self.with_bio,
         )  # fmt: skip
         parts = tuple(
             None if total is None else total - disc
@@ -245,18 +246,6 @@ def _on_own_voxels(setup: BeamSetup) -> BeamSetup:
     index = setup.voxels[0]
     own = np.arange(index.size, dtype=index.dtype)
     return dataclasses.replace(setup, voxels=(own, *setup.voxels[1:]))
-
-
-def _spot_rays(setup: BeamSetup) -> tuple:
-    """The ``rays`` tuple with one ray per spot: with fine sampling, the mean σ²_MCS of
-    each spot's sub-beams (the disc halo a split spot holds is, to the sub-beams' small
-    offsets against σ₂, that of the whole spot, which the plain kernel computes)."""
-    ray_sigma2, ray_wepl, w0, dw, per_spot = setup.rays
-    if per_spot == 1:
-        return setup.rays
-    n = setup.n_spots
-    mean = ray_sigma2.reshape(n, per_spot, -1).mean(axis=1)
-    return (np.ascontiguousarray(mean), ray_wepl, w0, dw, 1)
 
 
 def _zeros(n: int, with_let: bool, with_bio: bool) -> HaloTerms:
