@@ -95,11 +95,16 @@ def main() -> None:
     level = plan.prescription.dose_per_fraction_gy
     names = [s.name for s in structures]
     base = default_objectives(names, TARGET, level)
+    tight = SolverOptions(progress=False, relative_tolerance=2.5e-4)
     long = SolverOptions(progress=False, max_iterations=500, relative_tolerance=0.0)
     variants = {
         "old bench (no halo leg, masks)": {"halo_leg": False, "occupancy": False},
         "no halo leg (occupancy)": {"halo_leg": False},
         "halo leg (as ionbeam plan)": {},
+        "halo leg, masks": {"occupancy": False},
+        "halo leg, rtol 2.5e-4": {"solver": tight},
+        "halo leg, rtol 3e-3": {"solver": SolverOptions(progress=False, relative_tolerance=3e-3)},
+        "halo leg, rtol 1e-2": {"solver": SolverOptions(progress=False, relative_tolerance=1e-2)},
         "halo leg, 500 it, no rule": {"solver": long},
         "no spot minimum": {"min_particles": 0.0},
         "target only": {"objectives": {TARGET: base[TARGET]}},
