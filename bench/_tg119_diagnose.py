@@ -28,6 +28,7 @@ from ionbeam.evaluation import dose_metrics
 from ionbeam.planning.dose_grid import masks_on_grid
 from ionbeam.planning.optimize import SolverOptions
 from ionbeam.planning.optimize.squared_deviation import SquaredDeviation
+from ionbeam.planning.optimize.squared_overdose import SquaredOverdose
 from ionbeam.planning.optimize.templates import (
     default_objectives,
     optimization_masks,
@@ -110,6 +111,12 @@ def main() -> None:
         "target only": {"objectives": {TARGET: base[TARGET]}},
         "target only, 500 it": {"objectives": {TARGET: base[TARGET]}, "solver": long},
         "target+core": {"objectives": {k: v for k, v in base.items() if k != "BODY"}},
+        "core weight x3": {
+            "objectives": {**base, "Core": (SquaredOverdose(level / 2, weight=900.0),)}
+        },
+        "core weight x10": {
+            "objectives": {**base, "Core": (SquaredOverdose(level / 2, weight=3000.0),)}
+        },
         "target weight x10": {
             "objectives": {**base, TARGET: (SquaredDeviation(level, weight=10000.0),)}
         },

@@ -114,14 +114,27 @@ def ionbeam_worker(npz: str, particle: str, grid_mm: float, setting: str) -> dic
 
 
 def _optimize(plan, influence, structures, ct_grid, setting: str) -> dict:
-    """The optimization (``bench/_tg119_optimize.py``) with the stopping rule of ``setting``."""
-    from _tg119_optimize import optimize_tg119
+    """The optimization (``bench/_tg119_optimize.py``) with ``setting``: ``default``, or
+    comma-separated ``rtol=X`` (the relative stopping rule, default 1e-3) and ``core=W``
+    (the Core objective's weight, pyRadPlan's 300 by default)."""
+    from _tg119_optimize import TARGET, optimize_tg119
     from ionbeam.planning.optimize import SolverOptions
+    from ionbeam.planning.optimize.squared_overdose import SquaredOverdose
+    from ionbeam.planning.optimize.templates import default_objectives
 
-    solver = SolverOptions(progress=False)
-    if setting.startswith("rtol="):
-        solver = SolverOptions(progress=False, relative_tolerance=float(setting[5:]))
-    out = optimize_tg119(plan, influence, structures, solver=solver, ct_grid=ct_grid)
+    options = {} if setting == "default" else dict(item.split("=") for item in setting.split(","))
+    unknown = set(options) - {"rtol", "core"}
+    if unknown:
+        raise SystemExit(f"unknown ionbeam setting(s) {sorted(unknown)}; use rtol=X, core=W")
+    solver = SolverOptions(progress=False, relative_tolerance=float(options.get("rtol", 1e-3)))
+    level = plan.prescription.dose_per_fraction_gy
+    objectives = default_objectives([s.name for s in structures], TARGET, level)
+    if "core" in options:
+        (core,) = objectives["Core"]
+        objectives["Core"] = (SquaredOverdose(core.max_dose_gy, weight=float(options["core"])),)
+    out = optimize_tg119(
+        plan, influence, structures, solver=solver, objectives=objectives, ct_grid=ct_grid
+    )
     out.pop("weights")
     return out
 
