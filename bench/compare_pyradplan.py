@@ -340,7 +340,8 @@ def _median(runs: list[dict]) -> dict:
     out = dict(runs[0])
     for key, value in runs[0].items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[key] = statistics.median(r[key] for r in runs)
+            middle = statistics.median(r[key] for r in runs)
+            out[key] = type(value)(middle) if isinstance(value, int) else middle
     return out
 
 
