@@ -16,7 +16,7 @@ import numpy as np
 
 from ionbeam.machine import cnao_machine
 from ionbeam.machine.beam_model import BeamModel, build_beam_model
-from ionbeam.patient import CT
+from ionbeam.patient import CT, Grid
 from ionbeam.patient.structures import Structure
 from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose_influence
 from ionbeam.planning.dose_grid import make_dose_grid
@@ -46,6 +46,16 @@ def beam_model_for(particle: str) -> BeamModel:
     return build_beam_model(particle, library.energies_mev_u, machine.beam_line)
 
 
+def load_exported(npz: str) -> tuple[CT, list[Structure], np.ndarray]:
+    """The CT, structures and isocentre exported by ``bench/_pyradplan_worker.py``."""
+    data = np.load(npz)
+    grid = Grid(data["hu"].shape, tuple(data["spacing_mm"]), tuple(data["origin_mm"]))
+    ct = CT(np.maximum(data["hu"], -1000.0), grid)
+    names = [k[5:] for k in data.files if k.startswith("mask_")]
+    structures = [Structure(n, data[f"mask_{n}"], grid) for n in names]
+    return ct, structures, np.asarray(data["isocenter_mm"], dtype=float)
+
+
 def tg119_plan_and_dij(
     ct: CT,
     structures: Sequence[Structure],
@@ -57,14 +67,19 @@ def tg119_plan_and_dij(
     spot_spacing_mm: float,
     dose_grid_mm: float,
     lateral_cutoff_sigma: float = 3.0,
+    target_margin_mm: float = 0.0,
 ) -> tuple[Plan, DoseInfluence, Timings]:
-    """Spots and dose influence of a multi-beam plan, with the time of each stage."""
+    """Spots and dose influence of a multi-beam plan, with the time of each stage.
+
+    ``target_margin_mm``: spots are placed on the target grown by this margin (pyRadPlan
+    grows it by the spot spacing, matRad's ``pbMargin``); 0: on the target itself."""
     timings = Timings()
     t = time.perf_counter()
     model = beam_model_for(particle)
     timings.beam_model_s = time.perf_counter() - t
     machine = cnao_machine()
-    target_mask = next(s for s in structures if s.name == target).mask
+    target_structure = next(s for s in structures if s.name == target)
+    target_mask = target_structure.expand(target_margin_mm).mask
     spr = ct.spr()
     t = time.perf_counter()
     beams = []
