@@ -26,6 +26,9 @@ occupancy: the contour's own volume, independent of the grid.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,16 +62,7 @@ class DoseDistribution:
         voxels of :func:`counted_voxels`, each whole (module docstring)."""
         counted = counted_voxels(weights)
         d = dose.reshape(-1)[counted]
-        order = np.argsort(-d, kind="stable")
-        n = d.size
-        return cls(
-            dose_desc_gy=d[order],
-            cumulative_fraction=np.arange(1, n + 1, dtype=np.float64) / n,
-            total_weight=float(np.sum(weights)),
-            mean_gy=float(d.mean()),
-            min_gy=float(d.min()),
-            max_gy=float(d.max()),
-        )
+        return _SORTED.distribution(d, float(np.sum(weights)))
 
     @property
     def highest_gy(self) -> float:
@@ -91,6 +85,66 @@ class DoseDistribution:
         count = np.searchsorted(-self.dose_desc_gy, -d, side="right")
         padded = np.concatenate(([0.0], self.cumulative_fraction))
         return padded[count]
+
+
+def _sorted_distribution(d: np.ndarray, total_weight: float) -> DoseDistribution:
+    """The distribution of the counted voxels' doses ``d`` (flat)."""
+    order = np.argsort(-d, kind="stable")
+    n = d.size
+    return DoseDistribution(
+        dose_desc_gy=d[order],
+        cumulative_fraction=np.arange(1, n + 1, dtype=np.float64) / n,
+        total_weight=total_weight,
+        mean_gy=float(d.mean()),
+        min_gy=float(d.min()),
+        max_gy=float(d.max()),
+    )
+
+
+class _SortedDoses:
+    """The last sorted distributions, keyed by the exact bytes of the counted doses.
+
+    A plan's report, goals, metrics and comparison ask for the same structure's
+    distribution of the same dose dozens of times (~60 sorts in ``ionbeam demo``); the
+    sort, O(n log n), is the cost, and the key — a BLAKE2 digest of the counted voxels'
+    dose values, their dtype and number, read in O(n) — names exactly the input the
+    sort would see, so an entry is the distribution that sorting would give, bit for
+    bit, whatever array or mask it came from (a dose changed in place has another
+    key). Entries are shared, immutable (read-only arrays), and the least recently used
+    go once they hold more than ``max_bytes``.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[str, str, int], DoseDistribution] = OrderedDict()
+        self._bytes = 0
+
+    def distribution(self, d: np.ndarray, total_weight: float) -> DoseDistribution:
+        if d.size < _SMALLEST_CACHED:  # sorting is cheaper than the bookkeeping
+            return _sorted_distribution(d, total_weight)
+        digest = hashlib.blake2b(np.ascontiguousarray(d).view(np.uint8), digest_size=20)
+        key = (digest.hexdigest(), d.dtype.str, d.size)
+        found = self._entries.get(key)
+        if found is None:
+            found = _sorted_distribution(d, total_weight)
+            found.dose_desc_gy.flags.writeable = False
+            found.cumulative_fraction.flags.writeable = False
+            self._entries[key] = found
+            self._bytes += found.dose_desc_gy.nbytes + found.cumulative_fraction.nbytes
+            while self._bytes > self.max_bytes and len(self._entries) > 1:
+                _, old = self._entries.popitem(last=False)
+                self._bytes -= old.dose_desc_gy.nbytes + old.cumulative_fraction.nbytes
+        else:
+            self._entries.move_to_end(key)
+        if found.total_weight != total_weight:  # the same voxels of another occupancy
+            found = dataclasses.replace(found, total_weight=total_weight)
+        return found
+
+
+#: Structures of fewer counted voxels are sorted every time.
+_SMALLEST_CACHED = 4096
+#: The sorted distributions of this process (at most ~128 MB of them).
+_SORTED = _SortedDoses(max_bytes=128 * 2**20)
 
 
 def counted_voxels(weights: np.ndarray) -> np.ndarray:
