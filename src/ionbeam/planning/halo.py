@@ -66,26 +66,12 @@ def beam_halo(
     setup: BeamSetup, weights: np.ndarray, terms: HaloTerms, *, with_let: bool, with_bio: bool
 ) -> None:
     """Add one beam's full-width halo for spot ``weights`` (particles) to ``terms``: each
-    of the halo's Gaussians (``setup.halo_parts``; the whole halo when there are none)."""
-    for part in setup.halo_parts or (None,):
-        _gaussian_halo(_with_part(setup, part), weights, terms, with_let, with_bio)
-
-
-def _with_part(setup: BeamSetup, part: tuple[np.ndarray, ...] | None) -> BeamSetup:
-    """``setup`` whose halo tables (weight and σ² in ``model``, IDD × weight and its
-    cumulative in ``average``) are those of one Gaussian of the halo."""
-    if part is None:
-        return setup
-    weight, sigma2, dose, cumulative = part
-    model = (*setup.model[:7], weight, sigma2, *setup.model[9:])
-    average = (*setup.average[:-2], dose, cumulative)
-    return dataclasses.replace(setup, model=model, average=average)
-
-
-def _gaussian_halo(
-    setup: BeamSetup, weights: np.ndarray, terms: HaloTerms, with_let: bool, with_bio: bool
-) -> None:
-    """Add the halo of ``setup``'s halo tables (one Gaussian) for spot ``weights``."""
+    of the halo's Gaussians (``setup.halo_parts``; the whole halo when there are none),
+    all of them in one pass over the voxels per energy layer."""
+    parts = setup.halo_parts or ((None, setup.model[8], *setup.average[-2:]),)
+    part_sigma2 = np.stack([p[1] for p in parts])
+    part_idd = np.stack([p[2] for p in parts])
+    part_cum = np.stack([p[3] for p in parts])
     spot_u, spot_v, spot_e, _ = setup.spots
     ray_sigma2, _, w0, dw, per_spot = setup.rays
     weights = np.asarray(weights, dtype=np.float64)
@@ -96,22 +82,29 @@ def _gaussian_halo(
         rays = (layer[:, None] * per_spot + np.arange(per_spot)[None, :]).reshape(-1)
         mcs2_w = np.repeat(w, per_spot) @ ray_sigma2[rays] / (w.sum() * per_spot)
         sigma = halo_kernels.halo_widths(
-            int(e), setup.voxels, setup.model, setup.average, mcs2_w, float(w0), float(dw)
-        )
-        reached = sigma[sigma > 0.0]
-        if reached.size == 0:
+            int(e), setup.voxels, setup.model, setup.average, mcs2_w, float(w0), float(dw),
+            part_sigma2,
+        )  # fmt: skip
+        ladders = []
+        for part_sigma in sigma:
+            reached = part_sigma[part_sigma > 0.0]
+            ladders.append(
+                _levels(float(reached.min()), float(reached.max())) if reached.size else empty
+            )
+        if not any(ladder.size for ladder in ladders):
             continue
-        levels = _levels(float(reached.min()), float(reached.max()))
+        levels = np.concatenate(ladders)
+        part_levels = np.concatenate([[0], np.cumsum([ladder.size for ladder in ladders])])
         maps = [_filtered_map(spot_u[layer], spot_v[layer], w, s) for s in levels]
         start = np.concatenate([[0], np.cumsum([m[0].size for m in maps])]).astype(np.int64)
         halo_kernels.gather_halo(
             int(e), setup.voxels, setup.model, setup.average, sigma, levels,
-            np.concatenate([m[0].reshape(-1) for m in maps]), start,
-            np.array([m[1] for m in maps]), np.array([m[2] for m in maps]),
+            part_levels.astype(np.int64), np.concatenate([m[0].reshape(-1) for m in maps]),
+            start, np.array([m[1] for m in maps]), np.array([m[2] for m in maps]),
             np.array([m[3] for m in maps]),
             np.array([m[0].shape[0] for m in maps], dtype=np.int64),
             np.array([m[0].shape[1] for m in maps], dtype=np.int64),
-            with_let, with_bio, terms.dose,
+            part_idd, part_cum, with_let, with_bio, terms.dose,
             terms.let_dose if with_let else empty,
             terms.alpha_dose if with_bio else empty,
             terms.sqrt_beta_dose if with_bio else empty,
@@ -136,15 +129,14 @@ def _filtered_map(
     origin_u, origin_v = float(u.min()) - reach, float(v.min()) - reach
     nu = math.ceil((float(u.max()) + reach - origin_u) / pixel) + 2
     nv = math.ceil((float(v.max()) + reach - origin_v) / pixel) + 2
-    fluence = np.zeros((nu, nv))
     x = (u - origin_u) / pixel
     y = (v - origin_v) / pixel
     i = np.floor(x).astype(np.int64)
     k = np.floor(y).astype(np.int64)
     fx, fy = x - i, y - k
-    for di, wx in ((0, 1.0 - fx), (1, fx)):
-        for dk, wy in ((0, 1.0 - fy), (1, fy)):
-            np.add.at(fluence, (i + di, k + dk), weights * wx * wy)
+    flat = np.concatenate([(i + di) * nv + (k + dk) for di in (0, 1) for dk in (0, 1)])
+    share = np.concatenate([weights * wx * wy for wx in (1.0 - fx, fx) for wy in (1.0 - fy, fy)])
+    fluence = np.bincount(flat, share, minlength=nu * nv).reshape(nu, nv)
     filter_px = math.sqrt(max(sigma**2 - pixel**2 / 3.0, 0.25 * pixel**2)) / pixel
     smooth = gaussian_filter(fluence, filter_px, mode="constant", truncate=4.5)
     return smooth / (pixel * pixel), origin_u, origin_v, pixel
