@@ -50,6 +50,8 @@ LEVEL_RATIO = 1.2
 PIXELS_PER_SIGMA = 6.0
 #: Maps reach this many σ beyond the layer's outermost spots.
 MAP_REACH_SIGMA = 5.0
+#: The maps' Gaussian filters stop at this many of their σ.
+FILTER_TRUNCATE = 4.5
 
 
 class HaloTerms(NamedTuple):
@@ -95,15 +97,12 @@ def beam_halo(
             continue
         levels = np.concatenate(ladders)
         part_levels = np.concatenate([[0], np.cumsum([ladder.size for ladder in ladders])])
-        maps = [_filtered_map(spot_u[layer], spot_v[layer], w, s) for s in levels]
-        start = np.concatenate([[0], np.cumsum([m[0].size for m in maps])]).astype(np.int64)
+        maps, start, origin_u, origin_v, pixel, nu, nv = _layer_maps(
+            spot_u[layer], spot_v[layer], w, levels
+        )
         halo_kernels.gather_halo(
             int(e), setup.voxels, setup.model, setup.average, sigma, levels,
-            part_levels.astype(np.int64), np.concatenate([m[0].reshape(-1) for m in maps]),
-            start, np.array([m[1] for m in maps]), np.array([m[2] for m in maps]),
-            np.array([m[3] for m in maps]),
-            np.array([m[0].shape[0] for m in maps], dtype=np.int64),
-            np.array([m[0].shape[1] for m in maps], dtype=np.int64),
+            part_levels.astype(np.int64), maps, start, origin_u, origin_v, pixel, nu, nv,
             part_idd, part_cum, with_let, with_bio, terms.dose,
             terms.let_dose if with_let else empty,
             terms.alpha_dose if with_bio else empty,
@@ -115,6 +114,37 @@ def _levels(low: float, high: float) -> np.ndarray:
     """σ ladder (mm) from ``low`` to at least ``high`` in steps of :data:`LEVEL_RATIO`."""
     n = max(2, math.ceil(math.log(max(high, low * 1.0001) / low) / math.log(LEVEL_RATIO)) + 1)
     return low * LEVEL_RATIO ** np.arange(n)
+
+
+def _layer_maps(u: np.ndarray, v: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> tuple:
+    """The layer's maps at every σ of ``levels``, stacked flat as
+    :func:`._halo_kernels.gather_halo` reads them: (maps, start, origin u, origin v,
+    pixel, nu, nv). Each is :func:`_filtered_map`'s, computed in parallel
+    (:func:`._halo_kernels.filtered_maps`; the same to rounding)."""
+    pixel = levels / PIXELS_PER_SIGMA
+    reach = MAP_REACH_SIGMA * levels
+    origin_u = float(u.min()) - reach
+    origin_v = float(v.min()) - reach
+    nu = np.ceil((float(u.max()) + reach - origin_u) / pixel).astype(np.int64) + 2
+    nv = np.ceil((float(v.max()) + reach - origin_v) / pixel).astype(np.int64) + 2
+    start = np.concatenate([[0], np.cumsum(nu * nv)]).astype(np.int64)
+    taps = [_gaussian_taps(float(s), float(p)) for s, p in zip(levels, pixel, strict=True)]
+    tap_start = np.concatenate([[0], np.cumsum([t.size for t in taps])]).astype(np.int64)
+    maps = halo_kernels.filtered_maps(
+        u, v, weights, origin_u, origin_v, pixel, nu, nv, start, np.concatenate(taps), tap_start
+    )
+    return maps, start, origin_u, origin_v, pixel, nu, nv
+
+
+def _gaussian_taps(sigma: float, pixel: float) -> np.ndarray:
+    """The 1-D Gaussian filter of :func:`_filtered_map` (σ less the splat's and the
+    read's mean variance, in pixels; ``scipy.ndimage.gaussian_filter``'s weights at
+    truncate 4.5)."""
+    sd = math.sqrt(max(sigma**2 - pixel**2 / 3.0, 0.25 * pixel**2)) / pixel
+    radius = int(FILTER_TRUNCATE * sd + 0.5)
+    x = np.arange(-radius, radius + 1)
+    taps = np.exp(-0.5 / (sd * sd) * x**2)
+    return taps / taps.sum()
 
 
 def _filtered_map(
@@ -138,7 +168,7 @@ def _filtered_map(
     share = np.concatenate([weights * wx * wy for wx in (1.0 - fx, fx) for wy in (1.0 - fy, fy)])
     fluence = np.bincount(flat, share, minlength=nu * nv).reshape(nu, nv)
     filter_px = math.sqrt(max(sigma**2 - pixel**2 / 3.0, 0.25 * pixel**2)) / pixel
-    smooth = gaussian_filter(fluence, filter_px, mode="constant", truncate=4.5)
+    smooth = gaussian_filter(fluence, filter_px, mode="constant", truncate=FILTER_TRUNCATE)
     return smooth / (pixel * pixel), origin_u, origin_v, pixel
 
 
