@@ -16,8 +16,9 @@ bracket its own halo σ (σ₂ at its depth, divided by the magnification):
 σ²_MCS of the halo is the layer's fluence-weighted mean along its spots' rays (the
 halo's own excess over the primaries' spread dominates it); fine sampling's sub-beams
 share their spot's halo. The halo is two Gaussians where the beam model has them
-(narrow and wide, :mod:`ionbeam.physics._halo_split`), each convolved apart; the
-matrices' disc holds the whole halo as one. :class:`HaloField` gives, for spot
+(narrow and wide, :mod:`ionbeam.physics._halo_split`), each convolved with its own σ
+ladder of maps, both read in one pass over the voxels per layer (they share the depth
+tables' means); the matrices' disc holds the whole halo as one. :class:`HaloField` gives, for spot
 weights, what to add to the matrix products so that they carry this halo instead of
 the one in the disc.
 """
@@ -37,7 +38,14 @@ from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning import _halo_kernels as halo_kernels
 from ionbeam.planning._beam_setup import BeamSetup
 
-__all__ = ["LEVEL_RATIO", "HaloField", "HaloTerms", "beam_halo"]
+__all__ = [
+    "DISC_PARTIAL_BYTES",
+    "LEVEL_RATIO",
+    "HaloField",
+    "HaloTerms",
+    "beam_halo",
+    "disc_chunks",
+]
 
 #: Ratio of successive σ of the filtered maps: the halo between two maps is linearly
 #: interpolated in σ, within 2.5 % of a lone spot's halo peak at this spacing (≤ 0.1 % of
@@ -52,6 +60,11 @@ PIXELS_PER_SIGMA = 6.0
 MAP_REACH_SIGMA = 5.0
 #: The maps' Gaussian filters stop at this many of their σ.
 FILTER_TRUNCATE = 4.5
+#: The disc halo's matrix-free sums (:meth:`HaloField.correction`) hold at most this many
+#: bytes of partial sums (float64 arrays of the beam's voxels, one per chunk of spots):
+#: zeroing and adding 16 chunks cost a quarter of the disc's time on the demo's carbon
+#: plan, 4 chunks keep both cores busy.
+DISC_PARTIAL_BYTES = 64 << 20
 
 
 class HaloTerms(NamedTuple):
@@ -178,8 +191,9 @@ class HaloField:
     weights w, ``correction(w)`` = halo by convolution − the halo the matrix holds
     (each spot's, renormalised inside its n σ₁ disc), per quantity. Holds the beams'
     kernel inputs (``setups``), their columns in the plan (``beam_offsets``) and the
-    matrix-free sums' grouping (``n_chunks``, fixed by the grid: see
-    :func:`~ionbeam.planning.dose_engine.forward_dose_chunks`)."""
+    matrix-free sums' most chunks (``n_chunks``, fixed by the grid: see
+    :func:`~ionbeam.planning.dose_engine.forward_dose_chunks`; fewer where a beam's
+    partial sums would pass :data:`DISC_PARTIAL_BYTES`, see :func:`disc_chunks`)."""
 
     setups: tuple[BeamSetup, ...]
     beam_offsets: np.ndarray
@@ -243,7 +257,8 @@ class HaloField:
         beam_halo(local, w, terms, with_let=self.with_let, with_bio=self.with_bio)
         inside = kernels.forward_dose(
             w, n_local, local.spots, local.voxels, local.cells, _spot_rays(local),
-            local.model, local.average, self.n_sigma, self.n_chunks, 0.0, 1.0, self.with_bio,
+            local.model, local.average, self.n_sigma,
+            disc_chunks(n_local, self.with_bio, self.n_chunks), 0.0, 1.0, self.with_bio,
         )  # fmt: skip
         parts = tuple(
             None if total is None else total - disc
@@ -259,6 +274,16 @@ class HaloField:
             for b, s in enumerate(self.setups)
             if s.n_spots
         ]
+
+
+def disc_chunks(n_voxels: int, with_bio: bool, most: int) -> int:
+    """Chunks of spots of the disc halo's matrix-free sums over a beam's ``n_voxels``
+    voxels: at most ``most``, at least 2, their partial sums (dose and LET×dose, and α×dose
+    and √β×dose ``with_bio``) within :data:`DISC_PARTIAL_BYTES`. A function of the
+    inputs' sizes only, never of the thread count (the sums' grouping fixes their
+    rounding)."""
+    per_chunk = 8 * (4 if with_bio else 2) * max(int(n_voxels), 1)
+    return max(1, min(int(most), max(2, DISC_PARTIAL_BYTES // per_chunk)))
 
 
 def _on_own_voxels(setup: BeamSetup) -> BeamSetup:
