@@ -13,6 +13,12 @@ from each halo Gaussian computed alone and summed (the way before both shared a 
 relative to its largest value.
 
 Usage: ``python bench/halo_correction.py [--particle proton] [--grid 2] [--repeat 3]``
+
+Measured 7 Dec 2026 (commit 37f1fa5, shared 2-core machine at load 11: CPU seconds are the
+figure), ``--grid 3 --repeat 2``, protons, 652 593 voxels, 34 153 spots, 72.1 M non-zeros:
+correction 9.59 s CPU (31.9 s wall): σ 0.81, maps 1.13, gather 2.10, disc 4.93; products
+0.32 s CPU, 1.53 s wall with 1 thread, 1.19 s with 2, the same bit for bit; one pass against
+the Gaussians apart 1.2e-15.
 """
 
 from __future__ import annotations
