@@ -13,7 +13,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["filtered_maps", "gather_halo", "halo_widths"]
+__all__ = ["WIDTH_CHUNKS", "filtered_maps", "gather_halo", "halo_widths"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -25,15 +25,22 @@ def _at(table: np.ndarray, row: int, x: float) -> float:
     return (1.0 - f) * table[row, k] + f * table[row, k + 1]
 
 
+#: Fixed chunks of the voxels in :func:`halo_widths` (each keeps its own minima and
+#: maxima; fixed so that nothing depends on the threads, though minima are exact anyway).
+WIDTH_CHUNKS = 64
+
+
 @numba.njit(cache=True, parallel=True)
 def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2):
     """Isocentre-plane σ (mm) of each of the halo's Gaussians (``part_sigma2`` [part,
     energy, depth]: their σ² in water) of energy ``e`` at every voxel, [part, voxel], 0
-    where the voxel's WEPL span misses the energy's depth table. σ₂² = σ_air² + σ²_MCS +
-    the Gaussian's excess over the primaries' MCS variance in water (as in the dose
-    kernels), with σ²_MCS the layer's fluence-weighted mean along its rays (``mcs2_w`` at
-    depths w₀ + k Δw), divided by the magnification (geometric mean of the two axes).
-    One pass over the voxels for all the parts: they share all but the excess."""
+    where the voxel's WEPL span misses the energy's depth table, and each part's
+    smallest and largest σ over the voxels it reaches, [part, 2] (0, 0: none). σ₂² =
+    σ_air² + σ²_MCS + the Gaussian's excess over the primaries' MCS variance in water
+    (as in the dose kernels), with σ²_MCS the layer's fluence-weighted mean along its
+    rays (``mcs2_w`` at depths w₀ + k Δw), divided by the magnification (geometric mean
+    of the two axes). One pass over the voxels for all the parts: they share all but
+    the excess."""
     _, _, _, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     step, max_depth, air_a, air_b, air_c = model[:5]
     sigma_mcs2 = model[6]
@@ -41,21 +48,42 @@ def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2):
     n = vox_w.size
     n_parts = part_sigma2.shape[0]
     out = np.zeros((n_parts, n))
-    for j in numba.prange(n):
-        if vox_wepl[j] + wepl_down[j] < 0.0 or vox_wepl[j] - wepl_up[j] >= max_depth[e]:
-            continue
-        centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
-        w = vox_w[j]
-        x = min(max((w - w0) / dw, 0.0), mcs2_w.size - 1.0)
-        k = min(int(x), mcs2_w.size - 2)
-        mcs2 = (1.0 - (x - k)) * mcs2_w[k] + (x - k) * mcs2_w[k + 1]
-        primaries = _at(sigma_mcs2, e, centre)
-        base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
-        mag = mag_u[j] * mag_v[j]
-        for p in range(n_parts):
-            excess = max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
-            out[p, j] = math.sqrt(max(base + excess, 1e-6) / mag)
-    return out
+    low = np.full((WIDTH_CHUNKS, n_parts), np.inf)
+    high = np.zeros((WIDTH_CHUNKS, n_parts))
+    per_chunk = (n + WIDTH_CHUNKS - 1) // WIDTH_CHUNKS
+    for chunk in numba.prange(WIDTH_CHUNKS):
+        least = np.full(n_parts, np.inf)  # the chunk's own: no shared cache lines
+        most = np.zeros(n_parts)
+        for j in range(chunk * per_chunk, min(n, (chunk + 1) * per_chunk)):
+            if vox_wepl[j] + wepl_down[j] < 0.0 or vox_wepl[j] - wepl_up[j] >= max_depth[e]:
+                continue
+            centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
+            w = vox_w[j]
+            x = min(max((w - w0) / dw, 0.0), mcs2_w.size - 1.0)
+            k = min(int(x), mcs2_w.size - 2)
+            mcs2 = (1.0 - (x - k)) * mcs2_w[k] + (x - k) * mcs2_w[k + 1]
+            primaries = _at(sigma_mcs2, e, centre)
+            base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
+            mag = mag_u[j] * mag_v[j]
+            for p in range(n_parts):
+                excess = max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
+                s = math.sqrt(max(base + excess, 1e-6) / mag)
+                out[p, j] = s
+                least[p] = min(least[p], s)
+                most[p] = max(most[p], s)
+        low[chunk] = least
+        high[chunk] = most
+    ranges = np.zeros((n_parts, 2))
+    for p in range(n_parts):
+        least_p = np.inf
+        most_p = 0.0
+        for chunk in range(WIDTH_CHUNKS):
+            least_p = min(least_p, low[chunk, p])
+            most_p = max(most_p, high[chunk, p])
+        if most_p > 0.0:
+            ranges[p, 0] = least_p
+            ranges[p, 1] = most_p
+    return out, ranges
 
 
 @numba.njit(cache=True, inline="always")

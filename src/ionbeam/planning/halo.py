@@ -96,16 +96,11 @@ def beam_halo(
         w = weights[layer]
         rays = (layer[:, None] * per_spot + np.arange(per_spot)[None, :]).reshape(-1)
         mcs2_w = np.repeat(w, per_spot) @ ray_sigma2[rays] / (w.sum() * per_spot)
-        sigma = halo_kernels.halo_widths(
+        sigma, ranges = halo_kernels.halo_widths(
             int(e), setup.voxels, setup.model, setup.average, mcs2_w, float(w0), float(dw),
             part_sigma2,
         )  # fmt: skip
-        ladders = []
-        for part_sigma in sigma:
-            reached = part_sigma[part_sigma > 0.0]
-            ladders.append(
-                _levels(float(reached.min()), float(reached.max())) if reached.size else empty
-            )
+        ladders = [_levels(float(lo), float(hi)) if hi > 0.0 else empty for lo, hi in ranges]
         if not any(ladder.size for ladder in ladders):
             continue
         levels = np.concatenate(ladders)
