@@ -13,7 +13,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["gather_halo", "halo_widths"]
+__all__ = ["WIDTH_CHUNKS", "filtered_maps", "gather_halo", "halo_widths"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -25,31 +25,65 @@ def _at(table: np.ndarray, row: int, x: float) -> float:
     return (1.0 - f) * table[row, k] + f * table[row, k + 1]
 
 
+#: Fixed chunks of the voxels in :func:`halo_widths` (each keeps its own minima and
+#: maxima; fixed so that nothing depends on the threads, though minima are exact anyway).
+WIDTH_CHUNKS = 64
+
+
 @numba.njit(cache=True, parallel=True)
-def halo_widths(e, voxels, model, average, mcs2_w, w0, dw):
-    """Isocentre-plane σ (mm) of the halo of energy ``e`` at every voxel, 0 where the
-    voxel's WEPL span misses the energy's depth table. σ₂² = σ_air² + σ²_MCS + the
-    halo's excess over the primaries' MCS variance in water (as in the dose kernels),
-    with σ²_MCS the layer's fluence-weighted mean along its rays (``mcs2_w`` at depths
-    w₀ + k Δw), divided by the magnification (geometric mean of the two axes)."""
+def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2):
+    """Isocentre-plane σ (mm) of each of the halo's Gaussians (``part_sigma2`` [part,
+    energy, depth]: their σ² in water) of energy ``e`` at every voxel, [part, voxel], 0
+    where the voxel's WEPL span misses the energy's depth table, and each part's
+    smallest and largest σ over the voxels it reaches, [part, 2] (0, 0: none). σ₂² =
+    σ_air² + σ²_MCS + the Gaussian's excess over the primaries' MCS variance in water
+    (as in the dose kernels), with σ²_MCS the layer's fluence-weighted mean along its
+    rays (``mcs2_w`` at depths w₀ + k Δw), divided by the magnification (geometric mean
+    of the two axes). One pass over the voxels for all the parts: they share all but
+    the excess."""
     _, _, _, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     step, max_depth, air_a, air_b, air_c = model[:5]
-    sigma_mcs2, _, halo_sigma2 = model[6], model[7], model[8]
+    sigma_mcs2 = model[6]
     wepl_up, wepl_down = average[0], average[1]
     n = vox_w.size
-    out = np.zeros(n)
-    for j in numba.prange(n):
-        if vox_wepl[j] + wepl_down[j] < 0.0 or vox_wepl[j] - wepl_up[j] >= max_depth[e]:
-            continue
-        centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
-        w = vox_w[j]
-        x = min(max((w - w0) / dw, 0.0), mcs2_w.size - 1.0)
-        k = min(int(x), mcs2_w.size - 2)
-        mcs2 = (1.0 - (x - k)) * mcs2_w[k] + (x - k) * mcs2_w[k + 1]
-        excess = max(_at(halo_sigma2, e, centre) - _at(sigma_mcs2, e, centre), 0.0)
-        s2 = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2 + excess
-        out[j] = math.sqrt(max(s2, 1e-6) / (mag_u[j] * mag_v[j]))
-    return out
+    n_parts = part_sigma2.shape[0]
+    out = np.zeros((n_parts, n))
+    low = np.full((WIDTH_CHUNKS, n_parts), np.inf)
+    high = np.zeros((WIDTH_CHUNKS, n_parts))
+    per_chunk = (n + WIDTH_CHUNKS - 1) // WIDTH_CHUNKS
+    for chunk in numba.prange(WIDTH_CHUNKS):
+        least = np.full(n_parts, np.inf)  # the chunk's own: no shared cache lines
+        most = np.zeros(n_parts)
+        for j in range(chunk * per_chunk, min(n, (chunk + 1) * per_chunk)):
+            if vox_wepl[j] + wepl_down[j] < 0.0 or vox_wepl[j] - wepl_up[j] >= max_depth[e]:
+                continue
+            centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
+            w = vox_w[j]
+            x = min(max((w - w0) / dw, 0.0), mcs2_w.size - 1.0)
+            k = min(int(x), mcs2_w.size - 2)
+            mcs2 = (1.0 - (x - k)) * mcs2_w[k] + (x - k) * mcs2_w[k + 1]
+            primaries = _at(sigma_mcs2, e, centre)
+            base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
+            mag = mag_u[j] * mag_v[j]
+            for p in range(n_parts):
+                excess = max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
+                s = math.sqrt(max(base + excess, 1e-6) / mag)
+                out[p, j] = s
+                least[p] = min(least[p], s)
+                most[p] = max(most[p], s)
+        low[chunk] = least
+        high[chunk] = most
+    ranges = np.zeros((n_parts, 2))
+    for p in range(n_parts):
+        least_p = np.inf
+        most_p = 0.0
+        for chunk in range(WIDTH_CHUNKS):
+            least_p = min(least_p, low[chunk, p])
+            most_p = max(most_p, high[chunk, p])
+        if most_p > 0.0:
+            ranges[p, 0] = least_p
+            ranges[p, 1] = most_p
+    return out, ranges
 
 
 @numba.njit(cache=True, inline="always")
@@ -70,52 +104,72 @@ def _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, level, u, v) -> fl
     )
 
 
+@numba.njit(cache=True, inline="always")
+def _phi(s, levels, first, last, maps, start, origin_u, origin_v, pixel, nu, nv, u, v) -> float:
+    """The fluence filtered at σ ``s``, interpolated in σ between the two maps (of
+    levels ``first`` … ``last`` − 1, σ increasing) that bracket it."""
+    if s <= levels[first]:
+        a, t = first, 0.0
+    elif s >= levels[last - 1]:
+        a, t = last - 1, 0.0
+    else:
+        a = first
+        while levels[a + 1] < s:
+            a += 1
+        t = (s - levels[a]) / (levels[a + 1] - levels[a])
+    phi = (1.0 - t) * _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, a, u, v)
+    if t > 0.0:
+        phi += t * _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, a + 1, u, v)
+    return phi
+
+
 @numba.njit(cache=True, parallel=True)
 def gather_halo(
-    e, voxels, model, average, sigma, levels, maps, start, origin_u, origin_v, pixel, nu, nv,
-    with_let, with_bio, out_dose, out_let, out_alpha, out_sqrt_beta,
+    e, voxels, model, average, sigma, levels, part_levels, maps, start, origin_u, origin_v,
+    pixel, nu, nv, part_idd, part_cum, with_let, with_bio, out_dose, out_let, out_alpha,
+    out_sqrt_beta,
 ):  # fmt: skip
-    """Add the halo of energy ``e`` to every voxel: h · ⟨T⟩ · Φ_σ(u, v) / (mag_u mag_v)
-    for the voxel-averaged depth tables T (IDD, LET×IDD, α×IDD, √β×IDD) and the halo's
-    share h = ⟨h·IDD⟩ / ⟨IDD⟩ over the voxel (as the dose kernels), with Φ_σ the
-    layer's fluence (particles/mm²) filtered by a Gaussian of the voxel's halo σ,
-    interpolated between the two maps whose σ (``levels``, increasing) bracket it."""
+    """Add the halo of energy ``e`` to every voxel: Σ_parts h_p · Φ_σp(u, v) / (mag_u
+    mag_v) · ⟨T⟩ for the voxel-averaged depth tables T (IDD, LET×IDD, α×IDD, √β×IDD),
+    each of the halo's Gaussians p with its share h_p = ⟨h_p·IDD⟩ / ⟨IDD⟩ over the voxel
+    (``part_idd``, ``part_cum`` [part, energy, depth]: h_p·IDD and its cumulative, as
+    the dose kernels average it) and Φ_σ the layer's fluence (particles/mm²) filtered
+    by a Gaussian of the voxel's σ of that part (``sigma`` [part, voxel]), interpolated
+    between the two maps whose σ bracket it: part p's maps are levels
+    ``part_levels[p]`` … ``part_levels[p + 1]`` − 1 (σ increasing; none where the part
+    reaches no voxel). One pass over the voxels for all the parts: they share the
+    depth tables' means."""
     vox_index, vox_u, vox_v, mag_u, mag_v, _, vox_wepl, vox_tissue = voxels
     step, max_depth = model[0], model[1]
     idd = model[5]
     wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
-    alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum = average[5:]
-    n_levels = levels.size
+    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:9]
+    n_parts = part_idd.shape[0]
     n_depth = idd.shape[1]
     for j in numba.prange(vox_u.size):  # a beam's voxels are distinct: no write conflict
-        s = sigma[j]
-        if s <= 0.0:
-            continue
-        if s <= levels[0]:
-            a, t = 0, 0.0
-        elif s >= levels[n_levels - 1]:
-            a, t = n_levels - 1, 0.0
-        else:
-            a = 0
-            while levels[a + 1] < s:
-                a += 1
-            t = (s - levels[a]) / (levels[a + 1] - levels[a])
-        phi = (1.0 - t) * _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, a,
-                                    vox_u[j], vox_v[j])  # fmt: skip
-        if t > 0.0:
-            phi += t * _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, a + 1,
-                                 vox_u[j], vox_v[j])  # fmt: skip
-        if phi == 0.0:
-            continue
         lo = (vox_wepl[j] - wepl_up[j]) / step[e]
         hi = (vox_wepl[j] + wepl_down[j]) / step[e]
         centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
-        idd_mean = _mean(idd, idd_cum, e, lo, hi, centre, n_depth)
-        if idd_mean <= 0.0:
+        idd_mean = -1.0
+        g = 0.0
+        for p in range(n_parts):
+            s = sigma[p, j]
+            first, last = part_levels[p], part_levels[p + 1]
+            if s <= 0.0 or last <= first:
+                continue
+            phi = _phi(s, levels, first, last, maps, start, origin_u, origin_v, pixel, nu,
+                       nv, vox_u[j], vox_v[j])  # fmt: skip
+            if phi == 0.0:
+                continue
+            if idd_mean < 0.0:
+                idd_mean = _mean(idd, idd_cum, e, lo, hi, centre, n_depth)
+            if idd_mean <= 0.0:
+                break
+            halo_mean = _mean(part_idd[p], part_cum[p], e, lo, hi, centre, n_depth)
+            h = min(max(halo_mean / idd_mean, 0.0), 1.0)
+            g += h * phi / (mag_u[j] * mag_v[j])
+        if g == 0.0:
             continue
-        halo_mean = _mean(halo_idd, halo_cum, e, lo, hi, centre, n_depth)
-        h = min(max(halo_mean / idd_mean, 0.0), 1.0)
-        g = h * phi / (mag_u[j] * mag_v[j])
         i = vox_index[j]
         out_dose[i] += g * idd_mean
         if with_let:
@@ -142,3 +196,45 @@ def _mean(table, cum, row, lo, hi, centre, n) -> float:
     if hi - lo < 1e-6:
         return _at(table, row, centre)
     return (_integral(table, cum, row, hi, n) - _integral(table, cum, row, lo, n)) / (hi - lo)
+
+
+@numba.njit(cache=True, parallel=True)
+def filtered_maps(u, v, weights, origin_u, origin_v, pixel, nu, nv, start, taps, tap_start):
+    """The maps of one layer, all levels at once (stacked flat as :func:`gather_halo`
+    reads them, level ``l`` at ``start[l]``, [nu, nv] C order): the spots' fluence
+    (``weights`` particles at ``u``, ``v``) splatted bilinearly on the level's lattice,
+    correlated along each axis in turn (u then v) with the level's 1-D Gaussian
+    ``taps[tap_start[l] : tap_start[l + 1]]`` (odd length, zero outside the map), per
+    mm² (÷ pixel²). Levels run in parallel, each alone: the same numbers whatever the
+    threads."""
+    out = np.zeros(start[-1])
+    for level in numba.prange(nu.size):
+        n_u, n_v, px = nu[level], nv[level], pixel[level]
+        fluence = np.zeros((n_u, n_v))
+        for s in range(u.size):
+            x = (u[s] - origin_u[level]) / px
+            y = (v[s] - origin_v[level]) / px
+            i, k = int(x), int(y)  # x, y > 0: the maps reach 5 σ beyond the spots
+            fx, fy = x - i, y - k
+            fluence[i, k] += weights[s] * (1.0 - fx) * (1.0 - fy)
+            fluence[i, k + 1] += weights[s] * (1.0 - fx) * fy
+            fluence[i + 1, k] += weights[s] * fx * (1.0 - fy)
+            fluence[i + 1, k + 1] += weights[s] * fx * fy
+        kernel = taps[tap_start[level] : tap_start[level + 1]]
+        radius = (kernel.size - 1) // 2
+        along_u = np.zeros((n_u, n_v))
+        for i in range(n_u):
+            for t in range(max(0, radius - i), min(kernel.size, n_u + radius - i)):
+                c = kernel[t]
+                row = i + t - radius
+                for k in range(n_v):
+                    along_u[i, k] += c * fluence[row, k]
+        scale = 1.0 / (px * px)
+        base = start[level]
+        for i in range(n_u):
+            for k in range(n_v):
+                acc = 0.0
+                for t in range(max(0, radius - k), min(kernel.size, n_v + radius - k)):
+                    acc += kernel[t] * along_u[i, k + t - radius]
+                out[base + i * n_v + k] = acc * scale
+    return out

@@ -4,7 +4,11 @@
 the matrix values to float64: a transient copy of 8 bytes per stored entry, as large
 as the matrix itself, at every final dose, LET or α/β volume. This kernel reads the
 float32 values where they are and sums in float64, column by column in a fixed order
-(so the result does not depend on the thread count).
+(so the result does not depend on the thread count). :func:`csc_times_chunked` splits
+the columns into a fixed number of chunks, each summed in its own array on its own
+thread, then adds the chunks row by row in their order: the grouping of the sums is
+fixed by the chunk count (which callers fix by the matrix's shape), never by the
+threads.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["csc_times"]
+__all__ = ["csc_times", "csc_times_chunked"]
 
 
 @numba.njit(cache=True)
@@ -28,3 +32,37 @@ def csc_times(
         for p in range(indptr[j], indptr[j + 1]):
             out[indices[p]] += values[p] * wj
     return out
+
+
+@numba.njit(cache=True, parallel=True)
+def csc_times_chunked(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    w: np.ndarray,
+    n_rows: int,
+    bounds: np.ndarray,
+) -> np.ndarray:
+    """y = M w as :func:`csc_times`, its columns in chunks ``bounds[c]`` …
+    ``bounds[c + 1]`` − 1 (c = 0 … ``bounds.size`` − 2), each summed apart (in column
+    order) and the chunks added in order for each row: the same numbers whatever the
+    number of threads."""
+    n_chunks = bounds.size - 1
+    partial = np.zeros((n_chunks, n_rows), dtype=np.float64)
+    for c in numba.prange(n_chunks):
+        out = partial[c]
+        for j in range(bounds[c], bounds[c + 1]):
+            wj = w[j]
+            if wj == 0.0:
+                continue
+            for p in range(indptr[j], indptr[j + 1]):
+                out[indices[p]] += values[p] * wj
+    total = np.zeros(n_rows, dtype=np.float64)
+    block = 1 << 14
+    for b in numba.prange((n_rows + block - 1) // block):
+        for i in range(b * block, min(n_rows, (b + 1) * block)):
+            acc = 0.0
+            for c in range(n_chunks):
+                acc += partial[c, i]
+            total[i] = acc
+    return total

@@ -36,13 +36,19 @@ import scipy.sparse as sp
 
 from ionbeam.errors import GridMismatchError
 from ionbeam.patient.grid import Grid
-from ionbeam.planning._influence_kernels import csc_times
+from ionbeam.planning._influence_kernels import csc_times_chunked
 
 if TYPE_CHECKING:
     from ionbeam.planning.halo import HaloField, HaloTerms
     from ionbeam.planning.sub_voxels import SubVoxels
 
-__all__ = ["DoseInfluence"]
+__all__ = ["PRODUCT_CHUNK_BYTES", "PRODUCT_MAX_CHUNKS", "DoseInfluence", "product_chunks"]
+
+#: The reported products M·w sum a matrix's columns in at most this many chunks, each
+#: on its own thread (:func:`product_chunks`) …
+PRODUCT_MAX_CHUNKS = 4
+#: … holding together at most this many bytes (one float64 array on the grid each).
+PRODUCT_CHUNK_BYTES = 256 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,11 +142,27 @@ class DoseInfluence:
         return alpha.reshape(self.grid.shape), (sqrt_beta**2).reshape(self.grid.shape)
 
 
+def product_chunks(n_rows: int) -> int:
+    """Column chunks of the reported products of a matrix of ``n_rows`` rows: a function
+    of its shape only, never of the thread count, so that a plan's doses are the same
+    bit for bit whatever ``NUMBA_NUM_THREADS`` is (floating-point sums depend on their
+    grouping)."""
+    per_chunk = 8 * max(int(n_rows), 1)
+    return max(1, min(PRODUCT_MAX_CHUNKS, PRODUCT_CHUNK_BYTES // per_chunk))
+
+
 def _times(matrix: sp.csc_matrix, w: np.ndarray) -> np.ndarray:
-    """matrix @ w in float64 without a float64 copy of a float32 CSC matrix."""
+    """matrix @ w in float64 without a float64 copy of a float32 CSC matrix, its columns
+    in :func:`product_chunks` chunks of about equal numbers of entries (in parallel)."""
     if not (sp.isspmatrix_csc(matrix) or isinstance(matrix, sp.csc_array)):
         return np.asarray(matrix @ w, dtype=np.float64)
-    return csc_times(matrix.indptr, matrix.indices, matrix.data, w, matrix.shape[0])
+    n_chunks = product_chunks(matrix.shape[0])
+    indptr = matrix.indptr
+    goal = np.arange(n_chunks + 1) * (int(indptr[-1]) / n_chunks)
+    bounds = np.searchsorted(indptr, goal, side="left").astype(np.int64)
+    bounds[0], bounds[-1] = 0, matrix.shape[1]
+    bounds = np.maximum.accumulate(np.minimum(bounds, matrix.shape[1]))
+    return csc_times_chunked(indptr, matrix.indices, matrix.data, w, matrix.shape[0], bounds)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -16,8 +16,9 @@ bracket its own halo σ (σ₂ at its depth, divided by the magnification):
 σ²_MCS of the halo is the layer's fluence-weighted mean along its spots' rays (the
 halo's own excess over the primaries' spread dominates it); fine sampling's sub-beams
 share their spot's halo. The halo is two Gaussians where the beam model has them
-(narrow and wide, :mod:`ionbeam.physics._halo_split`), each convolved apart; the
-matrices' disc holds the whole halo as one. :class:`HaloField` gives, for spot
+(narrow and wide, :mod:`ionbeam.physics._halo_split`), each convolved with its own σ
+ladder of maps, both read in one pass over the voxels per layer (they share the depth
+tables' means); the matrices' disc holds the whole halo as one. :class:`HaloField` gives, for spot
 weights, what to add to the matrix products so that they carry this halo instead of
 the one in the disc.
 """
@@ -37,7 +38,14 @@ from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning import _halo_kernels as halo_kernels
 from ionbeam.planning._beam_setup import BeamSetup
 
-__all__ = ["LEVEL_RATIO", "HaloField", "HaloTerms", "beam_halo"]
+__all__ = [
+    "DISC_PARTIAL_BYTES",
+    "LEVEL_RATIO",
+    "HaloField",
+    "HaloTerms",
+    "beam_halo",
+    "disc_chunks",
+]
 
 #: Ratio of successive σ of the filtered maps: the halo between two maps is linearly
 #: interpolated in σ, within 2.5 % of a lone spot's halo peak at this spacing (≤ 0.1 % of
@@ -50,6 +58,13 @@ LEVEL_RATIO = 1.2
 PIXELS_PER_SIGMA = 6.0
 #: Maps reach this many σ beyond the layer's outermost spots.
 MAP_REACH_SIGMA = 5.0
+#: The maps' Gaussian filters stop at this many of their σ.
+FILTER_TRUNCATE = 4.5
+#: The disc halo's matrix-free sums (:meth:`HaloField.correction`) hold at most this many
+#: bytes of partial sums (float64 arrays of the beam's voxels, one per chunk of spots):
+#: zeroing and adding 16 chunks cost a quarter of the disc's time on the demo's carbon
+#: plan, 4 chunks keep both cores busy.
+DISC_PARTIAL_BYTES = 64 << 20
 
 
 class HaloTerms(NamedTuple):
@@ -66,26 +81,12 @@ def beam_halo(
     setup: BeamSetup, weights: np.ndarray, terms: HaloTerms, *, with_let: bool, with_bio: bool
 ) -> None:
     """Add one beam's full-width halo for spot ``weights`` (particles) to ``terms``: each
-    of the halo's Gaussians (``setup.halo_parts``; the whole halo when there are none)."""
-    for part in setup.halo_parts or (None,):
-        _gaussian_halo(_with_part(setup, part), weights, terms, with_let, with_bio)
-
-
-def _with_part(setup: BeamSetup, part: tuple[np.ndarray, ...] | None) -> BeamSetup:
-    """``setup`` whose halo tables (weight and σ² in ``model``, IDD × weight and its
-    cumulative in ``average``) are those of one Gaussian of the halo."""
-    if part is None:
-        return setup
-    weight, sigma2, dose, cumulative = part
-    model = (*setup.model[:7], weight, sigma2, *setup.model[9:])
-    average = (*setup.average[:-2], dose, cumulative)
-    return dataclasses.replace(setup, model=model, average=average)
-
-
-def _gaussian_halo(
-    setup: BeamSetup, weights: np.ndarray, terms: HaloTerms, with_let: bool, with_bio: bool
-) -> None:
-    """Add the halo of ``setup``'s halo tables (one Gaussian) for spot ``weights``."""
+    of the halo's Gaussians (``setup.halo_parts``; the whole halo when there are none),
+    all of them in one pass over the voxels per energy layer."""
+    parts = setup.halo_parts or ((None, setup.model[8], *setup.average[-2:]),)
+    part_sigma2 = np.stack([p[1] for p in parts])
+    part_idd = np.stack([p[2] for p in parts])
+    part_cum = np.stack([p[3] for p in parts])
     spot_u, spot_v, spot_e, _ = setup.spots
     ray_sigma2, _, w0, dw, per_spot = setup.rays
     weights = np.asarray(weights, dtype=np.float64)
@@ -95,23 +96,22 @@ def _gaussian_halo(
         w = weights[layer]
         rays = (layer[:, None] * per_spot + np.arange(per_spot)[None, :]).reshape(-1)
         mcs2_w = np.repeat(w, per_spot) @ ray_sigma2[rays] / (w.sum() * per_spot)
-        sigma = halo_kernels.halo_widths(
-            int(e), setup.voxels, setup.model, setup.average, mcs2_w, float(w0), float(dw)
-        )
-        reached = sigma[sigma > 0.0]
-        if reached.size == 0:
+        sigma, ranges = halo_kernels.halo_widths(
+            int(e), setup.voxels, setup.model, setup.average, mcs2_w, float(w0), float(dw),
+            part_sigma2,
+        )  # fmt: skip
+        ladders = [_levels(float(lo), float(hi)) if hi > 0.0 else empty for lo, hi in ranges]
+        if not any(ladder.size for ladder in ladders):
             continue
-        levels = _levels(float(reached.min()), float(reached.max()))
-        maps = [_filtered_map(spot_u[layer], spot_v[layer], w, s) for s in levels]
-        start = np.concatenate([[0], np.cumsum([m[0].size for m in maps])]).astype(np.int64)
+        levels = np.concatenate(ladders)
+        part_levels = np.concatenate([[0], np.cumsum([ladder.size for ladder in ladders])])
+        maps, start, origin_u, origin_v, pixel, nu, nv = _layer_maps(
+            spot_u[layer], spot_v[layer], w, levels
+        )
         halo_kernels.gather_halo(
             int(e), setup.voxels, setup.model, setup.average, sigma, levels,
-            np.concatenate([m[0].reshape(-1) for m in maps]), start,
-            np.array([m[1] for m in maps]), np.array([m[2] for m in maps]),
-            np.array([m[3] for m in maps]),
-            np.array([m[0].shape[0] for m in maps], dtype=np.int64),
-            np.array([m[0].shape[1] for m in maps], dtype=np.int64),
-            with_let, with_bio, terms.dose,
+            part_levels.astype(np.int64), maps, start, origin_u, origin_v, pixel, nu, nv,
+            part_idd, part_cum, with_let, with_bio, terms.dose,
             terms.let_dose if with_let else empty,
             terms.alpha_dose if with_bio else empty,
             terms.sqrt_beta_dose if with_bio else empty,
@@ -122,6 +122,37 @@ def _levels(low: float, high: float) -> np.ndarray:
     """σ ladder (mm) from ``low`` to at least ``high`` in steps of :data:`LEVEL_RATIO`."""
     n = max(2, math.ceil(math.log(max(high, low * 1.0001) / low) / math.log(LEVEL_RATIO)) + 1)
     return low * LEVEL_RATIO ** np.arange(n)
+
+
+def _layer_maps(u: np.ndarray, v: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> tuple:
+    """The layer's maps at every σ of ``levels``, stacked flat as
+    :func:`._halo_kernels.gather_halo` reads them: (maps, start, origin u, origin v,
+    pixel, nu, nv). Each is :func:`_filtered_map`'s, computed in parallel
+    (:func:`._halo_kernels.filtered_maps`; the same to rounding)."""
+    pixel = levels / PIXELS_PER_SIGMA
+    reach = MAP_REACH_SIGMA * levels
+    origin_u = float(u.min()) - reach
+    origin_v = float(v.min()) - reach
+    nu = np.ceil((float(u.max()) + reach - origin_u) / pixel).astype(np.int64) + 2
+    nv = np.ceil((float(v.max()) + reach - origin_v) / pixel).astype(np.int64) + 2
+    start = np.concatenate([[0], np.cumsum(nu * nv)]).astype(np.int64)
+    taps = [_gaussian_taps(float(s), float(p)) for s, p in zip(levels, pixel, strict=True)]
+    tap_start = np.concatenate([[0], np.cumsum([t.size for t in taps])]).astype(np.int64)
+    maps = halo_kernels.filtered_maps(
+        u, v, weights, origin_u, origin_v, pixel, nu, nv, start, np.concatenate(taps), tap_start
+    )
+    return maps, start, origin_u, origin_v, pixel, nu, nv
+
+
+def _gaussian_taps(sigma: float, pixel: float) -> np.ndarray:
+    """The 1-D Gaussian filter of :func:`_filtered_map` (σ less the splat's and the
+    read's mean variance, in pixels; ``scipy.ndimage.gaussian_filter``'s weights at
+    truncate 4.5)."""
+    sd = math.sqrt(max(sigma**2 - pixel**2 / 3.0, 0.25 * pixel**2)) / pixel
+    radius = int(FILTER_TRUNCATE * sd + 0.5)
+    x = np.arange(-radius, radius + 1)
+    taps = np.exp(-0.5 / (sd * sd) * x**2)
+    return taps / taps.sum()
 
 
 def _filtered_map(
@@ -136,17 +167,16 @@ def _filtered_map(
     origin_u, origin_v = float(u.min()) - reach, float(v.min()) - reach
     nu = math.ceil((float(u.max()) + reach - origin_u) / pixel) + 2
     nv = math.ceil((float(v.max()) + reach - origin_v) / pixel) + 2
-    fluence = np.zeros((nu, nv))
     x = (u - origin_u) / pixel
     y = (v - origin_v) / pixel
     i = np.floor(x).astype(np.int64)
     k = np.floor(y).astype(np.int64)
     fx, fy = x - i, y - k
-    for di, wx in ((0, 1.0 - fx), (1, fx)):
-        for dk, wy in ((0, 1.0 - fy), (1, fy)):
-            np.add.at(fluence, (i + di, k + dk), weights * wx * wy)
+    flat = np.concatenate([(i + di) * nv + (k + dk) for di in (0, 1) for dk in (0, 1)])
+    share = np.concatenate([weights * wx * wy for wx in (1.0 - fx, fx) for wy in (1.0 - fy, fy)])
+    fluence = np.bincount(flat, share, minlength=nu * nv).reshape(nu, nv)
     filter_px = math.sqrt(max(sigma**2 - pixel**2 / 3.0, 0.25 * pixel**2)) / pixel
-    smooth = gaussian_filter(fluence, filter_px, mode="constant", truncate=4.5)
+    smooth = gaussian_filter(fluence, filter_px, mode="constant", truncate=FILTER_TRUNCATE)
     return smooth / (pixel * pixel), origin_u, origin_v, pixel
 
 
@@ -156,8 +186,9 @@ class HaloField:
     weights w, ``correction(w)`` = halo by convolution − the halo the matrix holds
     (each spot's, renormalised inside its n σ₁ disc), per quantity. Holds the beams'
     kernel inputs (``setups``), their columns in the plan (``beam_offsets``) and the
-    matrix-free sums' grouping (``n_chunks``, fixed by the grid: see
-    :func:`~ionbeam.planning.dose_engine.forward_dose_chunks`)."""
+    matrix-free sums' most chunks (``n_chunks``, fixed by the grid: see
+    :func:`~ionbeam.planning.dose_engine.forward_dose_chunks`; fewer where a beam's
+    partial sums would pass :data:`DISC_PARTIAL_BYTES`, see :func:`disc_chunks`)."""
 
     setups: tuple[BeamSetup, ...]
     beam_offsets: np.ndarray
@@ -222,7 +253,8 @@ class HaloField:
         spots, spot_w, rays = local.sub_beams_as_spots(w)  # the disc halo the matrix holds
         inside = kernels.forward_dose(
             spot_w, n_local, spots, local.voxels, local.cells, rays, local.disc_model,
-            local.average, self.n_sigma, self.n_chunks, 0.0, 1.0, self.with_bio,
+            local.average, self.n_sigma,
+            disc_chunks(n_local, self.with_bio, self.n_chunks), 0.0, 1.0, self.with_bio,
         )  # fmt: skip
         parts = tuple(
             None if total is None else total - disc
@@ -238,6 +270,16 @@ class HaloField:
             for b, s in enumerate(self.setups)
             if s.n_spots
         ]
+
+
+def disc_chunks(n_voxels: int, with_bio: bool, most: int) -> int:
+    """Chunks of spots of the disc halo's matrix-free sums over a beam's ``n_voxels``
+    voxels: at most ``most``, at least 2, their partial sums (dose and LET×dose, and α×dose
+    and √β×dose ``with_bio``) within :data:`DISC_PARTIAL_BYTES`. A function of the
+    inputs' sizes only, never of the thread count (the sums' grouping fixes their
+    rounding)."""
+    per_chunk = 8 * (4 if with_bio else 2) * max(int(n_voxels), 1)
+    return max(1, min(int(most), max(2, DISC_PARTIAL_BYTES // per_chunk)))
 
 
 def _on_own_voxels(setup: BeamSetup) -> BeamSetup:
