@@ -122,7 +122,7 @@ class _SortedDoses:
     def distribution(self, d: np.ndarray, total_weight: float) -> DoseDistribution:
         if d.size < _SMALLEST_CACHED:  # sorting is cheaper than the bookkeeping
             return _sorted_distribution(d, total_weight)
-        digest = hashlib.blake2b(np.ascontiguousarray(d).view(np.uint8), digest_size=20)
+        digest = hashlib.blake2b(np.ascontiguousarray(d).data, digest_size=20)
         key = (digest.hexdigest(), d.dtype.str, d.size)
         found = self._entries.get(key)
         if found is None:
