@@ -13,7 +13,14 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["WIDTH_CHUNKS", "filtered_maps", "gather_halo", "halo_widths"]
+__all__ = [
+    "SHARE_UNIT",
+    "WIDTH_CHUNKS",
+    "disc_sums",
+    "filtered_maps",
+    "gather_halo",
+    "halo_widths",
+]
 
 
 @numba.njit(cache=True, inline="always")
@@ -238,3 +245,53 @@ def filtered_maps(u, v, weights, origin_u, origin_v, pixel, nu, nv, start, taps,
                     acc += kernel[t] * along_u[i, k + t - radius]
                 out[base + i * n_v + k] = acc * scale
     return out
+
+
+#: The units of :func:`disc_sums`' shares: an entry's halo share is ``share / SHARE_UNIT``.
+SHARE_UNIT = 65535.0
+
+
+@numba.njit(cache=True, parallel=True)
+def disc_sums(
+    indptr, indices, share, dose, let_dose, alpha_dose, sqrt_beta_dose, w, first, local,
+    n_local, bounds, with_let, with_bio,
+):  # fmt: skip
+    """The halo a dose-influence matrix holds in its columns' discs, for the columns
+    ``first`` … ``first + w.size − 1`` with weights ``w``: Σ_s w_s (share/65535) M[:, s]
+    for the dose and (``with_let``) LET×dose, (``with_bio``) α×dose and √β×dose (the
+    matrices' float32 values, ``share`` uint16: each entry's halo share, written by
+    ``fill_layers``), on the beam's voxels (``local``: a grid voxel's number among them).
+    The columns come in chunks ``bounds[c]`` … ``bounds[c + 1]`` − 1 (numbered from
+    ``first``), each summed apart in column order, the chunks then added in order: the
+    same numbers whatever the number of threads. Returns four arrays of ``n_local``
+    (zeros for a quantity not asked for)."""
+    n_chunks = bounds.size - 1
+    n_q = 4 if with_bio else 2
+    partial = np.zeros((n_chunks, n_local, n_q))
+    scale = 1.0 / SHARE_UNIT
+    for c in numba.prange(n_chunks):
+        out = partial[c]
+        for s in range(bounds[c], bounds[c + 1]):
+            ws = w[s]
+            if ws == 0.0:
+                continue
+            column = first + s
+            for p in range(indptr[column], indptr[column + 1]):
+                x = ws * (share[p] * scale)
+                i = local[indices[p]]
+                out[i, 0] += x * dose[p]
+                if with_let:
+                    out[i, 1] += x * let_dose[p]
+                if with_bio:
+                    out[i, 2] += x * alpha_dose[p]
+                    out[i, 3] += x * sqrt_beta_dose[p]
+    total = np.zeros((4, n_local))
+    block = 1 << 14
+    for b in numba.prange((n_local + block - 1) // block):
+        for i in range(b * block, min(n_local, (b + 1) * block)):
+            for q in range(n_q):
+                acc = 0.0
+                for c in range(n_chunks):
+                    acc += partial[c, i, q]
+                total[q, i] = acc
+    return total[0], total[1], total[2], total[3]
