@@ -42,12 +42,19 @@ def main() -> None:
     parser.add_argument("--particle", default="proton", choices=("proton", "carbon"))
     parser.add_argument("--grid", type=float, default=2.0, help="CT and dose grid (mm)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="also the reference correction (6 pixels per σ, matrix-free disc)",
+    )
+    parser.add_argument("--no-products", action="store_true", help="skip the products' timing")
     args = parser.parse_args()
 
     import numba
     import numpy as np
 
     sys.path.insert(0, str(HERE))
+    from _halo_reference import largest_difference, reference_of
     from _tg119 import beam_model_for, tg119_plan_and_dij
     from ionbeam.patient.phantoms import make_phantom
     from ionbeam.planning import _dose_kernels, _halo_kernels
@@ -73,6 +80,8 @@ def main() -> None:
         (_halo_kernels, "halo_widths"),
         (_halo_kernels, "filtered_maps"),
         (_halo_kernels, "gather_halo"),
+        (_halo_kernels, "gather_layers"),
+        (_halo_kernels, "disc_sums"),
         (_dose_kernels, "forward_dose"),
     )
     for module, name in kernels:
@@ -87,18 +96,42 @@ def main() -> None:
             return out
 
         setattr(module, name, timed)
-    halo.correction(weights)  # compiled, warm
-    rows = []
-    for _ in range(args.repeat):
-        halo._cache.clear()
-        spent.clear()
-        wall, cpu = time.perf_counter(), time.process_time()
-        correction = halo.correction(weights)
-        rows.append((time.perf_counter() - wall, time.process_time() - cpu, dict(spent)))
-    wall, cpu, parts = min(rows, key=lambda r: r[1])
-    print(f"correction: {wall:.2f} s wall, {cpu:.2f} s CPU (best of {args.repeat}); CPU s: "
-          + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))  # fmt: skip
+    fields = {"default": halo}
+    if args.reference:
+        fields["reference"] = reference_of(halo)
+    for field in fields.values():
+        field.correction(weights)  # compiled, warm
+    rows: dict[str, list] = {name: [] for name in fields}
+    corrections = {}
+    for _ in range(args.repeat):  # alternating, on the same (loaded) machine
+        for name, field in fields.items():
+            field._cache.clear()
+            spent.clear()
+            wall, cpu = time.perf_counter(), time.process_time()
+            corrections[name] = field.correction(weights)
+            rows[name].append((time.perf_counter() - wall, time.process_time() - cpu,
+                               dict(spent)))  # fmt: skip
+    for name, runs in rows.items():
+        wall, cpu, parts = min(runs, key=lambda r: r[1])
+        print(f"correction, {name}: {wall:.2f} s wall, {cpu:.2f} s CPU (best of {args.repeat}; "
+              f"all CPU s {', '.join(f'{r[1]:.2f}' for r in runs)}); CPU s: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))  # fmt: skip
+    correction = corrections["default"]
+    if args.reference:
+        reported = influence.products(weights).dose
+        target = patient.structures[TARGET].mask.reshape(-1)
+        top = float(reported.max())
+        mean = float(reported[target].mean()) if target.size == reported.size else top
+        delta = largest_difference(corrections["default"], corrections["reference"])
+        print(f"default vs reference correction: largest |dose difference| "
+              f"{100 * delta['dose'] / top:.3f} % of the largest reported dose, "
+              f"{100 * delta['dose'] / mean:.3f} % of the target's mean; "
+              + ", ".join(f"{k} {v / np.abs(getattr(corrections['reference'], k)).max():.2e}"
+                          for k, v in delta.items())
+              + " of each term's largest |correction|")  # fmt: skip
 
+    if args.no_products:
+        return
     products = {}
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)

@@ -295,3 +295,163 @@ def disc_sums(
                     acc += partial[c, i, q]
                 total[q, i] = acc
     return total[0], total[1], total[2], total[3]
+
+
+#: Voxels per block of :func:`gather_layers`' parallel loop (each voxel is computed alone:
+#: the blocks only deal the work out).
+GATHER_BLOCK = 256
+
+
+@numba.njit(cache=True, parallel=True)
+def gather_layers(
+    layer_e, mcs2_w, w0, dw, part_sigma2, part_levels, boxes, voxels, model, average,
+    levels, maps, start, origin_u, origin_v, per_mm, nu, nv, part_idd, part_cum,
+    with_let, with_bio, out_dose, out_let, out_alpha, out_sqrt_beta,
+):  # fmt: skip
+    """Add the halo of every energy layer of a beam to its voxels, voxel by voxel with all
+    the layers in turn (each voxel's inputs read once, its sums written once): for layer
+    l (energy ``layer_e[l]``), Σ_parts h_p · Φ_σp(u, v) / (mag_u mag_v) · ⟨T⟩ as
+    :func:`gather_halo` adds it, with σ_p computed in place as :func:`halo_widths` does
+    (``mcs2_w[l]``: the layer's fluence-weighted σ²_MCS at depths w₀ + k Δw). Part p's
+    maps of layer l are levels ``part_levels[l, p]`` … ``part_levels[l, p + 1]`` − 1 (σ
+    increasing, their ends bracketing every σ of the part in the layer; ``per_mm``: each
+    level's pixels per mm); ``boxes[l]`` (u_min, u_max, v_min, v_max): where the
+    layer's widest maps reach (no halo beyond). Each voxel alone: the same numbers
+    whatever the threads."""
+    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
+    step, max_depth, air_a, air_b, air_c = model[:5]
+    idd, sigma_mcs2 = model[5], model[6]
+    wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
+    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:9]
+    n_parts = part_idd.shape[0]
+    n_depth = idd.shape[1]
+    n_layers = layer_e.size
+    n = vox_u.size
+    n_w = mcs2_w.shape[1]
+    for b in numba.prange((n + GATHER_BLOCK - 1) // GATHER_BLOCK):
+        for j in range(b * GATHER_BLOCK, min(n, (b + 1) * GATHER_BLOCK)):
+            u, v, wepl, w = vox_u[j], vox_v[j], vox_wepl[j], vox_w[j]
+            mag = mag_u[j] * mag_v[j]
+            x = min(max((w - w0) / dw, 0.0), n_w - 1.0)
+            kw = min(int(x), n_w - 2)
+            fw = x - kw
+            dose_sum = 0.0
+            let_sum = 0.0
+            alpha_sum = 0.0
+            beta_sum = 0.0
+            for layer in range(n_layers):
+                e = layer_e[layer]
+                if wepl + wepl_down[j] < 0.0 or wepl - wepl_up[j] >= max_depth[e]:
+                    continue
+                if (u < boxes[layer, 0] or u > boxes[layer, 1] or v < boxes[layer, 2]
+                        or v > boxes[layer, 3]):  # fmt: skip
+                    continue
+                centre = min(max(wepl, 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
+                mcs2 = (1.0 - fw) * mcs2_w[layer, kw] + fw * mcs2_w[layer, kw + 1]
+                primaries = _at(sigma_mcs2, e, centre)
+                base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
+                lo = (wepl - wepl_up[j]) / step[e]
+                hi = (wepl + wepl_down[j]) / step[e]
+                idd_mean = -1.0
+                g = 0.0
+                for p in range(n_parts):
+                    first, last = part_levels[layer, p], part_levels[layer, p + 1]
+                    if last <= first:
+                        continue
+                    excess = max(_at3(part_sigma2, p, e, centre) - primaries, 0.0)
+                    s = math.sqrt(max(base + excess, 1e-6) / mag)
+                    phi = _phi_scaled(s, levels, first, last, maps, start, origin_u, origin_v,
+                                      per_mm, nu, nv, u, v)  # fmt: skip
+                    if phi == 0.0:
+                        continue
+                    if idd_mean < 0.0:
+                        idd_mean = _mean(idd, idd_cum, e, lo, hi, centre, n_depth)
+                    if idd_mean <= 0.0:
+                        break
+                    halo_mean = _mean3(part_idd, part_cum, p, e, lo, hi, centre, n_depth)
+                    h = min(max(halo_mean / idd_mean, 0.0), 1.0)
+                    g += h * phi / mag
+                if g == 0.0:
+                    continue
+                dose_sum += g * idd_mean
+                if with_let:
+                    let_sum += g * _mean(let_dose, let_cum, e, lo, hi, centre, n_depth)
+                if with_bio:
+                    row = vox_tissue[j] * idd.shape[0] + e
+                    alpha_sum += g * _mean(alpha_dose, alpha_cum, row, lo, hi, centre, n_depth)
+                    beta_sum += g * _mean(beta_dose, beta_cum, row, lo, hi, centre, n_depth)
+            if dose_sum == 0.0 and let_sum == 0.0:
+                continue
+            i = vox_index[j]  # a beam's voxels are distinct: no write conflict
+            out_dose[i] += dose_sum
+            if with_let:
+                out_let[i] += let_sum
+            if with_bio:
+                out_alpha[i] += alpha_sum
+                out_sqrt_beta[i] += beta_sum
+
+
+@numba.njit(cache=True, inline="always")
+def _phi_scaled(s, levels, first, last, maps, start, origin_u, origin_v, per_mm, nu, nv, u, v):
+    """:func:`_phi` with each level's pixels per mm (``per_mm`` = 1 / pixel) instead of its
+    pixel: multiplications instead of divisions."""
+    if s <= levels[first]:
+        a, t = first, 0.0
+    elif s >= levels[last - 1]:
+        a, t = last - 1, 0.0
+    else:
+        a = first
+        while levels[a + 1] < s:
+            a += 1
+        t = (s - levels[a]) / (levels[a + 1] - levels[a])
+    phi = (1.0 - t) * _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, a, u, v)
+    if t > 0.0:
+        phi += t * _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, a + 1, u, v)
+    return phi
+
+
+@numba.njit(cache=True, inline="always")
+def _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, level, u, v) -> float:
+    """:func:`_bilinear` with the level's pixels per mm."""
+    x = (u - origin_u[level]) * per_mm[level]
+    y = (v - origin_v[level]) * per_mm[level]
+    if x < 0.0 or y < 0.0 or x > nu[level] - 1.0 or y > nv[level] - 1.0:
+        return 0.0
+    i = min(int(x), nu[level] - 2)
+    k = min(int(y), nv[level] - 2)
+    fx = x - i
+    fy = y - k
+    base = start[level] + i * nv[level] + k
+    n = nv[level]
+    return (1.0 - fx) * ((1.0 - fy) * maps[base] + fy * maps[base + 1]) + fx * (
+        (1.0 - fy) * maps[base + n] + fy * maps[base + n + 1]
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def _at3(table: np.ndarray, p: int, row: int, x: float) -> float:
+    """:func:`_at` of ``table[p]`` without making the view (a view per call costs more
+    than the interpolation)."""
+    x = min(max(x, 0.0), table.shape[2] - 1.0)
+    k = min(int(x), table.shape[2] - 2)
+    f = x - k
+    return (1.0 - f) * table[p, row, k] + f * table[p, row, k + 1]
+
+
+@numba.njit(cache=True, inline="always")
+def _integral3(table, cum, p, row, t, n):
+    t = min(max(t, 0.0), n - 1.0)
+    k = min(int(t), n - 2)
+    f = t - k
+    a = table[p, row, k]
+    return cum[p, row, k] + f * (a + 0.5 * f * (table[p, row, k + 1] - a))
+
+
+@numba.njit(cache=True, inline="always")
+def _mean3(table, cum, p, row, lo, hi, centre, n) -> float:
+    """:func:`_mean` of ``table[p]`` (and ``cum[p]``) without making the views."""
+    if hi - lo < 1e-6:
+        return _at3(table, p, row, centre)
+    return (_integral3(table, cum, p, row, hi, n) - _integral3(table, cum, p, row, lo, n)) / (
+        hi - lo
+    )

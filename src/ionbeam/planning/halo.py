@@ -28,9 +28,10 @@ own peak, 0.02 % of the spot's axis dose, a field's far better), and the halo th
 holds in its discs is read from the matrix itself: the dose engine writes each stored
 entry's halo share (uint16, :class:`DiscShares`) as it fills the matrix, so the disc part
 is one pass over the beam's entries instead of a matrix-free dose calculation. The
-reference path (``HaloField(..., disc=None, pixels_per_sigma=REFERENCE_PIXELS_PER_SIGMA)``:
-6 pixels per σ and the matrix-free disc) stays for fine sampling (whose matrix kernel writes
-no shares) and as the tests' reference.
+reference path (``HaloField(..., reference=True)``: 6 pixels per σ, each layer's exact σ
+range, one pass over the voxels per layer and the matrix-free disc) stays as the tests'
+reference; fine sampling (whose matrix kernel writes no shares) keeps the matrix-free
+disc. Each voxel reads all the layers' maps in one pass (its inputs read once).
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ REFERENCE_PIXELS_PER_SIGMA = 6.0
 #: of the core's); a field's fluence is smoother and does better. The maps cost ~8× less
 #: than at 6 (a quarter of the pixels, half the filter's taps).
 PIXELS_PER_SIGMA = 3.0
+#: The σ bounds of a layer's ladder (:meth:`_Reach.sigma_bounds`) are widened by this
+#: factor each way (the depth samples may miss a local extreme between them).
+SIGMA_BOUND_MARGIN = 1.02
 #: Bytes per stored entry of :class:`DiscShares` (a uint16 share).
 DISC_SHARE_BYTES = 2
 #: Maps reach this many σ beyond the layer's outermost spots.
@@ -109,12 +113,133 @@ def beam_halo(
     *,
     with_let: bool,
     with_bio: bool,
-    pixels_per_sigma: float = PIXELS_PER_SIGMA,
+    reference: bool = False,
 ) -> None:
     """Add one beam's full-width halo for spot ``weights`` (particles) to ``terms``: each
     of the halo's Gaussians (``setup.halo_parts``; the whole halo when there are none),
-    all of them in one pass over the voxels per energy layer, on maps of
-    ``pixels_per_sigma`` pixels per σ."""
+    on maps of :data:`PIXELS_PER_SIGMA` pixels per σ whose σ ladders bracket the layer's
+    widths (:func:`_layer_ladders`), every voxel reading all the layers in one pass
+    (:func:`._halo_kernels.gather_layers`). ``reference``: as before issue 16's cheaper
+    correction, :data:`REFERENCE_PIXELS_PER_SIGMA` and each layer's exact σ range, one
+    pass over the voxels per layer (:func:`_beam_halo_by_layer`)."""
+    if reference:
+        _beam_halo_by_layer(setup, weights, terms, with_let=with_let, with_bio=with_bio)
+        return
+    parts = setup.halo_parts or ((None, setup.model[8], *setup.average[-2:]),)
+    part_sigma2 = np.stack([p[1] for p in parts])
+    part_idd = np.stack([p[2] for p in parts])
+    part_cum = np.stack([p[3] for p in parts])
+    spot_u, spot_v, spot_e, _ = setup.spots
+    ray_sigma2, _, w0, dw, per_spot = setup.rays
+    weights = np.asarray(weights, dtype=np.float64)
+    reach = _Reach.of(setup)
+    layers, tables, ladders, maps, boxes = [], [], [], [], []
+    for e in np.unique(spot_e[weights > 0.0]):
+        layer = np.flatnonzero((spot_e == e) & (weights > 0.0))
+        w = weights[layer]
+        rays = (layer[:, None] * per_spot + np.arange(per_spot)[None, :]).reshape(-1)
+        mcs2_w = np.repeat(w, per_spot) @ ray_sigma2[rays] / (w.sum() * per_spot)
+        bounds = reach.sigma_bounds(int(e), setup, mcs2_w, float(w0), float(dw), part_sigma2)
+        if bounds is None:
+            continue
+        part_ladders = [_levels(lo, hi) for lo, hi in bounds]
+        levels = np.concatenate(part_ladders)
+        u, v = spot_u[layer], spot_v[layer]
+        layers.append(int(e))
+        tables.append(mcs2_w)
+        ladders.append(part_ladders)
+        maps.append(_layer_maps(u, v, w, levels, PIXELS_PER_SIGMA))
+        far = MAP_REACH_SIGMA * float(levels.max())
+        boxes.append((u.min() - far, u.max() + far, v.min() - far, v.max() + far))
+    if not layers:
+        return
+    part_levels = np.zeros((len(layers), len(parts) + 1), dtype=np.int64)
+    first = 0
+    for row, part_ladders in zip(part_levels, ladders, strict=True):
+        row[:] = first + np.concatenate([[0], np.cumsum([ladder.size for ladder in part_ladders])])
+        first = int(row[-1])
+    levels = np.concatenate([np.concatenate(part_ladders) for part_ladders in ladders])
+    sizes = np.concatenate([np.diff(m[1]) for m in maps])
+    start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    origin_u, origin_v, pixel, nu, nv = (np.concatenate([m[k] for m in maps]) for k in range(2, 7))
+    empty = np.zeros(0)
+    halo_kernels.gather_layers(
+        np.asarray(layers, dtype=np.int64), np.stack(tables), float(w0), float(dw), part_sigma2,
+        part_levels, np.asarray(boxes, dtype=np.float64), setup.voxels, setup.model,
+        setup.average, levels, np.concatenate([m[0] for m in maps]), start, origin_u, origin_v,
+        1.0 / pixel, nu, nv, part_idd, part_cum, with_let, with_bio, terms.dose,
+        terms.let_dose if with_let else empty,
+        terms.alpha_dose if with_bio else empty,
+        terms.sqrt_beta_dose if with_bio else empty,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """A beam's voxels sorted by the WEPL of their upstream faces, with running extremes
+    of their depth w and magnification (mag_u mag_v): the voxels an energy reaches (its
+    depth table meets their WEPL span) are a prefix, so their ranges are a look-up."""
+
+    key: np.ndarray
+    w_low: np.ndarray
+    w_high: np.ndarray
+    mag_low: np.ndarray
+    mag_high: np.ndarray
+
+    @classmethod
+    def of(cls, setup: BeamSetup) -> _Reach:
+        _, _, _, mag_u, mag_v, vox_w, vox_wepl, _ = setup.voxels
+        up, down = setup.average[0], setup.average[1]
+        key = np.where(vox_wepl + down >= 0.0, vox_wepl - up, np.inf)
+        order = np.argsort(key, kind="stable")
+        w, mag = vox_w[order], (mag_u * mag_v)[order]
+        return cls(
+            key[order],
+            np.minimum.accumulate(w),
+            np.maximum.accumulate(w),
+            np.minimum.accumulate(mag),
+            np.maximum.accumulate(mag),
+        )
+
+    def sigma_bounds(
+        self,
+        e: int,
+        setup: BeamSetup,
+        mcs2_w: np.ndarray,
+        w0: float,
+        dw: float,
+        part_sigma2: np.ndarray,
+    ) -> list[tuple[float, float]] | None:
+        """Bounds (mm) of each halo Gaussian's isocentre-plane σ over the voxels energy
+        ``e`` reaches (None: none), as :func:`._halo_kernels.halo_widths` computes σ:
+        σ² = (σ_air²(w) + σ²_MCS(w) + excess(WEPL)) / mag, each term bounded over the
+        reached voxels' depths (sampled every table step and at 64 points), the excess
+        over the whole depth table, widened by :data:`SIGMA_BOUND_MARGIN`."""
+        step, max_depth, air_a, air_b, air_c = setup.model[:5]
+        n = int(np.searchsorted(self.key, max_depth[e], side="left"))
+        if n == 0:
+            return None
+        w_lo, w_hi = float(self.w_low[n - 1]), float(self.w_high[n - 1])
+        nodes = w0 + dw * np.arange(mcs2_w.size)
+        ws = np.concatenate([np.linspace(w_lo, w_hi, 64), nodes[(nodes > w_lo) & (nodes < w_hi)]])
+        base = air_a[e] + ws * (air_b[e] + ws * air_c[e]) + np.interp(ws, nodes, mcs2_w)
+        bins = min(math.ceil(max_depth[e] / step[e]) + 2, part_sigma2.shape[2])
+        primaries = setup.model[6][e, :bins]
+        mag_lo, mag_hi = float(self.mag_low[n - 1]), float(self.mag_high[n - 1])
+        bounds = []
+        for sigma2 in part_sigma2[:, e, :bins]:
+            excess = np.maximum(sigma2 - primaries, 0.0)
+            low = math.sqrt(max(float(base.min() + excess.min()), 1e-6) / mag_hi)
+            high = math.sqrt(max(float(base.max() + excess.max()), 1e-6) / mag_lo)
+            bounds.append((low / SIGMA_BOUND_MARGIN, high * SIGMA_BOUND_MARGIN))
+        return bounds
+
+
+def _beam_halo_by_layer(
+    setup: BeamSetup, weights: np.ndarray, terms: HaloTerms, *, with_let: bool, with_bio: bool
+) -> None:
+    """:func:`beam_halo`'s reference: one layer at a time, each layer's exact σ range
+    (:func:`._halo_kernels.halo_widths`), maps of :data:`REFERENCE_PIXELS_PER_SIGMA`."""
     parts = setup.halo_parts or ((None, setup.model[8], *setup.average[-2:]),)
     part_sigma2 = np.stack([p[1] for p in parts])
     part_idd = np.stack([p[2] for p in parts])
@@ -138,7 +263,7 @@ def beam_halo(
         levels = np.concatenate(ladders)
         part_levels = np.concatenate([[0], np.cumsum([ladder.size for ladder in ladders])])
         maps, start, origin_u, origin_v, pixel, nu, nv = _layer_maps(
-            spot_u[layer], spot_v[layer], w, levels, pixels_per_sigma
+            spot_u[layer], spot_v[layer], w, levels, REFERENCE_PIXELS_PER_SIGMA
         )
         halo_kernels.gather_halo(
             int(e), setup.voxels, setup.model, setup.average, sigma, levels,
@@ -288,8 +413,8 @@ class HaloField:
     :func:`~ionbeam.planning.dose_engine.forward_dose_chunks`; fewer where a beam's
     partial sums would pass :data:`DISC_PARTIAL_BYTES`, see :func:`disc_chunks`). ``disc``:
     the matrix's own disc halo (:class:`DiscShares`; None: computed matrix-free, as for
-    fine sampling), ``pixels_per_sigma``: the maps' lattice (:data:`PIXELS_PER_SIGMA`;
-    :data:`REFERENCE_PIXELS_PER_SIGMA` with ``disc`` None is the reference path)."""
+    fine sampling), ``reference``: the correction as before issue 16's cheaper one (maps of
+    :data:`REFERENCE_PIXELS_PER_SIGMA`, the matrix-free disc; see :func:`beam_halo`)."""
 
     setups: tuple[BeamSetup, ...]
     beam_offsets: np.ndarray
@@ -299,7 +424,7 @@ class HaloField:
     with_let: bool
     with_bio: bool
     disc: DiscShares | None = None
-    pixels_per_sigma: float = PIXELS_PER_SIGMA
+    reference: bool = False
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def full(self, weights: np.ndarray) -> HaloTerms:
@@ -307,7 +432,7 @@ class HaloField:
         terms = _zeros(self.grid_size, self.with_let, self.with_bio)
         for _, setup, w in self._beams(weights):
             beam_halo(setup, w, terms, with_let=self.with_let, with_bio=self.with_bio,
-                      pixels_per_sigma=self.pixels_per_sigma)  # fmt: skip
+                      reference=self.reference)  # fmt: skip
         return terms
 
     def correction(self, weights: np.ndarray) -> HaloTerms:
@@ -354,9 +479,11 @@ class HaloField:
         n_local = int(setup.voxels[0].size)
         terms = _zeros(n_local, self.with_let, self.with_bio)
         beam_halo(local, w, terms, with_let=self.with_let, with_bio=self.with_bio,
-                  pixels_per_sigma=self.pixels_per_sigma)  # fmt: skip
+                  reference=self.reference)  # fmt: skip
         chunks = disc_chunks(n_local, self.with_bio, self.n_chunks)
-        if self.disc is not None and not setup.fine:  # the disc halo the matrix holds
+        if (
+            self.disc is not None and not setup.fine and not self.reference
+        ):  # the disc halo the matrix holds
             inside = self.disc.beam_sums(
                 int(self.beam_offsets[b]), w, setup.voxels[0], self.grid_size, chunks,
                 with_let=self.with_let, with_bio=self.with_bio,
