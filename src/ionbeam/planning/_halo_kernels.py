@@ -347,39 +347,48 @@ def gather_layers(
                         or v > boxes[layer, 3]):  # fmt: skip
                     continue
                 centre = min(max(wepl, 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
-                mcs2 = (1.0 - fw) * mcs2_w[layer, kw] + fw * mcs2_w[layer, kw + 1]
-                primaries = _at(sigma_mcs2, e, centre)
-                base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
+                k_c, f_c = _bin_of(centre, n_depth)  # the same bins for every depth table
                 lo = (wepl - wepl_up[j]) / step[e]
                 hi = (wepl + wepl_down[j]) / step[e]
+                span = hi - lo
+                k_lo, f_lo = _bin_of(lo, n_depth)
+                k_hi, f_hi = _bin_of(hi, n_depth)
+                mcs2 = (1.0 - fw) * mcs2_w[layer, kw] + fw * mcs2_w[layer, kw + 1]
+                primaries = (1.0 - f_c) * sigma_mcs2[e, k_c] + f_c * sigma_mcs2[e, k_c + 1]
+                base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
                 idd_mean = -1.0
                 g = 0.0
                 for p in range(n_parts):
                     first, last = part_levels[layer, p], part_levels[layer, p + 1]
                     if last <= first:
                         continue
-                    excess = max(_at3(part_sigma2, p, e, centre) - primaries, 0.0)
-                    s = math.sqrt(max(base + excess, 1e-6) / mag)
+                    width2 = (1.0 - f_c) * part_sigma2[p, e, k_c] + f_c * part_sigma2[p, e, k_c + 1]
+                    s = math.sqrt(max(base + max(width2 - primaries, 0.0), 1e-6) / mag)
                     phi = _phi_scaled(s, levels, first, last, maps, start, origin_u, origin_v,
                                       per_mm, nu, nv, u, v)  # fmt: skip
                     if phi == 0.0:
                         continue
                     if idd_mean < 0.0:
-                        idd_mean = _mean(idd, idd_cum, e, lo, hi, centre, n_depth)
+                        idd_mean = _span_mean(idd, idd_cum, e, k_lo, f_lo, k_hi, f_hi, span,
+                                              k_c, f_c)  # fmt: skip
                     if idd_mean <= 0.0:
                         break
-                    halo_mean = _mean3(part_idd, part_cum, p, e, lo, hi, centre, n_depth)
+                    halo_mean = _span_mean3(part_idd, part_cum, p, e, k_lo, f_lo, k_hi, f_hi,
+                                            span, k_c, f_c)  # fmt: skip
                     h = min(max(halo_mean / idd_mean, 0.0), 1.0)
                     g += h * phi / mag
                 if g == 0.0:
                     continue
                 dose_sum += g * idd_mean
                 if with_let:
-                    let_sum += g * _mean(let_dose, let_cum, e, lo, hi, centre, n_depth)
+                    let_sum += g * _span_mean(let_dose, let_cum, e, k_lo, f_lo, k_hi, f_hi, span,
+                                              k_c, f_c)  # fmt: skip
                 if with_bio:
                     row = vox_tissue[j] * idd.shape[0] + e
-                    alpha_sum += g * _mean(alpha_dose, alpha_cum, row, lo, hi, centre, n_depth)
-                    beta_sum += g * _mean(beta_dose, beta_cum, row, lo, hi, centre, n_depth)
+                    alpha_sum += g * _span_mean(alpha_dose, alpha_cum, row, k_lo, f_lo, k_hi,
+                                                f_hi, span, k_c, f_c)  # fmt: skip
+                    beta_sum += g * _span_mean(beta_dose, beta_cum, row, k_lo, f_lo, k_hi, f_hi,
+                                               span, k_c, f_c)  # fmt: skip
             if dose_sum == 0.0 and let_sum == 0.0:
                 continue
             i = vox_index[j]  # a beam's voxels are distinct: no write conflict
@@ -429,29 +438,34 @@ def _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, level, u, 
 
 
 @numba.njit(cache=True, inline="always")
-def _at3(table: np.ndarray, p: int, row: int, x: float) -> float:
-    """:func:`_at` of ``table[p]`` without making the view (a view per call costs more
-    than the interpolation)."""
-    x = min(max(x, 0.0), table.shape[2] - 1.0)
-    k = min(int(x), table.shape[2] - 2)
-    f = x - k
-    return (1.0 - f) * table[p, row, k] + f * table[p, row, k + 1]
-
-
-@numba.njit(cache=True, inline="always")
-def _integral3(table, cum, p, row, t, n):
+def _bin_of(t: float, n: int) -> tuple[int, float]:
+    """Bin k and fraction f of t (in bins) clamped to a table of n depths, as :func:`_at`
+    and :func:`_integral` clamp it."""
     t = min(max(t, 0.0), n - 1.0)
     k = min(int(t), n - 2)
-    f = t - k
-    a = table[p, row, k]
-    return cum[p, row, k] + f * (a + 0.5 * f * (table[p, row, k + 1] - a))
+    return k, t - k
 
 
 @numba.njit(cache=True, inline="always")
-def _mean3(table, cum, p, row, lo, hi, centre, n) -> float:
-    """:func:`_mean` of ``table[p]`` (and ``cum[p]``) without making the views."""
-    if hi - lo < 1e-6:
-        return _at3(table, p, row, centre)
-    return (_integral3(table, cum, p, row, hi, n) - _integral3(table, cum, p, row, lo, n)) / (
-        hi - lo
-    )
+def _span_mean(table, cum, row, k_lo, f_lo, k_hi, f_hi, span, k_c, f_c) -> float:
+    """:func:`_mean` of ``table[row]`` with the span's ends and centre already in bins
+    (:func:`_bin_of`; ``span``: hi − lo unclamped, as :func:`_mean` divides by it)."""
+    if span < 1e-6:
+        return (1.0 - f_c) * table[row, k_c] + f_c * table[row, k_c + 1]
+    a = table[row, k_hi]
+    b = table[row, k_lo]
+    upper = cum[row, k_hi] + f_hi * (a + 0.5 * f_hi * (table[row, k_hi + 1] - a))
+    lower = cum[row, k_lo] + f_lo * (b + 0.5 * f_lo * (table[row, k_lo + 1] - b))
+    return (upper - lower) / span
+
+
+@numba.njit(cache=True, inline="always")
+def _span_mean3(table, cum, p, row, k_lo, f_lo, k_hi, f_hi, span, k_c, f_c) -> float:
+    """:func:`_span_mean` of ``table[p]`` and ``cum[p]`` without making the views."""
+    if span < 1e-6:
+        return (1.0 - f_c) * table[p, row, k_c] + f_c * table[p, row, k_c + 1]
+    a = table[p, row, k_hi]
+    b = table[p, row, k_lo]
+    upper = cum[p, row, k_hi] + f_hi * (a + 0.5 * f_hi * (table[p, row, k_hi + 1] - a))
+    lower = cum[p, row, k_lo] + f_lo * (b + 0.5 * f_lo * (table[p, row, k_lo + 1] - b))
+    return (upper - lower) / span
