@@ -1,5 +1,8 @@
 """Numba kernels of the halo by convolution (:mod:`.halo`): per-voxel halo widths of
-one energy layer, and the gather of the layer's Gaussian-filtered fluence maps.
+one energy layer, the gather of the layer's Gaussian-filtered fluence maps (the
+reference: :func:`halo_widths` then :func:`gather_halo`; by default :func:`gather_layers`,
+σ computed where the maps are read), and the disc halo a matrix holds, from its entries'
+halo shares (:func:`disc_sums`).
 
 Inputs are the tuples of :mod:`._dose_kernels` (``voxels``, ``model``, ``average``);
 the maps are stacked flat, level after level, with per-level origin, pixel size and
@@ -14,11 +17,13 @@ import numba
 import numpy as np
 
 __all__ = [
+    "GATHER_BLOCK",
     "SHARE_UNIT",
     "WIDTH_CHUNKS",
     "disc_sums",
     "filtered_maps",
     "gather_halo",
+    "gather_layers",
     "halo_widths",
 ]
 
