@@ -66,8 +66,10 @@ __all__ = [
 #: lung of 0.2 g/cm³ deep inside it ((1 / 0.2)²); rays across wide air gaps are capped
 #: there (their maps would grow without a physical gain in a patient).
 LEVER_ARM_FACTOR_RANGE = (0.25, 25.0)
-#: Below this water σ²_MCS (mm², the first millimetres) the factor is 1.
-LEVER_ARM_MIN_MM2 = 0.05
+#: Below this water σ²_MCS (mm², the first ~8 mm of water) the factor is 1.
+LEVER_ARM_MIN_MM2 = 1e-3
+#: Half-width (mm WE) of the table window fitted at a range shifter's exit (:func:`_water_mcs2`).
+SHIFTER_FIT_MM = 5.0
 #: Ratio of successive σ of the filtered maps: the halo between two maps is linearly
 #: interpolated in σ, within 2.5 % of a lone spot's halo peak at this spacing (≤ 0.1 % of
 #: its dose; a field's smoother fluence does better).
@@ -165,14 +167,15 @@ def _water_mcs2(table: np.ndarray, step: float, wepl: np.ndarray, shifter: float
     """Water's σ²_MCS (mm²) at ``wepl`` of an ion that entered water at WEPL ``shifter``
     (the range shifter's WET; it scattered before, in air terms): σ²(W) − ∫₀ˢ T (W − w)² dw
     with σ²(W) = ∫₀ᵂ T (W − w)² dw the beam model's table (step ``step``), the subtracted
-    moments from σ² and its first two derivatives at s (σ' = 2 ∫T (W − w), σ'' = 2 ∫T)."""
+    moments from σ² and its first two derivatives at s (σ' = 2 ∫T (W − w), σ'' = 2 ∫T),
+    read off a cubic fitted to the table within :data:`SHIFTER_FIT_MM` of s."""
     depth = step * np.arange(table.size)
     sigma2 = np.interp(wepl, depth, table)
     if shifter <= 0.0:
         return sigma2
-    first = np.gradient(table, step)
-    second = np.gradient(first, step)
-    a2, a1, a0 = (float(np.interp(shifter, depth, t)) for t in (table, 0.5 * first, 0.5 * second))
+    near = np.abs(depth - shifter) <= SHIFTER_FIT_MM
+    cubic = np.polynomial.Polynomial.fit(depth[near] - shifter, table[near], 3).convert()
+    a2, a1, a0 = cubic(0.0), 0.5 * cubic.deriv(1)(0.0), 0.5 * cubic.deriv(2)(0.0)
     lever = np.maximum(wepl - shifter, 0.0)
     return sigma2 - (a2 + 2.0 * lever * a1 + lever * lever * a0)
 
