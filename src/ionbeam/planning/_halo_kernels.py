@@ -31,16 +31,17 @@ WIDTH_CHUNKS = 64
 
 
 @numba.njit(cache=True, parallel=True)
-def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2):
+def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w):
     """Isocentre-plane σ (mm) of each of the halo's Gaussians (``part_sigma2`` [part,
     energy, depth]: their σ² in water) of energy ``e`` at every voxel, [part, voxel], 0
     where the voxel's WEPL span misses the energy's depth table, and each part's
     smallest and largest σ over the voxels it reaches, [part, 2] (0, 0: none). σ₂² =
     σ_air² + σ²_MCS + the Gaussian's excess over the primaries' MCS variance in water
     (as in the dose kernels), with σ²_MCS the layer's fluence-weighted mean along its
-    rays (``mcs2_w`` at depths w₀ + k Δw), divided by the magnification (geometric mean
-    of the two axes). One pass over the voxels for all the parts: they share all but
-    the excess."""
+    rays (``mcs2_w`` at depths w₀ + k Δw) and the excess times the layer's lever-arm
+    factor there (``lever2_w``, :func:`.halo._lever_arm_factor`), divided by the
+    magnification (geometric mean of the two axes). One pass over the voxels for all the
+    parts: they share all but the excess."""
     _, _, _, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     step, max_depth, air_a, air_b, air_c = model[:5]
     sigma_mcs2 = model[6]
@@ -62,11 +63,12 @@ def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2):
             x = min(max((w - w0) / dw, 0.0), mcs2_w.size - 1.0)
             k = min(int(x), mcs2_w.size - 2)
             mcs2 = (1.0 - (x - k)) * mcs2_w[k] + (x - k) * mcs2_w[k + 1]
+            lever2 = (1.0 - (x - k)) * lever2_w[k] + (x - k) * lever2_w[k + 1]
             primaries = _at(sigma_mcs2, e, centre)
             base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
             mag = mag_u[j] * mag_v[j]
             for p in range(n_parts):
-                excess = max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
+                excess = lever2 * max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
                 s = math.sqrt(max(base + excess, 1e-6) / mag)
                 out[p, j] = s
                 least[p] = min(least[p], s)

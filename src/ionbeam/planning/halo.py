@@ -15,12 +15,27 @@ bracket its own halo σ (σ₂ at its depth, divided by the magnification):
 
 σ²_MCS of the halo is the layer's fluence-weighted mean along its spots' rays (the
 halo's own excess over the primaries' spread dominates it); fine sampling's sub-beams
-share their spot's halo. The halo is two Gaussians where the beam model has them
-(narrow and wide, :mod:`ionbeam.physics._halo_split`), each convolved with its own σ
-ladder of maps, both read in one pass over the voxels per layer (they share the depth
-tables' means); the matrices' disc holds the whole halo as one. :class:`HaloField` gives, for spot
-weights, what to add to the matrix products so that they carry this halo instead of
-the one in the disc.
+share their spot's halo.
+
+The halo's excess variance (its σ² in water minus the primaries' σ²_MCS in water, at
+the voxel's WEPL) is a sum over the secondaries' angles times their lever arm to the
+voxel squared. In water the tables hold it per water-equivalent mm; through lung the
+lever arm is the geometric distance (≈ 1/SPR times longer per WE mm), as for the
+primaries' Fermi–Eyges σ²_MCS along the rays. The excess is therefore multiplied by the
+layer's lever-arm factor at the voxel's depth: its rays' σ²_MCS over water's σ²_MCS at
+the rays' WEPL there (:func:`_lever_arm_factor`; 1 in water, ≈ 1/SPR² deep in lung,
+below 1 behind bone, where it also carries bone's higher scattering power per WE mm).
+Without it a spot's halo behind lung kept the width it has behind water and held too
+much of its energy near the axis: in the lung phantom's IMPT plan the plain pencil beam
+put +4.0 % more dose than MCsquare into the GTV, +2.0 % with it (issue 11; measured in
+``docs/validation.md``, "The halo behind lung").
+
+The halo is two Gaussians where the beam model has them (narrow and wide,
+:mod:`ionbeam.physics._halo_split`), each convolved with its own σ ladder of maps, both
+read in one pass over the voxels per layer (they share the depth tables' means); the
+matrices' disc holds the whole halo as one. :class:`HaloField` gives, for spot weights,
+what to add to the matrix products so that they carry this halo instead of the one in
+the disc.
 """
 
 from __future__ import annotations
@@ -47,6 +62,14 @@ __all__ = [
     "disc_chunks",
 ]
 
+#: Bounds of the halo's lever-arm factor (:func:`_lever_arm_factor`): the upper one is
+#: lung of 0.2 g/cm³ deep inside it ((1 / 0.2)²); rays across wide air gaps are capped
+#: there (their maps would grow without a physical gain in a patient).
+LEVER_ARM_FACTOR_RANGE = (0.25, 25.0)
+#: Below this water σ²_MCS (mm², the first ~8 mm of water) the factor is 1.
+LEVER_ARM_MIN_MM2 = 1e-3
+#: Half-width (mm WE) of the table window fitted at a range shifter's exit (:func:`_water_mcs2`).
+SHIFTER_FIT_MM = 5.0
 #: Ratio of successive σ of the filtered maps: the halo between two maps is linearly
 #: interpolated in σ, within 2.5 % of a lone spot's halo peak at this spacing (≤ 0.1 % of
 #: its dose; a field's smoother fluence does better).
@@ -96,9 +119,10 @@ def beam_halo(
         w = weights[layer]
         rays = (layer[:, None] * per_spot + np.arange(per_spot)[None, :]).reshape(-1)
         mcs2_w = np.repeat(w, per_spot) @ ray_sigma2[rays] / (w.sum() * per_spot)
+        lever2_w = _lever_arm_factor(int(e), setup, w, rays, mcs2_w)
         sigma, ranges = halo_kernels.halo_widths(
             int(e), setup.voxels, setup.model, setup.average, mcs2_w, float(w0), float(dw),
-            part_sigma2,
+            part_sigma2, lever2_w,
         )  # fmt: skip
         ladders = [_levels(float(lo), float(hi)) if hi > 0.0 else empty for lo, hi in ranges]
         if not any(ladder.size for ladder in ladders):
@@ -116,6 +140,44 @@ def beam_halo(
             terms.alpha_dose if with_bio else empty,
             terms.sqrt_beta_dose if with_bio else empty,
         )  # fmt: skip
+
+
+def _lever_arm_factor(
+    e: int, setup: BeamSetup, w: np.ndarray, rays: np.ndarray, mcs2_w: np.ndarray
+) -> np.ndarray:
+    """The halo's lever-arm factor of energy layer ``e`` at depths w₀ + k Δw (see the
+    module docstring): the layer's Fermi–Eyges σ²_MCS along its rays (``mcs2_w``,
+    geometric lever arms, the CT's scattering power) over water's at the rays'
+    fluence-weighted mean WEPL there, water's counted from the range shifter's exit as
+    the rays' are; 1 in water, ≈ 1/SPR² inside lung, within
+    :data:`LEVER_ARM_FACTOR_RANGE`."""
+    ray_wepl = setup.rays[1]
+    if ray_wepl.shape[0] == 0:
+        return np.ones_like(mcs2_w)
+    per_spot = setup.rays[4]
+    share = np.repeat(w, per_spot) / (w.sum() * per_spot)
+    wepl_w = share @ ray_wepl[rays].mean(axis=1)
+    water = _water_mcs2(setup.model[6][e], float(setup.model[0][e]), wepl_w,
+                        setup.range_shifter_wet_mm)  # fmt: skip
+    ratio = np.divide(mcs2_w, water, out=np.ones_like(mcs2_w), where=water > LEVER_ARM_MIN_MM2)
+    return np.clip(ratio, *LEVER_ARM_FACTOR_RANGE)
+
+
+def _water_mcs2(table: np.ndarray, step: float, wepl: np.ndarray, shifter: float) -> np.ndarray:
+    """Water's σ²_MCS (mm²) at ``wepl`` of an ion that entered water at WEPL ``shifter``
+    (the range shifter's WET; it scattered before, in air terms): σ²(W) − ∫₀ˢ T (W − w)² dw
+    with σ²(W) = ∫₀ᵂ T (W − w)² dw the beam model's table (step ``step``), the subtracted
+    moments from σ² and its first two derivatives at s (σ' = 2 ∫T (W − w), σ'' = 2 ∫T),
+    read off a cubic fitted to the table within :data:`SHIFTER_FIT_MM` of s."""
+    depth = step * np.arange(table.size)
+    sigma2 = np.interp(wepl, depth, table)
+    if shifter <= 0.0:
+        return sigma2
+    near = np.abs(depth - shifter) <= SHIFTER_FIT_MM
+    cubic = np.polynomial.Polynomial.fit(depth[near] - shifter, table[near], 3).convert()
+    a2, a1, a0 = cubic(0.0), 0.5 * cubic.deriv(1)(0.0), 0.5 * cubic.deriv(2)(0.0)
+    lever = np.maximum(wepl - shifter, 0.0)
+    return sigma2 - (a2 + 2.0 * lever * a1 + lever * lever * a0)
 
 
 def _levels(low: float, high: float) -> np.ndarray:
