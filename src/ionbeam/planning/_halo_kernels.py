@@ -43,16 +43,17 @@ WIDTH_CHUNKS = 64
 
 
 @numba.njit(cache=True, parallel=True)
-def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2):
+def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w):
     """Isocentre-plane σ (mm) of each of the halo's Gaussians (``part_sigma2`` [part,
     energy, depth]: their σ² in water) of energy ``e`` at every voxel, [part, voxel], 0
     where the voxel's WEPL span misses the energy's depth table, and each part's
     smallest and largest σ over the voxels it reaches, [part, 2] (0, 0: none). σ₂² =
     σ_air² + σ²_MCS + the Gaussian's excess over the primaries' MCS variance in water
     (as in the dose kernels), with σ²_MCS the layer's fluence-weighted mean along its
-    rays (``mcs2_w`` at depths w₀ + k Δw), divided by the magnification (geometric mean
-    of the two axes). One pass over the voxels for all the parts: they share all but
-    the excess."""
+    rays (``mcs2_w`` at depths w₀ + k Δw) and the excess times the layer's lever-arm
+    factor there (``lever2_w``, :func:`.halo._lever_arm_factor`), divided by the
+    magnification (geometric mean of the two axes). One pass over the voxels for all the
+    parts: they share all but the excess."""
     _, _, _, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     step, max_depth, air_a, air_b, air_c = model[:5]
     sigma_mcs2 = model[6]
@@ -74,11 +75,12 @@ def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2):
             x = min(max((w - w0) / dw, 0.0), mcs2_w.size - 1.0)
             k = min(int(x), mcs2_w.size - 2)
             mcs2 = (1.0 - (x - k)) * mcs2_w[k] + (x - k) * mcs2_w[k + 1]
+            lever2 = (1.0 - (x - k)) * lever2_w[k] + (x - k) * lever2_w[k + 1]
             primaries = _at(sigma_mcs2, e, centre)
             base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
             mag = mag_u[j] * mag_v[j]
             for p in range(n_parts):
-                excess = max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
+                excess = lever2 * max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
                 s = math.sqrt(max(base + excess, 1e-6) / mag)
                 out[p, j] = s
                 least[p] = min(least[p], s)
@@ -309,15 +311,16 @@ GATHER_BLOCK = 256
 
 @numba.njit(cache=True, parallel=True)
 def gather_layers(
-    layer_e, mcs2_w, w0, dw, part_sigma2, part_levels, boxes, voxels, model, average,
-    levels, maps, start, origin_u, origin_v, per_mm, nu, nv, part_idd, part_cum,
+    layer_e, mcs2_w, lever2_w, w0, dw, part_sigma2, part_levels, boxes, voxels, model,
+    average, levels, maps, start, origin_u, origin_v, per_mm, nu, nv, part_idd, part_cum,
     with_let, with_bio, out_dose, out_let, out_alpha, out_sqrt_beta,
 ):  # fmt: skip
     """Add the halo of every energy layer of a beam to its voxels, voxel by voxel with all
     the layers in turn (each voxel's inputs read once, its sums written once): for layer
     l (energy ``layer_e[l]``), Σ_parts h_p · Φ_σp(u, v) / (mag_u mag_v) · ⟨T⟩ as
     :func:`gather_halo` adds it, with σ_p computed in place as :func:`halo_widths` does
-    (``mcs2_w[l]``: the layer's fluence-weighted σ²_MCS at depths w₀ + k Δw). Part p's
+    (``mcs2_w[l]``: the layer's fluence-weighted σ²_MCS at depths w₀ + k Δw, ``lever2_w[l]``
+    its lever-arm factor there, :func:`.halo._lever_arm_factor`). Part p's
     maps of layer l are levels ``part_levels[l, p]`` … ``part_levels[l, p + 1]`` − 1 (σ
     increasing, their ends bracketing every σ of the part in the layer; ``per_mm``: each
     level's pixels per mm); ``boxes[l]`` (u_min, u_max, v_min, v_max): where the
@@ -359,6 +362,7 @@ def gather_layers(
                 k_lo, f_lo = _bin_of(lo, n_depth)
                 k_hi, f_hi = _bin_of(hi, n_depth)
                 mcs2 = (1.0 - fw) * mcs2_w[layer, kw] + fw * mcs2_w[layer, kw + 1]
+                lever2 = (1.0 - fw) * lever2_w[layer, kw] + fw * lever2_w[layer, kw + 1]
                 primaries = (1.0 - f_c) * sigma_mcs2[e, k_c] + f_c * sigma_mcs2[e, k_c + 1]
                 base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
                 idd_mean = -1.0
@@ -368,7 +372,8 @@ def gather_layers(
                     if last <= first:
                         continue
                     width2 = (1.0 - f_c) * part_sigma2[p, e, k_c] + f_c * part_sigma2[p, e, k_c + 1]
-                    s = math.sqrt(max(base + max(width2 - primaries, 0.0), 1e-6) / mag)
+                    excess = lever2 * max(width2 - primaries, 0.0)
+                    s = math.sqrt(max(base + excess, 1e-6) / mag)
                     phi = _phi_scaled(s, levels, first, last, maps, start, origin_u, origin_v,
                                       per_mm, nu, nv, u, v)  # fmt: skip
                     if phi == 0.0:

@@ -15,12 +15,27 @@ bracket its own halo σ (σ₂ at its depth, divided by the magnification):
 
 σ²_MCS of the halo is the layer's fluence-weighted mean along its spots' rays (the
 halo's own excess over the primaries' spread dominates it); fine sampling's sub-beams
-share their spot's halo. The halo is two Gaussians where the beam model has them
-(narrow and wide, :mod:`ionbeam.physics._halo_split`), each convolved with its own σ
-ladder of maps, both read in one pass over the voxels per layer (they share the depth
-tables' means); the matrices' disc holds the whole halo as one. :class:`HaloField` gives, for spot
-weights, what to add to the matrix products so that they carry this halo instead of
-the one in the disc.
+share their spot's halo.
+
+The halo's excess variance (its σ² in water minus the primaries' σ²_MCS in water, at
+the voxel's WEPL) is a sum over the secondaries' angles times their lever arm to the
+voxel squared. In water the tables hold it per water-equivalent mm; through lung the
+lever arm is the geometric distance (≈ 1/SPR times longer per WE mm), as for the
+primaries' Fermi–Eyges σ²_MCS along the rays. The excess is therefore multiplied by the
+layer's lever-arm factor at the voxel's depth: its rays' σ²_MCS over water's σ²_MCS at
+the rays' WEPL there (:func:`_lever_arm_factor`; 1 in water, ≈ 1/SPR² deep in lung,
+below 1 behind bone, where it also carries bone's higher scattering power per WE mm).
+Without it a spot's halo behind lung kept the width it has behind water and held too
+much of its energy near the axis: in the lung phantom's IMPT plan the plain pencil beam
+put +4.0 % more dose than MCsquare into the GTV, +2.0 % with it (issue 11; measured in
+``docs/validation.md``, "The halo behind lung").
+
+The halo is two Gaussians where the beam model has them (narrow and wide,
+:mod:`ionbeam.physics._halo_split`), each convolved with its own σ ladder of maps, both
+read in one pass over the voxels per layer (they share the depth tables' means); the
+matrices' disc holds the whole halo as one. :class:`HaloField` gives, for spot weights,
+what to add to the matrix products so that they carry this halo instead of the one in
+the disc.
 
 The correction is computed cheaply (issue 16): the maps' lattice is :data:`PIXELS_PER_SIGMA`
 = 3 pixels per σ (the halo's Gaussians are smooth; a lone spot's halo within ±3.5 % of its
@@ -31,7 +46,8 @@ is one pass over the beam's entries instead of a matrix-free dose calculation. T
 reference path (``HaloField(..., reference=True)``: 6 pixels per σ, each layer's exact σ
 range, one pass over the voxels per layer and the matrix-free disc) stays as the tests'
 reference; fine sampling (whose matrix kernel writes no shares) keeps the matrix-free
-disc. The σ of each voxel is computed where the maps are read (no σ pass per layer).
+disc. The σ of each voxel is computed where the maps are read (no σ pass per layer),
+with the layer's lever-arm factor at the voxel's depth as the reference applies it.
 """
 
 from __future__ import annotations
@@ -65,6 +81,14 @@ __all__ = [
     "disc_chunks",
 ]
 
+#: Bounds of the halo's lever-arm factor (:func:`_lever_arm_factor`): the upper one is
+#: lung of 0.2 g/cm³ deep inside it ((1 / 0.2)²); rays across wide air gaps are capped
+#: there (their maps would grow without a physical gain in a patient).
+LEVER_ARM_FACTOR_RANGE = (0.25, 25.0)
+#: Below this water σ²_MCS (mm², the first ~8 mm of water) the factor is 1.
+LEVER_ARM_MIN_MM2 = 1e-3
+#: Half-width (mm WE) of the table window fitted at a range shifter's exit (:func:`_water_mcs2`).
+SHIFTER_FIT_MM = 5.0
 #: Ratio of successive σ of the filtered maps: the halo between two maps is linearly
 #: interpolated in σ, within 2.5 % of a lone spot's halo peak at this spacing (≤ 0.1 % of
 #: its dose; a field's smoother fluence does better).
@@ -146,7 +170,10 @@ def beam_halo(
         w = weights[layer]
         rays = (layer[:, None] * per_spot + np.arange(per_spot)[None, :]).reshape(-1)
         mcs2_w = np.repeat(w, per_spot) @ ray_sigma2[rays] / (w.sum() * per_spot)
-        bounds = reach.sigma_bounds(int(e), setup, mcs2_w, float(w0), float(dw), part_sigma2)
+        lever2_w = _lever_arm_factor(int(e), setup, w, rays, mcs2_w)
+        bounds = reach.sigma_bounds(
+            int(e), setup, mcs2_w, lever2_w, float(w0), float(dw), part_sigma2
+        )
         if bounds is None:
             continue
         ladders = [_levels(lo, hi) for lo, hi in bounds]
@@ -159,7 +186,8 @@ def beam_halo(
         far = MAP_REACH_SIGMA * float(levels.max())
         box = np.array([[u.min() - far, u.max() + far, v.min() - far, v.max() + far]])
         halo_kernels.gather_layers(
-            np.array([e], dtype=np.int64), mcs2_w[None, :], float(w0), float(dw), part_sigma2,
+            np.array([e], dtype=np.int64), mcs2_w[None, :], lever2_w[None, :], float(w0),
+            float(dw), part_sigma2,
             part_levels[None, :].astype(np.int64), box, setup.voxels, setup.model,
             setup.average, levels, maps, start, origin_u, origin_v, 1.0 / pixel, nu, nv,
             part_idd, part_cum, with_let, with_bio, *outputs,
@@ -198,15 +226,17 @@ class _Reach:
         e: int,
         setup: BeamSetup,
         mcs2_w: np.ndarray,
+        lever2_w: np.ndarray,
         w0: float,
         dw: float,
         part_sigma2: np.ndarray,
     ) -> list[tuple[float, float]] | None:
         """Bounds (mm) of each halo Gaussian's isocentre-plane σ over the voxels energy
         ``e`` reaches (None: none), as :func:`._halo_kernels.halo_widths` computes σ:
-        σ² = (σ_air²(w) + σ²_MCS(w) + excess(WEPL)) / mag, each term bounded over the
-        reached voxels' depths (sampled every table step and at 64 points), the excess
-        over the whole depth table, widened by :data:`SIGMA_BOUND_MARGIN`."""
+        σ² = (σ_air²(w) + σ²_MCS(w) + L(w) excess(WEPL)) / mag, each term bounded over the
+        reached voxels' depths (sampled every table step and at 64 points; L the
+        lever-arm factor ``lever2_w``, :func:`_lever_arm_factor`), the excess over the
+        whole depth table, widened by :data:`SIGMA_BOUND_MARGIN`."""
         step, max_depth, air_a, air_b, air_c = setup.model[:5]
         n = int(np.searchsorted(self.key, max_depth[e], side="left"))
         if n == 0:
@@ -215,14 +245,16 @@ class _Reach:
         nodes = w0 + dw * np.arange(mcs2_w.size)
         ws = np.concatenate([np.linspace(w_lo, w_hi, 64), nodes[(nodes > w_lo) & (nodes < w_hi)]])
         base = air_a[e] + ws * (air_b[e] + ws * air_c[e]) + np.interp(ws, nodes, mcs2_w)
+        lever = np.interp(ws, nodes, lever2_w)
+        lever_lo, lever_hi = float(lever.min()), float(lever.max())
         bins = min(math.ceil(max_depth[e] / step[e]) + 2, part_sigma2.shape[2])
         primaries = setup.model[6][e, :bins]
         mag_lo, mag_hi = float(self.mag_low[n - 1]), float(self.mag_high[n - 1])
         bounds = []
         for sigma2 in part_sigma2[:, e, :bins]:
             excess = np.maximum(sigma2 - primaries, 0.0)
-            low = math.sqrt(max(float(base.min() + excess.min()), 1e-6) / mag_hi)
-            high = math.sqrt(max(float(base.max() + excess.max()), 1e-6) / mag_lo)
+            low = math.sqrt(max(float(base.min() + lever_lo * excess.min()), 1e-6) / mag_hi)
+            high = math.sqrt(max(float(base.max() + lever_hi * excess.max()), 1e-6) / mag_lo)
             bounds.append((low / SIGMA_BOUND_MARGIN, high * SIGMA_BOUND_MARGIN))
         return bounds
 
@@ -245,9 +277,10 @@ def _beam_halo_by_layer(
         w = weights[layer]
         rays = (layer[:, None] * per_spot + np.arange(per_spot)[None, :]).reshape(-1)
         mcs2_w = np.repeat(w, per_spot) @ ray_sigma2[rays] / (w.sum() * per_spot)
+        lever2_w = _lever_arm_factor(int(e), setup, w, rays, mcs2_w)
         sigma, ranges = halo_kernels.halo_widths(
             int(e), setup.voxels, setup.model, setup.average, mcs2_w, float(w0), float(dw),
-            part_sigma2,
+            part_sigma2, lever2_w,
         )  # fmt: skip
         ladders = [_levels(float(lo), float(hi)) if hi > 0.0 else empty for lo, hi in ranges]
         if not any(ladder.size for ladder in ladders):
@@ -265,6 +298,44 @@ def _beam_halo_by_layer(
             terms.alpha_dose if with_bio else empty,
             terms.sqrt_beta_dose if with_bio else empty,
         )  # fmt: skip
+
+
+def _lever_arm_factor(
+    e: int, setup: BeamSetup, w: np.ndarray, rays: np.ndarray, mcs2_w: np.ndarray
+) -> np.ndarray:
+    """The halo's lever-arm factor of energy layer ``e`` at depths w₀ + k Δw (see the
+    module docstring): the layer's Fermi–Eyges σ²_MCS along its rays (``mcs2_w``,
+    geometric lever arms, the CT's scattering power) over water's at the rays'
+    fluence-weighted mean WEPL there, water's counted from the range shifter's exit as
+    the rays' are; 1 in water, ≈ 1/SPR² inside lung, within
+    :data:`LEVER_ARM_FACTOR_RANGE`."""
+    ray_wepl = setup.rays[1]
+    if ray_wepl.shape[0] == 0:
+        return np.ones_like(mcs2_w)
+    per_spot = setup.rays[4]
+    share = np.repeat(w, per_spot) / (w.sum() * per_spot)
+    wepl_w = share @ ray_wepl[rays].mean(axis=1)
+    water = _water_mcs2(setup.model[6][e], float(setup.model[0][e]), wepl_w,
+                        setup.range_shifter_wet_mm)  # fmt: skip
+    ratio = np.divide(mcs2_w, water, out=np.ones_like(mcs2_w), where=water > LEVER_ARM_MIN_MM2)
+    return np.clip(ratio, *LEVER_ARM_FACTOR_RANGE)
+
+
+def _water_mcs2(table: np.ndarray, step: float, wepl: np.ndarray, shifter: float) -> np.ndarray:
+    """Water's σ²_MCS (mm²) at ``wepl`` of an ion that entered water at WEPL ``shifter``
+    (the range shifter's WET; it scattered before, in air terms): σ²(W) − ∫₀ˢ T (W − w)² dw
+    with σ²(W) = ∫₀ᵂ T (W − w)² dw the beam model's table (step ``step``), the subtracted
+    moments from σ² and its first two derivatives at s (σ' = 2 ∫T (W − w), σ'' = 2 ∫T),
+    read off a cubic fitted to the table within :data:`SHIFTER_FIT_MM` of s."""
+    depth = step * np.arange(table.size)
+    sigma2 = np.interp(wepl, depth, table)
+    if shifter <= 0.0:
+        return sigma2
+    near = np.abs(depth - shifter) <= SHIFTER_FIT_MM
+    cubic = np.polynomial.Polynomial.fit(depth[near] - shifter, table[near], 3).convert()
+    a2, a1, a0 = cubic(0.0), 0.5 * cubic.deriv(1)(0.0), 0.5 * cubic.deriv(2)(0.0)
+    lever = np.maximum(wepl - shifter, 0.0)
+    return sigma2 - (a2 + 2.0 * lever * a1 + lever * lever * a0)
 
 
 def _levels(low: float, high: float) -> np.ndarray:
