@@ -233,10 +233,13 @@ class _Reach:
     ) -> list[tuple[float, float]] | None:
         """Bounds (mm) of each halo Gaussian's isocentre-plane σ over the voxels energy
         ``e`` reaches (None: none), as :func:`._halo_kernels.halo_widths` computes σ:
-        σ² = (σ_air²(w) + σ²_MCS(w) + L(w) excess(WEPL)) / mag, each term bounded over the
-        reached voxels' depths (sampled every table step and at 64 points; L the
-        lever-arm factor ``lever2_w``, :func:`_lever_arm_factor`), the excess over the
-        whole depth table, widened by :data:`SIGMA_BOUND_MARGIN`."""
+        σ² = (σ_air²(w) + σ²_MCS(w) + L(w) excess(WEPL)) / mag, bounded over the reached
+        voxels' depths w (sampled every table step and at 64 points; L the lever-arm
+        factor ``lever2_w``, :func:`_lever_arm_factor`, linear between the steps as the
+        kernels read it) with the excess's extremes over the whole depth table, widened
+        by :data:`SIGMA_BOUND_MARGIN`. L is bounded at each sampled depth with the terms
+        there, not apart (the layers' ladders on TG-119 protons: 1 % more levels than
+        without L, 13 % with L's and the other terms' extremes taken apart)."""
         step, max_depth, air_a, air_b, air_c = setup.model[:5]
         n = int(np.searchsorted(self.key, max_depth[e], side="left"))
         if n == 0:
@@ -246,15 +249,14 @@ class _Reach:
         ws = np.concatenate([np.linspace(w_lo, w_hi, 64), nodes[(nodes > w_lo) & (nodes < w_hi)]])
         base = air_a[e] + ws * (air_b[e] + ws * air_c[e]) + np.interp(ws, nodes, mcs2_w)
         lever = np.interp(ws, nodes, lever2_w)
-        lever_lo, lever_hi = float(lever.min()), float(lever.max())
         bins = min(math.ceil(max_depth[e] / step[e]) + 2, part_sigma2.shape[2])
         primaries = setup.model[6][e, :bins]
         mag_lo, mag_hi = float(self.mag_low[n - 1]), float(self.mag_high[n - 1])
         bounds = []
         for sigma2 in part_sigma2[:, e, :bins]:
             excess = np.maximum(sigma2 - primaries, 0.0)
-            low = math.sqrt(max(float(base.min() + lever_lo * excess.min()), 1e-6) / mag_hi)
-            high = math.sqrt(max(float(base.max() + lever_hi * excess.max()), 1e-6) / mag_lo)
+            low = math.sqrt(max(float((base + lever * excess.min()).min()), 1e-6) / mag_hi)
+            high = math.sqrt(max(float((base + lever * excess.max()).max()), 1e-6) / mag_lo)
             bounds.append((low / SIGMA_BOUND_MARGIN, high * SIGMA_BOUND_MARGIN))
         return bounds
 
