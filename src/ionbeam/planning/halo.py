@@ -238,7 +238,7 @@ class _Reach:
         factor ``lever2_w``, :func:`_lever_arm_factor`, linear between the steps as the
         kernels read it) with the excess's extremes over the whole depth table, widened
         by :data:`SIGMA_BOUND_MARGIN`. L is bounded at each sampled depth with the terms
-        there, not apart (the layers' ladders on TG-119 protons: 1 % more levels than
+        there, not apart (the layers' ladders on TG-119 protons: 10 % more levels than
         without L, 13 % with L's and the other terms' extremes taken apart)."""
         step, max_depth, air_a, air_b, air_c = setup.model[:5]
         n = int(np.searchsorted(self.key, max_depth[e], side="left"))
