@@ -34,6 +34,7 @@ __all__ = [
     "rows_dot_pair_subset",
     "rows_dot_subset",
     "rows_squared_sums",
+    "rows_weighted_squared_sums",
 ]
 
 
@@ -164,6 +165,27 @@ def rows_squared_sums(
         for p in range(indptr[r], indptr[r + 1]):
             v = np.float64(values[p])
             out[indices[p]] += v * v
+    return out
+
+
+@numba.njit(cache=True)
+def rows_weighted_squared_sums(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    row_weights: np.ndarray,
+    n_minor: int,
+) -> np.ndarray:
+    """Σ over the compressed rows r with ``row_weights[r]`` ≠ 0 of row_weights[r]·values²
+    per minor index (in a fixed order)."""
+    out = np.zeros(n_minor, dtype=np.float64)
+    for r in range(indptr.size - 1):
+        c = row_weights[r]
+        if c == 0.0:
+            continue
+        for p in range(indptr[r], indptr[r + 1]):
+            v = np.float64(values[p])
+            out[indices[p]] += c * v * v
     return out
 
 

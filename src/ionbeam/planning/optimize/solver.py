@@ -100,7 +100,7 @@ __all__ = [
 #: The relative stopping rule compares changes with at least this fraction of f₀.
 FLOOR_FRACTION = 1.0e-2
 #: Scalings of the spot weights (see the module docstring).
-SCALINGS = ("none", "jacobi")
+SCALINGS = ("none", "jacobi", "gauss_newton")
 
 
 @dataclass(frozen=True)
@@ -196,16 +196,20 @@ class _Monitor:
                 raise StopIteration
 
 
-def spot_scales(problem: OptimizationProblem, scaling: str) -> np.ndarray:
+def spot_scales(problem: OptimizationProblem | RobustProblem, scaling: str) -> np.ndarray:
     """The per-spot scale s of the solver's variable y = x / s (see the module docstring)."""
     if scaling == "none":
         return np.ones(problem.n_spots)
-    name = problem.reference[0]
-    terms = [t.positions for t in problem.terms if t.structure == name]
-    positions = np.unique(np.concatenate(terms))
+    problem = getattr(problem, "nominal", problem)  # a robust problem: its nominal scenario's
     rows = problem.rows
     matrix = "dose" if rows.has("dose") else next(iter(rows.values))
-    squares = rows.column_squares(matrix, positions)
+    if scaling == "gauss_newton":
+        squares = rows.weighted_column_squares(matrix, _term_weights(problem))
+    else:
+        name = problem.reference[0]
+        terms = [t.positions for t in problem.terms if t.structure == name]
+        positions = np.unique(np.concatenate(terms))
+        squares = rows.column_squares(matrix, positions)
     reached = squares > 0.0
     if not np.any(reached):
         return np.ones(problem.n_spots)
@@ -214,6 +218,17 @@ def spot_scales(problem: OptimizationProblem, scaling: str) -> np.ndarray:
     scale /= np.median(scale[reached])
     scale[~reached] = scale[reached].max()
     return scale
+
+
+def _term_weights(problem: OptimizationProblem) -> np.ndarray:
+    """Per kept voxel: Σ over its objective terms of the term's weight × the voxel's share
+    of the term's mean (the Gauss–Newton Hessian's voxel weights, every term active)."""
+    weights = np.zeros(problem.rows.n_voxels)
+    for term in problem.terms:
+        given = term.voxel_weights
+        share = 1.0 / term.positions.size if given is None else given / np.sum(given)
+        np.add.at(weights, term.positions, term.objective.weight * share)
+    return weights
 
 
 def _scaled_objective(
