@@ -103,9 +103,7 @@ def main() -> None:
         "no halo leg (occupancy)": {"halo_leg": False},
         "halo leg (as ionbeam plan)": {},
         "halo leg, masks": {"occupancy": False},
-        "halo leg, gauss_newton": {
-            "solver": SolverOptions(progress=False, scaling="gauss_newton")
-        },
+        "halo leg, gauss_newton": {"solver": SolverOptions(progress=False, scaling="gauss_newton")},
         "halo leg, masks, gauss_newton": {
             "occupancy": False,
             "solver": SolverOptions(progress=False, scaling="gauss_newton"),
