@@ -363,11 +363,11 @@ def main() -> None:
               f"{rows.nnz * (rows.row_indices.itemsize + 4) / 1e6:.1f} MB); scatter's partial "
               f"sums {counter.overhead / n / 1e6:.1f} MB more")  # fmt: skip
         limit = ceiling(rows, calls[-1][1] * calls[-1][0].weight_unit)
-        per_entry = (rows.row_indices.itemsize + 4) / (bandwidth[1][0] * 1e9) * 1e9
+        per_entry = (rows.row_indices.itemsize + 4) / (bandwidth[1][1] * 1e9) * 1e9
         print(
             "  in cache, 1 thread: "
             + ", ".join(f"{k} {v:.2f} ns" for k, v in limit.items())
-            + f" per entry; memory (1 thread's read bandwidth): {per_entry:.2f} ns per entry"
+            + f" per entry; memory (1 thread's read per CPU s): {per_entry:.2f} ns per entry"
         )
         for threads in args.threads:
             before = load()
