@@ -92,3 +92,25 @@ def test_sorted_unique_is_numpys_unique() -> None:
     got = sorted_unique(index, 5000)
     np.testing.assert_array_equal(got, expected)
     assert got.dtype == expected.dtype
+
+
+def test_subset_products_and_weighted_column_squares_equal_the_dense_ones(influence) -> None:
+    """(M·w)[rows] on a subset, and Σᵢ cᵢ Mᵢⱼ² per spot, against dense numpy; the subset's
+    rows are the full product's bit for bit; row weights of the wrong length raise."""
+    rng = np.random.default_rng(5)
+    voxels = np.sort(rng.choice(influence.grid.size, 60, replace=False))
+    rows = restrict_influence(influence, voxels, matrices=("alpha_dose", "sqrt_beta_dose"))
+    a = _dense(influence.alpha_dose, voxels, np.arange(influence.n_spots))
+    w = rng.uniform(1e6, 1e7, influence.n_spots)
+    subset = np.array([0, 7, 8, 31, 59])
+    full = rows.times("alpha_dose", w)
+    np.testing.assert_array_equal(rows.times_rows("alpha_dose", w, subset), full[subset])
+    pair = rows.times_pair_rows("alpha_dose", "sqrt_beta_dose", w, subset)
+    np.testing.assert_allclose(pair[0], (a @ w)[subset], rtol=1e-12)
+    c = rng.uniform(0.0, 2.0, voxels.size)
+    c[::3] = 0.0
+    expected = (c[:, None] * a**2).sum(axis=0)
+    np.testing.assert_allclose(rows.weighted_column_squares("alpha_dose", c), expected,
+                               rtol=1e-10)  # fmt: skip
+    with pytest.raises(GridMismatchError, match="row weights"):
+        rows.weighted_column_squares("alpha_dose", c[:-1])
