@@ -212,7 +212,8 @@ def spot_scales(problem: OptimizationProblem | RobustProblem, scaling: str) -> n
     """The per-spot scale s of the solver's variable y = x / s (see the module docstring)."""
     if scaling == "none":
         return np.ones(problem.n_spots)
-    problem = getattr(problem, "nominal", problem)  # a robust problem: its nominal scenario's
+    if not isinstance(problem, OptimizationProblem):  # a robust problem: its nominal's
+        problem = problem.nominal
     rows = problem.rows
     matrix = "dose" if rows.has("dose") else next(iter(rows.values))
     if scaling == "gauss_newton":
