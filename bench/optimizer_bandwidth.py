@@ -19,13 +19,20 @@
 3. **Time**: the same evaluations replayed uninstrumented, ``--repeats`` times, with 1
    and 2 threads; per evaluation the median over the repeats, summed: the products
    alone (the kernels) and the whole evaluation (products + objectives + row-skip
-   bookkeeping in numpy). Bound = bytes / read bandwidth of the same thread count.
+   bookkeeping in numpy). Bound = bytes / read bandwidth of the same thread count;
+   also the products' CPU seconds (all threads, / threads) against the read bandwidth
+   per CPU second, which holds steady on a loaded machine where wall figures do not,
+   and the fastest of the replays. Before the replays, the kernels' own speed: ns per
+   entry of D·w and Dᵀ·g on a few MB of rows (in cache), one thread, best of 50.
 
 The load average is printed before and after: on a shared machine the ratio is only as
-good as the machine is quiet (2-thread kernels slow 4-5× under load).
+good as the machine is quiet (2-thread kernels slow 4-5× under load). Figures of
+7 December 2026: ``docs/validation.md`` (issue 16, optiter).
 
 Usage: ``python bench/optimizer_bandwidth.py [--particles proton carbon] [--grid-mm 3]
-[--npz pyRadPlan's tg119_proton.npz] [--repeats 5] [--threads 1 2]``
+[--npz pyRadPlan's tg119_proton.npz] [--repeats 5] [--threads 1 2] [--cache PREFIX]``
+(``--cache``: keep the recorded evaluations in PREFIX_<particle>.pkl and replay them
+from there next time, with no dose influence to compute.)
 """
 
 from __future__ import annotations
