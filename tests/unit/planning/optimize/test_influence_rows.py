@@ -114,3 +114,22 @@ def test_subset_products_and_weighted_column_squares_equal_the_dense_ones(influe
                                rtol=1e-10)  # fmt: skip
     with pytest.raises(GridMismatchError, match="row weights"):
         rows.weighted_column_squares("alpha_dose", c[:-1])
+
+
+def test_product_kernels_handle_empty_and_one_entry_rows() -> None:
+    """Rows with no entry give 0 and scatter nothing; a one-entry row its value × x
+    (the kernels walk entry positions as unsigned integers)."""
+    from ionbeam.planning.optimize import _product_kernels as kernels
+
+    indptr = np.array([0, 0, 1, 1, 3], dtype=np.int64)
+    indices = np.array([2, 0, 2], dtype=np.uint16)
+    values = np.array([0.5, 2.0, 4.0], dtype=np.float32)
+    x = np.array([1.0, 10.0, 100.0])
+    np.testing.assert_array_equal(kernels.rows_dot(indptr, indices, values, x), [0, 50, 0, 402])
+    rows = np.array([3, 0, 1], dtype=np.int64)
+    np.testing.assert_array_equal(
+        kernels.rows_dot_subset(indptr, indices, values, x, rows), [402, 0, 50]
+    )
+    g = np.array([7.0, 3.0, 5.0, 1.0])
+    out = kernels.active_rows_scatter(indptr, indices, values, values, rows, g, g, False, 3, 16)
+    np.testing.assert_array_equal(out, [2.0, 0.0, 4.0 + 0.5 * 3.0])
