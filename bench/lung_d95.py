@@ -84,6 +84,7 @@ def main() -> None:
     )
     parser.add_argument("--primaries", type=float, default=1e7)
     parser.add_argument("--no-fine-grid", action="store_true")
+    parser.add_argument("--save", type=Path, help="write the doses and masks to this .npz")
     args = parser.parse_args()
     case = lung_plan()
     mc = field_doses(case, int(args.primaries))
@@ -102,6 +103,12 @@ def main() -> None:
     directions = [np.asarray(b.geometry.direction, dtype=float) for b in beams]
     ptv = {st.name: st.mask for st in case.structures}[case.target]
     total_pb, total_mc = sum(pb), sum(mc)
+    if args.save:
+        structures = {f"mask_{st.name}": st.mask for st in case.structures}
+        directions_array = np.array(directions)
+        np.savez_compressed(
+            args.save, pb=np.array(pb), mc=np.array(mc), directions=directions_array, **structures
+        )
 
     d95, d2, mean = metrics(total_pb, ptv)
     d95_mc, d2_mc, mean_mc = metrics(total_mc, ptv)
