@@ -11,7 +11,11 @@ mean against MC (``bench/lung_d95.py``'s plan and fields) and the lung-edge spot
 (peak WEPL 100 mm, on the tumour's face) dose in the tumour and in the lung behind it
 against the stored MC plane (``bench/lung_edge.py``).
 
-Usage: python bench/lung_mixing_probe.py [--sigmas 0 1 2 3]
+``--widths`` measures MC's own mixing width on that spot instead: at each depth, the σ of
+the Gaussian that, smoothing the pencil beam's lateral profile across the tumour's face
+(|x| < 8 mm, plane z = 0), best matches MC's (RMS in % of MC's maximum).
+
+Usage: python bench/lung_mixing_probe.py [--sigmas 0 1 2 3] [--widths]
 """
 
 from __future__ import annotations
@@ -62,12 +66,45 @@ def mixed(compute, sigma_mm: float) -> np.ndarray:
     return total / 4.0
 
 
+def mixing_widths(plane: np.ndarray, mc_plane: np.ndarray) -> None:
+    """Print MC's mixing width behind the face, depth by depth (see the docstring)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    x, y, _ = edge_grid().axes_mm()
+    window, top = np.abs(x) < 8.0, float(mc_plane.max())
+
+    def rms(profile: np.ndarray, j: int) -> float:
+        return float(np.sqrt(np.mean((profile[window] - mc_plane[window, j]) ** 2)) / top * 100)
+
+    print(f"{'depth mm':>9}{'σ_mix mm':>9}{'RMS before':>11}{'after':>7}{'PB/MC sum':>10}")
+    for depth in range(80, 200, 10):
+        j = int(np.argmin(np.abs(y - depth - 0.5)))
+        sigmas = np.arange(0.25, 10.01, 0.25)
+        scores = [rms(gaussian_filter1d(plane[:, j], s), j) for s in sigmas]
+        best = int(np.argmin(scores))
+        ratio = plane[window, j].sum() / mc_plane[window, j].sum()
+        print(
+            f"{y[j]:>9.1f}{sigmas[best]:>9.2f}{rms(plane[:, j], j):>10.1f}%"
+            f"{scores[best]:>6.1f}%{ratio:>10.3f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sigmas", type=float, nargs="*", default=[0.0, 1.0, 2.0, 3.0])
+    parser.add_argument("--widths", action="store_true")
     args = parser.parse_args()
+    if args.widths:
+        with np.load(STORED) as data:
+            spot = next(s for s in SPOTS if s.name == "high_edge")
+            mc_plane = data[f"{spot.name}_plane_dose_gy"].astype(float)
+            model = build_beam_model(
+                "proton", [float(data[f"{spot.name}_energy_mev"])], cnao_beam_line()
+            )
+        mixing_widths(ionbeam_plane(spot, model), mc_plane)
+        return
     case = lung_plan()
     mc = sum(field_doses(case, int(1e7)))
     ptv = {st.name: st.mask for st in case.structures}[case.target]
