@@ -36,6 +36,7 @@ from ionbeam.planning._dose_kernels import (
     _reach2,
     _span,
 )
+from ionbeam.planning._halo_kernels import SHARE_UNIT
 
 __all__ = ["ROW", "count_layers", "fill_layers"]
 
@@ -306,11 +307,14 @@ def fill_layers(
     out_let,
     out_alpha,
     out_sqrt_beta,
+    out_halo,
     n_threads,
 ):
     """Row indices and values of every spot's column from ``indptr[s]`` on: the entries
     of ``fill_entries``, bit for bit, with the depth part computed once per layer
-    (``n_threads`` as in :func:`count_layers`)."""
+    (``n_threads`` as in :func:`count_layers`). ``out_halo`` (uint16, or empty for
+    none): each entry's halo share, the halo's part of its lateral profile in units of
+    1/``SHARE_UNIT`` (:class:`ionbeam.planning.halo.DiscShares`)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
@@ -322,6 +326,7 @@ def fill_layers(
     nsig2 = n_sigma * n_sigma
     q = 0.5 * nsig2
     core_norm = -math.expm1(-q)  # the truncated core's normalisation (``_truncated_gaussian``)
+    with_share = out_halo.size > 0
     order, start = _layer_order(spot_e, step.size)
     ray_k, ray_f = _ray_bins(vox_w, w0, dw, ray_sigma2.shape[1])
     rows = np.zeros((vox_u.size, ROW))
@@ -376,9 +381,13 @@ def fill_layers(
                             continue
                         h = rows[j, 3]
                         g = (1.0 - h) * (math.exp(-0.5 * r2 / s1) / (_TWO_PI * s1 * core_norm))
+                        halo = 0.0
                         if h > 0.0:
                             s2 = s1 + rows[j, 4]
-                            g += h * _cut_gaussian(r2, s2, q * s1 / s2)
+                            halo = h * _cut_gaussian(r2, s2, q * s1 / s2)
+                            g += halo
+                        if with_share:
+                            out_halo[p] = int(SHARE_UNIT * halo / g + 0.5) if g > 0.0 else 0
                         out_index[p] = vox_index[j]
                         out_dose[p] = g * rows[j, 2]
                         if with_let:
