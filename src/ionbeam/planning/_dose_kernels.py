@@ -669,6 +669,123 @@ def _mean_path(
     return bend, max(plus, 0.0), max(minus, 0.0)
 
 
+#: Where the parallel share's paths (:func:`_parallel_paths`) are sampled, as fractions of
+#: the way from the entry into the patient to the voxel: one straight segment between each
+#: pair, at the paths' lateral offset at its middle (equal quarters; not fitted).
+_OWN_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@numba.njit(cache=True, inline="always")
+def _parallel_paths(
+    r: int,
+    w: float,
+    to_u: float,
+    to_v: float,
+    own_wepl: float,
+    ray_sigma2: np.ndarray,
+    path_m1: np.ndarray,
+    w0: float,
+    dw: float,
+    enter: float,
+    lattice: np.ndarray,
+    lattice_start: np.ndarray,
+    lattice_step: np.ndarray,
+) -> tuple[float, float]:
+    """The WEPL of two paths of a sub-beam's parallel share (the protons that entered off
+    its axis, lateral range mixing) that reach the voxel at (``to_u``, ``to_v``, depth
+    ``w``), whose own WEPL is ``own_wepl``.
+
+    Their entry is spread over the spot's width in air, wide against their scattering, so
+    given where a proton arrives its path is centred on the voxel's own ray (the limit of
+    the Fermi–Eyges conditional mean for a broad entry; Krah et al., Phys. Med. Biol. 63
+    (2018) 135013, the most likely path with an uncertain entry position) and spreads
+    around it with the variance σ_b²(w') = σ²(w) − σ²(w') − 2 (w − w') M₁(w') of
+    x(w) − x(w') (the scattering after w' and the angle gathered before it, along ray
+    ``r``'s moments): 0 at the voxel, σ²(w) at the entry. The three-point Gauss–Hermite
+    rule of that spread per axis (the voxel's own ray with 2/3, paths at ± √3 σ_b in u and
+    v with 1/6 each; exact for the Gaussian's moments up to the fifth, where two points at
+    ± σ_b put half the protons across an interface σ_b away instead of 16 %) reads the
+    WEPL of the lattice ray nearest each outer path segment by segment (returned here);
+    where they stay on the voxel's own ray they equal ``own_wepl``. Without it (the
+    voxel's own WEPL for the whole parallel share) the lung phantom's 180° beam put +7.5 %
+    more than MC into the lung 5–10 mm beyond the tumour's distal half (plain +0.4 %)."""
+    length = w - enter
+    s_w = _along_ray(ray_sigma2, r, w, w0, dw)
+    if length <= 0.0 or s_w <= 0.0:
+        return own_wepl, own_wepl
+    lo = lattice_start[2]
+    plus = minus = own_wepl - _lattice_rise(lattice, to_u, to_v, lo, w, lattice_start, lattice_step)
+    for n in range(1, len(_OWN_FRACTIONS)):
+        hi = enter + _OWN_FRACTIONS[n] * length
+        mid = enter + 0.5 * (_OWN_FRACTIONS[n - 1] + _OWN_FRACTIONS[n]) * length
+        var = s_w - _along_ray(ray_sigma2, r, mid, w0, dw)
+        var -= 2.0 * (w - mid) * _along_ray(path_m1, r, mid, w0, dw)
+        spread = math.sqrt(3.0 * max(var, 0.0))
+        plus += _lattice_rise(
+            lattice, to_u + spread, to_v + spread, lo, hi, lattice_start, lattice_step
+        )
+        minus += _lattice_rise(
+            lattice, to_u - spread, to_v - spread, lo, hi, lattice_start, lattice_step
+        )
+        lo = hi
+    return plus, minus
+
+
+@numba.njit(cache=True, inline="always")
+def _parallel_means(
+    own_wepl: float,
+    wepl_plus: float,
+    wepl_minus: float,
+    up: float,
+    down: float,
+    e: int,
+    step: np.ndarray,
+    max_depth: np.ndarray,
+    t: int,
+    idd: np.ndarray,
+    halo_idd: np.ndarray,
+    halo_cum: np.ndarray,
+    idd_cum: np.ndarray,
+    let_dose: np.ndarray,
+    let_cum: np.ndarray,
+    alpha_dose: np.ndarray,
+    alpha_cum: np.ndarray,
+    beta_dose: np.ndarray,
+    beta_cum: np.ndarray,
+    with_let: bool,
+    with_bio: bool,
+) -> tuple[bool, float, float, float, float, float, float]:
+    """:func:`_depth_means` of the parallel share: 2/3 at the voxel's own WEPL, 1/6 along
+    each of its two outer paths (:func:`_parallel_paths`; the voxel's WEPL span shifted to
+    each path's WEPL): (whether any meets the table, the centre WEPL of the first that
+    does, mean IDD, halo share ⟨h·IDD⟩ / ⟨IDD⟩, means of IDD × LET_d, × α, × √β)."""
+    n = idd.shape[1]
+    dose = halo = let_mean = alpha_mean = beta_mean = 0.0
+    meets_any = False
+    first = 0.0
+    for i in range(3):
+        wepl = own_wepl if i == 0 else (wepl_plus if i == 1 else wepl_minus)
+        weight = 2.0 / 3.0 if i == 0 else 1.0 / 6.0
+        meets, centre, lo, hi = _span(wepl, up, down, step[e], max_depth[e])
+        if not meets:
+            continue
+        if not meets_any:
+            first = centre
+        meets_any = True
+        k, f = _bin(centre / step[e], n)
+        d, h, lt, al, be = _depth_means(
+            e, k, f, lo, hi, t, idd, halo_idd, halo_cum, idd_cum, let_dose, let_cum,
+            alpha_dose, alpha_cum, beta_dose, beta_cum, with_let, with_bio,
+        )  # fmt: skip
+        dose += weight * d
+        halo += weight * d * h
+        let_mean += weight * lt
+        alpha_mean += weight * al
+        beta_mean += weight * be
+    share = halo / dose if dose > 0.0 else 0.0
+    return meets_any, first, dose, share, let_mean, alpha_mean, beta_mean
+
+
 @numba.njit(cache=True, inline="always")
 def _depth_means(
     e: int,
@@ -728,6 +845,7 @@ def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigm
     counts = np.zeros(spot_u.size, dtype=np.int64)
     for s in numba.prange(spot_u.size):
         e = spot_e[s]
+        mid_ray = s * per_spot + du.shape[1] // 2
         iu0, iu1 = _cell_range(spot_u[s], spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
         iv0, iv1 = _cell_range(spot_v[s], spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
         count = 0
@@ -735,7 +853,17 @@ def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigm
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
-                    own = _span(vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e])
+                    own_plus, own_minus = _parallel_paths(
+                        mid_ray, vox_w[j], vox_u[j], vox_v[j], vox_wepl[j], ray_sigma2, path_m1,
+                        w0, dw, path_enter[mid_ray], lattice, lattice_start, lattice_step,
+                    )  # fmt: skip
+                    own_0 = _span(vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e])
+                    own_p = _span(own_plus, wepl_up[j], wepl_down[j], step[e], max_depth[e])
+                    own_m = _span(own_minus, wepl_up[j], wepl_down[j], step[e], max_depth[e])
+                    own = (
+                        own_0[0] or own_p[0] or own_m[0],
+                        own_0[1] if own_0[0] else (own_p[1] if own_p[0] else own_m[1]),
+                    )
                     reached = False
                     for m in range(du.shape[1]):
                         r = s * per_spot + m
@@ -814,6 +942,7 @@ def fill_entries_fine(
     n_depth = idd.shape[1]
     for s in numba.prange(spot_u.size):
         e = spot_e[s]
+        mid_ray = s * per_spot + du.shape[1] // 2
         iu0, iu1 = _cell_range(spot_u[s], spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
         iv0, iv1 = _cell_range(spot_v[s], spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
         p = indptr[s]
@@ -823,17 +952,17 @@ def fill_entries_fine(
                 for j in range(cell_start[c], cell_start[c + 1]):
                     reached = False
                     total = (0.0, 0.0, 0.0, 0.0)
-                    own_meets, own_centre, own_lo, own_hi = _span(
-                        vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
-                    )
+                    own_plus, own_minus = _parallel_paths(
+                        mid_ray, vox_w[j], vox_u[j], vox_v[j], vox_wepl[j], ray_sigma2, path_m1,
+                        w0, dw, path_enter[mid_ray], lattice, lattice_start, lattice_step,
+                    )  # fmt: skip
+                    own_meets, own_centre, o_d, o_h, o_l, o_a, o_b = _parallel_means(
+                        vox_wepl[j], own_plus, own_minus, wepl_up[j], wepl_down[j], e, step,
+                        max_depth, vox_tissue[j], idd, halo_idd, halo_cum, idd_cum, let_dose,
+                        let_cum, alpha_dose, alpha_cum, beta_dose, beta_cum, with_let, with_bio,
+                    )  # fmt: skip
                     own_k, own_f = _bin(own_centre / step[e], n_depth)
-                    own = (0.0, 0.0, 0.0, 0.0, 0.0)
-                    if own_meets:
-                        own = _depth_means(
-                            e, own_k, own_f, own_lo, own_hi, vox_tissue[j], idd, halo_idd,
-                            halo_cum, idd_cum, let_dose, let_cum, alpha_dose, alpha_cum,
-                            beta_dose, beta_cum, with_let, with_bio,
-                        )  # fmt: skip
+                    own = (o_d, o_h, o_l, o_a, o_b)
                     for m in range(du.shape[1]):
                         r = s * per_spot + m
                         u, v = spot_u[s] + du[e, m], spot_v[s] + dv[e, m]
