@@ -673,6 +673,10 @@ def _mean_path(
 #: the way from the entry into the patient to the voxel: one straight segment between each
 #: pair, at the paths' lateral offset at its middle (equal quarters; not fitted).
 _OWN_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: The medians of the four quarters of a unit Gaussian, Φ⁻¹(1/8, 3/8, 5/8, 7/8): where the
+#: parallel share's paths are sampled (:func:`_parallel_paths`), a quarter each.
+_QUARTER_MEDIANS = (1.1503493803760079, 0.3186393639643752, -0.3186393639643752,
+                    -1.1503493803760079)  # fmt: skip
 
 
 @numba.njit(cache=True, inline="always")
@@ -690,8 +694,8 @@ def _parallel_paths(
     lattice: np.ndarray,
     lattice_start: np.ndarray,
     lattice_step: np.ndarray,
-) -> tuple[float, float]:
-    """The WEPL of two paths of a sub-beam's parallel share (the protons that entered off
+) -> tuple[float, float, float, float]:
+    """The WEPL of four paths of a sub-beam's parallel share (the protons that entered off
     its axis, lateral range mixing) that reach the voxel at (``to_u``, ``to_v``, depth
     ``w``), whose own WEPL is ``own_wepl``.
 
@@ -701,41 +705,50 @@ def _parallel_paths(
     (2018) 135013, the most likely path with an uncertain entry position) and spreads
     around it with the variance σ_b²(w') = σ²(w) − σ²(w') − 2 (w − w') M₁(w') of
     x(w) − x(w') (the scattering after w' and the angle gathered before it, along ray
-    ``r``'s moments): 0 at the voxel, σ²(w) at the entry. The three-point Gauss–Hermite
-    rule of that spread per axis (the voxel's own ray with 2/3, paths at ± √3 σ_b in u and
-    v with 1/6 each; exact for the Gaussian's moments up to the fifth, where two points at
-    ± σ_b put half the protons across an interface σ_b away instead of 16 %) reads the
-    WEPL of the lattice ray nearest each outer path segment by segment (returned here);
-    where they stay on the voxel's own ray they equal ``own_wepl``. Without it (the
+    ``r``'s moments): 0 at the voxel, σ²(w) at the entry. What a path's WEPL depends on is
+    which side of an interface it runs, so the spread is sampled by the medians of its
+    quarters, z σ_b with z = ±0.319, ±1.150 (Φ(z) = 1/8, 3/8, 5/8, 7/8; in u and v
+    together), a quarter each: the share of the paths beyond an interface at any distance
+    is then the Gaussian's within 1/8 (two points at ± σ_b: within 0.34; three
+    Gauss–Hermite points: within 0.33, 1/6 where it is ½ for a spread much wider than the
+    distance). Each path reads the WEPL of the lattice ray nearest it segment by segment;
+    where it stays on the voxel's own ray it equals ``own_wepl``. Without them (the
     voxel's own WEPL for the whole parallel share) the lung phantom's 180° beam put +7.5 %
     more than MC into the lung 5–10 mm beyond the tumour's distal half (plain +0.4 %)."""
     length = w - enter
     s_w = _along_ray(ray_sigma2, r, w, w0, dw)
     if length <= 0.0 or s_w <= 0.0:
-        return own_wepl, own_wepl
+        return own_wepl, own_wepl, own_wepl, own_wepl
     lo = lattice_start[2]
-    plus = minus = own_wepl - _lattice_rise(lattice, to_u, to_v, lo, w, lattice_start, lattice_step)
+    base = own_wepl - _lattice_rise(lattice, to_u, to_v, lo, w, lattice_start, lattice_step)
+    outer_p = inner_p = inner_m = outer_m = base
     for n in range(1, len(_OWN_FRACTIONS)):
         hi = enter + _OWN_FRACTIONS[n] * length
         mid = enter + 0.5 * (_OWN_FRACTIONS[n - 1] + _OWN_FRACTIONS[n]) * length
         var = s_w - _along_ray(ray_sigma2, r, mid, w0, dw)
         var -= 2.0 * (w - mid) * _along_ray(path_m1, r, mid, w0, dw)
-        spread = math.sqrt(3.0 * max(var, 0.0))
-        plus += _lattice_rise(
-            lattice, to_u + spread, to_v + spread, lo, hi, lattice_start, lattice_step
-        )
-        minus += _lattice_rise(
-            lattice, to_u - spread, to_v - spread, lo, hi, lattice_start, lattice_step
-        )
+        spread = math.sqrt(max(var, 0.0))
+        for q in range(4):
+            z = _QUARTER_MEDIANS[q] * spread
+            rise = _lattice_rise(lattice, to_u + z, to_v + z, lo, hi, lattice_start, lattice_step)
+            if q == 0:
+                outer_p += rise
+            elif q == 1:
+                inner_p += rise
+            elif q == 2:
+                inner_m += rise
+            else:
+                outer_m += rise
         lo = hi
-    return plus, minus
+    return outer_p, inner_p, inner_m, outer_m
 
 
 @numba.njit(cache=True, inline="always")
 def _parallel_means(
-    own_wepl: float,
-    wepl_plus: float,
-    wepl_minus: float,
+    wepl_a: float,
+    wepl_b: float,
+    wepl_c: float,
+    wepl_d: float,
     up: float,
     down: float,
     e: int,
@@ -755,17 +768,17 @@ def _parallel_means(
     with_let: bool,
     with_bio: bool,
 ) -> tuple[bool, float, float, float, float, float, float]:
-    """:func:`_depth_means` of the parallel share: 2/3 at the voxel's own WEPL, 1/6 along
-    each of its two outer paths (:func:`_parallel_paths`; the voxel's WEPL span shifted to
-    each path's WEPL): (whether any meets the table, the centre WEPL of the first that
-    does, mean IDD, halo share ⟨h·IDD⟩ / ⟨IDD⟩, means of IDD × LET_d, × α, × √β)."""
+    """:func:`_depth_means` of the parallel share, a quarter along each of its four paths
+    (:func:`_parallel_paths`; the voxel's WEPL span shifted to each path's WEPL): (whether
+    any meets the table, the centre WEPL of the first that does, mean IDD, halo share
+    ⟨h·IDD⟩ / ⟨IDD⟩, means of IDD × LET_d, × α, × √β)."""
     n = idd.shape[1]
     dose = halo = let_mean = alpha_mean = beta_mean = 0.0
     meets_any = False
     first = 0.0
-    for i in range(3):
-        wepl = own_wepl if i == 0 else (wepl_plus if i == 1 else wepl_minus)
-        weight = 2.0 / 3.0 if i == 0 else 1.0 / 6.0
+    for i in range(4):
+        wepl = wepl_a if i == 0 else (wepl_b if i == 1 else (wepl_c if i == 2 else wepl_d))
+        weight = 0.25
         meets, centre, lo, hi = _span(wepl, up, down, step[e], max_depth[e])
         if not meets:
             continue
@@ -853,17 +866,19 @@ def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigm
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
-                    own_plus, own_minus = _parallel_paths(
+                    own_a, own_b, own_c, own_d = _parallel_paths(
                         mid_ray, vox_w[j], vox_u[j], vox_v[j], vox_wepl[j], ray_sigma2, path_m1,
                         w0, dw, path_enter[mid_ray], lattice, lattice_start, lattice_step,
                     )  # fmt: skip
-                    own_0 = _span(vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e])
-                    own_p = _span(own_plus, wepl_up[j], wepl_down[j], step[e], max_depth[e])
-                    own_m = _span(own_minus, wepl_up[j], wepl_down[j], step[e], max_depth[e])
-                    own = (
-                        own_0[0] or own_p[0] or own_m[0],
-                        own_0[1] if own_0[0] else (own_p[1] if own_p[0] else own_m[1]),
-                    )
+                    own = (False, 0.0)
+                    for q in range(4):
+                        wq = (
+                            own_a if q == 0 else (own_b if q == 1 else (own_c if q == 2 else own_d))
+                        )
+                        span_q = _span(wq, wepl_up[j], wepl_down[j], step[e], max_depth[e])
+                        if span_q[0]:
+                            own = (True, span_q[1])
+                            break
                     reached = False
                     for m in range(du.shape[1]):
                         r = s * per_spot + m
@@ -952,14 +967,14 @@ def fill_entries_fine(
                 for j in range(cell_start[c], cell_start[c + 1]):
                     reached = False
                     total = (0.0, 0.0, 0.0, 0.0)
-                    own_plus, own_minus = _parallel_paths(
+                    own_a, own_b, own_c, own_d = _parallel_paths(
                         mid_ray, vox_w[j], vox_u[j], vox_v[j], vox_wepl[j], ray_sigma2, path_m1,
                         w0, dw, path_enter[mid_ray], lattice, lattice_start, lattice_step,
                     )  # fmt: skip
                     own_meets, own_centre, o_d, o_h, o_l, o_a, o_b = _parallel_means(
-                        vox_wepl[j], own_plus, own_minus, wepl_up[j], wepl_down[j], e, step,
-                        max_depth, vox_tissue[j], idd, halo_idd, halo_cum, idd_cum, let_dose,
-                        let_cum, alpha_dose, alpha_cum, beta_dose, beta_cum, with_let, with_bio,
+                        own_a, own_b, own_c, own_d, wepl_up[j], wepl_down[j], e, step, max_depth,
+                        vox_tissue[j], idd, halo_idd, halo_cum, idd_cum, let_dose, let_cum,
+                        alpha_dose, alpha_cum, beta_dose, beta_cum, with_let, with_bio,
                     )  # fmt: skip
                     own_k, own_f = _bin(own_centre / step[e], n_depth)
                     own = (o_d, o_h, o_l, o_a, o_b)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ionbeam.planning import _dose_kernels as kernels
 
-T_RAD2_PER_MM = 1.0e-6
+T_RAD2_PER_MM = 2.0e-6
 DEPTH_MM = 80.0
 
 
@@ -33,42 +33,43 @@ def _tables():
 
 
 def _expected_crossing_mm(to_u: float) -> float:
-    """Depth (mm) along which the outer path at +√3 σ_b lies on the light side, for the
-    paths' four equal segments (each read at its middle)."""
+    """Depth (mm) along which the outer path at +1.150 σ_b (Φ⁻¹(7/8)) lies on the light
+    side, for the paths' four equal segments (each read at its middle)."""
     length = 0.0
     for k in range(4):
         mid = (k + 0.5) * DEPTH_MM / 4
         lever = DEPTH_MM - mid
         var = T_RAD2_PER_MM * (lever**2 * mid + lever**3 / 3.0)
-        if to_u + math.sqrt(3.0 * var) >= 0.0:
+        if to_u + 1.1503493803760079 * math.sqrt(var) >= 0.0:
             length += DEPTH_MM / 4
     return length
 
 
 def test_parallel_paths_spread_with_the_fermi_eyges_backward_variance() -> None:
-    """The voxel 0.5 mm inside the dense side: the outer path crosses the interface in the
-    first two quarters of the way only (√3 σ_b = 0.70, 0.59, 0.40, 0.15 mm at their
-    middles), so its WEPL is the voxel's less 0.75 × 40 mm; the other path stays dense.
-    With σ_b² = σ²(w) − σ²(w') (the M₁ term left out) it would cross in three quarters;
-    with the two-point rule at ± σ_b in none."""
+    """The voxel 0.5 mm inside the dense side: the outer path towards the interface
+    (1.150 σ_b = 0.66, 0.56, 0.38, 0.14 mm at the quarters' middles) crosses it in the
+    first two quarters of the way only, so its WEPL is the voxel's less 0.75 × 40 mm; the
+    inner paths (0.319 σ_b) and those away from it stay dense. With σ_b² = σ²(w) − σ²(w')
+    (the M₁ term left out) it would cross in three quarters."""
     sigma2, m1, lattice, start, step = _tables()
-    plus, minus = kernels._parallel_paths(
+    paths = kernels._parallel_paths(
         0, DEPTH_MM, -0.5, 0.0, DEPTH_MM, sigma2, m1, 0.0, 1.0, 0.0, lattice, start, step
     )
     crossing = _expected_crossing_mm(-0.5)
     assert crossing == 40.0  # the set-up
-    assert math.isclose(plus, DEPTH_MM - 0.75 * crossing, abs_tol=0.05), plus
-    assert math.isclose(minus, DEPTH_MM, abs_tol=1e-6), minus
+    assert math.isclose(paths[0], DEPTH_MM - 0.75 * crossing, abs_tol=0.05), paths
+    for wepl in paths[1:]:
+        assert math.isclose(wepl, DEPTH_MM, abs_tol=1e-6), paths
 
 
 def test_parallel_paths_stay_on_the_voxels_ray_far_from_an_interface() -> None:
-    """2.5 mm from the interface (beyond √3 σ_b everywhere) both paths read the voxel's own
-    WEPL, whatever it is (a range shifter's WET included)."""
+    """2.5 mm from the interface (beyond 1.150 σ_b everywhere) every path reads the voxel's
+    own WEPL, whatever it is (a range shifter's WET included)."""
     sigma2, m1, lattice, start, step = _tables()
-    lattice = np.concatenate([lattice[:1]] * 4 + [lattice[1:]])  # rays at −0.5 … +3.5
+    lattice = np.concatenate([lattice[:1]] * 4 + [lattice[1:]])  # rays at −3.5 … +0.5
     start = np.array([-3.5, 0.0, 0.0])
-    plus, minus = kernels._parallel_paths(
+    paths = kernels._parallel_paths(
         0, DEPTH_MM, -2.5, 0.0, DEPTH_MM + 7.0, sigma2, m1, 0.0, 1.0, 0.0, lattice, start, step
     )
-    assert math.isclose(plus, DEPTH_MM + 7.0, abs_tol=1e-4)
-    assert math.isclose(minus, DEPTH_MM + 7.0, abs_tol=1e-4)
+    for wepl in paths:
+        assert math.isclose(wepl, DEPTH_MM + 7.0, abs_tol=1e-4), paths
