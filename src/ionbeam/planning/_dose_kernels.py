@@ -680,6 +680,99 @@ _QUARTER_MEDIANS = (1.1503493803760079, 0.3186393639643752, -0.3186393639643752,
 
 
 @numba.njit(cache=True, inline="always")
+def _nearest(x: float, start: float, step: float, n: int) -> int:
+    """Index of the lattice ray nearest the isocentre-plane coordinate x (clamped)."""
+    return int(min(max((x - start) / step + 0.5, 0.0), n - 0.5))
+
+
+@numba.njit(cache=True, inline="always")
+def _ray_value(
+    table: np.ndarray, i: int, k: int, w: float, start: np.ndarray, step: np.ndarray
+) -> float:
+    """WEPL of lattice ray (i, k) at depth w (linear in depth, clamped)."""
+    nw = table.shape[2]
+    fw = min(max((w - start[2]) / step[2], 0.0), nw - 1.0)
+    k0 = min(int(fw), nw - 2) if nw > 1 else 0
+    c = fw - k0
+    return (1.0 - c) * table[i, k, k0] + c * table[i, k, min(k0 + 1, nw - 1)]
+
+
+@numba.njit(cache=True, inline="always")
+def _stays_on(
+    i: int,
+    k: int,
+    u: float,
+    v: float,
+    reach: float,
+    start: np.ndarray,
+    step: np.ndarray,
+    nu: int,
+    nv: int,
+) -> bool:
+    """Whether every point within ``reach`` of (u, v) in u and in v has lattice ray (i, k)
+    as its nearest: then every path of :func:`_parallel_paths` reads the voxel's own WEPL."""
+    return (
+        _nearest(u - reach, start[0], step[0], nu) == i
+        and _nearest(u + reach, start[0], step[0], nu) == i
+        and _nearest(v - reach, start[1], step[1], nv) == k
+        and _nearest(v + reach, start[1], step[1], nv) == k
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def _backward_spread(
+    n: int,
+    r: int,
+    w: float,
+    enter: float,
+    length: float,
+    s_w: float,
+    ray_sigma2: np.ndarray,
+    path_m1: np.ndarray,
+    w0: float,
+    dw: float,
+) -> float:
+    """σ_b at the middle of the parallel share's path segment n (:func:`_parallel_paths`)."""
+    mid = enter + 0.5 * (_OWN_FRACTIONS[n] + _OWN_FRACTIONS[n + 1]) * length
+    var = s_w - _along_ray(ray_sigma2, r, mid, w0, dw)
+    var -= 2.0 * (w - mid) * _along_ray(path_m1, r, mid, w0, dw)
+    return math.sqrt(max(var, 0.0))
+
+
+@numba.njit(cache=True, inline="always")
+def _path_rise(
+    z: float,
+    spreads: tuple[float, float, float, float],
+    w: float,
+    enter: float,
+    length: float,
+    to_u: float,
+    to_v: float,
+    lattice: np.ndarray,
+    start: np.ndarray,
+    step: np.ndarray,
+) -> float:
+    """WEPL gained from the lattice's start to depth w along the path at z σ_b(segment)
+    from (to_u, to_v) in u and v, each segment on its nearest lattice ray (a run of
+    segments on one ray read at its ends only)."""
+    nu, nv, _ = lattice.shape
+    total = 0.0
+    run_i = _nearest(to_u + z * spreads[0], start[0], step[0], nu)
+    run_k = _nearest(to_v + z * spreads[0], start[1], step[1], nv)
+    run_lo = start[2]
+    for n in range(1, len(_OWN_FRACTIONS) - 1):
+        i = _nearest(to_u + z * spreads[n], start[0], step[0], nu)
+        k = _nearest(to_v + z * spreads[n], start[1], step[1], nv)
+        if i != run_i or k != run_k:  # the path moves to another ray here
+            lo = enter + _OWN_FRACTIONS[n] * length
+            total += _ray_value(lattice, run_i, run_k, lo, start, step)
+            total -= _ray_value(lattice, run_i, run_k, run_lo, start, step)
+            run_i, run_k, run_lo = i, k, lo
+    total += _ray_value(lattice, run_i, run_k, w, start, step)
+    return total - _ray_value(lattice, run_i, run_k, run_lo, start, step)
+
+
+@numba.njit(cache=True, inline="always")
 def _parallel_paths(
     r: int,
     w: float,
@@ -719,28 +812,35 @@ def _parallel_paths(
     s_w = _along_ray(ray_sigma2, r, w, w0, dw)
     if length <= 0.0 or s_w <= 0.0:
         return own_wepl, own_wepl, own_wepl, own_wepl
-    lo = lattice_start[2]
-    base = own_wepl - _lattice_rise(lattice, to_u, to_v, lo, w, lattice_start, lattice_step)
-    outer_p = inner_p = inner_m = outer_m = base
-    for n in range(1, len(_OWN_FRACTIONS)):
-        hi = enter + _OWN_FRACTIONS[n] * length
-        mid = enter + 0.5 * (_OWN_FRACTIONS[n - 1] + _OWN_FRACTIONS[n]) * length
-        var = s_w - _along_ray(ray_sigma2, r, mid, w0, dw)
-        var -= 2.0 * (w - mid) * _along_ray(path_m1, r, mid, w0, dw)
-        spread = math.sqrt(max(var, 0.0))
-        for q in range(4):
-            z = _QUARTER_MEDIANS[q] * spread
-            rise = _lattice_rise(lattice, to_u + z, to_v + z, lo, hi, lattice_start, lattice_step)
-            if q == 0:
-                outer_p += rise
-            elif q == 1:
-                inner_p += rise
-            elif q == 2:
-                inner_m += rise
-            else:
-                outer_m += rise
-        lo = hi
-    return outer_p, inner_p, inner_m, outer_m
+    nu, nv, _ = lattice.shape
+    own_i = _nearest(to_u, lattice_start[0], lattice_step[0], nu)
+    own_k = _nearest(to_v, lattice_start[1], lattice_step[1], nv)
+    if _stays_on(own_i, own_k, to_u, to_v, _QUARTER_MEDIANS[0] * math.sqrt(s_w), lattice_start,
+                 lattice_step, nu, nv):  # fmt: skip
+        return own_wepl, own_wepl, own_wepl, own_wepl  # σ_b ≤ σ(w) all the way
+    spreads = (
+        _backward_spread(0, r, w, enter, length, s_w, ray_sigma2, path_m1, w0, dw),
+        _backward_spread(1, r, w, enter, length, s_w, ray_sigma2, path_m1, w0, dw),
+        _backward_spread(2, r, w, enter, length, s_w, ray_sigma2, path_m1, w0, dw),
+        _backward_spread(3, r, w, enter, length, s_w, ray_sigma2, path_m1, w0, dw),
+    )
+    reach = _QUARTER_MEDIANS[0] * max(max(spreads[0], spreads[1]), max(spreads[2], spreads[3]))
+    if _stays_on(own_i, own_k, to_u, to_v, reach, lattice_start, lattice_step, nu, nv):
+        return own_wepl, own_wepl, own_wepl, own_wepl
+    base = own_wepl - (
+        _ray_value(lattice, own_i, own_k, w, lattice_start, lattice_step)
+        - _ray_value(lattice, own_i, own_k, lattice_start[2], lattice_start, lattice_step)
+    )
+    return (
+        base + _path_rise(_QUARTER_MEDIANS[0], spreads, w, enter, length, to_u, to_v, lattice,
+                          lattice_start, lattice_step),
+        base + _path_rise(_QUARTER_MEDIANS[1], spreads, w, enter, length, to_u, to_v, lattice,
+                          lattice_start, lattice_step),
+        base + _path_rise(_QUARTER_MEDIANS[2], spreads, w, enter, length, to_u, to_v, lattice,
+                          lattice_start, lattice_step),
+        base + _path_rise(_QUARTER_MEDIANS[3], spreads, w, enter, length, to_u, to_v, lattice,
+                          lattice_start, lattice_step),
+    )  # fmt: skip
 
 
 @numba.njit(cache=True, inline="always")
@@ -776,9 +876,10 @@ def _parallel_means(
     dose = halo = let_mean = alpha_mean = beta_mean = 0.0
     meets_any = False
     first = 0.0
-    for i in range(4):
+    same = wepl_a == wepl_b and wepl_a == wepl_c and wepl_a == wepl_d
+    for i in range(1 if same else 4):
         wepl = wepl_a if i == 0 else (wepl_b if i == 1 else (wepl_c if i == 2 else wepl_d))
-        weight = 0.25
+        weight = 1.0 if same else 0.25
         meets, centre, lo, hi = _span(wepl, up, down, step[e], max_depth[e])
         if not meets:
             continue
@@ -862,23 +963,15 @@ def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigm
         iu0, iu1 = _cell_range(spot_u[s], spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
         iv0, iv1 = _cell_range(spot_v[s], spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
         count = 0
+        reach2 = _reach2(spot_radius[s])
         for iu in range(iu0, iu1 + 1):
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
-                    own_a, own_b, own_c, own_d = _parallel_paths(
-                        mid_ray, vox_w[j], vox_u[j], vox_v[j], vox_wepl[j], ray_sigma2, path_m1,
-                        w0, dw, path_enter[mid_ray], lattice, lattice_start, lattice_step,
-                    )  # fmt: skip
+                    if _beyond(vox_u[j] - spot_u[s], vox_v[j] - spot_v[s], reach2):
+                        continue
                     own = (False, 0.0)
-                    for q in range(4):
-                        wq = (
-                            own_a if q == 0 else (own_b if q == 1 else (own_c if q == 2 else own_d))
-                        )
-                        span_q = _span(wq, wepl_up[j], wepl_down[j], step[e], max_depth[e])
-                        if span_q[0]:
-                            own = (True, span_q[1])
-                            break
+                    own_done = False
                     reached = False
                     for m in range(du.shape[1]):
                         r = s * per_spot + m
@@ -889,6 +982,27 @@ def count_entries_fine(spots, voxels, cells, split, rays, model, average, n_sigm
                             air_a, air_b, air_c, nsig2,
                         ):  # fmt: skip
                             continue
+                        if not own_done:  # the parallel share's paths, once per voxel
+                            own_done = True
+                            own_a, own_b, own_c, own_d = _parallel_paths(
+                                mid_ray, vox_w[j], vox_u[j], vox_v[j], vox_wepl[j], ray_sigma2,
+                                path_m1, w0, dw, path_enter[mid_ray], lattice, lattice_start,
+                                lattice_step,
+                            )  # fmt: skip
+                            for q in range(4):
+                                wq = (
+                                    own_a
+                                    if q == 0
+                                    else own_b
+                                    if q == 1
+                                    else own_c
+                                    if q == 2
+                                    else own_d
+                                )
+                                span_q = _span(wq, wepl_up[j], wepl_down[j], step[e], max_depth[e])
+                                if span_q[0]:
+                                    own = (True, span_q[1])
+                                    break
                         bend = plus = minus = 0.0
                         for i in (2, 0, 1):
                             if i < 2:
@@ -961,23 +1075,19 @@ def fill_entries_fine(
         iu0, iu1 = _cell_range(spot_u[s], spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
         iv0, iv1 = _cell_range(spot_v[s], spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
         p = indptr[s]
+        reach2 = _reach2(spot_radius[s])
         for iu in range(iu0, iu1 + 1):
             for iv in range(iv0, iv1 + 1):
                 c = iu * n_cells[1] + iv
                 for j in range(cell_start[c], cell_start[c + 1]):
+                    if _beyond(vox_u[j] - spot_u[s], vox_v[j] - spot_v[s], reach2):
+                        continue
                     reached = False
                     total = (0.0, 0.0, 0.0, 0.0)
-                    own_a, own_b, own_c, own_d = _parallel_paths(
-                        mid_ray, vox_w[j], vox_u[j], vox_v[j], vox_wepl[j], ray_sigma2, path_m1,
-                        w0, dw, path_enter[mid_ray], lattice, lattice_start, lattice_step,
-                    )  # fmt: skip
-                    own_meets, own_centre, o_d, o_h, o_l, o_a, o_b = _parallel_means(
-                        own_a, own_b, own_c, own_d, wepl_up[j], wepl_down[j], e, step, max_depth,
-                        vox_tissue[j], idd, halo_idd, halo_cum, idd_cum, let_dose, let_cum,
-                        alpha_dose, alpha_cum, beta_dose, beta_cum, with_let, with_bio,
-                    )  # fmt: skip
-                    own_k, own_f = _bin(own_centre / step[e], n_depth)
-                    own = (o_d, o_h, o_l, o_a, o_b)
+                    own_done = own_meets = False
+                    own_centre = own_f = 0.0
+                    own_k = 0
+                    own = (0.0, 0.0, 0.0, 0.0, 0.0)
                     for m in range(du.shape[1]):
                         r = s * per_spot + m
                         u, v = spot_u[s] + du[e, m], spot_v[s] + dv[e, m]
@@ -987,6 +1097,21 @@ def fill_entries_fine(
                             air_a, air_b, air_c, nsig2,
                         ):  # fmt: skip
                             continue
+                        if not own_done:  # the parallel share's paths, once per voxel
+                            own_done = True
+                            own_a, own_b, own_c, own_d = _parallel_paths(
+                                mid_ray, vox_w[j], vox_u[j], vox_v[j], vox_wepl[j], ray_sigma2,
+                                path_m1, w0, dw, path_enter[mid_ray], lattice, lattice_start,
+                                lattice_step,
+                            )  # fmt: skip
+                            own_meets, own_centre, o_d, o_h, o_l, o_a, o_b = _parallel_means(
+                                own_a, own_b, own_c, own_d, wepl_up[j], wepl_down[j], e, step,
+                                max_depth, vox_tissue[j], idd, halo_idd, halo_cum, idd_cum,
+                                let_dose, let_cum, alpha_dose, alpha_cum, beta_dose, beta_cum,
+                                with_let, with_bio,
+                            )  # fmt: skip
+                            own_k, own_f = _bin(own_centre / step[e], n_depth)
+                            own = (o_d, o_h, o_l, o_a, o_b)
                         a = _parallel_share(e, vox_w[j], mcs2, split_var[e], air_a, air_b, air_c)
                         if own_meets:
                             inside, r2, _, s1, _, _ = _geometry(
