@@ -323,6 +323,8 @@ def report_case(case: Case, n_primaries: int, title: str, *, fine: bool = True) 
         fine_options = DoseEngineOptions(with_let=False, fine_sampling=FINE_SAMPLING)
         name = f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}"
         runs.append((name, fine_options, case.dose_grid))
+    mixing = DoseEngineOptions(with_let=False, range_mixing=True)
+    runs.append(("ionbeam PB, range mixing", mixing, case.dose_grid))
     if case.dose_grid != case.ct.grid:
         runs.append(("ionbeam PB on the MC's CT grid", plain, case.ct.grid))
     for name, options, grid in runs:
