@@ -26,6 +26,9 @@ wheel, fetched into ``~/.cache/ionbeam-bench/mcsquare``; see
 7. a heterogeneous IMPT plan: the lung phantom (tumour inside a lung), gantry 270° and
    180°, pencil beam with and without fine sampling vs MCsquare.
 
+Parts 2, 4, 5, 6 and 7 also print the plain pencil beam with lateral range mixing
+(``DoseEngineOptions(range_mixing=True)``, an option, off by default).
+
 MC runs are cached (``~/.cache/ionbeam-bench/mcsquare/runs``), so a second report
 is quick. Usage::
 
