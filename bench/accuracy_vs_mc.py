@@ -26,6 +26,9 @@ wheel, fetched into ``~/.cache/ionbeam-bench/mcsquare``; see
 7. a heterogeneous IMPT plan: the lung phantom (tumour inside a lung), gantry 270° and
    180°, pencil beam with and without fine sampling vs MCsquare.
 
+Parts 2, 4, 5, 6 and 7 also print the plain pencil beam with lateral range mixing
+(``DoseEngineOptions(range_mixing=True)``, an option, off by default).
+
 MC runs are cached (``~/.cache/ionbeam-bench/mcsquare/runs``), so a second report
 is quick. Usage::
 
@@ -220,28 +223,33 @@ def report_slabs() -> None:
     def span(x: np.ndarray) -> str:
         return f"{100 * (x.min() - 1):+.1f} … {100 * (x.max() - 1):+.1f} %"
 
-    for cut in (3.0, 6.0):
+    for cut, mix in ((3.0, False), (6.0, False), (3.0, True)):
         water = ionbeam_slab_dose(case_by_name("water"), model, lateral_cutoff_sigma=cut)
         for name in ("water", "lung", "bone"):
             case = case_by_name(name)
             dose = (
                 water
                 if name == "water"
-                else ionbeam_slab_dose(case, model, lateral_cutoff_sigma=cut)
+                else ionbeam_slab_dose(case, model, lateral_cutoff_sigma=cut, range_mixing=mix)
             )
             a = spot_agreement(case, dose, water, data)
+            label = ", range mixing" if mix else ""
             print(
-                f"   {name:>5} (cut-off {cut:.0f}σ), {a.depth_mm[0]:.0f}–{a.depth_mm[-1]:.0f} mm: "
+                f"   {name:>5} (cut-off {cut:.0f}σ{label}), "
+                f"{a.depth_mm[0]:.0f}–{a.depth_mm[-1]:.0f} mm: "
                 f"σ PB/MC {span(a.sigma_ratio)}, axis dose {span(a.axis_ratio)}; relative to "
                 f"water at equal WEPL: σ {span(a.sigma_vs_water)}, axis {span(a.axis_vs_water)}"
             )
     case = case_by_name("half_bone")
     grid = slab_grid(case)
     mc = data["half_bone_plane_dose_gy"].astype(float)
-    for n in (0, 3, 5):
-        dose = ionbeam_slab_dose(case, model, fine_sampling=n)
+    for n in (0, 3, 5, -1):  # -1: the plain PB with range mixing
+        if n < 0:
+            dose = ionbeam_slab_dose(case, model, range_mixing=True)
+        else:
+            dose = ionbeam_slab_dose(case, model, fine_sampling=n)
         e = edge_agreement(central_plane(dose, grid), mc, grid)
-        label = "plain PB" if n == 0 else f"fine {n}×{n}"
+        label = "plain PB" if n == 0 else ("PB mixed" if n < 0 else f"fine {n}×{n}")
         print(
             f"   half bone, {label:>8}: ΔR80 bone side {e.r80_shift_bone_mm:+.2f} mm, water side "
             f"{e.r80_shift_water_mm:+.2f} mm; γ 2%/2mm {e.gamma_2_2:.1f} %, 3%/3mm "
@@ -323,6 +331,8 @@ def report_case(case: Case, n_primaries: int, title: str, *, fine: bool = True) 
         fine_options = DoseEngineOptions(with_let=False, fine_sampling=FINE_SAMPLING)
         name = f"ionbeam PB, fine sampling {FINE_SAMPLING}x{FINE_SAMPLING}"
         runs.append((name, fine_options, case.dose_grid))
+    mixing = DoseEngineOptions(with_let=False, range_mixing=True)
+    runs.append(("ionbeam PB, range mixing", mixing, case.dose_grid))
     if case.dose_grid != case.ct.grid:
         runs.append(("ionbeam PB on the MC's CT grid", plain, case.ct.grid))
     for name, options, grid in runs:

@@ -77,3 +77,32 @@ def test_lung_behind_the_tumour_agrees_with_mcsquare(stored, model) -> None:
     mc = stored[f"{spot.name}_plane_dose_gy"].astype(float)
     error = region_ratios(ionbeam_plane(spot, model), mc, edge_grid())["lung_behind"]
     assert abs(error) <= 10.0, f"lung behind the tumour {error:+.1f} % vs MCsquare"
+
+
+@pytest.mark.parametrize("name", ["low_edge", "low_lung", "low_tumour", "high_edge"])
+def test_range_mixing_keeps_the_tumour_dose(name, stored, model) -> None:
+    """With ``DoseEngineOptions(range_mixing=True)`` (lateral range mixing, Fermi–Eyges
+    conditional width) the tumour's dose stays within the same ±2 % of MCsquare
+    (measured +1.4, +0.7, +1.7, +1.5 %; without it +0.8, −0.5, +1.7, +1.7 %)."""
+    spot = next(s for s in SPOTS if s.name == name)
+    mc = stored[f"{name}_plane_dose_gy"].astype(float)
+    plane = ionbeam_plane(spot, model, range_mixing=True)
+    error = region_ratios(plane, mc, edge_grid())["tumour"]
+    assert abs(error) <= TOLERANCE_PERCENT, f"{name}: tumour dose {error:+.1f} % vs MCsquare"
+
+
+def test_range_mixing_brings_the_lung_behind_the_tumour_to_mcsquare(stored, model) -> None:
+    """The strict xfail above with range mixing on (not the default, see
+    docs/validation.md, 'Lateral range mixing'): the dose summed over the lung behind
+    the tumour within ±10 % of MCsquare (measured +7.0 %; +23.9 % without), and the
+    lung-margin spot's tumour dose closer to MC than without (−10.3 % against −17.3 %)."""
+    spot = next(s for s in SPOTS if s.name == "high_edge")
+    mc = stored[f"{spot.name}_plane_dose_gy"].astype(float)
+    plane = ionbeam_plane(spot, model, range_mixing=True)
+    error = region_ratios(plane, mc, edge_grid())["lung_behind"]
+    assert abs(error) <= 10.0, f"lung behind the tumour {error:+.1f} % vs MCsquare"
+    margin = next(s for s in SPOTS if s.name == "lung_matched")
+    mc = stored[f"{margin.name}_plane_dose_gy"].astype(float)
+    mixed = region_ratios(ionbeam_plane(margin, model, range_mixing=True), mc, edge_grid())
+    plain = region_ratios(ionbeam_plane(margin, model), mc, edge_grid())
+    assert abs(mixed["tumour"]) < abs(plain["tumour"]) - 4.0, (mixed["tumour"], plain["tumour"])

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ionbeam.errors import GeometryError
+from ionbeam.errors import ConfigError, GeometryError
 from ionbeam.machine.beam_model import BeamModel
 from ionbeam.machine.beamline import RangeShifter
 from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
+from ionbeam.planning._range_mixing import MAX_REACH_MM, mixed_spans, voxel_rays
 from ionbeam.planning._ray_tables import RayTables, trace_ray_tables
 from ionbeam.planning._sub_beam_rule import default_fraction, split_rule
 from ionbeam.planning._voxel_average import depth_tables, halo_components, voxel_extent
@@ -109,6 +110,7 @@ def setup_beam(
     fine_sampling: int = 0,
     fine_sampling_fraction: float | None = None,
     scattering: np.ndarray | None = None,
+    range_mixing: bool = False,
 ) -> BeamSetup:
     """Kernel inputs for ``beam``: the calculation voxels (flat indices ``calc_index`` on
     ``dose_grid``, their ``tissue`` indices), WEPL traced through ``spr`` on ``ct_grid``.
@@ -119,7 +121,11 @@ def setup_beam(
     ``scattering`` (on ``ct_grid``) is the relative scattering power per geometric mm
     (:func:`~ionbeam.planning.scattering_power.relative_scattering_power`); None takes
     the SPR instead (scattering scaled with stopping, the water-equivalent
-    approximation, which underestimates the spread behind lung and bone)."""
+    approximation, which underestimates the spread behind lung and bone).
+    ``range_mixing`` (plain pencil beams only) spreads each voxel's WEPL over its
+    neighbouring rays (:mod:`._range_mixing`)."""
+    if range_mixing and fine_sampling >= 2:
+        raise ConfigError("range mixing is for the plain pencil beam; set fine_sampling to 0")
     geometry = beam.geometry
     spots = beam.spots
     spot_e = beam_model.energy_index(spots.energy_mev_u).astype(np.int64)
@@ -137,6 +143,9 @@ def setup_beam(
         reach = float(np.max(np.abs(split[:2])))
         low[:2] -= reach
         high[:2] += reach
+    if range_mixing:  # the voxels read rays up to MAX_REACH_MM beside their own
+        low[:2] -= MAX_REACH_MM
+        high[:2] += MAX_REACH_MM
     lattice = wepl_lattice(spr, ct_grid, geometry, within=(low, high))
     wepl = lattice_wepl(lattice, u, v, w)
     wepl_up = np.maximum(wepl - lattice_wepl(lattice, u, v, w - half), 0.0)
@@ -165,6 +174,11 @@ def setup_beam(
         wepl_offset_mm=rs_wet,
         with_wepl=True,  # the halo's lever-arm factor reads it (planning/halo.py)
     )
+    if range_mixing and spot_e.size:
+        rays = voxel_rays(u, v, wepl, spots.x_mm, spots.y_mm, spot_e, beam_model.r80_mm)
+        wepl, wepl_up, wepl_down, _ = mixed_spans(
+            lattice, tables, rays, u, v, w, wepl, wepl_up, wepl_down, rs_wet
+        )
     radius = _spot_radius(air_a, air_b, air_c, tables, spot_e, n_sub, w, mag, n_sigma)
     if split is not None:
         radius = radius + np.max(np.hypot(split[0], split[1]), axis=1)[spot_e]

@@ -1,0 +1,145 @@
+"""Lateral range mixing of the plain pencil beam (:mod:`ionbeam.planning._range_mixing`).
+
+Checked: (1) in a medium without lateral WEPL differences nothing changes (the matrix
+and the forward dose equal to the unmixed ones to rounding); (2) the mixing width
+is the Fermi–Eyges conditional variance V(w') = σ²(w) − σ²(w') − 2 (w − w') M₁(w')
+read at the depth where the WEPL varies laterally (hand-built tables with one such
+depth); (3) behind a bone edge the WEPL a voxel reads becomes the cross's mean and its
+span widens by the cross's variance; (4) the option is refused with fine sampling or
+as a non-boolean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ionbeam.errors import ConfigError
+from ionbeam.machine import cnao_beam_line, cnao_energy_library
+from ionbeam.machine.beam_model import build_beam_model
+from ionbeam.patient import CT
+from ionbeam.patient.phantoms import make_phantom
+from ionbeam.planning import _range_mixing_kernels as kernels
+from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose, calc_dose_influence
+from ionbeam.planning.geometry import BeamGeometry
+from ionbeam.planning.plan import Beam, Plan, Prescription, SpotMap
+
+BEAM_LINE = cnao_beam_line()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_beam_model("proton", cnao_energy_library("proton").energies_mev_u[::8], BEAM_LINE)
+
+
+@pytest.fixture(scope="module")
+def phantoms():
+    """Water, and water with a bone block (1200 HU) over x > 0 from 10 to 40 mm deep."""
+    water = make_phantom("water", spacing_mm=2.0, box_size_mm=(50.0, 150.0, 40.0),
+                         target_size_mm=9.0)  # fmt: skip
+    hu = np.array(water.ct.hu)
+    x, y, _ = water.grid.axes_mm()
+    block = (x[:, None] > 0) & (y[None, :] > -65) & (y[None, :] < -35)
+    hu[block] = 1200.0
+    return water, CT(hu, water.grid)
+
+
+def _plan(model, weight: float = 1.0) -> Plan:
+    energy = float(model.energies_mev_u[np.argmin(np.abs(model.bragg_peak_mm - 100.0))])
+    spots = SpotMap([energy] * 3, [-6.0, 0.0, 6.0], [0.0, 0.0, 0.0], [weight] * 3)
+    return Plan("proton", (Beam("B", BeamGeometry(sad_mm=BEAM_LINE.sad_mm), spots),),
+                Prescription("Target", 2.0))  # fmt: skip
+
+
+def test_mixing_changes_nothing_in_water(phantoms, model) -> None:
+    """Same WEPL on every neighbouring ray ⇒ the same dose. Compared where the water is
+    laterally uniform over the cross's longest arm (15 mm): |x| < 10, |z| < 5 mm of the
+    50 × 40 mm box (nearer its sides the rays beside run in air: a real heterogeneity),
+    within 10⁻⁴ of the maximum: the diverging rays beside run at another obliquity, and
+    the lattice, traced 15 mm wider, has its nodes elsewhere (seen: 1.3 × 10⁻⁵)."""
+    water, _ = phantoms
+    body = water.structures["Body"]
+    plan = _plan(model)
+    x, _, z = water.grid.axes_mm()
+    inner = (np.abs(x) < 10.0)[:, None, None] & (np.abs(z) < 5.0)[None, None, :]
+    for forward in (False, True):
+        doses = []
+        for mixing in (False, True):
+            options = DoseEngineOptions(range_mixing=mixing)
+            if forward:
+                doses.append(calc_dose(water.ct, _plan(model, 1e6), model, structures=[body],
+                                       options=options).dose_gy)  # fmt: skip
+            else:
+                influence = calc_dose_influence(water.ct, plan, model, structures=[body],
+                                                options=options)  # fmt: skip
+                doses.append(influence.dose_gy(np.ones(3)))
+        inside = np.broadcast_to(inner, doses[0].shape)
+        assert doses[0][inside].max() > 0.5 * doses[0].max()
+        tolerance = 1e-4 * doses[0].max()
+        np.testing.assert_allclose(doses[1][inside], doses[0][inside], rtol=0, atol=tolerance)
+
+
+def test_mixing_width_is_the_conditional_fermi_eyges_variance() -> None:
+    """A lattice whose WEPL gain differs laterally at one depth only (a 2 mm thin
+    step at w' = 10–12 mm, beside the ray at u > 1 mm): the variance is V(11 mm) of the
+    ray's tables (σ² = a w³/3, M₁ = a w²/2: constant scattering power a), i.e.
+    σ²(w) − σ²(w') − 2 (w − w') M₁(w') = a [(w³ − w'³)/3 − (w − w') w'²]."""
+    a = 1e-3
+    step = np.array([1.0, 1.0, 1.0])
+    start = np.array([-20.0, -20.0, 0.0])
+    w_nodes = start[2] + np.arange(61)
+    u_nodes = start[0] + np.arange(41)
+    gain = np.ones((41, 41, 60))  # 1 mm of WEPL per mm of depth …
+    gain[u_nodes > 1.0, :, 10:12] = 2.0  # … but 2 between 10 and 12 mm beside the ray
+    table = np.concatenate([np.zeros((41, 41, 1)), np.cumsum(gain, axis=2)], axis=2)
+    sigma2 = (a * w_nodes**3 / 3.0)[None, :]
+    m1 = (a * w_nodes**2 / 2.0)[None, :]
+    w = 50.0
+    variance = kernels.mixing_variance(
+        np.array([0.0]), np.array([0.0]), np.array([w]), np.array([0]), sigma2, m1,
+        0.0, 1.0, table, start, step, 15.0,
+    )  # fmt: skip
+    wp = 11.0
+    expected = a * ((w**3 - wp**3) / 3.0 - (w - wp) * wp**2)
+    # the tables are linear between 1 mm nodes: ≤ 0.5 % off the cubic
+    assert variance[0] == pytest.approx(expected, rel=5e-3)
+    # nothing varies laterally for a ray far from the step at u < −16 mm: zero
+    far = kernels.mixing_variance(
+        np.array([-17.0]), np.array([0.0]), np.array([w]), np.array([0]), sigma2, m1,
+        0.0, 1.0, table, start, step, 1.0,
+    )  # fmt: skip
+    assert far[0] == 0.0
+
+
+def test_mixing_spreads_the_wepl_behind_a_bone_edge(phantoms, model) -> None:
+    """Behind the bone block's edge (x = 0) the plain pencil beam's distal fall-off jumps
+    by the bone's extra WEPL between the columns on either side; with
+    mixing each column reads rays on both sides, so their R50s move ≥ 1 mm closer."""
+    water, bone = phantoms
+    body = water.structures["Body"]
+    plan = _plan(model, 1e6)
+    x, y, _ = water.grid.axes_mm()
+
+    def r50(dose: np.ndarray, column: int) -> float:
+        profile = dose[column, :, dose.shape[2] // 2]
+        peak = int(np.argmax(profile))
+        beyond = np.flatnonzero(profile[peak:] < 0.5 * profile[peak])[0] + peak
+        f = (profile[beyond - 1] - 0.5 * profile[peak]) / (profile[beyond - 1] - profile[beyond])
+        return float(y[beyond - 1] + f * (y[beyond] - y[beyond - 1]))
+
+    left = int(np.flatnonzero(x <= 0.0)[-1])  # the last water column, the first bone one
+    right = left + 1
+    gaps = []
+    for mixing in (False, True):
+        dose = calc_dose(bone, plan, model, structures=[body],
+                         options=DoseEngineOptions(range_mixing=mixing)).dose_gy  # fmt: skip
+        gaps.append(abs(r50(dose, left) - r50(dose, right)))
+    assert gaps[0] > 5.0  # bone (SPR ≈ 1.6) over 30 mm: ~15 mm of range between the sides
+    assert gaps[1] < gaps[0] - 1.0
+
+
+def test_mixing_is_refused_with_fine_sampling_or_a_non_boolean() -> None:
+    with pytest.raises(ConfigError, match="plain pencil beam"):
+        DoseEngineOptions(range_mixing=True, fine_sampling=3)
+    with pytest.raises(ConfigError, match="true or false"):
+        DoseEngineOptions(range_mixing="yes")  # type: ignore[arg-type]
