@@ -20,6 +20,8 @@ import math
 import numba
 import numpy as np
 
+from ionbeam._threads import strips
+
 __all__ = [
     "box_interval",
     "fan_coordinates",
@@ -206,7 +208,6 @@ def fan_coordinates(
     return x / (1.0 + w * inv_sad[0]), y / (1.0 + w * inv_sad[1]), w
 
 
-@numba.njit(cache=True, parallel=True)
 def wepl_lattice(
     spr: np.ndarray,
     low: np.ndarray,
@@ -222,11 +223,21 @@ def wepl_lattice(
     """Cumulative WEPL table [nu, nv, nw] (float32, mm): along the ray of each
     isocentre-plane node (u, v), the exact WEPL from upstream of the grid to
     the depth of each w node."""
+    table = np.zeros((u_nodes.size, v_nodes.size, w_nodes.size), dtype=np.float32)
+    geometry = (spr, low, spacing, shape, isocenter, rotation, inv_sad)
+    with strips(numba.get_num_threads()) as run:
+        run(_wepl_lattice_strip, geometry, u_nodes, v_nodes, w_nodes, table)
+    return table
+
+
+@numba.njit(cache=True, nogil=True)
+def _wepl_lattice_strip(strip, n_strips, geometry, u_nodes, v_nodes, w_nodes, table):
+    """Rows ``strip, strip + n_strips, …`` (in u) of :func:`wepl_lattice`'s table."""
+    spr, low, spacing, shape, isocenter, rotation, inv_sad = geometry
     nu, nv, nw = u_nodes.size, v_nodes.size, w_nodes.size
-    table = np.zeros((nu, nv, nw), dtype=np.float32)
     capacity = max_segments(shape)
     w0 = w_nodes[0]
-    for i in numba.prange(nu):
+    for i in range(strip, nu, n_strips):
         voxels = np.empty(capacity, dtype=np.int64)
         lengths = np.empty(capacity)
         entries = np.empty(capacity)
@@ -265,7 +276,6 @@ def wepl_lattice(
             _sample_cumulative(spr, voxels, lengths, entries, n, distances, samples)
             for k in range(nw):
                 table[i, j, k] = samples[k]
-    return table
 
 
 @numba.njit(cache=True, inline="always")
@@ -558,7 +568,6 @@ def _sample_ray(
         wepl += p * length
 
 
-@numba.njit(cache=True, parallel=True)
 def ray_tables(
     spr: np.ndarray,
     scattering: np.ndarray,
@@ -602,8 +611,24 @@ def ray_tables(
     wepl_out = np.zeros((n_rays if with_wepl else 0, 2, nw if with_wepl else 1), np.float32)
     var_out = np.zeros((n_rays, nw), dtype=np.float32)
     m1_out = np.zeros((n_rays, nw), dtype=np.float32)
+    geometry = (spr, scattering, low, spacing, shape, isocenter, rotation, inv_sad)
+    rays = (ray_u, ray_v, ray_energy, w_nodes, power, power_step, range_end)
+    options = (float(pair_offset), bool(with_wepl), float(w_start), float(wepl_offset))
+    with strips(numba.get_num_threads()) as run:
+        run(_ray_tables_strip, geometry, rays, options, wepl_out, var_out, m1_out)
+    return wepl_out, var_out, m1_out
+
+
+@numba.njit(cache=True, nogil=True)
+def _ray_tables_strip(strip, n_strips, geometry, rays, options, wepl_out, var_out, m1_out):
+    """Rays ``strip, strip + n_strips, …`` of :func:`ray_tables` into its outputs."""
+    spr, scattering, low, spacing, shape, isocenter, rotation, inv_sad = geometry
+    ray_u, ray_v, ray_energy, w_nodes, power, power_step, range_end = rays
+    pair_offset, with_wepl, w_start, wepl_offset = options
+    n_rays = ray_u.size
+    nw = w_nodes.size
     capacity = max_segments(shape)
-    for r in numba.prange(n_rays):
+    for r in range(strip, n_rays, n_strips):
         voxels = np.empty(capacity, dtype=np.int64)
         lengths = np.empty(capacity)
         entries = np.empty(capacity)
@@ -633,4 +658,3 @@ def ray_tables(
                 range_end[ray_energy[r]], wepl_out[r, i] if with_wepl else scratch, var_out[r],
                 m1_out[r],
             )  # fmt: skip
-    return wepl_out, var_out, m1_out
