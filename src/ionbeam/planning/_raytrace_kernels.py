@@ -279,6 +279,13 @@ def _wepl_lattice_strip(strip, n_strips, geometry, u_nodes, v_nodes, w_nodes, ta
 
 
 @numba.njit(cache=True, inline="always")
+def _block(strip: int, n_strips: int, n: int) -> tuple[int, int]:
+    """Items [lo, hi) of contiguous block ``strip`` of ``n_strips`` over n items (contiguous,
+    so that threads writing neighbouring outputs do not share cache lines)."""
+    return strip * n // n_strips, (strip + 1) * n // n_strips
+
+
+@numba.njit(cache=True, inline="always")
 def _lattice_value(
     table: np.ndarray,
     u: float,
@@ -337,7 +344,6 @@ def interpolate_lattice(
     return out
 
 
-@numba.njit(cache=True, parallel=True)
 def interpolate_lattice_points(
     table: np.ndarray,
     points: np.ndarray,
@@ -348,15 +354,22 @@ def interpolate_lattice_points(
     lattice_step: np.ndarray,
 ) -> np.ndarray:
     """Trilinear interpolation of the WEPL table at points [n, 3] (patient mm)."""
-    n = points.shape[0]
-    out = np.empty(n, dtype=np.float32)
-    for i in numba.prange(n):
-        u, v, w = fan_coordinates(points[i], isocenter, rotation, inv_sad)
-        out[i] = _lattice_value(table, u, v, w, lattice_start, lattice_step)
+    out = np.empty(points.shape[0], dtype=np.float32)
+    lattice = (table, lattice_start, lattice_step)
+    with strips(numba.get_num_threads()) as run:
+        run(_points_strip, lattice, points, isocenter, rotation, inv_sad, out)
     return out
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
+def _points_strip(strip, n_strips, lattice, points, isocenter, rotation, inv_sad, out):
+    """Block ``strip`` of ``n_strips`` of the points of :func:`interpolate_lattice_points`."""
+    table, lattice_start, lattice_step = lattice
+    for i in range(*_block(strip, n_strips, points.shape[0])):
+        u, v, w = fan_coordinates(points[i], isocenter, rotation, inv_sad)
+        out[i] = _lattice_value(table, u, v, w, lattice_start, lattice_step)
+
+
 def voxel_fan(
     flat_index: np.ndarray,
     origin: np.ndarray,
@@ -369,21 +382,28 @@ def voxel_fan(
     """Fan coordinates (u, v, w) of the centres of the voxels ``flat_index`` (C-order)
     of a grid (``origin`` = centre of voxel [0, 0, 0])."""
     n = flat_index.size
-    u_out = np.empty(n)
-    v_out = np.empty(n)
-    w_out = np.empty(n)
+    fan = (np.empty(n), np.empty(n), np.empty(n))
+    grid = (origin, spacing, shape)
+    with strips(numba.get_num_threads()) as run:
+        run(_voxel_fan_strip, flat_index, grid, isocenter, rotation, inv_sad, fan)
+    return fan
+
+
+@numba.njit(cache=True, nogil=True)
+def _voxel_fan_strip(strip, n_strips, flat_index, grid, isocenter, rotation, inv_sad, fan):
+    """Block ``strip`` of ``n_strips`` of the voxels of :func:`voxel_fan`."""
+    origin, spacing, shape = grid
+    u_out, v_out, w_out = fan
     nyz = shape[1] * shape[2]
-    for i in numba.prange(n):
+    for i in range(*_block(strip, n_strips, flat_index.size)):
         flat = flat_index[i]
         point = np.empty(3)
         point[0] = origin[0] + (flat // nyz) * spacing[0]
         point[1] = origin[1] + ((flat // shape[2]) % shape[1]) * spacing[1]
         point[2] = origin[2] + (flat % shape[2]) * spacing[2]
         u_out[i], v_out[i], w_out[i] = fan_coordinates(point, isocenter, rotation, inv_sad)
-    return u_out, v_out, w_out
 
 
-@numba.njit(cache=True, parallel=True)
 def lattice_at(
     table: np.ndarray,
     u: np.ndarray,
@@ -394,9 +414,17 @@ def lattice_at(
 ) -> np.ndarray:
     """Trilinear interpolation of the WEPL table at fan coordinates (u, v, w)."""
     out = np.empty(u.size)
-    for i in numba.prange(u.size):
-        out[i] = _lattice_value(table, u[i], v[i], w[i], lattice_start, lattice_step)
+    with strips(numba.get_num_threads()) as run:
+        run(_lattice_at_strip, (table, lattice_start, lattice_step), u, v, w, out)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _lattice_at_strip(strip, n_strips, lattice, u, v, w, out):
+    """Block ``strip`` of ``n_strips`` of the points of :func:`lattice_at`."""
+    table, lattice_start, lattice_step = lattice
+    for i in range(*_block(strip, n_strips, u.size)):
+        out[i] = _lattice_value(table, u[i], v[i], w[i], lattice_start, lattice_step)
 
 
 @numba.njit(cache=True, parallel=True)
