@@ -5,7 +5,7 @@ parallel compile.
 as its reference, with the physics described in that module), bit for bit: the spots
 are split into ``n_chunks`` interleaved chunks, each accumulating into its own arrays in
 spot order, and the chunks are summed at the end, in order. The chunks are dealt to
-threads in strips (:func:`ionbeam._threads.strips`) by a plain ``nogil`` kernel, which
+threads in strips (:func:`ionbeam.planning._strips.strips`) by a plain ``nogil`` kernel, which
 compiles in about a third of the time of the ``prange`` kernel on a cold start
 (``bench/numba_compile.py``); the result depends on ``n_chunks``, never on the threads.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ionbeam._threads import strips
 from ionbeam.planning._dose_kernels import (
     _along_ray,
     _average,
@@ -28,6 +27,7 @@ from ionbeam.planning._dose_kernels import (
     _reach2,
     _span,
 )
+from ionbeam.planning._strips import strips
 
 __all__ = ["forward_dose"]
 

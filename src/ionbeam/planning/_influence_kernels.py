@@ -16,7 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ionbeam._threads import strips
+from ionbeam.planning._strips import strips
 
 __all__ = ["csc_times", "csc_times_chunked"]
 

@@ -24,7 +24,6 @@ import math
 import numba
 import numpy as np
 
-from ionbeam._threads import strips
 from ionbeam.planning._dose_kernels import (
     _TWO_PI,
     _average,
@@ -37,6 +36,7 @@ from ionbeam.planning._dose_kernels import (
     _reach2,
     _span,
 )
+from ionbeam.planning._strips import strips
 
 __all__ = ["ROW", "count_layers", "fill_layers"]
 

@@ -20,7 +20,7 @@ import math
 import numba
 import numpy as np
 
-from ionbeam._threads import strips
+from ionbeam.planning._strips import strips
 
 __all__ = [
     "box_interval",

@@ -1,6 +1,6 @@
 """Strips of a serial numba kernel run on several threads (no numba parallel compile).
 
-A kernel compiled with ``parallel=True`` pays numba's parallel pipeline on a cold start
+A numba kernel compiled with ``parallel=True`` pays numba's parallel pipeline on a cold start
 for every ``prange`` loop, in proportion to the arrays the loop body reads (each is
 passed to the outlined loop function): several seconds for a kernel that reads the dose
 engine's tuples of arrays (``bench/numba_compile.py``). :func:`strips` runs instead a
