@@ -5,8 +5,9 @@ for every ``prange`` loop, in proportion to the arrays the loop body reads (each
 passed to the outlined loop function): several seconds for a kernel that reads the dose
 engine's tuples of arrays (``bench/numba_compile.py``). :func:`strips` runs instead a
 plain ``nogil`` kernel whose first two arguments are its strip and the number of strips
-(``strip``, ``n_strips``: it does items ``strip, strip + n_strips, …``), one strip per
-thread, and returns when all are done. Each item must be computed on its own (written at
+(``strip``, ``n_strips``: it does its share of the items, every ``n_strips``-th from
+``strip`` on or one contiguous block), one strip per thread, and returns when all are
+done. Each item must be computed on its own (written at
 its own place), so that nothing depends on the thread count.
 """
 
