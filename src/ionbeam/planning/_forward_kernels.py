@@ -32,7 +32,7 @@ from ionbeam.planning._strips import strips
 __all__ = ["forward_dose"]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _chunks_strip(
     strip, n_strips, weights, spots, voxels, cells, rays, model, average, options, sums
 ):

@@ -118,7 +118,7 @@ def _layer_cells(
     return marked[:n]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _ray_bins(vox_w: np.ndarray, w0: float, dw: float, nw: int) -> tuple[np.ndarray, np.ndarray]:
     """Bin and fraction of each voxel's depth in the ray tables (as ``_along_ray``)."""
     k = np.empty(vox_w.size, dtype=np.int64)
@@ -210,7 +210,7 @@ def _depth_row(
         rows[j, 7] = _average(beta_dose, beta_cum, t, span, k_lo, f_lo, k_hi, f_hi, k, f)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _prepare(spot_e, vox_u, vox_v, vox_w, cell_start, rays, n_energy, n_cells):
     """What every layer reads: spots by energy (order, start), each voxel's bin and
     fraction in the ray tables, each cell's bounds, and a stamp per cell (-1)."""
@@ -221,7 +221,7 @@ def _prepare(spot_e, vox_u, vox_v, vox_w, cell_start, rays, n_energy, n_cells):
     return order, start, ray_k, ray_f, bounds, stamp
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _air_strip(strip, n_strips, marked, e, air, cell_start, voxels, model, average):
     """σ_air² of layer e at the voxels of cells ``marked[strip::n_strips]``, NaN where the
     voxel's span misses the depth table."""
@@ -235,7 +235,7 @@ def _air_strip(strip, n_strips, marked, e, air, cell_start, voxels, model, avera
             air[j] = _air(e, vox_w[j], air_a, air_b, air_c) if reached else np.nan
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _count_strip(strip, n_strips, layer, counts, spots, voxels, cells, rays, layer_data, nsig2):
     """Number of stored voxels of the spots ``layer[strip::n_strips]``, into ``counts``
     (``layer_data``: the cells' bounds, the layer's σ_air², the voxels' ray bins)."""
@@ -268,7 +268,7 @@ def _count_strip(strip, n_strips, layer, counts, spots, voxels, cells, rays, lay
         counts[s] = count
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _rows_strip(strip, n_strips, marked, e, rows, cell_start, voxels, model, average, flags):
     """The depth parts of layer e at the voxels of cells ``marked[strip::n_strips]``, into
     ``rows`` (``flags``: with_let, with_bio)."""
@@ -289,7 +289,7 @@ def _rows_strip(strip, n_strips, marked, e, rows, cell_start, voxels, model, ave
             )  # fmt: skip
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _fill_strip(
     strip, n_strips, layer, indptr, spots, voxels, cells, rays, layer_data, flags, outs
 ):

@@ -230,7 +230,7 @@ def wepl_lattice(
     return table
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _wepl_lattice_strip(strip, n_strips, geometry, u_nodes, v_nodes, w_nodes, table):
     """Rows ``strip, strip + n_strips, …`` (in u) of :func:`wepl_lattice`'s table."""
     spr, low, spacing, shape, isocenter, rotation, inv_sad = geometry
@@ -361,7 +361,7 @@ def interpolate_lattice_points(
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _points_strip(strip, n_strips, lattice, points, isocenter, rotation, inv_sad, out):
     """Block ``strip`` of ``n_strips`` of the points of :func:`interpolate_lattice_points`."""
     table, lattice_start, lattice_step = lattice
@@ -389,7 +389,7 @@ def voxel_fan(
     return fan
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _voxel_fan_strip(strip, n_strips, flat_index, grid, isocenter, rotation, inv_sad, fan):
     """Block ``strip`` of ``n_strips`` of the voxels of :func:`voxel_fan`."""
     origin, spacing, shape = grid
@@ -419,7 +419,7 @@ def lattice_at(
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _lattice_at_strip(strip, n_strips, lattice, u, v, w, out):
     """Block ``strip`` of ``n_strips`` of the points of :func:`lattice_at`."""
     table, lattice_start, lattice_step = lattice
@@ -647,7 +647,7 @@ def ray_tables(
     return wepl_out, var_out, m1_out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _ray_tables_strip(strip, n_strips, geometry, rays, options, wepl_out, var_out, m1_out):
     """Rays ``strip, strip + n_strips, …`` of :func:`ray_tables` into its outputs."""
     spr, scattering, low, spacing, shape, isocenter, rotation, inv_sad = geometry

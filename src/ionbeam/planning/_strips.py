@@ -9,6 +9,12 @@ plain ``nogil`` kernel whose first two arguments are its strip and the number of
 ``strip`` on or one contiguous block), one strip per thread, and returns when all are
 done. Each item must be computed on its own (written at
 its own place), so that nothing depends on the thread count.
+
+The strip kernels are compiled as numba's parallel loop bodies are, with
+``error_model="numpy"``, and those that allocate nothing without numba's reference
+counting (``_nrt=False``): with it, every array handed to an inlined helper in the inner
+loop costs an atomic increment and decrement, which made the forward dose 2.4× slower
+than the ``prange`` kernel (``bench/numba_compile.py``: the same speed without).
 """
 
 from __future__ import annotations
