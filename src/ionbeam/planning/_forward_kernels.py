@@ -27,12 +27,12 @@ from ionbeam.planning._dose_kernels import (
     _reach2,
     _span,
 )
-from ionbeam.planning._strips import strips
+from ionbeam.planning._strips import strip_kernel, strips
 
 __all__ = ["forward_dose"]
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@strip_kernel
 def _chunks_strip(
     strip, n_strips, weights, spots, voxels, cells, rays, model, average, options, sums
 ):

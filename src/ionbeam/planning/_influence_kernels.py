@@ -16,7 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ionbeam.planning._strips import strips
+from ionbeam.planning._strips import strip_kernel, strips
 
 __all__ = ["csc_times", "csc_times_chunked"]
 
@@ -57,7 +57,7 @@ def csc_times_chunked(
     return total
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@strip_kernel
 def _chunks_strip(strip, n_strips, indptr, indices, values, w, bounds, partial):
     """Chunks ``strip, strip + n_strips, …`` of :func:`csc_times_chunked`, each into its
     row of ``partial``."""
@@ -71,7 +71,7 @@ def _chunks_strip(strip, n_strips, indptr, indices, values, w, bounds, partial):
                 out[indices[p]] += values[p] * wj
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@strip_kernel
 def _rows_strip(strip, n_strips, partial, total):
     """Row blocks ``strip, strip + n_strips, …``: each row's chunks added in order."""
     n_chunks, n_rows = partial.shape

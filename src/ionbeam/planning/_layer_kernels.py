@@ -36,7 +36,7 @@ from ionbeam.planning._dose_kernels import (
     _reach2,
     _span,
 )
-from ionbeam.planning._strips import strips
+from ionbeam.planning._strips import strip_kernel, strips
 
 __all__ = ["ROW", "count_layers", "fill_layers"]
 
@@ -221,7 +221,7 @@ def _prepare(spot_e, vox_u, vox_v, vox_w, cell_start, rays, n_energy, n_cells):
     return order, start, ray_k, ray_f, bounds, stamp
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@strip_kernel
 def _air_strip(strip, n_strips, marked, e, air, cell_start, voxels, model, average):
     """σ_air² of layer e at the voxels of cells ``marked[strip::n_strips]``, NaN where the
     voxel's span misses the depth table."""
@@ -235,7 +235,7 @@ def _air_strip(strip, n_strips, marked, e, air, cell_start, voxels, model, avera
             air[j] = _air(e, vox_w[j], air_a, air_b, air_c) if reached else np.nan
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@strip_kernel
 def _count_strip(strip, n_strips, layer, counts, spots, voxels, cells, rays, layer_data, nsig2):
     """Number of stored voxels of the spots ``layer[strip::n_strips]``, into ``counts``
     (``layer_data``: the cells' bounds, the layer's σ_air², the voxels' ray bins)."""
@@ -268,7 +268,7 @@ def _count_strip(strip, n_strips, layer, counts, spots, voxels, cells, rays, lay
         counts[s] = count
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@strip_kernel
 def _rows_strip(strip, n_strips, marked, e, rows, cell_start, voxels, model, average, flags):
     """The depth parts of layer e at the voxels of cells ``marked[strip::n_strips]``, into
     ``rows`` (``flags``: with_let, with_bio)."""
@@ -289,7 +289,7 @@ def _rows_strip(strip, n_strips, marked, e, rows, cell_start, voxels, model, ave
             )  # fmt: skip
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@strip_kernel
 def _fill_strip(
     strip, n_strips, layer, indptr, spots, voxels, cells, rays, layer_data, flags, outs
 ):
@@ -377,8 +377,8 @@ def count_layers(
 def fill_layers(
     indptr: np.ndarray, spots: tuple, voxels: tuple, cells: tuple, rays: tuple, model: tuple,
     average: tuple, n_sigma: float, with_let: bool, with_bio: bool, out_index: np.ndarray,
-    out_dose: np.ndarray, out_let: np.ndarray, out_alpha: np.ndarray,
-    out_sqrt_beta: np.ndarray, n_threads: int,
+    out_dose: np.ndarray, out_let: np.ndarray | None, out_alpha: np.ndarray | None,
+    out_sqrt_beta: np.ndarray | None, n_threads: int,
 ) -> None:  # fmt: skip
     """Row indices and values of every spot's column from ``indptr[s]`` on: the entries
     of ``fill_entries``, bit for bit, with the depth part computed once per layer, on
@@ -389,7 +389,14 @@ def fill_layers(
     )
     rows = np.zeros((voxels[1].size, ROW))
     layer_data = (bounds, rows, ray_k, ray_f)
-    outs = (out_index, out_dose, out_let, out_alpha, out_sqrt_beta)
+    empty = np.empty(0, dtype=out_dose.dtype)  # an output not asked for (None) is not written
+    outs = (
+        out_index,
+        out_dose,
+        empty if out_let is None else out_let,
+        empty if out_alpha is None else out_alpha,
+        empty if out_sqrt_beta is None else out_sqrt_beta,
+    )
     with_flags = (bool(with_let), bool(with_bio))
     flags = (float(n_sigma), bool(with_let), bool(with_bio))
     with strips(n_threads) as run:

@@ -20,7 +20,7 @@ import math
 import numba
 import numpy as np
 
-from ionbeam.planning._strips import strips
+from ionbeam.planning._strips import strip_kernel, strips
 
 __all__ = [
     "box_interval",
@@ -361,7 +361,7 @@ def interpolate_lattice_points(
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@strip_kernel
 def _points_strip(strip, n_strips, lattice, points, isocenter, rotation, inv_sad, out):
     """Block ``strip`` of ``n_strips`` of the points of :func:`interpolate_lattice_points`."""
     table, lattice_start, lattice_step = lattice
@@ -419,7 +419,7 @@ def lattice_at(
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@strip_kernel
 def _lattice_at_strip(strip, n_strips, lattice, u, v, w, out):
     """Block ``strip`` of ``n_strips`` of the points of :func:`lattice_at`."""
     table, lattice_start, lattice_step = lattice

@@ -22,9 +22,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["strips"]
+import numba
+
+__all__ = ["strip_kernel", "strips"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def strip_kernel(function: _F) -> _F:
+    """``numba.njit`` for a strip kernel that allocates nothing: cached, ``nogil``, numpy's
+    error model and no reference counting (see the module docstring)."""
+    options: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy", "_nrt": False}
+    return numba.njit(**options)(function)
 
 
 @contextmanager
