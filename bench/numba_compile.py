@@ -40,7 +40,8 @@ forward dose ran 2.4x slower). A cold demo (2 shared cores, load 5-12), listener
 kernel: before, 53.9 CPU s of compiling (``forward_dose`` 7.9, ``fill_layers`` 6.8,
 ``count_layers`` 4.0, ``ray_tables`` 2.4, ``wepl_lattice`` 1.8, ``csc_times_chunked`` 1.3,
 ``interpolate_lattice_points``/``lattice_at``/``voxel_fan`` 2.1); the layer kernels alone
-(same beam, fresh cache) 14.8 -> 6.2 CPU s. Every ionbeam kernel compiles for one
+(same beam, fresh cache) 14.8 -> 6.2 CPU s; ``--replay`` of a demo's cache 58.5, 56.8 -> 35.8,
+40.3 CPU s (two interleaved rounds). Every ionbeam kernel compiles for one
 signature in a demo (``sigs`` 1): no duplicate specialisations to remove.
 
 Usage: python bench/numba_compile.py [--warm-tables DIR] [--top 30] -- demo --quick
