@@ -103,6 +103,11 @@ def main() -> None:
         "no halo leg (occupancy)": {"halo_leg": False},
         "halo leg (as ionbeam plan)": {},
         "halo leg, masks": {"occupancy": False},
+        "halo leg, gauss_newton": {"solver": SolverOptions(progress=False, scaling="gauss_newton")},
+        "halo leg, masks, gauss_newton": {
+            "occupancy": False,
+            "solver": SolverOptions(progress=False, scaling="gauss_newton"),
+        },
         "halo leg, rtol 2.5e-4": {"solver": tight},
         "halo leg, rtol 3e-3": {"solver": SolverOptions(progress=False, relative_tolerance=3e-3)},
         "halo leg, rtol 1e-2": {"solver": SolverOptions(progress=False, relative_tolerance=1e-2)},

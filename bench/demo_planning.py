@@ -40,6 +40,7 @@ which the final dose reuses).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -86,6 +87,28 @@ def _documents(results: dict[str, Any]) -> dict[str, Any]:
     return {label: to_jsonable(metrics_document(o)) for label, o in results.items()}
 
 
+def _halo_delta(results: dict[str, Any]) -> None:
+    """The default halo correction against the reference one at each plan's final weights:
+    largest |difference| of the dose (% of the prescription per fraction) and its time."""
+    from _halo_reference import largest_difference, reference_of
+
+    for label, outcome in results.items():
+        planning = outcome.planning
+        halo, weights = planning.influence.halo, planning.plan.weights
+        rx = planning.plan.prescription.dose_per_fraction_gy
+        times = []
+        terms = []
+        for field in (dataclasses.replace(halo), reference_of(halo)):  # fresh caches
+            cpu = time.process_time()
+            terms.append(field.correction(weights))
+            times.append(time.process_time() - cpu)
+        delta = largest_difference(*terms)
+        top = float(planning.dose_gy.max())
+        print(f"  {label} halo correction: default {times[0]:.2f} CPU s, reference "
+              f"{times[1]:.2f}; largest |physical dose difference| {100 * delta['dose'] / top:.3f} "
+              f"% of the largest physical dose ({top:.3g} Gy; prescription {rx:g})")  # fmt: skip
+
+
 def _compare(before: dict[str, Any], after: dict[str, Any]) -> None:
     """Largest metric change per plan (% of the prescription) and the goals' pass/fail."""
     for label, old in before.items():
@@ -113,11 +136,27 @@ def main() -> None:
     parser.add_argument("--warm-up", action="store_true", help="one untimed planning first")
     parser.add_argument("--metrics", type=Path, help="write the plans' metrics here (JSON)")
     parser.add_argument("--compare", type=Path, help="metrics JSON of another run")
+    parser.add_argument(
+        "--reference-halo",
+        action="store_true",
+        help="plan with the reference halo correction (bench/_halo_reference.py)",
+    )
+    parser.add_argument(
+        "--halo-delta",
+        action="store_true",
+        help="the reference correction's difference at the final weights",
+    )
     args = parser.parse_args()
+    if args.reference_halo:
+        from _halo_reference import use_reference_halo
+
+        use_reference_halo()
     if args.warm_up:
         _plan_both()
     results = _plan_both()
     _legs(results)
+    if args.halo_delta:
+        _halo_delta(results)
     documents = _documents(results)
     if args.metrics is not None:
         args.metrics.write_text(json.dumps(documents, indent=1))

@@ -24,17 +24,22 @@ Tolerances, and why:
   pinned here: in water itself ionbeam's pencil beam is up to 18 % above MC at the
   Bragg peak (its peak height, ``test_dose_engine_vs_mcsquare.py``) and the
   renormalised 3σ cut-off adds ≈ 8 % on the axis; neither is the heterogeneity's.
-* Half bone slab, edge on the axis: fine sampling (3 × 3) in the plane through the
-  edge: RMS dose difference at most half the plain pencil beam's (observed 2.3 %
-  against 7.4 %), gamma 2 %/2 mm within 0.5 percentage points of plain's (observed
-  97.8 % against 98.2 %), and its R80 beside the edge within 1 mm of MC on both sides
-  (observed −0.20 and +0.41 mm; plain −0.47 and +8.52 mm; a sub-beam WEPL interpolated
-  across the edge gave +4.3 mm). Gamma was ≥ plain's (100 %) until December 2026, when
-  fine sampling's sub-beams summed to a spot 2–10 % more peaked than its Gaussian and
-  the halo correction left 2 % more on a split spot's axis (both fixed: a spot in
-  water is now the plain pencil beam's within 1.5 %). MC has a local maximum 0.5 mm
-  beside the edge on the bone side, 40–90 mm deep (5 % above the water side), which
-  neither engine has; the old excess on the axis happened to fill it.
+* Half bone slab (x < 0), edge on the axis: fine sampling (3 × 3) in the plane through
+  the edge: RMS dose difference at most half the plain pencil beam's (observed 2.0 %
+  against 7.4 %), on the two voxel lines beside the edge (|x| = 0.5 mm) at most a
+  quarter of plain's (observed 2.1 % against 12.3 %; 3.9 % before the parallel share's
+  paths, December 2026), gamma 2 %/2 mm within 1.5 percentage points of plain's
+  (observed 97.1 % against 98.2 %), and its R80 beside the edge within 1 mm of MC on
+  both sides (observed +0.09 and −0.27 mm; plain −0.47 and +8.52 mm; a sub-beam WEPL
+  interpolated across the edge gave +4.3 mm). MC has a ridge on the water side of the
+  edge (x = +0.5 mm, 40–100 mm deep, 5 % above x = −0.5 mm: the bone side's protons,
+  scattered more, spread into the water), which neither engine has. Gamma was ≥ plain's
+  (100 %) while fine sampling's sub-beams summed to a spot 2–10 % more peaked than its
+  Gaussian; within 0.5 points (97.8 %) until the parallel share's paths (December 2026)
+  lowered x = −0.5 mm towards MC (68.0 → 67.6 % of MC's maximum at 60 mm; MC 65.8 %)
+  and raised x = +0.5 mm (66.6 → 67.1 %; MC 70.8 %): the ridge's voxels had passed by
+  the distance search onto their too-high neighbour. The line-by-line RMS is the
+  measure that does not reward that.
 """
 
 from __future__ import annotations
@@ -93,11 +98,18 @@ def test_fine_sampling_at_a_slab_edge_is_no_worse_than_plain(stored, model) -> N
     case = case_by_name("half_bone")
     grid = slab_grid(case)
     mc = stored["half_bone_plane_dose_gy"].astype(float)
-    plain = edge_agreement(central_plane(ionbeam_slab_dose(case, model), grid), mc, grid)
-    fine = edge_agreement(
-        central_plane(ionbeam_slab_dose(case, model, fine_sampling=3), grid), mc, grid
-    )
-    assert fine.gamma_2_2 >= plain.gamma_2_2 - 0.5
+    plain_plane = central_plane(ionbeam_slab_dose(case, model), grid)
+    fine_plane = central_plane(ionbeam_slab_dose(case, model, fine_sampling=3), grid)
+    plain = edge_agreement(plain_plane, mc, grid)
+    fine = edge_agreement(fine_plane, mc, grid)
+    assert fine.gamma_2_2 >= plain.gamma_2_2 - 1.5
     assert fine.rms_percent <= 0.5 * plain.rms_percent
+    x, _, _ = grid.axes_mm()
+    beside = (mc > 0.1 * float(mc.max())) & (np.abs(x) < 1.0)[:, None]
+
+    def rms_beside(plane: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((plane[beside] - mc[beside]) ** 2)))
+
+    assert rms_beside(fine_plane) <= 0.25 * rms_beside(plain_plane)
     assert abs(fine.r80_shift_bone_mm) < 1.0
     assert abs(fine.r80_shift_water_mm) < 1.0

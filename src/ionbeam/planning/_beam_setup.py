@@ -43,7 +43,8 @@ class BeamSetup:
     along each spot's or sub-beam's own ray), ``model`` (the beam model's tables with
     this beam's range shifter) and ``average`` (each voxel's WEPL span and the depth
     tables that average over it). ``halo_parts``: the halo's Gaussians at full width
-    (:func:`._voxel_average.halo_components`; ``()``: the whole halo as ``model`` has it)."""
+    (:func:`._voxel_average.halo_components`; ``()``: the whole halo as ``model`` has it).
+    ``range_shifter_wet_mm``: the range shifter's WET (the rays' WEPL starts there)."""
 
     spots: tuple
     voxels: tuple
@@ -53,6 +54,7 @@ class BeamSetup:
     model: tuple
     average: tuple
     halo_parts: tuple = ()
+    range_shifter_wet_mm: float = 0.0
 
     @property
     def fine(self) -> bool:
@@ -161,7 +163,7 @@ def setup_beam(
         depth_range_mm=(float(w.min()), float(w.max())),
         depth_step_mm=float(lattice.step[2]),
         wepl_offset_mm=rs_wet,
-        with_wepl=split is not None,
+        with_wepl=True,  # the halo's lever-arm factor reads it (planning/halo.py)
     )
     radius = _spot_radius(air_a, air_b, air_c, tables, spot_e, n_sub, w, mag, n_sigma)
     if split is not None:
@@ -238,6 +240,7 @@ def setup_beam(
         ),
         average=(wepl_up[order], wepl_down[order], *averaging),
         halo_parts=_halo_parts(beam_model),
+        range_shifter_wet_mm=rs_wet,
     )
 
 

@@ -1,5 +1,8 @@
 """Numba kernels of the halo by convolution (:mod:`.halo`): per-voxel halo widths of
-one energy layer, and the gather of the layer's Gaussian-filtered fluence maps.
+one energy layer, the gather of the layer's Gaussian-filtered fluence maps (the
+reference: :func:`halo_widths` then :func:`gather_halo`; by default :func:`gather_layers`,
+σ computed where the maps are read), and the disc halo a matrix holds, from its entries'
+halo shares (:func:`disc_sums`).
 
 Inputs are the tuples of :mod:`._dose_kernels` (``voxels``, ``model``, ``average``);
 the maps are stacked flat, level after level, with per-level origin, pixel size and
@@ -13,7 +16,16 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["WIDTH_CHUNKS", "filtered_maps", "gather_halo", "halo_widths"]
+__all__ = [
+    "GATHER_BLOCK",
+    "SHARE_UNIT",
+    "WIDTH_CHUNKS",
+    "disc_sums",
+    "filtered_maps",
+    "gather_halo",
+    "gather_layers",
+    "halo_widths",
+]
 
 
 @numba.njit(cache=True, inline="always")
@@ -31,16 +43,17 @@ WIDTH_CHUNKS = 64
 
 
 @numba.njit(cache=True, parallel=True)
-def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2):
+def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w):
     """Isocentre-plane σ (mm) of each of the halo's Gaussians (``part_sigma2`` [part,
     energy, depth]: their σ² in water) of energy ``e`` at every voxel, [part, voxel], 0
     where the voxel's WEPL span misses the energy's depth table, and each part's
     smallest and largest σ over the voxels it reaches, [part, 2] (0, 0: none). σ₂² =
     σ_air² + σ²_MCS + the Gaussian's excess over the primaries' MCS variance in water
     (as in the dose kernels), with σ²_MCS the layer's fluence-weighted mean along its
-    rays (``mcs2_w`` at depths w₀ + k Δw), divided by the magnification (geometric mean
-    of the two axes). One pass over the voxels for all the parts: they share all but
-    the excess."""
+    rays (``mcs2_w`` at depths w₀ + k Δw) and the excess times the layer's lever-arm
+    factor there (``lever2_w``, :func:`.halo._lever_arm_factor`), divided by the
+    magnification (geometric mean of the two axes). One pass over the voxels for all the
+    parts: they share all but the excess."""
     _, _, _, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     step, max_depth, air_a, air_b, air_c = model[:5]
     sigma_mcs2 = model[6]
@@ -62,11 +75,12 @@ def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2):
             x = min(max((w - w0) / dw, 0.0), mcs2_w.size - 1.0)
             k = min(int(x), mcs2_w.size - 2)
             mcs2 = (1.0 - (x - k)) * mcs2_w[k] + (x - k) * mcs2_w[k + 1]
+            lever2 = (1.0 - (x - k)) * lever2_w[k] + (x - k) * lever2_w[k + 1]
             primaries = _at(sigma_mcs2, e, centre)
             base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
             mag = mag_u[j] * mag_v[j]
             for p in range(n_parts):
-                excess = max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
+                excess = lever2 * max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
                 s = math.sqrt(max(base + excess, 1e-6) / mag)
                 out[p, j] = s
                 least[p] = min(least[p], s)
@@ -238,3 +252,230 @@ def filtered_maps(u, v, weights, origin_u, origin_v, pixel, nu, nv, start, taps,
                     acc += kernel[t] * along_u[i, k + t - radius]
                 out[base + i * n_v + k] = acc * scale
     return out
+
+
+#: The units of :func:`disc_sums`' shares: an entry's halo share is ``share / SHARE_UNIT``.
+SHARE_UNIT = 65535.0
+
+
+@numba.njit(cache=True, parallel=True)
+def disc_sums(
+    indptr, indices, share, dose, let_dose, alpha_dose, sqrt_beta_dose, w, first, local,
+    n_local, bounds, with_let, with_bio,
+):  # fmt: skip
+    """The halo a dose-influence matrix holds in its columns' discs, for the columns
+    ``first`` … ``first + w.size − 1`` with weights ``w``: Σ_s w_s (share/65535) M[:, s]
+    for the dose and (``with_let``) LET×dose, (``with_bio``) α×dose and √β×dose (the
+    matrices' float32 values, ``share`` uint16: each entry's halo share, written by
+    ``fill_layers``), on the beam's voxels (``local``: a grid voxel's number among them).
+    The columns come in chunks ``bounds[c]`` … ``bounds[c + 1]`` − 1 (numbered from
+    ``first``), each summed apart in column order, the chunks then added in order: the
+    same numbers whatever the number of threads. Returns four arrays of ``n_local``
+    (zeros for a quantity not asked for)."""
+    n_chunks = bounds.size - 1
+    n_q = 4 if with_bio else 2
+    partial = np.zeros((n_chunks, n_local, n_q))
+    scale = 1.0 / SHARE_UNIT
+    for c in numba.prange(n_chunks):
+        out = partial[c]
+        for s in range(bounds[c], bounds[c + 1]):
+            ws = w[s]
+            if ws == 0.0:
+                continue
+            column = first + s
+            for p in range(indptr[column], indptr[column + 1]):
+                x = ws * (share[p] * scale)
+                i = local[indices[p]]
+                out[i, 0] += x * dose[p]
+                if with_let:
+                    out[i, 1] += x * let_dose[p]
+                if with_bio:
+                    out[i, 2] += x * alpha_dose[p]
+                    out[i, 3] += x * sqrt_beta_dose[p]
+    total = np.zeros((4, n_local))
+    block = 1 << 14
+    for b in numba.prange((n_local + block - 1) // block):
+        for i in range(b * block, min(n_local, (b + 1) * block)):
+            for q in range(n_q):
+                acc = 0.0
+                for c in range(n_chunks):
+                    acc += partial[c, i, q]
+                total[q, i] = acc
+    return total[0], total[1], total[2], total[3]
+
+
+#: Voxels per block of :func:`gather_layers`' parallel loop (each voxel is computed alone:
+#: the blocks only deal the work out).
+GATHER_BLOCK = 256
+
+
+@numba.njit(cache=True, parallel=True)
+def gather_layers(
+    layer_e, mcs2_w, lever2_w, w0, dw, part_sigma2, part_levels, boxes, voxels, model,
+    average, levels, maps, start, origin_u, origin_v, per_mm, nu, nv, part_idd, part_cum,
+    with_let, with_bio, out_dose, out_let, out_alpha, out_sqrt_beta,
+):  # fmt: skip
+    """Add the halo of every energy layer of a beam to its voxels, voxel by voxel with all
+    the layers in turn (each voxel's inputs read once, its sums written once): for layer
+    l (energy ``layer_e[l]``), Σ_parts h_p · Φ_σp(u, v) / (mag_u mag_v) · ⟨T⟩ as
+    :func:`gather_halo` adds it, with σ_p computed in place as :func:`halo_widths` does
+    (``mcs2_w[l]``: the layer's fluence-weighted σ²_MCS at depths w₀ + k Δw, ``lever2_w[l]``
+    its lever-arm factor there, :func:`.halo._lever_arm_factor`). Part p's
+    maps of layer l are levels ``part_levels[l, p]`` … ``part_levels[l, p + 1]`` − 1 (σ
+    increasing, their ends bracketing every σ of the part in the layer; ``per_mm``: each
+    level's pixels per mm); ``boxes[l]`` (u_min, u_max, v_min, v_max): where the
+    layer's widest maps reach (no halo beyond). Each voxel alone: the same numbers
+    whatever the threads."""
+    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
+    step, max_depth, air_a, air_b, air_c = model[:5]
+    idd, sigma_mcs2 = model[5], model[6]
+    wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
+    alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:9]
+    n_parts = part_idd.shape[0]
+    n_depth = idd.shape[1]
+    n_layers = layer_e.size
+    n = vox_u.size
+    n_w = mcs2_w.shape[1]
+    for b in numba.prange((n + GATHER_BLOCK - 1) // GATHER_BLOCK):
+        for j in range(b * GATHER_BLOCK, min(n, (b + 1) * GATHER_BLOCK)):
+            u, v, wepl, w = vox_u[j], vox_v[j], vox_wepl[j], vox_w[j]
+            mag = mag_u[j] * mag_v[j]
+            x = min(max((w - w0) / dw, 0.0), n_w - 1.0)
+            kw = min(int(x), n_w - 2)
+            fw = x - kw
+            dose_sum = 0.0
+            let_sum = 0.0
+            alpha_sum = 0.0
+            beta_sum = 0.0
+            for layer in range(n_layers):
+                e = layer_e[layer]
+                if wepl + wepl_down[j] < 0.0 or wepl - wepl_up[j] >= max_depth[e]:
+                    continue
+                if (u < boxes[layer, 0] or u > boxes[layer, 1] or v < boxes[layer, 2]
+                        or v > boxes[layer, 3]):  # fmt: skip
+                    continue
+                centre = min(max(wepl, 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
+                k_c, f_c = _bin_of(centre, n_depth)  # the same bins for every depth table
+                lo = (wepl - wepl_up[j]) / step[e]
+                hi = (wepl + wepl_down[j]) / step[e]
+                span = hi - lo
+                k_lo, f_lo = _bin_of(lo, n_depth)
+                k_hi, f_hi = _bin_of(hi, n_depth)
+                mcs2 = (1.0 - fw) * mcs2_w[layer, kw] + fw * mcs2_w[layer, kw + 1]
+                lever2 = (1.0 - fw) * lever2_w[layer, kw] + fw * lever2_w[layer, kw + 1]
+                primaries = (1.0 - f_c) * sigma_mcs2[e, k_c] + f_c * sigma_mcs2[e, k_c + 1]
+                base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
+                idd_mean = -1.0
+                g = 0.0
+                for p in range(n_parts):
+                    first, last = part_levels[layer, p], part_levels[layer, p + 1]
+                    if last <= first:
+                        continue
+                    width2 = (1.0 - f_c) * part_sigma2[p, e, k_c] + f_c * part_sigma2[p, e, k_c + 1]
+                    excess = lever2 * max(width2 - primaries, 0.0)
+                    s = math.sqrt(max(base + excess, 1e-6) / mag)
+                    phi = _phi_scaled(s, levels, first, last, maps, start, origin_u, origin_v,
+                                      per_mm, nu, nv, u, v)  # fmt: skip
+                    if phi == 0.0:
+                        continue
+                    if idd_mean < 0.0:
+                        idd_mean = _span_mean(idd, idd_cum, e, k_lo, f_lo, k_hi, f_hi, span,
+                                              k_c, f_c)  # fmt: skip
+                    if idd_mean <= 0.0:
+                        break
+                    halo_mean = _span_mean3(part_idd, part_cum, p, e, k_lo, f_lo, k_hi, f_hi,
+                                            span, k_c, f_c)  # fmt: skip
+                    h = min(max(halo_mean / idd_mean, 0.0), 1.0)
+                    g += h * phi / mag
+                if g == 0.0:
+                    continue
+                dose_sum += g * idd_mean
+                if with_let:
+                    let_sum += g * _span_mean(let_dose, let_cum, e, k_lo, f_lo, k_hi, f_hi, span,
+                                              k_c, f_c)  # fmt: skip
+                if with_bio:
+                    row = vox_tissue[j] * idd.shape[0] + e
+                    alpha_sum += g * _span_mean(alpha_dose, alpha_cum, row, k_lo, f_lo, k_hi,
+                                                f_hi, span, k_c, f_c)  # fmt: skip
+                    beta_sum += g * _span_mean(beta_dose, beta_cum, row, k_lo, f_lo, k_hi, f_hi,
+                                               span, k_c, f_c)  # fmt: skip
+            if dose_sum == 0.0 and let_sum == 0.0:
+                continue
+            i = vox_index[j]  # a beam's voxels are distinct: no write conflict
+            out_dose[i] += dose_sum
+            if with_let:
+                out_let[i] += let_sum
+            if with_bio:
+                out_alpha[i] += alpha_sum
+                out_sqrt_beta[i] += beta_sum
+
+
+@numba.njit(cache=True, inline="always")
+def _phi_scaled(s, levels, first, last, maps, start, origin_u, origin_v, per_mm, nu, nv, u, v):
+    """:func:`_phi` with each level's pixels per mm (``per_mm`` = 1 / pixel) instead of its
+    pixel: multiplications instead of divisions."""
+    if s <= levels[first]:
+        a, t = first, 0.0
+    elif s >= levels[last - 1]:
+        a, t = last - 1, 0.0
+    else:
+        a = first
+        while levels[a + 1] < s:
+            a += 1
+        t = (s - levels[a]) / (levels[a + 1] - levels[a])
+    phi = (1.0 - t) * _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, a, u, v)
+    if t > 0.0:
+        phi += t * _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, a + 1, u, v)
+    return phi
+
+
+@numba.njit(cache=True, inline="always")
+def _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, level, u, v) -> float:
+    """:func:`_bilinear` with the level's pixels per mm."""
+    x = (u - origin_u[level]) * per_mm[level]
+    y = (v - origin_v[level]) * per_mm[level]
+    if x < 0.0 or y < 0.0 or x > nu[level] - 1.0 or y > nv[level] - 1.0:
+        return 0.0
+    i = min(int(x), nu[level] - 2)
+    k = min(int(y), nv[level] - 2)
+    fx = x - i
+    fy = y - k
+    base = start[level] + i * nv[level] + k
+    n = nv[level]
+    return (1.0 - fx) * ((1.0 - fy) * maps[base] + fy * maps[base + 1]) + fx * (
+        (1.0 - fy) * maps[base + n] + fy * maps[base + n + 1]
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def _bin_of(t: float, n: int) -> tuple[int, float]:
+    """Bin k and fraction f of t (in bins) clamped to a table of n depths, as :func:`_at`
+    and :func:`_integral` clamp it."""
+    t = min(max(t, 0.0), n - 1.0)
+    k = min(int(t), n - 2)
+    return k, t - k
+
+
+@numba.njit(cache=True, inline="always")
+def _span_mean(table, cum, row, k_lo, f_lo, k_hi, f_hi, span, k_c, f_c) -> float:
+    """:func:`_mean` of ``table[row]`` with the span's ends and centre already in bins
+    (:func:`_bin_of`; ``span``: hi − lo unclamped, as :func:`_mean` divides by it)."""
+    if span < 1e-6:
+        return (1.0 - f_c) * table[row, k_c] + f_c * table[row, k_c + 1]
+    a = table[row, k_hi]
+    b = table[row, k_lo]
+    upper = cum[row, k_hi] + f_hi * (a + 0.5 * f_hi * (table[row, k_hi + 1] - a))
+    lower = cum[row, k_lo] + f_lo * (b + 0.5 * f_lo * (table[row, k_lo + 1] - b))
+    return (upper - lower) / span
+
+
+@numba.njit(cache=True, inline="always")
+def _span_mean3(table, cum, p, row, k_lo, f_lo, k_hi, f_hi, span, k_c, f_c) -> float:
+    """:func:`_span_mean` of ``table[p]`` and ``cum[p]`` without making the views."""
+    if span < 1e-6:
+        return (1.0 - f_c) * table[p, row, k_c] + f_c * table[p, row, k_c + 1]
+    a = table[p, row, k_hi]
+    b = table[p, row, k_lo]
+    upper = cum[p, row, k_hi] + f_hi * (a + 0.5 * f_hi * (table[p, row, k_hi + 1] - a))
+    lower = cum[p, row, k_lo] + f_lo * (b + 0.5 * f_lo * (table[p, row, k_lo + 1] - b))
+    return (upper - lower) / span

@@ -36,6 +36,7 @@ from ionbeam.planning._dose_kernels import (
     _reach2,
     _span,
 )
+from ionbeam.planning._halo_kernels import SHARE_UNIT
 from ionbeam.planning._strips import strip_kernel, strips
 
 __all__ = ["ROW", "count_layers", "fill_layers"]
@@ -295,14 +296,14 @@ def _fill_strip(
 ):
     """The columns of the spots ``layer[strip::n_strips]`` from ``indptr[s]`` on, from the
     layer's depth parts (``layer_data``: the cells' bounds, the depth parts, the voxels'
-    ray bins; ``flags``: n_sigma, with_let, with_bio)."""
+    ray bins; ``flags``: n_sigma, with_let, with_bio, with_share)."""
     spot_u, spot_v, _, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v = voxels[:5]
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2 = rays[0]
     bounds, rows, ray_k, ray_f = layer_data
-    out_index, out_dose, out_let, out_alpha, out_sqrt_beta = outs
-    n_sigma, with_let, with_bio = flags
+    out_index, out_dose, out_let, out_alpha, out_sqrt_beta, out_halo = outs
+    n_sigma, with_let, with_bio, with_share = flags
     nsig2 = n_sigma * n_sigma
     q = 0.5 * nsig2
     core_norm = -math.expm1(-q)  # the truncated core's normalisation (``_truncated_gaussian``)
@@ -333,9 +334,13 @@ def _fill_strip(
                         continue
                     h = rows[j, 3]
                     g = (1.0 - h) * (math.exp(-0.5 * r2 / s1) / (_TWO_PI * s1 * core_norm))
+                    halo = 0.0
                     if h > 0.0:
                         s2 = s1 + rows[j, 4]
-                        g += h * _cut_gaussian(r2, s2, q * s1 / s2)
+                        halo = h * _cut_gaussian(r2, s2, q * s1 / s2)
+                        g += halo
+                    if with_share:
+                        out_halo[p] = int(SHARE_UNIT * halo / g + 0.5) if g > 0.0 else 0
                     out_index[p] = vox_index[j]
                     out_dose[p] = g * rows[j, 2]
                     if with_let:
@@ -378,11 +383,13 @@ def fill_layers(
     indptr: np.ndarray, spots: tuple, voxels: tuple, cells: tuple, rays: tuple, model: tuple,
     average: tuple, n_sigma: float, with_let: bool, with_bio: bool, out_index: np.ndarray,
     out_dose: np.ndarray, out_let: np.ndarray | None, out_alpha: np.ndarray | None,
-    out_sqrt_beta: np.ndarray | None, n_threads: int,
+    out_sqrt_beta: np.ndarray | None, out_halo: np.ndarray | None, n_threads: int,
 ) -> None:  # fmt: skip
     """Row indices and values of every spot's column from ``indptr[s]`` on: the entries
     of ``fill_entries``, bit for bit, with the depth part computed once per layer, on
-    ``n_threads`` threads as :func:`count_layers`."""
+    ``n_threads`` threads as :func:`count_layers`. ``out_halo`` (uint16, or None or empty
+    for none): each entry's halo share, the halo's part of its lateral profile in units
+    of 1/``SHARE_UNIT`` (:class:`ionbeam.planning.halo.DiscShares`)."""
     cell_start, cell_origin, cell_mm, n_cells = cells
     order, start, ray_k, ray_f, bounds, stamp = _prepare(
         spots[2], voxels[1], voxels[2], voxels[5], cell_start, rays, model[0].size, n_cells
@@ -396,9 +403,10 @@ def fill_layers(
         empty if out_let is None else out_let,
         empty if out_alpha is None else out_alpha,
         empty if out_sqrt_beta is None else out_sqrt_beta,
+        np.empty(0, dtype=np.uint16) if out_halo is None else out_halo,
     )
     with_flags = (bool(with_let), bool(with_bio))
-    flags = (float(n_sigma), bool(with_let), bool(with_bio))
+    flags = (float(n_sigma), bool(with_let), bool(with_bio), outs[5].size > 0)
     with strips(n_threads) as run:
         for e in range(model[0].size):
             layer = order[start[e] : start[e + 1]]

@@ -47,7 +47,7 @@ from ionbeam.planning._beam_setup import BeamSetup, setup_beam
 from ionbeam.planning._sub_beam_rule import check_split
 from ionbeam.planning.dose_grid import calculation_mask, occupancy_on_grid
 from ionbeam.planning.dose_influence import DoseInfluence
-from ionbeam.planning.halo import HaloField, HaloTerms, beam_halo
+from ionbeam.planning.halo import DISC_SHARE_BYTES, DiscShares, HaloField, HaloTerms, beam_halo
 from ionbeam.planning.plan import Plan
 from ionbeam.planning.scattering_power import relative_scattering_power
 
@@ -168,13 +168,15 @@ def calc_dose_influence(
     counts = [_count_beam(s, n_sigma) for s in setups]
     indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
     nnz = int(indptr[-1])
+    shares = options.halo == "convolution" and not any(s.fine for s in setups)
     check_fits(
-        influence_bytes(nnz, 1 + int(options.with_let) + 2 * int(with_biology)),
+        influence_bytes(nnz, 1 + int(options.with_let) + 2 * int(with_biology))
+        + DISC_SHARE_BYTES * nnz * int(shares),
         what=f"the dose influence of {plan.n_spots:,} spots ({nnz:,} stored voxels)",
         hint="use a coarser dose grid (--grid), a larger spot spacing (--spot-spacing) "
         "or fewer energies (--energy-stride)",
     )
-    out = _Entries.allocate(nnz, options.with_let, with_biology)
+    out = _Entries.allocate(nnz, options.with_let, with_biology, shares)
     offset = 0
     for setup, count in zip(setups, counts, strict=True):
         _fill_beam(
@@ -197,6 +199,7 @@ def calc_dose_influence(
         forward_dose_chunks(grid.size),
         options.with_let,
         with_biology,
+        disc=None if out.halo_share is None else DiscShares.of(influence, out.halo_share),
     )
     return replace(influence, halo=field)
 
@@ -351,9 +354,10 @@ class _Entries:
     let_dose: np.ndarray | None
     alpha_dose: np.ndarray | None
     sqrt_beta_dose: np.ndarray | None
+    halo_share: np.ndarray | None = None  # each entry's disc-halo share (DiscShares)
 
     @classmethod
-    def allocate(cls, nnz: int, with_let: bool, with_biology: bool) -> _Entries:
+    def allocate(cls, nnz: int, with_let: bool, with_biology: bool, shares: bool) -> _Entries:
         def values(wanted: bool) -> np.ndarray | None:
             return np.empty(nnz, dtype=np.float32) if wanted else None
 
@@ -363,6 +367,7 @@ class _Entries:
             values(with_let),
             values(with_biology),
             values(with_biology),
+            np.empty(nnz, dtype=np.uint16) if shares else None,
         )
 
     def influence(self, grid: Grid, plan: Plan, indptr: np.ndarray) -> DoseInfluence:
@@ -441,5 +446,6 @@ def _fill_beam(
             with_let,
             with_biology,
             *outputs,
+            np.empty(0, dtype=np.uint16) if out.halo_share is None else out.halo_share,
             numba.get_num_threads(),
         )

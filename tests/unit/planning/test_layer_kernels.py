@@ -51,9 +51,10 @@ def _setup(model, *, gantry_deg: float, range_shifter_mm: float = 0.0):
 def _fill(kernel, s, indptr, n_sigma, with_let, with_bio, *n_threads):
     nnz = int(indptr[-1])
     outputs = (np.empty(nnz, np.int32), *(np.empty(nnz, np.float32) for _ in range(4)))
+    shares = (np.empty(0, np.uint16),) if n_threads else ()  # the layer kernel's halo shares
     kernel(
         indptr, s.spots, s.voxels, s.cells, s.rays, s.model, s.average, n_sigma, with_let,
-        with_bio, *outputs, *n_threads,
+        with_bio, *outputs, *shares, *n_threads,
     )  # fmt: skip
     return outputs
 
@@ -92,7 +93,8 @@ def test_layer_kernels_without_let_or_biology_leave_those_outputs_alone(carbon) 
     index, dose = np.empty(nnz, np.int32), np.empty(nnz, np.float32)
     sentinel = np.full(nnz, -7.0, np.float32)
     let, alpha, beta = sentinel.copy(), sentinel.copy(), sentinel.copy()
-    layered.fill_layers(indptr, *args, False, False, index, dose, let, alpha, beta, 2)
+    layered.fill_layers(indptr, *args, False, False, index, dose, let, alpha, beta,
+                        np.empty(0, np.uint16), 2)  # fmt: skip
     want = _fill(reference.fill_entries, s, indptr, 3.0, False, False)
     assert np.array_equal(index, want[0]) and np.array_equal(dose, want[1])
     assert np.all(let == -7.0) and np.all(alpha == -7.0) and np.all(beta == -7.0)

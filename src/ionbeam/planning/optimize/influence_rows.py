@@ -126,6 +126,15 @@ class InfluenceRows:
             self.row_indptr, self.row_indices, self.values[name], rows, self.n_spots
         )
 
+    def weighted_column_squares(self, name: str, row_weights: np.ndarray) -> np.ndarray:
+        """Σᵢ cᵢ Mᵢⱼ² per spot j over the kept voxels i (c: one weight per kept voxel)."""
+        c = np.ascontiguousarray(row_weights, dtype=np.float64)
+        if c.size != self.n_voxels:
+            raise GridMismatchError(f"need {self.n_voxels} row weights; got {c.size}")
+        return kernels.rows_weighted_squared_sums(
+            self.row_indptr, self.row_indices, self.values[name], c, self.n_spots
+        )
+
     def transpose_times(self, name: str, g: np.ndarray) -> np.ndarray:
         """Mᵀ·g per spot (g: one value per kept voxel)."""
         values = self.values[name]

@@ -92,3 +92,44 @@ def test_sorted_unique_is_numpys_unique() -> None:
     got = sorted_unique(index, 5000)
     np.testing.assert_array_equal(got, expected)
     assert got.dtype == expected.dtype
+
+
+def test_subset_products_and_weighted_column_squares_equal_the_dense_ones(influence) -> None:
+    """(M·w)[rows] on a subset, and Σᵢ cᵢ Mᵢⱼ² per spot, against dense numpy; the subset's
+    rows are the full product's bit for bit; row weights of the wrong length raise."""
+    rng = np.random.default_rng(5)
+    voxels = np.sort(rng.choice(influence.grid.size, 60, replace=False))
+    rows = restrict_influence(influence, voxels, matrices=("alpha_dose", "sqrt_beta_dose"))
+    a = _dense(influence.alpha_dose, voxels, np.arange(influence.n_spots))
+    w = rng.uniform(1e6, 1e7, influence.n_spots)
+    subset = np.array([0, 7, 8, 31, 59])
+    full = rows.times("alpha_dose", w)
+    np.testing.assert_array_equal(rows.times_rows("alpha_dose", w, subset), full[subset])
+    pair = rows.times_pair_rows("alpha_dose", "sqrt_beta_dose", w, subset)
+    np.testing.assert_allclose(pair[0], (a @ w)[subset], rtol=1e-12)
+    c = rng.uniform(0.0, 2.0, voxels.size)
+    c[::3] = 0.0
+    expected = (c[:, None] * a**2).sum(axis=0)
+    np.testing.assert_allclose(rows.weighted_column_squares("alpha_dose", c), expected,
+                               rtol=1e-10)  # fmt: skip
+    with pytest.raises(GridMismatchError, match="row weights"):
+        rows.weighted_column_squares("alpha_dose", c[:-1])
+
+
+def test_product_kernels_handle_empty_and_one_entry_rows() -> None:
+    """Rows with no entry give 0 and scatter nothing; a one-entry row its value × x
+    (the kernels walk entry positions as unsigned integers)."""
+    from ionbeam.planning.optimize import _product_kernels as kernels
+
+    indptr = np.array([0, 0, 1, 1, 3], dtype=np.int64)
+    indices = np.array([2, 0, 2], dtype=np.uint16)
+    values = np.array([0.5, 2.0, 4.0], dtype=np.float32)
+    x = np.array([1.0, 10.0, 100.0])
+    np.testing.assert_array_equal(kernels.rows_dot(indptr, indices, values, x), [0, 50, 0, 402])
+    rows = np.array([3, 0, 1], dtype=np.int64)
+    np.testing.assert_array_equal(
+        kernels.rows_dot_subset(indptr, indices, values, x, rows), [402, 0, 50]
+    )
+    g = np.array([7.0, 3.0, 5.0, 1.0])
+    out = kernels.active_rows_scatter(indptr, indices, values, values, rows, g, g, False, 3, 16)
+    np.testing.assert_array_equal(out, [2.0, 0.0, 4.0 + 0.5 * 3.0])

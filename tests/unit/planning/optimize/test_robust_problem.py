@@ -286,3 +286,14 @@ def test_with_offsets_needs_one_set_per_scenario(scenarios, structure_masks) -> 
     problem = build_robust_problem(scenarios[:3], structure_masks, OBJECTIVES)
     with pytest.raises(GridMismatchError, match="each of the 3 scenarios"):
         problem.with_offsets([{"dose": np.zeros(GRID_SIZE)}])
+
+
+def test_a_robust_problem_takes_its_nominal_scenarios_spot_scales(scenarios, structure_masks):
+    """Scaled solvers on a robust problem scale the spots as on its nominal scenario."""
+    from ionbeam.planning.optimize.solver import spot_scales
+
+    robust = build_robust_problem(scenarios, structure_masks, OBJECTIVES, mode="minimax")
+    for scaling in ("jacobi", "gauss_newton"):
+        scales = spot_scales(robust, scaling)
+        np.testing.assert_array_equal(scales, spot_scales(robust.nominal, scaling))
+        assert not np.all(scales == 1.0)

@@ -162,6 +162,41 @@ def test_jacobi_scaling_evens_the_target_curvature_and_finds_the_same_optimum(
         SolverOptions(scaling="newton")
 
 
+def test_gauss_newton_scaling_evens_the_weighted_curvature_of_every_term(influence) -> None:
+    """With sⱼ = 1/√(Σᵢ cᵢ Dᵢⱼ²), cᵢ = Σ over the voxel's terms of weight × its share of
+    the term's mean (occupancies included), every spot has the same Σᵢ cᵢ (sⱼ Dᵢⱼ)²: the
+    diagonal of the objective's Gauss–Newton Hessian (all terms active) is uniform;
+    computed here densely from the matrix and the fractions, not by the library. A
+    robust problem takes its nominal scenario's scales. The optimum (objective and
+    doses) is the scaling's "none" one within the solver's tolerance."""
+    from ionbeam.planning.optimize.solver import spot_scales
+
+    target = np.zeros(influence.grid.shape)
+    target[2:4, 1:4, 1:3] = 1.0
+    target[1, 1:4, 1:3] = 0.25  # a partial voxel layer, as occupancies give
+    body = np.ones(influence.grid.shape)
+    problem = build_problem(
+        influence,
+        {"Target": target, "Body": body},
+        {"Target": SquaredDeviation(1.0, weight=10.0), "Body": SquaredOverdose(0.5, weight=3.0)},
+    )
+    flat_t, flat_b = target.reshape(-1), body.reshape(-1)
+    c = 10.0 * flat_t / flat_t.sum() + 3.0 * flat_b / flat_b.sum()
+    d = influence.dose.toarray().astype(np.float64)
+    scale = spot_scales(problem, "gauss_newton")
+    weighted = (c[:, None] * (d * scale) ** 2).sum(axis=0)
+    np.testing.assert_allclose(weighted, weighted[0], rtol=1e-5)
+    assert np.median(scale) == pytest.approx(1.0)
+    results = {}
+    for scaling in ("none", "gauss_newton"):
+        options = SolverOptions(progress=False, relative_tolerance=0.0, max_iterations=3000,
+                                gradient_tolerance=1e-12, scaling=scaling)  # fmt: skip
+        results[scaling] = optimize_weights(problem, options=options)
+    assert results["gauss_newton"].fun == pytest.approx(results["none"].fun, rel=1e-4)
+    doses = [problem.quantity_values(r.x) for r in results.values()]
+    np.testing.assert_allclose(doses[1], doses[0], rtol=1e-2, atol=1e-3)
+
+
 def test_longer_lbfgs_memory_is_honoured_and_converges_in_fewer_iterations(
     influence, structure_masks
 ) -> None:

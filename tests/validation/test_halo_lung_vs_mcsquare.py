@@ -1,0 +1,79 @@
+"""The plain pencil beam's dose in a water tumour behind lung against MCsquare.
+
+Reference: MCsquare 1.1 (K. Souris, J. A. Lee, E. Sterpin, Med. Phys. 43 (2016)
+2447–2459), the stored planes of ``tests/data/mcsquare/lung_edge_spots.npz`` (README
+there; set-up ``bench/mcsquare/_lung_edge.py``): single spots of ionbeam's CNAO beam
+through 20 mm of water and 20 mm of lung (−750 HU, 0.25 g/cm³) into a water tumour
+(depths 40–90 mm, x < 0), 10⁶ primaries per spot; dose to water in the plane z = 0.
+
+What is checked: the dose summed over the tumour in that plane (the MC's statistical
+uncertainty summed over ~2000 voxels is ~0.1 %), plain pencil beam, within ±2 % of
+MC for every spot aimed at the tumour or its face. The plane through the axis holds
+the share of the spot's halo that the halo's width leaves there: with the halo's
+excess width read in water-equivalent mm (before: the secondaries' lever arm through
+the lung counted as a quarter of its length) it was +2.6 % (on the face, peak 60 mm),
++1.2 % (4 mm into the lung), +2.6 % (4 mm into the tumour) and +3.5 % (on the face,
+peak 100 mm); with the geometric lever arm (:func:`ionbeam.planning.halo._lever_arm_factor`)
++0.8, −0.5, +1.7 and +1.7 %. The lung-margin spot is left out: its −17 % is the
+pencil beam's lateral heterogeneity limit (one WEPL per voxel), not the halo.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data" / "mcsquare" / "lung_edge_spots.npz"
+sys.path.insert(0, str(REPO / "bench" / "mcsquare"))
+from _lung_edge import SPOTS, edge_grid, ionbeam_plane, region_ratios  # noqa: E402
+
+from ionbeam.machine import cnao_beam_line  # noqa: E402
+from ionbeam.machine.beam_model import build_beam_model  # noqa: E402
+
+TOLERANCE_PERCENT = 2.0
+
+
+@pytest.fixture(scope="module")
+def stored():
+    with np.load(DATA) as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.fixture(scope="module")
+def model(stored):
+    energies = sorted({float(stored[f"{s.name}_energy_mev"]) for s in SPOTS})
+    return build_beam_model("proton", energies, cnao_beam_line())
+
+
+@pytest.mark.parametrize("name", ["low_edge", "low_lung", "low_tumour", "high_edge"])
+def test_tumour_dose_behind_lung_agrees_with_mcsquare(name, stored, model) -> None:
+    spot = next(s for s in SPOTS if s.name == name)
+    mc = stored[f"{name}_plane_dose_gy"].astype(float)
+    error = region_ratios(ionbeam_plane(spot, model), mc, edge_grid())["tumour"]
+    assert abs(error) <= TOLERANCE_PERCENT, f"{name}: tumour dose {error:+.1f} % vs MCsquare"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lateral range mixing behind the tumour's face: one WEPL per voxel "
+    "(docs/validation.md, 'The lung tumour's D95')",
+)
+def test_lung_behind_the_tumour_agrees_with_mcsquare(stored, model) -> None:
+    """The spot on the tumour's face that crosses it and stops in the lung behind
+    (peak WEPL 100 mm): the dose summed over the lung behind the tumour within ±10 % of
+    MCsquare's. The plain pencil beam gives it +23.9 %: a voxel there reads its own
+    ray's WEPL (through the tumour), while in MC the protons beside the face, which
+    crossed lung only and so carry a longer range, scatter into it over the lung's long
+    geometric lever arms (range mixing, Urie et al., Phys. Med. Biol. 31 (1986) 1;
+    Szymanowski and Oelfke, Phys. Med. Biol. 47 (2002) 3313): at depth 120 mm MC's
+    lateral profile runs smoothly across x = 0 (72, 82, 89 % of its maximum at x = −2.5,
+    −0.5, +1.5 mm), the pencil beam's steps (88, 105, 70 %). This is the mechanism of the
+    lung plan's distal-edge excess (``bench/lung_d95.py``)."""
+    spot = next(s for s in SPOTS if s.name == "high_edge")
+    mc = stored[f"{spot.name}_plane_dose_gy"].astype(float)
+    error = region_ratios(ionbeam_plane(spot, model), mc, edge_grid())["lung_behind"]
+    assert abs(error) <= 10.0, f"lung behind the tumour {error:+.1f} % vs MCsquare"
