@@ -28,6 +28,22 @@ but ``bench/dij.py`` then took 1.3x the CPU (carbon 6.10 against 4.58 and 4.64 C
 the helpers stay inlined; ``parallel=`` limited to ``prange`` (no array-expression parfors)
 took 64.9 CPU s, no gain.
 
+Where a parallel kernel's compile goes (coldstart, 7 Dec 2026): numba's parallel pipeline
+outlines each ``prange`` body into a function of its own and passes it every array the
+body reads; its cost grows with those arrays (a trivial body reading a tuple of 24 arrays
+compiles in 0.9 s, 0.2 s without ``parallel``). The dose engine's kernels read ~50 arrays in
+tuples. The layer kernels, the forward dose, the ray tables, the WEPL lattice, its
+interpolation and the chunked CSC product now run plain ``nogil`` kernels on threads
+(``planning._strips``), compiled with ``error_model="numpy"`` and, where they allocate
+nothing, ``_nrt=False`` (as fast as the ``prange`` bodies; with reference counting the
+forward dose ran 2.4x slower). A cold demo (2 shared cores, load 5-12), listener per
+kernel: before, 53.9 CPU s of compiling (``forward_dose`` 7.9, ``fill_layers`` 6.8,
+``count_layers`` 4.0, ``ray_tables`` 2.4, ``wepl_lattice`` 1.8, ``csc_times_chunked`` 1.3,
+``interpolate_lattice_points``/``lattice_at``/``voxel_fan`` 2.1); the layer kernels alone
+(same beam, fresh cache) 14.8 -> 6.2 CPU s; ``--replay`` of a demo's cache 58.5, 56.8 -> 35.8,
+40.3 CPU s (two interleaved rounds). Every ionbeam kernel compiles for one
+signature in a demo (``sigs`` 1): no duplicate specialisations to remove.
+
 Usage: python bench/numba_compile.py [--warm-tables DIR] [--top 30] -- demo --quick
 (the command after ``--``; an ``--out`` folder is added in a temporary folder), or
 python bench/numba_compile.py --replay NUMBA_CACHE_DIR [--top 30].

@@ -59,6 +59,7 @@ def best_split(
                 below += deposit[b, k]
                 below_var += variance[b, k]
             error = 0.0
+            bound = best * (1.0 - 1e-12)
             for r in range(n_r):
                 diff = (
                     _within(below, below_var, radii2[r])
@@ -66,7 +67,9 @@ def best_split(
                     - exact[r]
                 )
                 error += diff * diff
-            if error < best * (1.0 - 1e-12):
+                if not error < bound:  # a sum of squares only grows: this one cannot win
+                    break
+            if error < bound:
                 best = error
                 narrow[b] = below
                 narrow_var[b] = below_var

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ionbeam.planning._strips import strip_kernel, strips
+
 __all__ = ["csc_times", "csc_times_chunked"]
 
 
@@ -34,7 +36,6 @@ def csc_times(
     return out
 
 
-@numba.njit(cache=True, parallel=True)
 def csc_times_chunked(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -46,10 +47,21 @@ def csc_times_chunked(
     """y = M w as :func:`csc_times`, its columns in chunks ``bounds[c]`` …
     ``bounds[c + 1]`` − 1 (c = 0 … ``bounds.size`` − 2), each summed apart (in column
     order) and the chunks added in order for each row: the same numbers whatever the
-    number of threads."""
+    number of threads (strips of chunks, then of row blocks, on threads)."""
     n_chunks = bounds.size - 1
     partial = np.zeros((n_chunks, n_rows), dtype=np.float64)
-    for c in numba.prange(n_chunks):
+    total = np.zeros(n_rows, dtype=np.float64)
+    with strips(min(numba.get_num_threads(), max(n_chunks, 1))) as run:
+        run(_chunks_strip, indptr, indices, values, w, bounds, partial)
+        run(_rows_strip, partial, total)
+    return total
+
+
+@strip_kernel
+def _chunks_strip(strip, n_strips, indptr, indices, values, w, bounds, partial):
+    """Chunks ``strip, strip + n_strips, …`` of :func:`csc_times_chunked`, each into its
+    row of ``partial``."""
+    for c in range(strip, bounds.size - 1, n_strips):
         out = partial[c]
         for j in range(bounds[c], bounds[c + 1]):
             wj = w[j]
@@ -57,12 +69,16 @@ def csc_times_chunked(
                 continue
             for p in range(indptr[j], indptr[j + 1]):
                 out[indices[p]] += values[p] * wj
-    total = np.zeros(n_rows, dtype=np.float64)
+
+
+@strip_kernel
+def _rows_strip(strip, n_strips, partial, total):
+    """Row blocks ``strip, strip + n_strips, …``: each row's chunks added in order."""
+    n_chunks, n_rows = partial.shape
     block = 1 << 14
-    for b in numba.prange((n_rows + block - 1) // block):
+    for b in range(strip, (n_rows + block - 1) // block, n_strips):
         for i in range(b * block, min(n_rows, (b + 1) * block)):
             acc = 0.0
             for c in range(n_chunks):
                 acc += partial[c, i]
             total[i] = acc
-    return total

@@ -37,6 +37,7 @@ from ionbeam.planning._dose_kernels import (
     _span,
 )
 from ionbeam.planning._halo_kernels import SHARE_UNIT
+from ionbeam.planning._strips import strip_kernel, strips
 
 __all__ = ["ROW", "count_layers", "fill_layers"]
 
@@ -59,25 +60,6 @@ def _layer_order(spot_e: np.ndarray, n_energy: int) -> tuple[np.ndarray, np.ndar
         order[cursor[spot_e[s]]] = s
         cursor[spot_e[s]] += 1
     return order, start
-
-
-@numba.njit(cache=True, inline="always")
-def _dealt(i: int, n: int, n_threads: int) -> int:
-    """Position in a list of n items of iteration i of ``prange(n_threads * ceil(n /
-    n_threads))``, or -1 past its end. Numba gives each thread one contiguous block of
-    iterations; this deals every block a strip of each part of the list (a layer's spots
-    and cells come in raster order, and the edge of a field reaches fewer voxels than its
-    centre), so that the threads finish together. Scheduling only: each item is computed
-    alone and written at its own offset."""
-    block = (n + n_threads - 1) // n_threads
-    position = (i % n_threads) * block + i // n_threads
-    return position if position < n else -1
-
-
-@numba.njit(cache=True, inline="always")
-def _n_dealt(n: int, n_threads: int) -> int:
-    """Iterations of a dealt loop over n items (see :func:`_dealt`)."""
-    return n_threads * ((n + n_threads - 1) // n_threads)
 
 
 @numba.njit(cache=True)
@@ -137,12 +119,12 @@ def _layer_cells(
     return marked[:n]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _ray_bins(vox_w: np.ndarray, w0: float, dw: float, nw: int) -> tuple[np.ndarray, np.ndarray]:
     """Bin and fraction of each voxel's depth in the ray tables (as ``_along_ray``)."""
     k = np.empty(vox_w.size, dtype=np.int64)
     f = np.empty(vox_w.size)
-    for j in numba.prange(vox_w.size):
+    for j in range(vox_w.size):
         x = min(max((vox_w[j] - w0) / dw, 0.0), nw - 1.0)
         k[j] = min(int(x), nw - 2)
         f[j] = x - k[j]
@@ -229,171 +211,209 @@ def _depth_row(
         rows[j, 7] = _average(beta_dose, beta_cum, t, span, k_lo, f_lo, k_hi, f_hi, k, f)
 
 
-@numba.njit(cache=True, parallel=True)
-def count_layers(spots, voxels, cells, rays, model, average, n_sigma, n_threads):
-    """Number of stored voxels of each spot (the criteria of ``count_entries``).
-    ``n_threads``: numba's thread count (``numba.get_num_threads()``, which the kernel
-    cannot call and stay cached); it deals the work out, the result does not depend on it."""
-    spot_u, spot_v, spot_e, spot_radius = spots
-    _, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
-    cell_start, cell_origin, cell_mm, n_cells = cells
-    ray_sigma2, _, w0, dw, _ = rays
-    step, max_depth, air_a, air_b, air_c = model[:5]
-    wepl_up, wepl_down = average[0], average[1]
-    nsig2 = n_sigma * n_sigma
-    order, start = _layer_order(spot_e, step.size)
-    ray_k, ray_f = _ray_bins(vox_w, w0, dw, ray_sigma2.shape[1])
-    air = np.empty(vox_u.size)  # σ_air² of the layer; NaN: the voxel's span misses the table
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _prepare(spot_e, vox_u, vox_v, vox_w, cell_start, rays, n_energy, n_cells):
+    """What every layer reads: spots by energy (order, start), each voxel's bin and
+    fraction in the ray tables, each cell's bounds, and a stamp per cell (-1)."""
+    order, start = _layer_order(spot_e, n_energy)
+    ray_k, ray_f = _ray_bins(vox_w, rays[2], rays[3], rays[0].shape[1])
     bounds = _cell_bounds(vox_u, vox_v, cell_start)
     stamp = np.full(n_cells[0] * n_cells[1], -1, dtype=np.int64)
-    counts = np.zeros(spot_u.size, dtype=np.int64)
-    for e in range(step.size):
-        layer = order[start[e] : start[e + 1]]
-        if layer.size == 0:
-            continue
-        marked = _layer_cells(
-            layer, spot_u, spot_v, spot_radius, cell_origin, cell_mm, n_cells, bounds, stamp, e
-        )
-        for i in numba.prange(_n_dealt(marked.size, n_threads)):
-            m = _dealt(i, marked.size, n_threads)
-            if m < 0:
-                continue
-            c = marked[m]
-            for j in range(cell_start[c], cell_start[c + 1]):
-                reached = _reaches(j, e, vox_wepl, wepl_up, wepl_down, step, max_depth)[0]
-                air[j] = _air(e, vox_w[j], air_a, air_b, air_c) if reached else np.nan
-        for i in numba.prange(_n_dealt(layer.size, n_threads)):
-            m = _dealt(i, layer.size, n_threads)
-            if m < 0:
-                continue
-            s = layer[m]
-            u, v = spot_u[s], spot_v[s]
-            iu0, iu1 = _cell_range(u, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
-            iv0, iv1 = _cell_range(v, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
-            reach2 = _reach2(spot_radius[s])
-            count = 0
-            for iu in range(iu0, iu1 + 1):
-                for iv in range(iv0, iv1 + 1):
-                    c = iu * n_cells[1] + iv
-                    if _cell_beyond(bounds, c, u, v, reach2):
-                        continue
-                    for j in range(cell_start[c], cell_start[c + 1]):
-                        if _beyond(vox_u[j] - u, vox_v[j] - v, reach2) or math.isnan(air[j]):
-                            continue
-                        k, f = ray_k[j], ray_f[j]
-                        mcs2 = (1.0 - f) * ray_sigma2[s, k] + f * ray_sigma2[s, k + 1]
-                        x = (vox_u[j] - u) * mag_u[j]
-                        y = (vox_v[j] - v) * mag_v[j]
-                        if x * x + y * y <= nsig2 * (air[j] + mcs2):
-                            count += 1
-            counts[s] = count
-    return counts
+    return order, start, ray_k, ray_f, bounds, stamp
 
 
-@numba.njit(cache=True, parallel=True)
-def fill_layers(
-    indptr,
-    spots,
-    voxels,
-    cells,
-    rays,
-    model,
-    average,
-    n_sigma,
-    with_let,
-    with_bio,
-    out_index,
-    out_dose,
-    out_let,
-    out_alpha,
-    out_sqrt_beta,
-    out_halo,
-    n_threads,
-):
-    """Row indices and values of every spot's column from ``indptr[s]`` on: the entries
-    of ``fill_entries``, bit for bit, with the depth part computed once per layer
-    (``n_threads`` as in :func:`count_layers`). ``out_halo`` (uint16, or empty for
-    none): each entry's halo share, the halo's part of its lateral profile in units of
-    1/``SHARE_UNIT`` (:class:`ionbeam.planning.halo.DiscShares`)."""
-    spot_u, spot_v, spot_e, spot_radius = spots
-    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
+@strip_kernel
+def _air_strip(strip, n_strips, marked, e, air, cell_start, voxels, model, average):
+    """σ_air² of layer e at the voxels of cells ``marked[strip::n_strips]``, NaN where the
+    voxel's span misses the depth table."""
+    vox_w, vox_wepl = voxels[5], voxels[6]
+    step, max_depth, air_a, air_b, air_c = model[:5]
+    wepl_up, wepl_down = average[0], average[1]
+    for m in range(strip, marked.size, n_strips):
+        c = marked[m]
+        for j in range(cell_start[c], cell_start[c + 1]):
+            reached = _reaches(j, e, vox_wepl, wepl_up, wepl_down, step, max_depth)[0]
+            air[j] = _air(e, vox_w[j], air_a, air_b, air_c) if reached else np.nan
+
+
+@strip_kernel
+def _count_strip(strip, n_strips, layer, counts, spots, voxels, cells, rays, layer_data, nsig2):
+    """Number of stored voxels of the spots ``layer[strip::n_strips]``, into ``counts``
+    (``layer_data``: the cells' bounds, the layer's σ_air², the voxels' ray bins)."""
+    spot_u, spot_v, _, spot_radius = spots
+    vox_u, vox_v, mag_u, mag_v = voxels[1], voxels[2], voxels[3], voxels[4]
     cell_start, cell_origin, cell_mm, n_cells = cells
-    ray_sigma2, _, w0, dw, _ = rays
+    ray_sigma2 = rays[0]
+    bounds, air, ray_k, ray_f = layer_data
+    for m in range(strip, layer.size, n_strips):
+        s = layer[m]
+        u, v = spot_u[s], spot_v[s]
+        iu0, iu1 = _cell_range(u, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
+        iv0, iv1 = _cell_range(v, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
+        reach2 = _reach2(spot_radius[s])
+        count = 0
+        for iu in range(iu0, iu1 + 1):
+            for iv in range(iv0, iv1 + 1):
+                c = iu * n_cells[1] + iv
+                if _cell_beyond(bounds, c, u, v, reach2):
+                    continue
+                for j in range(cell_start[c], cell_start[c + 1]):
+                    if _beyond(vox_u[j] - u, vox_v[j] - v, reach2) or math.isnan(air[j]):
+                        continue
+                    k, f = ray_k[j], ray_f[j]
+                    mcs2 = (1.0 - f) * ray_sigma2[s, k] + f * ray_sigma2[s, k + 1]
+                    x = (vox_u[j] - u) * mag_u[j]
+                    y = (vox_v[j] - v) * mag_v[j]
+                    if x * x + y * y <= nsig2 * (air[j] + mcs2):
+                        count += 1
+        counts[s] = count
+
+
+@strip_kernel
+def _rows_strip(strip, n_strips, marked, e, rows, cell_start, voxels, model, average, flags):
+    """The depth parts of layer e at the voxels of cells ``marked[strip::n_strips]``, into
+    ``rows`` (``flags``: with_let, with_bio)."""
+    _, _, _, _, _, vox_w, vox_wepl, vox_tissue = voxels
     step, max_depth, air_a, air_b, air_c = model[:5]
     idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
     wepl_up, wepl_down, idd_cum, let_dose, let_cum = average[:5]
     alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum = average[5:]
+    with_let, with_bio = flags
+    for m in range(strip, marked.size, n_strips):
+        c = marked[m]
+        for j in range(cell_start[c], cell_start[c + 1]):
+            _depth_row(
+                rows, j, e, vox_w, vox_wepl, vox_tissue, step, max_depth, air_a, air_b,
+                air_c, idd, sigma_mcs2, halo_sigma2, wepl_up, wepl_down, idd_cum, let_dose,
+                let_cum, alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum,
+                with_let, with_bio,
+            )  # fmt: skip
+
+
+@strip_kernel
+def _fill_strip(
+    strip, n_strips, layer, indptr, spots, voxels, cells, rays, layer_data, flags, outs
+):
+    """The columns of the spots ``layer[strip::n_strips]`` from ``indptr[s]`` on, from the
+    layer's depth parts (``layer_data``: the cells' bounds, the depth parts, the voxels'
+    ray bins; ``flags``: n_sigma, with_let, with_bio, with_share)."""
+    spot_u, spot_v, _, spot_radius = spots
+    vox_index, vox_u, vox_v, mag_u, mag_v = voxels[:5]
+    cell_start, cell_origin, cell_mm, n_cells = cells
+    ray_sigma2 = rays[0]
+    bounds, rows, ray_k, ray_f = layer_data
+    out_index, out_dose, out_let, out_alpha, out_sqrt_beta, out_halo = outs
+    n_sigma, with_let, with_bio, with_share = flags
     nsig2 = n_sigma * n_sigma
     q = 0.5 * nsig2
     core_norm = -math.expm1(-q)  # the truncated core's normalisation (``_truncated_gaussian``)
-    with_share = out_halo.size > 0
-    order, start = _layer_order(spot_e, step.size)
-    ray_k, ray_f = _ray_bins(vox_w, w0, dw, ray_sigma2.shape[1])
-    rows = np.zeros((vox_u.size, ROW))
-    bounds = _cell_bounds(vox_u, vox_v, cell_start)
-    stamp = np.full(n_cells[0] * n_cells[1], -1, dtype=np.int64)
-    for e in range(step.size):
-        layer = order[start[e] : start[e + 1]]
-        if layer.size == 0:
-            continue
-        marked = _layer_cells(
-            layer, spot_u, spot_v, spot_radius, cell_origin, cell_mm, n_cells, bounds, stamp, e
-        )
-        for i in numba.prange(_n_dealt(marked.size, n_threads)):
-            m = _dealt(i, marked.size, n_threads)
-            if m < 0:
-                continue
-            c = marked[m]
-            for j in range(cell_start[c], cell_start[c + 1]):
-                _depth_row(
-                    rows, j, e, vox_w, vox_wepl, vox_tissue, step, max_depth, air_a, air_b,
-                    air_c, idd, sigma_mcs2, halo_sigma2, wepl_up, wepl_down, idd_cum, let_dose,
-                    let_cum, alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum,
-                    with_let, with_bio,
-                )  # fmt: skip
-        for i in numba.prange(_n_dealt(layer.size, n_threads)):
-            m = _dealt(i, layer.size, n_threads)
-            if m < 0:
-                continue
-            s = layer[m]
-            u, v = spot_u[s], spot_v[s]
-            iu0, iu1 = _cell_range(u, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
-            iv0, iv1 = _cell_range(v, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
-            reach2 = _reach2(spot_radius[s])
-            p = indptr[s]
-            for iu in range(iu0, iu1 + 1):
-                for iv in range(iv0, iv1 + 1):
-                    c = iu * n_cells[1] + iv
-                    if _cell_beyond(bounds, c, u, v, reach2):
+    for m in range(strip, layer.size, n_strips):
+        s = layer[m]
+        u, v = spot_u[s], spot_v[s]
+        iu0, iu1 = _cell_range(u, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
+        iv0, iv1 = _cell_range(v, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
+        reach2 = _reach2(spot_radius[s])
+        p = indptr[s]
+        for iu in range(iu0, iu1 + 1):
+            for iv in range(iv0, iv1 + 1):
+                c = iu * n_cells[1] + iv
+                if _cell_beyond(bounds, c, u, v, reach2):
+                    continue
+                for j in range(cell_start[c], cell_start[c + 1]):
+                    if _beyond(vox_u[j] - u, vox_v[j] - v, reach2):
                         continue
-                    for j in range(cell_start[c], cell_start[c + 1]):
-                        if _beyond(vox_u[j] - u, vox_v[j] - v, reach2):
-                            continue
-                        if rows[j, 0] == 0.0:  # indexed, not sliced: a view costs a refcount
-                            continue
-                        k, f = ray_k[j], ray_f[j]
-                        mcs2 = (1.0 - f) * ray_sigma2[s, k] + f * ray_sigma2[s, k + 1]
-                        x = (vox_u[j] - u) * mag_u[j]
-                        y = (vox_v[j] - v) * mag_v[j]
-                        r2 = x * x + y * y
-                        s1 = rows[j, 1] + mcs2
-                        if not r2 <= nsig2 * s1:
-                            continue
-                        h = rows[j, 3]
-                        g = (1.0 - h) * (math.exp(-0.5 * r2 / s1) / (_TWO_PI * s1 * core_norm))
-                        halo = 0.0
-                        if h > 0.0:
-                            s2 = s1 + rows[j, 4]
-                            halo = h * _cut_gaussian(r2, s2, q * s1 / s2)
-                            g += halo
-                        if with_share:
-                            out_halo[p] = int(SHARE_UNIT * halo / g + 0.5) if g > 0.0 else 0
-                        out_index[p] = vox_index[j]
-                        out_dose[p] = g * rows[j, 2]
-                        if with_let:
-                            out_let[p] = g * rows[j, 5]
-                        if with_bio:
-                            out_alpha[p] = g * rows[j, 6]
-                            out_sqrt_beta[p] = g * rows[j, 7]
-                        p += 1
-    return None
+                    if rows[j, 0] == 0.0:  # indexed, not sliced: a view costs a refcount
+                        continue
+                    k, f = ray_k[j], ray_f[j]
+                    mcs2 = (1.0 - f) * ray_sigma2[s, k] + f * ray_sigma2[s, k + 1]
+                    x = (vox_u[j] - u) * mag_u[j]
+                    y = (vox_v[j] - v) * mag_v[j]
+                    r2 = x * x + y * y
+                    s1 = rows[j, 1] + mcs2
+                    if not r2 <= nsig2 * s1:
+                        continue
+                    h = rows[j, 3]
+                    g = (1.0 - h) * (math.exp(-0.5 * r2 / s1) / (_TWO_PI * s1 * core_norm))
+                    halo = 0.0
+                    if h > 0.0:
+                        s2 = s1 + rows[j, 4]
+                        halo = h * _cut_gaussian(r2, s2, q * s1 / s2)
+                        g += halo
+                    if with_share:
+                        out_halo[p] = int(SHARE_UNIT * halo / g + 0.5) if g > 0.0 else 0
+                    out_index[p] = vox_index[j]
+                    out_dose[p] = g * rows[j, 2]
+                    if with_let:
+                        out_let[p] = g * rows[j, 5]
+                    if with_bio:
+                        out_alpha[p] = g * rows[j, 6]
+                        out_sqrt_beta[p] = g * rows[j, 7]
+                    p += 1
+
+
+def count_layers(
+    spots: tuple, voxels: tuple, cells: tuple, rays: tuple, model: tuple, average: tuple,
+    n_sigma: float, n_threads: int,
+) -> np.ndarray:  # fmt: skip
+    """Number of stored voxels of each spot (the criteria of ``count_entries``), layer by
+    layer on ``n_threads`` threads (each strip of cells or spots computed alone: the result
+    does not depend on the threads)."""
+    cell_start, cell_origin, cell_mm, n_cells = cells
+    order, start, ray_k, ray_f, bounds, stamp = _prepare(
+        spots[2], voxels[1], voxels[2], voxels[5], cell_start, rays, model[0].size, n_cells
+    )
+    air = np.empty(voxels[1].size)  # σ_air² of the layer; NaN: the voxel's span misses the table
+    counts = np.zeros(spots[0].size, dtype=np.int64)
+    layer_data = (bounds, air, ray_k, ray_f)
+    nsig2 = float(n_sigma) ** 2
+    with strips(n_threads) as run:
+        for e in range(model[0].size):
+            layer = order[start[e] : start[e + 1]]
+            if layer.size == 0:
+                continue
+            marked = _layer_cells(
+                layer, spots[0], spots[1], spots[3], cell_origin, cell_mm, n_cells, bounds, stamp, e
+            )
+            run(_air_strip, marked, e, air, cell_start, voxels, model, average)
+            run(_count_strip, layer, counts, spots, voxels, cells, rays, layer_data, nsig2)
+    return counts
+
+
+def fill_layers(
+    indptr: np.ndarray, spots: tuple, voxels: tuple, cells: tuple, rays: tuple, model: tuple,
+    average: tuple, n_sigma: float, with_let: bool, with_bio: bool, out_index: np.ndarray,
+    out_dose: np.ndarray, out_let: np.ndarray | None, out_alpha: np.ndarray | None,
+    out_sqrt_beta: np.ndarray | None, out_halo: np.ndarray | None, n_threads: int,
+) -> None:  # fmt: skip
+    """Row indices and values of every spot's column from ``indptr[s]`` on: the entries
+    of ``fill_entries``, bit for bit, with the depth part computed once per layer, on
+    ``n_threads`` threads as :func:`count_layers`. ``out_halo`` (uint16, or None or empty
+    for none): each entry's halo share, the halo's part of its lateral profile in units
+    of 1/``SHARE_UNIT`` (:class:`ionbeam.planning.halo.DiscShares`)."""
+    cell_start, cell_origin, cell_mm, n_cells = cells
+    order, start, ray_k, ray_f, bounds, stamp = _prepare(
+        spots[2], voxels[1], voxels[2], voxels[5], cell_start, rays, model[0].size, n_cells
+    )
+    rows = np.zeros((voxels[1].size, ROW))
+    layer_data = (bounds, rows, ray_k, ray_f)
+    empty = np.empty(0, dtype=out_dose.dtype)  # an output not asked for (None) is not written
+    outs = (
+        out_index,
+        out_dose,
+        empty if out_let is None else out_let,
+        empty if out_alpha is None else out_alpha,
+        empty if out_sqrt_beta is None else out_sqrt_beta,
+        np.empty(0, dtype=np.uint16) if out_halo is None else out_halo,
+    )
+    with_flags = (bool(with_let), bool(with_bio))
+    flags = (float(n_sigma), bool(with_let), bool(with_bio), outs[5].size > 0)
+    with strips(n_threads) as run:
+        for e in range(model[0].size):
+            layer = order[start[e] : start[e + 1]]
+            if layer.size == 0:
+                continue
+            marked = _layer_cells(
+                layer, spots[0], spots[1], spots[3], cell_origin, cell_mm, n_cells, bounds, stamp, e
+            )
+            run(_rows_strip, marked, e, rows, cell_start, voxels, model, average, with_flags)
+            run(_fill_strip, layer, indptr, spots, voxels, cells, rays, layer_data, flags, outs)

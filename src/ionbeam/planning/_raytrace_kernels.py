@@ -20,6 +20,8 @@ import math
 import numba
 import numpy as np
 
+from ionbeam.planning._strips import strip_kernel, strips
+
 __all__ = [
     "box_interval",
     "fan_coordinates",
@@ -206,7 +208,6 @@ def fan_coordinates(
     return x / (1.0 + w * inv_sad[0]), y / (1.0 + w * inv_sad[1]), w
 
 
-@numba.njit(cache=True, parallel=True)
 def wepl_lattice(
     spr: np.ndarray,
     low: np.ndarray,
@@ -222,11 +223,21 @@ def wepl_lattice(
     """Cumulative WEPL table [nu, nv, nw] (float32, mm): along the ray of each
     isocentre-plane node (u, v), the exact WEPL from upstream of the grid to
     the depth of each w node."""
+    table = np.zeros((u_nodes.size, v_nodes.size, w_nodes.size), dtype=np.float32)
+    geometry = (spr, low, spacing, shape, isocenter, rotation, inv_sad)
+    with strips(numba.get_num_threads()) as run:
+        run(_wepl_lattice_strip, geometry, u_nodes, v_nodes, w_nodes, table)
+    return table
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _wepl_lattice_strip(strip, n_strips, geometry, u_nodes, v_nodes, w_nodes, table):
+    """Rows ``strip, strip + n_strips, …`` (in u) of :func:`wepl_lattice`'s table."""
+    spr, low, spacing, shape, isocenter, rotation, inv_sad = geometry
     nu, nv, nw = u_nodes.size, v_nodes.size, w_nodes.size
-    table = np.zeros((nu, nv, nw), dtype=np.float32)
     capacity = max_segments(shape)
     w0 = w_nodes[0]
-    for i in numba.prange(nu):
+    for i in range(strip, nu, n_strips):
         voxels = np.empty(capacity, dtype=np.int64)
         lengths = np.empty(capacity)
         entries = np.empty(capacity)
@@ -265,7 +276,13 @@ def wepl_lattice(
             _sample_cumulative(spr, voxels, lengths, entries, n, distances, samples)
             for k in range(nw):
                 table[i, j, k] = samples[k]
-    return table
+
+
+@numba.njit(cache=True, inline="always")
+def _block(strip: int, n_strips: int, n: int) -> tuple[int, int]:
+    """Items [lo, hi) of contiguous block ``strip`` of ``n_strips`` over n items (contiguous,
+    so that threads writing neighbouring outputs do not share cache lines)."""
+    return strip * n // n_strips, (strip + 1) * n // n_strips
 
 
 @numba.njit(cache=True, inline="always")
@@ -327,7 +344,6 @@ def interpolate_lattice(
     return out
 
 
-@numba.njit(cache=True, parallel=True)
 def interpolate_lattice_points(
     table: np.ndarray,
     points: np.ndarray,
@@ -338,15 +354,22 @@ def interpolate_lattice_points(
     lattice_step: np.ndarray,
 ) -> np.ndarray:
     """Trilinear interpolation of the WEPL table at points [n, 3] (patient mm)."""
-    n = points.shape[0]
-    out = np.empty(n, dtype=np.float32)
-    for i in numba.prange(n):
-        u, v, w = fan_coordinates(points[i], isocenter, rotation, inv_sad)
-        out[i] = _lattice_value(table, u, v, w, lattice_start, lattice_step)
+    out = np.empty(points.shape[0], dtype=np.float32)
+    lattice = (table, lattice_start, lattice_step)
+    with strips(numba.get_num_threads()) as run:
+        run(_points_strip, lattice, points, isocenter, rotation, inv_sad, out)
     return out
 
 
-@numba.njit(cache=True, parallel=True)
+@strip_kernel
+def _points_strip(strip, n_strips, lattice, points, isocenter, rotation, inv_sad, out):
+    """Block ``strip`` of ``n_strips`` of the points of :func:`interpolate_lattice_points`."""
+    table, lattice_start, lattice_step = lattice
+    for i in range(*_block(strip, n_strips, points.shape[0])):
+        u, v, w = fan_coordinates(points[i], isocenter, rotation, inv_sad)
+        out[i] = _lattice_value(table, u, v, w, lattice_start, lattice_step)
+
+
 def voxel_fan(
     flat_index: np.ndarray,
     origin: np.ndarray,
@@ -359,21 +382,28 @@ def voxel_fan(
     """Fan coordinates (u, v, w) of the centres of the voxels ``flat_index`` (C-order)
     of a grid (``origin`` = centre of voxel [0, 0, 0])."""
     n = flat_index.size
-    u_out = np.empty(n)
-    v_out = np.empty(n)
-    w_out = np.empty(n)
+    fan = (np.empty(n), np.empty(n), np.empty(n))
+    grid = (origin, spacing, shape)
+    with strips(numba.get_num_threads()) as run:
+        run(_voxel_fan_strip, flat_index, grid, isocenter, rotation, inv_sad, fan)
+    return fan
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _voxel_fan_strip(strip, n_strips, flat_index, grid, isocenter, rotation, inv_sad, fan):
+    """Block ``strip`` of ``n_strips`` of the voxels of :func:`voxel_fan`."""
+    origin, spacing, shape = grid
+    u_out, v_out, w_out = fan
     nyz = shape[1] * shape[2]
-    for i in numba.prange(n):
+    for i in range(*_block(strip, n_strips, flat_index.size)):
         flat = flat_index[i]
         point = np.empty(3)
         point[0] = origin[0] + (flat // nyz) * spacing[0]
         point[1] = origin[1] + ((flat // shape[2]) % shape[1]) * spacing[1]
         point[2] = origin[2] + (flat % shape[2]) * spacing[2]
         u_out[i], v_out[i], w_out[i] = fan_coordinates(point, isocenter, rotation, inv_sad)
-    return u_out, v_out, w_out
 
 
-@numba.njit(cache=True, parallel=True)
 def lattice_at(
     table: np.ndarray,
     u: np.ndarray,
@@ -384,9 +414,17 @@ def lattice_at(
 ) -> np.ndarray:
     """Trilinear interpolation of the WEPL table at fan coordinates (u, v, w)."""
     out = np.empty(u.size)
-    for i in numba.prange(u.size):
-        out[i] = _lattice_value(table, u[i], v[i], w[i], lattice_start, lattice_step)
+    with strips(numba.get_num_threads()) as run:
+        run(_lattice_at_strip, (table, lattice_start, lattice_step), u, v, w, out)
     return out
+
+
+@strip_kernel
+def _lattice_at_strip(strip, n_strips, lattice, u, v, w, out):
+    """Block ``strip`` of ``n_strips`` of the points of :func:`lattice_at`."""
+    table, lattice_start, lattice_step = lattice
+    for i in range(*_block(strip, n_strips, u.size)):
+        out[i] = _lattice_value(table, u[i], v[i], w[i], lattice_start, lattice_step)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -558,7 +596,6 @@ def _sample_ray(
         wepl += p * length
 
 
-@numba.njit(cache=True, parallel=True)
 def ray_tables(
     spr: np.ndarray,
     scattering: np.ndarray,
@@ -602,8 +639,24 @@ def ray_tables(
     wepl_out = np.zeros((n_rays if with_wepl else 0, 2, nw if with_wepl else 1), np.float32)
     var_out = np.zeros((n_rays, nw), dtype=np.float32)
     m1_out = np.zeros((n_rays, nw), dtype=np.float32)
+    geometry = (spr, scattering, low, spacing, shape, isocenter, rotation, inv_sad)
+    rays = (ray_u, ray_v, ray_energy, w_nodes, power, power_step, range_end)
+    options = (float(pair_offset), bool(with_wepl), float(w_start), float(wepl_offset))
+    with strips(numba.get_num_threads()) as run:
+        run(_ray_tables_strip, geometry, rays, options, wepl_out, var_out, m1_out)
+    return wepl_out, var_out, m1_out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _ray_tables_strip(strip, n_strips, geometry, rays, options, wepl_out, var_out, m1_out):
+    """Rays ``strip, strip + n_strips, …`` of :func:`ray_tables` into its outputs."""
+    spr, scattering, low, spacing, shape, isocenter, rotation, inv_sad = geometry
+    ray_u, ray_v, ray_energy, w_nodes, power, power_step, range_end = rays
+    pair_offset, with_wepl, w_start, wepl_offset = options
+    n_rays = ray_u.size
+    nw = w_nodes.size
     capacity = max_segments(shape)
-    for r in numba.prange(n_rays):
+    for r in range(strip, n_rays, n_strips):
         voxels = np.empty(capacity, dtype=np.int64)
         lengths = np.empty(capacity)
         entries = np.empty(capacity)
@@ -633,4 +686,3 @@ def ray_tables(
                 range_end[ray_energy[r]], wepl_out[r, i] if with_wepl else scratch, var_out[r],
                 m1_out[r],
             )  # fmt: skip
-    return wepl_out, var_out, m1_out

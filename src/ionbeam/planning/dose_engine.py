@@ -41,6 +41,7 @@ from ionbeam.patient.grid import Grid
 from ionbeam.patient.resample import resample
 from ionbeam.patient.structures import Structure
 from ionbeam.planning import _dose_kernels as kernels
+from ionbeam.planning import _forward_kernels as forward_kernels
 from ionbeam.planning import _layer_kernels as layer_kernels
 from ionbeam.planning._beam_setup import BeamSetup, setup_beam
 from ionbeam.planning._sub_beam_rule import check_split
@@ -265,7 +266,7 @@ def calc_dose(
         )
         weights = np.ascontiguousarray(beam.spots.weight, dtype=np.float64)
         convolved = options.halo == "convolution"
-        d, ld, _, _ = kernels.forward_dose(
+        d, ld, _, _ = forward_kernels.forward_dose(
             weights,
             grid.size,
             s.spots,

@@ -61,7 +61,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ionbeam.errors import ConfigError
-from ionbeam.planning import _dose_kernels as kernels
+from ionbeam.planning import _forward_kernels as kernels
 from ionbeam.planning import _halo_kernels as halo_kernels
 from ionbeam.planning._beam_setup import BeamSetup
 

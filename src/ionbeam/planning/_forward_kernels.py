@@ -1,0 +1,131 @@
+"""The matrix-free forward dose of plain pencil beams, on threads without numba's
+parallel compile.
+
+:func:`forward_dose` computes what :func:`._dose_kernels.forward_dose` does (kept there
+as its reference, with the physics described in that module), bit for bit: the spots
+are split into ``n_chunks`` interleaved chunks, each accumulating into its own arrays in
+spot order, and the chunks are summed at the end, in order. The chunks are dealt to
+threads in strips (:func:`ionbeam.planning._strips.strips`) by a plain ``nogil`` kernel, which
+compiles in about a third of the time of the ``prange`` kernel on a cold start
+(``bench/numba_compile.py``); the result depends on ``n_chunks``, never on the threads.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ionbeam.planning._dose_kernels import (
+    _along_ray,
+    _average,
+    _beyond,
+    _bin,
+    _cell_range,
+    _geometry,
+    _halo_share,
+    _lateral,
+    _reach2,
+    _span,
+)
+from ionbeam.planning._strips import strip_kernel, strips
+
+__all__ = ["forward_dose"]
+
+
+@strip_kernel
+def _chunks_strip(
+    strip, n_strips, weights, spots, voxels, cells, rays, model, average, options, sums
+):
+    """Chunks ``strip, strip + n_strips, …`` of :func:`forward_dose` into their rows of
+    ``sums`` (dose, LET×dose, α×dose, √β×dose [chunk, voxel]; ``options``: n_sigma,
+    n_chunks, core, halo, with_bio)."""
+    spot_u, spot_v, spot_e, spot_radius = spots
+    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
+    cell_start, cell_origin, cell_mm, n_cells = cells
+    ray_sigma2, _, w0, dw, _ = rays
+    step, max_depth, air_a, air_b, air_c = model[:5]
+    idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
+    wepl_up, wepl_down, idd_cum, let_table, let_cum = average[:5]
+    alpha_table, alpha_cum, beta_table, beta_cum, halo_idd, halo_cum = average[5:]
+    n_sigma, n_chunks, core, halo, with_bio = options
+    dose, let_dose, alpha_dose, beta_dose = sums
+    nsig2 = n_sigma * n_sigma
+    n_depth = idd.shape[1]
+    for chunk in range(strip, n_chunks, n_strips):
+        for s in range(chunk, spot_u.size, n_chunks):
+            if weights[s] == 0.0:
+                continue
+            e, su, sv = spot_e[s], spot_u[s], spot_v[s]
+            iu0, iu1 = _cell_range(su, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
+            iv0, iv1 = _cell_range(sv, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
+            reach2 = _reach2(spot_radius[s])
+            for iu in range(iu0, iu1 + 1):
+                for iv in range(iv0, iv1 + 1):
+                    c = iu * n_cells[1] + iv
+                    for j in range(cell_start[c], cell_start[c + 1]):
+                        if _beyond(vox_u[j] - su, vox_v[j] - sv, reach2):
+                            continue
+                        reached, centre, lo, hi = _span(
+                            vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
+                        )
+                        if not reached:
+                            continue
+                        mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
+                        inside, r2, _, s1, k, f = _geometry(
+                            j, e, su, sv, centre, mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
+                            vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
+                        )  # fmt: skip
+                        if not inside:
+                            continue
+                        k_lo, f_lo = _bin(lo, n_depth)
+                        k_hi, f_hi = _bin(hi, n_depth)
+                        span = hi - lo
+                        idd_mean = _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
+                        h = _halo_share(
+                            idd_mean, halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
+                        )
+                        g = weights[s] * _lateral(
+                            r2, s1, h, e, k, f, halo_sigma2, sigma_mcs2, nsig2, core, halo
+                        )
+                        i = vox_index[j]
+                        dose[chunk, i] += g * idd_mean
+                        let_dose[chunk, i] += g * _average(
+                            let_table, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
+                        )
+                        if with_bio:
+                            row = vox_tissue[j] * idd.shape[0] + e
+                            alpha_dose[chunk, i] += g * _average(
+                                alpha_table, alpha_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f
+                            )
+                            beta_dose[chunk, i] += g * _average(
+                                beta_table, beta_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f
+                            )
+
+
+def forward_dose(
+    weights: np.ndarray, n_out: int, spots: tuple, voxels: tuple, cells: tuple, rays: tuple,
+    model: tuple, average: tuple, n_sigma: float, n_chunks: int, core: float, halo: float,
+    with_bio: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Voxel-averaged dose (Gy), LET×dose, α×dose and √β×dose (the last two zero unless
+    ``with_bio``) of weighted spots on ``n_out`` voxels, without a matrix: the arguments
+    and results of :func:`._dose_kernels.forward_dose`, the same numbers bit for bit."""
+    n_chunks = int(n_chunks)
+    n_bio = n_chunks if with_bio else 1
+    sums = (
+        np.zeros((n_chunks, n_out)),
+        np.zeros((n_chunks, n_out)),
+        np.zeros((n_bio, n_out if with_bio else 1)),
+        np.zeros((n_bio, n_out if with_bio else 1)),
+    )
+    options = (float(n_sigma), n_chunks, float(core), float(halo), bool(with_bio))
+    with strips(min(numba.get_num_threads(), n_chunks)) as run:
+        run(_chunks_strip, weights, spots, voxels, cells, rays, model, average, options, sums)
+    totals = [np.zeros(n_out) for _ in range(4)]
+    for chunk in range(n_chunks):  # in chunk order, as the reference
+        totals[0] += sums[0][chunk]
+        totals[1] += sums[1][chunk]
+        if with_bio:
+            totals[2] += sums[2][chunk]
+            totals[3] += sums[3][chunk]
+    return totals[0], totals[1], totals[2], totals[3]
