@@ -175,9 +175,9 @@ def setup_beam(
         with_wepl=True,  # the halo's lever-arm factor reads it (planning/halo.py)
     )
     if range_mixing and spot_e.size:
-        rays = voxel_rays(u, v, wepl, spots.x_mm, spots.y_mm, spot_e, beam_model.r80_mm)
+        nearest = voxel_rays(u, v, wepl, spots.x_mm, spots.y_mm, spot_e, beam_model.r80_mm)
         wepl, wepl_up, wepl_down, _ = mixed_spans(
-            lattice, tables, rays, u, v, w, wepl, wepl_up, wepl_down, rs_wet
+            lattice, tables, nearest, u, v, w, wepl, wepl_up, wepl_down, rs_wet
         )
     radius = _spot_radius(air_a, air_b, air_c, tables, spot_e, n_sub, w, mag, n_sigma)
     if split is not None:
