@@ -14,7 +14,7 @@ from ionbeam.machine import cnao_beam_line, cnao_energy_library
 from ionbeam.machine.beam_model import build_beam_model
 from ionbeam.patient.phantoms import make_phantom
 from ionbeam.physics._halo_split import wide_halo
-from ionbeam.planning import _dose_kernels as dose_kernels
+from ionbeam.planning import _forward_kernels as forward_kernels
 from ionbeam.planning import halo as halo_module
 from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose, calc_dose_influence
 from ionbeam.planning.geometry import BeamGeometry
@@ -308,7 +308,7 @@ def test_the_disc_halo_from_the_matrix_shares_is_the_matrix_free_one(water, two_
     mine = halo.disc.beam_sums(0, weights, index, influence.grid.size, 2,
                                with_let=True, with_bio=False)  # fmt: skip
     n = influence.grid.size
-    free = dose_kernels.forward_dose(
+    free = forward_kernels.forward_dose(
         weights, n, setup.spots, setup.voxels, setup.cells, setup.rays, setup.model,
         setup.average, halo.n_sigma, 2, 0.0, 1.0, False,
     )  # fmt: skip
