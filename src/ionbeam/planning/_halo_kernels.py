@@ -101,10 +101,8 @@ def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w
 
 
 @numba.njit(cache=True, inline="always")
-def _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, level, u, v) -> float:
-    """Bilinear interpolation of map ``level`` at (u, v) (0 outside it)."""
-    x = (u - origin_u[level]) / pixel[level]
-    y = (v - origin_v[level]) / pixel[level]
+def _bilinear_at(maps, start, nu, nv, level, x, y) -> float:
+    """Bilinear interpolation of map ``level`` at pixel coordinates (x, y) (0 outside it)."""
     if x < 0.0 or y < 0.0 or x > nu[level] - 1.0 or y > nv[level] - 1.0:
         return 0.0
     i = min(int(x), nu[level] - 2)
@@ -116,6 +114,14 @@ def _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, level, u, v) -> fl
     return (1.0 - fx) * ((1.0 - fy) * maps[base] + fy * maps[base + 1]) + fx * (
         (1.0 - fy) * maps[base + n] + fy * maps[base + n + 1]
     )
+
+
+@numba.njit(cache=True, inline="always")
+def _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, level, u, v) -> float:
+    """Bilinear interpolation of map ``level`` at (u, v) (0 outside it)."""
+    x = (u - origin_u[level]) / pixel[level]
+    y = (v - origin_v[level]) / pixel[level]
+    return _bilinear_at(maps, start, nu, nv, level, x, y)
 
 
 @numba.njit(cache=True, inline="always")
@@ -434,17 +440,7 @@ def _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, level, u, 
     """:func:`_bilinear` with the level's pixels per mm."""
     x = (u - origin_u[level]) * per_mm[level]
     y = (v - origin_v[level]) * per_mm[level]
-    if x < 0.0 or y < 0.0 or x > nu[level] - 1.0 or y > nv[level] - 1.0:
-        return 0.0
-    i = min(int(x), nu[level] - 2)
-    k = min(int(y), nv[level] - 2)
-    fx = x - i
-    fy = y - k
-    base = start[level] + i * nv[level] + k
-    n = nv[level]
-    return (1.0 - fx) * ((1.0 - fy) * maps[base] + fy * maps[base + 1]) + fx * (
-        (1.0 - fy) * maps[base + n] + fy * maps[base + n + 1]
-    )
+    return _bilinear_at(maps, start, nu, nv, level, x, y)
 
 
 @numba.njit(cache=True, inline="always")
