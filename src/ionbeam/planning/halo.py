@@ -150,10 +150,7 @@ def beam_halo(
     if reference:
         _beam_halo_by_layer(setup, weights, terms, with_let=with_let, with_bio=with_bio)
         return
-    parts = setup.halo_parts or ((None, setup.model[8], *setup.average[-2:]),)
-    part_sigma2 = np.stack([p[1] for p in parts])
-    part_idd = np.stack([p[2] for p in parts])
-    part_cum = np.stack([p[3] for p in parts])
+    part_sigma2, part_idd, part_cum = _halo_part_tables(setup)
     spot_u, spot_v, spot_e, _ = setup.spots
     ray_sigma2, _, w0, dw, per_spot = setup.rays
     weights = np.asarray(weights, dtype=np.float64)
@@ -261,15 +258,23 @@ class _Reach:
         return bounds
 
 
+def _halo_part_tables(setup: BeamSetup) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The halo parts' σ² tables, halo IDDs and their cumulative sums, stacked [part, …]
+    (one part, the beam model's halo, when the setup has no ``halo_parts``)."""
+    parts = setup.halo_parts or ((None, setup.model[8], *setup.average[-2:]),)
+    return (
+        np.stack([p[1] for p in parts]),
+        np.stack([p[2] for p in parts]),
+        np.stack([p[3] for p in parts]),
+    )
+
+
 def _beam_halo_by_layer(
     setup: BeamSetup, weights: np.ndarray, terms: HaloTerms, *, with_let: bool, with_bio: bool
 ) -> None:
     """:func:`beam_halo`'s reference: one layer at a time, each layer's exact σ range
     (:func:`._halo_kernels.halo_widths`), maps of :data:`REFERENCE_PIXELS_PER_SIGMA`."""
-    parts = setup.halo_parts or ((None, setup.model[8], *setup.average[-2:]),)
-    part_sigma2 = np.stack([p[1] for p in parts])
-    part_idd = np.stack([p[2] for p in parts])
-    part_cum = np.stack([p[3] for p in parts])
+    part_sigma2, part_idd, part_cum = _halo_part_tables(setup)
     spot_u, spot_v, spot_e, _ = setup.spots
     ray_sigma2, _, w0, dw, per_spot = setup.rays
     weights = np.asarray(weights, dtype=np.float64)
