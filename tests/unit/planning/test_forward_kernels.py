@@ -17,34 +17,14 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from ionbeam.machine import cnao_beam_line
-from ionbeam.machine.beam_model import build_beam_model
-from ionbeam.patient import Grid
 from ionbeam.planning import _dose_kernels as reference
 from ionbeam.planning import _forward_kernels as threaded
-from ionbeam.planning._beam_setup import setup_beam
-from ionbeam.planning.geometry import BeamGeometry
-from ionbeam.planning.plan import Beam, SpotMap
 
 
 @pytest.fixture(scope="module")
-def setup():
-    model = build_beam_model(
-        "carbon", [120.0, 160.0, 200.0], cnao_beam_line(), tissues=("tumour", "late_normal")
-    )
-    grid = Grid((14, 26, 12), (3.0, 3.0, 3.0), (-19.5, -55.0, -16.5))
-    spr = np.ones(grid.shape)
-    spr[:, 7:10, :] = 1.6  # bone
-    spr[:, 13:17, 4:] = 0.3  # lung, laterally only in part of the field
-    energies = np.repeat(model.energies_mev_u, 9)
-    x = np.tile(np.repeat([-8.0, 0.0, 8.0], 3), 3)
-    y = np.tile([-8.0, 0.0, 8.0], 9)
-    spots = SpotMap(energies, x, y, np.ones(energies.size))
-    geometry = BeamGeometry(35.0, 0.0, (0.0, 0.0, 0.0), model.beam_line.sad_mm)
-    index = np.flatnonzero(np.ones(grid.size, bool))
-    tissue = (index % 2).astype(np.int64)
-    beam = Beam("B1", geometry, spots, range_shifter_wet_mm=30.0)
-    return setup_beam(beam, model, spr, grid, grid, index, tissue, n_sigma=3.0), grid.size
+def setup(carbon, slab_setup):
+    s = slab_setup(carbon, gantry_deg=35.0, range_shifter_mm=30.0)
+    return s, int(s.voxels[0].max()) + 1
 
 
 def _weights(s) -> np.ndarray:
