@@ -67,7 +67,7 @@ def main() -> None:
     from _halo_reference import largest_difference, reference_of
     from _tg119 import beam_model_for, tg119_plan_and_dij
     from ionbeam.patient.phantoms import make_phantom
-    from ionbeam.planning import _dose_kernels, _halo_kernels
+    from ionbeam.planning import _forward_kernels, _halo_kernels
     from ionbeam.planning.halo import HaloTerms, beam_halo
 
     patient = make_phantom("tg119", spacing_mm=args.grid)
@@ -92,7 +92,7 @@ def main() -> None:
         (_halo_kernels, "gather_halo"),
         (_halo_kernels, "gather_layers"),
         (_halo_kernels, "disc_sums"),
-        (_dose_kernels, "forward_dose"),
+        (_forward_kernels, "forward_dose"),
     )
     for module, name in kernels:
         function = getattr(module, name, None)

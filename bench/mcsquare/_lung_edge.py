@@ -22,6 +22,7 @@ Pure numpy and ionbeam; no MCsquare here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -170,3 +171,22 @@ def plane_gamma_percent(plane_gy: np.ndarray, mc_plane_gy: np.ndarray, grid: Gri
         dose_percent_threshold=2.0, distance_mm_threshold=2.0,
     )  # fmt: skip
     return 100.0 * result.n_passed / max(result.n_evaluated, 1)
+
+
+#: The stored MCsquare planes of these spots (``tests/data/mcsquare/README.md``).
+STORED = Path(__file__).resolve().parents[2] / "tests" / "data" / "mcsquare" / "lung_edge_spots.npz"
+
+
+def stored_planes() -> dict[str, np.ndarray]:
+    """The arrays of :data:`STORED` (each spot's energy and MC planes), read into memory."""
+    with np.load(STORED) as data:
+        return {key: data[key] for key in data.files}
+
+
+def stored_beam_model(stored: dict[str, np.ndarray]) -> object:
+    """ionbeam's proton beam model of the CNAO line at the stored spots' energies."""
+    from ionbeam.machine import cnao_beam_line
+    from ionbeam.machine.beam_model import build_beam_model
+
+    energies = sorted({float(stored[f"{s.name}_energy_mev"]) for s in SPOTS})
+    return build_beam_model("proton", energies, cnao_beam_line())

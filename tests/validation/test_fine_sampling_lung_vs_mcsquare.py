@@ -43,7 +43,6 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / "tests" / "data" / "mcsquare" / "lung_edge_spots.npz"
 sys.path.insert(0, str(REPO / "bench" / "mcsquare"))
 from _lung_edge import (  # noqa: E402
     SPOTS,
@@ -52,22 +51,19 @@ from _lung_edge import (  # noqa: E402
     plane_gamma_percent,
     plane_rms_percent,
     region_ratios,
+    stored_beam_model,
+    stored_planes,
 )
-
-from ionbeam.machine import cnao_beam_line  # noqa: E402
-from ionbeam.machine.beam_model import build_beam_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def stored():
-    with np.load(DATA) as data:
-        return {key: data[key] for key in data.files}
+    return stored_planes()
 
 
 @pytest.fixture(scope="module")
 def model(stored):
-    energies = sorted({float(stored[f"{s.name}_energy_mev"]) for s in SPOTS})
-    return build_beam_model("proton", energies, cnao_beam_line())
+    return stored_beam_model(stored)
 
 
 def _planes(name: str, stored, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,30 +23,30 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / "tests" / "data" / "mcsquare" / "lung_edge_spots.npz"
 sys.path.insert(0, str(REPO / "bench" / "mcsquare"))
-from _lung_edge import SPOTS, edge_grid, ionbeam_plane, region_ratios  # noqa: E402
-
-from ionbeam.machine import cnao_beam_line  # noqa: E402
-from ionbeam.machine.beam_model import build_beam_model  # noqa: E402
+from _lung_edge import (  # noqa: E402
+    SPOTS,
+    edge_grid,
+    ionbeam_plane,
+    region_ratios,
+    stored_beam_model,
+    stored_planes,
+)
 
 TOLERANCE_PERCENT = 2.0
 
 
 @pytest.fixture(scope="module")
 def stored():
-    with np.load(DATA) as data:
-        return {key: data[key] for key in data.files}
+    return stored_planes()
 
 
 @pytest.fixture(scope="module")
 def model(stored):
-    energies = sorted({float(stored[f"{s.name}_energy_mev"]) for s in SPOTS})
-    return build_beam_model("proton", energies, cnao_beam_line())
+    return stored_beam_model(stored)
 
 
 @pytest.mark.parametrize("name", ["low_edge", "low_lung", "low_tumour", "high_edge"])

@@ -52,7 +52,8 @@ that disc: the core Ĝ₁ truncated (its own values times 1/(1 − e^(−n²/2))
 spot thus deposits its whole IDD at every depth (energy conservation) and the matrix
 stays sparse. The halo's energy beyond r_c (up to ~15 % of a 220 MeV spot's) is thus
 held inside the disc; reported doses replace it by the halo at its full width
-(:mod:`.halo`, by convolution: ``forward_dose`` with ``halo`` = 0 gives the rest).
+(:mod:`.halo`, by convolution: :func:`._forward_kernels.forward_dose` with ``halo`` = 0
+gives the rest).
 Tables are read by linear interpolation; the widths at the voxel's centre
 WEPL (clamped to the table). Beyond ``max_depth[e]`` a spot deposits nothing:
 a voxel counts when its WEPL span meets [0, max_depth[e]). Fine sampling
@@ -94,8 +95,8 @@ its paths only.
 Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
 :func:`fill_entries` at the offsets of the prefix sum. Both run in parallel
 over spots and visit voxels in the same order, so the matrix is
-deterministic. :func:`forward_dose` accumulates w_s × dose into per-chunk dose
-arrays without storing the matrix.
+deterministic. :func:`._forward_kernels.forward_dose` accumulates w_s × dose into
+per-chunk dose arrays without storing the matrix, with the helpers of this module.
 
 The dose engine builds plain pencil beams' matrices with :mod:`._layer_kernels`, which
 computes each voxel's depth part once per energy layer rather than once per spot;
@@ -116,7 +117,6 @@ __all__ = [
     "count_entries_fine",
     "fill_entries",
     "fill_entries_fine",
-    "forward_dose",
     "sort_into_cells",
 ]
 
@@ -1174,95 +1174,3 @@ def fill_entries_fine(
                             out_let, out_alpha, out_sqrt_beta,
                         )  # fmt: skip
                         p += 1
-
-
-@numba.njit(cache=True, parallel=True)
-def forward_dose(
-    weights, n_out, spots, voxels, cells, rays, model, average, n_sigma, n_chunks,
-    core, halo, with_bio,
-):  # fmt: skip
-    """Voxel-averaged dose (Gy), LET×dose, α×dose and √β×dose (the last two zero unless
-    ``with_bio``) of weighted spots on ``n_out`` voxels, without a matrix (plain pencil
-    beams: one sub-beam per spot); ``core`` and ``halo`` scale the two parts of the
-    lateral profile (1, 1: the whole dose the matrix would hold).
-
-    Spots are split into ``n_chunks`` interleaved chunks, each accumulating into its
-    own arrays (no write conflicts); the chunks are summed at the end, in order.
-    The result depends on ``n_chunks`` (the grouping of the sums), never on the number
-    of threads: callers pass a count fixed by the inputs.
-    """
-    spot_u, spot_v, spot_e, spot_radius = spots
-    vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
-    cell_start, cell_origin, cell_mm, n_cells = cells
-    ray_sigma2, _, w0, dw, _ = rays
-    step, max_depth, air_a, air_b, air_c = model[:5]
-    idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
-    wepl_up, wepl_down, idd_cum, let_table, let_cum = average[:5]
-    alpha_table, alpha_cum, beta_table, beta_cum, halo_idd, halo_cum = average[5:]
-    nsig2 = n_sigma * n_sigma
-    n_depth = idd.shape[1]
-    n_bio = n_chunks if with_bio else 1
-    dose = np.zeros((n_chunks, n_out))
-    let_dose = np.zeros((n_chunks, n_out))
-    alpha_dose = np.zeros((n_bio, n_out if with_bio else 1))
-    beta_dose = np.zeros((n_bio, n_out if with_bio else 1))
-    for chunk in numba.prange(n_chunks):
-        for s in range(chunk, spot_u.size, n_chunks):
-            if weights[s] == 0.0:
-                continue
-            e, su, sv = spot_e[s], spot_u[s], spot_v[s]
-            iu0, iu1 = _cell_range(su, spot_radius[s], cell_origin[0], cell_mm, n_cells[0])
-            iv0, iv1 = _cell_range(sv, spot_radius[s], cell_origin[1], cell_mm, n_cells[1])
-            reach2 = _reach2(spot_radius[s])
-            for iu in range(iu0, iu1 + 1):
-                for iv in range(iv0, iv1 + 1):
-                    c = iu * n_cells[1] + iv
-                    for j in range(cell_start[c], cell_start[c + 1]):
-                        if _beyond(vox_u[j] - su, vox_v[j] - sv, reach2):
-                            continue
-                        reached, centre, lo, hi = _span(
-                            vox_wepl[j], wepl_up[j], wepl_down[j], step[e], max_depth[e]
-                        )
-                        if not reached:
-                            continue
-                        mcs2 = _along_ray(ray_sigma2, s, vox_w[j], w0, dw)
-                        inside, r2, _, s1, k, f = _geometry(
-                            j, e, su, sv, centre, mcs2, 0.0, vox_u, vox_v, mag_u, mag_v,
-                            vox_w, step, max_depth, air_a, air_b, air_c, n_depth, nsig2,
-                        )  # fmt: skip
-                        if not inside:
-                            continue
-                        k_lo, f_lo = _bin(lo, n_depth)
-                        k_hi, f_hi = _bin(hi, n_depth)
-                        span = hi - lo
-                        idd_mean = _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
-                        h = _halo_share(
-                            idd_mean, halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
-                        )
-                        g = weights[s] * _lateral(
-                            r2, s1, h, e, k, f, halo_sigma2, sigma_mcs2, nsig2, core, halo
-                        )
-                        i = vox_index[j]
-                        dose[chunk, i] += g * idd_mean
-                        let_dose[chunk, i] += g * _average(
-                            let_table, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
-                        )
-                        if with_bio:
-                            row = vox_tissue[j] * idd.shape[0] + e
-                            alpha_dose[chunk, i] += g * _average(
-                                alpha_table, alpha_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f
-                            )
-                            beta_dose[chunk, i] += g * _average(
-                                beta_table, beta_cum, row, span, k_lo, f_lo, k_hi, f_hi, k, f
-                            )
-    total = np.zeros(n_out)
-    total_let = np.zeros(n_out)
-    total_alpha = np.zeros(n_out)
-    total_beta = np.zeros(n_out)
-    for chunk in range(n_chunks):
-        total += dose[chunk]
-        total_let += let_dose[chunk]
-        if with_bio:
-            total_alpha += alpha_dose[chunk]
-            total_beta += beta_dose[chunk]
-    return total, total_let, total_alpha, total_beta

@@ -1,12 +1,13 @@
 """The matrix-free forward dose of plain pencil beams, on threads without numba's
 parallel compile.
 
-:func:`forward_dose` computes what :func:`._dose_kernels.forward_dose` does (kept there
-as its reference, with the physics described in that module), bit for bit: the spots
-are split into ``n_chunks`` interleaved chunks, each accumulating into its own arrays in
-spot order, and the chunks are summed at the end, in order. The chunks are dealt to
-threads in strips (:func:`ionbeam.planning._strips.strips`) by a plain ``nogil`` kernel, which
-compiles in about a third of the time of the ``prange`` kernel on a cold start
+:func:`forward_dose` sums w_s × the matrix column :func:`._dose_kernels.fill_entries`
+would write for each spot (the physics described in that module, with its helpers),
+without storing the matrix: the spots are split into ``n_chunks`` interleaved chunks,
+each accumulating into its own arrays in spot order, and the chunks are summed at the
+end, in order. The chunks are dealt to threads in strips
+(:func:`ionbeam.planning._strips.strips`) by a plain ``nogil`` kernel, which compiles
+in about a third of the time of a ``prange`` kernel on a cold start
 (``bench/numba_compile.py``); the result depends on ``n_chunks``, never on the threads.
 """
 
@@ -108,8 +109,10 @@ def forward_dose(
     with_bio: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Voxel-averaged dose (Gy), LET×dose, α×dose and √β×dose (the last two zero unless
-    ``with_bio``) of weighted spots on ``n_out`` voxels, without a matrix: the arguments
-    and results of :func:`._dose_kernels.forward_dose`, the same numbers bit for bit."""
+    ``with_bio``) of weighted spots on ``n_out`` voxels, without a matrix (plain pencil
+    beams: one sub-beam per spot); ``core`` and ``halo`` scale the two parts of the
+    lateral profile (1, 1: the whole dose the matrix would hold). The result depends on
+    ``n_chunks`` (the grouping of the sums), never on the number of threads."""
     n_chunks = int(n_chunks)
     n_bio = n_chunks if with_bio else 1
     sums = (

@@ -101,10 +101,8 @@ def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w
 
 
 @numba.njit(cache=True, inline="always")
-def _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, level, u, v) -> float:
-    """Bilinear interpolation of map ``level`` at (u, v) (0 outside it)."""
-    x = (u - origin_u[level]) / pixel[level]
-    y = (v - origin_v[level]) / pixel[level]
+def _bilinear_at(maps, start, nu, nv, level, x, y) -> float:
+    """Bilinear interpolation of map ``level`` at pixel coordinates (x, y) (0 outside it)."""
     if x < 0.0 or y < 0.0 or x > nu[level] - 1.0 or y > nv[level] - 1.0:
         return 0.0
     i = min(int(x), nu[level] - 2)
@@ -119,18 +117,32 @@ def _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, level, u, v) -> fl
 
 
 @numba.njit(cache=True, inline="always")
+def _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, level, u, v) -> float:
+    """Bilinear interpolation of map ``level`` at (u, v) (0 outside it)."""
+    x = (u - origin_u[level]) / pixel[level]
+    y = (v - origin_v[level]) / pixel[level]
+    return _bilinear_at(maps, start, nu, nv, level, x, y)
+
+
+@numba.njit(cache=True, inline="always")
+def _bracket(s, levels, first, last) -> tuple[int, float]:
+    """The level a of ``first`` … ``last`` − 1 (σ increasing) at or below σ ``s`` and the
+    fraction t of the way to level a + 1 (0 at or beyond either end)."""
+    if s <= levels[first]:
+        return first, 0.0
+    if s >= levels[last - 1]:
+        return last - 1, 0.0
+    a = first
+    while levels[a + 1] < s:
+        a += 1
+    return a, (s - levels[a]) / (levels[a + 1] - levels[a])
+
+
+@numba.njit(cache=True, inline="always")
 def _phi(s, levels, first, last, maps, start, origin_u, origin_v, pixel, nu, nv, u, v) -> float:
     """The fluence filtered at σ ``s``, interpolated in σ between the two maps (of
     levels ``first`` … ``last`` − 1, σ increasing) that bracket it."""
-    if s <= levels[first]:
-        a, t = first, 0.0
-    elif s >= levels[last - 1]:
-        a, t = last - 1, 0.0
-    else:
-        a = first
-        while levels[a + 1] < s:
-            a += 1
-        t = (s - levels[a]) / (levels[a + 1] - levels[a])
+    a, t = _bracket(s, levels, first, last)
     phi = (1.0 - t) * _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, a, u, v)
     if t > 0.0:
         phi += t * _bilinear(maps, start, origin_u, origin_v, pixel, nu, nv, a + 1, u, v)
@@ -414,15 +426,7 @@ def gather_layers(
 def _phi_scaled(s, levels, first, last, maps, start, origin_u, origin_v, per_mm, nu, nv, u, v):
     """:func:`_phi` with each level's pixels per mm (``per_mm`` = 1 / pixel) instead of its
     pixel: multiplications instead of divisions."""
-    if s <= levels[first]:
-        a, t = first, 0.0
-    elif s >= levels[last - 1]:
-        a, t = last - 1, 0.0
-    else:
-        a = first
-        while levels[a + 1] < s:
-            a += 1
-        t = (s - levels[a]) / (levels[a + 1] - levels[a])
+    a, t = _bracket(s, levels, first, last)
     phi = (1.0 - t) * _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, a, u, v)
     if t > 0.0:
         phi += t * _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, a + 1, u, v)
@@ -434,17 +438,7 @@ def _bilinear_scaled(maps, start, origin_u, origin_v, per_mm, nu, nv, level, u, 
     """:func:`_bilinear` with the level's pixels per mm."""
     x = (u - origin_u[level]) * per_mm[level]
     y = (v - origin_v[level]) * per_mm[level]
-    if x < 0.0 or y < 0.0 or x > nu[level] - 1.0 or y > nv[level] - 1.0:
-        return 0.0
-    i = min(int(x), nu[level] - 2)
-    k = min(int(y), nv[level] - 2)
-    fx = x - i
-    fy = y - k
-    base = start[level] + i * nv[level] + k
-    n = nv[level]
-    return (1.0 - fx) * ((1.0 - fy) * maps[base] + fy * maps[base + 1]) + fx * (
-        (1.0 - fy) * maps[base + n] + fy * maps[base + n + 1]
-    )
+    return _bilinear_at(maps, start, nu, nv, level, x, y)
 
 
 @numba.njit(cache=True, inline="always")

@@ -211,6 +211,19 @@ def _depth_row(
         rows[j, 7] = _average(beta_dose, beta_cum, t, span, k_lo, f_lo, k_hi, f_hi, k, f)
 
 
+@numba.njit(cache=True, inline="always")
+def _offset(j, s, u, v, ray_k, ray_f, ray_sigma2, voxels) -> tuple[float, float]:
+    """Squared distance (mm², at the isocentre plane scaled to the voxel's depth) of voxel
+    ``j`` from spot ``s`` at (u, v), and the spot's σ²_MCS there (its ray's table at the
+    voxel's depth bin)."""
+    vox_u, vox_v, mag_u, mag_v = voxels[1], voxels[2], voxels[3], voxels[4]
+    k, f = ray_k[j], ray_f[j]
+    mcs2 = (1.0 - f) * ray_sigma2[s, k] + f * ray_sigma2[s, k + 1]
+    x = (vox_u[j] - u) * mag_u[j]
+    y = (vox_v[j] - v) * mag_v[j]
+    return x * x + y * y, mcs2
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _prepare(spot_e, vox_u, vox_v, vox_w, cell_start, rays, n_energy, n_cells):
     """What every layer reads: spots by energy (order, start), each voxel's bin and
@@ -241,7 +254,7 @@ def _count_strip(strip, n_strips, layer, counts, spots, voxels, cells, rays, lay
     """Number of stored voxels of the spots ``layer[strip::n_strips]``, into ``counts``
     (``layer_data``: the cells' bounds, the layer's σ_air², the voxels' ray bins)."""
     spot_u, spot_v, _, spot_radius = spots
-    vox_u, vox_v, mag_u, mag_v = voxels[1], voxels[2], voxels[3], voxels[4]
+    vox_u, vox_v = voxels[1], voxels[2]
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2 = rays[0]
     bounds, air, ray_k, ray_f = layer_data
@@ -260,11 +273,8 @@ def _count_strip(strip, n_strips, layer, counts, spots, voxels, cells, rays, lay
                 for j in range(cell_start[c], cell_start[c + 1]):
                     if _beyond(vox_u[j] - u, vox_v[j] - v, reach2) or math.isnan(air[j]):
                         continue
-                    k, f = ray_k[j], ray_f[j]
-                    mcs2 = (1.0 - f) * ray_sigma2[s, k] + f * ray_sigma2[s, k + 1]
-                    x = (vox_u[j] - u) * mag_u[j]
-                    y = (vox_v[j] - v) * mag_v[j]
-                    if x * x + y * y <= nsig2 * (air[j] + mcs2):
+                    r2, mcs2 = _offset(j, s, u, v, ray_k, ray_f, ray_sigma2, voxels)
+                    if r2 <= nsig2 * (air[j] + mcs2):
                         count += 1
         counts[s] = count
 
@@ -298,7 +308,7 @@ def _fill_strip(
     layer's depth parts (``layer_data``: the cells' bounds, the depth parts, the voxels'
     ray bins; ``flags``: n_sigma, with_let, with_bio, with_share)."""
     spot_u, spot_v, _, spot_radius = spots
-    vox_index, vox_u, vox_v, mag_u, mag_v = voxels[:5]
+    vox_index, vox_u, vox_v = voxels[:3]
     cell_start, cell_origin, cell_mm, n_cells = cells
     ray_sigma2 = rays[0]
     bounds, rows, ray_k, ray_f = layer_data
@@ -324,11 +334,7 @@ def _fill_strip(
                         continue
                     if rows[j, 0] == 0.0:  # indexed, not sliced: a view costs a refcount
                         continue
-                    k, f = ray_k[j], ray_f[j]
-                    mcs2 = (1.0 - f) * ray_sigma2[s, k] + f * ray_sigma2[s, k + 1]
-                    x = (vox_u[j] - u) * mag_u[j]
-                    y = (vox_v[j] - v) * mag_v[j]
-                    r2 = x * x + y * y
+                    r2, mcs2 = _offset(j, s, u, v, ray_k, ray_f, ray_sigma2, voxels)
                     s1 = rows[j, 1] + mcs2
                     if not r2 <= nsig2 * s1:
                         continue

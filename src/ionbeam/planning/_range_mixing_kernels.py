@@ -5,19 +5,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ionbeam.planning._dose_kernels import _along_ray
 from ionbeam.planning._raytrace_kernels import _lattice_value
 
 #: Depth interval (mm) over which the lateral contrast of the WEPL gain is taken.
 _DEPTH_STEP_MM = 2.0
-
-
-@numba.njit(cache=True, inline="always")
-def _on_ray(table: np.ndarray, r: int, w: float, w0: float, dw: float) -> float:
-    """``table[r]`` (depth nodes w0 + k dw) linearly interpolated at depth w, clamped."""
-    t = min(max((w - w0) / dw, 0.0), table.shape[1] - 1.0)
-    k = min(int(t), table.shape[1] - 2)
-    f = t - k
-    return (1.0 - f) * table[r, k] + f * table[r, k + 1]
 
 
 @numba.njit(cache=True, inline="always")
@@ -70,7 +62,7 @@ def mixing_variance(
     dz = stride * step[2]
     for j in numba.prange(n):
         w, r = vox_w[j], vox_ray[j]
-        s2w = _on_ray(ray_sigma2, r, w, ray_w0, ray_dw)
+        s2w = _along_ray(ray_sigma2, r, w, ray_w0, ray_dw)
         reach = min(np.sqrt(3.0 * max(s2w, 0.0)), max_reach_mm)
         if reach <= 0.0:
             continue
@@ -90,8 +82,8 @@ def mixing_variance(
             before[:] = after
             if contrast > 0.0:
                 wm = wk + 0.5 * dz
-                s2 = _on_ray(ray_sigma2, r, wm, ray_w0, ray_dw)
-                m1 = _on_ray(ray_m1, r, wm, ray_w0, ray_dw)
+                s2 = _along_ray(ray_sigma2, r, wm, ray_w0, ray_dw)
+                m1 = _along_ray(ray_m1, r, wm, ray_w0, ray_dw)
                 total += contrast
                 weighted += contrast * max(s2w - s2 - 2.0 * (w - wm) * m1, 0.0)
             wk += dz

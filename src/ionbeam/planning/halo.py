@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -150,12 +151,9 @@ def beam_halo(
     if reference:
         _beam_halo_by_layer(setup, weights, terms, with_let=with_let, with_bio=with_bio)
         return
-    parts = setup.halo_parts or ((None, setup.model[8], *setup.average[-2:]),)
-    part_sigma2 = np.stack([p[1] for p in parts])
-    part_idd = np.stack([p[2] for p in parts])
-    part_cum = np.stack([p[3] for p in parts])
-    spot_u, spot_v, spot_e, _ = setup.spots
-    ray_sigma2, _, w0, dw, per_spot = setup.rays
+    part_sigma2, part_idd, part_cum = _halo_part_tables(setup)
+    spot_u, spot_v = setup.spots[0], setup.spots[1]
+    w0, dw = setup.rays[2], setup.rays[3]
     weights = np.asarray(weights, dtype=np.float64)
     reach = _Reach.of(setup)
     empty = np.zeros(0)
@@ -165,12 +163,7 @@ def beam_halo(
         terms.alpha_dose if with_bio else empty,
         terms.sqrt_beta_dose if with_bio else empty,
     )
-    for e in np.unique(spot_e[weights > 0.0]):
-        layer = np.flatnonzero((spot_e == e) & (weights > 0.0))
-        w = weights[layer]
-        rays = (layer[:, None] * per_spot + np.arange(per_spot)[None, :]).reshape(-1)
-        mcs2_w = np.repeat(w, per_spot) @ ray_sigma2[rays] / (w.sum() * per_spot)
-        lever2_w = _lever_arm_factor(int(e), setup, w, rays, mcs2_w)
+    for e, layer, w, mcs2_w, lever2_w in _weighted_layers(setup, weights):
         bounds = reach.sigma_bounds(
             int(e), setup, mcs2_w, lever2_w, float(w0), float(dw), part_sigma2
         )
@@ -261,25 +254,44 @@ class _Reach:
         return bounds
 
 
-def _beam_halo_by_layer(
-    setup: BeamSetup, weights: np.ndarray, terms: HaloTerms, *, with_let: bool, with_bio: bool
-) -> None:
-    """:func:`beam_halo`'s reference: one layer at a time, each layer's exact σ range
-    (:func:`._halo_kernels.halo_widths`), maps of :data:`REFERENCE_PIXELS_PER_SIGMA`."""
-    parts = setup.halo_parts or ((None, setup.model[8], *setup.average[-2:]),)
-    part_sigma2 = np.stack([p[1] for p in parts])
-    part_idd = np.stack([p[2] for p in parts])
-    part_cum = np.stack([p[3] for p in parts])
-    spot_u, spot_v, spot_e, _ = setup.spots
-    ray_sigma2, _, w0, dw, per_spot = setup.rays
-    weights = np.asarray(weights, dtype=np.float64)
-    empty = np.zeros(0)
+def _weighted_layers(
+    setup: BeamSetup, weights: np.ndarray
+) -> Iterator[tuple[np.integer, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Each energy layer with weighted spots: (energy index, its spots, their weights, the
+    fluence-weighted σ²_MCS along its rays at depths w₀ + k Δw, the lever-arm factor
+    there (:func:`_lever_arm_factor`))."""
+    spot_e = setup.spots[2]
+    ray_sigma2, per_spot = setup.rays[0], setup.rays[4]
     for e in np.unique(spot_e[weights > 0.0]):
         layer = np.flatnonzero((spot_e == e) & (weights > 0.0))
         w = weights[layer]
         rays = (layer[:, None] * per_spot + np.arange(per_spot)[None, :]).reshape(-1)
         mcs2_w = np.repeat(w, per_spot) @ ray_sigma2[rays] / (w.sum() * per_spot)
-        lever2_w = _lever_arm_factor(int(e), setup, w, rays, mcs2_w)
+        yield e, layer, w, mcs2_w, _lever_arm_factor(int(e), setup, w, rays, mcs2_w)
+
+
+def _halo_part_tables(setup: BeamSetup) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The halo parts' σ² tables, halo IDDs and their cumulative sums, stacked [part, …]
+    (one part, the beam model's halo, when the setup has no ``halo_parts``)."""
+    parts = setup.halo_parts or ((None, setup.model[8], *setup.average[-2:]),)
+    return (
+        np.stack([p[1] for p in parts]),
+        np.stack([p[2] for p in parts]),
+        np.stack([p[3] for p in parts]),
+    )
+
+
+def _beam_halo_by_layer(
+    setup: BeamSetup, weights: np.ndarray, terms: HaloTerms, *, with_let: bool, with_bio: bool
+) -> None:
+    """:func:`beam_halo`'s reference: one layer at a time, each layer's exact σ range
+    (:func:`._halo_kernels.halo_widths`), maps of :data:`REFERENCE_PIXELS_PER_SIGMA`."""
+    part_sigma2, part_idd, part_cum = _halo_part_tables(setup)
+    spot_u, spot_v = setup.spots[0], setup.spots[1]
+    w0, dw = setup.rays[2], setup.rays[3]
+    weights = np.asarray(weights, dtype=np.float64)
+    empty = np.zeros(0)
+    for e, layer, w, mcs2_w, lever2_w in _weighted_layers(setup, weights):
         sigma, ranges = halo_kernels.halo_widths(
             int(e), setup.voxels, setup.model, setup.average, mcs2_w, float(w0), float(dw),
             part_sigma2, lever2_w,

@@ -15,8 +15,6 @@ import pytest
 
 from ionbeam.machine import cnao_beam_line, cnao_energy_library
 from ionbeam.machine.beam_model import build_beam_model
-from ionbeam.patient import CT
-from ionbeam.patient.phantoms import make_phantom
 from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose, calc_dose_influence
 from ionbeam.planning.geometry import BeamGeometry
 from ionbeam.planning.plan import Beam, Plan, Prescription, SpotMap
@@ -30,15 +28,9 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def phantoms():
+def phantoms(bone_block_phantoms):
     """Water, and water with a bone block (1200 HU) over x > 0 from 10 to 40 mm deep."""
-    water = make_phantom("water", spacing_mm=1.5, box_size_mm=(60.0, 150.0, 60.0),
-                         target_size_mm=9.0)  # fmt: skip
-    hu = np.array(water.ct.hu)
-    x, y, _ = water.grid.axes_mm()
-    block = (x[:, None] > 0) & (y[None, :] > -65) & (y[None, :] < -35)
-    hu[block] = 1200.0
-    return water, CT(hu, water.grid)
+    return bone_block_phantoms(1.5, (60.0, 150.0, 60.0))
 
 
 def _dose(ct, body, model, options):

@@ -15,37 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ionbeam.machine import cnao_beam_line
-from ionbeam.machine.beam_model import build_beam_model
-from ionbeam.patient import Grid
 from ionbeam.planning import _dose_kernels as reference
 from ionbeam.planning import _layer_kernels as layered
-from ionbeam.planning._beam_setup import setup_beam
-from ionbeam.planning.geometry import BeamGeometry
-from ionbeam.planning.plan import Beam, SpotMap
-
-
-@pytest.fixture(scope="module")
-def carbon():
-    return build_beam_model(
-        "carbon", [120.0, 160.0, 200.0], cnao_beam_line(), tissues=("tumour", "late_normal")
-    )
-
-
-def _setup(model, *, gantry_deg: float, range_shifter_mm: float = 0.0):
-    grid = Grid((16, 30, 14), (3.0, 3.0, 3.0), (-22.5, -60.0, -19.5))
-    spr = np.ones(grid.shape)
-    spr[:, 8:11, :] = 1.6  # bone
-    spr[:, 14:19, 4:] = 0.3  # lung, laterally only in part of the field
-    energies = np.repeat(model.energies_mev_u, 9)
-    x = np.tile(np.repeat([-8.0, 0.0, 8.0], 3), 3)
-    y = np.tile([-8.0, 0.0, 8.0], 9)
-    spots = SpotMap(energies, x, y, np.ones(energies.size))
-    geometry = BeamGeometry(gantry_deg, 0.0, (0.0, 0.0, 0.0), model.beam_line.sad_mm)
-    index = np.flatnonzero(np.ones(grid.size, bool))
-    tissue = (index % 2).astype(np.int64)
-    beam = Beam("B1", geometry, spots, range_shifter_wet_mm=range_shifter_mm)
-    return setup_beam(beam, model, spr, grid, grid, index, tissue, n_sigma=3.0)
 
 
 def _fill(kernel, s, indptr, n_sigma, with_let, with_bio, *n_threads):
@@ -64,11 +35,11 @@ def _fill(kernel, s, indptr, n_sigma, with_let, with_bio, *n_threads):
     [(0.0, 0.0, 3.0, 1), (35.0, 30.0, 2.5, 5)],
 )
 def test_layer_kernels_equal_spot_kernels_bit_for_bit(
-    carbon, gantry_deg: float, range_shifter_mm: float, n_sigma: float, n_threads: int
+    carbon, slab_setup, gantry_deg: float, range_shifter_mm: float, n_sigma: float, n_threads: int
 ) -> None:
     """Counts, row indices, dose, LET×dose, α×dose and √β×dose identical (array_equal),
     however the work is dealt out (``n_threads``, scheduling only)."""
-    s = _setup(carbon, gantry_deg=gantry_deg, range_shifter_mm=range_shifter_mm)
+    s = slab_setup(carbon, gantry_deg=gantry_deg, range_shifter_mm=range_shifter_mm)
     args = (s.spots, s.voxels, s.cells, s.rays, s.model, s.average, n_sigma)
     counts = layered.count_layers(*args, n_threads)
     expected_counts = reference.count_entries(*args)
@@ -82,10 +53,10 @@ def test_layer_kernels_equal_spot_kernels_bit_for_bit(
     assert np.all(got[1] > 0.0) and np.all(got[3] > 0.0)
 
 
-def test_layer_kernels_without_let_or_biology_leave_those_outputs_alone(carbon) -> None:
+def test_layer_kernels_without_let_or_biology_leave_those_outputs_alone(carbon, slab_setup) -> None:
     """with_let / with_bio False: the dose still equals the reference's and the LET, α and
     √β outputs are not written (a sentinel survives)."""
-    s = _setup(carbon, gantry_deg=0.0)
+    s = slab_setup(carbon, gantry_deg=0.0)
     args = (s.spots, s.voxels, s.cells, s.rays, s.model, s.average, 3.0)
     counts = layered.count_layers(*args, 2)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
