@@ -92,11 +92,15 @@ def _plan(quick: bool, rows: list[tuple[str, float]]) -> tuple[Any, dict[str, An
     from ionbeam.cli import _demo
 
     start, cpu = time.perf_counter(), time.process_time()
+    last = [cpu]  # the CPU time at the end of the previous stage (or a plan's start)
 
     def stage(text: str) -> None:
+        now = time.process_time()
         if " done in " in text:
             label, seconds = text.rsplit(" done in ", 1)
             rows.append((f"  {label}", float(seconds.rstrip(" s"))))
+            _CPU[f"  {label}"] = now - last[0]
+        last[0] = now
 
     patient, results = _demo._plan_both(quick, stage)
     rows.append(("planning (both plans)", time.perf_counter() - start))
