@@ -11,6 +11,9 @@ Then, unless ``--no-command``, the whole ``ionbeam demo`` command is timed ``--r
 times in fresh interpreters (warm: numba's and ionbeam's caches as a first run left
 them; ``IONBEAM_PROGRESS=0``).
 
+Each planner stage's CPU time (all threads, from one stage line to the next) is printed
+beside its wall time.
+
 Run it once before timing (or pass ``--warm-up``) so that numba's cache and the beam
 model tables exist: a cold start is what ``bench/startup.py`` measures.
 
