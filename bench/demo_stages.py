@@ -11,6 +11,9 @@ Then, unless ``--no-command``, the whole ``ionbeam demo`` command is timed ``--r
 times in fresh interpreters (warm: numba's and ionbeam's caches as a first run left
 them; ``IONBEAM_PROGRESS=0``).
 
+Each planner stage's CPU time (all threads, from one stage line to the next) is printed
+beside its wall time.
+
 Run it once before timing (or pass ``--warm-up``) so that numba's cache and the beam
 model tables exist: a cold start is what ``bench/startup.py`` measures.
 
@@ -92,11 +95,15 @@ def _plan(quick: bool, rows: list[tuple[str, float]]) -> tuple[Any, dict[str, An
     from ionbeam.cli import _demo
 
     start, cpu = time.perf_counter(), time.process_time()
+    last = [cpu]  # the CPU time at the end of the previous stage (or a plan's start)
 
     def stage(text: str) -> None:
+        now = time.process_time()
         if " done in " in text:
             label, seconds = text.rsplit(" done in ", 1)
             rows.append((f"  {label}", float(seconds.rstrip(" s"))))
+            _CPU[f"  {label}"] = now - last[0]
+        last[0] = now
 
     patient, results = _demo._plan_both(quick, stage)
     rows.append(("planning (both plans)", time.perf_counter() - start))

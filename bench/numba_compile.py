@@ -44,6 +44,15 @@ kernel: before, 53.9 CPU s of compiling (``forward_dose`` 7.9, ``fill_layers`` 6
 40.3 CPU s (two interleaved rounds). Every ionbeam kernel compiles for one
 signature in a demo (``sigs`` 1): no duplicate specialisations to remove.
 
+The halo kernels (demospeed, 8 Dec 2026): ``gather_layers``, ``disc_sums`` and
+``filtered_maps`` (and the reference's ``gather_halo``, ``halo_widths``; the ray tracer's
+``wepl_at_distances``, ``interpolate_lattice``, ``wepl_per_voxel``) are strip kernels too.
+``--replay`` of a demo's cache, side by side (2 shared cores, load 12-18): 52.0 CPU s
+before (``gather_layers`` 8.12, ``disc_sums`` 3.58, ``filtered_maps`` 2.66) -> 41.9 after
+(the gather's strip 4.00, the filter's 0.50, the disc chunks' 0.49, the splat's 0.33); an
+earlier before-replay at load ~8: 49.7. The optimizer's product kernels are the last
+``prange`` kernels a demo compiles (``active_rows_scatter`` 2.3-2.4 CPU s).
+
 Usage: python bench/numba_compile.py [--warm-tables DIR] [--top 30] -- demo --quick
 (the command after ``--``; an ``--out`` folder is added in a temporary folder), or
 python bench/numba_compile.py --replay NUMBA_CACHE_DIR [--top 30].

@@ -3,7 +3,8 @@
 Walks the import statements of every module (including imports inside
 functions) and fails on an import that climbs the layers, e.g. ``physics``
 importing ``planning``. Shared top-level modules (``ionbeam.errors``,
-``ionbeam._atomic``, ``ionbeam._cache``, ``ionbeam._memory``, ``ionbeam._progress``) may be
+``ionbeam._atomic``, ``ionbeam._cache``, ``ionbeam._memory``, ``ionbeam._progress``,
+``ionbeam._strips``) may be
 imported by anyone.
 
 Two more rules on the same walk: a private module (``ionbeam.X._name``) is imported only
@@ -55,9 +56,15 @@ ALLOWED: dict[str, set[str]] = {
         "workflow",
     },
 }
-SHARED = {"errors", "registry", "_atomic", "_cache", "_memory", "_progress", "__init__"}
+SHARED = {"errors", "registry", "_atomic", "_cache", "_memory", "_progress", "_strips", "__init__"}
 #: Private modules of the top-level package that every package may use (docs/architecture.md).
-SHARED_PRIVATE = {"ionbeam._atomic", "ionbeam._cache", "ionbeam._memory", "ionbeam._progress"}
+SHARED_PRIVATE = {
+    "ionbeam._atomic",
+    "ionbeam._cache",
+    "ionbeam._memory",
+    "ionbeam._progress",
+    "ionbeam._strips",
+}
 
 
 def _imported_ionbeam_packages(path: Path) -> set[str]:

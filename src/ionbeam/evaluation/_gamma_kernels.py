@@ -31,8 +31,11 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from ionbeam._strips import strips
 
 __all__ = ["gamma_squared_search"]
 
@@ -40,7 +43,7 @@ __all__ = ["gamma_squared_search"]
 # so that a reference voxel lying exactly on the evaluated grid's edge is not lost
 # to floating-point rounding of the coordinate transform.
 _EDGE_TOLERANCE_VOXELS = 1e-6
-# Reference points per parallel work item (each allocates one scratch row).
+# Reference points per work item dealt to the threads.
 _POINTS_PER_TASK = 256
 # Gauss–Newton refinement steps at most (each stops early if gamma does not drop).
 _REFINE_STEPS = 4
@@ -253,7 +256,6 @@ def _refine(
     return best
 
 
-@njit(cache=True, parallel=True)
 def gamma_squared_search(
     positions: np.ndarray,
     reference_dose: np.ndarray,
@@ -276,9 +278,11 @@ def gamma_squared_search(
     (3,); the offsets, radii, stopping radii and neighbours from
     :class:`~ionbeam.evaluation._gamma_table.SearchTable`; ``step_mm``: the
     fine lattice pitch; ``active_axes`` (3,): 1.0 for searched axes, 0.0 for
-    the thickness axis of a single-slice dose.
+    the thickness axis of a single-slice dose. Points in tasks of
+    ``_POINTS_PER_TASK`` dealt to the threads (:mod:`ionbeam._strips`; each point
+    alone: the same numbers whatever the threads).
     """
-    active = active_axes.astype(np.float64)
+    active = np.asarray(active_axes).astype(np.float64)
     n = positions.shape[0]
     inv_dta_sq = 1.0 / (distance_mm_threshold * distance_mm_threshold)
     radius_term_sq = radius_mm * radius_mm * inv_dta_sq
@@ -286,8 +290,24 @@ def gamma_squared_search(
     offsets_index = offsets_mm / evaluated_spacing_mm.reshape(1, 3)
     out = np.empty(n)
     n_tasks = (n + _POINTS_PER_TASK - 1) // _POINTS_PER_TASK
-    for task in prange(n_tasks):
-        excess = np.empty(offsets_mm.shape[0])
+    table = (offsets_index, offsets_mm, radius_term_sq, stop_term_sq, earlier_neighbours)
+    points = (positions, reference_dose, inverse_tolerance_sq)
+    with strips(max(1, min(numba.get_num_threads(), n_tasks))) as run:
+        run(_search_strip, points, evaluated_spacing_mm, evaluated_dose, table,
+            float(inv_dta_sq), active, float(step_mm), out)  # fmt: skip
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _search_strip(strip, n_strips, points, evaluated_spacing_mm, evaluated_dose, table,
+                  inv_dta_sq, active, step_mm, out):  # fmt: skip
+    """Tasks ``strip, strip + n_strips, …`` of :func:`gamma_squared_search`'s points (one
+    scratch row per strip)."""
+    positions, reference_dose, inverse_tolerance_sq = points
+    offsets_index, offsets_mm, radius_term_sq, stop_term_sq, earlier_neighbours = table
+    n = positions.shape[0]
+    excess = np.empty(offsets_mm.shape[0])
+    for task in range(strip, (n + _POINTS_PER_TASK - 1) // _POINTS_PER_TASK, n_strips):
         for p in range(task * _POINTS_PER_TASK, min(n, (task + 1) * _POINTS_PER_TASK)):
             best, ux, uy, uz = _search_lattice(
                 positions[p], evaluated_spacing_mm, reference_dose[p], inverse_tolerance_sq[p],
@@ -305,4 +325,3 @@ def gamma_squared_search(
                     inverse_tolerance_sq[p], evaluated_dose, inv_dta_sq, best, ux, uy, uz,
                 )  # fmt: skip
             out[p] = best
-    return out

@@ -7,6 +7,14 @@ halo shares (:func:`disc_sums`).
 Inputs are the tuples of :mod:`._dose_kernels` (``voxels``, ``model``, ``average``);
 the maps are stacked flat, level after level, with per-level origin, pixel size and
 shape (each level has its own pixel size, a third of its σ).
+
+Each public function runs a serial ``nogil`` kernel on a few threads
+(:func:`~ionbeam.planning._strips.strips`; strip *k* of *n* computes its own voxels,
+chunks, levels or rows, written at their own places), compiled as numba compiles a
+``prange`` body (:func:`~ionbeam.planning._strips.strip_kernel`: numpy's error model,
+no reference counting): numba's parallel compile took ~9 CPU s of a cold demo for these
+kernels. The numbers are those of the ``prange`` kernels they replace, bit for bit, and
+the same whatever the number of threads (``n_threads``; default numba's).
 """
 
 from __future__ import annotations
@@ -16,7 +24,10 @@ import math
 import numba
 import numpy as np
 
+from ionbeam.planning._strips import strip_kernel, strips
+
 __all__ = [
+    "DISC_BLOCK",
     "GATHER_BLOCK",
     "SHARE_UNIT",
     "WIDTH_CHUNKS",
@@ -42,8 +53,15 @@ def _at(table: np.ndarray, row: int, x: float) -> float:
 WIDTH_CHUNKS = 64
 
 
-@numba.njit(cache=True, parallel=True)
-def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w):
+def _threads(n_threads: int | None, n_items: int) -> int:
+    """The threads to run ``n_items`` items on: ``n_threads`` (default numba's), at most
+    one per item, at least one."""
+    n = numba.get_num_threads() if n_threads is None else int(n_threads)
+    return max(1, min(n, n_items))
+
+
+def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w,
+                n_threads=None):  # fmt: skip
     """Isocentre-plane σ (mm) of each of the halo's Gaussians (``part_sigma2`` [part,
     energy, depth]: their σ² in water) of energy ``e`` at every voxel, [part, voxel], 0
     where the voxel's WEPL span misses the energy's depth table, and each part's
@@ -53,20 +71,39 @@ def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w
     rays (``mcs2_w`` at depths w₀ + k Δw) and the excess times the layer's lever-arm
     factor there (``lever2_w``, :func:`.halo._lever_arm_factor`), divided by the
     magnification (geometric mean of the two axes). One pass over the voxels for all the
-    parts: they share all but the excess."""
+    parts: they share all but the excess. The voxels come in :data:`WIDTH_CHUNKS` fixed
+    chunks, each with its own extremes."""
+    n = voxels[5].size
+    n_parts = part_sigma2.shape[0]
+    out = np.zeros((n_parts, n))
+    low = np.full((WIDTH_CHUNKS, n_parts), np.inf)
+    high = np.zeros((WIDTH_CHUNKS, n_parts))
+    args = (int(e), voxels, model, average, mcs2_w, float(w0), float(dw), part_sigma2, lever2_w)
+    with strips(_threads(n_threads, WIDTH_CHUNKS)) as run:
+        run(_widths_strip, *args, out, low, high)
+    least, most = low.min(axis=0), high.max(axis=0)  # extremes: exact in any order
+    ranges = np.zeros((n_parts, 2))
+    reached = most > 0.0
+    ranges[reached, 0] = least[reached]
+    ranges[reached, 1] = most[reached]
+    return out, ranges
+
+
+@strip_kernel
+def _widths_strip(
+    strip, n_strips, e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w, out,
+    low, high,
+):  # fmt: skip
+    """Chunks ``strip, strip + n_strips, …`` of :func:`halo_widths`' voxels: σ into
+    ``out``, each chunk's extremes into its row of ``low`` and ``high``."""
     _, _, _, mag_u, mag_v, vox_w, vox_wepl, _ = voxels
     step, max_depth, air_a, air_b, air_c = model[:5]
     sigma_mcs2 = model[6]
     wepl_up, wepl_down = average[0], average[1]
     n = vox_w.size
     n_parts = part_sigma2.shape[0]
-    out = np.zeros((n_parts, n))
-    low = np.full((WIDTH_CHUNKS, n_parts), np.inf)
-    high = np.zeros((WIDTH_CHUNKS, n_parts))
     per_chunk = (n + WIDTH_CHUNKS - 1) // WIDTH_CHUNKS
-    for chunk in numba.prange(WIDTH_CHUNKS):
-        least = np.full(n_parts, np.inf)  # the chunk's own: no shared cache lines
-        most = np.zeros(n_parts)
+    for chunk in range(strip, WIDTH_CHUNKS, n_strips):
         for j in range(chunk * per_chunk, min(n, (chunk + 1) * per_chunk)):
             if vox_wepl[j] + wepl_down[j] < 0.0 or vox_wepl[j] - wepl_up[j] >= max_depth[e]:
                 continue
@@ -83,21 +120,8 @@ def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w
                 excess = lever2 * max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
                 s = math.sqrt(max(base + excess, 1e-6) / mag)
                 out[p, j] = s
-                least[p] = min(least[p], s)
-                most[p] = max(most[p], s)
-        low[chunk] = least
-        high[chunk] = most
-    ranges = np.zeros((n_parts, 2))
-    for p in range(n_parts):
-        least_p = np.inf
-        most_p = 0.0
-        for chunk in range(WIDTH_CHUNKS):
-            least_p = min(least_p, low[chunk, p])
-            most_p = max(most_p, high[chunk, p])
-        if most_p > 0.0:
-            ranges[p, 0] = least_p
-            ranges[p, 1] = most_p
-    return out, ranges
+                low[chunk, p] = min(low[chunk, p], s)
+                high[chunk, p] = max(high[chunk, p], s)
 
 
 @numba.njit(cache=True, inline="always")
@@ -149,11 +173,10 @@ def _phi(s, levels, first, last, maps, start, origin_u, origin_v, pixel, nu, nv,
     return phi
 
 
-@numba.njit(cache=True, parallel=True)
 def gather_halo(
     e, voxels, model, average, sigma, levels, part_levels, maps, start, origin_u, origin_v,
     pixel, nu, nv, part_idd, part_cum, with_let, with_bio, out_dose, out_let, out_alpha,
-    out_sqrt_beta,
+    out_sqrt_beta, n_threads=None,
 ):  # fmt: skip
     """Add the halo of energy ``e`` to every voxel: Σ_parts h_p · Φ_σp(u, v) / (mag_u
     mag_v) · ⟨T⟩ for the voxel-averaged depth tables T (IDD, LET×IDD, α×IDD, √β×IDD),
@@ -164,7 +187,24 @@ def gather_halo(
     between the two maps whose σ bracket it: part p's maps are levels
     ``part_levels[p]`` … ``part_levels[p + 1]`` − 1 (σ increasing; none where the part
     reaches no voxel). One pass over the voxels for all the parts: they share the
-    depth tables' means."""
+    depth tables' means. Blocks of :data:`GATHER_BLOCK` voxels dealt to the threads
+    (each voxel alone)."""
+    n_blocks = (voxels[1].size + GATHER_BLOCK - 1) // GATHER_BLOCK
+    with strips(_threads(n_threads, n_blocks)) as run:
+        run(
+            _gather_halo_strip, int(e), voxels, model, average, sigma, levels, part_levels,
+            maps, start, origin_u, origin_v, pixel, nu, nv, part_idd, part_cum,
+            bool(with_let), bool(with_bio), out_dose, out_let, out_alpha, out_sqrt_beta,
+        )  # fmt: skip
+
+
+@strip_kernel
+def _gather_halo_strip(
+    strip, n_strips, e, voxels, model, average, sigma, levels, part_levels, maps, start,
+    origin_u, origin_v, pixel, nu, nv, part_idd, part_cum, with_let, with_bio, out_dose,
+    out_let, out_alpha, out_sqrt_beta,
+):  # fmt: skip
+    """Blocks ``strip, strip + n_strips, …`` of :func:`gather_halo`'s voxels."""
     vox_index, vox_u, vox_v, mag_u, mag_v, _, vox_wepl, vox_tissue = voxels
     step, max_depth = model[0], model[1]
     idd = model[5]
@@ -172,38 +212,40 @@ def gather_halo(
     alpha_dose, alpha_cum, beta_dose, beta_cum = average[5:9]
     n_parts = part_idd.shape[0]
     n_depth = idd.shape[1]
-    for j in numba.prange(vox_u.size):  # a beam's voxels are distinct: no write conflict
-        lo = (vox_wepl[j] - wepl_up[j]) / step[e]
-        hi = (vox_wepl[j] + wepl_down[j]) / step[e]
-        centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
-        idd_mean = -1.0
-        g = 0.0
-        for p in range(n_parts):
-            s = sigma[p, j]
-            first, last = part_levels[p], part_levels[p + 1]
-            if s <= 0.0 or last <= first:
+    n = vox_u.size
+    for b in range(strip, (n + GATHER_BLOCK - 1) // GATHER_BLOCK, n_strips):
+        for j in range(b * GATHER_BLOCK, min(n, (b + 1) * GATHER_BLOCK)):  # distinct voxels
+            lo = (vox_wepl[j] - wepl_up[j]) / step[e]
+            hi = (vox_wepl[j] + wepl_down[j]) / step[e]
+            centre = min(max(vox_wepl[j], 0.0), max_depth[e] * (1.0 - 1e-9)) / step[e]
+            idd_mean = -1.0
+            g = 0.0
+            for p in range(n_parts):
+                s = sigma[p, j]
+                first, last = part_levels[p], part_levels[p + 1]
+                if s <= 0.0 or last <= first:
+                    continue
+                phi = _phi(s, levels, first, last, maps, start, origin_u, origin_v, pixel, nu,
+                           nv, vox_u[j], vox_v[j])  # fmt: skip
+                if phi == 0.0:
+                    continue
+                if idd_mean < 0.0:
+                    idd_mean = _mean(idd, idd_cum, e, lo, hi, centre, n_depth)
+                if idd_mean <= 0.0:
+                    break
+                halo_mean = _mean(part_idd[p], part_cum[p], e, lo, hi, centre, n_depth)
+                h = min(max(halo_mean / idd_mean, 0.0), 1.0)
+                g += h * phi / (mag_u[j] * mag_v[j])
+            if g == 0.0:
                 continue
-            phi = _phi(s, levels, first, last, maps, start, origin_u, origin_v, pixel, nu,
-                       nv, vox_u[j], vox_v[j])  # fmt: skip
-            if phi == 0.0:
-                continue
-            if idd_mean < 0.0:
-                idd_mean = _mean(idd, idd_cum, e, lo, hi, centre, n_depth)
-            if idd_mean <= 0.0:
-                break
-            halo_mean = _mean(part_idd[p], part_cum[p], e, lo, hi, centre, n_depth)
-            h = min(max(halo_mean / idd_mean, 0.0), 1.0)
-            g += h * phi / (mag_u[j] * mag_v[j])
-        if g == 0.0:
-            continue
-        i = vox_index[j]
-        out_dose[i] += g * idd_mean
-        if with_let:
-            out_let[i] += g * _mean(let_dose, let_cum, e, lo, hi, centre, n_depth)
-        if with_bio:
-            row = vox_tissue[j] * idd.shape[0] + e
-            out_alpha[i] += g * _mean(alpha_dose, alpha_cum, row, lo, hi, centre, n_depth)
-            out_sqrt_beta[i] += g * _mean(beta_dose, beta_cum, row, lo, hi, centre, n_depth)
+            i = vox_index[j]
+            out_dose[i] += g * idd_mean
+            if with_let:
+                out_let[i] += g * _mean(let_dose, let_cum, e, lo, hi, centre, n_depth)
+            if with_bio:
+                row = vox_tissue[j] * idd.shape[0] + e
+                out_alpha[i] += g * _mean(alpha_dose, alpha_cum, row, lo, hi, centre, n_depth)
+                out_sqrt_beta[i] += g * _mean(beta_dose, beta_cum, row, lo, hi, centre, n_depth)
 
 
 @numba.njit(cache=True, inline="always")
@@ -224,56 +266,90 @@ def _mean(table, cum, row, lo, hi, centre, n) -> float:
     return (_integral(table, cum, row, hi, n) - _integral(table, cum, row, lo, n)) / (hi - lo)
 
 
-@numba.njit(cache=True, parallel=True)
-def filtered_maps(u, v, weights, origin_u, origin_v, pixel, nu, nv, start, taps, tap_start):
+def filtered_maps(u, v, weights, origin_u, origin_v, pixel, nu, nv, start, taps, tap_start,
+                  n_threads=None):  # fmt: skip
     """The maps of one layer, all levels at once (stacked flat as :func:`gather_halo`
     reads them, level ``l`` at ``start[l]``, [nu, nv] C order): the spots' fluence
     (``weights`` particles at ``u``, ``v``) splatted bilinearly on the level's lattice,
     correlated along each axis in turn (u then v) with the level's 1-D Gaussian
     ``taps[tap_start[l] : tap_start[l + 1]]`` (odd length, zero outside the map), per
-    mm² (÷ pixel²). Levels run in parallel, each alone: the same numbers whatever the
-    threads."""
+    mm² (÷ pixel²). The splats run level by level on the threads, then the filters row
+    by row (a row of every level: each row of the u pass into the strip's own scratch
+    row, then its v pass): each level's splat and each row alone, in a fixed order, so
+    the same numbers whatever the threads."""
     out = np.zeros(start[-1])
-    for level in numba.prange(nu.size):
-        n_u, n_v, px = nu[level], nv[level], pixel[level]
-        fluence = np.zeros((n_u, n_v))
+    fluence = np.zeros(start[-1])
+    with strips(_threads(n_threads, nu.size)) as run:
+        run(_splat_strip, u, v, weights, origin_u, origin_v, pixel, nu, nv, start, fluence)
+    row_level = np.repeat(np.arange(nu.size, dtype=np.int64), nu)
+    row_start = np.concatenate([[0], np.cumsum(nu)]).astype(np.int64)
+    n_threads = _threads(n_threads, row_level.size)
+    scratch = np.zeros((n_threads, int(nv.max())))
+    with strips(n_threads) as run:
+        run(_filter_strip, fluence, pixel, nu, nv, start, taps, tap_start, row_level,
+            row_start, scratch, out)  # fmt: skip
+    return out
+
+
+@strip_kernel
+def _splat_strip(strip, n_strips, u, v, weights, origin_u, origin_v, pixel, nu, nv, start,
+                 fluence):  # fmt: skip
+    """Levels ``strip, strip + n_strips, …`` of :func:`filtered_maps`: the spots' fluence
+    splatted bilinearly on each level's lattice (``fluence``, stacked flat as the maps)."""
+    for level in range(strip, nu.size, n_strips):
+        n_v, px = nv[level], pixel[level]
+        base = start[level]
         for s in range(u.size):
             x = (u[s] - origin_u[level]) / px
             y = (v[s] - origin_v[level]) / px
             i, k = int(x), int(y)  # x, y > 0: the maps reach 5 σ beyond the spots
             fx, fy = x - i, y - k
-            fluence[i, k] += weights[s] * (1.0 - fx) * (1.0 - fy)
-            fluence[i, k + 1] += weights[s] * (1.0 - fx) * fy
-            fluence[i + 1, k] += weights[s] * fx * (1.0 - fy)
-            fluence[i + 1, k + 1] += weights[s] * fx * fy
-        kernel = taps[tap_start[level] : tap_start[level + 1]]
-        radius = (kernel.size - 1) // 2
-        along_u = np.zeros((n_u, n_v))
-        for i in range(n_u):
-            for t in range(max(0, radius - i), min(kernel.size, n_u + radius - i)):
-                c = kernel[t]
-                row = i + t - radius
-                for k in range(n_v):
-                    along_u[i, k] += c * fluence[row, k]
-        scale = 1.0 / (px * px)
+            at = base + i * n_v + k
+            fluence[at] += weights[s] * (1.0 - fx) * (1.0 - fy)
+            fluence[at + 1] += weights[s] * (1.0 - fx) * fy
+            fluence[at + n_v] += weights[s] * fx * (1.0 - fy)
+            fluence[at + n_v + 1] += weights[s] * fx * fy
+
+
+@strip_kernel
+def _filter_strip(
+    strip, n_strips, fluence, pixel, nu, nv, start, taps, tap_start, row_level, row_start,
+    scratch, out,
+):  # fmt: skip
+    """Rows ``strip, strip + n_strips, …`` (of all levels, ``row_level``: each row's level,
+    ``row_start``: each level's first row) of :func:`filtered_maps`: the u pass of the
+    row into the strip's ``scratch`` row, then its v pass into ``out``."""
+    along_u = scratch[strip]
+    for r in range(strip, row_level.size, n_strips):
+        level = row_level[r]
+        i = r - row_start[level]
+        n_u, n_v, px = nu[level], nv[level], pixel[level]
+        t0, t1 = tap_start[level], tap_start[level + 1]
+        size = t1 - t0
+        radius = (size - 1) // 2
         base = start[level]
-        for i in range(n_u):
+        for k in range(n_v):
+            along_u[k] = 0.0
+        for t in range(max(0, radius - i), min(size, n_u + radius - i)):
+            c = taps[t0 + t]
+            row = base + (i + t - radius) * n_v
             for k in range(n_v):
-                acc = 0.0
-                for t in range(max(0, radius - k), min(kernel.size, n_v + radius - k)):
-                    acc += kernel[t] * along_u[i, k + t - radius]
-                out[base + i * n_v + k] = acc * scale
-    return out
+                along_u[k] += c * fluence[row + k]
+        scale = 1.0 / (px * px)
+        for k in range(n_v):
+            acc = 0.0
+            for t in range(max(0, radius - k), min(size, n_v + radius - k)):
+                acc += taps[t0 + t] * along_u[k + t - radius]
+            out[base + i * n_v + k] = acc * scale
 
 
 #: The units of :func:`disc_sums`' shares: an entry's halo share is ``share / SHARE_UNIT``.
 SHARE_UNIT = 65535.0
 
 
-@numba.njit(cache=True, parallel=True)
 def disc_sums(
     indptr, indices, share, dose, let_dose, alpha_dose, sqrt_beta_dose, w, first, local,
-    n_local, bounds, with_let, with_bio,
+    n_local, bounds, with_let, with_bio, n_threads=None,
 ):  # fmt: skip
     """The halo a dose-influence matrix holds in its columns' discs, for the columns
     ``first`` … ``first + w.size − 1`` with weights ``w``: Σ_s w_s (share/65535) M[:, s]
@@ -286,9 +362,32 @@ def disc_sums(
     (zeros for a quantity not asked for)."""
     n_chunks = bounds.size - 1
     n_q = 4 if with_bio else 2
+    n_local = int(n_local)
     partial = np.zeros((n_chunks, n_local, n_q))
+    with strips(_threads(n_threads, n_chunks)) as run:
+        run(_disc_chunk_strip, indptr, indices, share, dose, let_dose, alpha_dose,
+            sqrt_beta_dose, w, int(first), local, bounds, bool(with_let), bool(with_bio),
+            partial)  # fmt: skip
+    total = np.zeros((4, n_local))
+    n_blocks = (n_local + DISC_BLOCK - 1) // DISC_BLOCK
+    with strips(_threads(n_threads, n_blocks)) as run:
+        run(_disc_total_strip, partial, total)
+    return total[0], total[1], total[2], total[3]
+
+
+#: Voxels per block of :func:`disc_sums`' sum of the chunks.
+DISC_BLOCK = 1 << 14
+
+
+@strip_kernel
+def _disc_chunk_strip(
+    strip, n_strips, indptr, indices, share, dose, let_dose, alpha_dose, sqrt_beta_dose, w,
+    first, local, bounds, with_let, with_bio, partial,
+):  # fmt: skip
+    """Chunks ``strip, strip + n_strips, …`` of :func:`disc_sums`' columns, each into its
+    own ``partial[c]`` [voxel, quantity]."""
     scale = 1.0 / SHARE_UNIT
-    for c in numba.prange(n_chunks):
+    for c in range(strip, bounds.size - 1, n_strips):
         out = partial[c]
         for s in range(bounds[c], bounds[c + 1]):
             ws = w[s]
@@ -304,16 +403,20 @@ def disc_sums(
                 if with_bio:
                     out[i, 2] += x * alpha_dose[p]
                     out[i, 3] += x * sqrt_beta_dose[p]
-    total = np.zeros((4, n_local))
-    block = 1 << 14
-    for b in numba.prange((n_local + block - 1) // block):
-        for i in range(b * block, min(n_local, (b + 1) * block)):
+
+
+@strip_kernel
+def _disc_total_strip(strip, n_strips, partial, total):
+    """Blocks ``strip, strip + n_strips, …`` of :data:`DISC_BLOCK` voxels of
+    :func:`disc_sums`: the chunks' partial sums added in chunk order."""
+    n_chunks, n_local, n_q = partial.shape
+    for b in range(strip, (n_local + DISC_BLOCK - 1) // DISC_BLOCK, n_strips):
+        for i in range(b * DISC_BLOCK, min(n_local, (b + 1) * DISC_BLOCK)):
             for q in range(n_q):
                 acc = 0.0
                 for c in range(n_chunks):
                     acc += partial[c, i, q]
                 total[q, i] = acc
-    return total[0], total[1], total[2], total[3]
 
 
 #: Voxels per block of :func:`gather_layers`' parallel loop (each voxel is computed alone:
@@ -321,11 +424,10 @@ def disc_sums(
 GATHER_BLOCK = 256
 
 
-@numba.njit(cache=True, parallel=True)
 def gather_layers(
     layer_e, mcs2_w, lever2_w, w0, dw, part_sigma2, part_levels, boxes, voxels, model,
     average, levels, maps, start, origin_u, origin_v, per_mm, nu, nv, part_idd, part_cum,
-    with_let, with_bio, out_dose, out_let, out_alpha, out_sqrt_beta,
+    with_let, with_bio, out_dose, out_let, out_alpha, out_sqrt_beta, n_threads=None,
 ):  # fmt: skip
     """Add the halo of every energy layer of a beam to its voxels, voxel by voxel with all
     the layers in turn (each voxel's inputs read once, its sums written once): for layer
@@ -337,7 +439,24 @@ def gather_layers(
     increasing, their ends bracketing every σ of the part in the layer; ``per_mm``: each
     level's pixels per mm); ``boxes[l]`` (u_min, u_max, v_min, v_max): where the
     layer's widest maps reach (no halo beyond). Each voxel alone: the same numbers
-    whatever the threads."""
+    whatever the threads (blocks of :data:`GATHER_BLOCK` voxels dealt to them)."""
+    n_blocks = (voxels[1].size + GATHER_BLOCK - 1) // GATHER_BLOCK
+    with strips(_threads(n_threads, n_blocks)) as run:
+        run(
+            _gather_layers_strip, layer_e, mcs2_w, lever2_w, float(w0), float(dw),
+            part_sigma2, part_levels, boxes, voxels, model, average, levels, maps, start,
+            origin_u, origin_v, per_mm, nu, nv, part_idd, part_cum, bool(with_let),
+            bool(with_bio), out_dose, out_let, out_alpha, out_sqrt_beta,
+        )  # fmt: skip
+
+
+@strip_kernel
+def _gather_layers_strip(
+    strip, n_strips, layer_e, mcs2_w, lever2_w, w0, dw, part_sigma2, part_levels, boxes,
+    voxels, model, average, levels, maps, start, origin_u, origin_v, per_mm, nu, nv,
+    part_idd, part_cum, with_let, with_bio, out_dose, out_let, out_alpha, out_sqrt_beta,
+):  # fmt: skip
+    """Blocks ``strip, strip + n_strips, …`` of :func:`gather_layers`' voxels."""
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     step, max_depth, air_a, air_b, air_c = model[:5]
     idd, sigma_mcs2 = model[5], model[6]
@@ -348,7 +467,7 @@ def gather_layers(
     n_layers = layer_e.size
     n = vox_u.size
     n_w = mcs2_w.shape[1]
-    for b in numba.prange((n + GATHER_BLOCK - 1) // GATHER_BLOCK):
+    for b in range(strip, (n + GATHER_BLOCK - 1) // GATHER_BLOCK, n_strips):
         for j in range(b * GATHER_BLOCK, min(n, (b + 1) * GATHER_BLOCK)):
             u, v, wepl, w = vox_u[j], vox_v[j], vox_wepl[j], vox_w[j]
             mag = mag_u[j] * mag_v[j]

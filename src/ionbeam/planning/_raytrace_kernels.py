@@ -163,7 +163,6 @@ def _sample_cumulative(
         k += 1
 
 
-@numba.njit(cache=True, parallel=True)
 def wepl_at_distances(
     spr: np.ndarray,
     low: np.ndarray,
@@ -174,20 +173,29 @@ def wepl_at_distances(
     distances: np.ndarray,
 ) -> np.ndarray:
     """WEPL (mm) along each ray [n, 3] from its origin to each distance [n, m]
-    (ascending per ray); ``spr`` is the flat C-order SPR volume."""
-    n_rays = origins.shape[0]
+    (ascending per ray); ``spr`` is the flat C-order SPR volume. Rays in contiguous
+    blocks on the threads (each ray alone)."""
     out = np.zeros(distances.shape)
+    with strips(max(1, min(numba.get_num_threads(), origins.shape[0]))) as run:
+        run(_distances_strip, spr, low, spacing, shape, origins, directions, distances, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _distances_strip(strip, n_strips, spr, low, spacing, shape, origins, directions, distances,
+                     out):  # fmt: skip
+    """Block ``strip`` of ``n_strips`` of the rays of :func:`wepl_at_distances` (its own
+    scratch arrays for the traced segments)."""
     capacity = max_segments(shape)
-    for r in numba.prange(n_rays):
-        voxels = np.empty(capacity, dtype=np.int64)
-        lengths = np.empty(capacity)
-        entries = np.empty(capacity)
+    voxels = np.empty(capacity, dtype=np.int64)
+    lengths = np.empty(capacity)
+    entries = np.empty(capacity)
+    for r in range(*_block(strip, n_strips, origins.shape[0])):
         t_stop = distances[r, distances.shape[1] - 1]
         n = trace_segments(
             origins[r], directions[r], 0.0, t_stop, low, spacing, shape, voxels, lengths, entries
         )
         _sample_cumulative(spr, voxels, lengths, entries, n, distances[r], out[r])
-    return out
 
 
 @numba.njit(cache=True)
@@ -317,7 +325,6 @@ def _lattice_value(
     )
 
 
-@numba.njit(cache=True, parallel=True)
 def interpolate_lattice(
     table: np.ndarray,
     origin: np.ndarray,
@@ -329,11 +336,24 @@ def interpolate_lattice(
     lattice_start: np.ndarray,
     lattice_step: np.ndarray,
 ) -> np.ndarray:
-    """Trilinear interpolation of the WEPL table at every voxel centre [nx, ny, nz]."""
-    nx, ny, nz = shape[0], shape[1], shape[2]
-    out = np.empty((nx, ny, nz), dtype=np.float32)
-    for ix in numba.prange(nx):
-        point = np.empty(3)
+    """Trilinear interpolation of the WEPL table at every voxel centre [nx, ny, nz]
+    (x planes in contiguous blocks on the threads, each voxel alone)."""
+    out = np.empty((shape[0], shape[1], shape[2]), dtype=np.float32)
+    lattice = (table, lattice_start, lattice_step)
+    frame = (origin, spacing, isocenter, rotation, inv_sad)
+    with strips(max(1, min(numba.get_num_threads(), int(shape[0])))) as run:
+        run(_interpolate_strip, lattice, frame, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _interpolate_strip(strip, n_strips, lattice, frame, out):
+    """Block ``strip`` of ``n_strips`` of the x planes of :func:`interpolate_lattice`."""
+    table, lattice_start, lattice_step = lattice
+    origin, spacing, isocenter, rotation, inv_sad = frame
+    nx, ny, nz = out.shape
+    point = np.empty(3)
+    for ix in range(*_block(strip, n_strips, nx)):
         point[0] = origin[0] + ix * spacing[0]
         for iy in range(ny):
             point[1] = origin[1] + iy * spacing[1]
@@ -341,7 +361,6 @@ def interpolate_lattice(
                 point[2] = origin[2] + iz * spacing[2]
                 u, v, w = fan_coordinates(point, isocenter, rotation, inv_sad)
                 out[ix, iy, iz] = _lattice_value(table, u, v, w, lattice_start, lattice_step)
-    return out
 
 
 def interpolate_lattice_points(
@@ -427,7 +446,6 @@ def _lattice_at_strip(strip, n_strips, lattice, u, v, w, out):
         out[i] = _lattice_value(table, u[i], v[i], w[i], lattice_start, lattice_step)
 
 
-@numba.njit(cache=True, parallel=True)
 def wepl_per_voxel(
     spr: np.ndarray,
     low: np.ndarray,
@@ -440,17 +458,31 @@ def wepl_per_voxel(
     start_depth: float,
 ) -> np.ndarray:
     """Exact WEPL [nx, ny, nz] (float32, mm) to every voxel centre, one traced ray
-    per voxel: from depth ``start_depth`` (upstream) along the spot ray through it."""
+    per voxel: from depth ``start_depth`` (upstream) along the spot ray through it
+    (x planes in contiguous blocks on the threads, each voxel alone)."""
+    out = np.empty((shape[0], shape[1], shape[2]), dtype=np.float32)
+    grid = (spr, low, spacing, shape, origin)
+    frame = (isocenter, rotation, inv_sad)
+    with strips(max(1, min(numba.get_num_threads(), int(shape[0])))) as run:
+        run(_exact_strip, grid, frame, float(start_depth), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _exact_strip(strip, n_strips, grid, frame, start_depth, out):
+    """Block ``strip`` of ``n_strips`` of the x planes of :func:`wepl_per_voxel` (its own
+    scratch arrays for the traced segments)."""
+    spr, low, spacing, shape, origin = grid
+    isocenter, rotation, inv_sad = frame
     nx, ny, nz = shape[0], shape[1], shape[2]
-    out = np.empty((nx, ny, nz), dtype=np.float32)
     capacity = max_segments(shape)
-    for ix in numba.prange(nx):
-        voxels = np.empty(capacity, dtype=np.int64)
-        lengths = np.empty(capacity)
-        entries = np.empty(capacity)
-        point = np.empty(3)
-        ray_origin = np.empty(3)
-        direction = np.empty(3)
+    voxels = np.empty(capacity, dtype=np.int64)
+    lengths = np.empty(capacity)
+    entries = np.empty(capacity)
+    point = np.empty(3)
+    ray_origin = np.empty(3)
+    direction = np.empty(3)
+    for ix in range(*_block(strip, n_strips, nx)):
         point[0] = origin[0] + ix * spacing[0]
         for iy in range(ny):
             point[1] = origin[1] + iy * spacing[1]
@@ -479,7 +511,6 @@ def wepl_per_voxel(
                 for s in range(n):
                     total += spr[voxels[s]] * lengths[s]
                 out[ix, iy, iz] = total
-    return out
 
 
 @numba.njit(cache=True, inline="always")
