@@ -4,7 +4,7 @@ Walks the import statements of every module (including imports inside
 functions) and fails on an import that climbs the layers, e.g. ``physics``
 importing ``planning``. Shared top-level modules (``ionbeam.errors``,
 ``ionbeam._atomic``, ``ionbeam._cache``, ``ionbeam._memory``, ``ionbeam._progress``,
-``ionbeam._strips``) may be
+``ionbeam._strips``, ``ionbeam._kernel_cache``) may be
 imported by anyone.
 
 Two more rules on the same walk: a private module (``ionbeam.X._name``) is imported only
@@ -56,7 +56,17 @@ ALLOWED: dict[str, set[str]] = {
         "workflow",
     },
 }
-SHARED = {"errors", "registry", "_atomic", "_cache", "_memory", "_progress", "_strips", "__init__"}
+SHARED = {
+    "errors",
+    "registry",
+    "_atomic",
+    "_cache",
+    "_memory",
+    "_progress",
+    "_strips",
+    "_kernel_cache",
+    "__init__",
+}
 #: Private modules of the top-level package that every package may use (docs/architecture.md).
 SHARED_PRIVATE = {
     "ionbeam._atomic",
@@ -64,6 +74,7 @@ SHARED_PRIVATE = {
     "ionbeam._memory",
     "ionbeam._progress",
     "ionbeam._strips",
+    "ionbeam._kernel_cache",
 }
 
 

@@ -22,6 +22,10 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ionbeam._kernel_cache import refresh_kernel_cache
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
+
 __all__ = ["SpillDelivery", "cumulative_at", "deliver_in_spill", "time_of_count"]
 
 

@@ -35,7 +35,10 @@ import numba
 import numpy as np
 from numba import njit
 
+from ionbeam._kernel_cache import refresh_kernel_cache
 from ionbeam._strips import strips
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
 
 __all__ = ["gamma_squared_search"]
 

@@ -8,6 +8,10 @@ import math
 import numpy as np
 from numba import njit
 
+from ionbeam._kernel_cache import refresh_kernel_cache
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
+
 __all__ = ["best_split"]
 
 

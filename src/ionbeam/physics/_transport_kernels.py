@@ -25,6 +25,10 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ionbeam._kernel_cache import refresh_kernel_cache
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
+
 __all__ = ["SecondaryTransport", "transport_secondaries"]
 
 

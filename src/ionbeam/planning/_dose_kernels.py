@@ -112,6 +112,10 @@ import math
 import numba
 import numpy as np
 
+from ionbeam._kernel_cache import refresh_kernel_cache
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
+
 __all__ = [
     "count_entries",
     "count_entries_fine",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ionbeam._kernel_cache import refresh_kernel_cache
 from ionbeam.planning._dose_kernels import (
     _along_ray,
     _average,
@@ -29,6 +30,8 @@ from ionbeam.planning._dose_kernels import (
     _span,
 )
 from ionbeam.planning._strips import strip_kernel, strips
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
 
 __all__ = ["forward_dose"]
 

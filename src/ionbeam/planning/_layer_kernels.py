@@ -24,6 +24,7 @@ import math
 import numba
 import numpy as np
 
+from ionbeam._kernel_cache import refresh_kernel_cache
 from ionbeam.planning._dose_kernels import (
     _TWO_PI,
     _average,
@@ -38,6 +39,8 @@ from ionbeam.planning._dose_kernels import (
 )
 from ionbeam.planning._halo_kernels import SHARE_UNIT
 from ionbeam.planning._strips import strip_kernel, strips
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
 
 __all__ = ["ROW", "count_layers", "fill_layers"]
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ionbeam._kernel_cache import refresh_kernel_cache
 from ionbeam.planning._dose_kernels import _along_ray
 from ionbeam.planning._raytrace_kernels import _lattice_value
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
 
 #: Depth interval (mm) over which the lateral contrast of the WEPL gain is taken.
 _DEPTH_STEP_MM = 2.0

@@ -20,7 +20,10 @@ import math
 import numba
 import numpy as np
 
+from ionbeam._kernel_cache import refresh_kernel_cache
 from ionbeam.planning._strips import strip_kernel, strips
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
 
 __all__ = [
     "box_interval",

@@ -43,6 +43,10 @@ import math
 import numpy as np
 from numba import njit
 
+from ionbeam._kernel_cache import refresh_kernel_cache
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
+
 __all__ = [
     "BARKAS_COEFFICIENT",
     "CORE_RADIUS_UM_PER_BETA",

@@ -24,6 +24,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ionbeam._kernel_cache import refresh_kernel_cache
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
+
 __all__ = [
     "active_rows_scatter",
     "count_kept_rows",
