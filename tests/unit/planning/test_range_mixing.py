@@ -3,10 +3,11 @@
 Checked: (1) in a medium without lateral WEPL differences nothing changes (the matrix
 and the forward dose equal to the unmixed ones to rounding); (2) the mixing width
 is the Fermi–Eyges conditional variance V(w') = σ²(w) − σ²(w') − 2 (w − w') M₁(w')
-read at the depth where the WEPL varies laterally (hand-built tables with one such
-depth); (3) behind a bone edge the WEPL a voxel reads becomes the cross's mean and its
-span widens by the cross's variance; (4) the option is refused with fine sampling or
-as a non-boolean.
+(+ c (w − w')² for spots with angular variance c in air) read at the depth where the
+WEPL varies laterally (hand-built tables with one such depth); (3) behind a bone edge
+the columns on either side read rays on both sides; (4) the depth part is read at each
+node of the cross with its weight; (5) the option is refused with fine sampling or as a
+non-boolean.
 """
 
 from __future__ import annotations
@@ -88,17 +89,19 @@ def test_mixing_width_is_the_conditional_fermi_eyges_variance() -> None:
     m1 = (a * w_nodes**2 / 2.0)[None, :]
     w = 50.0
     variance = kernels.mixing_variance(
-        np.array([0.0]), np.array([0.0]), np.array([w]), np.array([0]), sigma2, m1,
-        0.0, 1.0, table, start, step, 15.0,
+        np.array([0.0, 0.0]), np.array([0.0, 0.0]), np.array([w, w]), np.array([0, 0]),
+        np.array([0.0, 4e-4]), sigma2, m1, 0.0, 1.0, table, start, step, 15.0,
     )  # fmt: skip
     wp = 11.0
     expected = a * ((w**3 - wp**3) / 3.0 - (w - wp) * wp**2)
     # the tables are linear between 1 mm nodes: ≤ 0.5 % off the cubic
     assert variance[0] == pytest.approx(expected, rel=5e-3)
+    # spots diverging with an angular variance c in air (20 mrad rms): + c (w − w')²
+    assert variance[1] - variance[0] == pytest.approx(4e-4 * (w - wp) ** 2, rel=1e-9)
     # nothing varies laterally for a ray far from the step at u < −16 mm: zero
     far = kernels.mixing_variance(
-        np.array([-17.0]), np.array([0.0]), np.array([w]), np.array([0]), sigma2, m1,
-        0.0, 1.0, table, start, step, 1.0,
+        np.array([-17.0]), np.array([0.0]), np.array([w]), np.array([0]), np.array([4e-4]),
+        sigma2, m1, 0.0, 1.0, table, start, step, 1.0,
     )  # fmt: skip
     assert far[0] == 0.0
 
@@ -135,3 +138,44 @@ def test_mixing_is_refused_with_fine_sampling_or_a_non_boolean() -> None:
         DoseEngineOptions(range_mixing=True, fine_sampling=3)
     with pytest.raises(ConfigError, match="true or false"):
         DoseEngineOptions(range_mixing="yes")  # type: ignore[arg-type]
+
+
+def test_the_cross_reads_the_depth_dose_at_each_node_with_its_weight() -> None:
+    """A voxel whose cross reads two WEPLs (three nodes each: half its weight on each) gets
+    the mean of the two voxel-averaged IDDs, the halo share weighted by each node's dose,
+    and nothing from a node beyond the table's end (its ions stopped upstream)."""
+    from ionbeam.planning._dose_kernels import _bin, _depth_means, _span
+
+    n_depth, step = 50, 1.0
+    depth = np.arange(n_depth) * step
+    idd = (1.0 + 0.02 * depth + np.exp(-0.5 * ((depth - 30.0) / 2.0) ** 2))[None, :]
+    halo_weight = np.linspace(0.0, 0.5, n_depth)[None, :]
+
+    def cumulative(table: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(0.5 * (table[0, 1:] + table[0, :-1]))])[None, :]
+
+    halo_idd = idd * halo_weight
+    tables = (idd, halo_idd, cumulative(halo_idd), cumulative(idd), idd, cumulative(idd))
+    bio = np.zeros((1, n_depth))
+    steps, max_depth = np.array([step]), np.array([(n_depth - 1) * step])
+    up, down = 0.8, 1.1
+
+    def own(wepl: float) -> tuple[float, float]:
+        _, centre, lo, hi = _span(wepl, up, down, step, max_depth[0])
+        k, f = _bin(centre / step, n_depth)
+        d, h, *_ = _depth_means(0, k, f, lo, hi, 0, *tables, bio, bio, bio, bio, False, False)
+        return d, h
+
+    def crossed(nodes: list[float]) -> tuple[float, ...]:
+        row = np.array([[*nodes, up, down]])
+        return kernels.cross_means(row, 0, 0, steps, max_depth, 0, *tables, bio, bio, bio,
+                                   bio, False, False)  # fmt: skip
+
+    a, b = 24.3, 30.2  # before the peak and on it
+    (da, ha), (db, hb) = own(a), own(b)
+    dose, share, *_ = crossed([a, b, a, b, a, b])
+    assert dose == pytest.approx(0.5 * (da + db), rel=1e-12)
+    assert share == pytest.approx((da * ha + db * hb) / (da + db), rel=1e-12)
+    assert abs(da - db) > 0.2 * da  # the two reads differ: the test can tell them apart
+    dose, _, *_ = crossed([a, a, a, 60.0, 60.0, 60.0])  # half the nodes beyond the table
+    assert dose == pytest.approx(0.5 * da, rel=1e-12)
