@@ -12,11 +12,9 @@ WEPL lattice, read at the voxel's depth:
   angle–position covariance M₁ traced along the nearest spot's ray, plus the spread of
   the spots' own initial directions in air over the lever arm, averaged over the depths
   where the WEPL varies laterally), never a fitted width;
-* the distribution is sampled with six nodes on a ring of radius √2 σ around the voxel's
-  ray, 1/6 each (:data:`._range_mixing_kernels.NODES`: per axis the Gaussian's variance;
-  the share of nodes beyond a straight interface follows the Gaussian's within 0.1
-  whatever the interface's orientation; a 3-point Gauss–Hermite cross along u and v
-  gives 1/6 where the Gaussian gives up to ½);
+* the distribution is sampled with a fixed 5-point cross, the 3-point Gauss–Hermite
+  rule along u and along v (:data:`._range_mixing_kernels.NODES`: nodes 0, ±√3 σ,
+  arms capped at :data:`MAX_REACH_MM`; weights 1/3 at the centre, 1/6 on each arm);
 * the kernels read the depth–dose (and LET, α, √β) at each node's WEPL, the voxel's own
   WEPL span shifted there, with the nodes' weights
   (:func:`._range_mixing_kernels.cross_means`, from the cross table
@@ -149,5 +147,8 @@ def _node_wepl(
 ) -> np.ndarray:
     """WEPL at depth w on the lattice ray (du, dv) σ beside (u, v), the offset capped at
     :data:`MAX_REACH_MM`."""
-    scale = np.minimum(1.0, MAX_REACH_MM / (np.hypot(du, dv) * sigma))
-    return lattice_wepl(lattice, u + du * sigma * scale, v + dv * sigma * scale, w)
+    arm = np.hypot(du, dv)
+    if arm == 0.0:
+        return lattice_wepl(lattice, u, v, w)
+    scale = sigma * np.minimum(1.0, MAX_REACH_MM / (arm * sigma))  # σ > 0
+    return lattice_wepl(lattice, u + du * scale, v + dv * scale, w)

@@ -99,15 +99,19 @@ def mixing_variance(
 
 
 #: The cross's nodes, offsets from the voxel's ray in units of the mixing σ (u, v), and
-#: their weights: six on a ring of radius √2 σ (per axis the Gaussian's variance σ²; the
-#: share of nodes beyond a straight interface at distance d from the ray is arccos(d /
-#: √2 σ) / π, within 0.1 of the Gaussian's Φ(−d / σ) whatever the interface's
-#: orientation, where it matters: which side of it a path runs).
-NODES = tuple(
-    (math.sqrt(2.0) * math.cos(math.pi * q / 3.0), math.sqrt(2.0) * math.sin(math.pi * q / 3.0))
-    for q in range(6)
+#: their weights: the 3-point Gauss–Hermite rule along u and along v (nodes 0, ±√3 σ;
+#: 1/3 at the centre, 1/6 on each arm: the Gaussian's second and fourth moments along
+#: each axis). A ring of six nodes at √2 σ (1/6 each; nearer the Gaussian's share of
+#: paths beyond an interface) was measured too: docs/validation.md, "The cross in the
+#: kernels".
+NODES = (
+    (0.0, 0.0),
+    (math.sqrt(3.0), 0.0),
+    (-math.sqrt(3.0), 0.0),
+    (0.0, math.sqrt(3.0)),
+    (0.0, -math.sqrt(3.0)),
 )
-NODE_WEIGHTS = (1.0 / 6.0,) * 6
+NODE_WEIGHTS = (1.0 / 3.0, 1.0 / 6.0, 1.0 / 6.0, 1.0 / 6.0, 1.0 / 6.0)
 N_NODES = len(NODES)
 #: Columns of a voxel's row of the cross table (:func:`cross_means`): the WEPL (mm) at
 #: the cross's nodes, then the voxel's own WEPL span below and above its centre (mm).

@@ -108,8 +108,12 @@ def test_mixing_width_is_the_conditional_fermi_eyges_variance() -> None:
 
 def test_mixing_spreads_the_wepl_behind_a_bone_edge(phantoms, model) -> None:
     """Behind the bone block's edge (x = 0) the plain pencil beam's distal fall-off jumps
-    by the bone's extra WEPL between the columns on either side; with
-    mixing each column reads rays on both sides, so their R50s move ≥ 1 mm closer."""
+    by the bone's extra WEPL between the columns on either side; with mixing each column
+    reads rays on both sides: the first bone column keeps dose beyond its own range from
+    the paths that crossed water beside it (at the depth midway between the two columns'
+    R50s: < 1 % of its maximum without mixing, ≥ 5 % with: its cross's arm into the water,
+    weight 1/6, carries the water column's dose there, ~½ of the maximum), while the
+    R50 of the water column stays within 1 mm (5/6 of its paths run in water)."""
     water, bone = phantoms
     body = water.structures["Body"]
     plan = _plan(model, 1e6)
@@ -124,13 +128,19 @@ def test_mixing_spreads_the_wepl_behind_a_bone_edge(phantoms, model) -> None:
 
     left = int(np.flatnonzero(x <= 0.0)[-1])  # the last water column, the first bone one
     right = left + 1
-    gaps = []
-    for mixing in (False, True):
-        dose = calc_dose(bone, plan, model, structures=[body],
-                         options=DoseEngineOptions(range_mixing=mixing)).dose_gy  # fmt: skip
-        gaps.append(abs(r50(dose, left) - r50(dose, right)))
-    assert gaps[0] > 5.0  # bone (SPR ≈ 1.6) over 30 mm: ~15 mm of range between the sides
-    assert gaps[1] < gaps[0] - 1.0
+    plain, mixed = (
+        calc_dose(
+            bone, plan, model, structures=[body], options=DoseEngineOptions(range_mixing=mixing)
+        ).dose_gy
+        for mixing in (False, True)
+    )
+    assert r50(plain, left) - r50(plain, right) > 5.0  # bone (SPR ≈ 1.6) over 30 mm
+    midway = 0.5 * (r50(plain, left) + r50(plain, right))
+    row = int(np.argmin(np.abs(y - midway)))
+    z = plain.shape[2] // 2
+    assert plain[right, row, z] < 0.01 * plain[right, :, z].max()
+    assert mixed[right, row, z] > 0.05 * mixed[right, :, z].max()
+    assert abs(r50(mixed, left) - r50(plain, left)) < 1.0
 
 
 def test_mixing_is_refused_with_fine_sampling_or_a_non_boolean() -> None:
@@ -173,9 +183,13 @@ def test_the_cross_reads_the_depth_dose_at_each_node_with_its_weight() -> None:
 
     a, b = 24.3, 30.2  # before the peak and on it
     (da, ha), (db, hb) = own(a), own(b)
-    dose, share, *_ = crossed([a, b, a, b, a, b])
-    assert dose == pytest.approx(0.5 * (da + db), rel=1e-12)
-    assert share == pytest.approx((da * ha + db * hb) / (da + db), rel=1e-12)
+    weights = np.array(kernels.NODE_WEIGHTS)
+    on_b = np.arange(weights.size) % 2 == 1  # every other node reads b
+    wa, wb = weights[~on_b].sum(), weights[on_b].sum()
+    assert 0.0 < wb < 1.0
+    dose, share, *_ = crossed([b if q else a for q in on_b])
+    assert dose == pytest.approx(wa * da + wb * db, rel=1e-12)
+    assert share == pytest.approx((wa * da * ha + wb * db * hb) / (wa * da + wb * db), rel=1e-12)
     assert abs(da - db) > 0.2 * da  # the two reads differ: the test can tell them apart
-    dose, _, *_ = crossed([a, a, a, 60.0, 60.0, 60.0])  # half the nodes beyond the table
-    assert dose == pytest.approx(0.5 * da, rel=1e-12)
+    dose, _, *_ = crossed([60.0 if q else a for q in on_b])  # those nodes beyond the table
+    assert dose == pytest.approx(wa * da, rel=1e-12)
