@@ -13,6 +13,7 @@ runs MCsquare (10⁶ primaries per spot, a minute or two each on 2 cores; cached
 rewrites that file.
 
 Usage: python bench/lung_edge.py [--simulate] [--profiles] [--primaries N] [--fine 3 5]
+                                  [--mixing]
 """
 
 from __future__ import annotations
@@ -127,8 +128,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261207)
     parser.add_argument("--fine", type=int, nargs="*", default=[3, 5], help="sub-beams per side")
     parser.add_argument("--spots", nargs="*", default=[s.name for s in SPOTS])
+    parser.add_argument(
+        "--mixing", action="store_true", help="also the plain PB with lateral range mixing"
+    )
     args = parser.parse_args()
     engines = [("plain", {})] + [(f"fine {n}x{n}", {"fine_sampling": n}) for n in args.fine]
+    if args.mixing:
+        engines.append(("mixing", {"range_mixing": True}))
     machine = cnao_machine()
     model = build_beam_model(
         "proton", machine.energy_library("proton").energies_mev_u, machine.beam_line

@@ -6,6 +6,7 @@ numerical work per spot–voxel pair happens in :mod:`._dose_kernels`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from ionbeam.machine.beam_model import BeamModel
 from ionbeam.machine.beamline import RangeShifter
 from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
-from ionbeam.planning._range_mixing import MAX_REACH_MM, mixed_spans, voxel_rays
+from ionbeam.planning._range_mixing import MAX_REACH_MM, mixed_spans, no_cross, voxel_rays
 from ionbeam.planning._ray_tables import RayTables, trace_ray_tables
 from ionbeam.planning._sub_beam_rule import default_fraction, split_rule
 from ionbeam.planning._voxel_average import depth_tables, halo_components, voxel_extent
@@ -45,7 +46,10 @@ class BeamSetup:
     this beam's range shifter) and ``average`` (each voxel's WEPL span and the depth
     tables that average over it). ``halo_parts``: the halo's Gaussians at full width
     (:func:`._voxel_average.halo_components`; ``()``: the whole halo as ``model`` has it).
-    ``range_shifter_wet_mm``: the range shifter's WET (the rays' WEPL starts there)."""
+    ``range_shifter_wet_mm``: the range shifter's WET (the rays' WEPL starts there).
+    ``cross``: with range mixing, per voxel (in ``voxels``' order) the WEPLs of its cross
+    and its own span (:data:`._range_mixing_kernels.CROSS_COLUMNS`; NaN: not mixed);
+    no rows without."""
 
     spots: tuple
     voxels: tuple
@@ -56,6 +60,7 @@ class BeamSetup:
     average: tuple
     halo_parts: tuple = ()
     range_shifter_wet_mm: float = 0.0
+    cross: np.ndarray = dataclasses.field(default_factory=no_cross)
 
     @property
     def fine(self) -> bool:
@@ -174,11 +179,13 @@ def setup_beam(
         wepl_offset_mm=rs_wet,
         with_wepl=True,  # the halo's lever-arm factor reads it (planning/halo.py)
     )
+    cross = None
     if range_mixing and spot_e.size:
         nearest = voxel_rays(u, v, wepl, spots.x_mm, spots.y_mm, spot_e, beam_model.r80_mm)
-        wepl, wepl_up, wepl_down, _ = mixed_spans(
-            lattice, tables, nearest, u, v, w, wepl, wepl_up, wepl_down, rs_wet
-        )
+        wepl, wepl_up, wepl_down, cross, _ = mixed_spans(
+            lattice, tables, nearest, u, v, w, wepl, wepl_up, wepl_down, rs_wet,
+            air_c[spot_e[nearest]],
+        )  # fmt: skip
     radius = _spot_radius(air_a, air_b, air_c, tables, spot_e, n_sub, w, mag, n_sigma)
     if split is not None:
         radius = radius + np.max(np.hypot(split[0], split[1]), axis=1)[spot_e]
@@ -255,6 +262,7 @@ def setup_beam(
         average=(wepl_up[order], wepl_down[order], *averaging),
         halo_parts=_halo_parts(beam_model),
         range_shifter_wet_mm=rs_wet,
+        cross=no_cross() if cross is None else np.ascontiguousarray(cross[order]),
     )
 
 

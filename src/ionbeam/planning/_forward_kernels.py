@@ -29,6 +29,7 @@ from ionbeam.planning._dose_kernels import (
     _reach2,
     _span,
 )
+from ionbeam.planning._range_mixing_kernels import CROSS_COLUMNS, cross_means, mixed
 from ionbeam.planning._strips import strip_kernel, strips
 
 refresh_kernel_cache()  # stale numba cache entries of other kernel sources
@@ -38,11 +39,11 @@ __all__ = ["forward_dose"]
 
 @strip_kernel
 def _chunks_strip(
-    strip, n_strips, weights, spots, voxels, cells, rays, model, average, options, sums
+    strip, n_strips, weights, spots, voxels, cells, rays, model, average, options, sums, cross
 ):
     """Chunks ``strip, strip + n_strips, …`` of :func:`forward_dose` into their rows of
     ``sums`` (dose, LET×dose, α×dose, √β×dose [chunk, voxel]; ``options``: n_sigma,
-    n_chunks, core, halo, with_bio)."""
+    n_chunks, core, halo, with_bio; ``cross``: the range mixing's cross table)."""
     spot_u, spot_v, spot_e, spot_radius = spots
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
@@ -81,6 +82,16 @@ def _chunks_strip(
                         )  # fmt: skip
                         if not inside:
                             continue
+                        i = vox_index[j]
+                        if mixed(cross, j):
+                            _mixed_deposit(
+                                weights[s], chunk, i, j, e, r2, s1, k, f, cross, step,
+                                max_depth, vox_tissue, idd, sigma_mcs2, halo_sigma2, idd_cum,
+                                let_table, let_cum, alpha_table, alpha_cum, beta_table,
+                                beta_cum, halo_idd, halo_cum, nsig2, core, halo, with_bio,
+                                dose, let_dose, alpha_dose, beta_dose,
+                            )  # fmt: skip
+                            continue
                         k_lo, f_lo = _bin(lo, n_depth)
                         k_hi, f_hi = _bin(hi, n_depth)
                         span = hi - lo
@@ -91,7 +102,6 @@ def _chunks_strip(
                         g = weights[s] * _lateral(
                             r2, s1, h, e, k, f, halo_sigma2, sigma_mcs2, nsig2, core, halo
                         )
-                        i = vox_index[j]
                         dose[chunk, i] += g * idd_mean
                         let_dose[chunk, i] += g * _average(
                             let_table, let_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f
@@ -106,16 +116,38 @@ def _chunks_strip(
                             )
 
 
+@numba.njit(cache=True, nogil=True)
+def _mixed_deposit(
+    weight, chunk, i, j, e, r2, s1, k, f, cross, step, max_depth, vox_tissue, idd,
+    sigma_mcs2, halo_sigma2, idd_cum, let_table, let_cum, alpha_table, alpha_cum,
+    beta_table, beta_cum, halo_idd, halo_cum, nsig2, core, halo, with_bio, dose, let_dose,
+    alpha_dose, beta_dose,
+):  # fmt: skip
+    """Add a spot's dose (and LET×dose, α×dose, √β×dose) at voxel j (output index i)
+    with the depth part read over the voxel's cross (:func:`cross_means`)."""
+    idd_mean, h, let_mean, alpha_mean, beta_mean = cross_means(
+        cross, j, e, step, max_depth, vox_tissue[j], idd, halo_idd, halo_cum, idd_cum,
+        let_table, let_cum, alpha_table, alpha_cum, beta_table, beta_cum, True, with_bio,
+    )  # fmt: skip
+    g = weight * _lateral(r2, s1, h, e, k, f, halo_sigma2, sigma_mcs2, nsig2, core, halo)
+    dose[chunk, i] += g * idd_mean
+    let_dose[chunk, i] += g * let_mean
+    if with_bio:
+        alpha_dose[chunk, i] += g * alpha_mean
+        beta_dose[chunk, i] += g * beta_mean
+
+
 def forward_dose(
     weights: np.ndarray, n_out: int, spots: tuple, voxels: tuple, cells: tuple, rays: tuple,
     model: tuple, average: tuple, n_sigma: float, n_chunks: int, core: float, halo: float,
-    with_bio: bool,
+    with_bio: bool, cross: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Voxel-averaged dose (Gy), LET×dose, α×dose and √β×dose (the last two zero unless
     ``with_bio``) of weighted spots on ``n_out`` voxels, without a matrix (plain pencil
     beams: one sub-beam per spot); ``core`` and ``halo`` scale the two parts of the
     lateral profile (1, 1: the whole dose the matrix would hold). The result depends on
-    ``n_chunks`` (the grouping of the sums), never on the number of threads."""
+    ``n_chunks`` (the grouping of the sums), never on the number of threads. ``cross``:
+    the range mixing's cross table (:class:`._beam_setup.BeamSetup`; None: no mixing)."""
     n_chunks = int(n_chunks)
     n_bio = n_chunks if with_bio else 1
     sums = (
@@ -126,7 +158,8 @@ def forward_dose(
     )
     options = (float(n_sigma), n_chunks, float(core), float(halo), bool(with_bio))
     with strips(min(numba.get_num_threads(), n_chunks)) as run:
-        run(_chunks_strip, weights, spots, voxels, cells, rays, model, average, options, sums)
+        run(_chunks_strip, weights, spots, voxels, cells, rays, model, average, options, sums,
+            np.empty((0, CROSS_COLUMNS)) if cross is None else cross)  # fmt: skip
     totals = [np.zeros(n_out) for _ in range(4)]
     for chunk in range(n_chunks):  # in chunk order, as the reference
         totals[0] += sums[0][chunk]

@@ -38,6 +38,7 @@ from ionbeam.planning._dose_kernels import (
     _span,
 )
 from ionbeam.planning._halo_kernels import SHARE_UNIT
+from ionbeam.planning._range_mixing_kernels import CROSS_COLUMNS, cross_means, mixed
 from ionbeam.planning._strips import strip_kernel, strips
 
 refresh_kernel_cache()  # stale numba cache entries of other kernel sources
@@ -186,8 +187,11 @@ def _depth_row(
     halo_cum: np.ndarray,
     with_let: bool,
     with_bio: bool,
+    cross: np.ndarray,
 ) -> None:
-    """Write voxel j's depth part for energy e into ``rows[j]`` (see :data:`ROW`)."""
+    """Write voxel j's depth part for energy e into ``rows[j]`` (see :data:`ROW`); over
+    its cross where ``cross`` mixes it (:func:`._range_mixing_kernels.cross_means`: then
+    its span is the cross's envelope, which decides whether it is reached)."""
     reached, centre, lo, hi = _reaches(j, e, vox_wepl, wepl_up, wepl_down, step, max_depth)
     if not reached:
         rows[j, 0] = 0.0
@@ -196,6 +200,20 @@ def _depth_row(
     depth = centre / step[e]
     k = min(int(depth), n_depth - 2)
     f = depth - k
+    if mixed(cross, j):
+        idd_mean, h, let_mean, alpha_mean, beta_mean = cross_means(
+            cross, j, e, step, max_depth, vox_tissue[j], idd, halo_idd, halo_cum, idd_cum,
+            let_dose, let_cum, alpha_dose, alpha_cum, beta_dose, beta_cum, with_let, with_bio,
+        )  # fmt: skip
+        rows[j, 0] = 1.0
+        rows[j, 1] = _air(e, vox_w[j], air_a, air_b, air_c)
+        rows[j, 2] = idd_mean
+        rows[j, 3] = h
+        rows[j, 4] = max(_lookup(halo_sigma2, e, k, f) - _lookup(sigma_mcs2, e, k, f), 0.0)
+        rows[j, 5] = let_mean
+        rows[j, 6] = alpha_mean
+        rows[j, 7] = beta_mean
+        return
     k_lo, f_lo = _bin(lo, n_depth)
     k_hi, f_hi = _bin(hi, n_depth)
     span = hi - lo
@@ -283,9 +301,10 @@ def _count_strip(strip, n_strips, layer, counts, spots, voxels, cells, rays, lay
 
 
 @strip_kernel
-def _rows_strip(strip, n_strips, marked, e, rows, cell_start, voxels, model, average, flags):
+def _rows_strip(strip, n_strips, marked, e, rows, cell_start, voxels, model, average, flags, cross):
     """The depth parts of layer e at the voxels of cells ``marked[strip::n_strips]``, into
-    ``rows`` (``flags``: with_let, with_bio)."""
+    ``rows`` (``flags``: with_let, with_bio; ``cross``: the range mixing's cross table,
+    :data:`._range_mixing_kernels.CROSS_COLUMNS` columns, no rows without it)."""
     _, _, _, _, _, vox_w, vox_wepl, vox_tissue = voxels
     step, max_depth, air_a, air_b, air_c = model[:5]
     idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
@@ -299,7 +318,7 @@ def _rows_strip(strip, n_strips, marked, e, rows, cell_start, voxels, model, ave
                 rows, j, e, vox_w, vox_wepl, vox_tissue, step, max_depth, air_a, air_b,
                 air_c, idd, sigma_mcs2, halo_sigma2, wepl_up, wepl_down, idd_cum, let_dose,
                 let_cum, alpha_dose, alpha_cum, beta_dose, beta_cum, halo_idd, halo_cum,
-                with_let, with_bio,
+                with_let, with_bio, cross,
             )  # fmt: skip
 
 
@@ -393,17 +412,21 @@ def fill_layers(
     average: tuple, n_sigma: float, with_let: bool, with_bio: bool, out_index: np.ndarray,
     out_dose: np.ndarray, out_let: np.ndarray | None, out_alpha: np.ndarray | None,
     out_sqrt_beta: np.ndarray | None, out_halo: np.ndarray | None, n_threads: int,
+    cross: np.ndarray | None = None,
 ) -> None:  # fmt: skip
     """Row indices and values of every spot's column from ``indptr[s]`` on: the entries
     of ``fill_entries``, bit for bit, with the depth part computed once per layer, on
     ``n_threads`` threads as :func:`count_layers`. ``out_halo`` (uint16, or None or empty
     for none): each entry's halo share, the halo's part of its lateral profile in units
-    of 1/``SHARE_UNIT`` (:class:`ionbeam.planning.halo.DiscShares`)."""
+    of 1/``SHARE_UNIT`` (:class:`ionbeam.planning.halo.DiscShares`). ``cross``: the range
+    mixing's cross table (:class:`._beam_setup.BeamSetup`; None: no mixing)."""
     cell_start, cell_origin, cell_mm, n_cells = cells
     order, start, ray_k, ray_f, bounds, stamp = _prepare(
         spots[2], voxels[1], voxels[2], voxels[5], cell_start, rays, model[0].size, n_cells
     )
     rows = np.zeros((voxels[1].size, ROW))
+    if cross is None:
+        cross = np.empty((0, CROSS_COLUMNS))
     layer_data = (bounds, rows, ray_k, ray_f)
     empty = np.empty(0, dtype=out_dose.dtype)  # an output not asked for (None) is not written
     outs = (
@@ -424,5 +447,6 @@ def fill_layers(
             marked = _layer_cells(
                 layer, spots[0], spots[1], spots[3], cell_origin, cell_mm, n_cells, bounds, stamp, e
             )
-            run(_rows_strip, marked, e, rows, cell_start, voxels, model, average, with_flags)
+            run(_rows_strip, marked, e, rows, cell_start, voxels, model, average, with_flags,
+                cross)  # fmt: skip
             run(_fill_strip, layer, indptr, spots, voxels, cells, rays, layer_data, flags, outs)

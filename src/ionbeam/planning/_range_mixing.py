@@ -9,17 +9,22 @@ WEPL lattice, read at the voxel's depth:
 
 * its lateral width is physical, the Fermi–Eyges conditional spread of the paths that
   reach the voxel (:func:`._range_mixing_kernels.mixing_variance`: σ² and the
-  angle–position covariance M₁ traced along the nearest spot's ray, averaged over the
-  depths where the WEPL varies laterally), never a fitted width;
+  angle–position covariance M₁ traced along the nearest spot's ray, plus the spread of
+  the spots' own initial directions in air over the lever arm, averaged over the depths
+  where the WEPL varies laterally), never a fitted width;
 * the distribution is sampled with a fixed 5-point cross, the 3-point Gauss–Hermite
-  rule along u and along v (nodes 0, ±√3 σ; weights 1/3 at the centre, 1/6 on each
-  arm: the Gaussian's second and fourth moments along each axis);
-* the kernels then average the depth–dose (and LET, α, √β) over the voxel's WEPL span
-  widened to the same mean and variance: span² → span² + 12 Var(WEPL) around the
-  cross's mean WEPL (a uniform stand-in for the cross: the kernels stay as they are).
+  rule along u and along v (:data:`._range_mixing_kernels.NODES`: nodes 0, ±√3 σ,
+  arms capped at :data:`MAX_REACH_MM`; weights 1/3 at the centre, 1/6 on each arm);
+* the kernels read the depth–dose (and LET, α, √β) at each node's WEPL, the voxel's own
+  WEPL span shifted there, with the nodes' weights
+  (:func:`._range_mixing_kernels.cross_means`, from the cross table
+  :attr:`._beam_setup.BeamSetup.cross`); the voxel's WEPL becomes the cross's mean (where
+  σ_air, the halo's width and the depth bins of the lateral part are read) and its span
+  the cross's envelope (which decides whether a spot's table reaches it, and over which
+  the full-width halo of :mod:`.halo` averages).
 
-In a medium without lateral WEPL differences the cross reads one WEPL, the variance is
-zero and the spans are unchanged: the dose is identical.
+In a medium without lateral WEPL differences the cross reads one WEPL, the voxel is not
+mixed and its WEPL and span are unchanged: the dose is identical.
 """
 
 from __future__ import annotations
@@ -31,14 +36,18 @@ from ionbeam.planning import _range_mixing_kernels as kernels
 from ionbeam.planning._ray_tables import RayTables
 from ionbeam.planning.raytrace import WeplLattice, lattice_wepl
 
-__all__ = ["MAX_REACH_MM", "mixed_spans", "voxel_rays"]
+__all__ = ["MAX_REACH_MM", "mixed_spans", "no_cross", "voxel_rays"]
 
 #: Largest lateral distance (mm) at which a voxel reads a neighbouring ray: the WEPL
 #: lattice is traced this much wider when range mixing is on.
 MAX_REACH_MM = 15.0
-#: The cross's arm (in σ) and weights: 3-point Gauss–Hermite along each axis.
-_ARM = np.sqrt(3.0)
-_W_CENTRE, _W_ARM = 1.0 / 3.0, 1.0 / 6.0
+_NODES = np.array(kernels.NODES)
+_WEIGHTS = np.array(kernels.NODE_WEIGHTS)
+
+
+def no_cross() -> np.ndarray:
+    """The cross table of a beam without range mixing (no rows)."""
+    return np.empty((0, kernels.CROSS_COLUMNS))
 
 
 def voxel_rays(
@@ -80,15 +89,22 @@ def mixed_spans(
     wepl_up: np.ndarray,
     wepl_down: np.ndarray,
     wepl_offset_mm: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The voxels' (WEPL, span below, span above) with the range mixing (see the module),
-    and each voxel's mixing σ (mm). ``wepl`` includes ``wepl_offset_mm`` (a range
-    shifter's WET), which the lattice does not."""
+    angular_mm2: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The voxels' (WEPL, span below, span above, cross table) with the range mixing
+    (see the module), and each voxel's mixing σ (mm). ``wepl`` includes
+    ``wepl_offset_mm`` (a range shifter's WET), which the lattice does not.
+    ``angular_mm2``: per voxel, the angular variance in air of its ray's spots (None:
+    parallel spots). A voxel whose cross reads one WEPL keeps its own (NaN in its cross
+    row)."""
+    if angular_mm2 is None:
+        angular_mm2 = np.zeros(u.size)
     variance = kernels.mixing_variance(
         np.ascontiguousarray(u, dtype=np.float64),
         np.ascontiguousarray(v, dtype=np.float64),
         np.ascontiguousarray(w, dtype=np.float64),
         np.ascontiguousarray(rays, dtype=np.int64),
+        np.ascontiguousarray(angular_mm2, dtype=np.float64),
         np.ascontiguousarray(tables.sigma2_mm2, dtype=np.float64),
         np.ascontiguousarray(tables.m1_mm, dtype=np.float64),
         float(tables.w_start),
@@ -99,20 +115,40 @@ def mixed_spans(
         MAX_REACH_MM,
     )
     sigma = np.sqrt(variance)
-    arm = np.minimum(_ARM * sigma, MAX_REACH_MM)
-    mixed = sigma > 0.0
-    if not mixed.any():
-        return wepl, wepl_up, wepl_down, sigma
-    um, vm, wm, am = u[mixed], v[mixed], w[mixed], arm[mixed]
-    arms = [lattice_wepl(lattice, um + du * am, vm + dv * am, wm) + wepl_offset_mm
-            for du, dv in ((1, 0), (-1, 0), (0, 1), (0, -1))]  # fmt: skip
-    centre = wepl[mixed]
-    mean = _W_CENTRE * centre + _W_ARM * sum(arms)
-    var = _W_CENTRE * (centre - mean) ** 2 + _W_ARM * sum((a - mean) ** 2 for a in arms)
-    span = wepl_up[mixed] + wepl_down[mixed]
-    widen = 0.5 * (np.sqrt(span**2 + 12.0 * var) - span)
+    cross = np.full((u.size, kernels.CROSS_COLUMNS), np.nan)
+    candidates = np.flatnonzero(sigma > 0.0)
+    if candidates.size == 0:
+        return wepl, wepl_up, wepl_down, cross, sigma
+    um, vm, wm, sm = u[candidates], v[candidates], w[candidates], sigma[candidates]
+    nodes = np.column_stack([_node_wepl(lattice, um, vm, wm, sm, du, dv) + wepl_offset_mm
+                             for du, dv in _NODES])  # fmt: skip
+    differs = np.any(nodes != wepl[candidates, None], axis=1)
+    mixed, nodes = candidates[differs], nodes[differs]
     out_wepl, out_up, out_down = wepl.copy(), wepl_up.copy(), wepl_down.copy()
+    mean = nodes @ _WEIGHTS
+    n = kernels.N_NODES
+    cross[mixed, :n] = nodes
+    cross[mixed, n] = wepl_up[mixed]
+    cross[mixed, n + 1] = wepl_down[mixed]
     out_wepl[mixed] = mean
-    out_up[mixed] += widen
-    out_down[mixed] += widen
-    return out_wepl, out_up, out_down, sigma
+    out_up[mixed] = mean - nodes.min(axis=1) + wepl_up[mixed]
+    out_down[mixed] = nodes.max(axis=1) - mean + wepl_down[mixed]
+    return out_wepl, out_up, out_down, cross, sigma
+
+
+def _node_wepl(
+    lattice: WeplLattice,
+    u: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    sigma: np.ndarray,
+    du: float,
+    dv: float,
+) -> np.ndarray:
+    """WEPL at depth w on the lattice ray (du, dv) σ beside (u, v), the offset capped at
+    :data:`MAX_REACH_MM`."""
+    arm = np.hypot(du, dv)
+    if arm == 0.0:
+        return lattice_wepl(lattice, u, v, w)
+    scale = sigma * np.minimum(1.0, MAX_REACH_MM / (arm * sigma))  # σ > 0
+    return lattice_wepl(lattice, u + du * scale, v + dv * scale, w)

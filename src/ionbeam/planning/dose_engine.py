@@ -280,6 +280,7 @@ def calc_dose(
             1.0,
             0.0 if convolved else 1.0,
             False,
+            s.cross,
         )
         dose += d
         let_dose += ld
@@ -459,4 +460,5 @@ def _fill_beam(
             *outputs,
             np.empty(0, dtype=np.uint16) if out.halo_share is None else out.halo_share,
             numba.get_num_threads(),
+            s.cross,
         )

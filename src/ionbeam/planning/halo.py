@@ -569,7 +569,7 @@ class HaloField:
             spots, spot_w, rays = local.sub_beams_as_spots(w)
             inside = kernels.forward_dose(
                 spot_w, n_local, spots, local.voxels, local.cells, rays, local.disc_model,
-                local.average, self.n_sigma, chunks, 0.0, 1.0, self.with_bio,
+                local.average, self.n_sigma, chunks, 0.0, 1.0, self.with_bio, local.cross,
             )  # fmt: skip
         parts = tuple(
             None if total is None else total - disc

@@ -3,10 +3,11 @@
 Checked: (1) in a medium without lateral WEPL differences nothing changes (the matrix
 and the forward dose equal to the unmixed ones to rounding); (2) the mixing width
 is the Fermi–Eyges conditional variance V(w') = σ²(w) − σ²(w') − 2 (w − w') M₁(w')
-read at the depth where the WEPL varies laterally (hand-built tables with one such
-depth); (3) behind a bone edge the WEPL a voxel reads becomes the cross's mean and its
-span widens by the cross's variance; (4) the option is refused with fine sampling or
-as a non-boolean.
+(+ c (w − w')² for spots with angular variance c in air) read at the depth where the
+WEPL varies laterally (hand-built tables with one such depth); (3) behind a bone edge
+the columns on either side read rays on both sides; (4) the depth part is read at each
+node of the cross with its weight; (5) the option is refused with fine sampling or as a
+non-boolean.
 """
 
 from __future__ import annotations
@@ -88,25 +89,31 @@ def test_mixing_width_is_the_conditional_fermi_eyges_variance() -> None:
     m1 = (a * w_nodes**2 / 2.0)[None, :]
     w = 50.0
     variance = kernels.mixing_variance(
-        np.array([0.0]), np.array([0.0]), np.array([w]), np.array([0]), sigma2, m1,
-        0.0, 1.0, table, start, step, 15.0,
+        np.array([0.0, 0.0]), np.array([0.0, 0.0]), np.array([w, w]), np.array([0, 0]),
+        np.array([0.0, 4e-4]), sigma2, m1, 0.0, 1.0, table, start, step, 15.0,
     )  # fmt: skip
     wp = 11.0
     expected = a * ((w**3 - wp**3) / 3.0 - (w - wp) * wp**2)
     # the tables are linear between 1 mm nodes: ≤ 0.5 % off the cubic
     assert variance[0] == pytest.approx(expected, rel=5e-3)
+    # spots diverging with an angular variance c in air (20 mrad rms): + c (w − w')²
+    assert variance[1] - variance[0] == pytest.approx(4e-4 * (w - wp) ** 2, rel=1e-9)
     # nothing varies laterally for a ray far from the step at u < −16 mm: zero
     far = kernels.mixing_variance(
-        np.array([-17.0]), np.array([0.0]), np.array([w]), np.array([0]), sigma2, m1,
-        0.0, 1.0, table, start, step, 1.0,
+        np.array([-17.0]), np.array([0.0]), np.array([w]), np.array([0]), np.array([4e-4]),
+        sigma2, m1, 0.0, 1.0, table, start, step, 1.0,
     )  # fmt: skip
     assert far[0] == 0.0
 
 
 def test_mixing_spreads_the_wepl_behind_a_bone_edge(phantoms, model) -> None:
     """Behind the bone block's edge (x = 0) the plain pencil beam's distal fall-off jumps
-    by the bone's extra WEPL between the columns on either side; with
-    mixing each column reads rays on both sides, so their R50s move ≥ 1 mm closer."""
+    by the bone's extra WEPL between the columns on either side; with mixing each column
+    reads rays on both sides: the first bone column keeps dose beyond its own range from
+    the paths that crossed water beside it (at the depth midway between the two columns'
+    R50s: < 1 % of its maximum without mixing, ≥ 5 % with: its cross's arm into the water,
+    weight 1/6, carries the water column's dose there, ~½ of the maximum), while the
+    R50 of the water column stays within 1 mm (5/6 of its paths run in water)."""
     water, bone = phantoms
     body = water.structures["Body"]
     plan = _plan(model, 1e6)
@@ -121,13 +128,19 @@ def test_mixing_spreads_the_wepl_behind_a_bone_edge(phantoms, model) -> None:
 
     left = int(np.flatnonzero(x <= 0.0)[-1])  # the last water column, the first bone one
     right = left + 1
-    gaps = []
-    for mixing in (False, True):
-        dose = calc_dose(bone, plan, model, structures=[body],
-                         options=DoseEngineOptions(range_mixing=mixing)).dose_gy  # fmt: skip
-        gaps.append(abs(r50(dose, left) - r50(dose, right)))
-    assert gaps[0] > 5.0  # bone (SPR ≈ 1.6) over 30 mm: ~15 mm of range between the sides
-    assert gaps[1] < gaps[0] - 1.0
+    plain, mixed = (
+        calc_dose(
+            bone, plan, model, structures=[body], options=DoseEngineOptions(range_mixing=mixing)
+        ).dose_gy
+        for mixing in (False, True)
+    )
+    assert r50(plain, left) - r50(plain, right) > 5.0  # bone (SPR ≈ 1.6) over 30 mm
+    midway = 0.5 * (r50(plain, left) + r50(plain, right))
+    row = int(np.argmin(np.abs(y - midway)))
+    z = plain.shape[2] // 2
+    assert plain[right, row, z] < 0.01 * plain[right, :, z].max()
+    assert mixed[right, row, z] > 0.05 * mixed[right, :, z].max()
+    assert abs(r50(mixed, left) - r50(plain, left)) < 1.0
 
 
 def test_mixing_is_refused_with_fine_sampling_or_a_non_boolean() -> None:
@@ -135,3 +148,48 @@ def test_mixing_is_refused_with_fine_sampling_or_a_non_boolean() -> None:
         DoseEngineOptions(range_mixing=True, fine_sampling=3)
     with pytest.raises(ConfigError, match="true or false"):
         DoseEngineOptions(range_mixing="yes")  # type: ignore[arg-type]
+
+
+def test_the_cross_reads_the_depth_dose_at_each_node_with_its_weight() -> None:
+    """A voxel whose cross reads two WEPLs (three nodes each: half its weight on each) gets
+    the mean of the two voxel-averaged IDDs, the halo share weighted by each node's dose,
+    and nothing from a node beyond the table's end (its ions stopped upstream)."""
+    from ionbeam.planning._dose_kernels import _bin, _depth_means, _span
+
+    n_depth, step = 50, 1.0
+    depth = np.arange(n_depth) * step
+    idd = (1.0 + 0.02 * depth + np.exp(-0.5 * ((depth - 30.0) / 2.0) ** 2))[None, :]
+    halo_weight = np.linspace(0.0, 0.5, n_depth)[None, :]
+
+    def cumulative(table: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(0.5 * (table[0, 1:] + table[0, :-1]))])[None, :]
+
+    halo_idd = idd * halo_weight
+    tables = (idd, halo_idd, cumulative(halo_idd), cumulative(idd), idd, cumulative(idd))
+    bio = np.zeros((1, n_depth))
+    steps, max_depth = np.array([step]), np.array([(n_depth - 1) * step])
+    up, down = 0.8, 1.1
+
+    def own(wepl: float) -> tuple[float, float]:
+        _, centre, lo, hi = _span(wepl, up, down, step, max_depth[0])
+        k, f = _bin(centre / step, n_depth)
+        d, h, *_ = _depth_means(0, k, f, lo, hi, 0, *tables, bio, bio, bio, bio, False, False)
+        return d, h
+
+    def crossed(nodes: list[float]) -> tuple[float, ...]:
+        row = np.array([[*nodes, up, down]])
+        return kernels.cross_means(row, 0, 0, steps, max_depth, 0, *tables, bio, bio, bio,
+                                   bio, False, False)  # fmt: skip
+
+    a, b = 24.3, 30.2  # before the peak and on it
+    (da, ha), (db, hb) = own(a), own(b)
+    weights = np.array(kernels.NODE_WEIGHTS)
+    on_b = np.arange(weights.size) % 2 == 1  # every other node reads b
+    wa, wb = weights[~on_b].sum(), weights[on_b].sum()
+    assert 0.0 < wb < 1.0
+    dose, share, *_ = crossed([b if q else a for q in on_b])
+    assert dose == pytest.approx(wa * da + wb * db, rel=1e-12)
+    assert share == pytest.approx((wa * da * ha + wb * db * hb) / (wa * da + wb * db), rel=1e-12)
+    assert abs(da - db) > 0.2 * da  # the two reads differ: the test can tell them apart
+    dose, _, *_ = crossed([60.0 if q else a for q in on_b])  # those nodes beyond the table
+    assert dose == pytest.approx(wa * da, rel=1e-12)
