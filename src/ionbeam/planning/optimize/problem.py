@@ -29,6 +29,7 @@ from scipy.optimize import brentq
 
 from ionbeam.errors import ConfigError, GridMismatchError, StructureError, UnknownNameError
 from ionbeam.planning.dose_influence import DoseInfluence
+from ionbeam.planning.optimize.fused_pass import FusedTerms, fused_evaluation, fused_terms
 from ionbeam.planning.optimize.influence_rows import (
     InfluenceRows,
     restrict_influence,
@@ -63,7 +64,8 @@ class OptimizationProblem:
     ``lower_particles`` / ``upper_particles``: bounds per spot (particles);
     ``reference``: (structure, level) that set ``weight_unit`` and ``value_scale``;
     ``skip``: the rows of D·w that :meth:`value_and_gradient` may skip (:mod:`.row_skip`;
-    None: none).
+    None: none); ``fused``: the terms per voxel for the one-pass evaluation
+    (:mod:`.fused_pass`; None: two passes, D·w then Dᵀ·g).
     """
 
     rows: InfluenceRows
@@ -76,6 +78,7 @@ class OptimizationProblem:
     upper_particles: np.ndarray
     reference: tuple[str, float]
     skip: RowSkip | None = None
+    fused: FusedTerms | None = None
 
     @property
     def n_spots(self) -> int:
@@ -85,9 +88,12 @@ class OptimizationProblem:
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Scaled objective and its gradient at x = w / ``weight_unit``."""
         w = np.asarray(x, dtype=np.float64) * self.weight_unit
-        q, cache = self.bound.forward(w) if self.skip is None else self.skip.forward(w)
-        value, dq = self._objectives(q)
-        gradient = self.bound.backward(cache, dq)
+        if self.fused is not None:  # one pass over the rows (:mod:`.fused_pass`)
+            value, gradient = fused_evaluation(self.fused, self.bound, w, self.skip)
+        else:
+            q, cache = self.bound.forward(w) if self.skip is None else self.skip.forward(w)
+            value, dq = self._objectives(q)
+            gradient = self.bound.backward(cache, dq)
         return value * self.value_scale, gradient * (self.value_scale * self.weight_unit)
 
     def objective_value(self, weights: np.ndarray) -> float:
@@ -214,6 +220,7 @@ def build_problem(
         upper_particles=np.full(rows.n_spots, float(max_particles)),
         reference=(name, level),
         skip=_row_skip(bound, terms),
+        fused=fused_terms(terms, rows, bound),
     )
 
 
