@@ -28,9 +28,9 @@ from ionbeam.planning._strips import strip_kernel, strips
 
 __all__ = [
     "active_rows_scatter",
-    "fused_rows",
     "count_kept_rows",
     "fill_kept_rows",
+    "fused_rows",
     "rows_abs_sums",
     "rows_dot",
     "rows_dot_pair",
@@ -273,7 +273,7 @@ LINEAR, EFFECT, RBE_DOSE = 0, 1, 2
 
 
 @strip_kernel
-def _fused_strip(strip, n_strips, matrix, x, rows, chunk_rows, quantity, terms, out):  # noqa: PLR0915
+def _fused_strip(strip, n_strips, matrix, x, rows, chunk_rows, quantity, terms, out):
     """Chunks ``strip, strip + n_strips, …`` of :func:`fused_rows`: per row in a chunk its
     products, its quantity, its terms' value and ∂F/∂q, and (∂F/∂q ≠ 0) its entries
     scattered into the chunk's own spot accumulator while they are still in cache."""
@@ -322,7 +322,8 @@ def _fused_strip(strip, n_strips, matrix, x, rows, chunk_rows, quantity, terms, 
             dq = 0.0
             for k in range(term_indptr[r], term_indptr[r + 1]):
                 h = q - term_level[k]
-                if (term_kind[k] == UNDERDOSE and h > 0.0) or (term_kind[k] == OVERDOSE and h < 0.0):
+                kind_k = term_kind[k]
+                if (kind_k == UNDERDOSE and h > 0.0) or (kind_k == OVERDOSE and h < 0.0):
                     h = 0.0
                 total += term_coef[k] * h * h
                 dq += term_coef[k] * h
