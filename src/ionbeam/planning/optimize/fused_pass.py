@@ -107,10 +107,15 @@ def fused_terms(
 
 
 def fused_evaluation(
-    fused: FusedTerms, bound: BoundQuantity, w: np.ndarray, skip: RowSkip | None
+    fused: FusedTerms,
+    bound: BoundQuantity,
+    w: np.ndarray,
+    skip: RowSkip | None,
+    n_threads: int | None = None,
 ) -> tuple[float, np.ndarray]:
     """(F, ∂F/∂w) at spot weights ``w`` (particles), unscaled, in one pass over the rows
-    that ``skip`` leaves (all without it; a full pass renews its reference)."""
+    that ``skip`` leaves (all without it; a full pass renews its reference), on
+    ``n_threads`` threads (default: numba's thread count; the same numbers with any)."""
     rows: InfluenceRows = bound.rows  # type: ignore[attr-defined]
     selected = None if skip is None else skip.select(w)
     if selected is None:
@@ -126,7 +131,7 @@ def fused_evaluation(
         _quantity(rows, bound),
         (fused.indptr, fused.kind, fused.level, fused.coefficient),
         rows.n_voxels,
-        numba.get_num_threads(),
+        numba.get_num_threads() if n_threads is None else n_threads,
     )
     if skip is not None and selected is None:
         skip.renew(w, (a,) if isinstance(bound, _Linear) else (a, b))
