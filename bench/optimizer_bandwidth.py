@@ -327,10 +327,10 @@ def ceiling(rows, x: np.ndarray, entries: float = 5e5, repeats: int = 50) -> dic
             rows.n_spots, 16,
         ),
         "fused, every row scattered": lambda: kernels.fused_rows(
-            matrix, x, active, chunk_rows, quantity, every, rows.n_voxels, 1
+            matrix, x, active, chunk_rows, quantity, every, rows.n_voxels, 1, False
         ),
         "fused, none scattered": lambda: kernels.fused_rows(
-            matrix, x, active, chunk_rows, quantity, none, rows.n_voxels, 1
+            matrix, x, active, chunk_rows, quantity, none, rows.n_voxels, 1, False
         ),
     }  # fmt: skip
     out = {}

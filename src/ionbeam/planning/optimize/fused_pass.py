@@ -61,7 +61,8 @@ _SEPARABLE = {
 class FusedTerms:
     """Per kept voxel its terms (``indptr`` into ``kind``, ``level``, ``coefficient``;
     the penalty is Σ coefficient·h², h = q − level clipped by kind) and the first kept row
-    of each chunk (``chunk_rows``, ``FUSED_CHUNKS`` + 1 values)."""
+    of each chunk (``chunk_rows``, ``FUSED_CHUNKS`` + 1 values); ``all_rows``: 0 … N − 1;
+    ``zeros``: N zeros (the offsets of a product without any)."""
 
     indptr: np.ndarray
     kind: np.ndarray
@@ -69,6 +70,7 @@ class FusedTerms:
     coefficient: np.ndarray
     chunk_rows: np.ndarray
     all_rows: np.ndarray
+    zeros: np.ndarray
 
 
 def fused_terms(
@@ -103,6 +105,7 @@ def fused_terms(
         coefficient=np.ascontiguousarray(np.concatenate(coefficients)[order], dtype=np.float64),
         chunk_rows=np.maximum.accumulate(chunk_rows),
         all_rows=np.arange(rows.n_voxels, dtype=np.int64),
+        zeros=np.zeros(rows.n_voxels),
     )
 
 
@@ -128,10 +131,11 @@ def fused_evaluation(
         w,
         read,
         chunk_rows,
-        _quantity(rows, bound),
+        _quantity(rows, bound, fused.zeros),
         (fused.indptr, fused.kind, fused.level, fused.coefficient),
         rows.n_voxels,
         numba.get_num_threads() if n_threads is None else n_threads,
+        skip is not None and selected is None,  # keep the products: the new reference
     )
     if skip is not None and selected is None:
         skip.renew(w, (a,) if isinstance(bound, _Linear) else (a, b))
@@ -146,9 +150,8 @@ def _matrix(rows: InfluenceRows, bound: BoundQuantity) -> tuple:
     return rows.row_indptr, rows.row_indices, a, b, True
 
 
-def _quantity(rows: InfluenceRows, bound: BoundQuantity) -> tuple:
+def _quantity(rows: InfluenceRows, bound: BoundQuantity, zeros: np.ndarray) -> tuple:
     """The kernel's quantity: (kind, factor, offset A, offset B, α_x, α_x², 4β_x)."""
-    zeros = np.zeros(rows.n_voxels)
     unused = np.zeros(1)
     if isinstance(bound, _Linear):
         offset = rows.offsets.get("dose", zeros)
