@@ -30,7 +30,8 @@ good as the machine is quiet (2-thread kernels slow 4-5× under load). Figures o
 7 December 2026: ``docs/validation.md`` (issue 16, optiter).
 
 Usage: ``python bench/optimizer_bandwidth.py [--particles proton carbon] [--grid-mm 3]
-[--npz pyRadPlan's tg119_proton.npz] [--repeats 5] [--threads 1 2] [--cache PREFIX]``
+[--npz pyRadPlan's tg119_proton.npz] [--repeats 5] [--threads 1 2] [--cache PREFIX]
+[--paths two fused]``
 (``--cache``: keep the recorded evaluations in PREFIX_<particle>.pkl and replay them
 from there next time, with no dose influence to compute.)
 """
@@ -397,8 +398,10 @@ def main() -> None:
     parser.add_argument("--stream-mb", nargs="+", type=float, default=[64.0, 512.0, 2048.0])
     parser.add_argument("--stream-repeats", type=int, default=10)
     parser.add_argument("--cache", default=None, help="keep the recorded evaluations here")
+    parser.add_argument("--paths", nargs="+", choices=["two", "fused"], default=["two", "fused"])
     args = parser.parse_args()
     from ionbeam.planning.optimize import _product_kernels as kernels
+    from ionbeam.planning.optimize.fused_pass import fused_terms
 
     print(f"load average {load()}; numba threads available {numba.config.NUMBA_NUM_THREADS}")
     bandwidth: dict[int, tuple[float, float]] = {}
@@ -441,12 +444,18 @@ def main() -> None:
             + ", ".join(f"{k} {v:.2f} ns" for k, v in limit.items())
             + f" per entry; memory (1 thread's read per CPU s): {per_entry:.2f} ns per entry"
         )
+        # the term tables as this version builds them (a cache may hold older ones)
+        fresh = {id(p): dataclasses.replace(p, fused=fused_terms(p.terms, p.rows, p.bound))
+                 for p, _ in calls}  # fmt: skip
+        calls = [(fresh[id(p)], x) for p, x in calls]
         two = {id(p): dataclasses.replace(p, fused=None) for p, _ in calls}
         variants = {
             "two passes (D·w, then Dᵀ·g)": [(two[id(p)], x) for p, x in calls],
             "one fused pass": calls,
         }
-        for label, replayed in variants.items():
+        for path, (label, replayed) in zip(("two", "fused"), variants.items(), strict=True):
+            if path not in args.paths:
+                continue
             if label == "one fused pass" and calls[0][0].fused is None:
                 print("  (no fused pass: the problem has a non-separable objective)")
                 continue

@@ -3,10 +3,13 @@
 :func:`build_problem` takes a dose-influence matrix, the structures' masks on its
 grid and a mapping structure name → objectives, cuts the influence rows to the
 voxels that carry an objective (once), and returns an :class:`OptimizationProblem`
-whose :meth:`~OptimizationProblem.value_and_gradient` is what a solver calls: one
-forward product (D w, or the fused A w, B w), the objectives on each structure's
-voxels, and one transposed product for the analytic gradient; value and gradient
-come from the same pass, so nothing is computed twice per iteration.
+whose :meth:`~OptimizationProblem.value_and_gradient` is what a solver calls: when
+every objective is a sum of per-voxel penalties (squared deviation, under- and overdose),
+one pass over the kept rows computes each row's quantity, its penalty and its share of the
+gradient (:mod:`.fused_pass`); otherwise one forward product (D w, or the fused A w, B w),
+the objectives on each structure's voxels, and one transposed product for the analytic
+gradient. Value and gradient come from the same evaluation, so nothing is computed twice
+per iteration.
 
 Scaling: the solver's variable is x = w / ``weight_unit``, where ``weight_unit``
 (particles) is the uniform spot weight that gives the reference structure (the
