@@ -22,7 +22,9 @@ off``, ``bench/clinical_size.py --no-skip``), the same plans bit for bit.
 The LQ quantities (RBE-weighted dose, effect) rise with the magnitudes of their two
 products A·w and B·w (E = A w + (B w)², D_RBE increasing in E), so the same bound on
 each product (with max |w − w_ref|) bounds them too. Only voxels whose every objective
-is a :class:`~.squared_overdose.SquaredOverdose` are skipped.
+is a :class:`~.squared_overdose.SquaredOverdose` are skipped. The one-pass evaluation
+(:mod:`.fused_pass`) asks :meth:`RowSkip.select` which rows to read and hands a full pass's
+products to :meth:`RowSkip.renew`.
 """
 
 from __future__ import annotations
