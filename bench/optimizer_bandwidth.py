@@ -30,7 +30,8 @@ good as the machine is quiet (2-thread kernels slow 4-5× under load). Figures o
 7 December 2026: ``docs/validation.md`` (issue 16, optiter).
 
 Usage: ``python bench/optimizer_bandwidth.py [--particles proton carbon] [--grid-mm 3]
-[--npz pyRadPlan's tg119_proton.npz] [--repeats 5] [--threads 1 2] [--cache PREFIX]``
+[--npz pyRadPlan's tg119_proton.npz] [--repeats 5] [--threads 1 2] [--cache PREFIX]
+[--paths two fused]``
 (``--cache``: keep the recorded evaluations in PREFIX_<particle>.pkl and replay them
 from there next time, with no dose influence to compute.)
 """
@@ -38,6 +39,7 @@ from there next time, with no dose influence to compute.)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import pickle
 import sys
@@ -60,6 +62,7 @@ PRODUCT_KERNELS = (
     "rows_dot_pair",
     "rows_dot_pair_subset",
     "active_rows_scatter",
+    "fused_rows",
 )
 
 
@@ -203,6 +206,9 @@ class Counter:
         return wrapped
 
     def _count(self, name: str, args) -> None:
+        if name == "fused_rows":
+            self._count_fused(args)
+            return
         indptr, indices = args[0], args[1]
         lengths = np.diff(indptr)
         n_values = 2 if "pair" in name else 1
@@ -226,6 +232,24 @@ class Counter:
         self.entries[name] += entries
         self.calls[name] += 1
 
+    def _count_fused(self, args) -> None:
+        """The one-pass evaluation: each row read once (pointer, row number, entries,
+        its product(s) written), the spot vector read and the gradient written; the
+        chunks' partial sums and the per-voxel term table printed apart."""
+        (indptr, indices, a, _, with_b), x, rows, chunk_rows = args[:4]
+        terms = args[5]
+        lengths = np.diff(indptr)
+        n_values = 2 if with_b else 1
+        entries = float(lengths[rows].sum())
+        per_entry = indices.itemsize + n_values * a.itemsize
+        per_row = 8 + 8 + 8 * n_values
+        self.bytes["fused_rows"] += entries * per_entry + rows.size * per_row + 16 * x.size
+        self.entries["fused_rows"] += entries
+        self.overhead += 2 * 8 * (chunk_rows.size - 1) * x.size
+        n_terms = float(np.diff(terms[0])[rows].sum())
+        self.overhead += rows.size * 8 + n_terms * 24  # term pointers, kind, level, weight
+        self.calls["fused_rows"] += 1
+
 
 def time_replay(calls: list, kernels_module, threads: int, repeats: int) -> dict[str, float]:
     """Seconds per whole optimization — ``products`` (the kernels, wall), ``products_cpu``
@@ -233,7 +257,8 @@ def time_replay(calls: list, kernels_module, threads: int, repeats: int) -> dict
     evaluation the median over ``repeats`` replays, summed; ``…_best``: the fastest
     replay of each evaluation instead (the least disturbed by other work)."""
     numba.set_num_threads(threads)
-    times = {key: np.zeros((repeats, len(calls))) for key in ("products", "cpu", "whole")}
+    keys = ("products", "cpu", "whole", "whole_cpu")
+    times = {key: np.zeros((repeats, len(calls))) for key in keys}
     timer = {"t": 0.0, "cpu": 0.0}
     saved = {name: getattr(kernels_module, name) for name in PRODUCT_KERNELS}
 
@@ -255,9 +280,10 @@ def time_replay(calls: list, kernels_module, threads: int, repeats: int) -> dict
                 _reset(calls)
                 for k, (problem, x) in enumerate(calls):
                     timer["t"] = timer["cpu"] = 0.0
-                    t = time.perf_counter()
+                    t, cpu = time.perf_counter(), time.process_time()
                     problem.value_and_gradient(x)
                     times["whole"][r, k] = time.perf_counter() - t
+                    times["whole_cpu"][r, k] = (time.process_time() - cpu) / threads
                     times["products"][r, k] = timer["t"]
                     times["cpu"][r, k] = timer["cpu"] / threads
     finally:
@@ -266,7 +292,8 @@ def time_replay(calls: list, kernels_module, threads: int, repeats: int) -> dict
     medians = {key: float(np.median(v, axis=0).sum()) for key, v in times.items()}
     best = {key: float(np.min(v, axis=0).sum()) for key, v in times.items()}
     return {"products": medians["products"], "products_cpu": medians["cpu"],
-            "evaluation": medians["whole"], "products_best": best["products"],
+            "evaluation": medians["whole"], "evaluation_cpu": medians["whole_cpu"],
+            "products_best": best["products"],
             "evaluation_best": best["whole"]}  # fmt: skip
 
 
@@ -283,11 +310,28 @@ def ceiling(rows, x: np.ndarray, entries: float = 5e5, repeats: int = 50) -> dic
     values = rows.values[next(iter(rows.values))]
     g = np.ones(rows.n_voxels)
     active = np.arange(n)
+    chunk_rows = np.array([0, n], dtype=np.int64)
+    matrix = (rows.row_indptr, rows.row_indices, values, values, False)
+    zeros, unused = np.zeros(rows.n_voxels), np.zeros(1)
+    quantity = (kernels.LINEAR, 1.0, zeros, zeros, unused, unused, unused)
+    one = np.arange(rows.n_voxels + 1, dtype=np.int64)
+    ones = np.ones(rows.n_voxels)
+
+    def terms(kind: int, level: float) -> tuple:
+        return one, np.full(rows.n_voxels, kind, dtype=np.int64), level * ones, ones
+
+    every, none = terms(kernels.DEVIATION, 0.0), terms(kernels.OVERDOSE, np.inf)
     runs = {
         "D·w": lambda: kernels.rows_dot(indptr, rows.row_indices, values, x),
         "Dᵀ·g": lambda: kernels.active_rows_scatter(
             rows.row_indptr, rows.row_indices, values, values, active, g, g, False,
             rows.n_spots, 16,
+        ),
+        "fused, every row scattered": lambda: kernels.fused_rows(
+            matrix, x, active, chunk_rows, quantity, every, rows.n_voxels, 1, False
+        ),
+        "fused, none scattered": lambda: kernels.fused_rows(
+            matrix, x, active, chunk_rows, quantity, none, rows.n_voxels, 1, False
         ),
     }  # fmt: skip
     out = {}
@@ -300,6 +344,42 @@ def ceiling(rows, x: np.ndarray, entries: float = 5e5, repeats: int = 50) -> dic
             best = min(best, time.perf_counter() - t)
         out[name] = best / count * 1e9
     return out
+
+
+def measure(calls: list, bandwidth: dict, args, kernels) -> None:
+    """Bytes each evaluation must move, then the replays' time against that bound."""
+    with Counter(kernels) as counter, threadpool_limits(limits=1, user_api="blas"):
+        _reset(calls)
+        for problem, x in calls:
+            problem.value_and_gradient(x)
+    total = sum(counter.bytes.values())
+    n = len(calls)
+    rows = calls[0][0].rows
+    for name in PRODUCT_KERNELS:
+        if counter.calls[name]:
+            print(f"    {name:<22}{counter.calls[name]:>5} calls  "
+                  f"{counter.entries[name] / n / 1e6:7.2f} M entries and "
+                  f"{counter.bytes[name] / n / 1e6:7.1f} MB per evaluation")  # fmt: skip
+    print(f"    must move {total / n / 1e6:.1f} MB per evaluation (a full D·w: "
+          f"{rows.nnz * (rows.row_indices.itemsize + 4) / 1e6:.1f} MB); partial sums "
+          f"(and any term table) {counter.overhead / n / 1e6:.1f} MB more")  # fmt: skip
+    for threads in args.threads:
+        before = load()
+        s = time_replay(calls, kernels, threads, args.repeats)
+        bound = total / (bandwidth[threads][0] * 1e9)
+        bound_cpu = total / (bandwidth[threads][1] * 1e9)
+        print(
+            f"    {threads} thread(s), per evaluation: products {s['products'] / n * 1e3:6.2f}"
+            f" ms, whole evaluation {s['evaluation'] / n * 1e3:6.2f} ms, bound "
+            f"{bound / n * 1e3:6.2f} ms: products / bound {s['products'] / bound:.2f}, "
+            f"evaluation / bound {s['evaluation'] / bound:.2f}; in CPU seconds: products "
+            f"{s['products_cpu'] / n * 1e3:6.2f} ms, bound {bound_cpu / n * 1e3:6.2f} ms, "
+            f"ratio {s['products_cpu'] / bound_cpu:.2f}, evaluation "
+            f"{s['evaluation_cpu'] / n * 1e3:6.2f} ms; fastest replays: products / bound "
+            f"{s['products_best'] / bound:.2f}, evaluation / bound "
+            f"{s['evaluation_best'] / bound:.2f} (load {before} → {load()})",
+            flush=True,
+        )
 
 
 def load() -> str:
@@ -318,8 +398,10 @@ def main() -> None:
     parser.add_argument("--stream-mb", nargs="+", type=float, default=[64.0, 512.0, 2048.0])
     parser.add_argument("--stream-repeats", type=int, default=10)
     parser.add_argument("--cache", default=None, help="keep the recorded evaluations here")
+    parser.add_argument("--paths", nargs="+", choices=["two", "fused"], default=["two", "fused"])
     args = parser.parse_args()
     from ionbeam.planning.optimize import _product_kernels as kernels
+    from ionbeam.planning.optimize.fused_pass import fused_terms
 
     print(f"load average {load()}; numba threads available {numba.config.NUMBA_NUM_THREADS}")
     bandwidth: dict[int, tuple[float, float]] = {}
@@ -355,20 +437,6 @@ def main() -> None:
             f"(set-up and recording {time.perf_counter() - t:.0f} s)",
             flush=True,
         )
-        with Counter(kernels) as counter, threadpool_limits(limits=1, user_api="blas"):
-            _reset(calls)
-            for problem, x in calls:
-                problem.value_and_gradient(x)
-        total = sum(counter.bytes.values())
-        n = len(calls)
-        for name in PRODUCT_KERNELS:
-            if counter.calls[name]:
-                print(f"  {name:<22}{counter.calls[name]:>5} calls  "
-                      f"{counter.entries[name] / n / 1e6:7.2f} M entries and "
-                      f"{counter.bytes[name] / n / 1e6:7.1f} MB per evaluation")  # fmt: skip
-        print(f"  must move {total / n / 1e6:.1f} MB per evaluation (a full D·w: "
-              f"{rows.nnz * (rows.row_indices.itemsize + 4) / 1e6:.1f} MB); scatter's partial "
-              f"sums {counter.overhead / n / 1e6:.1f} MB more")  # fmt: skip
         limit = ceiling(rows, calls[-1][1] * calls[-1][0].weight_unit)
         per_entry = (rows.row_indices.itemsize + 4) / (bandwidth[1][1] * 1e9) * 1e9
         print(
@@ -376,22 +444,23 @@ def main() -> None:
             + ", ".join(f"{k} {v:.2f} ns" for k, v in limit.items())
             + f" per entry; memory (1 thread's read per CPU s): {per_entry:.2f} ns per entry"
         )
-        for threads in args.threads:
-            before = load()
-            s = time_replay(calls, kernels, threads, args.repeats)
-            bound = total / (bandwidth[threads][0] * 1e9)
-            bound_cpu = total / (bandwidth[threads][1] * 1e9)
-            print(
-                f"  {threads} thread(s), per evaluation: products {s['products'] / n * 1e3:6.2f}"
-                f" ms, whole evaluation {s['evaluation'] / n * 1e3:6.2f} ms, bound "
-                f"{bound / n * 1e3:6.2f} ms: products / bound {s['products'] / bound:.2f}, "
-                f"evaluation / bound {s['evaluation'] / bound:.2f}; in CPU seconds: products "
-                f"{s['products_cpu'] / n * 1e3:6.2f} ms, bound {bound_cpu / n * 1e3:6.2f} ms, "
-                f"ratio {s['products_cpu'] / bound_cpu:.2f}; fastest replays: products / bound "
-                f"{s['products_best'] / bound:.2f}, evaluation / bound "
-                f"{s['evaluation_best'] / bound:.2f} (load {before} → {load()})",
-                flush=True,
-            )
+        # the term tables as this version builds them (a cache may hold older ones)
+        fresh = {id(p): dataclasses.replace(p, fused=fused_terms(p.terms, p.rows, p.bound))
+                 for p, _ in calls}  # fmt: skip
+        calls = [(fresh[id(p)], x) for p, x in calls]
+        two = {id(p): dataclasses.replace(p, fused=None) for p, _ in calls}
+        variants = {
+            "two passes (D·w, then Dᵀ·g)": [(two[id(p)], x) for p, x in calls],
+            "one fused pass": calls,
+        }
+        for path, (label, replayed) in zip(("two", "fused"), variants.items(), strict=True):
+            if path not in args.paths:
+                continue
+            if label == "one fused pass" and calls[0][0].fused is None:
+                print("  (no fused pass: the problem has a non-separable objective)")
+                continue
+            print(f"  {label}:")
+            measure(replayed, bandwidth, args, kernels)
         del calls
 
 

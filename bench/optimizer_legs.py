@@ -13,7 +13,7 @@ target D95, D5 and mean and the core's mean and maximum, relative to the prescri
 
 Usage: ``python bench/optimizer_legs.py [--cases tg119_3 tg119_2] [--particle proton]
 [--methods lbfgsb projected_lbfgs] [--first-leg 1 3] [--relative-tolerance 1e-3 3e-3]
-[--skip on off]``
+[--skip on off] [--fused on off]``
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ def build(grid_mm: float, particle: str):
 
 
 def run(structures, plan, influence, masks, method: str, first_leg: float, tol: float,
-        skip: bool = True) -> str:  # fmt: skip
+        skip: bool = True, fused: bool = True) -> str:  # fmt: skip
     """One optimization as the planner runs it; a one-line summary (``skip``: skip the rows
-    of D·w below their overdose level, :mod:`ionbeam.planning.optimize.row_skip`)."""
+    of D·w below their overdose level, :mod:`ionbeam.planning.optimize.row_skip`;
+    ``fused``: D·w and Dᵀ·g in one pass, :mod:`ionbeam.planning.optimize.fused_pass`)."""
     from ionbeam.evaluation import dose_metrics
     from ionbeam.machine import cnao_machine
     from ionbeam.planning.optimize import PhysicalDose, SolverOptions
@@ -71,9 +72,12 @@ def run(structures, plan, influence, masks, method: str, first_leg: float, tol: 
     level = plan.prescription.dose_per_fraction_gy
     limits = cnao_machine().spot_limit(plan.particle)
     saved, saved_skip = strategies.FIRST_LEG_TOLERANCE, problems._row_skip
+    saved_fused = problems.fused_terms
     strategies.FIRST_LEG_TOLERANCE = first_leg
     if not skip:
         problems._row_skip = lambda *args, **kwargs: None
+    if not fused:
+        problems.fused_terms = lambda *args, **kwargs: None
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         weights, results = strategies.optimize_impt(
@@ -85,6 +89,7 @@ def run(structures, plan, influence, masks, method: str, first_leg: float, tol: 
         )  # fmt: skip
     finally:
         strategies.FIRST_LEG_TOLERANCE, problems._row_skip = saved, saved_skip
+        problems.fused_terms = saved_fused
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     dose = influence.dose_gy(weights)
     m = dose_metrics(dose, influence.grid, {k: masks[k] for k in (TARGET, "Core")})
@@ -92,6 +97,7 @@ def run(structures, plan, influence, masks, method: str, first_leg: float, tol: 
     legs = " + ".join(f"{r.nit}/{r.n_evaluations}" for r in results)
     return (
         f"{method:<16} rule {tol:<7g} x{first_leg:<3g} skip {'on ' if skip else 'off'} "
+        f"fused {'on ' if fused else 'off'} "
         f"it/ev {legs:<14} "
         f"{wall:6.1f} s ({cpu:6.1f} s CPU)  "
         f"f {results[-1].fun:.4f}  D95 {t.d95_gy / level:.3f}  D5 {t.d5_gy / level:.3f}  "
@@ -110,6 +116,7 @@ def main() -> None:
     parser.add_argument("--first-leg", nargs="+", type=float, default=[1.0])
     parser.add_argument("--relative-tolerance", nargs="+", type=float, default=[1e-3])
     parser.add_argument("--skip", nargs="+", choices=["on", "off"], default=["on"])
+    parser.add_argument("--fused", nargs="+", choices=["on", "off"], default=["on"])
     args = parser.parse_args()
     for case in args.cases:
         structures, plan, influence, masks = build(CASES[case], args.particle)
@@ -118,9 +125,10 @@ def main() -> None:
             for first_leg in args.first_leg:
                 for method in args.methods:
                     for skip in args.skip:
-                        line = run(structures, plan, influence, masks, method, first_leg, tol,
-                                   skip == "on")  # fmt: skip
-                        print("  " + line, flush=True)
+                        for fused in args.fused:
+                            line = run(structures, plan, influence, masks, method, first_leg,
+                                       tol, skip == "on", fused == "on")  # fmt: skip
+                            print("  " + line, flush=True)
 
 
 if __name__ == "__main__":

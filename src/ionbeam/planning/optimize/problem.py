@@ -3,10 +3,13 @@
 :func:`build_problem` takes a dose-influence matrix, the structures' masks on its
 grid and a mapping structure name → objectives, cuts the influence rows to the
 voxels that carry an objective (once), and returns an :class:`OptimizationProblem`
-whose :meth:`~OptimizationProblem.value_and_gradient` is what a solver calls: one
-forward product (D w, or the fused A w, B w), the objectives on each structure's
-voxels, and one transposed product for the analytic gradient; value and gradient
-come from the same pass, so nothing is computed twice per iteration.
+whose :meth:`~OptimizationProblem.value_and_gradient` is what a solver calls: when
+every objective is a sum of per-voxel penalties (squared deviation, under- and overdose),
+one pass over the kept rows computes each row's quantity, its penalty and its share of the
+gradient (:mod:`.fused_pass`); otherwise one forward product (D w, or the fused A w, B w),
+the objectives on each structure's voxels, and one transposed product for the analytic
+gradient. Value and gradient come from the same evaluation, so nothing is computed twice
+per iteration.
 
 Scaling: the solver's variable is x = w / ``weight_unit``, where ``weight_unit``
 (particles) is the uniform spot weight that gives the reference structure (the
@@ -29,6 +32,7 @@ from scipy.optimize import brentq
 
 from ionbeam.errors import ConfigError, GridMismatchError, StructureError, UnknownNameError
 from ionbeam.planning.dose_influence import DoseInfluence
+from ionbeam.planning.optimize.fused_pass import FusedTerms, fused_evaluation, fused_terms
 from ionbeam.planning.optimize.influence_rows import (
     InfluenceRows,
     restrict_influence,
@@ -63,7 +67,8 @@ class OptimizationProblem:
     ``lower_particles`` / ``upper_particles``: bounds per spot (particles);
     ``reference``: (structure, level) that set ``weight_unit`` and ``value_scale``;
     ``skip``: the rows of D·w that :meth:`value_and_gradient` may skip (:mod:`.row_skip`;
-    None: none).
+    None: none); ``fused``: the terms per voxel for the one-pass evaluation
+    (:mod:`.fused_pass`; None: two passes, D·w then Dᵀ·g).
     """
 
     rows: InfluenceRows
@@ -76,6 +81,7 @@ class OptimizationProblem:
     upper_particles: np.ndarray
     reference: tuple[str, float]
     skip: RowSkip | None = None
+    fused: FusedTerms | None = None
 
     @property
     def n_spots(self) -> int:
@@ -85,9 +91,12 @@ class OptimizationProblem:
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Scaled objective and its gradient at x = w / ``weight_unit``."""
         w = np.asarray(x, dtype=np.float64) * self.weight_unit
-        q, cache = self.bound.forward(w) if self.skip is None else self.skip.forward(w)
-        value, dq = self._objectives(q)
-        gradient = self.bound.backward(cache, dq)
+        if self.fused is not None:  # one pass over the rows (:mod:`.fused_pass`)
+            value, gradient = fused_evaluation(self.fused, self.bound, w, self.skip)
+        else:
+            q, cache = self.bound.forward(w) if self.skip is None else self.skip.forward(w)
+            value, dq = self._objectives(q)
+            gradient = self.bound.backward(cache, dq)
         return value * self.value_scale, gradient * (self.value_scale * self.weight_unit)
 
     def objective_value(self, weights: np.ndarray) -> float:
@@ -214,6 +223,7 @@ def build_problem(
         upper_particles=np.full(rows.n_spots, float(max_particles)),
         reference=(name, level),
         skip=_row_skip(bound, terms),
+        fused=fused_terms(terms, rows, bound),
     )
 
 

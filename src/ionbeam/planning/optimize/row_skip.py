@@ -22,7 +22,9 @@ off``, ``bench/clinical_size.py --no-skip``), the same plans bit for bit.
 The LQ quantities (RBE-weighted dose, effect) rise with the magnitudes of their two
 products A·w and B·w (E = A w + (B w)², D_RBE increasing in E), so the same bound on
 each product (with max |w − w_ref|) bounds them too. Only voxels whose every objective
-is a :class:`~.squared_overdose.SquaredOverdose` are skipped.
+is a :class:`~.squared_overdose.SquaredOverdose` are skipped. The one-pass evaluation
+(:mod:`.fused_pass`) asks :meth:`RowSkip.select` which rows to read and hands a full pass's
+products to :meth:`RowSkip.renew`.
 """
 
 from __future__ import annotations
@@ -96,8 +98,24 @@ class RowSkip:
 
     def forward(self, w: np.ndarray) -> tuple[np.ndarray, Any]:
         """The bound quantity's (q, cache), with stale values below the levels."""
-        self.evaluations += 1
         return self.bound.from_products(self._products(np.asarray(w, dtype=np.float64)))
+
+    def select(self, w: np.ndarray) -> np.ndarray | None:
+        """The kept rows (ascending) whose products are needed at ``w``, or None: all of
+        them, a full pass whose products must then be given to :meth:`renew`."""
+        self.evaluations += 1
+        if self.w_ref is not None and self.p_ref is not None:
+            need = np.flatnonzero(self._upper(w) >= self.levels)
+            count = int(self.rows.row_lengths[need].sum())
+            if count <= REFRESH_FRACTION * self.rows.nnz:
+                self.read += count
+                return need
+        self.read += self.rows.nnz
+        return None
+
+    def renew(self, w: np.ndarray, products: tuple[np.ndarray, ...]) -> None:
+        """The reference: the products of all rows at ``w`` (kept as given)."""
+        self.w_ref, self.p_ref = w.copy(), products
 
     def _norm_bound(self) -> tuple[list[np.ndarray], bool]:
         if not self._norms:
@@ -119,18 +137,15 @@ class RowSkip:
         return self.bound.from_products(upper)[0]
 
     def _products(self, w: np.ndarray) -> tuple[np.ndarray, ...]:
-        if self.w_ref is not None and self.p_ref is not None:
-            need = np.flatnonzero(self._upper(w) >= self.levels)
-            count = int(self.rows.row_lengths[need].sum())
-            if count <= REFRESH_FRACTION * self.rows.nnz:
-                self.read += count
-                products = tuple(p.copy() for p in self.p_ref)
-                for product, part in zip(products, self._rows(w, need), strict=True):
-                    product[need] = part
-                return products
+        need = self.select(w)
+        if need is not None:
+            assert self.p_ref is not None
+            products = tuple(p.copy() for p in self.p_ref)
+            for product, part in zip(products, self._rows(w, need), strict=True):
+                product[need] = part
+            return products
         products = self._rows(w, None)
-        self.read += self.rows.nnz
-        self.w_ref, self.p_ref = w.copy(), tuple(p.copy() for p in products)
+        self.renew(w, tuple(p.copy() for p in products))
         return products
 
     def _rows(self, w: np.ndarray, rows: np.ndarray | None) -> tuple[np.ndarray, ...]:
