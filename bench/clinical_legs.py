@@ -6,8 +6,7 @@ physical dose), its dose influence computed once, then
 planner) runs it — the full-width halo's correction held in a second leg, spot limits —
 once per setting. A setting is ``method[,key=value...]`` with keys ``scaling``,
 ``first`` (the first leg's tolerance factor), ``tol`` (relative tolerance), ``window``,
-``rescale`` (``on``/``off``: the second leg's start rescaled, :mod:`~ionbeam.planning.optimize.
-rescale`).
+``history`` (L-BFGS pairs).
 
 Printed per setting: iterations / evaluations of each leg, wall and CPU seconds of the
 optimization, the final objective and the reported dose's target D95, D5 and the
@@ -72,10 +71,10 @@ def run(structures, plan, influence, masks, setting: str) -> str:
         scaling=keys.get("scaling", "none"),
         relative_tolerance=float(keys.get("tol", 1e-3)),
         window=int(keys.get("window", 5)),
+        history_size=int(keys.get("history", 30)),
     )
-    saved = strategies.FIRST_LEG_TOLERANCE, strategies.RESCALE_SECOND_LEG
-    strategies.FIRST_LEG_TOLERANCE = float(keys.get("first", saved[0]))
-    strategies.RESCALE_SECOND_LEG = keys.get("rescale", "on") == "on"
+    saved = strategies.FIRST_LEG_TOLERANCE
+    strategies.FIRST_LEG_TOLERANCE = float(keys.get("first", saved))
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         weights, results = strategies.optimize_impt(
@@ -86,7 +85,7 @@ def run(structures, plan, influence, masks, setting: str) -> str:
             offsets=lambda w: _as_offsets(influence.halo.correction(w)),
         )  # fmt: skip
     finally:
-        strategies.FIRST_LEG_TOLERANCE, strategies.RESCALE_SECOND_LEG = saved
+        strategies.FIRST_LEG_TOLERANCE = saved
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     dose = influence.dose_gy(weights)
     m = dose_metrics(dose, influence.grid, {k: masks[k] for k in (TARGET, "Rectum", "Bladder")})

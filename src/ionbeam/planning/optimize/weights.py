@@ -29,13 +29,12 @@ from ionbeam.planning.optimize.influence_rows import restrict_influence
 from ionbeam.planning.optimize.objective import Objective
 from ionbeam.planning.optimize.problem import StructureObjectives, build_problem
 from ionbeam.planning.optimize.quantities import Quantity
-from ionbeam.planning.optimize.rescale import best_scale
 from ionbeam.planning.optimize.solver import OptimizationResult, SolverOptions, optimize_weights
 from ionbeam.planning.optimize.spot_limits import POLISH, apply_spot_limits
 from ionbeam.planning.optimize.templates import optimization_masks
 from ionbeam.planning.plan import Plan
 
-__all__ = ["FIRST_LEG_TOLERANCE", "RESCALE_SECOND_LEG", "optimize_impt", "optimize_sfud"]
+__all__ = ["FIRST_LEG_TOLERANCE", "optimize_impt", "optimize_sfud"]
 
 #: The first leg of an optimization with weight-dependent offsets stops at this many
 #: times the solver's relative tolerance (see :func:`optimize_impt`). Measured on the
@@ -49,9 +48,6 @@ __all__ = ["FIRST_LEG_TOLERANCE", "RESCALE_SECOND_LEG", "optimize_impt", "optimi
 #: looser first leg still saves nothing (TG-119 protons, 3 mm: 1× 184 + 70 iterations,
 #: objective 0.318; 3× 130 + 124, 0.312; ``bench/optimizer_legs.py``).
 FIRST_LEG_TOLERANCE = 1.0
-#: The second leg starts from the first leg's weights times the one factor that minimizes
-#: the objective with the offsets held (:func:`~.rescale.best_scale`).
-RESCALE_SECOND_LEG = True
 
 
 def optimize_impt(
@@ -81,11 +77,7 @@ def optimize_impt(
     problem: the first to a stopping rule :data:`FIRST_LEG_TOLERANCE` times looser,
     then ``offsets`` of its weights are held fixed and the second leg goes on from
     there to ``solver``'s rule (from the first leg's curvature pairs where the method
-    keeps them); the spot limits follow the second leg only. The second leg starts from
-    the first leg's weights times the one factor that minimizes the objective with the
-    offsets held (:func:`~.rescale.best_scale`; :data:`RESCALE_SECOND_LEG`): the
-    full-width halo raises the dose of the first leg's plan by a few per cent
-    everywhere, a level that one factor removes and the solver's gradient steps do not."""
+    keeps them); the spot limits follow the second leg only."""
     solver = SolverOptions() if solver is None else solver
     opt_masks, objectives = _masks(masks, objectives, priority)
     problem = build_problem(
@@ -102,8 +94,7 @@ def optimize_impt(
             problem, method=method, options=_first_leg(solver), initial_weights=initial_weights
         )
         problem = problem.with_offsets(offsets(first.x), grid_size=influence.n_rows)
-        scale = best_scale(problem, first.x) if RESCALE_SECOND_LEG else 1.0
-        legs, initial_weights = (first,), first.x * scale
+        legs, initial_weights = (first,), first.x
         solver = dataclasses.replace(solver, description=f"{solver.description} (offsets held)")
     result = optimize_weights(
         problem,
