@@ -41,6 +41,13 @@ threads), protons: optimization 88.4 s CPU with ``--no-skip`` against 64.5 and 6
 with skipping; Dij 25.9 / 26.5 / 28.2 s and final dose 13.2 / 13.8 / 13.6 s CPU; peak
 4323 / 4381 / 4389 MB (the skip's reference products and norms: +60 MB).
 
+Each optimizer leg is printed too (first leg, the halo's correction, the leg with it
+held, the spot-limit polish: iterations, evaluations, objective at its start and end, wall
+and CPU seconds). 8 December 2026, load 8-16, CPU s: protons Dij 29.3, set-up 7.3, first
+leg 33.3 (156 it.), halo correction 9.4, second leg 11.5 (57 it.), final dose 10.5; carbon
+27.2, 12.3, 32.2 (138 it.), 14.6, 47.2 + 1.7 (220 + 5 it.), 15.7 (docs/validation.md,
+"The clinical case's stages and carbon's iterations").
+
 Usage: ``python bench/clinical_size.py [--particles proton carbon] [--slices 150]
 [--ct-mm 1.0] [--grid 2.0] [--no-skip]`` (``--no-skip``: D·w reads every row, as
 before :mod:`ionbeam.planning.optimize.row_skip`; the same plan bit for bit)
@@ -70,13 +77,44 @@ def _peak_mb() -> float:
     return float("nan")
 
 
-def _halo_offsets(influence):
+def _halo_offsets(influence, legs: list):
     """The optimizer's offsets for the full-width halo's correction, as the planner holds
     them (:func:`ionbeam.planning.planner.plan_patient`): the reported dose carries the halo
-    at full width, so the plan is optimized on it (second leg)."""
+    at full width, so the plan is optimized on it (second leg). The call's time is kept
+    in ``legs``."""
     from ionbeam.planning.planner import _as_offsets
 
-    return lambda weights: _as_offsets(influence.halo.correction(weights))
+    def offsets(weights):
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = _as_offsets(influence.halo.correction(weights))
+        legs.append({"leg": "halo correction", "s": time.perf_counter() - wall,
+                     "cpu_s": time.process_time() - cpu})  # fmt: skip
+        return out
+
+    return offsets
+
+
+def _logged_solver(legs: list):
+    """Wraps the optimizer's solver calls (first leg, second leg, spot-limit polish) so that
+    each leg's iterations, evaluations, objective and times are kept in ``legs``."""
+    from ionbeam.planning.optimize import solver, spot_limits, weights
+
+    run = solver.optimize_weights
+
+    def logged(problem, **kwargs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = run(problem, **kwargs)
+        options = kwargs.get("options")
+        legs.append({
+            "leg": options.description if options is not None else "optimizing",
+            "s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+            "nit": result.nit, "nfev": result.n_evaluations, "f": result.fun,
+            "f0": float(result.objective_history[0]),
+        })  # fmt: skip
+        return result
+
+    weights.optimize_weights = logged
+    spot_limits.optimize_weights = logged
 
 
 def pelvis(slices: int, ct_mm: float):
@@ -125,7 +163,8 @@ def worker(particle: str, slices: int, ct_mm: float, grid_mm: float, skip: bool 
     from ionbeam.planning.optimize.templates import default_objectives, overlap_priority
     from ionbeam.planning.optimize.weights import optimize_impt
 
-    out: dict = {"particle": particle, "stages": {}}
+    out: dict = {"particle": particle, "stages": {}, "legs": []}
+    _logged_solver(out["legs"])
 
     cpu = [time.process_time()]
 
@@ -184,7 +223,7 @@ def worker(particle: str, slices: int, ct_mm: float, grid_mm: float, skip: bool 
         solver=SolverOptions(progress=False),
         min_particles=limits.min_particles,
         max_particles=limits.max_particles,
-        offsets=None if influence.halo is None else _halo_offsets(influence),
+        offsets=None if influence.halo is None else _halo_offsets(influence, out["legs"]),
     )
     stage("optimization", t)
     t = time.perf_counter()
@@ -220,6 +259,13 @@ def _report(r: dict) -> None:
         f"{r['iterations']} iterations, "
         f"{r['evaluations']} evaluations, {1e3 * r['solver_s'] / r['evaluations']:.0f} ms each"
     )
+    for leg in r.get("legs", ()):
+        its = (
+            f"{leg['nit']:>4} it. {leg['nfev']:>4} ev.  f {leg['f0']:.4g} → {leg['f']:.4g}"
+            if "nit" in leg
+            else ""
+        )
+        print(f"    {leg['leg']:<34}{leg['s']:>7.1f} s {leg['cpu_s']:>7.1f} s CPU  {its}")
     print(
         f"  target D95 {r['d95']:.3f}  D5 {r['d5']:.3f}  rectum max {r['rectum_max']:.3f}  "
         f"mean {r['rectum_mean']:.3f} (× prescription)"

@@ -24,7 +24,7 @@ has every voxel it touches in its objectives, each counted by its fraction.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -328,10 +328,12 @@ def _reference(terms: tuple[ObjectiveTerm, ...], wanted: str | None) -> tuple[st
 
 def _uniform_weight(bound: BoundQuantity, positions: np.ndarray, level: float, n: int) -> float:
     """The uniform spot weight (particles) whose mean quantity over ``positions`` is ``level``
-    (exact for linear quantities after the first guess; a root search in log w otherwise)."""
+    (exact for linear quantities after the first guess; a root search in log w otherwise).
+    Each try reads only the rows of ``positions`` (:func:`_forward_at`)."""
+    forward = _forward_at(bound, positions)
 
     def mean_at(log_w: float) -> float:
-        return float(np.mean(bound.forward(np.full(n, math.exp(log_w)))[0][positions]))
+        return float(np.mean(forward(np.full(n, math.exp(log_w)))))
 
     at_one = mean_at(0.0)
     if not at_one > 0.0:
@@ -345,3 +347,30 @@ def _uniform_weight(bound: BoundQuantity, positions: np.ndarray, level: float, n
     while mean_at(lo) > level:
         lo, hi = lo - 2.0, lo
     return math.exp(brentq(lambda t: mean_at(t) - level, lo, hi, xtol=1e-6))
+
+
+def _forward_at(bound: BoundQuantity, positions: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The quantity at the kept voxels ``positions`` (sorted) alone, for weights w: the
+    products of those rows only, summed as the whole forward pass sums them (the same
+    numbers there), for a quantity that says how it is built from its products; else the
+    whole forward pass, cut. (The root search of :func:`_uniform_weight` takes ~12 tries:
+    on the clinical-size case each whole pass read 162 M entries for the target's ~1 %.)"""
+    names = tuple(getattr(bound, "products", ()))
+    rows = getattr(bound, "rows", None)
+    positions = np.asarray(positions, dtype=np.int64)
+    if not (hasattr(bound, "from_products") and rows is not None and 1 <= len(names) <= 2):
+        return lambda w: bound.forward(w)[0][positions]
+
+    def forward(w: np.ndarray) -> np.ndarray:
+        if len(names) == 1:
+            parts: tuple[np.ndarray, ...] = (rows.times_rows(names[0], w, positions),)
+        else:
+            parts = rows.times_pair_rows(names[0], names[1], w, positions)
+        full = []
+        for part in parts:
+            product = np.zeros(rows.n_voxels)
+            product[positions] = part
+            full.append(product)
+        return bound.from_products(tuple(full))[0][positions]
+
+    return forward
