@@ -9,8 +9,8 @@ the others spread back: a hot line behind the less dense side and a cold one beh
 dense side, √s wide (Goitein, Med. Phys. 5 (1978) 258; Urie et al., Phys. Med. Biol. 31
 (1986) 1; Schaffner et al., Phys. Med. Biol. 44 (1999) 27: ray casting on the voxel's own
 ray misses it). The lattice of :mod:`._edge_moments` gives s along the beam's rays one
-voxel apart; F is summed over the lattice's cells, each with its own s (exact for s
-constant per cell).
+voxel apart; F is summed over the lattice's cells along the voxel's row and column, each
+with its own s (exact for s constant per cell and an interface along u or v).
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ import numpy as np
 __all__ = ["MAX_CELLS", "SAME_MOMENT", "edge_factor", "edge_scale"]
 
 #: Cells of the lattice on either side of the voxel's own ray that the sum visits at most.
-MAX_CELLS = 8
+MAX_CELLS = 6
 #: Neighbouring rays whose scattering moments differ by at most this fraction are taken as
-#: equal (a smooth lateral gradient changes F only at second order).
-SAME_MOMENT = 0.01
+#: equal (a step of δ changes F by at most ≈ 0.12 δ, 0.6 % at 5 %; a smooth lateral gradient
+#: changes it only at second order): CT noise and smooth curvature then cost nothing.
+SAME_MOMENT = 0.05
 #: Width of the window summed, in standard deviations of the widest scattering in it.
 _WINDOW_SIGMAS = 3.0
 #: The first window assumes up to this ratio of variances between the voxel's ray and its
-#: neighbours (bone beside water: ≈ 2–3), then widens to the largest it finds.
-_FIRST_RATIO = 4.0
+#: neighbours, then widens to the largest it finds (up to MAX_CELLS).
+_FIRST_RATIO = 2.0
 
 
 @numba.njit(cache=True, inline="always")
@@ -60,12 +61,15 @@ def edge_factor(
     step: np.ndarray,
 ) -> float:
     """F at the voxel at isocentre-plane (``to_u``, ``to_v``), depth ``w`` (magnification
-    ``mag_u``, ``mag_v``): 1 + Σ_cells [P_c(s_c) − P_c(s₀)], P_c(s) the share of a Gaussian
-    of variance s per axis centred on the voxel that falls in lattice cell c, s_c =
-    ``scale`` × the geometric scattering moment of c's ray at w + ``extra`` (the voxel's
-    lateral extent), s₀ that of the voxel's own ray. 1 exactly where no ray within the
-    window differs from its neighbours by more than :data:`SAME_MOMENT` (``clear``: the
-    chessboard distance in cells to the nearest one that does, per depth node)."""
+    ``mag_u``, ``mag_v``): 1 + Σ_cells [P_c(s_c) − P_c(s₀)] along the voxel's lattice row
+    (in u) and column (in v), P_c(s) the share of a 1-D Gaussian of variance s centred on
+    the voxel that falls in cell c, s_c = ``scale`` × the geometric scattering moment of
+    c's ray at w + ``extra`` (the voxel's lateral extent), s₀ that of the voxel's own ray:
+    exact for an interface along u or v, the sum of the two 1-D effects for an oblique one
+    (the full 2-D sum cost 3.8 × the fine dose influence of the lung plan). 1 exactly
+    where no ray within the window differs from its neighbours by more than
+    :data:`SAME_MOMENT` (``clear``: the chessboard distance in cells to the nearest one
+    that does, per depth node)."""
     nu, nv, nw = moment.shape
     if scale <= 0.0 or nu < 2 or nv < 2:
         return 1.0
@@ -88,26 +92,26 @@ def edge_factor(
         return 1.0
     largest = own
     for i in range(max(i0 - ni, 0), min(i0 + ni, nu - 1) + 1):
-        for k in range(max(k0 - nk, 0), min(k0 + nk, nv - 1) + 1):
-            largest = max(largest, _value(moment, i, k, n0, c))
+        largest = max(largest, _value(moment, i, k0, n0, c))
+    for k in range(max(k0 - nk, 0), min(k0 + nk, nv - 1) + 1):
+        largest = max(largest, _value(moment, i0, k, n0, c))
     reach = _WINDOW_SIGMAS * math.sqrt(scale * largest + extra)
     ni = min(int(reach / cell_u) + 1, MAX_CELLS)
     nk = min(int(reach / cell_v) + 1, MAX_CELLS)
     inv_own = 1.0 / math.sqrt(max(2.0 * s_own, 1e-12))
     total = 1.0
-    for i in range(max(i0 - ni, 0), min(i0 + ni, nu - 1) + 1):
-        lo_u = (start[0] + (i - 0.5) * step[0] - to_u) * mag_u
-        hi_u = lo_u + cell_u
-        own_u = _cell_mass(lo_u, hi_u, inv_own)
-        for k in range(max(k0 - nk, 0), min(k0 + nk, nv - 1) + 1):
-            m = _value(moment, i, k, n0, c)
-            if abs(m - own) <= SAME_MOMENT * own:
-                continue
-            lo_v = (start[1] + (k - 0.5) * step[1] - to_v) * mag_v
-            hi_v = lo_v + cell_v
+    for i in range(max(i0 - ni, 0), min(i0 + ni, nu - 1) + 1):  # along u, the voxel's row
+        m = _value(moment, i, k0, n0, c)
+        if abs(m - own) > SAME_MOMENT * own:
+            lo = (start[0] + (i - 0.5) * step[0] - to_u) * mag_u
             inv = 1.0 / math.sqrt(max(2.0 * (scale * max(m, 0.0) + extra), 1e-12))
-            total += _cell_mass(lo_u, hi_u, inv) * _cell_mass(lo_v, hi_v, inv)
-            total -= own_u * _cell_mass(lo_v, hi_v, inv_own)
+            total += _cell_mass(lo, lo + cell_u, inv) - _cell_mass(lo, lo + cell_u, inv_own)
+    for k in range(max(k0 - nk, 0), min(k0 + nk, nv - 1) + 1):  # along v, its column
+        m = _value(moment, i0, k, n0, c)
+        if abs(m - own) > SAME_MOMENT * own:
+            lo = (start[1] + (k - 0.5) * step[1] - to_v) * mag_v
+            inv = 1.0 / math.sqrt(max(2.0 * (scale * max(m, 0.0) + extra), 1e-12))
+            total += _cell_mass(lo, lo + cell_v, inv) - _cell_mass(lo, lo + cell_v, inv_own)
     return max(total, 0.0)
 
 
