@@ -25,15 +25,20 @@ Tolerances, and why:
   Bragg peak (its peak height, ``test_dose_engine_vs_mcsquare.py``) and the
   renormalised 3σ cut-off adds ≈ 8 % on the axis; neither is the heterogeneity's.
 * Half bone slab (x < 0), edge on the axis: fine sampling (3 × 3) in the plane through
-  the edge: RMS dose difference at most half the plain pencil beam's (observed 2.0 %
+  the edge: RMS dose difference at most half the plain pencil beam's (observed 1.7 %
   against 7.4 %), on the two voxel lines beside the edge (|x| = 0.5 mm) at most a
-  quarter of plain's (observed 2.1 % against 12.3 %; 3.9 % before the parallel share's
-  paths, December 2026), gamma 2 %/2 mm within 1.5 percentage points of plain's
-  (observed 97.1 % against 98.2 %), and its R80 beside the edge within 1 mm of MC on
-  both sides (observed +0.09 and −0.27 mm; plain −0.47 and +8.52 mm; a sub-beam WEPL
-  interpolated across the edge gave +4.3 mm). MC has a ridge on the water side of the
-  edge (x = +0.5 mm, 40–100 mm deep, 5 % above x = −0.5 mm: the bone side's protons,
-  scattered more, spread into the water), which neither engine has. Gamma was ≥ plain's
+  quarter of plain's (observed 1.6 % against 12.3 %; 2.1 % before the edge factor, 3.9 %
+  before the parallel share's paths, December 2026), gamma 2 %/2 mm not below plain's
+  (observed 98.5 % against 98.3 %; 97.3 % before the edge factor, when the test allowed
+  1.5 points below), and its R80 beside the edge within 1 mm of MC on both sides
+  (observed +0.08 and −0.27 mm; plain −0.47 and +8.51 mm; a sub-beam WEPL interpolated
+  across the edge gave +4.3 mm). MC has a ridge on the water side of the edge and a
+  trough on the bone side (x = ±0.5 mm, 45–100 mm deep: dose at +0.5 / −0.5 mm 1.071):
+  the bone side's protons, scattered more, spread into the water more than the water
+  side's spread back (the edge effect, Goitein, Med. Phys. 5 (1978) 258). Fine sampling's
+  edge factor (``planning/_edge_kernels.py``) gives 1.025 (asserted > 1.02; 0.992
+  without it), the plain pencil beam 0.970 (asserted < 1: it has no edge effect; MC's
+  > 1.05 is asserted too, the reference's own sign). Gamma was ≥ plain's
   (100 %) while fine sampling's sub-beams summed to a spot 2–10 % more peaked than its
   Gaussian; within 0.5 points (97.8 %) until the parallel share's paths (December 2026)
   lowered x = −0.5 mm towards MC (68.0 → 67.6 % of MC's maximum at 60 mm; MC 65.8 %)
@@ -102,9 +107,20 @@ def test_fine_sampling_at_a_slab_edge_is_no_worse_than_plain(stored, model) -> N
     fine_plane = central_plane(ionbeam_slab_dose(case, model, fine_sampling=3), grid)
     plain = edge_agreement(plain_plane, mc, grid)
     fine = edge_agreement(fine_plane, mc, grid)
-    assert fine.gamma_2_2 >= plain.gamma_2_2 - 1.5
+    assert fine.gamma_2_2 >= plain.gamma_2_2
     assert fine.rms_percent <= 0.5 * plain.rms_percent
-    x, _, _ = grid.axes_mm()
+    x = grid.axes_mm()[0]
+    # the edge effect: the lines beside the edge, 45–100 mm deep (water / bone side)
+    y = grid.axes_mm()[1]
+    deep = (y > 45.0) & (y < 100.0)
+    water, bone = int(np.argmin(np.abs(x - 0.5))), int(np.argmin(np.abs(x + 0.5)))
+
+    def edge_ratio(plane: np.ndarray) -> float:
+        return float(plane[water, deep].sum() / plane[bone, deep].sum())
+
+    assert edge_ratio(mc) > 1.05
+    assert edge_ratio(fine_plane) > 1.02
+    assert edge_ratio(plain_plane) < 1.0
     beside = (mc > 0.1 * float(mc.max())) & (np.abs(x) < 1.0)[:, None]
 
     def rms_beside(plane: np.ndarray) -> float:

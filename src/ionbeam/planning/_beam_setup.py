@@ -17,6 +17,7 @@ from ionbeam.machine.beam_model import BeamModel
 from ionbeam.machine.beamline import RangeShifter
 from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
+from ionbeam.planning._edge_moments import scattering_moments
 from ionbeam.planning._range_mixing import MAX_REACH_MM, mixed_spans, no_cross, voxel_rays
 from ionbeam.planning._ray_tables import RayTables, trace_ray_tables
 from ionbeam.planning._sub_beam_rule import default_fraction, split_rule
@@ -204,14 +205,22 @@ def setup_beam(
         n_e = beam_model.n_energies
         split = (np.zeros((n_e, 1)), np.zeros((n_e, 1)), np.ones(1), np.zeros(n_e))
         paths = (np.zeros((0, 1), np.float32), np.zeros(0), np.zeros((1, 1, 1), np.float32),
-                 np.zeros(3), np.ones(3))  # fmt: skip
+                 np.zeros(3), np.ones(3), np.zeros((1, 1, 1), np.float32),
+                 np.zeros((1, 1, 1), np.int32), 0.0)  # fmt: skip
     else:
+        # the edge factor's scattering moments, on the WEPL lattice's rays (_edge_kernels)
+        power = wepl_lattice(spr if scattering is None else scattering, ct_grid, geometry,
+                             within=(low, high))  # fmt: skip
+        moment, clear = scattering_moments(power)
         paths = (
             tables.m1_mm,
             _entry_depths(tables, rs_wet),
             np.ascontiguousarray(lattice.table, dtype=np.float32),
             np.asarray(lattice.start, dtype=np.float64),
             np.asarray(lattice.step, dtype=np.float64),
+            moment,
+            clear,
+            float(extent.lateral_variance_mm2),
         )
     split = (*split, *paths)
     rays = tables.as_kernel_tuple(n_sub)

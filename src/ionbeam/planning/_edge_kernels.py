@@ -1,0 +1,147 @@
+"""Numba helper of fine sampling: the edge effect of multiple scattering beside a lateral
+change of material (:func:`edge_factor`).
+
+Protons that enter a broad beam at x' scatter with the lateral variance s(x') of their
+own path, so the fluence at x is F(x) = ∫ K(x − x'; s(x')) dx' (K a unit Gaussian
+kernel), 1 in a laterally uniform medium. Beside the edge of a dense slab the protons
+behind the slab, scattered more, spread into the shadow of the less dense side more than
+the others spread back: a hot line behind the less dense side and a cold one behind the
+dense side, √s wide (Goitein, Med. Phys. 5 (1978) 258; Urie et al., Phys. Med. Biol. 31
+(1986) 1; Schaffner et al., Phys. Med. Biol. 44 (1999) 27: ray casting on the voxel's own
+ray misses it). The lattice of :mod:`._edge_moments` gives s along the beam's rays one
+voxel apart; F is summed over the lattice's cells along the voxel's row and column, each
+with its own s (exact for s constant per cell and an interface along u or v).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ionbeam._kernel_cache import refresh_kernel_cache
+
+refresh_kernel_cache()  # stale numba cache entries of other kernel sources
+
+__all__ = ["MAX_CELLS", "SAME_MOMENT", "edge_factor", "edge_scale"]
+
+#: Cells of the lattice on either side of the voxel's own ray that the sum visits at most.
+MAX_CELLS = 6
+#: Neighbouring rays whose scattering moments differ by at most this fraction are taken as
+#: equal (a step of δ changes F by at most ≈ 0.12 δ, 0.6 % at 5 %; a smooth lateral gradient
+#: changes it only at second order): CT noise and smooth curvature then cost nothing.
+SAME_MOMENT = 0.05
+#: Width of the window summed, in standard deviations of the widest scattering in it.
+_WINDOW_SIGMAS = 3.0
+#: The first window assumes up to this ratio of variances between the voxel's ray and its
+#: neighbours, then widens to the largest it finds (up to MAX_CELLS).
+_FIRST_RATIO = 2.0
+
+
+@numba.njit(cache=True, inline="always")
+def _cell_mass(lo: float, hi: float, inv: float) -> float:
+    """Φ(hi/σ) − Φ(lo/σ) with inv = 1/(σ√2)."""
+    return 0.5 * (math.erf(hi * inv) - math.erf(lo * inv))
+
+
+@numba.njit(cache=True, inline="always")
+def _value(table: np.ndarray, i: int, k: int, n0: int, c: float) -> float:
+    return (1.0 - c) * table[i, k, n0] + c * table[i, k, min(n0 + 1, table.shape[2] - 1)]
+
+
+@numba.njit(cache=True, inline="always")
+def edge_factor(
+    to_u: float,
+    to_v: float,
+    w: float,
+    mag_u: float,
+    mag_v: float,
+    scale: float,
+    extra: float,
+    moment: np.ndarray,
+    clear: np.ndarray,
+    start: np.ndarray,
+    step: np.ndarray,
+) -> float:
+    """F at the voxel at isocentre-plane (``to_u``, ``to_v``), depth ``w`` (magnification
+    ``mag_u``, ``mag_v``): 1 + Σ_cells [P_c(s_c) − P_c(s₀)] along the voxel's lattice row
+    (in u) and column (in v), P_c(s) the share of a 1-D Gaussian of variance s centred on
+    the voxel that falls in cell c, s_c = ``scale`` × the geometric scattering moment of
+    c's ray at w + ``extra`` (the voxel's lateral extent), s₀ that of the voxel's own ray:
+    exact for an interface along u or v, the sum of the two 1-D effects for an oblique one
+    (the full 2-D sum cost 3.8 × the fine dose influence of the lung plan). 1 exactly
+    where no ray within the window differs from its neighbours by more than
+    :data:`SAME_MOMENT` (``clear``: the chessboard distance in cells to the nearest one
+    that does, per depth node)."""
+    nu, nv, nw = moment.shape
+    if scale <= 0.0 or nu < 2 or nv < 2:
+        return 1.0
+    i0 = int(min(max((to_u - start[0]) / step[0] + 0.5, 0.0), nu - 0.5))
+    k0 = int(min(max((to_v - start[1]) / step[1] + 0.5, 0.0), nv - 0.5))
+    fw = min(max((w - start[2]) / step[2], 0.0), nw - 1.0)
+    n0 = min(int(fw), nw - 2) if nw > 1 else 0
+    c = fw - n0
+    own = _value(moment, i0, k0, n0, c)
+    if own <= 0.0:
+        return 1.0
+    s_own = scale * own + extra
+    cell_u = step[0] * mag_u
+    cell_v = step[1] * mag_v
+    reach = _WINDOW_SIGMAS * math.sqrt(_FIRST_RATIO * s_own)
+    ni = min(int(reach / cell_u) + 1, MAX_CELLS)
+    nk = min(int(reach / cell_v) + 1, MAX_CELLS)
+    near = min(clear[i0, k0, n0], clear[i0, k0, min(n0 + 1, nw - 1)])
+    if near > max(ni, nk):
+        return 1.0
+    largest = own
+    for i in range(max(i0 - ni, 0), min(i0 + ni, nu - 1) + 1):
+        largest = max(largest, _value(moment, i, k0, n0, c))
+    for k in range(max(k0 - nk, 0), min(k0 + nk, nv - 1) + 1):
+        largest = max(largest, _value(moment, i0, k, n0, c))
+    reach = _WINDOW_SIGMAS * math.sqrt(scale * largest + extra)
+    ni = min(int(reach / cell_u) + 1, MAX_CELLS)
+    nk = min(int(reach / cell_v) + 1, MAX_CELLS)
+    inv_own = 1.0 / math.sqrt(max(2.0 * s_own, 1e-12))
+    total = 1.0
+    for i in range(max(i0 - ni, 0), min(i0 + ni, nu - 1) + 1):  # along u, the voxel's row
+        m = _value(moment, i, k0, n0, c)
+        if abs(m - own) > SAME_MOMENT * own:
+            lo = (start[0] + (i - 0.5) * step[0] - to_u) * mag_u
+            inv = 1.0 / math.sqrt(max(2.0 * (scale * max(m, 0.0) + extra), 1e-12))
+            total += _cell_mass(lo, lo + cell_u, inv) - _cell_mass(lo, lo + cell_u, inv_own)
+    for k in range(max(k0 - nk, 0), min(k0 + nk, nv - 1) + 1):  # along v, its column
+        m = _value(moment, i0, k, n0, c)
+        if abs(m - own) > SAME_MOMENT * own:
+            lo = (start[1] + (k - 0.5) * step[1] - to_v) * mag_v
+            inv = 1.0 / math.sqrt(max(2.0 * (scale * max(m, 0.0) + extra), 1e-12))
+            total += _cell_mass(lo, lo + cell_v, inv) - _cell_mass(lo, lo + cell_v, inv_own)
+    return max(total, 0.0)
+
+
+@numba.njit(cache=True, inline="always")
+def edge_scale(
+    sigma2: float,
+    u: float,
+    v: float,
+    w: float,
+    pair: float,
+    moment: np.ndarray,
+    start: np.ndarray,
+    step: np.ndarray,
+) -> float:
+    """σ²_MCS / S of a traced ray whose pair of rays runs ``pair`` mm either side of
+    (``u``, ``v``) (diagonally), σ²_MCS = ``sigma2`` at depth ``w``: the energy factor that
+    turns the lattice's geometric moments into variances (0 where S is 0)."""
+    nu, nv, nw = moment.shape
+    fw = min(max((w - start[2]) / step[2], 0.0), nw - 1.0)
+    n0 = min(int(fw), nw - 2) if nw > 1 else 0
+    c = fw - n0
+    total = 0.0
+    for sign in (-1.0, 1.0):
+        i = int(min(max((u + sign * pair - start[0]) / step[0] + 0.5, 0.0), nu - 0.5))
+        k = int(min(max((v + sign * pair - start[1]) / step[1] + 0.5, 0.0), nv - 0.5))
+        total += 0.5 * _value(moment, i, k, n0, c)
+    if total <= 0.0 or sigma2 <= 0.0:
+        return 0.0
+    return sigma2 / total
