@@ -21,6 +21,8 @@ vector and runs on one thread; see ``bench/_tg119_optimize.py`` for timings.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 
@@ -280,7 +282,7 @@ LINEAR, EFFECT, RBE_DOSE = 0, 1, 2
 #: row sums run on several vector lanes instead of one add chain: D·w 0.63 → 0.42 ns per
 #: entry in cache (``bench/optimizer_bandwidth.py``). The sums then depend on the vector
 #: width the machine compiles for, never on the thread count.
-_FUSED_OPTIONS = {
+_FUSED_OPTIONS: dict[str, Any] = {
     "cache": True, "nogil": True, "error_model": "numpy", "_nrt": False,
     "fastmath": {"reassoc", "contract"},
 }  # fmt: skip
