@@ -13,7 +13,11 @@ the Scanner of ``_scanner.calibration_scanner`` as for the slabs) are cached.
 ``--store`` writes MC's curves to ``tests/data/mcsquare/lung_peak_spots.npz``, the
 reference of ``tests/validation/test_lung_peak_vs_mcsquare.py``.
 
-Usage: python bench/lung_peak_idd.py [--primaries N] [--cases ...] [--store]
+``--face`` runs the lung-edge spot on the tumour's face (``high_edge``) in 3-D instead and
+splits the excess that its stored plane z = 0 shows in the lung behind the tumour into the
+dose summed over the whole box, the tumour's side, and the plane (see ``face_spot``).
+
+Usage: python bench/lung_peak_idd.py [--primaries N] [--cases ...] [--store] [--face]
 """
 
 from __future__ import annotations
@@ -102,6 +106,79 @@ def report(case: PeakCase, pb: np.ndarray, mc: np.ndarray) -> None:
         )
 
 
+def face_spot(n_primaries: int, seed: int) -> None:
+    """The lung-edge spot on the tumour's face that stops in the lung behind it
+    (``_lung_edge.py``, ``high_edge``), in 3-D: the dose summed over depth slabs across the
+    whole box, over the tumour's side (x < 0) and over the plane z = 0 only (the stored
+    planes' measure), ionbeam (plain and with range mixing) / MC − 1; and the core σ of the
+    profile along z (summed over x), where the plane z = 0 holds what that σ leaves there."""
+    from _beam_data import ionbeam_bdl
+    from _lung_edge import SPOTS, edge_grid, edge_hu, spot_energy_mev
+    from _lung_edge import spot_plan as edge_plan
+    from _mcsquare import RunOptions, cached_run
+    from _mcsquare_inputs import fields_from_plan, nozzle_distance_mm
+    from _scanner import calibration_scanner
+    from make_slab_spots import water_at_zero_hu
+
+    from ionbeam.machine import cnao_beam_line
+    from ionbeam.patient import CT
+    from ionbeam.planning.dose_engine import DoseEngineOptions, calc_dose
+
+    spot = next(s for s in SPOTS if s.name == "high_edge")
+    machine = cnao_machine()
+    full = build_beam_model(
+        "proton", machine.energy_library("proton").energies_mev_u, machine.beam_line
+    )
+    model = build_beam_model("proton", [spot_energy_mev(spot, full)], cnao_beam_line())
+    grid, plan = edge_grid(), edge_plan(spot, model)
+    geometry = plan.beams[0].geometry  # type: ignore[attr-defined]
+    distance = nozzle_distance_mm(grid, geometry.isocenter_mm, geometry.direction)
+    bdl = ionbeam_bdl(
+        model.beam_line, [spot_energy_mev(spot, model)], nozzle_to_isocenter_mm=distance
+    )
+    scanner = water_at_zero_hu(calibration_scanner(stoichiometric_calibration()))
+    options = RunOptions(n_primaries=n_primaries, seed=seed, dose_to_water=True)
+    hu = edge_hu(grid)
+    result = cached_run(hu, grid, fields_from_plan(plan), bdl, scanner, options)
+    mc = result.dose_gy
+    print(f"face spot: MC {result.n_primaries:.1e} primaries, {result.uncertainty_percent:.2f} %")
+    calibration = stoichiometric_calibration()
+    doses = {
+        label: calc_dose(CT(hu, grid), plan, model, calibration=calibration,  # type: ignore[arg-type]
+                         options=DoseEngineOptions(with_let=False, **extra)).dose_gy
+        for label, extra in (("plain", {}), ("mixing", {"range_mixing": True}))
+    }  # fmt: skip
+    x, y, z = grid.axes_mm()
+    centre = int(np.argmin(np.abs(z)))
+    print("   depth (mm)  [plain | mixing] / MC − 1 (%): box, x < 0, plane z = 0 (all x)")
+    for a, b in itertools.pairwise([40, 90, 110, 130, 150, 170, 180, 190, 200, 220]):
+        sel = (y > a) & (y < b)
+        cells = []
+        for dose in doses.values():
+            for part in (dose[:, sel], dose[x < 0][:, sel], dose[:, sel, centre]):
+                cells.append(part.sum())
+        ref = [mc[:, sel].sum(), mc[x < 0][:, sel].sum(), mc[:, sel, centre].sum()]
+        ratios = [100 * (c / ref[k % 3] - 1) for k, c in enumerate(cells)]
+        print(f"   {a:3d}–{b:<3d}  " + " ".join(f"{r:+6.1f}" for r in ratios[:3]) + "  | "
+              + " ".join(f"{r:+6.1f}" for r in ratios[3:]))  # fmt: skip
+    print("   depth (mm)  core σ along z (mm) MC / plain PB; plane z = 0 share PB/MC − 1")
+    for depth in (85, 120, 150, 170, 185, 192):
+        j = int(np.argmin(np.abs(y - depth)))
+        profiles = [d[:, j - 2 : j + 3, :].sum(axis=(0, 1)) for d in (mc, doses["plain"])]
+        sigmas = [_core_sigma(z, p) for p in profiles]
+        share = [p[centre] / p.sum() for p in profiles]
+        ratio = 100 * (sigmas[1] / sigmas[0] - 1)
+        print(f"   {depth:3d}         {sigmas[0]:.2f} / {sigmas[1]:.2f} "
+              f"({ratio:+.1f} %); {100 * (share[1] / share[0] - 1):+.1f} %")  # fmt: skip
+
+
+def _core_sigma(z: np.ndarray, profile: np.ndarray) -> float:
+    """σ (mm) of the Gaussian fitted to ln(profile) above 30 % of its maximum."""
+    use = profile > 0.3 * profile.max()
+    slope = np.polyfit(z[use] ** 2, np.log(profile[use]), 1)[0]
+    return float(np.sqrt(-0.5 / slope))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--primaries", type=int, default=2_000_000)
@@ -109,7 +186,15 @@ def main() -> None:
     parser.add_argument("--cases", nargs="*", default=[c.name for c in CASES])
     parser.add_argument("--save", type=Path, help="write the IDDs and axis doses here (npz)")
     parser.add_argument("--store", action="store_true", help=f"write MC's curves to {STORED.name}")
+    parser.add_argument(
+        "--face",
+        action="store_true",
+        help="the lung-edge face spot in 3-D (docstring of face_spot)",
+    )
     args = parser.parse_args()
+    if args.face:
+        face_spot(args.primaries, args.seed)
+        return
     machine = cnao_machine()
     model = build_beam_model(
         "proton", machine.energy_library("proton").energies_mev_u, machine.beam_line
