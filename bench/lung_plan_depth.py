@@ -5,7 +5,8 @@ The plan and the MCsquare fields are ``bench/lung_plan_regions.py``'s (the plan 
 own MC field, the dose summed over slabs 2.5 mm thick perpendicular to the beam, by depth
 from the GTV's centroid along the beam (the GTV's radius is 15 mm): over the whole body
 (the field's integral depth–dose, which no lateral redistribution changes) and over the
-GTV's projection (r < 15 mm from the beam's axis through the centroid); the same with
+GTV's projection (r < 15 mm from the beam's axis through the centroid), and the mean dose
+in 5 mm rings of r 15–25 mm behind the centre; the same with
 lateral range mixing (``DoseEngineOptions(range_mixing=True)``). Then the plan's PTV D95
 with every SPR scaled by 1 + δ (ranges shorter by δ: the pencil beam's R80 in water lies
 0.1–0.3 mm, ~0.13 % of the range, beyond MCsquare's, which behind a tumour in lung is 4×
@@ -88,6 +89,20 @@ def main() -> None:
             print(
                 f"   {a:+6.1f} … {a + 2.5:+6.1f}             {whole:+7.1f}      {proj:+7.1f}"
                 f"        {share:5.2f}        {m_whole:+7.1f} {m_proj:+7.1f}"
+            )
+        top = float(mc[k].max())
+        for a in (15.0, 20.0):
+            cells = []
+            for r0 in np.arange(0.0, 40.0, 5.0):
+                ring = (
+                    body & (along >= a) & (along < a + 5.0) & (across >= r0) & (across < r0 + 5.0)
+                )
+                cells.append(
+                    f"{100 * pb[k][ring].mean() / top:5.1f}/{100 * mc[k][ring].mean() / top:5.1f}"
+                )
+            print(
+                f"   {a:.0f}–{a + 5:.0f} mm, r = 0–5 … 35–40 mm (% of MC max, PB/MC): "
+                + " ".join(cells)
             )
     ptv = s[case.target]
     d95_mc = metrics(sum(mc), ptv)[0]
