@@ -52,7 +52,9 @@ from ionbeam.machine.beam_model import build_beam_model  # noqa: E402
 from ionbeam.patient.stoichiometric import stoichiometric_calibration  # noqa: E402
 
 
-def mc_dose(case: PeakCase, model: object, n_primaries: int, seed: int) -> tuple[np.ndarray, float]:
+def mc_dose(
+    case: PeakCase, model: object, n_primaries: int, seed: int, *, nuclear: bool = True
+) -> tuple[np.ndarray, float]:
     """MCsquare's dose to water (Gy per proton) of the case's spot and its uncertainty (%)."""
     from _beam_data import ionbeam_bdl
     from _mcsquare import RunOptions, cached_run
@@ -67,7 +69,7 @@ def mc_dose(case: PeakCase, model: object, n_primaries: int, seed: int) -> tuple
     line = model.beam_line  # type: ignore[attr-defined]
     bdl = ionbeam_bdl(line, [spot_energy(case, model)], nozzle_to_isocenter_mm=distance)
     scanner = water_at_zero_hu(calibration_scanner(stoichiometric_calibration()))
-    options = RunOptions(n_primaries=n_primaries, seed=seed, dose_to_water=True)
+    options = RunOptions(n_primaries=n_primaries, seed=seed, dose_to_water=True, nuclear=nuclear)
     result = cached_run(box_hu(case, grid), grid, fields_from_plan(plan), bdl, scanner, options)
     print(
         f"MC {case.name}: {result.n_primaries:.1e} primaries, {result.seconds:.0f} s, "
@@ -179,6 +181,24 @@ def _core_sigma(z: np.ndarray, profile: np.ndarray) -> float:
     return float(np.sqrt(-0.5 / slope))
 
 
+def tails(case: PeakCase, pb: np.ndarray, mc: np.ndarray) -> None:
+    """The share (%) of each depth's energy (3 voxels deep) beyond 10, 15, 20 and 30 mm of
+    the axis, MC / PB."""
+    grid = box_grid()
+    x, y, z = grid.axes_mm()
+    radius = np.hypot(x[:, None], z[None, :])
+    peak = int(np.argmax(idd(mc)))
+    print("   depth (mm)   energy beyond r = 10, 15, 20, 30 mm (%), MC / PB")
+    for j in sorted({peak // 3, peak // 2, (2 * peak) // 3, (5 * peak) // 6, peak}):
+        planes = [d[:, j - 1 : j + 2, :].sum(axis=1) for d in (mc, pb)]
+        cells = [
+            f"{100 * planes[0][radius > r].sum() / planes[0].sum():5.2f} / "
+            f"{100 * planes[1][radius > r].sum() / planes[1].sum():5.2f}"
+            for r in (10.0, 15.0, 20.0, 30.0)
+        ]
+        print(f"   {y[j]:6.1f}       " + "   ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--primaries", type=int, default=2_000_000)
@@ -186,6 +206,11 @@ def main() -> None:
     parser.add_argument("--cases", nargs="*", default=[c.name for c in CASES])
     parser.add_argument("--save", type=Path, help="write the IDDs and axis doses here (npz)")
     parser.add_argument("--store", action="store_true", help=f"write MC's curves to {STORED.name}")
+    parser.add_argument(
+        "--no-nuclear",
+        action="store_true",
+        help="also MC without nuclear interactions (half the primaries): which tail is nuclear",
+    )
     parser.add_argument(
         "--face",
         action="store_true",
@@ -210,6 +235,11 @@ def main() -> None:
         mc, uncertainty = mc_dose(case, model, args.primaries, args.seed)
         pb = pb_dose(case, model)
         report(case, pb, mc)
+        tails(case, pb, mc)
+        if args.no_nuclear:
+            bare, _ = mc_dose(case, model, args.primaries // 2, args.seed, nuclear=False)
+            print("   the same, MC without nuclear interactions (MC no-nuclear / PB):")
+            tails(case, pb, bare)
         out |= {f"{case.name}_mc_idd": idd(mc), f"{case.name}_pb_idd": idd(pb)}
         out |= {f"{case.name}_mc_axis": axis(mc), f"{case.name}_pb_axis": axis(pb)}
         stored |= {
