@@ -86,7 +86,7 @@ def _halo_offsets(influence, legs: list):
 
     def offsets(weights):
         wall, cpu = time.perf_counter(), time.process_time()
-        out = _as_offsets(influence.halo.correction(weights))
+        out = _as_offsets(influence.halo.correction(weights, with_let=False))
         legs.append({"leg": "halo correction", "s": time.perf_counter() - wall,
                      "cpu_s": time.process_time() - cpu})  # fmt: skip
         return out
