@@ -48,6 +48,13 @@ leg 33.3 (156 it.), halo correction 9.4, second leg 11.5 (57 it.), final dose 10
 27.2, 12.3, 32.2 (138 it.), 14.6, 47.2 + 1.7 (220 + 5 it.), 15.7 (docs/validation.md,
 "The clinical case's stages and carbon's iterations").
 
+8 December 2026, load 9-14, CPU s (docs/validation.md, "Carbon's clinical case: the held
+correction without LET, the second leg's floor"): the held correction without LET×dose,
+the same plans: protons 77.1 → 75.5 (Dij 27.0, optimization 37.4, final dose 11.1; 164 +
+36 it.), carbon 107.2 → 102.1 (24.8 + 60.5 + 16.8; 138 + 219 + 5 it.); with
+``--keep-floor`` carbon 77.0 (23.1 + 36.9 + 17.0; 138 + 26 it.), D95 0.988 → 0.985, D5
+1.003 → 1.006, rectum max 1.016 → 1.006.
+
 Usage: ``python bench/clinical_size.py [--particles proton carbon] [--slices 150]
 [--ct-mm 1.0] [--grid 2.0] [--no-skip] [--keep-floor]`` (``--no-skip``: D·w reads every
 row, as before :mod:`ionbeam.planning.optimize.row_skip`; the same plan bit for bit;
