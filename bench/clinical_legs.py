@@ -6,7 +6,9 @@ physical dose), its dose influence computed once, then
 planner) runs it — the full-width halo's correction held in a second leg, spot limits —
 once per setting. A setting is ``method[,key=value...]`` with keys ``scaling``,
 ``first`` (the first leg's tolerance factor), ``tol`` (relative tolerance), ``window``,
-``history`` (L-BFGS pairs).
+``history`` (L-BFGS pairs), ``floor`` (``first``: the second leg keeps the first leg's
+floor of the relative rule; ``own``: 1 % of its own start, the default; see
+:data:`~ionbeam.planning.optimize.weights.SECOND_LEG_KEEPS_FLOOR`).
 
 Printed per setting: iterations / evaluations of each leg, wall and CPU seconds of the
 optimization, the final objective and the reported dose's target D95, D5 and the
@@ -73,8 +75,9 @@ def run(structures, plan, influence, masks, setting: str) -> str:
         window=int(keys.get("window", 5)),
         history_size=int(keys.get("history", 30)),
     )
-    saved = strategies.FIRST_LEG_TOLERANCE
-    strategies.FIRST_LEG_TOLERANCE = float(keys.get("first", saved))
+    saved = strategies.FIRST_LEG_TOLERANCE, strategies.SECOND_LEG_KEEPS_FLOOR
+    strategies.FIRST_LEG_TOLERANCE = float(keys.get("first", saved[0]))
+    strategies.SECOND_LEG_KEEPS_FLOOR = keys.get("floor", "first" if saved[1] else "own") == "first"
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         weights, results = strategies.optimize_impt(
@@ -82,10 +85,10 @@ def run(structures, plan, influence, masks, setting: str) -> str:
             plan=plan, target=TARGET, level=level, priority=overlap_priority(names, TARGET),
             method=method, solver=options,
             min_particles=limits.min_particles, max_particles=limits.max_particles,
-            offsets=lambda w: _as_offsets(influence.halo.correction(w)),
+            offsets=lambda w: _as_offsets(influence.halo.correction(w, with_let=False)),
         )  # fmt: skip
     finally:
-        strategies.FIRST_LEG_TOLERANCE = saved
+        strategies.FIRST_LEG_TOLERANCE, strategies.SECOND_LEG_KEEPS_FLOOR = saved
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     dose = influence.dose_gy(weights)
     m = dose_metrics(dose, influence.grid, {k: masks[k] for k in (TARGET, "Rectum", "Bladder")})

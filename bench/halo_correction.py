@@ -17,8 +17,12 @@ With ``--reference`` the reference correction (``bench/_halo_reference.py``: 6 p
 the default one, and their largest difference printed (% of the largest reported dose and
 of the target's mean dose, and of each term's largest |correction|).
 
+With ``--without-let`` the correction without LET×dose (``with_let=False``, as the
+optimizer's offsets are computed since 8 December 2026) is timed too, alternating, and
+whether its dose is the same bit for bit.
+
 Usage: ``python bench/halo_correction.py [--particle proton] [--grid 2] [--repeat 3]
-[--reference] [--no-products]``
+[--reference] [--without-let] [--no-products]``
 
 Measured 7 Dec 2026 (halocheap, load 10-14, CPU s best of 3, wall in brackets), 5 mm:
 protons reference 1.75 (3.17) vs default 0.68 (1.15): gather 0.43, maps 0.14, disc 0.05;
@@ -58,6 +62,9 @@ def main() -> None:
         help="also the reference correction (6 pixels per σ, matrix-free disc)",
     )
     parser.add_argument("--no-products", action="store_true", help="skip the products' timing")
+    parser.add_argument(
+        "--without-let", action="store_true", help="also the correction without LET×dose"
+    )
     args = parser.parse_args()
 
     import numba
@@ -109,8 +116,11 @@ def main() -> None:
     fields = {"default": halo}
     if args.reference:
         fields["reference"] = reference_of(halo)
-    for field in fields.values():
-        field.correction(weights)  # compiled, warm
+    if args.without_let:
+        fields["without LET"] = halo
+    let_of = {name: name != "without LET" for name in fields}
+    for name, field in fields.items():
+        field.correction(weights, with_let=let_of[name])  # compiled, warm
     rows: dict[str, list] = {name: [] for name in fields}
     corrections = {}
     for _ in range(args.repeat):  # alternating, on the same (loaded) machine
@@ -118,7 +128,7 @@ def main() -> None:
             field._cache.clear()
             spent.clear()
             wall, cpu = time.perf_counter(), time.process_time()
-            corrections[name] = field.correction(weights)
+            corrections[name] = field.correction(weights, with_let=let_of[name])
             rows[name].append((time.perf_counter() - wall, time.process_time() - cpu,
                                dict(spent)))  # fmt: skip
     for name, runs in rows.items():
@@ -127,6 +137,9 @@ def main() -> None:
               f"all CPU s {', '.join(f'{r[1]:.2f}' for r in runs)}); CPU s: "
               + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()))  # fmt: skip
     correction = corrections["default"]
+    if args.without_let:
+        same = np.array_equal(corrections["without LET"].dose, correction.dose)
+        print(f"without LET×dose: the dose {'the same' if same else 'NOT the same'} bit for bit")
     if args.reference:
         reported = influence.products(weights).dose
         target = patient.structures[TARGET].mask.reshape(-1)

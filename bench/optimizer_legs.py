@@ -13,7 +13,9 @@ target D95, D5 and mean and the core's mean and maximum, relative to the prescri
 
 Usage: ``python bench/optimizer_legs.py [--cases tg119_3 tg119_2] [--particle proton]
 [--methods lbfgsb projected_lbfgs] [--first-leg 1 3] [--relative-tolerance 1e-3 3e-3]
-[--skip on off] [--fused on off]``
+[--skip on off] [--fused on off] [--floor first own]`` (``--floor``: the second leg
+keeps the first leg's floor of the relative rule, or takes 1 % of its own start, the
+default; :data:`~ionbeam.planning.optimize.weights.SECOND_LEG_KEEPS_FLOOR`)
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def build(grid_mm: float, particle: str):
 
 
 def run(structures, plan, influence, masks, method: str, first_leg: float, tol: float,
-        skip: bool = True, fused: bool = True) -> str:  # fmt: skip
+        skip: bool = True, fused: bool = True, floor: str = "own") -> str:  # fmt: skip
     """One optimization as the planner runs it; a one-line summary (``skip``: skip the rows
     of D·w below their overdose level, :mod:`ionbeam.planning.optimize.row_skip`;
     ``fused``: D·w and Dᵀ·g in one pass, :mod:`ionbeam.planning.optimize.fused_pass`)."""
@@ -72,8 +74,9 @@ def run(structures, plan, influence, masks, method: str, first_leg: float, tol: 
     level = plan.prescription.dose_per_fraction_gy
     limits = cnao_machine().spot_limit(plan.particle)
     saved, saved_skip = strategies.FIRST_LEG_TOLERANCE, problems._row_skip
-    saved_fused = problems.fused_terms
+    saved_fused, saved_floor = problems.fused_terms, strategies.SECOND_LEG_KEEPS_FLOOR
     strategies.FIRST_LEG_TOLERANCE = first_leg
+    strategies.SECOND_LEG_KEEPS_FLOOR = floor == "first"
     if not skip:
         problems._row_skip = lambda *args, **kwargs: None
     if not fused:
@@ -85,11 +88,11 @@ def run(structures, plan, influence, masks, method: str, first_leg: float, tol: 
             plan=plan, target=TARGET, level=level, priority=overlap_priority(names, TARGET),
             method=method, solver=SolverOptions(progress=False, relative_tolerance=tol),
             min_particles=limits.min_particles, max_particles=limits.max_particles,
-            offsets=lambda w: _as_offsets(influence.halo.correction(w)),
+            offsets=lambda w: _as_offsets(influence.halo.correction(w, with_let=False)),
         )  # fmt: skip
     finally:
         strategies.FIRST_LEG_TOLERANCE, problems._row_skip = saved, saved_skip
-        problems.fused_terms = saved_fused
+        problems.fused_terms, strategies.SECOND_LEG_KEEPS_FLOOR = saved_fused, saved_floor
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     dose = influence.dose_gy(weights)
     m = dose_metrics(dose, influence.grid, {k: masks[k] for k in (TARGET, "Core")})
@@ -97,7 +100,7 @@ def run(structures, plan, influence, masks, method: str, first_leg: float, tol: 
     legs = " + ".join(f"{r.nit}/{r.n_evaluations}" for r in results)
     return (
         f"{method:<16} rule {tol:<7g} x{first_leg:<3g} skip {'on ' if skip else 'off'} "
-        f"fused {'on ' if fused else 'off'} "
+        f"fused {'on ' if fused else 'off'} floor {floor:<5} "
         f"it/ev {legs:<14} "
         f"{wall:6.1f} s ({cpu:6.1f} s CPU)  "
         f"f {results[-1].fun:.4f}  D95 {t.d95_gy / level:.3f}  D5 {t.d5_gy / level:.3f}  "
@@ -117,6 +120,7 @@ def main() -> None:
     parser.add_argument("--relative-tolerance", nargs="+", type=float, default=[1e-3])
     parser.add_argument("--skip", nargs="+", choices=["on", "off"], default=["on"])
     parser.add_argument("--fused", nargs="+", choices=["on", "off"], default=["on"])
+    parser.add_argument("--floor", nargs="+", choices=["first", "own"], default=["own"])
     args = parser.parse_args()
     for case in args.cases:
         structures, plan, influence, masks = build(CASES[case], args.particle)
@@ -126,9 +130,11 @@ def main() -> None:
                 for method in args.methods:
                     for skip in args.skip:
                         for fused in args.fused:
-                            line = run(structures, plan, influence, masks, method, first_leg,
-                                       tol, skip == "on", fused == "on")  # fmt: skip
-                            print("  " + line, flush=True)
+                            for floor in args.floor:
+                                line = run(structures, plan, influence, masks, method,
+                                           first_leg, tol, skip == "on", fused == "on",
+                                           floor)  # fmt: skip
+                                print("  " + line, flush=True)
 
 
 if __name__ == "__main__":

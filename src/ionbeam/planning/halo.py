@@ -512,16 +512,20 @@ class HaloField:
                       reference=self.reference)  # fmt: skip
         return terms
 
-    def correction(self, weights: np.ndarray) -> HaloTerms:
+    def correction(self, weights: np.ndarray, *, with_let: bool = True) -> HaloTerms:
         """Halo by convolution minus the matrix's own halo, for spot ``weights``. Each
         beam's part is kept for the last weights it was asked for (a plan's total dose,
-        then its per-beam doses in the report, ask for the same beams again)."""
-        terms = _zeros(self.grid_size, self.with_let, self.with_bio)
+        then its per-beam doses in the report, ask for the same beams again).
+        ``with_let=False``: no LET×dose (None), for the optimizer's offsets, which read
+        none (the other terms the same bit for bit)."""
+        let = self.with_let and with_let
+        terms = _zeros(self.grid_size, let, self.with_bio)
         for b, setup, w in self._beams(weights):
             if not np.any(w):
                 continue
             index = setup.voxels[0]
-            for total, part in zip(terms, self._beam_correction(b, setup, w), strict=True):
+            parts = self._beam_correction(b, setup, w, let)
+            for total, part in zip(terms, parts, strict=True):
                 if total is not None and part is not None:
                     total[index] += part
         return terms
@@ -542,20 +546,21 @@ class HaloField:
             self._cache[b] = ((w * factor).tobytes(), parts)
 
     def _beam_correction(
-        self, b: int, setup: BeamSetup, w: np.ndarray
+        self, b: int, setup: BeamSetup, w: np.ndarray, with_let: bool
     ) -> tuple[np.ndarray | None, ...]:
         """Beam ``b``'s correction on its calculation voxels (``setup.voxels[0]``),
         computed on arrays of those voxels alone (a beam reaches about a third of the
         grid; the kernels' per-chunk sums over the whole grid cost more than the dose):
-        the same sums in the same order as on the grid, so the same numbers."""
+        the same sums in the same order as on the grid, so the same numbers. A kept part
+        with LET×dose serves a call without it; one without serves no call with it."""
         key = w.tobytes()
         cached = self._cache.get(b)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        if cached is not None and cached[0] == key and (cached[1][1] is not None or not with_let):
+            return cached[1] if with_let else (cached[1][0], None, *cached[1][2:])
         local = _on_own_voxels(setup)
         n_local = int(setup.voxels[0].size)
-        terms = _zeros(n_local, self.with_let, self.with_bio)
-        beam_halo(local, w, terms, with_let=self.with_let, with_bio=self.with_bio,
+        terms = _zeros(n_local, with_let, self.with_bio)
+        beam_halo(local, w, terms, with_let=with_let, with_bio=self.with_bio,
                   reference=self.reference)  # fmt: skip
         chunks = disc_chunks(n_local, self.with_bio, self.n_chunks)
         if (
@@ -563,7 +568,7 @@ class HaloField:
         ):  # the disc halo the matrix holds
             inside = self.disc.beam_sums(
                 int(self.beam_offsets[b]), w, setup.voxels[0], self.grid_size, chunks,
-                with_let=self.with_let, with_bio=self.with_bio,
+                with_let=with_let, with_bio=self.with_bio,
             )  # fmt: skip
         else:
             spots, spot_w, rays = local.sub_beams_as_spots(w)

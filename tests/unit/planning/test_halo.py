@@ -159,6 +159,32 @@ def test_the_correction_of_scaled_weights_is_the_scaled_correction(water, proton
         halo.keep_scaled(weights, 0.0)
 
 
+def test_the_correction_without_let_is_the_same_dose(water, protons) -> None:
+    """``with_let=False`` (the optimizer's offsets, which read no LET) leaves LET×dose out
+    and gives the same dose bit for bit as the correction with it (the dose's sums do
+    not depend on the LET's); a kept part without LET×dose is computed again for a call
+    that wants it, and a kept part with it serves a call without it."""
+    energy = float(protons.energies_mev_u[0])
+    xs, ys = np.meshgrid([-10.0, 0.0, 10.0], [-10.0, 0.0, 10.0])
+    geometry = BeamGeometry(gantry_deg=0.0, sad_mm=BEAM_LINE.sad_mm)
+    spots = SpotMap([energy] * 9, xs.ravel(), ys.ravel(), np.linspace(1e6, 3e6, 9))
+    plan = Plan("proton", (Beam("B1", geometry, spots),), Prescription("Target", 2.0))
+    influence = calc_dose_influence(water.ct, plan, protons, structures=water.structures.values())
+    halo = influence.halo
+    assert halo.with_let
+    without = halo.correction(plan.weights, with_let=False)
+    assert without.let_dose is None
+    dose = without.dose.copy()
+    with_let = halo.correction(plan.weights)
+    assert with_let.let_dose is not None and np.abs(with_let.let_dose).max() > 0.0
+    assert np.abs(dose).max() > 0.0
+    np.testing.assert_array_equal(with_let.dose, dose)
+    kept = halo._cache[0][1]
+    again = halo.correction(plan.weights, with_let=False)
+    assert halo._cache[0][1] is kept and again.let_dose is None
+    np.testing.assert_array_equal(again.dose, dose)
+
+
 def _field_plan(protons) -> Plan:
     """A 3 × 3 field of unequal spots in two layers (two halo widths per voxel)."""
     energies = [float(e) for e in protons.energies_mev_u[:2]]

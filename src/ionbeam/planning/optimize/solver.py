@@ -122,7 +122,10 @@ class SolverOptions:
     rule); ``gradient_tolerance`` (projected-gradient norm of the scaled problem);
     ``history_size`` (L-BFGS memory); ``scaling`` (of the spot weights: ``"none"``,
     ``"jacobi"`` or ``"gauss_newton"``, see the module docstring); ``progress`` and
-    ``description`` (the bar).
+    ``description`` (the bar); ``floor_objective``: the objective whose
+    :data:`FLOOR_FRACTION` floors the relative rule when it is above the run's own start
+    (a run that goes on with an earlier run's problem keeps that run's floor; None: the
+    run's start alone).
     """
 
     max_iterations: int = 500
@@ -133,6 +136,7 @@ class SolverOptions:
     scaling: str = "none"
     progress: bool = True
     description: str = "optimizing"
+    floor_objective: float | None = None
 
     def __post_init__(self) -> None:
         if self.scaling not in SCALINGS:
@@ -145,6 +149,9 @@ class SolverOptions:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ConfigError(f"solver option {name} must be a number ≥ 0; got {value!r}")
+        floor = self.floor_objective
+        if floor is not None and not (isinstance(floor, (int, float)) and math.isfinite(floor)):
+            raise ConfigError(f"solver option floor_objective must be finite; got {floor!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,7 +188,8 @@ class _Monitor:
         start: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         self.options = options
-        self.floor = FLOOR_FRACTION * abs(first)
+        given = options.floor_objective
+        self.floor = FLOOR_FRACTION * max(abs(first), 0.0 if given is None else abs(given))
         self.history = [first]
         self.advance = advance
         self.converged = False

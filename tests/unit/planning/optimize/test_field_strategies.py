@@ -111,3 +111,34 @@ def test_impt_with_offsets_holds_those_of_its_first_leg(influence, structure_mas
     assert _target_mean(influence, target, PhysicalDose(), results[0].x) == pytest.approx(
         2.0, rel=0.01
     )
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_the_second_leg_keeps_the_first_leg_s_floor_when_asked(
+    influence, structure_masks, monkeypatch, keep
+) -> None:
+    """``SECOND_LEG_KEEPS_FLOOR``: the leg with the offsets held floors its relative rule
+    at ``FLOOR_FRACTION`` × the first leg's start (``floor_objective``); off (the
+    default), at its own start as any run; the first leg always at its own."""
+    from ionbeam.planning.optimize import weights as strategies
+
+    assert strategies.SECOND_LEG_KEEPS_FLOOR is False
+    monkeypatch.setattr(strategies, "SECOND_LEG_KEEPS_FLOOR", keep)
+    asked = []
+    run = strategies.optimize_weights
+
+    def recorded(problem, **kwargs):
+        asked.append(kwargs["options"])
+        return run(problem, **kwargs)
+
+    monkeypatch.setattr(strategies, "optimize_weights", recorded)
+    extra = np.zeros(influence.grid.size)
+    extra[np.flatnonzero(structure_masks["Target"])] = 0.1
+    _, results = optimize_impt(
+        influence, structure_masks, {"Target": OBJECTIVES["Target"]}, quantity=PhysicalDose(),
+        plan=_plan(), target="Target", level=2.0, priority=("Target",),
+        solver=SolverOptions(progress=False), offsets=lambda w: {"dose": extra},
+    )  # fmt: skip
+    assert len(asked) == 2 and asked[0].floor_objective is None
+    expected = float(results[0].objective_history[0]) if keep else None
+    assert asked[1].floor_objective == expected

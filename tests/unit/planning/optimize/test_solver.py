@@ -61,6 +61,34 @@ def test_relative_stopping_rule_stops_early(influence, structure_masks) -> None:
     assert h[-6] - h[-1] <= 0.05 * 5 * max(h[-1], FLOOR_FRACTION * h[0])
 
 
+def test_a_kept_floor_stops_the_rule_at_the_earlier_run_s_precision(
+    influence, structure_masks
+) -> None:
+    """``floor_objective`` (a second leg keeping the first leg's floor): the rule's floor
+    is ``FLOOR_FRACTION`` × the larger of it and the run's own start, so a floor far above
+    the start stops the run sooner, on the kept floor's absolute rule; one below the
+    start changes nothing (the same iterations and weights); a non-finite one raises."""
+    problem, _ = _reachable_problem(influence, structure_masks)
+    options = SolverOptions(progress=False, relative_tolerance=1e-3)
+    own = optimize_weights(problem, options=options)
+    f0 = float(own.objective_history[0])
+    below = optimize_weights(
+        problem, options=SolverOptions(progress=False, relative_tolerance=1e-3,
+                                       floor_objective=0.5 * f0)
+    )  # fmt: skip
+    assert below.nit == own.nit
+    np.testing.assert_array_equal(below.x, own.x)
+    kept = optimize_weights(
+        problem, options=SolverOptions(progress=False, relative_tolerance=1e-3,
+                                       floor_objective=1e4 * f0)
+    )  # fmt: skip
+    assert kept.success and kept.nit < own.nit
+    h = kept.objective_history
+    assert h[-6] - h[-1] <= 1e-3 * 5 * FLOOR_FRACTION * 1e4 * f0
+    with pytest.raises(ConfigError, match="floor_objective"):
+        SolverOptions(floor_objective=float("nan"))
+
+
 def test_upper_bounds_and_spot_limits_hold(influence, structure_masks) -> None:
     problem, _ = _reachable_problem(influence, structure_masks)
     cap = 4e7
