@@ -84,21 +84,37 @@ def run(args: argparse.Namespace) -> int:
     from ionbeam.cli._output import print_table, to_jsonable
     from ionbeam.io.dicom.patient_io import patient_datasets
     from ionbeam.report import ReportCache, write_comparison_report
-    from ionbeam.workflow import evaluate, report_view, write_plan_folder
+    from ionbeam.workflow import evaluate, make_plan, report_view, write_plan_folder
+    from ionbeam.workflow.background import plan_in_background
 
     out = Path(args.out)
     overwrite = _check_out(out)
     start = time.perf_counter()
     stage = stage_printer()
-    patient, results = _plan_both(args.quick, stage)
+    patient, inputs = _plan_inputs(args.quick)
+    (first, first_inputs), (second, second_inputs) = inputs.items()
     summary: dict[str, Any] = {"ionbeam": "demo", "patient": patient.name, "plans": {}}
-    evaluations = {label: evaluate(outcome) for label, outcome in results.items()}
-    reports = {label: evaluation.goals for label, evaluation in evaluations.items()}
-    patient_dicom = patient_datasets(patient)  # the CT and RTSTRUCT of both plan folders
+    results: dict[str, Any] = {}
+    evaluations: dict[str, Any] = {}
     shared = ReportCache()  # what the comparison shows as each plan's report does
-    with atomic_directory(out, overwrite=overwrite) as folder:
+    # The carbon plan is made in a forked process while this one plans protons and writes
+    # their folder (the same plans: see ionbeam.workflow.background).
+    stage(f"{second}: planning {_PLANS[1][1]} ({_PLANS[1][2]} RBE), in the background")
+    with (
+        plan_in_background(
+            second_inputs, grid_check=False, on_stage=_stage_of(stage, second)
+        ) as background,
+        atomic_directory(out, overwrite=overwrite) as folder,
+    ):
+        stage(f"{first}: planning {_PLANS[0][1]} ({_PLANS[0][2]} RBE)")
+        results[first] = make_plan(first_inputs, grid_check=False, on_stage=_stage_of(stage, first))
+        patient_dicom = patient_datasets(patient)  # the CT and RTSTRUCT of both plan folders
         views = []
-        for label, outcome in results.items():
+        for label in (first, second):
+            if label not in results:
+                results[label] = background.result()
+            outcome = results[label]
+            evaluations[label] = evaluate(outcome)
             (folder / label).mkdir()
             view = report_view(outcome, evaluations[label], label=label)
             document = write_plan_folder(
@@ -129,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         summary["elapsed_s"] = time.perf_counter() - start
         text = json.dumps(to_jsonable(summary), indent=2, allow_nan=False)
         (folder / "summary.json").write_text(text, encoding="utf-8")
+    reports = {label: evaluation.goals for label, evaluation in evaluations.items()}
     rows = []
     for name in ("PTV", "GTV", "Brainstem", "OpticChiasm"):
         row: list[Any] = [name]
@@ -148,17 +165,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
-    """Both demo plans through the library's :func:`ionbeam.workflow.make_plan`."""
+    """Both demo plans through the library's :func:`ionbeam.workflow.make_plan`, one after
+    the other in this process (``ionbeam demo`` makes the second in a forked process)."""
+    from ionbeam.workflow import make_plan
+
+    patient, inputs = _plan_inputs(quick)
+    results = {}
+    for (label, particle, rbe_model), plan_inputs in zip(_PLANS, inputs.values(), strict=True):
+        stage(f"{label}: planning {particle} ({rbe_model} RBE)")
+        results[label] = make_plan(plan_inputs, grid_check=False, on_stage=_stage_of(stage, label))
+    return patient, results
+
+
+def _plan_inputs(quick: bool) -> tuple[Any, dict[str, Any]]:
+    """The demo's patient (with its ring) and the inputs of both plans, by label."""
     from ionbeam.machine import get_machine
     from ionbeam.planning.plan import Prescription
     from ionbeam.planning.planner import DEFAULT_DOSE_GRID_MM, PlanningOptions
-    from ionbeam.workflow import PlanInputs, load_patient, make_plan
+    from ionbeam.workflow import PlanInputs, load_patient
 
     patient = _with_ring(load_patient(phantom="head", spacing_mm=3.0 if quick else 2.0))
     total, fractions = DEMO_PRESCRIPTION
     prescription = Prescription("PTV", total, fractions)
     machine = get_machine("cnao")
-    results = {}
+    inputs = {}
     for label, particle, rbe_model in _PLANS:
         options = PlanningOptions(
             gantry_deg=_BEAMS,
@@ -168,16 +198,19 @@ def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
             oar_supersampling_mm=DEMO_SUPERSAMPLING_MM,
             target_tissue=DEMO_TARGET_TISSUE,
         )
-        stage(f"{label}: planning {particle} ({rbe_model} RBE)")
-
-        def on_stage(text: str, label: str = label) -> None:
-            stage(f"{label}: {text}")
-
-        inputs = PlanInputs(
+        inputs[label] = PlanInputs(
             patient, prescription, options, particle, None, None, "head", machine=machine
         )
-        results[label] = make_plan(inputs, grid_check=False, on_stage=on_stage)
-    return patient, results
+    return patient, inputs
+
+
+def _stage_of(stage: Any, label: str) -> Any:
+    """The planner's stage callback for plan ``label``: its lines prefixed with the label."""
+
+    def on_stage(text: str) -> None:
+        stage(f"{label}: {text}")
+
+    return on_stage
 
 
 def _with_ring(patient: Any) -> Any:

@@ -1,0 +1,237 @@
+"""A plan made in a forked process while this one does other work (e.g. another plan).
+
+Two plans of one patient (the demo's protons and carbon ions) are independent: neither
+reads what the other computes. Made one after the other they leave a core idle for much
+of the time (the optimizer's per-iteration numpy, figures, DICOM writing run on one
+thread), so :func:`plan_in_background` forks a child process that runs
+:func:`~ionbeam.workflow.make_plan` on its inputs while the caller goes on, and
+:meth:`BackgroundPlan.result` hands back the outcome. It is the same outcome, bit for
+bit, as :func:`make_plan` in this process: the kernels' results do not depend on the
+process or the thread count, and the objects of ``inputs`` (patient, machine,
+calibration, beam model, prescription, options) are this process's own in the outcome,
+not copies, so that functions that check they were given the same patient still do.
+
+The child is forked, so it reads the caller's patient and machine without pickling them
+and starts without importing anything. Where forking is not safe — a platform without
+``fork``, or numba's thread pool already started in this process (its threads do not
+survive a fork) — the plan is made serially, in this process, when
+:meth:`BackgroundPlan.result` is first called: the result is the same either way.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import pickle
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ionbeam.errors import IonbeamError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from ionbeam.workflow.requests import PlanInputs
+    from ionbeam.workflow.result import PlanOutcome
+
+__all__ = ["BackgroundPlan", "BackgroundPlanError", "can_fork", "plan_in_background"]
+
+
+class BackgroundPlanError(IonbeamError, RuntimeError):
+    """The process making a plan in the background ended without a result."""
+
+
+def can_fork() -> bool:
+    """Whether a plan can be made in a forked process now: the platform forks, and numba's
+    parallel thread pool has not been started in this process (its threads would be
+    missing in the child)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return True
+    return not getattr(parallel, "_is_initialized", True)
+
+
+class BackgroundPlan:
+    """A plan being made in a forked process (or, where none could be forked, to be made
+    here on the first call of :meth:`result`)."""
+
+    def __init__(
+        self,
+        inputs: PlanInputs,
+        *,
+        grid_check: bool,
+        on_stage: Callable[[str], None] | None,
+        fork: bool,
+    ) -> None:
+        self._inputs = inputs
+        self._grid_check = grid_check
+        self._on_stage = on_stage
+        self._outcome: PlanOutcome | None = None
+        self._process: Any = None
+        self._reader: Connection | None = self._start() if fork else None
+
+    @property
+    def forked(self) -> bool:
+        """Whether the plan is (or was) made in a child process."""
+        return self._process is not None
+
+    def _start(self) -> Connection:
+        context = multiprocessing.get_context("fork")
+        reader, writer = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_child,
+            args=(writer, self._inputs, self._grid_check, self._on_stage),
+            name="ionbeam-background-plan",
+            daemon=True,
+        )
+        self._process.start()
+        writer.close()
+        return reader
+
+    def result(self) -> PlanOutcome:
+        """The outcome of :func:`~ionbeam.workflow.make_plan` on the inputs (waits for the
+        child process; re-raises the error it raised)."""
+        if self._outcome is not None:
+            return self._outcome
+        if self._process is None or self._reader is None:
+            from ionbeam.workflow.recipe import make_plan
+
+            self._outcome = make_plan(
+                self._inputs, grid_check=self._grid_check, on_stage=self._on_stage
+            )
+            return self._outcome
+        try:
+            payload = self._reader.recv_bytes()
+        except EOFError:
+            self._process.join()
+            raise BackgroundPlanError(
+                f"the process planning {self._inputs.particle} in the background ended "
+                f"without a result (exit code {self._process.exitcode}); run it again, or "
+                "plan serially if memory is short"
+            ) from None
+        finally:
+            self._reader.close()
+        self._process.join()
+        kind, value = _SharedUnpickler(io.BytesIO(payload), _shared(self._inputs)).load()
+        if kind == "error":
+            raise value
+        self._outcome = value
+        return value
+
+    def close(self) -> None:
+        """Stop the child process if it is still running (its result is then lost)."""
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        if self._reader is not None and not self._reader.closed:
+            self._reader.close()
+
+
+@contextmanager
+def plan_in_background(
+    inputs: PlanInputs,
+    *,
+    grid_check: bool = True,
+    on_stage: Callable[[str], None] | None = None,
+    fork: bool | None = None,
+) -> Iterator[BackgroundPlan]:
+    """Start :func:`~ionbeam.workflow.make_plan` of ``inputs`` in a forked process; the
+    handle's ``result()`` returns its outcome. On leaving the block a child still running
+    is stopped. ``fork``: None = where :func:`can_fork`; False = plan in this process
+    when ``result()`` is called; ``on_stage`` is called in the child (it may print, not
+    change this process). Fork before this process runs numba's parallel kernels."""
+    plan = BackgroundPlan(
+        inputs,
+        grid_check=grid_check,
+        on_stage=on_stage,
+        fork=can_fork() if fork is None else fork and can_fork(),
+    )
+    try:
+        yield plan
+    finally:
+        plan.close()
+
+
+def _child(
+    writer: Connection,
+    inputs: PlanInputs,
+    grid_check: bool,
+    on_stage: Callable[[str], None] | None,
+) -> None:
+    """The child process: make the plan and send it (or the error) to the parent."""
+    from ionbeam.workflow.recipe import make_plan
+
+    message: tuple[str, Any]
+    failure: BaseException | None = None
+    try:
+        message = ("outcome", make_plan(inputs, grid_check=grid_check, on_stage=on_stage))
+    except BaseException as error:  # sent to the parent, which raises it
+        message, failure = ("error", error), error
+    buffer = io.BytesIO()
+    try:
+        _SharedPickler(buffer, _shared(inputs)).dump(message)
+    except (pickle.PicklingError, TypeError, AttributeError) as error:
+        if failure is None:
+            text = f"the background plan's outcome could not be sent: {error}"
+        else:
+            text = "".join(traceback.format_exception(failure))
+        buffer = io.BytesIO()
+        _SharedPickler(buffer, {}).dump(("error", BackgroundPlanError(text)))
+    writer.send_bytes(buffer.getbuffer())
+    writer.close()
+
+
+def _shared(inputs: PlanInputs) -> dict[str, Any]:
+    """The objects of ``inputs`` that both processes hold (the child is forked), by name:
+    they travel back as their names and are the parent's own objects in the outcome."""
+    names = ("patient", "prescription", "options", "calibration", "machine", "beam_model")
+    return {name: getattr(inputs, name) for name in names if getattr(inputs, name) is not None}
+
+
+def _mapping_proxy(items: dict[str, Any]) -> MappingProxyType[str, Any]:
+    """A read-only mapping rebuilt from its items (for unpickling)."""
+    return MappingProxyType(items)
+
+
+def _error(kind: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An exception rebuilt with its arguments and fields, without calling its
+    ``__init__`` (for unpickling)."""
+    error = kind.__new__(kind, *args)
+    error.args = args
+    vars(error).update(state)
+    return error
+
+
+class _SharedPickler(pickle.Pickler):
+    """Pickles the objects in ``shared`` by name, and read-only mappings by their items."""
+
+    def __init__(self, file: io.BytesIO, shared: dict[str, Any]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._names = {id(obj): name for name, obj in shared.items()}
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return self._names.get(id(obj))
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is MappingProxyType:
+            return _mapping_proxy, (dict(obj),)
+        if isinstance(obj, BaseException):  # ionbeam's errors take other __init__ arguments
+            return _error, (type(obj), obj.args, dict(vars(obj)))
+        return NotImplemented
+
+
+class _SharedUnpickler(pickle.Unpickler):
+    """Unpickles what :class:`_SharedPickler` wrote, with this process's shared objects."""
+
+    def __init__(self, file: io.BytesIO, shared: dict[str, Any]) -> None:
+        super().__init__(file)
+        self._objects = shared
+
+    def persistent_load(self, pid: Any) -> Any:
+        return self._objects[pid]
