@@ -24,6 +24,10 @@ surface, where the same carbon ions meet α/β = 2 Gy brain, and left 3.5 cm³ o
 beside the PTV above 107 % (up to 119 %) that no objective could remove without
 uncovering the PTV.
 
+The carbon plan is made in a forked process (:mod:`ionbeam.workflow.background`) while
+this one plans protons and writes their folder: the same plans, bit for bit, as made one
+after the other, in less wall time on two or more cores.
+
 The clinical goals of both plans (target coverage, hot spot outside the target,
 organ limits; :mod:`ionbeam.cli._goals`) are printed, and ``--strict`` exits with
 status 3 when one fails. One line per stage goes to standard error as it ends.

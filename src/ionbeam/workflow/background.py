@@ -88,7 +88,7 @@ class BackgroundPlan:
             target=_child,
             args=(writer, self._inputs, self._grid_check, self._on_stage),
             name="ionbeam-background-plan",
-            daemon=True,
+            daemon=False,  # it may start processes of its own (e.g. robust scenarios)
         )
         self._process.start()
         writer.close()
@@ -183,8 +183,12 @@ def _child(
             text = "".join(traceback.format_exception(failure))
         buffer = io.BytesIO()
         _SharedPickler(buffer, {}).dump(("error", BackgroundPlanError(text)))
-    writer.send_bytes(buffer.getbuffer())
-    writer.close()
+    try:
+        writer.send_bytes(buffer.getbuffer())
+    except OSError:  # the parent stopped listening (it failed or was interrupted)
+        pass
+    finally:
+        writer.close()
 
 
 def _shared(inputs: PlanInputs) -> dict[str, Any]:

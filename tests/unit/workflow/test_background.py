@@ -71,3 +71,44 @@ def test_a_forked_plan_is_the_plan_made_here() -> None:
     lines = run.stdout.split("\n")
     assert any(line.startswith("SAME ") and int(line.split()[1]) > 0 for line in lines)
     assert any(line.startswith("ERROR ") for line in lines), run.stdout
+
+
+def test_what_the_child_sends_comes_back_whole() -> None:
+    """The child's message round trip: an ionbeam error whose ``__init__`` takes other
+    arguments than its message comes back as the same type and text; read-only mappings
+    come back read-only with their items; the shared objects come back as the parent's
+    own objects (identity), not copies."""
+    import io
+    from types import MappingProxyType
+
+    from ionbeam.errors import UnknownNameError
+    from ionbeam.workflow.background import _SharedPickler, _SharedUnpickler
+
+    error = UnknownNameError("structure", "Nowhere", ["PTV", "Body"])
+    patient = {"name": "the parent's patient"}
+    message = ("error", error, MappingProxyType({"a": 1.5}), [patient, patient])
+    buffer = io.BytesIO()
+    _SharedPickler(buffer, {"patient": patient}).dump(message)
+    buffer.seek(0)
+    kind, back, mapping, shared = _SharedUnpickler(buffer, {"patient": patient}).load()
+    assert kind == "error" and type(back) is UnknownNameError and str(back) == str(error)
+    assert type(mapping) is MappingProxyType and dict(mapping) == {"a": 1.5}
+    assert shared[0] is patient and shared[1] is patient
+
+
+def test_without_fork_the_plan_is_made_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fork=False``: nothing is started, and ``result()`` calls ``make_plan`` once (the
+    serial path is the same function)."""
+    from ionbeam.workflow import background
+
+    calls = []
+
+    def fake_make_plan(inputs: object, *, grid_check: bool, on_stage: object) -> str:
+        calls.append((inputs, grid_check))
+        return "outcome"
+
+    monkeypatch.setattr("ionbeam.workflow.recipe.make_plan", fake_make_plan)
+    with background.plan_in_background("inputs", grid_check=False, fork=False) as plan:  # type: ignore[arg-type]
+        assert not plan.forked
+        assert plan.result() == "outcome" and plan.result() == "outcome"
+    assert calls == [("inputs", False)]
