@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import pickle
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,7 +60,8 @@ def can_fork() -> bool:
 
 class BackgroundPlan:
     """A plan being made in a forked process (or, where none could be forked, to be made
-    here on the first call of :meth:`result`)."""
+    here on the first call of :meth:`result`). The child's stage lines are passed to
+    ``on_stage`` in this process, by a thread that listens to the child."""
 
     def __init__(
         self,
@@ -74,51 +76,72 @@ class BackgroundPlan:
         self._on_stage = on_stage
         self._outcome: PlanOutcome | None = None
         self._process: Any = None
-        self._reader: Connection | None = self._start() if fork else None
+        self._payload: bytes | None = None
+        self._listener: threading.Thread | None = None
+        if fork:
+            self._start()
 
     @property
     def forked(self) -> bool:
         """Whether the plan is (or was) made in a child process."""
         return self._process is not None
 
-    def _start(self) -> Connection:
+    def _start(self) -> None:
         context = multiprocessing.get_context("fork")
         reader, writer = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_child,
-            args=(writer, self._inputs, self._grid_check, self._on_stage),
+            args=(writer, self._inputs, self._grid_check),
             name="ionbeam-background-plan",
             daemon=False,  # it may start processes of its own (e.g. robust scenarios)
         )
         self._process.start()
         writer.close()
-        return reader
+        self._listener = threading.Thread(
+            target=self._listen, args=(reader,), name="ionbeam-background-plan", daemon=True
+        )
+        self._listener.start()
+
+    def _listen(self, reader: Connection) -> None:
+        """Pass the child's stage lines on, keep its result (until it ends)."""
+        try:
+            while True:
+                message = reader.recv_bytes()
+                if message[:1] == _STAGE:
+                    if self._on_stage is not None:
+                        self._on_stage(message[1:].decode())
+                else:
+                    self._payload = message
+                    return
+        except (EOFError, OSError):
+            return
+        finally:
+            reader.close()
 
     def result(self) -> PlanOutcome:
         """The outcome of :func:`~ionbeam.workflow.make_plan` on the inputs (waits for the
         child process; re-raises the error it raised)."""
         if self._outcome is not None:
             return self._outcome
-        if self._process is None or self._reader is None:
+        if self._process is None or self._listener is None:
             from ionbeam.workflow.recipe import make_plan
 
             self._outcome = make_plan(
                 self._inputs, grid_check=self._grid_check, on_stage=self._on_stage
             )
             return self._outcome
-        try:
-            payload = self._reader.recv_bytes()
-        except EOFError:
-            self._process.join()
+        self._listener.join()
+        self._process.join()
+        if self._payload is None:
             raise BackgroundPlanError(
                 f"the process planning {self._inputs.particle} in the background ended "
                 f"without a result (exit code {self._process.exitcode}); run it again, or "
                 "plan serially if memory is short"
-            ) from None
-        finally:
-            self._reader.close()
-        self._process.join()
-        kind, value = _SharedUnpickler(io.BytesIO(payload), _shared(self._inputs)).load()
+            )
+        payload, self._payload = self._payload, None
+        data = io.BytesIO(payload)
+        data.seek(1)  # past the message kind
+        kind, value = _SharedUnpickler(data, _shared(self._inputs)).load()
         if kind == "error":
             raise value
         self._outcome = value
@@ -129,8 +152,8 @@ class BackgroundPlan:
         if self._process is not None and self._process.is_alive():
             self._process.terminate()
             self._process.join()
-        if self._reader is not None and not self._reader.closed:
-            self._reader.close()
+        if self._listener is not None:
+            self._listener.join()
 
 
 @contextmanager
@@ -144,8 +167,9 @@ def plan_in_background(
     """Start :func:`~ionbeam.workflow.make_plan` of ``inputs`` in a forked process; the
     handle's ``result()`` returns its outcome. On leaving the block a child still running
     is stopped. ``fork``: None = where :func:`can_fork`; False = plan in this process
-    when ``result()`` is called; ``on_stage`` is called in the child (it may print, not
-    change this process). Fork before this process runs numba's parallel kernels."""
+    when ``result()`` is called; ``on_stage``: called in this process with each of the
+    plan's stage lines (from a listening thread while the child runs). Fork before this
+    process runs numba's parallel kernels."""
     plan = BackgroundPlan(
         inputs,
         grid_check=grid_check,
@@ -158,14 +182,17 @@ def plan_in_background(
         plan.close()
 
 
-def _child(
-    writer: Connection,
-    inputs: PlanInputs,
-    grid_check: bool,
-    on_stage: Callable[[str], None] | None,
-) -> None:
-    """The child process: make the plan and send it (or the error) to the parent."""
+#: The first byte of a message from the child: a stage line, or the result.
+_STAGE, _RESULT = b"S", b"R"
+
+
+def _child(writer: Connection, inputs: PlanInputs, grid_check: bool) -> None:
+    """The child process: make the plan, sending each stage line as it ends, and send
+    the outcome (or the error) to the parent."""
     from ionbeam.workflow.recipe import make_plan
+
+    def on_stage(text: str) -> None:
+        writer.send_bytes(_STAGE + text.encode())
 
     message: tuple[str, Any]
     failure: BaseException | None = None
@@ -173,7 +200,8 @@ def _child(
         message = ("outcome", make_plan(inputs, grid_check=grid_check, on_stage=on_stage))
     except BaseException as error:  # sent to the parent, which raises it
         message, failure = ("error", error), error
-    buffer = io.BytesIO()
+    buffer = io.BytesIO(_RESULT)
+    buffer.seek(1)
     try:
         _SharedPickler(buffer, _shared(inputs)).dump(message)
     except (pickle.PicklingError, TypeError, AttributeError) as error:
@@ -181,7 +209,8 @@ def _child(
             text = f"the background plan's outcome could not be sent: {error}"
         else:
             text = "".join(traceback.format_exception(failure))
-        buffer = io.BytesIO()
+        buffer = io.BytesIO(_RESULT)
+        buffer.seek(1)
         _SharedPickler(buffer, {}).dump(("error", BackgroundPlanError(text)))
     try:
         writer.send_bytes(buffer.getbuffer())

@@ -32,9 +32,11 @@ _SCRIPT = textwrap.dedent(
     inputs = dataclasses.replace(
         inputs, options=dataclasses.replace(inputs.options, energy_stride=3))
     assert can_fork(), "a fresh interpreter that ran no parallel kernel can fork"
-    with plan_in_background(inputs, grid_check=False) as background:
+    stages = []
+    with plan_in_background(inputs, grid_check=False, on_stage=stages.append) as background:
         assert background.forked
         forked = background.result()
+    assert any(text.startswith("optimization done") for text in stages), stages
     bad = dataclasses.replace(inputs, prescription=Prescription("Nowhere", 24.0, 12))
     with plan_in_background(bad, grid_check=False) as background:
         try:
@@ -62,7 +64,8 @@ _SCRIPT = textwrap.dedent(
 def test_a_forked_plan_is_the_plan_made_here() -> None:
     """Water phantom, protons, two beams (6 mm): weights, doses, masks and the
     dose-influence matrix of the forked plan equal those made in this process (tolerance:
-    none, ``array_equal``); an unknown target raised in the child reaches the parent as an
+    none, ``array_equal``); the child's stage lines reach ``on_stage`` in this process; an unknown
+    target raised in the child reaches the parent as an
     ``IonbeamError``."""
     run = subprocess.run(
         [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=600
