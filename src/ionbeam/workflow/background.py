@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import os
 import pickle
 import threading
 import traceback
@@ -33,8 +34,6 @@ from typing import TYPE_CHECKING, Any
 from ionbeam.errors import IonbeamError
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from ionbeam.workflow.requests import PlanInputs
     from ionbeam.workflow.result import PlanOutcome
 
@@ -76,7 +75,7 @@ class BackgroundPlan:
         self._on_stage = on_stage
         self._outcome: PlanOutcome | None = None
         self._process: Any = None
-        self._payload: bytes | None = None
+        self._message: tuple[str, Any] | None = None
         self._listener: threading.Thread | None = None
         if fork:
             self._start()
@@ -88,35 +87,37 @@ class BackgroundPlan:
 
     def _start(self) -> None:
         context = multiprocessing.get_context("fork")
-        reader, writer = context.Pipe(duplex=False)
+        read_fd, write_fd = os.pipe()
         self._process = context.Process(
             target=_child,
-            args=(writer, self._inputs, self._grid_check),
+            args=(read_fd, write_fd, self._inputs, self._grid_check),
             name="ionbeam-background-plan",
             daemon=False,  # it may start processes of its own (e.g. robust scenarios)
         )
-        self._process.start()
-        writer.close()
+        try:
+            self._process.start()
+        finally:
+            os.close(write_fd)
         self._listener = threading.Thread(
-            target=self._listen, args=(reader,), name="ionbeam-background-plan", daemon=True
+            target=self._listen, args=(read_fd,), name="ionbeam-background-plan", daemon=True
         )
         self._listener.start()
 
-    def _listen(self, reader: Connection) -> None:
-        """Pass the child's stage lines on, keep its result (until it ends)."""
+    def _listen(self, read_fd: int) -> None:
+        """Pass the child's stage lines on and unpickle its result, straight from the pipe
+        (no copy of the whole message in either process), until the child ends."""
+        shared = _shared(self._inputs)
         try:
-            while True:
-                message = reader.recv_bytes()
-                if message[:1] == _STAGE:
+            with os.fdopen(read_fd, "rb", buffering=_BUFFER) as stream:
+                while True:
+                    kind, value = _SharedUnpickler(stream, shared).load()
+                    if kind != "stage":
+                        self._message = (kind, value)
+                        return
                     if self._on_stage is not None:
-                        self._on_stage(message[1:].decode())
-                else:
-                    self._payload = message
-                    return
-        except (EOFError, OSError):
-            return
-        finally:
-            reader.close()
+                        self._on_stage(value)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return  # no (whole) result: result() says so with the child's exit code
 
     def result(self) -> PlanOutcome:
         """The outcome of :func:`~ionbeam.workflow.make_plan` on the inputs (waits for the
@@ -132,16 +133,13 @@ class BackgroundPlan:
             return self._outcome
         self._listener.join()
         self._process.join()
-        if self._payload is None:
+        if self._message is None:
             raise BackgroundPlanError(
                 f"the process planning {self._inputs.particle} in the background ended "
                 f"without a result (exit code {self._process.exitcode}); run it again, or "
                 "plan serially if memory is short"
             )
-        payload, self._payload = self._payload, None
-        data = io.BytesIO(payload)
-        data.seek(1)  # past the message kind
-        kind, value = _SharedUnpickler(data, _shared(self._inputs)).load()
+        (kind, value), self._message = self._message, None
         if kind == "error":
             raise value
         self._outcome = value
@@ -182,42 +180,51 @@ def plan_in_background(
         plan.close()
 
 
-#: The first byte of a message from the child: a stage line, or the result.
-_STAGE, _RESULT = b"S", b"R"
+#: Buffer (bytes) of the pipe's file objects on both sides.
+_BUFFER = 1 << 20
 
 
-def _child(writer: Connection, inputs: PlanInputs, grid_check: bool) -> None:
-    """The child process: make the plan, sending each stage line as it ends, and send
-    the outcome (or the error) to the parent."""
+def _child(read_fd: int, write_fd: int, inputs: PlanInputs, grid_check: bool) -> None:
+    """The child process: make the plan, sending each stage line as it ends, then the
+    outcome (or the error), each as a pickle of ``(kind, value)`` on the pipe."""
     from ionbeam.workflow.recipe import make_plan
 
-    def on_stage(text: str) -> None:
-        writer.send_bytes(_STAGE + text.encode())
+    os.close(read_fd)
+    shared = _shared(inputs)
+    with os.fdopen(write_fd, "wb", buffering=_BUFFER) as stream:
 
-    message: tuple[str, Any]
-    failure: BaseException | None = None
+        def send(kind: str, value: Any) -> None:
+            _SharedPickler(stream, shared).dump((kind, value))
+            stream.flush()
+
+        try:
+            outcome = make_plan(
+                inputs, grid_check=grid_check, on_stage=lambda text: send("stage", text)
+            )
+        except BaseException as error:  # sent to the parent, which raises it
+            _send_error(stream, error)
+            return
+        try:
+            send("outcome", outcome)  # streamed: a failure leaves the parent an EOF
+        except OSError:  # the parent stopped listening (it failed or was interrupted)
+            return
+
+
+def _send_error(stream: Any, error: BaseException) -> None:
+    """Send ``error`` (pickled whole first, so that a part never reaches the pipe; one
+    that cannot be pickled goes as a :class:`BackgroundPlanError` with its traceback)."""
+    buffer = io.BytesIO()
     try:
-        message = ("outcome", make_plan(inputs, grid_check=grid_check, on_stage=on_stage))
-    except BaseException as error:  # sent to the parent, which raises it
-        message, failure = ("error", error), error
-    buffer = io.BytesIO(_RESULT)
-    buffer.seek(1)
-    try:
-        _SharedPickler(buffer, _shared(inputs)).dump(message)
-    except (pickle.PicklingError, TypeError, AttributeError) as error:
-        if failure is None:
-            text = f"the background plan's outcome could not be sent: {error}"
-        else:
-            text = "".join(traceback.format_exception(failure))
-        buffer = io.BytesIO(_RESULT)
-        buffer.seek(1)
+        _SharedPickler(buffer, {}).dump(("error", error))
+    except (pickle.PicklingError, TypeError, AttributeError):
+        buffer = io.BytesIO()
+        text = "".join(traceback.format_exception(error))
         _SharedPickler(buffer, {}).dump(("error", BackgroundPlanError(text)))
     try:
-        writer.send_bytes(buffer.getbuffer())
-    except OSError:  # the parent stopped listening (it failed or was interrupted)
+        stream.write(buffer.getbuffer())
+        stream.flush()
+    except OSError:  # the parent stopped listening
         pass
-    finally:
-        writer.close()
 
 
 def _shared(inputs: PlanInputs) -> dict[str, Any]:
@@ -244,7 +251,7 @@ def _error(kind: type[BaseException], args: tuple[Any, ...], state: dict[str, An
 class _SharedPickler(pickle.Pickler):
     """Pickles the objects in ``shared`` by name, and read-only mappings by their items."""
 
-    def __init__(self, file: io.BytesIO, shared: dict[str, Any]) -> None:
+    def __init__(self, file: Any, shared: dict[str, Any]) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self._names = {id(obj): name for name, obj in shared.items()}
 
@@ -262,7 +269,7 @@ class _SharedPickler(pickle.Pickler):
 class _SharedUnpickler(pickle.Unpickler):
     """Unpickles what :class:`_SharedPickler` wrote, with this process's shared objects."""
 
-    def __init__(self, file: io.BytesIO, shared: dict[str, Any]) -> None:
+    def __init__(self, file: Any, shared: dict[str, Any]) -> None:
         super().__init__(file)
         self._objects = shared
 
