@@ -13,8 +13,15 @@ median CPU per tree.
 Warm runs need a first run per tree (``--warm-up``); ``--cold`` empties the tree's
 numba cache (``__pycache__/*.nbi``, ``*.nbc``) and its ionbeam cache before each run.
 
+With ``--critical-path`` it runs one demo of the tree it is imported from in this
+process instead and prints where its CPU goes around the carbon plan made in a forked
+process: this process until it asks for the carbon result, the child (its CPU from
+``RUSAGE_CHILDREN``), and this process's tail after the result (carbon folder,
+comparison).
+
 Usage: python bench/demo_runs.py TREE [TREE ...] [--repeat 2] [--warm-up] [--cold]
        [--quick] [--out DIR]   (TREE: a folder holding ``src/ionbeam``)
+       PYTHONPATH=src python bench/demo_runs.py --critical-path [--quick]
 
 Measured 8 December 2026 on the shared 2-core machine: see docs/validation.md
 ("ionbeam demo: the carbon plan in a forked process").
@@ -101,15 +108,51 @@ def _run(tree: Path, cache: Path, out: Path, quick: bool) -> tuple[float, float,
     return wall, cpu, peak[0] / 1e6, load
 
 
+def _critical_path(quick: bool) -> None:
+    """One demo in this process, CPU seconds before, in and after the forked plan."""
+    from ionbeam.cli import _demo
+    from ionbeam.workflow import background
+
+    marks: dict[str, float] = {}
+    result = background.BackgroundPlan.result
+
+    def timed_result(self: background.BackgroundPlan) -> object:
+        marks.setdefault("asked", time.process_time())
+        marks.setdefault("asked_wall", time.perf_counter())
+        outcome = result(self)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        marks.setdefault("child", usage.ru_utime + usage.ru_stime)
+        marks.setdefault("got", time.process_time())
+        marks.setdefault("got_wall", time.perf_counter())
+        return outcome
+
+    background.BackgroundPlan.result = timed_result  # type: ignore[method-assign]
+    os.environ["IONBEAM_PROGRESS"] = "0"
+    cpu, wall = time.process_time(), time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        _demo.run(argparse.Namespace(out=Path(scratch) / "d", quick=quick, strict=False))
+    cpu_end, wall_end = time.process_time(), time.perf_counter()
+    print(f"this process until it asks for the carbon plan: {marks['asked'] - cpu:.1f} CPU s")
+    print(f"the child (the carbon plan):                    {marks['child']:.1f} CPU s")
+    print(f"waited for it: {marks['got_wall'] - marks['asked_wall']:.1f} s wall")
+    print(f"this process after it (tail):                   {cpu_end - marks['got']:.1f} CPU s")
+    print(f"whole demo: {wall_end - wall:.1f} s wall")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("trees", nargs="+", type=Path, help="folders holding src/ionbeam")
+    parser.add_argument("trees", nargs="*", type=Path, help="folders holding src/ionbeam")
+    parser.add_argument("--critical-path", action="store_true",
+                        help="one demo in this process: CPU around the forked plan")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=2, help="runs per tree (2)")
     parser.add_argument("--warm-up", action="store_true", help="one untimed run per tree")
     parser.add_argument("--cold", action="store_true", help="empty the caches before each run")
     parser.add_argument("--quick", action="store_true", help="the demo's --quick grids")
     parser.add_argument("--out", type=Path, help="keep each tree's last demo folder here")
     args = parser.parse_args()
+    if args.critical_path:
+        _critical_path(args.quick)
+        return
     trees = [tree.resolve() for tree in args.trees]
     caches = {tree: Path(tempfile.gettempdir()) / f"ionbeam-demo-runs-{_digest(tree)}"
               for tree in trees}  # fmt: skip
