@@ -103,19 +103,23 @@ def run(args: argparse.Namespace) -> int:
     shared = ReportCache()  # what the comparison shows as each plan's report does
     # The carbon plan is made in a forked process while this one plans protons and writes
     # their folder (the same plans: see ionbeam.workflow.background).
-    stage(f"{second}: planning {_PLANS[1][1]} ({_PLANS[1][2]} RBE), in the background")
     with (
         plan_in_background(
             second_inputs, grid_check=False, on_stage=_stage_of(stage, second)
         ) as background,
         atomic_directory(out, overwrite=overwrite) as folder,
     ):
+        planning = f"{second}: planning {_PLANS[1][1]} ({_PLANS[1][2]} RBE)"
+        if background.forked:
+            stage(f"{planning}, in the background")
         stage(f"{first}: planning {_PLANS[0][1]} ({_PLANS[0][2]} RBE)")
         results[first] = make_plan(first_inputs, grid_check=False, on_stage=_stage_of(stage, first))
         patient_dicom = patient_datasets(patient)  # the CT and RTSTRUCT of both plan folders
         views = []
         for label in (first, second):
             if label not in results:
+                if not background.forked:
+                    stage(planning)
                 results[label] = background.result()
             outcome = results[label]
             evaluations[label] = evaluate(outcome)
