@@ -84,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam demo``."""
     from ionbeam._atomic import atomic_directory
     from ionbeam._progress import stage_printer
-    from ionbeam.cli._goals import exit_status, print_goals
-    from ionbeam.cli._output import print_table, to_jsonable
+    from ionbeam.cli._goals import exit_status
+    from ionbeam.cli._output import to_jsonable
     from ionbeam.io.dicom.patient_io import patient_datasets
     from ionbeam.report import ReportCache, write_comparison_report
     from ionbeam.workflow import evaluate, make_plan, report_view, write_plan_folder
@@ -154,22 +154,31 @@ def run(args: argparse.Namespace) -> int:
         text = json.dumps(to_jsonable(summary), indent=2, allow_nan=False)
         (folder / "summary.json").write_text(text, encoding="utf-8")
     reports = {label: evaluation.goals for label, evaluation in evaluations.items()}
+    _print_summary(summary, reports, out)
+    return exit_status(reports.values(), strict=args.strict)
+
+
+def _print_summary(summary: dict[str, Any], reports: dict[str, Any], out: Path) -> None:
+    """The key doses of both plans as a table, their clinical goals, the report's path."""
+    from ionbeam.cli._goals import print_goals
+    from ionbeam.cli._output import print_table
+
+    labels = list(summary["plans"])
     rows = []
     for name in ("PTV", "GTV", "Brainstem", "OpticChiasm"):
         row: list[Any] = [name]
-        for label in results:
+        for label in labels:
             metrics = summary["plans"][label]["structures"].get(name, {})
             row += [metrics.get("d95_gy", float("nan")), metrics.get("max_gy", float("nan"))]
         rows.append(row)
     columns = ["structure"]
-    for label in results:
+    for label in labels:
         columns += [f"{label} D95", f"{label} max"]
     total, fractions = DEMO_PRESCRIPTION
     print_table(f"head phantom · {total:g} Gy(RBE) in {fractions} · Gy(RBE)", columns, rows)
     for label, report in reports.items():
         print_goals(report, title=f"{label}: clinical goals")
     print(f"comparison report: {out / 'comparison.html'}  ({summary['elapsed_s']:.0f} s)")
-    return exit_status(reports.values(), strict=args.strict)
 
 
 def _plan_both(quick: bool, stage: Any) -> tuple[Any, dict[str, Any]]:
