@@ -34,14 +34,13 @@ from scipy.spatial import cKDTree
 
 from ionbeam.planning import _range_mixing_kernels as kernels
 from ionbeam.planning._ray_tables import RayTables
-from ionbeam.planning.raytrace import WeplLattice, lattice_wepl
+from ionbeam.planning.raytrace import WeplLattice
 
 __all__ = ["MAX_REACH_MM", "mixed_spans", "no_cross", "voxel_rays"]
 
 #: Largest lateral distance (mm) at which a voxel reads a neighbouring ray: the WEPL
 #: lattice is traced this much wider when range mixing is on.
 MAX_REACH_MM = 15.0
-_NODES = np.array(kernels.NODES)
 _WEIGHTS = np.array(kernels.NODE_WEIGHTS)
 
 
@@ -67,8 +66,10 @@ def voxel_rays(
     reach = np.asarray(r80_mm, dtype=float)[order]
     pick = np.minimum(np.searchsorted(reach, wepl, side="left"), order.size - 1)
     rays = np.zeros(u.size, dtype=np.int64)
+    by_pick = np.argsort(pick, kind="stable")
+    bounds = np.searchsorted(pick[by_pick], np.arange(order.size + 1))
     for i, e in enumerate(order):
-        voxels = np.flatnonzero(pick == i)
+        voxels = by_pick[bounds[i] : bounds[i + 1]]
         if voxels.size == 0:
             continue
         spots = np.flatnonzero(spot_e == e)
@@ -99,29 +100,16 @@ def mixed_spans(
     row)."""
     if angular_mm2 is None:
         angular_mm2 = np.zeros(u.size)
-    variance = kernels.mixing_variance(
-        np.ascontiguousarray(u, dtype=np.float64),
-        np.ascontiguousarray(v, dtype=np.float64),
-        np.ascontiguousarray(w, dtype=np.float64),
-        np.ascontiguousarray(rays, dtype=np.int64),
-        np.ascontiguousarray(angular_mm2, dtype=np.float64),
-        np.ascontiguousarray(tables.sigma2_mm2, dtype=np.float64),
-        np.ascontiguousarray(tables.m1_mm, dtype=np.float64),
-        float(tables.w_start),
-        float(tables.w_step),
-        lattice.table,
-        np.asarray(lattice.start, dtype=np.float64),
-        np.asarray(lattice.step, dtype=np.float64),
-        MAX_REACH_MM,
-    )
+    variance, all_nodes = kernels.mixing_cross(
+        u, v, w, rays, angular_mm2, tables.sigma2_mm2, tables.m1_mm, float(tables.w_start),
+        float(tables.w_step), lattice.table, lattice.start, lattice.step, MAX_REACH_MM,
+    )  # fmt: skip
     sigma = np.sqrt(variance)
     cross = np.full((u.size, kernels.CROSS_COLUMNS), np.nan)
     candidates = np.flatnonzero(sigma > 0.0)
     if candidates.size == 0:
         return wepl, wepl_up, wepl_down, cross, sigma
-    um, vm, wm, sm = u[candidates], v[candidates], w[candidates], sigma[candidates]
-    nodes = np.column_stack([_node_wepl(lattice, um, vm, wm, sm, du, dv) + wepl_offset_mm
-                             for du, dv in _NODES])  # fmt: skip
+    nodes = all_nodes[candidates] + wepl_offset_mm
     differs = np.any(nodes != wepl[candidates, None], axis=1)
     mixed, nodes = candidates[differs], nodes[differs]
     out_wepl, out_up, out_down = wepl.copy(), wepl_up.copy(), wepl_down.copy()
@@ -134,21 +122,3 @@ def mixed_spans(
     out_up[mixed] = mean - nodes.min(axis=1) + wepl_up[mixed]
     out_down[mixed] = nodes.max(axis=1) - mean + wepl_down[mixed]
     return out_wepl, out_up, out_down, cross, sigma
-
-
-def _node_wepl(
-    lattice: WeplLattice,
-    u: np.ndarray,
-    v: np.ndarray,
-    w: np.ndarray,
-    sigma: np.ndarray,
-    du: float,
-    dv: float,
-) -> np.ndarray:
-    """WEPL at depth w on the lattice ray (du, dv) σ beside (u, v), the offset capped at
-    :data:`MAX_REACH_MM`."""
-    arm = np.hypot(du, dv)
-    if arm == 0.0:
-        return lattice_wepl(lattice, u, v, w)
-    scale = sigma * np.minimum(1.0, MAX_REACH_MM / (arm * sigma))  # σ > 0
-    return lattice_wepl(lattice, u + du * scale, v + dv * scale, w)
