@@ -30,18 +30,20 @@ mixed and its WEPL and span are unchanged: the dose is identical.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import minimum_filter
 from scipy.spatial import cKDTree
 
 from ionbeam.planning import _range_mixing_kernels as kernels
 from ionbeam.planning._ray_tables import RayTables
 from ionbeam.planning.raytrace import WeplLattice
 
-__all__ = ["MAX_REACH_MM", "mixed_spans", "no_cross", "voxel_rays"]
+__all__ = ["MAX_REACH_MM", "mix_voxels", "mixed_spans", "no_cross", "node_floor", "voxel_rays"]
 
 #: Largest lateral distance (mm) at which a voxel reads a neighbouring ray: the WEPL
 #: lattice is traced this much wider when range mixing is on.
 MAX_REACH_MM = 15.0
-_WEIGHTS = np.array(kernels.NODE_WEIGHTS)
+#: Margin (mm) of :func:`mix_voxels`'s bound against rounding.
+_FLOOR_MARGIN_MM = 1.0
 
 
 def no_cross() -> np.ndarray:
@@ -79,6 +81,66 @@ def voxel_rays(
     return rays
 
 
+def node_floor(lattice: WeplLattice) -> np.ndarray:
+    """The lattice's WEPL table min-filtered laterally over :data:`MAX_REACH_MM` and two
+    nodes beyond (every corner of every cell a node of a voxel's cross can fall in):
+    :func:`._range_mixing_kernels.cross_floor` reads it for a lower bound of the nodes."""
+    reach = np.ceil(MAX_REACH_MM / np.asarray(lattice.step[:2], dtype=float)).astype(int) + 2
+    size = (2 * int(reach[0]) + 1, 2 * int(reach[1]) + 1, 1)
+    return minimum_filter(np.asarray(lattice.table, dtype=np.float64), size=size, mode="nearest")
+
+
+def mix_voxels(
+    lattice: WeplLattice,
+    tables: RayTables,
+    u: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    spans: tuple[np.ndarray, np.ndarray, np.ndarray],
+    spots: tuple[np.ndarray, np.ndarray, np.ndarray],
+    r80_mm: np.ndarray,
+    max_depth_mm: np.ndarray,
+    *,
+    wepl_offset_mm: float = 0.0,
+    angular_mm2: np.ndarray | None = None,
+    spot_reach_mm: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The voxels' (WEPL, span below, span above, cross table) with the range mixing:
+    :func:`voxel_rays` and :func:`mixed_spans` for the voxels that a spot's primaries
+    may reach (``spans``: their own WEPL, including ``wepl_offset_mm``, and span;
+    ``spots``: (u, v, energy index); ``max_depth_mm`` per energy, ``angular_mm2`` per
+    energy: the spots' angular variance in air; ``spot_reach_mm`` per spot: the
+    isocentre-plane radius of its cut-off disc, None: everywhere). The others keep their
+    own WEPL: those outside every spot's disc (no matrix entry; only the full-width halo
+    of :mod:`.halo` reaches them, and it reads their own WEPL), and those for which a
+    lower bound of their nodes (:func:`node_floor`) less their span below lies beyond
+    the deepest table of the beam's energies (no spot reaches them, mixed or not)."""
+    wepl, wepl_up, wepl_down = spans
+    spot_u, spot_v, spot_e = spots
+    near = np.arange(u.size)
+    if spot_reach_mm is not None:
+        tree = cKDTree(np.column_stack([spot_u, spot_v]))
+        reach = float(np.max(spot_reach_mm))
+        distance, _ = tree.query(np.column_stack([u, v]), distance_upper_bound=reach)
+        near = np.flatnonzero(distance <= reach)
+    deepest = float(np.max(np.asarray(max_depth_mm)[spot_e]))
+    floor = kernels.cross_floor(u[near], v[near], w[near], lattice.table, lattice.start,
+                                lattice.step, node_floor(lattice))  # fmt: skip
+    near = near[floor + wepl_offset_mm - wepl_up[near] < deepest + _FLOOR_MARGIN_MM]
+    cross = np.full((u.size, kernels.CROSS_COLUMNS), np.nan)
+    if near.size == 0:
+        return wepl, wepl_up, wepl_down, cross
+    rays = voxel_rays(u[near], v[near], wepl[near], spot_u, spot_v, spot_e, r80_mm)
+    angular = None if angular_mm2 is None else np.asarray(angular_mm2)[spot_e[rays]]
+    mixed = mixed_spans(
+        lattice, tables, rays, u[near], v[near], w[near], wepl[near], wepl_up[near],
+        wepl_down[near], wepl_offset_mm, angular,
+    )  # fmt: skip
+    out_wepl, out_up, out_down = wepl.copy(), wepl_up.copy(), wepl_down.copy()
+    out_wepl[near], out_up[near], out_down[near], cross[near] = mixed[:4]
+    return out_wepl, out_up, out_down, cross
+
+
 def mixed_spans(
     lattice: WeplLattice,
     tables: RayTables,
@@ -100,25 +162,9 @@ def mixed_spans(
     row)."""
     if angular_mm2 is None:
         angular_mm2 = np.zeros(u.size)
-    variance, all_nodes = kernels.mixing_cross(
+    variance, cross, out_wepl, out_up, out_down = kernels.mixing_cross(
         u, v, w, rays, angular_mm2, tables.sigma2_mm2, tables.m1_mm, float(tables.w_start),
         float(tables.w_step), lattice.table, lattice.start, lattice.step, MAX_REACH_MM,
+        (wepl, wepl_up, wepl_down, wepl_offset_mm),
     )  # fmt: skip
-    sigma = np.sqrt(variance)
-    cross = np.full((u.size, kernels.CROSS_COLUMNS), np.nan)
-    candidates = np.flatnonzero(sigma > 0.0)
-    if candidates.size == 0:
-        return wepl, wepl_up, wepl_down, cross, sigma
-    nodes = all_nodes[candidates] + wepl_offset_mm
-    differs = np.any(nodes != wepl[candidates, None], axis=1)
-    mixed, nodes = candidates[differs], nodes[differs]
-    out_wepl, out_up, out_down = wepl.copy(), wepl_up.copy(), wepl_down.copy()
-    mean = nodes @ _WEIGHTS
-    n = kernels.N_NODES
-    cross[mixed, :n] = nodes
-    cross[mixed, n] = wepl_up[mixed]
-    cross[mixed, n + 1] = wepl_down[mixed]
-    out_wepl[mixed] = mean
-    out_up[mixed] = mean - nodes.min(axis=1) + wepl_up[mixed]
-    out_down[mixed] = nodes.max(axis=1) - mean + wepl_down[mixed]
-    return out_wepl, out_up, out_down, cross, sigma
+    return out_wepl, out_up, out_down, cross, np.sqrt(variance)

@@ -102,11 +102,12 @@ def _voxel_variance(
 
 
 @strip_kernel
-def _cross_strip(strip, n_strips, voxels, rays, lattice, max_reach_mm, variance, nodes):
+def _cross_strip(strip, n_strips, voxels, rays, lattice, max_reach_mm, variance, out):
     """Block ``strip`` of ``n_strips`` of the voxels of :func:`mixing_cross`."""
-    vox_u, vox_v, vox_w, vox_ray, vox_angular = voxels
+    vox_u, vox_v, vox_w, vox_ray, vox_angular, wepl, wepl_up, wepl_down, offset = voxels
     ray_sigma2, ray_m1, ray_w0, ray_dw = rays
     table, start, step = lattice
+    cross, out_wepl, out_up, out_down = out
     for j in range(*_block(strip, n_strips, vox_u.size)):
         u, v, w = vox_u[j], vox_v[j], vox_w[j]
         var = _voxel_variance(
@@ -118,9 +119,64 @@ def _cross_strip(strip, n_strips, voxels, rays, lattice, max_reach_mm, variance,
             continue
         sigma = math.sqrt(var)
         scale = sigma * min(1.0, max_reach_mm / (_ARM * sigma))
+        nodes = (
+            _lattice_value(table, u, v, w, start, step) + offset,
+            _lattice_value(table, u + _ARM * scale, v, w, start, step) + offset,
+            _lattice_value(table, u - _ARM * scale, v, w, start, step) + offset,
+            _lattice_value(table, u, v + _ARM * scale, w, start, step) + offset,
+            _lattice_value(table, u, v - _ARM * scale, w, start, step) + offset,
+        )
+        differs = False
         for q in range(N_NODES):
-            du, dv = NODES[q]
-            nodes[j, q] = _lattice_value(table, u + du * scale, v + dv * scale, w, start, step)
+            differs = differs or nodes[q] != wepl[j]
+        if not differs:
+            continue
+        mean = 0.0
+        low = high = nodes[0]
+        for q in range(N_NODES):
+            mean += nodes[q] * NODE_WEIGHTS[q]
+            low = min(low, nodes[q])
+            high = max(high, nodes[q])
+            cross[j, q] = nodes[q]
+        cross[j, N_NODES] = wepl_up[j]
+        cross[j, N_NODES + 1] = wepl_down[j]
+        out_wepl[j] = mean
+        out_up[j] = mean - low + wepl_up[j]
+        out_down[j] = high - mean + wepl_down[j]
+
+
+@strip_kernel
+def _floor_strip(strip, n_strips, points, lattice, floor, out):
+    """Block ``strip`` of ``n_strips`` of the points of :func:`cross_floor`."""
+    vox_u, vox_v, vox_w = points
+    table, start, step = lattice
+    nw = table.shape[2]
+    for j in range(*_block(strip, n_strips, vox_u.size)):
+        i0, _, j0, _, _, _ = _column(table, vox_u[j], vox_v[j], start, step)
+        fw = min(max((vox_w[j] - start[2]) / step[2], 0.0), nw - 1.0)
+        k0 = min(int(fw), nw - 2) if nw > 1 else 0
+        out[j] = min(floor[i0, j0, k0], floor[i0, j0, min(k0 + 1, nw - 1)])
+
+
+def cross_floor(
+    vox_u: np.ndarray,
+    vox_v: np.ndarray,
+    vox_w: np.ndarray,
+    table: np.ndarray,
+    start: np.ndarray,
+    step: np.ndarray,
+    floor: np.ndarray,
+) -> np.ndarray:
+    """Per voxel, a lower bound (mm) of the WEPL at any node of its cross: the lowest of
+    ``floor`` (the lattice ``table`` min-filtered laterally over the cross's reach and a
+    node beyond, :func:`._range_mixing.node_floor`) at the corners of the voxel's lattice
+    cell. A trilinear read is a convex sum of its cell's corners, so no node reads less."""
+    out = np.empty(vox_u.size)
+    points = tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (vox_u, vox_v, vox_w))
+    lattice = (table, np.asarray(start, dtype=np.float64), np.asarray(step, dtype=np.float64))
+    with strips(numba.get_num_threads()) as run:
+        run(_floor_strip, points, lattice, floor, out)
+    return out
 
 
 #: The cross's nodes, offsets from the voxel's ray in units of the mixing σ (u, v), and
@@ -159,7 +215,8 @@ def mixing_cross(
     start: np.ndarray,
     step: np.ndarray,
     max_reach_mm: float,
-) -> tuple[np.ndarray, np.ndarray]:
+    spans: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per voxel, the variance (mm²) of the lateral offset of the paths that reach it,
     averaged over the depths where the WEPL varies laterally (see :mod:`._range_mixing`).
 
@@ -173,18 +230,31 @@ def mixing_cross(
     ray along u and v (capped at ``max_reach_mm``). Zero where nothing varies laterally.
     Each voxel is independent: the result does not depend on the thread count.
 
-    Also returns, per voxel, the WEPL (mm) at the nodes of its cross (:data:`NODES`, the
-    arms capped at ``max_reach_mm``), at the voxel's depth on the lattice's rays (NaN
-    where the variance is zero: the voxel is not mixed)."""
-    out = np.zeros(vox_u.size)
-    nodes = np.full((vox_u.size, N_NODES), np.nan)
+    ``spans`` = (WEPL, span below, span above, WET offset; mm) of the voxels (None: zero
+    span and offset, WEPL NaN). Also returns the cross table (:data:`CROSS_COLUMNS`: the
+    nodes' WEPL, :data:`NODES` with the arms capped at ``max_reach_mm``, read on the
+    lattice at the voxel's depth plus the offset; then the voxel's own span; NaN where
+    the nodes all read the voxel's WEPL: not mixed), and the voxels' WEPL, span below
+    and above with the mixing: the nodes' mean and envelope where mixed, else their
+    own."""
+    n = vox_u.size
     f64 = np.float64
+    if spans is None:
+        spans = (np.full(n, np.nan), np.zeros(n), np.zeros(n), 0.0)
+    wepl, up, down, offset = spans
+    variance = np.zeros(n)
+    cross = np.full((n, CROSS_COLUMNS), np.nan)
+    out = (cross, np.array(wepl, dtype=f64), np.array(up, dtype=f64), np.array(down, dtype=f64))
     voxels = (
         np.ascontiguousarray(vox_u, dtype=f64),
         np.ascontiguousarray(vox_v, dtype=f64),
         np.ascontiguousarray(vox_w, dtype=f64),
         np.ascontiguousarray(vox_ray, dtype=np.int64),
         np.ascontiguousarray(vox_angular, dtype=f64),
+        np.ascontiguousarray(wepl, dtype=f64),
+        np.ascontiguousarray(up, dtype=f64),
+        np.ascontiguousarray(down, dtype=f64),
+        float(offset),
     )
     rays = (
         np.ascontiguousarray(ray_sigma2, dtype=f64),
@@ -195,8 +265,8 @@ def mixing_cross(
     lattice = (np.ascontiguousarray(table, dtype=f64), np.asarray(start, dtype=f64),
                np.asarray(step, dtype=f64))  # fmt: skip
     with strips(numba.get_num_threads()) as run:
-        run(_cross_strip, voxels, rays, lattice, float(max_reach_mm), out, nodes)
-    return out, nodes
+        run(_cross_strip, voxels, rays, lattice, float(max_reach_mm), variance, out)
+    return (variance, *out)
 
 
 def mixing_variance(
