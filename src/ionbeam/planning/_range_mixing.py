@@ -29,8 +29,10 @@ mixed and its WEPL and span are unchanged: the dose is identical.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scipy.ndimage import minimum_filter
+from scipy.ndimage import binary_dilation, minimum_filter
 from scipy.spatial import cKDTree
 
 from ionbeam.planning import _range_mixing_kernels as kernels
@@ -119,10 +121,7 @@ def mix_voxels(
     spot_u, spot_v, spot_e = spots
     near = np.arange(u.size)
     if spot_reach_mm is not None:
-        tree = cKDTree(np.column_stack([spot_u, spot_v]))
-        reach = float(np.max(spot_reach_mm))
-        distance, _ = tree.query(np.column_stack([u, v]), distance_upper_bound=reach)
-        near = np.flatnonzero(distance <= reach)
+        near = np.flatnonzero(_near_spots(u, v, spot_u, spot_v, float(np.max(spot_reach_mm))))
     deepest = float(np.max(np.asarray(max_depth_mm)[spot_e]))
     floor = kernels.cross_floor(u[near], v[near], w[near], lattice.table, lattice.start,
                                 lattice.step, node_floor(lattice))  # fmt: skip
@@ -139,6 +138,29 @@ def mix_voxels(
     out_wepl, out_up, out_down = wepl.copy(), wepl_up.copy(), wepl_down.copy()
     out_wepl[near], out_up[near], out_down[near], cross[near] = mixed[:4]
     return out_wepl, out_up, out_down, cross
+
+
+def _near_spots(
+    u: np.ndarray, v: np.ndarray, spot_u: np.ndarray, spot_v: np.ndarray, reach_mm: float
+) -> np.ndarray:
+    """Whether each point (u, v) may lie within ``reach_mm`` of a spot: the spots' cells
+    (a quarter of the reach wide) dilated by a disc of the reach and a cell's diagonal
+    (every point within the reach is kept, and some up to 1.4 cells beyond)."""
+    cell = 0.25 * reach_mm
+    low = np.array([min(u.min(), spot_u.min()), min(v.min(), spot_v.min())])
+    high = np.array([max(u.max(), spot_u.max()), max(v.max(), spot_v.max())])
+    shape = np.floor((high - low) / cell).astype(np.int64) + 1
+    marked = np.zeros(shape, dtype=bool)
+    marked[((spot_u - low[0]) // cell).astype(np.int64),
+           ((spot_v - low[1]) // cell).astype(np.int64)] = True  # fmt: skip
+    radius = reach_mm / cell + math.sqrt(2.0)
+    n = math.ceil(radius)
+    x = np.arange(-n, n + 1)
+    disc = x[:, None] ** 2 + x[None, :] ** 2 <= radius**2
+    marked = binary_dilation(marked, structure=disc)
+    iu = np.minimum(((u - low[0]) // cell).astype(np.int64), shape[0] - 1)
+    iv = np.minimum(((v - low[1]) // cell).astype(np.int64), shape[1] - 1)
+    return marked[iu, iv]
 
 
 def mixed_spans(
