@@ -68,11 +68,13 @@ def tg119_plan_and_dij(
     dose_grid_mm: float,
     lateral_cutoff_sigma: float = 3.0,
     target_margin_mm: float = 0.0,
+    range_mixing: bool = False,
 ) -> tuple[Plan, DoseInfluence, Timings]:
     """Spots and dose influence of a multi-beam plan, with the time of each stage.
 
     ``target_margin_mm``: spots are placed on the target grown by this margin (pyRadPlan
-    grows it by the spot spacing, matRad's ``pbMargin``); 0: on the target itself."""
+    grows it by the spot spacing, matRad's ``pbMargin``); 0: on the target itself.
+    ``range_mixing``: the engine's option of that name."""
     timings = Timings()
     t = time.perf_counter()
     model = beam_model_for(particle)
@@ -107,7 +109,9 @@ def tg119_plan_and_dij(
         model,
         dose_grid=dose_grid,
         structures=structures,
-        options=DoseEngineOptions(lateral_cutoff_sigma=lateral_cutoff_sigma),
+        options=DoseEngineOptions(
+            lateral_cutoff_sigma=lateral_cutoff_sigma, range_mixing=range_mixing
+        ),
     )
     timings.dij_s = time.perf_counter() - t
     timings.dij_cpu_s = time.process_time() - cpu

@@ -7,7 +7,7 @@ machine), and the peak memory of the process. Each case runs in a fresh
 process after one untimed warm-up run (numba's compiled kernels and the beam
 model are cached on disk, as in normal use).
 
-Usage: python bench/dij.py [--grids 3 2.5] [--spacing-factor 1.0] [--cutoff 3]
+Usage: python bench/dij.py [--grids 3 2.5] [--spacing-factor 1.0] [--cutoff 3] [--range-mixing]
 
 Measured (2 quiet cores, --grids 3, two interleaved rounds, 2026-12-07): main (voxel-averaged
 dose, lateral spread along each spot's ray, the halo's share averaged over each voxel's span)
@@ -45,7 +45,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def worker(particle: str, grid_mm: float, spacing_factor: float, cutoff: float) -> dict:
+def worker(
+    particle: str, grid_mm: float, spacing_factor: float, cutoff: float, mixing: bool = False
+) -> dict:
     sys.path.insert(0, str(HERE))
     import time
 
@@ -69,6 +71,7 @@ def worker(particle: str, grid_mm: float, spacing_factor: float, cutoff: float) 
         spot_spacing_mm=spacing,
         dose_grid_mm=grid_mm,
         lateral_cutoff_sigma=cutoff,
+        range_mixing=mixing,
     )
     return {
         "particle": particle,
@@ -93,11 +96,13 @@ def main() -> None:
     parser.add_argument("--particles", nargs="+", default=["proton", "carbon"])
     parser.add_argument("--spacing-factor", type=float, default=1.0)
     parser.add_argument("--cutoff", type=float, default=3.0)
+    parser.add_argument("--range-mixing", action="store_true", help="the engine's range mixing on")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         particle, grid = args.worker
-        print(json.dumps(worker(particle, float(grid), args.spacing_factor, args.cutoff)))
+        r = worker(particle, float(grid), args.spacing_factor, args.cutoff, args.range_mixing)
+        print(json.dumps(r))
         return
     print(
         f"{'particle':<8}{'grid':>6}{'spacing':>8}{'voxels':>10}{'spots':>8}{'nnz':>10}"
@@ -115,6 +120,7 @@ def main() -> None:
                 str(args.spacing_factor),
                 "--cutoff",
                 str(args.cutoff),
+                *(["--range-mixing"] if args.range_mixing else []),
             ]
             if k == 0:
                 subprocess.run(command, capture_output=True, check=True)  # warm-up

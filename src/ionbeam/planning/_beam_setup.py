@@ -18,7 +18,7 @@ from ionbeam.machine.beamline import RangeShifter
 from ionbeam.patient.grid import Grid
 from ionbeam.planning import _dose_kernels as kernels
 from ionbeam.planning._edge_moments import scattering_moments
-from ionbeam.planning._range_mixing import MAX_REACH_MM, mixed_spans, no_cross, voxel_rays
+from ionbeam.planning._range_mixing import MAX_REACH_MM, mix_voxels, no_cross
 from ionbeam.planning._ray_tables import RayTables, trace_ray_tables
 from ionbeam.planning._sub_beam_rule import default_fraction, split_rule
 from ionbeam.planning._voxel_average import depth_tables, halo_components, voxel_extent
@@ -180,14 +180,14 @@ def setup_beam(
         wepl_offset_mm=rs_wet,
         with_wepl=True,  # the halo's lever-arm factor reads it (planning/halo.py)
     )
+    radius = _spot_radius(air_a, air_b, air_c, tables, spot_e, n_sub, w, mag, n_sigma)
     cross = None
     if range_mixing and spot_e.size:
-        nearest = voxel_rays(u, v, wepl, spots.x_mm, spots.y_mm, spot_e, beam_model.r80_mm)
-        wepl, wepl_up, wepl_down, cross, _ = mixed_spans(
-            lattice, tables, nearest, u, v, w, wepl, wepl_up, wepl_down, rs_wet,
-            air_c[spot_e[nearest]],
+        wepl, wepl_up, wepl_down, cross = mix_voxels(
+            lattice, tables, u, v, w, (wepl, wepl_up, wepl_down),
+            (spots.x_mm, spots.y_mm, spot_e), beam_model.r80_mm, beam_model.max_depth_mm,
+            wepl_offset_mm=rs_wet, angular_mm2=air_c, spot_reach_mm=radius,
         )  # fmt: skip
-    radius = _spot_radius(air_a, air_b, air_c, tables, spot_e, n_sub, w, mag, n_sigma)
     if split is not None:
         radius = radius + np.max(np.hypot(split[0], split[1]), axis=1)[spot_e]
     cell_mm = max(1.0, 0.5 * float(radius.min())) if spot_e.size else 10.0

@@ -29,20 +29,23 @@ mixed and its WEPL and span are unchanged: the dose is identical.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from scipy.ndimage import binary_dilation, minimum_filter
 from scipy.spatial import cKDTree
 
 from ionbeam.planning import _range_mixing_kernels as kernels
 from ionbeam.planning._ray_tables import RayTables
-from ionbeam.planning.raytrace import WeplLattice, lattice_wepl
+from ionbeam.planning.raytrace import WeplLattice
 
-__all__ = ["MAX_REACH_MM", "mixed_spans", "no_cross", "voxel_rays"]
+__all__ = ["MAX_REACH_MM", "mix_voxels", "mixed_spans", "no_cross", "node_floor", "voxel_rays"]
 
 #: Largest lateral distance (mm) at which a voxel reads a neighbouring ray: the WEPL
 #: lattice is traced this much wider when range mixing is on.
 MAX_REACH_MM = 15.0
-_NODES = np.array(kernels.NODES)
-_WEIGHTS = np.array(kernels.NODE_WEIGHTS)
+#: Margin (mm) of :func:`mix_voxels`'s bound against rounding.
+_FLOOR_MARGIN_MM = 1.0
 
 
 def no_cross() -> np.ndarray:
@@ -67,8 +70,10 @@ def voxel_rays(
     reach = np.asarray(r80_mm, dtype=float)[order]
     pick = np.minimum(np.searchsorted(reach, wepl, side="left"), order.size - 1)
     rays = np.zeros(u.size, dtype=np.int64)
+    by_pick = np.argsort(pick, kind="stable")
+    bounds = np.searchsorted(pick[by_pick], np.arange(order.size + 1))
     for i, e in enumerate(order):
-        voxels = np.flatnonzero(pick == i)
+        voxels = by_pick[bounds[i] : bounds[i + 1]]
         if voxels.size == 0:
             continue
         spots = np.flatnonzero(spot_e == e)
@@ -76,6 +81,86 @@ def voxel_rays(
         _, nearest = tree.query(np.column_stack([u[voxels], v[voxels]]))
         rays[voxels] = spots[nearest]
     return rays
+
+
+def node_floor(lattice: WeplLattice) -> np.ndarray:
+    """The lattice's WEPL table min-filtered laterally over :data:`MAX_REACH_MM` and two
+    nodes beyond (every corner of every cell a node of a voxel's cross can fall in):
+    :func:`._range_mixing_kernels.cross_floor` reads it for a lower bound of the nodes."""
+    reach = np.ceil(MAX_REACH_MM / np.asarray(lattice.step[:2], dtype=float)).astype(int) + 2
+    size = (2 * int(reach[0]) + 1, 2 * int(reach[1]) + 1, 1)
+    return minimum_filter(np.asarray(lattice.table, dtype=np.float64), size=size, mode="nearest")
+
+
+def mix_voxels(
+    lattice: WeplLattice,
+    tables: RayTables,
+    u: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    spans: tuple[np.ndarray, np.ndarray, np.ndarray],
+    spots: tuple[np.ndarray, np.ndarray, np.ndarray],
+    r80_mm: np.ndarray,
+    max_depth_mm: np.ndarray,
+    *,
+    wepl_offset_mm: float = 0.0,
+    angular_mm2: np.ndarray | None = None,
+    spot_reach_mm: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The voxels' (WEPL, span below, span above, cross table) with the range mixing:
+    :func:`voxel_rays` and :func:`mixed_spans` for the voxels that a spot's primaries
+    may reach (``spans``: their own WEPL, including ``wepl_offset_mm``, and span;
+    ``spots``: (u, v, energy index); ``max_depth_mm`` per energy, ``angular_mm2`` per
+    energy: the spots' angular variance in air; ``spot_reach_mm`` per spot: the
+    isocentre-plane radius of its cut-off disc, None: everywhere). The others keep their
+    own WEPL: those outside every spot's disc (no matrix entry; only the full-width halo
+    of :mod:`.halo` reaches them, and it reads their own WEPL), and those for which a
+    lower bound of their nodes (:func:`node_floor`) less their span below lies beyond
+    the deepest table of the beam's energies (no spot reaches them, mixed or not)."""
+    wepl, wepl_up, wepl_down = spans
+    spot_u, spot_v, spot_e = spots
+    near = np.arange(u.size)
+    if spot_reach_mm is not None:
+        near = np.flatnonzero(_near_spots(u, v, spot_u, spot_v, float(np.max(spot_reach_mm))))
+    deepest = float(np.max(np.asarray(max_depth_mm)[spot_e]))
+    floor = kernels.cross_floor(u[near], v[near], w[near], lattice.table, lattice.start,
+                                lattice.step, node_floor(lattice))  # fmt: skip
+    near = near[floor + wepl_offset_mm - wepl_up[near] < deepest + _FLOOR_MARGIN_MM]
+    cross = np.full((u.size, kernels.CROSS_COLUMNS), np.nan)
+    if near.size == 0:
+        return wepl, wepl_up, wepl_down, cross
+    rays = voxel_rays(u[near], v[near], wepl[near], spot_u, spot_v, spot_e, r80_mm)
+    angular = None if angular_mm2 is None else np.asarray(angular_mm2)[spot_e[rays]]
+    mixed = mixed_spans(
+        lattice, tables, rays, u[near], v[near], w[near], wepl[near], wepl_up[near],
+        wepl_down[near], wepl_offset_mm, angular,
+    )  # fmt: skip
+    out_wepl, out_up, out_down = wepl.copy(), wepl_up.copy(), wepl_down.copy()
+    out_wepl[near], out_up[near], out_down[near], cross[near] = mixed[:4]
+    return out_wepl, out_up, out_down, cross
+
+
+def _near_spots(
+    u: np.ndarray, v: np.ndarray, spot_u: np.ndarray, spot_v: np.ndarray, reach_mm: float
+) -> np.ndarray:
+    """Whether each point (u, v) may lie within ``reach_mm`` of a spot: the spots' cells
+    (a quarter of the reach wide) dilated by a disc of the reach and a cell's diagonal
+    (every point within the reach is kept, and some up to 1.4 cells beyond)."""
+    cell = 0.25 * reach_mm
+    low = np.array([min(u.min(), spot_u.min()), min(v.min(), spot_v.min())])
+    high = np.array([max(u.max(), spot_u.max()), max(v.max(), spot_v.max())])
+    shape = np.floor((high - low) / cell).astype(np.int64) + 1
+    marked = np.zeros(shape, dtype=bool)
+    marked[((spot_u - low[0]) // cell).astype(np.int64),
+           ((spot_v - low[1]) // cell).astype(np.int64)] = True  # fmt: skip
+    radius = reach_mm / cell + math.sqrt(2.0)
+    n = math.ceil(radius)
+    x = np.arange(-n, n + 1)
+    disc = x[:, None] ** 2 + x[None, :] ** 2 <= radius**2
+    marked = binary_dilation(marked, structure=disc)
+    iu = np.minimum(((u - low[0]) // cell).astype(np.int64), shape[0] - 1)
+    iv = np.minimum(((v - low[1]) // cell).astype(np.int64), shape[1] - 1)
+    return marked[iu, iv]
 
 
 def mixed_spans(
@@ -99,56 +184,9 @@ def mixed_spans(
     row)."""
     if angular_mm2 is None:
         angular_mm2 = np.zeros(u.size)
-    variance = kernels.mixing_variance(
-        np.ascontiguousarray(u, dtype=np.float64),
-        np.ascontiguousarray(v, dtype=np.float64),
-        np.ascontiguousarray(w, dtype=np.float64),
-        np.ascontiguousarray(rays, dtype=np.int64),
-        np.ascontiguousarray(angular_mm2, dtype=np.float64),
-        np.ascontiguousarray(tables.sigma2_mm2, dtype=np.float64),
-        np.ascontiguousarray(tables.m1_mm, dtype=np.float64),
-        float(tables.w_start),
-        float(tables.w_step),
-        lattice.table,
-        np.asarray(lattice.start, dtype=np.float64),
-        np.asarray(lattice.step, dtype=np.float64),
-        MAX_REACH_MM,
-    )
-    sigma = np.sqrt(variance)
-    cross = np.full((u.size, kernels.CROSS_COLUMNS), np.nan)
-    candidates = np.flatnonzero(sigma > 0.0)
-    if candidates.size == 0:
-        return wepl, wepl_up, wepl_down, cross, sigma
-    um, vm, wm, sm = u[candidates], v[candidates], w[candidates], sigma[candidates]
-    nodes = np.column_stack([_node_wepl(lattice, um, vm, wm, sm, du, dv) + wepl_offset_mm
-                             for du, dv in _NODES])  # fmt: skip
-    differs = np.any(nodes != wepl[candidates, None], axis=1)
-    mixed, nodes = candidates[differs], nodes[differs]
-    out_wepl, out_up, out_down = wepl.copy(), wepl_up.copy(), wepl_down.copy()
-    mean = nodes @ _WEIGHTS
-    n = kernels.N_NODES
-    cross[mixed, :n] = nodes
-    cross[mixed, n] = wepl_up[mixed]
-    cross[mixed, n + 1] = wepl_down[mixed]
-    out_wepl[mixed] = mean
-    out_up[mixed] = mean - nodes.min(axis=1) + wepl_up[mixed]
-    out_down[mixed] = nodes.max(axis=1) - mean + wepl_down[mixed]
-    return out_wepl, out_up, out_down, cross, sigma
-
-
-def _node_wepl(
-    lattice: WeplLattice,
-    u: np.ndarray,
-    v: np.ndarray,
-    w: np.ndarray,
-    sigma: np.ndarray,
-    du: float,
-    dv: float,
-) -> np.ndarray:
-    """WEPL at depth w on the lattice ray (du, dv) σ beside (u, v), the offset capped at
-    :data:`MAX_REACH_MM`."""
-    arm = np.hypot(du, dv)
-    if arm == 0.0:
-        return lattice_wepl(lattice, u, v, w)
-    scale = sigma * np.minimum(1.0, MAX_REACH_MM / (arm * sigma))  # σ > 0
-    return lattice_wepl(lattice, u + du * scale, v + dv * scale, w)
+    variance, cross, out_wepl, out_up, out_down = kernels.mixing_cross(
+        u, v, w, rays, angular_mm2, tables.sigma2_mm2, tables.m1_mm, float(tables.w_start),
+        float(tables.w_step), lattice.table, lattice.start, lattice.step, MAX_REACH_MM,
+        (wepl, wepl_up, wepl_down, wepl_offset_mm),
+    )  # fmt: skip
+    return out_wepl, out_up, out_down, cross, np.sqrt(variance)
