@@ -90,11 +90,12 @@ protons do: a lung-margin spot's tumour dose −6 % against MC (the plain pencil
 against MC: γ 2 %/2 mm 97.2 %, target mean +3.8 % (plain 96.0 %, +4.0 %; with the
 parallel share at the voxel's own WEPL 96.5 %, +5.1 %; with the sub-beam's ray alone
 93.1 %, +8.1 %). As the split takes all the spread in air (a → 0), every sub-beam reads
-its paths only. The parallel share's core is multiplied by the edge factor F of
-:mod:`._edge_kernels` (1 where the rays around the voxel scatter alike): its protons
-entered around the voxel's ray, each scattered by its own path's materials, so beside a
-dense slab's edge more spread out of the dense side's shadow than into it (Goitein 1978);
-half bone slab: the dose at x = +0.5 / −0.5 mm 1.025 (MC 1.071; without F 0.992).
+its paths only. Both shares' cores are multiplied by the sub-beam's edge factor
+(:func:`._edge_kernels.sub_beam_edge`, 1 where the rays around the voxel scatter alike):
+the sub-beam's protons entered spread around its axis, each scattered by its own path's
+materials, so beside a dense slab's edge more spread out of the dense side's shadow than
+into it (Goitein 1978); half bone slab: the dose at x = +0.5 / −0.5 mm 1.047 (MC 1.071;
+with the broad-beam factor on the parallel share alone 1.025, without any 0.992).
 
 Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
 :func:`fill_entries` at the offsets of the prefix sum. Both run in parallel
@@ -1078,7 +1079,7 @@ def fill_entries_fine(
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     du, dv, sub_weight, split_var, path_m1, path_enter, lattice, lattice_start = split[:8]
-    lattice_step, moment, clear, _ = split[8:]
+    lattice_step, moment, clear = split[8:]
     ray_sigma2, ray_wepl, w0, dw, per_spot = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
     idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
