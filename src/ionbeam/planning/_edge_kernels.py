@@ -174,11 +174,13 @@ def sub_beam_edge(
     the sub-beam's own factor mcs2 / S(axis cell), so the lattice reproduces ``mcs2`` on
     the sub-beam's axis. Summed as :func:`edge_factor` does, over the voxel's row (u)
     and column (v) relative to the voxel's own cell's s₀: N(s₀) + Σ [N(s_c) M_c(s_c) −
-    N(s₀) M_c(s₀)], exact for an interface along u or v, divided by N(mcs2). For a
-    broad sub-beam (air ≫ s) it is :func:`edge_factor`; in a laterally uniform medium 1
-    (exactly 1 where no ray within :data:`MAX_CELLS` differs from its neighbours by more
-    than :data:`SAME_MOMENT`). A sub-beam behind bone reaching a voxel beside it thus
-    spreads with the bone's scattering only for its protons that entered in the bone."""
+    N(s₀) M_c(s₀)], exact for an interface along u or v, divided by N(mcs2); the cells
+    from the voxel to the axis and 3 √air beyond (the entries' spread, a s < air), at most
+    :data:`MAX_CELLS` from the voxel. For a broad sub-beam (air ≫ s) it is
+    :func:`edge_factor`; in a laterally uniform medium 1 (exactly 1 where no ray within
+    those cells differs from its neighbours by more than :data:`SAME_MOMENT`). A sub-beam
+    behind bone reaching a voxel beside it thus spreads with the bone's scattering only
+    for its protons that entered in the bone."""
     nu, nv, nw = moment.shape
     if nu < 2 or nv < 2 or mcs2 <= 0.0 or air <= 0.0:
         return 1.0
@@ -187,7 +189,21 @@ def sub_beam_edge(
     fw = min(max((w - start[2]) / step[2], 0.0), nw - 1.0)
     n0 = min(int(fw), nw - 2) if nw > 1 else 0
     c = fw - n0
-    if min(clear[i0, k0, n0], clear[i0, k0, min(n0 + 1, nw - 1)]) > MAX_CELLS:
+    x = (to_u - axis_u) * mag_u
+    y = (to_v - axis_v) * mag_v
+    # the entries that reach the voxel lie between it and the axis, within 3 σ of the
+    # residual spread (their variance a s < air): the cells that can matter
+    reach = _WINDOW_SIGMAS * math.sqrt(air)
+    cell_u = step[0] * mag_u
+    cell_v = step[1] * mag_v
+    u_lo = math.floor((min(-x, 0.0) - reach) / cell_u) - 1
+    u_hi = math.ceil((max(-x, 0.0) + reach) / cell_u) + 1
+    v_lo = math.floor((min(-y, 0.0) - reach) / cell_v) - 1
+    v_hi = math.ceil((max(-y, 0.0) + reach) / cell_v) + 1
+    u_lo, u_hi = max(u_lo, -MAX_CELLS), min(u_hi, MAX_CELLS)
+    v_lo, v_hi = max(v_lo, -MAX_CELLS), min(v_hi, MAX_CELLS)
+    window = max(max(-u_lo, u_hi), max(-v_lo, v_hi))
+    if min(clear[i0, k0, n0], clear[i0, k0, min(n0 + 1, nw - 1)]) > window:
         return 1.0
     ia = int(min(max((axis_u - start[0]) / step[0] + 0.5, 0.0), nu - 0.5))
     ka = int(min(max((axis_v - start[1]) / step[1] + 0.5, 0.0), nv - 0.5))
@@ -197,21 +213,17 @@ def sub_beam_edge(
         return 1.0
     scale = mcs2 / at_axis
     s_own = scale * own
-    x = (to_u - axis_u) * mag_u
-    y = (to_v - axis_v) * mag_v
     r2 = x * x + y * y
     n_own = _gauss2(r2, air + s_own)
     total = n_own
-    cell_u = step[0] * mag_u
-    cell_v = step[1] * mag_v
-    for i in range(max(i0 - MAX_CELLS, 0), min(i0 + MAX_CELLS, nu - 1) + 1):  # the row
+    for i in range(max(i0 + u_lo, 0), min(i0 + u_hi, nu - 1) + 1):  # the row
         m = _value(moment, i, k0, n0, c)
         if abs(m - own) > SAME_MOMENT * own:
             s = scale * max(m, 0.0)
             lo = (start[0] + (i - 0.5) * step[0] - to_u) * mag_u
             total += _gauss2(r2, air + s) * _entry_mass(lo, lo + cell_u, x, air, s)
             total -= n_own * _entry_mass(lo, lo + cell_u, x, air, s_own)
-    for k in range(max(k0 - MAX_CELLS, 0), min(k0 + MAX_CELLS, nv - 1) + 1):  # the column
+    for k in range(max(k0 + v_lo, 0), min(k0 + v_hi, nv - 1) + 1):  # the column
         m = _value(moment, i0, k, n0, c)
         if abs(m - own) > SAME_MOMENT * own:
             s = scale * max(m, 0.0)
