@@ -206,7 +206,7 @@ def setup_beam(
         split = (np.zeros((n_e, 1)), np.zeros((n_e, 1)), np.ones(1), np.zeros(n_e))
         paths = (np.zeros((0, 1), np.float32), np.zeros(0), np.zeros((1, 1, 1), np.float32),
                  np.zeros(3), np.ones(3), np.zeros((1, 1, 1), np.float32),
-                 np.zeros((1, 1, 1), np.int32), 0.0)  # fmt: skip
+                 np.zeros((1, 1, 1), np.int32))  # fmt: skip
     else:
         # the edge factor's scattering moments, on the WEPL lattice's rays (_edge_kernels)
         power = wepl_lattice(spr if scattering is None else scattering, ct_grid, geometry,
@@ -220,7 +220,6 @@ def setup_beam(
             np.asarray(lattice.step, dtype=np.float64),
             moment,
             clear,
-            float(extent.lateral_variance_mm2),
         )
     split = (*split, *paths)
     rays = tables.as_kernel_tuple(n_sub)

@@ -90,11 +90,12 @@ protons do: a lung-margin spot's tumour dose −6 % against MC (the plain pencil
 against MC: γ 2 %/2 mm 97.2 %, target mean +3.8 % (plain 96.0 %, +4.0 %; with the
 parallel share at the voxel's own WEPL 96.5 %, +5.1 %; with the sub-beam's ray alone
 93.1 %, +8.1 %). As the split takes all the spread in air (a → 0), every sub-beam reads
-its paths only. The parallel share's core is multiplied by the edge factor F of
-:mod:`._edge_kernels` (1 where the rays around the voxel scatter alike): its protons
-entered around the voxel's ray, each scattered by its own path's materials, so beside a
-dense slab's edge more spread out of the dense side's shadow than into it (Goitein 1978);
-half bone slab: the dose at x = +0.5 / −0.5 mm 1.025 (MC 1.071; without F 0.992).
+its paths only. Both shares' cores are multiplied by the sub-beam's edge factor
+(:func:`._edge_kernels.sub_beam_edge`, 1 where the rays around the voxel scatter alike):
+the sub-beam's protons entered spread around its axis, each scattered by its own path's
+materials, so beside a dense slab's edge more spread out of the dense side's shadow than
+into it (Goitein 1978); half bone slab: the dose at x = +0.5 / −0.5 mm 1.047 (MC 1.071;
+with the broad-beam factor on the parallel share alone 1.025, without any 0.992).
 
 Two passes fill a CSC matrix: :func:`count_entries` (voxels per spot), then
 :func:`fill_entries` at the offsets of the prefix sum. Both run in parallel
@@ -117,8 +118,7 @@ import numba
 import numpy as np
 
 from ionbeam._kernel_cache import refresh_kernel_cache
-from ionbeam.planning._edge_kernels import edge_factor, edge_scale
-from ionbeam.planning._ray_tables import PAIR_OFFSET_MM as _PAIR_MM
+from ionbeam.planning._edge_kernels import sub_beam_edge
 
 refresh_kernel_cache()  # stale numba cache entries of other kernel sources
 
@@ -419,16 +419,18 @@ def _deposit(
     nsig2: float,
     with_let: bool,
     with_bio: bool,
+    core: float = 1.0,
 ) -> tuple[float, float, float, float]:
     """Voxel-averaged dose, LET×dose, α×dose and √β×dose (per particle) of a (sub-)beam
-    of ``weight`` whose voxel spans [lo, hi] depth bins."""
+    of ``weight`` whose voxel spans [lo, hi] depth bins (``core`` scales its core, not its
+    halo: fine sampling's edge effect)."""
     n = idd.shape[1]
     k_lo, f_lo = _bin(lo, n)
     k_hi, f_hi = _bin(hi, n)
     span = hi - lo
     idd_mean = _average(idd, idd_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
     h = _halo_share(idd_mean, halo_idd, halo_cum, e, span, k_lo, f_lo, k_hi, f_hi, k, f)
-    g = weight * _lateral(r2, s1, h, e, k, f, halo_sigma2, sigma_mcs2, nsig2)
+    g = weight * _lateral(r2, s1, h, e, k, f, halo_sigma2, sigma_mcs2, nsig2, core)
     d = g * idd_mean
     let_value = 0.0
     if with_let:
@@ -1077,7 +1079,7 @@ def fill_entries_fine(
     vox_index, vox_u, vox_v, mag_u, mag_v, vox_w, vox_wepl, vox_tissue = voxels
     cell_start, cell_origin, cell_mm, n_cells = cells
     du, dv, sub_weight, split_var, path_m1, path_enter, lattice, lattice_start = split[:8]
-    lattice_step, moment, clear, voxel_var = split[8:]
+    lattice_step, moment, clear = split[8:]
     ray_sigma2, ray_wepl, w0, dw, per_spot = rays
     step, max_depth, air_a, air_b, air_c = model[:5]
     idd, sigma_mcs2, _, halo_sigma2 = model[5:9]
@@ -1130,16 +1132,13 @@ def fill_entries_fine(
                             )  # fmt: skip
                             own_k, own_f = _bin(own_centre / step[e], n_depth)
                             own = (o_d, o_h, o_l, o_a, o_b)
-                            edge = edge_factor(  # the parallel share's edge effect
-                                vox_u[j], vox_v[j], vox_w[j], mag_u[j], mag_v[j],
-                                edge_scale(
-                                    _along_ray(ray_sigma2, mid_ray, vox_w[j], w0, dw),
-                                    spot_u[s] + du[e, mid_m], spot_v[s] + dv[e, mid_m],
-                                    vox_w[j], _PAIR_MM, moment, lattice_start, lattice_step,
-                                ),
-                                voxel_var, moment, clear, lattice_start, lattice_step,
-                            )  # fmt: skip
                         a = _parallel_share(e, vox_w[j], mcs2, split_var[e], air_a, air_b, air_c)
+                        residual = air_a[e] + vox_w[j] * (air_b[e] + vox_w[j] * air_c[e])
+                        edge = sub_beam_edge(  # the edge effect on the sub-beam's core
+                            vox_u[j], vox_v[j], vox_w[j], mag_u[j], mag_v[j], u, v,
+                            residual - split_var[e], mcs2, moment, clear, lattice_start,
+                            lattice_step,
+                        )  # fmt: skip
                         if own_meets:
                             inside, r2, _, s1, _, _ = _geometry(
                                 j, e, u, v, own_centre, mcs2, split_var[e], vox_u, vox_v, mag_u,
@@ -1182,7 +1181,7 @@ def fill_entries_fine(
                                 0.5 * (1.0 - a) * sub_weight[m], r2, air, s1, e, k, f, lo, hi,
                                 vox_tissue[j], idd, halo_idd, halo_cum, halo_sigma2, sigma_mcs2,
                                 idd_cum, let_dose, let_cum, alpha_dose, alpha_cum, beta_dose,
-                                beta_cum, nsig2, with_let, with_bio,
+                                beta_cum, nsig2, with_let, with_bio, edge,
                             )  # fmt: skip
                             total = (
                                 total[0] + add[0],

@@ -65,3 +65,57 @@ def test_scattering_moments_integrate_the_lever_arm() -> None:
     expected = np.maximum(w - 10.0, 0.0) ** 3 / 3.0
     np.testing.assert_allclose(moment[0, 0], expected, rtol=1e-5, atol=1e-4)
     assert np.all(clear > 0)  # all four rays alike
+
+
+def _sub_beam_reference(x: float, y: float, axis_x: float, air: float, s_axis: float) -> float:
+    """A sub-beam (entries N(axis_x, air) in x, N(0, air) in y) over the step: its dose at
+    (x, y), ∫ N(x'; axis, air) K(x − x'; s(x')) dx' × the y Gaussian of the same s, by
+    quadrature (0.005 mm), over its Gaussian of variance air + s_axis per axis."""
+    xs = np.arange(-40.0, 40.0, 0.005)
+    s = np.where(xs < 0.0, S_LEFT, S_RIGHT)
+    entry = np.exp(-0.5 * (xs - axis_x) ** 2 / air) / math.sqrt(2.0 * math.pi * air)
+    kernel = np.exp(-0.5 * (x - xs) ** 2 / s) / np.sqrt(2.0 * math.pi * s)
+    across = np.exp(-0.5 * y**2 / (air + s)) / np.sqrt(2.0 * math.pi * (air + s))
+    dose = float(np.sum(entry * kernel * across) * 0.005)
+    gauss = math.exp(-0.5 * ((x - axis_x) ** 2 + y**2) / (air + s_axis)) / (
+        2.0 * math.pi * (air + s_axis)
+    )
+    return dose / gauss
+
+
+@pytest.mark.parametrize("axis_mm", [-2.0, -0.3, 0.7, 3.0])
+@pytest.mark.parametrize("x_mm", [-1.5, -0.5, 0.5, 2.5])
+def test_sub_beam_edge_matches_the_step_by_quadrature(axis_mm: float, x_mm: float) -> None:
+    """A sub-beam of residual variance 2 mm² whose own ray scatters as its side of the
+    step (the lattice's factor from its axis cell): within 1 % of the quadrature (the
+    window of 6 cells either side holds the entries' Gaussian, a s ≤ 1.3 mm², to 5 σ)."""
+    from ionbeam.planning._edge_kernels import sub_beam_edge
+
+    moment, clear, start = _step_lattice(S_LEFT, S_RIGHT)
+    step = np.ones(3)
+    air, y = 2.0, 0.4
+    s_axis = S_LEFT if axis_mm < 0 else S_RIGHT
+    h = sub_beam_edge(x_mm, y, 1.0, 1.0, 1.0, axis_mm, 0.0, air, s_axis, moment, clear, start, step)
+    expected = _sub_beam_reference(x_mm, y, axis_mm, air, s_axis)
+    assert h == pytest.approx(expected, rel=1e-2)
+
+
+def test_sub_beam_edge_of_a_broad_sub_beam_is_the_edge_factor() -> None:
+    from ionbeam.planning._edge_kernels import sub_beam_edge
+
+    moment, clear, start = _step_lattice(S_LEFT, S_RIGHT)
+    step = np.ones(3)
+    for x in (-0.5, 0.5, 1.5):
+        f = edge_factor(x, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, moment, clear, start, step)
+        h = sub_beam_edge(x, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1e5, S_RIGHT, moment, clear, start, step)
+        assert h == pytest.approx(f, abs=2e-3)
+
+
+def test_sub_beam_edge_is_exactly_one_where_uniform() -> None:
+    from ionbeam.planning._edge_kernels import sub_beam_edge
+
+    moment, clear, start = _step_lattice(S_RIGHT, S_RIGHT)
+    step = np.ones(3)
+    for x, axis in ((-3.2, 1.0), (0.1, -2.0), (7.0, 6.5)):
+        h = sub_beam_edge(x, 0.3, 1.0, 1.0, 1.0, axis, 0.0, 2.0, 1.7, moment, clear, start, step)
+        assert h == 1.0
