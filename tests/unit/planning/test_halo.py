@@ -180,13 +180,22 @@ def two_layers():
 
 def _one_part_at_a_time(setup, weights, n: int) -> HaloTerms:
     """The halo as it was computed before the parts shared a pass: each Gaussian of
-    ``setup.halo_parts`` alone (its tables in place of the whole halo's), summed."""
+    ``setup.halo_parts`` alone (its tables in place of the whole halo's, its own lever-arm
+    factor, ``halo_module._lever_arm_factors``' row for it), summed."""
     terms = HaloTerms(np.zeros(n), np.zeros(n), None, None)
-    for weight, sigma2, dose, cumulative in setup.halo_parts:
-        model = (*setup.model[:7], weight, sigma2, *setup.model[9:])
-        average = (*setup.average[:-2], dose, cumulative)
-        alone = dataclasses.replace(setup, model=model, average=average, halo_parts=())
-        beam_halo(alone, weights, terms, with_let=True, with_bio=False)
+    factors = halo_module._lever_arm_factors
+    n_parts = len(setup.halo_parts)
+    try:
+        for p, (weight, sigma2, dose, cumulative) in enumerate(setup.halo_parts):
+            model = (*setup.model[:7], weight, sigma2, *setup.model[9:])
+            average = (*setup.average[:-2], dose, cumulative)
+            alone = dataclasses.replace(setup, model=model, average=average, halo_parts=())
+            halo_module._lever_arm_factors = lambda *args, p=p: factors(*args[:-1], n_parts)[
+                p : p + 1
+            ]
+            beam_halo(alone, weights, terms, with_let=True, with_bio=False)
+    finally:
+        halo_module._lever_arm_factors = factors
     return terms
 
 
