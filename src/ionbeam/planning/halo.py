@@ -100,7 +100,7 @@ LEVER_ARM_MIN_MM2 = 1e-3
 #: (:func:`_local_lever_arm_factor`): its secondaries were born a few mm upstream (an
 #: excess variance of a few mm² at angles of 25–60°), so their lever arm lies in the
 #: material just before the voxel, not along the primaries' whole path. Measured
-#: (``bench/halo_lung_tail.py``): 5 mm puts the share beyond 10–30 mm of the axis 128 mm
+#: (``bench/lung_peak_idd.py``): 5 mm puts the share beyond 10–30 mm of the axis 128 mm
 #: deep in lung behind a water slab within 0.5 points of MCsquare's.
 NARROW_LEVER_WINDOW_MM = 5.0
 #: Below this water-equivalent span (mm) of the window the local factor is 1.
