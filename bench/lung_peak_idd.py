@@ -11,13 +11,16 @@ depth region, its peak, and the axis (3 × 3 voxels) dose. MCsquare runs (dose t
 the Scanner of ``_scanner.calibration_scanner`` as for the slabs) are cached.
 
 ``--store`` writes MC's curves to ``tests/data/mcsquare/lung_peak_spots.npz``, the
-reference of ``tests/validation/test_lung_peak_vs_mcsquare.py``.
+reference of ``tests/validation/test_lung_peak_vs_mcsquare.py``; ``--store-tails`` MC's
+shares of the energy beyond 8–30 mm of the axis (``tail_shares``) to
+``lung_peak_tails.npz``, that of ``tests/validation/test_halo_tail_in_lung_vs_mcsquare.py``.
 
 ``--face`` runs the lung-edge spot on the tumour's face (``high_edge``) in 3-D instead and
 splits the excess that its stored plane z = 0 shows in the lung behind the tumour into the
 dose summed over the whole box, the tumour's side, and the plane (see ``face_spot``).
 
-Usage: python bench/lung_peak_idd.py [--primaries N] [--cases ...] [--store] [--face]
+Usage: python bench/lung_peak_idd.py [--primaries N] [--cases ...] [--store] [--store-tails]
+                                      [--face]
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ sys.path[:0] = [str(HERE / "mcsquare"), str(HERE)]
 from _lung_peak import (  # noqa: E402
     CASES,
     STORED,
+    STORED_TAILS,
+    TAIL_DEPTHS_MM,
+    TAIL_RADII_MM,
     PeakCase,
     axis,
     box_grid,
@@ -45,6 +51,7 @@ from _lung_peak import (  # noqa: E402
     pb_dose,
     spot_energy,
     spot_plan,
+    tail_shares,
 )
 
 from ionbeam.machine import cnao_machine  # noqa: E402
@@ -207,6 +214,9 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write the IDDs and axis doses here (npz)")
     parser.add_argument("--store", action="store_true", help=f"write MC's curves to {STORED.name}")
     parser.add_argument(
+        "--store-tails", action="store_true", help=f"write MC's tail shares to {STORED_TAILS.name}"
+    )
+    parser.add_argument(
         "--no-nuclear",
         action="store_true",
         help="also MC without nuclear interactions (half the primaries): which tail is nuclear",
@@ -225,6 +235,7 @@ def main() -> None:
         "proton", machine.energy_library("proton").energies_mev_u, machine.beam_line
     )
     out: dict[str, np.ndarray] = {}
+    tails_out: dict[str, np.ndarray] = {"radii_mm": np.array(TAIL_RADII_MM)}
     stored: dict[str, np.ndarray] = {
         "mcsquare": np.array("MCsquare Release 1.1 (opentps-core 2.0.0 wheel, MCsquare_linux)"),
         "created": np.array(datetime.date.today().isoformat()),
@@ -251,6 +262,14 @@ def main() -> None:
             f"{case.name}_primaries": np.array(args.primaries),
             f"{case.name}_uncertainty_percent": np.array(uncertainty),
         }
+        tails_out |= {
+            f"{case.name}_depths_mm": np.array(TAIL_DEPTHS_MM[case.name]),
+            f"{case.name}_tail_percent": tail_shares(mc, TAIL_DEPTHS_MM[case.name]),
+        }
+    if args.store_tails:
+        meta = {k: v for k, v in stored.items() if not k.endswith(("_idd_mev_mm", "_dose_gy"))}
+        np.savez_compressed(STORED_TAILS, **meta, **tails_out)
+        print(f"wrote {STORED_TAILS}")
     if args.save:
         np.savez_compressed(args.save, **out)
     if args.store:

@@ -37,6 +37,18 @@ LUNG_HU = -750.0
 STORED = Path(__file__).resolve().parents[2] / "tests" / "data" / "mcsquare" / "lung_peak_spots.npz"
 #: MeV per (Gy · mm³) at 1 g/cm³ (1 mm³ of water is 10⁻⁶ kg).
 MEV_PER_GY_MM3 = 1.0e-6 / 1.602176634e-13
+#: MC's shares of each depth's energy far from the axis (``tests/data/mcsquare/README.md``).
+STORED_TAILS = STORED.with_name("lung_peak_tails.npz")
+#: Radii (mm) of :func:`tail_shares`.
+TAIL_RADII_MM = (8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0)
+#: Depths (mm, voxel centres) of :func:`tail_shares` per case: in the lung behind the
+#: "tumour" at 1/3 … 5/6 of the way to the peak and inside the slab, in lung behind the
+#: chest wall, and water at the same depths.
+TAIL_DEPTHS_MM = {
+    "tumour_slab": (64.5, 96.5, 128.5, 160.5, 192.5),
+    "lung_peak": (40.5, 53.5, 66.5),
+    "water_ref": (33.5, 50.5, 66.5, 83.5),
+}
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,21 @@ def stored_curves() -> dict[str, np.ndarray]:
     """The arrays of :data:`STORED`, read into memory."""
     with np.load(STORED) as data:
         return {key: data[key] for key in data.files}
+
+
+def tail_shares(
+    dose_gy: np.ndarray, depths_mm: tuple[float, ...], radii_mm: tuple[float, ...] = TAIL_RADII_MM
+) -> np.ndarray:
+    """The share (%) of the energy of the three 1 mm planes around each depth (mm) that
+    lies beyond each radius (mm) of the axis, [depth, radius] (the box's ±40 mm)."""
+    x, y, z = box_grid().axes_mm()
+    radius = np.hypot(x[:, None], z[None, :])
+    out = np.zeros((len(depths_mm), len(radii_mm)))
+    for i, depth in enumerate(depths_mm):
+        j = int(np.argmin(np.abs(y - depth)))
+        plane = dose_gy[:, j - 1 : j + 2, :].sum(axis=1)
+        out[i] = [100.0 * plane[radius > r].sum() / plane.sum() for r in radii_mm]
+    return out
 
 
 def stored_beam_model(stored: dict[str, np.ndarray]) -> object:

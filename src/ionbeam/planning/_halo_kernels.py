@@ -71,8 +71,8 @@ def halo_widths(e, voxels, model, average, mcs2_w, w0, dw, part_sigma2, lever2_w
     smallest and largest σ over the voxels it reaches, [part, 2] (0, 0: none). σ₂² =
     σ_air² + σ²_MCS + the Gaussian's excess over the primaries' MCS variance in water
     (as in the dose kernels), with σ²_MCS the layer's fluence-weighted mean along its
-    rays (``mcs2_w`` at depths w₀ + k Δw) and the excess times the layer's lever-arm
-    factor there (``lever2_w``, :func:`.halo._lever_arm_factor`), divided by the
+    rays (``mcs2_w`` at depths w₀ + k Δw) and the excess times the part's lever-arm
+    factor there (``lever2_w`` [part, depth], :func:`.halo._lever_arm_factors`), divided by the
     magnification (geometric mean of the two axes). One pass over the voxels for all the
     parts: they share all but the excess. The voxels come in :data:`WIDTH_CHUNKS` fixed
     chunks, each with its own extremes."""
@@ -115,11 +115,11 @@ def _widths_strip(
             x = min(max((w - w0) / dw, 0.0), mcs2_w.size - 1.0)
             k = min(int(x), mcs2_w.size - 2)
             mcs2 = (1.0 - (x - k)) * mcs2_w[k] + (x - k) * mcs2_w[k + 1]
-            lever2 = (1.0 - (x - k)) * lever2_w[k] + (x - k) * lever2_w[k + 1]
             primaries = _at(sigma_mcs2, e, centre)
             base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
             mag = mag_u[j] * mag_v[j]
             for p in range(n_parts):
+                lever2 = (1.0 - (x - k)) * lever2_w[p, k] + (x - k) * lever2_w[p, k + 1]
                 excess = lever2 * max(_at(part_sigma2[p], e, centre) - primaries, 0.0)
                 s = math.sqrt(max(base + excess, 1e-6) / mag)
                 out[p, j] = s
@@ -436,8 +436,8 @@ def gather_layers(
     the layers in turn (each voxel's inputs read once, its sums written once): for layer
     l (energy ``layer_e[l]``), Σ_parts h_p · Φ_σp(u, v) / (mag_u mag_v) · ⟨T⟩ as
     :func:`gather_halo` adds it, with σ_p computed in place as :func:`halo_widths` does
-    (``mcs2_w[l]``: the layer's fluence-weighted σ²_MCS at depths w₀ + k Δw, ``lever2_w[l]``
-    its lever-arm factor there, :func:`.halo._lever_arm_factor`). Part p's
+    (``mcs2_w[l]``: the layer's fluence-weighted σ²_MCS at depths w₀ + k Δw, ``lever2_w[l, p]``
+    part p's lever-arm factor there, :func:`.halo._lever_arm_factors`). Part p's
     maps of layer l are levels ``part_levels[l, p]`` … ``part_levels[l, p + 1]`` − 1 (σ
     increasing, their ends bracketing every σ of the part in the layer; ``per_mm``: each
     level's pixels per mm); ``boxes[l]`` (u_min, u_max, v_min, v_max): where the
@@ -496,7 +496,6 @@ def _gather_layers_strip(
                 k_lo, f_lo = _bin_of(lo, n_depth)
                 k_hi, f_hi = _bin_of(hi, n_depth)
                 mcs2 = (1.0 - fw) * mcs2_w[layer, kw] + fw * mcs2_w[layer, kw + 1]
-                lever2 = (1.0 - fw) * lever2_w[layer, kw] + fw * lever2_w[layer, kw + 1]
                 primaries = (1.0 - f_c) * sigma_mcs2[e, k_c] + f_c * sigma_mcs2[e, k_c + 1]
                 base = air_a[e] + w * (air_b[e] + w * air_c[e]) + mcs2
                 idd_mean = -1.0
@@ -506,6 +505,7 @@ def _gather_layers_strip(
                     if last <= first:
                         continue
                     width2 = (1.0 - f_c) * part_sigma2[p, e, k_c] + f_c * part_sigma2[p, e, k_c + 1]
+                    lever2 = (1.0 - fw) * lever2_w[layer, p, kw] + fw * lever2_w[layer, p, kw + 1]
                     excess = lever2 * max(width2 - primaries, 0.0)
                     s = math.sqrt(max(base + excess, 1e-6) / mag)
                     phi = _phi_scaled(s, levels, first, last, maps, start, origin_u, origin_v,

@@ -206,13 +206,22 @@ def two_layers():
 
 def _one_part_at_a_time(setup, weights, n: int) -> HaloTerms:
     """The halo as it was computed before the parts shared a pass: each Gaussian of
-    ``setup.halo_parts`` alone (its tables in place of the whole halo's), summed."""
+    ``setup.halo_parts`` alone (its tables in place of the whole halo's, its own lever-arm
+    factor, ``halo_module._lever_arm_factors``' row for it), summed."""
     terms = HaloTerms(np.zeros(n), np.zeros(n), None, None)
-    for weight, sigma2, dose, cumulative in setup.halo_parts:
-        model = (*setup.model[:7], weight, sigma2, *setup.model[9:])
-        average = (*setup.average[:-2], dose, cumulative)
-        alone = dataclasses.replace(setup, model=model, average=average, halo_parts=())
-        beam_halo(alone, weights, terms, with_let=True, with_bio=False)
+    factors = halo_module._lever_arm_factors
+    n_parts = len(setup.halo_parts)
+    try:
+        for p, (weight, sigma2, dose, cumulative) in enumerate(setup.halo_parts):
+            model = (*setup.model[:7], weight, sigma2, *setup.model[9:])
+            average = (*setup.average[:-2], dose, cumulative)
+            alone = dataclasses.replace(setup, model=model, average=average, halo_parts=())
+            halo_module._lever_arm_factors = lambda *args, p=p: factors(*args[:-1], n_parts)[
+                p : p + 1
+            ]
+            beam_halo(alone, weights, terms, with_let=True, with_bio=False)
+    finally:
+        halo_module._lever_arm_factors = factors
     return terms
 
 
@@ -400,7 +409,8 @@ def test_the_default_correction_carries_the_lever_arm_behind_lung(
 def test_the_ladder_bounds_bracket_the_widths_behind_lung(water, lung_slab, two_layers) -> None:
     """Each layer's σ ladder bounds (``_Reach.sigma_bounds``, the lever-arm factor's range
     over the reached depths times the excess's) bracket every voxel's σ of each halo
-    Gaussian as the reference computes it (``halo_widths`` with the factor); the largest
+    Gaussian as the reference computes it (``halo_widths`` with each Gaussian's factor,
+    ``_lever_arm_factors``); the largest
     σ behind the slab exceeds the water phantom's by over 20 % (the factor widens it).
     Without the factor in the bounds the widest σ (8.60 mm) passes the upper bound (8.44)."""
     plan = _field_plan(two_layers)
@@ -420,7 +430,9 @@ def test_the_ladder_bounds_bracket_the_widths_behind_lung(water, lung_slab, two_
             w = weights[layer]
             rays = (layer[:, None] * per_spot + np.arange(per_spot)[None, :]).reshape(-1)
             mcs2_w = np.repeat(w, per_spot) @ ray_sigma2[rays] / (w.sum() * per_spot)
-            lever2_w = halo_module._lever_arm_factor(int(e), setup, w, rays, mcs2_w)
+            lever2_w = halo_module._lever_arm_factors(
+                int(e), setup, w, rays, mcs2_w, part_sigma2.shape[0]
+            )
             _, ranges = halo_module.halo_kernels.halo_widths(
                 int(e), setup.voxels, setup.model, setup.average, mcs2_w, float(w0),
                 float(dw), part_sigma2, lever2_w,

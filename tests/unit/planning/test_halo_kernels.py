@@ -60,7 +60,8 @@ def test_halo_widths_ranges_are_the_extremes_of_its_widths(carbon, slab_setup) -
     weights = np.ones(setup.spots[0].size)
     part_sigma2 = halo_module._halo_part_tables(setup)[0]
     w0, dw = setup.rays[2], setup.rays[3]
-    e, _, _, mcs2_w, lever2_w = next(iter(halo_module._weighted_layers(setup, weights)))
+    n_parts = part_sigma2.shape[0]
+    e, _, _, mcs2_w, lever2_w = next(iter(halo_module._weighted_layers(setup, weights, n_parts)))
     args = (int(e), setup.voxels, setup.model, setup.average, mcs2_w, float(w0), float(dw),
             part_sigma2, lever2_w)  # fmt: skip
     sigma, ranges = kernels.halo_widths(*args, n_threads=1)

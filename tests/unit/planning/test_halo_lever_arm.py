@@ -32,9 +32,9 @@ def model():
     return build_beam_model("proton", [ENERGY_MEV], cnao_beam_line())
 
 
-def _factor(model, spr: float, scattering: float, shifter_mm: float = 0.0):
-    """The factor along a 150 MeV spot's ray in a uniform box (2 mm voxels, 300 mm deep),
-    and the water-equivalent depth (mm) of each table depth."""
+def _setup(model, spr, scattering, shifter_mm: float = 0.0):
+    """A 150 MeV spot's beam set-up in a box (2 mm voxels, 300 mm deep) of SPR ``spr``
+    (a number, or one per 2 mm of depth along the beam)."""
     grid = Grid((5, 150, 5), (2.0, 2.0, 2.0), (-4.0, -149.0, -4.0))
     spots = SpotMap(np.array([ENERGY_MEV]), np.zeros(1), np.zeros(1), np.ones(1))
     geometry = BeamGeometry(0.0, 0.0, (0.0, 0.0, 0.0), model.beam_line.sad_mm)
@@ -42,14 +42,29 @@ def _factor(model, spr: float, scattering: float, shifter_mm: float = 0.0):
     setup = setup_beam(
         Beam("B1", geometry, spots, range_shifter_wet_mm=shifter_mm),
         model,
-        np.full(grid.shape, spr),
+        _along_depth(spr, grid.shape),
         grid,
         grid,
         index.astype(np.int64),
         np.zeros(index.size, dtype=np.int64),
         n_sigma=3.0,
-        scattering=np.full(grid.shape, scattering),
+        scattering=_along_depth(scattering, grid.shape),
     )
+    return setup
+
+
+def _along_depth(value, shape: tuple[int, int, int]) -> np.ndarray:
+    """A volume of ``value``: a number, or one per voxel along the beam (y, upstream first)."""
+    column = np.asarray(value, dtype=np.float64)
+    if column.ndim == 0:
+        return np.full(shape, float(column))
+    return np.broadcast_to(column[None, :, None], shape).copy()
+
+
+def _factor(model, spr: float, scattering: float, shifter_mm: float = 0.0):
+    """The factor along a 150 MeV spot's ray in a uniform box (2 mm voxels, 300 mm deep),
+    and the water-equivalent depth (mm) of each table depth."""
+    setup = _setup(model, spr, scattering, shifter_mm)
     ray_sigma2, ray_wepl = setup.rays[0], setup.rays[1]
     weights = np.ones(1)
     factor = halo._lever_arm_factor(0, setup, weights, np.arange(1), ray_sigma2[0])
@@ -97,3 +112,51 @@ def test_factor_is_one_in_water_behind_a_range_shifter(model) -> None:
     inside = (wepl > 5.0) & (wepl < 0.8 * float(model.max_depth_mm[0]) - 40.0)
     assert inside.sum() > 20
     np.testing.assert_allclose(factor[inside], 1.0, atol=0.03)
+
+
+def _local(model, spr, shifter_mm: float = 0.0):
+    """The narrow halo's local factor (:func:`~ionbeam.planning.halo._local_lever_arm_factor`)
+    along the spot's ray, with the rays' WEPL (mm, from the patient's entry) and depth (mm)."""
+    setup = _setup(model, spr, spr, shifter_mm)
+    factor = halo._local_lever_arm_factor(
+        setup, np.ones(1), np.arange(1), halo.NARROW_LEVER_WINDOW_MM
+    )
+    depth = setup.rays[2] + setup.rays[3] * np.arange(factor.size)
+    return factor, setup.rays[1][0].mean(axis=0) - shifter_mm, depth
+
+
+@pytest.mark.parametrize("spr", [1.0, 0.25, 1.6])
+def test_local_factor_in_a_uniform_medium_is_one_over_spr_squared(model, spr: float) -> None:
+    """In a uniform medium of SPR p the geometric depth per WE mm is 1/p everywhere, so the
+    local factor is 1/p² (1 in water, 16 in lung of SPR 0.25) to 1 % past the window."""
+    factor, wepl, _ = _local(model, spr)
+    inside = (wepl > halo.NARROW_LEVER_WINDOW_MM + 1.0) & (wepl < 150.0)
+    assert inside.sum() > 10
+    np.testing.assert_allclose(factor[inside], 1.0 / spr**2, rtol=0.01)
+
+
+def test_local_factor_behind_a_water_slab_is_lungs_own(model) -> None:
+    """Water for the first 60 mm, lung (SPR 0.25) beyond: the local factor is 1 in the
+    water and 16 once the window lies in the lung (within 1 %), where the primaries'
+    path-integrated factor is still far below (its lever arms reach back into the water:
+    under 8 in the first 40 mm of lung)."""
+    spr = np.where(np.arange(150) < 30, 1.0, 0.25)
+    factor, wepl, depth = _local(model, spr)
+    entry = depth[np.argmax(wepl > 0.0)] - 1.0  # the box's upstream face, mm
+    water = (wepl > 1.0) & (depth - entry < 58.0)
+    lung = (depth - entry > 60.0 + 4.0 * halo.NARROW_LEVER_WINDOW_MM + 2.0) & (wepl < 100.0)
+    assert water.sum() > 10 and lung.sum() > 10
+    np.testing.assert_allclose(factor[water], 1.0, rtol=0.01)
+    np.testing.assert_allclose(factor[lung], 16.0, rtol=0.01)
+    setup = _setup(model, spr, spr)
+    path = halo._lever_arm_factor(0, setup, np.ones(1), np.arange(1), setup.rays[0][0])
+    near = lung & (depth - entry < 100.0)
+    assert path[near].max() < 8.0
+
+
+def test_local_factor_is_one_in_water_behind_a_range_shifter(model) -> None:
+    """The window stops at the patient's entry: water behind a 40 mm WET shifter has 1."""
+    factor, wepl, _ = _local(model, 1.0, shifter_mm=40.0)
+    inside = (wepl > 1.0) & (wepl < 100.0)
+    assert inside.sum() > 10
+    np.testing.assert_allclose(factor[inside], 1.0, rtol=0.01)
