@@ -143,7 +143,8 @@ def beam_halo(
     """Add one beam's full-width halo for spot ``weights`` (particles) to ``terms``: each
     of the halo's Gaussians (``setup.halo_parts``; the whole halo when there are none),
     on maps of :data:`PIXELS_PER_SIGMA` pixels per σ whose σ ladders bracket the layer's
-    widths (:meth:`_Reach.sigma_bounds`), one layer at a time (its maps stay in cache: all
+    widths (:meth:`_Reach.sigma_bounds`; a ladder that begins another's reads its maps,
+    :func:`_shared_ladders`), one layer at a time (its maps stay in cache: all
     the layers in one pass per voxel measured 5–10 % slower), each voxel's σ computed where
     it is read (:func:`._halo_kernels.gather_layers`). ``reference``: as before issue 16's cheaper
     correction, :data:`REFERENCE_PIXELS_PER_SIGMA` and each layer's exact σ range, one
