@@ -438,8 +438,9 @@ def gather_layers(
     :func:`gather_halo` adds it, with σ_p computed in place as :func:`halo_widths` does
     (``mcs2_w[l]``: the layer's fluence-weighted σ²_MCS at depths w₀ + k Δw, ``lever2_w[l, p]``
     part p's lever-arm factor there, :func:`.halo._lever_arm_factors`). Part p's
-    maps of layer l are levels ``part_levels[l, p]`` … ``part_levels[l, p + 1]`` − 1 (σ
-    increasing, their ends bracketing every σ of the part in the layer; ``per_mm``: each
+    maps of layer l are levels ``part_levels[l, p, 0]`` … ``part_levels[l, p, 1]`` − 1 (σ
+    increasing, their ends bracketing every σ of the part in the layer; parts may share
+    levels, as where one part's ladder begins another's; ``per_mm``: each
     level's pixels per mm); ``boxes[l]`` (u_min, u_max, v_min, v_max): where the
     layer's widest maps reach (no halo beyond). Each voxel alone: the same numbers
     whatever the threads (blocks of :data:`GATHER_BLOCK` voxels dealt to them)."""
@@ -501,7 +502,7 @@ def _gather_layers_strip(
                 idd_mean = -1.0
                 g = 0.0
                 for p in range(n_parts):
-                    first, last = part_levels[layer, p], part_levels[layer, p + 1]
+                    first, last = part_levels[layer, p, 0], part_levels[layer, p, 1]
                     if last <= first:
                         continue
                     width2 = (1.0 - f_c) * part_sigma2[p, e, k_c] + f_c * part_sigma2[p, e, k_c + 1]

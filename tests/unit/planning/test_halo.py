@@ -254,6 +254,58 @@ def test_the_halo_of_both_gaussians_in_one_pass_is_their_sum(water, two_layers) 
         assert np.abs(alone.dose - together.dose).max() > 0.05 * np.abs(together.dose).max()
 
 
+def _own_ladders(ladders: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each part's own copies of its maps (as before the parts shared them)."""
+    ends = np.cumsum([0] + [ladder.size for ladder in ladders])
+    return np.concatenate(ladders), np.stack([ends[:-1], ends[1:]], axis=1).astype(np.int64)
+
+
+def test_a_ladder_that_begins_another_reads_its_levels() -> None:
+    """``_shared_ladders``: a ladder that is the start of another takes that one's levels
+    (whichever part comes first), one that is not keeps its own."""
+    wide, narrow, other = _levels(3.0, 30.0), _levels(3.0, 9.0), _levels(3.5, 9.0)
+    assert np.array_equal(narrow, wide[: narrow.size])
+    for ladders, expected in (
+        ([narrow, wide], [(0, narrow.size), (0, wide.size)]),
+        ([wide, narrow], [(0, wide.size), (0, narrow.size)]),
+        ([other, wide], [(wide.size, wide.size + other.size), (0, wide.size)]),
+    ):
+        levels, ranges = halo_module._shared_ladders(ladders)
+        assert [tuple(r) for r in ranges] == expected
+        for ladder, (first, last) in zip(ladders, ranges, strict=True):
+            assert np.array_equal(levels[first:last], ladder)
+
+
+def test_shared_maps_give_the_same_halo_as_each_parts_own(carbon, slab_setup, monkeypatch) -> None:
+    """A carbon beam through bone and lung, the halo's two Gaussians reading the maps
+    they share (one's σ ladder the start of the other's): dose, LET×dose, α×dose and
+    √β×dose the same bit for bit as each Gaussian reading its own copies (each level is
+    splatted and filtered alone); the sharing happens here (fewer levels than the
+    ladders hold), so the comparison is not vacuous."""
+    setup = slab_setup(carbon, gantry_deg=0.0)
+    assert len(setup.halo_parts) == 2
+    weights = np.linspace(0.5, 1.5, setup.spots[0].size) * 1e6
+    n = int(setup.voxels[0].max()) + 1
+    shared_any = []
+    share = halo_module._shared_ladders
+
+    def watched(ladders):  # type: ignore[no-untyped-def]
+        levels, ranges = share(ladders)
+        shared_any.append(levels.size < sum(ladder.size for ladder in ladders))
+        return levels, ranges
+
+    results = []
+    for ladders in (watched, _own_ladders):
+        monkeypatch.setattr(halo_module, "_shared_ladders", ladders)
+        terms = HaloTerms(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n))
+        beam_halo(setup, weights, terms, with_let=True, with_bio=True)
+        results.append(terms)
+    assert any(shared_any)
+    for shared, own in zip(*results, strict=True):
+        assert np.count_nonzero(own) > 100
+        assert np.array_equal(shared, own)
+
+
 def test_the_correction_does_not_depend_on_the_thread_count(water, two_layers) -> None:
     """The halo's correction (convolution and the matrix-free disc) and the reported
     products (the chunked matrix product) with 1 and with 2 numba threads: the same
