@@ -83,6 +83,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``ionbeam demo``."""
     from ionbeam._atomic import atomic_directory
+    from ionbeam._kernel_cache import kernels_cached
     from ionbeam._progress import stage_printer
     from ionbeam.cli._goals import exit_status
     from ionbeam.cli._output import to_jsonable
@@ -102,18 +103,26 @@ def run(args: argparse.Namespace) -> int:
     evaluations: dict[str, Any] = {}
     shared = ReportCache()  # what the comparison shows as each plan's report does
     # The carbon plan is made in a forked process while this one plans protons and writes
-    # their folder (the same plans: see ionbeam.workflow.background).
+    # their folder (the same plans: see ionbeam.workflow.background). On a cold numba
+    # cache the child is forked once this process has compiled the dose engine's kernels,
+    # which both plans call, so that they are compiled once.
+    cold = not kernels_cached()
+    planning = f"{second}: planning {_PLANS[1][1]} ({_PLANS[1][2]} RBE)"
     with (
         plan_in_background(
-            second_inputs, grid_check=False, on_stage=_stage_of(stage, second)
+            second_inputs, grid_check=False, on_stage=_stage_of(stage, second), start=not cold
         ) as background,
         atomic_directory(out, overwrite=overwrite) as folder,
     ):
-        planning = f"{second}: planning {_PLANS[1][1]} ({_PLANS[1][2]} RBE)"
         if background.forked:
             stage(f"{planning}, in the background")
         stage(f"{first}: planning {_PLANS[0][1]} ({_PLANS[0][2]} RBE)")
-        results[first] = make_plan(first_inputs, grid_check=False, on_stage=_stage_of(stage, first))
+        on_stage = _stage_of(stage, first)
+        if cold:
+            on_stage = _forking(
+                stage, first, background, first_inputs, f"{planning}, in the background"
+            )
+        results[first] = make_plan(first_inputs, grid_check=False, on_stage=on_stage)
         patient_dicom = patient_datasets(patient)  # the CT and RTSTRUCT of both plan folders
         views = []
         for label in (first, second):
@@ -228,6 +237,23 @@ def _stage_of(stage: Any, label: str) -> Any:
         stage(f"{label}: {text}")
 
     return on_stage
+
+
+def _forking(stage: Any, label: str, background: Any, inputs: Any, text: str) -> Any:
+    """The stage callback of plan ``label`` (see :func:`_stage_of`) that also forks
+    ``background`` (and prints ``text``) once the plan of ``inputs`` has computed its dose
+    influence (with its sub-voxels, where it has them): the dose engine's kernels are
+    then compiled, and the optimizer's parallel kernels, after which forking is unsafe,
+    have not run yet."""
+    on_stage = _stage_of(stage, label)
+    last = "sub voxel influence" if inputs.options.oar_supersampling_mm > 0 else "dose influence"
+
+    def forking(line: str) -> None:
+        on_stage(line)
+        if line.startswith(f"{last} done") and background.start():
+            stage(text)
+
+    return forking
 
 
 def _with_ring(patient: Any) -> Any:

@@ -59,7 +59,8 @@ def can_fork() -> bool:
 
 class BackgroundPlan:
     """A plan being made in a forked process (or, where none could be forked, to be made
-    here on the first call of :meth:`result`). The child's stage lines are passed to
+    here on the first call of :meth:`result`). ``fork``: whether it may be forked;
+    ``start``: fork now (else on :meth:`start`). The child's stage lines are passed to
     ``on_stage`` in this process, by a thread that listens to the child."""
 
     def __init__(
@@ -69,6 +70,7 @@ class BackgroundPlan:
         grid_check: bool,
         on_stage: Callable[[str], None] | None,
         fork: bool,
+        start: bool = True,
     ) -> None:
         self._inputs = inputs
         self._grid_check = grid_check
@@ -77,13 +79,22 @@ class BackgroundPlan:
         self._process: Any = None
         self._message: tuple[str, Any] | None = None
         self._listener: threading.Thread | None = None
-        if fork:
-            self._start()
+        self._may_fork = fork
+        if start:
+            self.start()
 
     @property
     def forked(self) -> bool:
         """Whether the plan is (or was) made in a child process."""
         return self._process is not None
+
+    def start(self) -> bool:
+        """Fork the child now, if it has not been forked, the plan is not made yet and
+        :func:`can_fork` allows it (a handle made with ``start=False``); returns
+        whether the plan is being made in a child process."""
+        if self._may_fork and self._process is None and self._outcome is None and can_fork():
+            self._start()
+        return self.forked
 
     def _start(self) -> None:
         context = multiprocessing.get_context("fork")
@@ -161,18 +172,22 @@ def plan_in_background(
     grid_check: bool = True,
     on_stage: Callable[[str], None] | None = None,
     fork: bool | None = None,
+    start: bool = True,
 ) -> Iterator[BackgroundPlan]:
     """Start :func:`~ionbeam.workflow.make_plan` of ``inputs`` in a forked process; the
     handle's ``result()`` returns its outcome. On leaving the block a child still running
     is stopped. ``fork``: None = where :func:`can_fork`; False = plan in this process
-    when ``result()`` is called; ``on_stage``: called in this process with each of the
+    when ``result()`` is called; ``start``: False = fork only when the handle's
+    ``start()`` is called (e.g. once this process has compiled the kernels both plans
+    call, on a cold numba cache); ``on_stage``: called in this process with each of the
     plan's stage lines (from a listening thread while the child runs). Fork before this
     process runs numba's parallel kernels."""
     plan = BackgroundPlan(
         inputs,
         grid_check=grid_check,
         on_stage=on_stage,
-        fork=can_fork() if fork is None else fork and can_fork(),
+        fork=fork is not False,
+        start=start,
     )
     try:
         yield plan
