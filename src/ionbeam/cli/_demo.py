@@ -104,13 +104,16 @@ def run(args: argparse.Namespace) -> int:
     shared = ReportCache()  # what the comparison shows as each plan's report does
     # The carbon plan is made in a forked process while this one plans protons and writes
     # their folder (the same plans: see ionbeam.workflow.background). On a cold numba
-    # cache the child is forked once this process has compiled the dose engine's kernels,
-    # which both plans call, so that they are compiled once.
+    # cache the child waits after its beam model until this process has compiled the
+    # kernels both plans call (ray tracing, dose engine), then loads them from the cache.
     cold = not kernels_cached()
     planning = f"{second}: planning {_PLANS[1][1]} ({_PLANS[1][2]} RBE)"
     with (
         plan_in_background(
-            second_inputs, grid_check=False, on_stage=_stage_of(stage, second), start=not cold
+            second_inputs,
+            grid_check=False,
+            on_stage=_stage_of(stage, second),
+            hold_after=_HOLD_AFTER if cold else None,
         ) as background,
         atomic_directory(out, overwrite=overwrite) as folder,
     ):
@@ -119,9 +122,7 @@ def run(args: argparse.Namespace) -> int:
         stage(f"{first}: planning {_PLANS[0][1]} ({_PLANS[0][2]} RBE)")
         on_stage = _stage_of(stage, first)
         if cold:
-            on_stage = _forking(
-                stage, first, background, first_inputs, f"{planning}, in the background"
-            )
+            on_stage = _releasing(on_stage, background, first_inputs)
         results[first] = make_plan(first_inputs, grid_check=False, on_stage=on_stage)
         patient_dicom = patient_datasets(patient)  # the CT and RTSTRUCT of both plan folders
         views = []
@@ -239,21 +240,23 @@ def _stage_of(stage: Any, label: str) -> Any:
     return on_stage
 
 
-def _forking(stage: Any, label: str, background: Any, inputs: Any, text: str) -> Any:
-    """The stage callback of plan ``label`` (see :func:`_stage_of`) that also forks
-    ``background`` (and prints ``text``) once the plan of ``inputs`` has computed its dose
-    influence (with its sub-voxels, where it has them): the dose engine's kernels are
-    then compiled, and the optimizer's parallel kernels, after which forking is unsafe,
-    have not run yet."""
-    on_stage = _stage_of(stage, label)
+#: The stage after which the carbon plan waits on a cold numba cache: its beam model (the
+#: carbon tables) is made meanwhile; spot placement's ray tracing is shared.
+_HOLD_AFTER = "beam model"
+
+
+def _releasing(on_stage: Any, background: Any, inputs: Any) -> Any:
+    """``on_stage`` that also releases ``background`` once the plan of ``inputs`` has
+    computed its dose influence (with its sub-voxels, where it has them): the kernels
+    both plans call are then compiled and in numba's cache."""
     last = "sub voxel influence" if inputs.options.oar_supersampling_mm > 0 else "dose influence"
 
-    def forking(line: str) -> None:
+    def releasing(line: str) -> None:
         on_stage(line)
-        if line.startswith(f"{last} done") and background.start():
-            stage(text)
+        if line.startswith(f"{last} done"):
+            background.release()
 
-    return forking
+    return releasing
 
 
 def _with_ring(patient: Any) -> Any:

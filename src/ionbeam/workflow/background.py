@@ -20,6 +20,7 @@ survive a fork) — the plan is made serially, in this process, when
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
 import os
@@ -71,6 +72,7 @@ class BackgroundPlan:
         on_stage: Callable[[str], None] | None,
         fork: bool,
         start: bool = True,
+        hold_after: str | None = None,
     ) -> None:
         self._inputs = inputs
         self._grid_check = grid_check
@@ -80,6 +82,8 @@ class BackgroundPlan:
         self._message: tuple[str, Any] | None = None
         self._listener: threading.Thread | None = None
         self._may_fork = fork
+        self._hold_after = hold_after
+        self._gate: int | None = None  # the write end of the pipe the held child waits on
         if start:
             self.start()
 
@@ -96,12 +100,23 @@ class BackgroundPlan:
             self._start()
         return self.forked
 
+    def release(self) -> None:
+        """Let a child held after its stage ``hold_after`` go on (see
+        :func:`plan_in_background`); nothing if it is not held or already released."""
+        if self._gate is not None:
+            gate, self._gate = self._gate, None
+            with contextlib.suppress(OSError):  # the child has ended
+                os.write(gate, b"g")
+            os.close(gate)
+
     def _start(self) -> None:
         context = multiprocessing.get_context("fork")
         read_fd, write_fd = os.pipe()
+        gate_read, gate_write = os.pipe() if self._hold_after is not None else (-1, -1)
+        hold = (self._hold_after, gate_read, gate_write) if self._hold_after is not None else None
         self._process = context.Process(
             target=_child,
-            args=(read_fd, write_fd, self._inputs, self._grid_check),
+            args=(read_fd, write_fd, self._inputs, self._grid_check, hold),
             name="ionbeam-background-plan",
             daemon=False,  # it may start processes of its own (e.g. robust scenarios)
         )
@@ -109,6 +124,9 @@ class BackgroundPlan:
             self._process.start()
         finally:
             os.close(write_fd)
+            if hold is not None:
+                os.close(gate_read)
+                self._gate = gate_write
         self._listener = threading.Thread(
             target=self._listen, args=(read_fd,), name="ionbeam-background-plan", daemon=True
         )
@@ -135,6 +153,7 @@ class BackgroundPlan:
         child process; re-raises the error it raised)."""
         if self._outcome is not None:
             return self._outcome
+        self.release()
         if self._process is None or self._listener is None:
             from ionbeam.workflow.recipe import make_plan
 
@@ -158,6 +177,7 @@ class BackgroundPlan:
 
     def close(self) -> None:
         """Stop the child process if it is still running (its result is then lost)."""
+        self.release()
         if self._process is not None and self._process.is_alive():
             self._process.terminate()
             self._process.join()
@@ -173,13 +193,17 @@ def plan_in_background(
     on_stage: Callable[[str], None] | None = None,
     fork: bool | None = None,
     start: bool = True,
+    hold_after: str | None = None,
 ) -> Iterator[BackgroundPlan]:
     """Start :func:`~ionbeam.workflow.make_plan` of ``inputs`` in a forked process; the
     handle's ``result()`` returns its outcome. On leaving the block a child still running
     is stopped. ``fork``: None = where :func:`can_fork`; False = plan in this process
     when ``result()`` is called; ``start``: False = fork only when the handle's
     ``start()`` is called (e.g. once this process has compiled the kernels both plans
-    call, on a cold numba cache); ``on_stage``: called in this process with each of the
+    call, on a cold numba cache); ``hold_after``: the child stops after the stage line
+    that starts with this text until the handle's ``release()`` (or ``result()``) is
+    called, e.g. so that kernels both plans call are compiled in this process only and
+    loaded by the child from numba's cache; ``on_stage``: called in this process with each of the
     plan's stage lines (from a listening thread while the child runs). Fork before this
     process runs numba's parallel kernels."""
     plan = BackgroundPlan(
@@ -188,6 +212,7 @@ def plan_in_background(
         on_stage=on_stage,
         fork=fork is not False,
         start=start,
+        hold_after=hold_after,
     )
     try:
         yield plan
@@ -199,12 +224,22 @@ def plan_in_background(
 _BUFFER = 1 << 20
 
 
-def _child(read_fd: int, write_fd: int, inputs: PlanInputs, grid_check: bool) -> None:
+def _child(
+    read_fd: int,
+    write_fd: int,
+    inputs: PlanInputs,
+    grid_check: bool,
+    hold: tuple[str, int, int] | None,
+) -> None:
     """The child process: make the plan, sending each stage line as it ends, then the
-    outcome (or the error), each as a pickle of ``(kind, value)`` on the pipe."""
+    outcome (or the error), each as a pickle of ``(kind, value)`` on the pipe; with
+    ``hold`` = (stage, gate's read end, its write end), wait after that stage's line until
+    the parent writes to the gate or closes it."""
     from ionbeam.workflow.recipe import make_plan
 
     os.close(read_fd)
+    if hold is not None:
+        os.close(hold[2])
     shared = _shared(inputs)
     with os.fdopen(write_fd, "wb", buffering=_BUFFER) as stream:
 
@@ -212,10 +247,13 @@ def _child(read_fd: int, write_fd: int, inputs: PlanInputs, grid_check: bool) ->
             _SharedPickler(stream, shared).dump((kind, value))
             stream.flush()
 
+        def on_stage(text: str) -> None:
+            send("stage", text)
+            if hold is not None and text.startswith(hold[0]):
+                os.read(hold[1], 1)  # a byte, or b"" when the parent closed the gate
+
         try:
-            outcome = make_plan(
-                inputs, grid_check=grid_check, on_stage=lambda text: send("stage", text)
-            )
+            outcome = make_plan(inputs, grid_check=grid_check, on_stage=on_stage)
         except BaseException as error:  # sent to the parent, which raises it
             _send_error(stream, error)
             return
