@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,44 @@ def test_a_deferred_plan_forks_only_on_start(monkeypatch: pytest.MonkeyPatch) ->
     with background.plan_in_background("inputs", grid_check=False, start=False) as plan:  # type: ignore[arg-type]
         assert plan.result() == "outcome"
         assert not plan.start() and len(started) == 1
+
+
+def test_a_held_child_waits_for_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hold_after``: the child stops after that stage's line and sends its outcome only
+    once released (``release()``; ``result()`` releases it too)."""
+    import threading
+    import time
+
+    from ionbeam.workflow import background
+
+    def fake_make_plan(inputs: object, *, grid_check: bool, on_stage: Any) -> str:
+        on_stage("beam model done in 0.0 s")
+        on_stage("spots done in 0.0 s")
+        return "outcome"
+
+    monkeypatch.setattr(background, "can_fork", lambda: True)  # the child runs no numba
+    monkeypatch.setattr("ionbeam.workflow.recipe.make_plan", fake_make_plan)
+    lines: list[str] = []
+    held = threading.Event()
+
+    def on_stage(text: str) -> None:
+        lines.append(text)
+        held.set()
+
+    from types import SimpleNamespace
+
+    names = ("patient", "prescription", "options", "calibration", "machine", "beam_model")
+    inputs = SimpleNamespace(particle="carbon", **dict.fromkeys(names))
+    with background.plan_in_background(
+        inputs,  # type: ignore[arg-type]
+        grid_check=False,
+        on_stage=on_stage,
+        hold_after="beam model",
+    ) as plan:
+        assert plan.forked
+        assert held.wait(60)
+        time.sleep(0.5)  # a child not held would send its next line and outcome now
+        assert lines == ["beam model done in 0.0 s"] and plan._message is None
+        plan.release()
+        assert plan.result() == "outcome"
+    assert lines == ["beam model done in 0.0 s", "spots done in 0.0 s"]
