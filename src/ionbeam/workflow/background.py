@@ -60,8 +60,8 @@ def can_fork() -> bool:
 
 class BackgroundPlan:
     """A plan being made in a forked process (or, where none could be forked, to be made
-    here on the first call of :meth:`result`). ``fork``: whether it may be forked;
-    ``start``: fork now (else on :meth:`start`). The child's stage lines are passed to
+    here on the first call of :meth:`result`). ``hold_after``: see
+    :func:`plan_in_background`. The child's stage lines are passed to
     ``on_stage`` in this process, by a thread that listens to the child."""
 
     def __init__(
@@ -71,7 +71,6 @@ class BackgroundPlan:
         grid_check: bool,
         on_stage: Callable[[str], None] | None,
         fork: bool,
-        start: bool = True,
         hold_after: str | None = None,
     ) -> None:
         self._inputs = inputs
@@ -81,24 +80,15 @@ class BackgroundPlan:
         self._process: Any = None
         self._message: tuple[str, Any] | None = None
         self._listener: threading.Thread | None = None
-        self._may_fork = fork
         self._hold_after = hold_after
         self._gate: int | None = None  # the write end of the pipe the held child waits on
-        if start:
-            self.start()
+        if fork:
+            self._start()
 
     @property
     def forked(self) -> bool:
         """Whether the plan is (or was) made in a child process."""
         return self._process is not None
-
-    def start(self) -> bool:
-        """Fork the child now, if it has not been forked, the plan is not made yet and
-        :func:`can_fork` allows it (a handle made with ``start=False``); returns
-        whether the plan is being made in a child process."""
-        if self._may_fork and self._process is None and self._outcome is None and can_fork():
-            self._start()
-        return self.forked
 
     def release(self) -> None:
         """Let a child held after its stage ``hold_after`` go on (see
@@ -192,15 +182,12 @@ def plan_in_background(
     grid_check: bool = True,
     on_stage: Callable[[str], None] | None = None,
     fork: bool | None = None,
-    start: bool = True,
     hold_after: str | None = None,
 ) -> Iterator[BackgroundPlan]:
     """Start :func:`~ionbeam.workflow.make_plan` of ``inputs`` in a forked process; the
     handle's ``result()`` returns its outcome. On leaving the block a child still running
     is stopped. ``fork``: None = where :func:`can_fork`; False = plan in this process
-    when ``result()`` is called; ``start``: False = fork only when the handle's
-    ``start()`` is called (e.g. once this process has compiled the kernels both plans
-    call, on a cold numba cache); ``hold_after``: the child stops after the stage line
+    when ``result()`` is called; ``hold_after``: the child stops after the stage line
     that starts with this text until the handle's ``release()`` (or ``result()``) is
     called, e.g. so that kernels both plans call are compiled in this process only and
     loaded by the child from numba's cache; ``on_stage``: called in this process with each of the
@@ -210,8 +197,7 @@ def plan_in_background(
         inputs,
         grid_check=grid_check,
         on_stage=on_stage,
-        fork=fork is not False,
-        start=start,
+        fork=can_fork() if fork is None else fork and can_fork(),
         hold_after=hold_after,
     )
     try:

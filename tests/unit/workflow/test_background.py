@@ -118,26 +118,6 @@ def test_without_fork_the_plan_is_made_on_request(monkeypatch: pytest.MonkeyPatc
     assert calls == [("inputs", False)]
 
 
-def test_a_deferred_plan_forks_only_on_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``start=False`` forks nothing until ``start()`` (the demo on a cold numba cache);
-    ``start()`` of a handle that may not fork, or whose plan is made, forks nothing."""
-    from ionbeam.workflow import background
-
-    started = []
-    monkeypatch.setattr(background, "can_fork", lambda: True)
-    monkeypatch.setattr(background.BackgroundPlan, "_start", lambda self: started.append(self))
-    with background.plan_in_background("inputs", grid_check=False, start=False) as plan:  # type: ignore[arg-type]
-        assert started == []
-        plan.start()
-        assert started == [plan]
-    with background.plan_in_background("inputs", grid_check=False, fork=False, start=False) as plan:  # type: ignore[arg-type]
-        assert not plan.start() and started == [started[0]]
-    monkeypatch.setattr("ionbeam.workflow.recipe.make_plan", lambda inputs, **_: "outcome")
-    with background.plan_in_background("inputs", grid_check=False, start=False) as plan:  # type: ignore[arg-type]
-        assert plan.result() == "outcome"
-        assert not plan.start() and len(started) == 1
-
-
 def test_a_held_child_waits_for_release(monkeypatch: pytest.MonkeyPatch) -> None:
     """``hold_after``: the child stops after that stage's line and sends its outcome only
     once released (``release()``; ``result()`` releases it too)."""
