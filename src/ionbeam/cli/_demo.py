@@ -104,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
     shared = ReportCache()  # what the comparison shows as each plan's report does
     # The carbon plan is made in a forked process while this one plans protons and writes
     # their folder (the same plans: see ionbeam.workflow.background). On a cold numba
-    # cache the child waits after its beam model until this process has compiled the
-    # kernels both plans call (ray tracing, dose engine), then loads them from the cache.
+    # cache the child makes its beam and biology models, then waits until this process
+    # has made its plan, compiling the kernels both plans call: the child loads them from
+    # numba's cache instead of compiling them again (the carbon plan then overlaps the
+    # proton folder's writing).
     cold = not kernels_cached()
     planning = f"{second}: planning {_PLANS[1][1]} ({_PLANS[1][2]} RBE)"
     with (
@@ -120,10 +122,8 @@ def run(args: argparse.Namespace) -> int:
         if background.forked:
             stage(f"{planning}, in the background")
         stage(f"{first}: planning {_PLANS[0][1]} ({_PLANS[0][2]} RBE)")
-        on_stage = _stage_of(stage, first)
-        if cold:
-            on_stage = _releasing(on_stage, background, first_inputs)
-        results[first] = make_plan(first_inputs, grid_check=False, on_stage=on_stage)
+        results[first] = make_plan(first_inputs, grid_check=False, on_stage=_stage_of(stage, first))
+        background.release()  # a held child (cold cache) finds the shared kernels cached
         patient_dicom = patient_datasets(patient)  # the CT and RTSTRUCT of both plan folders
         views = []
         for label in (first, second):
@@ -240,23 +240,9 @@ def _stage_of(stage: Any, label: str) -> Any:
     return on_stage
 
 
-#: The stage after which the carbon plan waits on a cold numba cache: its beam model (the
-#: carbon tables) is made meanwhile; spot placement's ray tracing is shared.
-_HOLD_AFTER = "beam model"
-
-
-def _releasing(on_stage: Any, background: Any, inputs: Any) -> Any:
-    """``on_stage`` that also releases ``background`` once the plan of ``inputs`` has
-    computed its dose influence (with its sub-voxels, where it has them): the kernels
-    both plans call are then compiled and in numba's cache."""
-    last = "sub voxel influence" if inputs.options.oar_supersampling_mm > 0 else "dose influence"
-
-    def releasing(line: str) -> None:
-        on_stage(line)
-        if line.startswith(f"{last} done"):
-            background.release()
-
-    return releasing
+#: The stage after which the carbon plan waits on a cold numba cache, until the proton
+#: plan is made: its beam model (the carbon tables) and mMKM biology are made meanwhile.
+_HOLD_AFTER = "biology model"
 
 
 def _with_ring(patient: Any) -> Any:
