@@ -26,7 +26,9 @@ uncovering the PTV.
 
 The carbon plan is made in a forked process (:mod:`ionbeam.workflow.background`) while
 this one plans protons and writes their folder: the same plans, bit for bit, as made one
-after the other, in less wall time on two or more cores.
+after the other, in less wall time on two or more cores. On a cold numba cache the child
+waits after its biology model until the proton plan is made, so that the kernels both
+plans call are compiled once.
 
 The clinical goals of both plans (target coverage, hot spot outside the target,
 organ limits; :mod:`ionbeam.cli._goals`) are printed, and ``--strict`` exits with

@@ -16,6 +16,9 @@ and starts without importing anything. Where forking is not safe — a platform 
 ``fork``, or numba's thread pool already started in this process (its threads do not
 survive a fork) — the plan is made serially, in this process, when
 :meth:`BackgroundPlan.result` is first called: the result is the same either way.
+A child forked with ``hold_after`` waits after that stage until
+:meth:`BackgroundPlan.release`: on a cold numba cache the caller can so compile the
+kernels both plans call once, the child loading them from numba's cache afterwards.
 """
 
 from __future__ import annotations
