@@ -23,7 +23,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["kernel_fingerprint", "kernel_modules", "refresh_kernel_cache"]
+__all__ = ["kernel_fingerprint", "kernel_modules", "kernels_cached", "refresh_kernel_cache"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _STAMP_NAME = "ionbeam-kernels.fingerprint"
@@ -110,3 +110,20 @@ def refresh_kernel_cache(files: Sequence[Path] | None = None, *, force: bool = F
         with contextlib.suppress(OSError):  # a read-only cache: numba will not write there
             stamp.write_text(fingerprint + "\n")
     return deleted
+
+
+def kernels_cached(files: Sequence[Path] | None = None) -> bool:
+    """Whether numba's cache holds compiled code of any of ionbeam's kernels (after
+    :func:`refresh_kernel_cache` has deleted stale entries): False on a cold start, when
+    every kernel a run calls is compiled (tens of CPU seconds). ``files`` defaults to
+    :func:`kernel_modules` (then stale entries are deleted first)."""
+    if files is None:
+        refresh_kernel_cache()
+        files = kernel_modules()
+    for py_file in files:
+        directory = _cache_directory(py_file)
+        if directory is None or not directory.is_dir():
+            continue
+        if any(directory.glob(f"{py_file.stem}.*.nbi")):
+            return True
+    return False

@@ -109,3 +109,20 @@ def test_a_changed_helper_in_another_file_is_recompiled(tmp_path: Path) -> None:
 
     helper.write_text(_HELPER.format(value=2))
     assert _run(package, cache, guard=True) == 20
+
+
+def test_kernels_cached_sees_index_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold cache (no ``.nbi`` of the kernel modules, another module's entries aside)
+    is told apart from one holding a kernel's index."""
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))
+    source = tmp_path / "pkg" / "_a_kernels.py"
+    source.parent.mkdir()
+    source.write_text("x = 1\n")
+    assert not _kernel_cache.kernels_cached([source])
+    directory = _kernel_cache._cache_directory(source)
+    assert directory is not None
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "elsewhere.g-1.py312.nbi").write_bytes(b"cached")
+    assert not _kernel_cache.kernels_cached([source])
+    (directory / "_a_kernels.f-3.py312.nbi").write_bytes(b"cached")
+    assert _kernel_cache.kernels_cached([source])

@@ -16,10 +16,14 @@ and starts without importing anything. Where forking is not safe — a platform 
 ``fork``, or numba's thread pool already started in this process (its threads do not
 survive a fork) — the plan is made serially, in this process, when
 :meth:`BackgroundPlan.result` is first called: the result is the same either way.
+A child forked with ``hold_after`` waits after that stage until
+:meth:`BackgroundPlan.release`: on a cold numba cache the caller can so compile the
+kernels both plans call once, the child loading them from numba's cache afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
 import os
@@ -59,7 +63,8 @@ def can_fork() -> bool:
 
 class BackgroundPlan:
     """A plan being made in a forked process (or, where none could be forked, to be made
-    here on the first call of :meth:`result`). The child's stage lines are passed to
+    here on the first call of :meth:`result`). ``hold_after``: see
+    :func:`plan_in_background`. The child's stage lines are passed to
     ``on_stage`` in this process, by a thread that listens to the child."""
 
     def __init__(
@@ -69,6 +74,7 @@ class BackgroundPlan:
         grid_check: bool,
         on_stage: Callable[[str], None] | None,
         fork: bool,
+        hold_after: str | None = None,
     ) -> None:
         self._inputs = inputs
         self._grid_check = grid_check
@@ -77,6 +83,8 @@ class BackgroundPlan:
         self._process: Any = None
         self._message: tuple[str, Any] | None = None
         self._listener: threading.Thread | None = None
+        self._hold_after = hold_after
+        self._gate: int | None = None  # the write end of the pipe the held child waits on
         if fork:
             self._start()
 
@@ -85,12 +93,23 @@ class BackgroundPlan:
         """Whether the plan is (or was) made in a child process."""
         return self._process is not None
 
+    def release(self) -> None:
+        """Let a child held after its stage ``hold_after`` go on (see
+        :func:`plan_in_background`); nothing if it is not held or already released."""
+        if self._gate is not None:
+            gate, self._gate = self._gate, None
+            with contextlib.suppress(OSError):  # the child has ended
+                os.write(gate, b"g")
+            os.close(gate)
+
     def _start(self) -> None:
         context = multiprocessing.get_context("fork")
         read_fd, write_fd = os.pipe()
+        gate_read, gate_write = os.pipe() if self._hold_after is not None else (-1, -1)
+        hold = (self._hold_after, gate_read, gate_write) if self._hold_after is not None else None
         self._process = context.Process(
             target=_child,
-            args=(read_fd, write_fd, self._inputs, self._grid_check),
+            args=(read_fd, write_fd, self._inputs, self._grid_check, hold),
             name="ionbeam-background-plan",
             daemon=False,  # it may start processes of its own (e.g. robust scenarios)
         )
@@ -98,6 +117,9 @@ class BackgroundPlan:
             self._process.start()
         finally:
             os.close(write_fd)
+            if hold is not None:
+                os.close(gate_read)
+                self._gate = gate_write
         self._listener = threading.Thread(
             target=self._listen, args=(read_fd,), name="ionbeam-background-plan", daemon=True
         )
@@ -124,6 +146,7 @@ class BackgroundPlan:
         child process; re-raises the error it raised)."""
         if self._outcome is not None:
             return self._outcome
+        self.release()
         if self._process is None or self._listener is None:
             from ionbeam.workflow.recipe import make_plan
 
@@ -147,6 +170,7 @@ class BackgroundPlan:
 
     def close(self) -> None:
         """Stop the child process if it is still running (its result is then lost)."""
+        self.release()
         if self._process is not None and self._process.is_alive():
             self._process.terminate()
             self._process.join()
@@ -161,11 +185,15 @@ def plan_in_background(
     grid_check: bool = True,
     on_stage: Callable[[str], None] | None = None,
     fork: bool | None = None,
+    hold_after: str | None = None,
 ) -> Iterator[BackgroundPlan]:
     """Start :func:`~ionbeam.workflow.make_plan` of ``inputs`` in a forked process; the
     handle's ``result()`` returns its outcome. On leaving the block a child still running
     is stopped. ``fork``: None = where :func:`can_fork`; False = plan in this process
-    when ``result()`` is called; ``on_stage``: called in this process with each of the
+    when ``result()`` is called; ``hold_after``: the child stops after the stage line
+    that starts with this text until the handle's ``release()`` (or ``result()``) is
+    called, e.g. so that kernels both plans call are compiled in this process only and
+    loaded by the child from numba's cache; ``on_stage``: called in this process with each of the
     plan's stage lines (from a listening thread while the child runs). Fork before this
     process runs numba's parallel kernels."""
     plan = BackgroundPlan(
@@ -173,6 +201,7 @@ def plan_in_background(
         grid_check=grid_check,
         on_stage=on_stage,
         fork=can_fork() if fork is None else fork and can_fork(),
+        hold_after=hold_after,
     )
     try:
         yield plan
@@ -184,12 +213,22 @@ def plan_in_background(
 _BUFFER = 1 << 20
 
 
-def _child(read_fd: int, write_fd: int, inputs: PlanInputs, grid_check: bool) -> None:
+def _child(
+    read_fd: int,
+    write_fd: int,
+    inputs: PlanInputs,
+    grid_check: bool,
+    hold: tuple[str, int, int] | None,
+) -> None:
     """The child process: make the plan, sending each stage line as it ends, then the
-    outcome (or the error), each as a pickle of ``(kind, value)`` on the pipe."""
+    outcome (or the error), each as a pickle of ``(kind, value)`` on the pipe; with
+    ``hold`` = (stage, gate's read end, its write end), wait after that stage's line until
+    the parent writes to the gate or closes it."""
     from ionbeam.workflow.recipe import make_plan
 
     os.close(read_fd)
+    if hold is not None:
+        os.close(hold[2])
     shared = _shared(inputs)
     with os.fdopen(write_fd, "wb", buffering=_BUFFER) as stream:
 
@@ -197,10 +236,13 @@ def _child(read_fd: int, write_fd: int, inputs: PlanInputs, grid_check: bool) ->
             _SharedPickler(stream, shared).dump((kind, value))
             stream.flush()
 
+        def on_stage(text: str) -> None:
+            send("stage", text)
+            if hold is not None and text.startswith(hold[0]):
+                os.read(hold[1], 1)  # a byte, or b"" when the parent closed the gate
+
         try:
-            outcome = make_plan(
-                inputs, grid_check=grid_check, on_stage=lambda text: send("stage", text)
-            )
+            outcome = make_plan(inputs, grid_check=grid_check, on_stage=on_stage)
         except BaseException as error:  # sent to the parent, which raises it
             _send_error(stream, error)
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,44 @@ def test_without_fork_the_plan_is_made_on_request(monkeypatch: pytest.MonkeyPatc
         assert not plan.forked
         assert plan.result() == "outcome" and plan.result() == "outcome"
     assert calls == [("inputs", False)]
+
+
+def test_a_held_child_waits_for_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hold_after``: the child stops after that stage's line and sends its outcome only
+    once released (``release()``; ``result()`` releases it too)."""
+    import threading
+    import time
+
+    from ionbeam.workflow import background
+
+    def fake_make_plan(inputs: object, *, grid_check: bool, on_stage: Any) -> str:
+        on_stage("beam model done in 0.0 s")
+        on_stage("spots done in 0.0 s")
+        return "outcome"
+
+    monkeypatch.setattr(background, "can_fork", lambda: True)  # the child runs no numba
+    monkeypatch.setattr("ionbeam.workflow.recipe.make_plan", fake_make_plan)
+    lines: list[str] = []
+    held = threading.Event()
+
+    def on_stage(text: str) -> None:
+        lines.append(text)
+        held.set()
+
+    from types import SimpleNamespace
+
+    names = ("patient", "prescription", "options", "calibration", "machine", "beam_model")
+    inputs = SimpleNamespace(particle="carbon", **dict.fromkeys(names))
+    with background.plan_in_background(
+        inputs,  # type: ignore[arg-type]
+        grid_check=False,
+        on_stage=on_stage,
+        hold_after="beam model",
+    ) as plan:
+        assert plan.forked
+        assert held.wait(60)
+        time.sleep(0.5)  # a child not held would send its next line and outcome now
+        assert lines == ["beam model done in 0.0 s"] and plan._message is None
+        plan.release()
+        assert plan.result() == "outcome"
+    assert lines == ["beam model done in 0.0 s", "spots done in 0.0 s"]
